@@ -1,0 +1,532 @@
+/**
+ * Configuration from the environment and an optional JSON config file (SDBOT_CONFIG), validated at
+ * start. Every variable is declared once below with its default and meaning; the README's
+ * configuration table is checked against this list by a test.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { LIMITS } from './limits.js';
+import { describeValue } from './protocol/fields.js';
+import { SCHEDULER_NAMES } from './protocol/job.js';
+import { EXECUTION_PROVIDERS } from './protocol/worker.js';
+
+const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses `1500ms`, `30s`, `5m`, `2h`, `1d` or a plain number of milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = (match[2] ?? 'ms') as keyof typeof DURATION_UNITS_MS;
+  return Math.round(Number(match[1]) * DURATION_UNITS_MS[unit]);
+}
+
+const fromText = (value: unknown) => (typeof value === 'string' ? value.trim() : value);
+
+const integer = (min: number, max: number) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value),
+    z
+      .number({ error: `must be an integer in ${min}..${max}` })
+      .int({ error: `must be an integer in ${min}..${max}` })
+      .min(min, { error: `must be an integer in ${min}..${max}` })
+      .max(max, { error: `must be an integer in ${min}..${max}` }),
+  );
+
+const decimal = (min: number, max: number) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
+    z
+      .number({ error: `must be a number in ${min}..${max}` })
+      .min(min, { error: `must be a number in ${min}..${max}` })
+      .max(max, { error: `must be a number in ${min}..${max}` }),
+  );
+
+const duration = z.preprocess(
+  (value) => (typeof value === 'string' ? (parseDuration(value) ?? value) : value),
+  z.number({ error: 'must be a duration such as 500ms, 30s, 5m, 2h or 1d' }).int().min(0),
+);
+
+const toggle = z.preprocess(
+  (value) => {
+    if (typeof value !== 'string') return value;
+    const text = value.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on', 'enabled'].includes(text)) return true;
+    if (['0', 'false', 'no', 'off', 'disabled'].includes(text)) return false;
+    return value;
+  },
+  z.boolean({ error: 'must be true or false (also 1/0, yes/no, on/off)' }),
+);
+
+const list = z.preprocess(
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((item) => item.trim())
+          .filter((item) => item !== '')
+      : value,
+  z.array(z.string().min(1)),
+);
+
+const url = z.preprocess(fromText, z.url({ error: 'must be a URL such as https://discord.com/api' }));
+const text = z.preprocess(fromText, z.string().min(1));
+
+const natsServers = z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(',').map((item) => item.trim()) : value),
+  z
+    .array(
+      z.string().regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, {
+        error: 'must be nats://host:port (comma-separated for several)',
+      }),
+    )
+    .min(1),
+);
+
+interface Variable<S extends z.ZodType> {
+  env: string;
+  schema: S;
+  /** Applied when neither the environment nor the config file sets the variable. */
+  default?: z.input<S>;
+  description: string;
+  /** Never printed or logged. */
+  secret?: boolean;
+}
+
+function variable<S extends z.ZodType>(spec: Variable<S>): Variable<S> {
+  return spec;
+}
+
+/** Every configuration variable, grouped the way the code reads them. */
+export const CONFIG_SPEC = {
+  nats: {
+    url: variable({
+      env: 'NATS_URL',
+      schema: natsServers.optional(),
+      description: 'NATS server URL(s), comma-separated. Unset: `sdbot up` starts a local nats-server.',
+    }),
+    user: variable({
+      env: 'NATS_USER',
+      schema: text.optional(),
+      description: 'NATS user name (see deploy/ for the bot and worker users).',
+    }),
+    password: variable({
+      env: 'NATS_PASSWORD',
+      schema: text.optional(),
+      description: 'Password of NATS_USER.',
+      secret: true,
+    }),
+    token: variable({
+      env: 'NATS_TOKEN',
+      schema: text.optional(),
+      description: 'NATS auth token (instead of user and password).',
+      secret: true,
+    }),
+    credsFile: variable({
+      env: 'NATS_CREDS',
+      schema: text.optional(),
+      description: 'Path to a NATS .creds file (JWT + nkey).',
+    }),
+  },
+  jetstream: {
+    replicas: variable({
+      env: 'SDBOT_JS_REPLICAS',
+      schema: integer(1, 5),
+      default: 1,
+      description: 'Replicas of every stream, KV bucket and object store (3 on a cluster).',
+    }),
+    jobMaxAgeMs: variable({
+      env: 'SDBOT_JOB_MAX_AGE',
+      schema: duration,
+      default: '24h',
+      description: 'How long a queued job may wait before the jobs stream discards it.',
+    }),
+    duplicateWindowMs: variable({
+      env: 'SDBOT_DUPLICATE_WINDOW',
+      schema: duration,
+      default: '20m',
+      description: 'Window in which a job published twice with the same id is stored once.',
+    }),
+    maxDeliver: variable({
+      env: 'SDBOT_MAX_DELIVER',
+      schema: integer(1, 100),
+      default: 5,
+      description: 'Deliveries of a job before it is dead-lettered.',
+    }),
+    ackWaitMs: variable({
+      env: 'SDBOT_ACK_WAIT',
+      schema: duration,
+      default: '60s',
+      description: 'How long a worker may go silent on a job before it is redelivered.',
+    }),
+    resultMaxAgeMs: variable({
+      env: 'SDBOT_RESULT_MAX_AGE',
+      schema: duration,
+      default: '24h',
+      description: 'How long results and their images are kept.',
+    }),
+    jobStateTtlMs: variable({
+      env: 'SDBOT_JOB_STATE_TTL',
+      schema: duration,
+      default: '7d',
+      description: 'How long job state is kept in KV (buttons work for this long).',
+    }),
+  },
+  log: {
+    level: variable({
+      env: 'LOG_LEVEL',
+      schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+      default: 'info',
+      description: 'Log level: trace, debug, info, warn, error, fatal or silent.',
+    }),
+  },
+  discord: {
+    token: variable({
+      env: 'DISCORD_TOKEN',
+      schema: text.optional(),
+      description: 'Discord bot token (Developer Portal, Bot page).',
+      secret: true,
+    }),
+    applicationId: variable({
+      env: 'DISCORD_APPLICATION_ID',
+      schema: z
+        .preprocess(
+          fromText,
+          z.string().regex(/^\d{17,20}$/, { error: 'must be a Discord id (17-20 digits)' }),
+        )
+        .optional(),
+      description: 'Application id (read from the token when unset).',
+    }),
+    apiUrl: variable({
+      env: 'DISCORD_API_URL',
+      schema: url,
+      default: 'https://discord.com/api',
+      description: 'Discord REST base URL; point it at the emulator in tests.',
+    }),
+  },
+  worker: {
+    models: variable({
+      env: 'SDBOT_MODELS',
+      schema: list,
+      default: [],
+      description: 'Comma-separated model directories the worker loads (ONNX export layout).',
+    }),
+    workerId: variable({
+      env: 'SDBOT_WORKER_ID',
+      schema: z.preprocess(fromText, z.string().regex(LIMITS.idPattern)).optional(),
+      description: 'Worker id in heartbeats and results (default: host name and a random suffix).',
+    }),
+    slots: variable({
+      env: 'SDBOT_WORKER_SLOTS',
+      schema: integer(1, 64),
+      default: 1,
+      description: 'Jobs a worker runs at once.',
+    }),
+    executionProvider: variable({
+      env: 'SDBOT_EXECUTION_PROVIDER',
+      schema: z.enum(EXECUTION_PROVIDERS),
+      default: 'cpu',
+      description: 'onnxruntime execution provider: cpu, webgpu, cuda or tensorrt (falls back to cpu).',
+    }),
+    intraOpThreads: variable({
+      env: 'SDBOT_THREADS',
+      schema: integer(0, 1024),
+      default: 0,
+      description: 'onnxruntime intra-op threads (0: one per core).',
+    }),
+    graphOptimization: variable({
+      env: 'SDBOT_GRAPH_OPTIMIZATION',
+      schema: z.enum(['disabled', 'basic', 'extended', 'all']),
+      default: 'all',
+      description: 'onnxruntime graph optimization level.',
+    }),
+    safetyChecker: variable({
+      env: 'SDBOT_SAFETY_CHECKER',
+      schema: toggle,
+      default: true,
+      description: 'Run the safety checker; a model without one refuses to start unless this is off.',
+    }),
+    watermark: variable({
+      env: 'SDBOT_WATERMARK',
+      schema: toggle,
+      default: true,
+      description: 'Embed the invisible watermark in every image.',
+    }),
+    watermarkText: variable({
+      env: 'SDBOT_WATERMARK_TEXT',
+      schema: z.string().min(1).max(64),
+      default: 'StableDiffusionV1',
+      description: 'Watermark payload (UTF-8).',
+    }),
+    previewEvery: variable({
+      env: 'SDBOT_PREVIEW_EVERY',
+      schema: integer(0, 1000),
+      default: 5,
+      description: 'Publish a preview image every N steps (0: never).',
+    }),
+  },
+  limits: {
+    maxPixels: variable({
+      env: 'SDBOT_MAX_PIXELS',
+      schema: integer(LIMITS.size.min ** 2, LIMITS.size.max ** 2),
+      default: LIMITS.defaultMaxPixels,
+      description: 'Largest width x height a job may ask for.',
+    }),
+    defaultModel: variable({
+      env: 'SDBOT_DEFAULT_MODEL',
+      schema: z.preprocess(fromText, z.string().regex(LIMITS.idPattern)).optional(),
+      description: 'Model used when a request names none (default: the first one online).',
+    }),
+    defaultScheduler: variable({
+      env: 'SDBOT_DEFAULT_SCHEDULER',
+      schema: z.enum(SCHEDULER_NAMES),
+      default: 'pndm',
+      description: 'Scheduler used when a request names none.',
+    }),
+    defaultSteps: variable({
+      env: 'SDBOT_DEFAULT_STEPS',
+      schema: integer(LIMITS.steps.min, LIMITS.steps.max),
+      default: 30,
+      description: 'Steps used when a request names none.',
+    }),
+    defaultGuidance: variable({
+      env: 'SDBOT_DEFAULT_GUIDANCE',
+      schema: decimal(LIMITS.guidance.min, LIMITS.guidance.max),
+      default: 7.5,
+      description: 'Guidance scale used when a request names none.',
+    }),
+    variationStrength: variable({
+      env: 'SDBOT_VARIATION_STRENGTH',
+      schema: decimal(0, 1),
+      default: 0.6,
+      description: 'img2img strength of V buttons (guilds may override).',
+    }),
+  },
+  rateLimits: {
+    guildJobsPerMinute: variable({
+      env: 'SDBOT_GUILD_JOBS_PER_MINUTE',
+      schema: integer(1, 10_000),
+      default: 20,
+      description: 'Jobs per minute a guild may start (token bucket refill).',
+    }),
+    guildBurst: variable({
+      env: 'SDBOT_GUILD_BURST',
+      schema: integer(1, 10_000),
+      default: 10,
+      description: 'Jobs a guild may start at once before the per-minute rate applies.',
+    }),
+    userJobsPerMinute: variable({
+      env: 'SDBOT_USER_JOBS_PER_MINUTE',
+      schema: integer(1, 10_000),
+      default: 6,
+      description: 'Jobs per minute a user may start.',
+    }),
+    userBurst: variable({
+      env: 'SDBOT_USER_BURST',
+      schema: integer(1, 10_000),
+      default: 3,
+      description: 'Jobs a user may start at once before the per-minute rate applies.',
+    }),
+    userMaxConcurrent: variable({
+      env: 'SDBOT_USER_MAX_CONCURRENT',
+      schema: integer(1, 100),
+      default: 2,
+      description: 'Queued or running jobs a user may have at once.',
+    }),
+    guildMaxQueued: variable({
+      env: 'SDBOT_GUILD_MAX_QUEUED',
+      schema: integer(1, 10_000),
+      default: 25,
+      description: 'Queued jobs a guild may have at once.',
+    }),
+  },
+  metrics: {
+    port: variable({
+      env: 'SDBOT_METRICS_PORT',
+      schema: integer(0, 65_535).optional(),
+      description: 'Port of the Prometheus /metrics endpoint (unset: no endpoint).',
+    }),
+  },
+} as const;
+
+/** Names the config file itself; read before everything else. */
+export const CONFIG_FILE_VARIABLE = 'SDBOT_CONFIG';
+
+type Spec = typeof CONFIG_SPEC;
+export type Config = {
+  readonly [Group in keyof Spec]: {
+    readonly [Key in keyof Spec[Group]]: Spec[Group][Key] extends Variable<infer S> ? z.output<S> : never;
+  };
+};
+
+export interface ConfigVariableInfo {
+  env: string;
+  group: string;
+  key: string;
+  default: unknown;
+  description: string;
+  secret: boolean;
+}
+
+/** Flat list of every variable, for docs, `sdbot config` and the README check. */
+export function listConfigVariables(): ConfigVariableInfo[] {
+  const out: ConfigVariableInfo[] = [
+    {
+      env: CONFIG_FILE_VARIABLE,
+      group: 'config',
+      key: 'file',
+      default: undefined,
+      description: 'Path to a JSON file whose keys are any of these variable names (environment wins).',
+      secret: false,
+    },
+  ];
+  for (const [group, variables] of Object.entries(CONFIG_SPEC)) {
+    for (const [key, spec] of Object.entries(variables as Record<string, Variable<z.ZodType>>)) {
+      out.push({
+        env: spec.env,
+        group,
+        key,
+        default: spec.default,
+        description: spec.description,
+        secret: spec.secret === true,
+      });
+    }
+  }
+  return out;
+}
+
+function closestName(name: string, candidates: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    if (distance <= 3 && (best === undefined || distance < best.distance))
+      best = { name: candidate, distance };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let content: string;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(
+      `${CONFIG_FILE_VARIABLE}: cannot read config file ${path}`,
+      [CONFIG_FILE_VARIABLE],
+      {
+        cause,
+      },
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content);
+  } catch (cause) {
+    throw new ConfigError(
+      `${CONFIG_FILE_VARIABLE}: config file ${path} is not valid JSON`,
+      [CONFIG_FILE_VARIABLE],
+      {
+        cause,
+      },
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(
+      `${CONFIG_FILE_VARIABLE}: config file ${path} must hold a JSON object of variable names`,
+      [CONFIG_FILE_VARIABLE],
+    );
+  }
+  return parsed as Record<string, unknown>;
+}
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Values that win over the environment and the file (command-line flags such as --nats). */
+  overrides?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Reads, validates and groups the configuration. Throws one ConfigError listing every unknown or
+ * malformed variable, so an operator fixes them all in one go.
+ */
+export function loadConfig({ env = process.env, overrides = {} }: LoadConfigOptions = {}): Config {
+  const variables = listConfigVariables();
+  const known = variables.map((v) => v.env);
+  const problems: string[] = [];
+  const badNames: string[] = [];
+
+  const filePath = env[CONFIG_FILE_VARIABLE];
+  const fromFile = filePath ? readConfigFile(filePath) : {};
+  for (const name of Object.keys(fromFile)) {
+    if (!known.includes(name) || name === CONFIG_FILE_VARIABLE) {
+      const hint = closestName(name, known);
+      problems.push(
+        `${name} (in ${filePath ?? 'config file'}): unknown variable${hint ? `; did you mean ${hint}?` : ''}`,
+      );
+      badNames.push(name);
+    }
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('SDBOT_') && !known.includes(name)) {
+      const hint = closestName(name, known);
+      problems.push(`${name}: unknown variable${hint ? `; did you mean ${hint}?` : ''}`);
+      badNames.push(name);
+    }
+  }
+
+  const config: Record<string, Record<string, unknown>> = {};
+  for (const [group, specs] of Object.entries(CONFIG_SPEC)) {
+    const values: Record<string, unknown> = {};
+    for (const [key, spec] of Object.entries(specs as Record<string, Variable<z.ZodType>>)) {
+      const envValue = env[spec.env];
+      const raw =
+        overrides[spec.env] ??
+        (envValue !== undefined && envValue !== '' ? envValue : undefined) ??
+        fromFile[spec.env] ??
+        spec.default;
+      const parsed = spec.schema.safeParse(raw);
+      if (parsed.success) {
+        values[key] = parsed.data;
+      } else {
+        const shown = spec.secret === true ? '(hidden)' : describeValue(raw);
+        const reason = parsed.error.issues[0]?.message ?? 'is invalid';
+        problems.push(`${spec.env}: ${reason} (got ${shown})`);
+        badNames.push(spec.env);
+      }
+    }
+    config[group] = values;
+  }
+
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`, badNames);
+  }
+  return config as unknown as Config;
+}
+
+/** The configuration with secrets replaced, for `sdbot config` and start-up logs. */
+export function redactConfig(config: Config): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [group, specs] of Object.entries(CONFIG_SPEC)) {
+    const values = (config as unknown as Record<string, Record<string, unknown>>)[group] ?? {};
+    const shown: Record<string, unknown> = {};
+    for (const [key, spec] of Object.entries(specs as Record<string, Variable<z.ZodType>>)) {
+      const value = values[key];
+      shown[key] = spec.secret === true && value !== undefined ? '[REDACTED]' : value;
+    }
+    out[group] = shown;
+  }
+  return out;
+}

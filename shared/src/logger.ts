@@ -1,0 +1,100 @@
+/**
+ * pino logger factory. Secrets never reach a log line: values under secret-looking keys are
+ * replaced at any depth, and tokens embedded in strings (webhook URLs, nats://user:pass@ URLs,
+ * Authorization headers) are masked, including inside error messages and stacks.
+ */
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const REDACTED = '[REDACTED]';
+
+const SECRET_KEY =
+  /token|password|passwd|secret|authorization|cookie|credential|creds|api[-_]?key|seed_?phrase|nkey/i;
+/** Keys that look secret but are not (counts of tokens, truncation notices). */
+const NOT_SECRET_KEY =
+  /^(truncatedTokens|droppedTokens|tokenCount|tokens|untruncated_length|interactionTokenExpiresAt)$/;
+
+const SECRET_IN_TEXT: readonly [RegExp, string][] = [
+  // Interaction and webhook tokens travel in URL paths.
+  [/(\/(?:webhooks|interactions)\/\d+\/)[^/?\s"']+/g, `$1${REDACTED}`],
+  // Credentials in URLs (nats://user:pass@host, https://user:pass@host).
+  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s:"']+:[^/@\s"']+@/gi, `$1${REDACTED}@`],
+  [/\b(Bot|Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
+  // Discord bot tokens: base64 id, timestamp, HMAC.
+  [/\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}\b/g, REDACTED],
+  [/\bhf_[A-Za-z0-9]{20,}\b/g, REDACTED],
+];
+
+/** Masks secrets that appear inside free text. */
+export function redactText(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of SECRET_IN_TEXT) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** Deep copy with secret-looking keys replaced and secrets inside strings masked. */
+export function redactValue(value: unknown, depth = 0): unknown {
+  if (depth > 8) return '[depth]';
+  if (typeof value === 'string') return redactText(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) {
+    const shown: Record<string, unknown> = {
+      type: value.name,
+      message: redactText(value.message),
+      stack: value.stack === undefined ? undefined : redactText(value.stack),
+    };
+    for (const [key, inner] of Object.entries(value)) shown[key] = redactEntry(key, inner, depth);
+    if (value.cause !== undefined) shown.cause = redactValue(value.cause, depth + 1);
+    return shown;
+  }
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
+  if (ArrayBuffer.isView(value)) return `[${value.constructor.name} ${value.byteLength} bytes]`;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) out[key] = redactEntry(key, inner, depth);
+  return out;
+}
+
+function redactEntry(key: string, value: unknown, depth: number): unknown {
+  if (SECRET_KEY.test(key) && !NOT_SECRET_KEY.test(key) && value !== undefined && value !== null) {
+    return typeof value === 'object' && !Array.isArray(value) ? redactValue(value, depth + 1) : REDACTED;
+  }
+  return redactValue(value, depth + 1);
+}
+
+export interface CreateLoggerOptions {
+  /** Component name: bot, worker, cli. */
+  name: string;
+  level?: string;
+  /** Fields bound to every line (workerId, version). */
+  bindings?: Record<string, unknown>;
+  /** Where lines go; stderr by default so CLI output on stdout stays machine-readable. */
+  destination?: DestinationStream;
+}
+
+export function createLogger({
+  name,
+  level = 'info',
+  bindings = {},
+  destination,
+}: CreateLoggerOptions): Logger {
+  const options: LoggerOptions = {
+    name,
+    level,
+    base: { pid: process.pid, ...bindings },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (object) => redactValue(object) as Record<string, unknown>,
+    },
+    serializers: { err: (error: unknown) => redactValue(error) },
+    hooks: {
+      // Messages are free text too: a stray token in one must not survive.
+      logMethod(args, method) {
+        const masked = args.map((arg) => (typeof arg === 'string' ? redactText(arg) : arg)) as typeof args;
+        method.apply(this, masked);
+      },
+    },
+  };
+  return pino(options, destination ?? pino.destination({ dest: 2, sync: true }));
+}

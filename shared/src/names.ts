@@ -1,0 +1,83 @@
+/**
+ * Every NATS name this project uses: subjects, streams, consumers, KV buckets, object stores.
+ * Components never spell a subject themselves; they call these functions, so permissions in
+ * deploy/ and the code cannot drift apart.
+ */
+import { LIMITS } from './limits.js';
+
+export const SUBJECT_ROOT = 'sdbot';
+
+export const STREAMS = {
+  /** Work queue of generation jobs, one subject per model. */
+  jobs: 'SDBOT_JOBS',
+  /** Outcomes (result or failure) of jobs; survives bot restarts. */
+  results: 'SDBOT_RESULTS',
+  /** Jobs that could not be processed, with the reason. */
+  deadLetters: 'SDBOT_DEAD_LETTERS',
+} as const;
+
+export const KV_BUCKETS = {
+  /** Job state (queued, started, progress, completed, failed, cancelled), with a TTL. */
+  jobs: 'sdbot-jobs',
+  /** Worker heartbeats: id, models, provider, free slots, throughput. */
+  workers: 'sdbot-workers',
+  /** Per-guild settings. */
+  settings: 'sdbot-settings',
+  /** Rate-limit buckets shared by every bot replica (compare-and-set). */
+  rateLimits: 'sdbot-ratelimits',
+} as const;
+
+export const OBJECT_STORES = {
+  /** Generated images, previews and source images for img2img. */
+  images: 'sdbot-images',
+} as const;
+
+function token(kind: string, value: string): string {
+  if (!LIMITS.idPattern.test(value)) {
+    throw new TypeError(
+      `${kind} "${value}" is not a valid subject token (letters, digits, _ and -, 1-64 chars)`,
+    );
+  }
+  return value;
+}
+
+export const SUBJECTS = {
+  /** Everything the jobs stream captures. */
+  jobsAll: `${SUBJECT_ROOT}.jobs.>`,
+  job: (model: string) => `${SUBJECT_ROOT}.jobs.${token('model', model)}`,
+  /** Progress is ephemeral core NATS: losing one update is harmless. */
+  progressAll: `${SUBJECT_ROOT}.progress.>`,
+  progress: (jobId: string) => `${SUBJECT_ROOT}.progress.${token('job id', jobId)}`,
+  resultsAll: `${SUBJECT_ROOT}.results.>`,
+  result: (jobId: string) => `${SUBJECT_ROOT}.results.${token('job id', jobId)}`,
+  cancelAll: `${SUBJECT_ROOT}.cancel.>`,
+  cancel: (jobId: string) => `${SUBJECT_ROOT}.cancel.${token('job id', jobId)}`,
+  deadLettersAll: `${SUBJECT_ROOT}.dead.>`,
+  deadLetter: (model: string) => `${SUBJECT_ROOT}.dead.${token('model', model)}`,
+} as const;
+
+/** The durable pull consumer shared by all workers that serve one model. */
+export function jobConsumerName(model: string): string {
+  return `workers-${token('model', model)}`;
+}
+
+/** Advisory the server publishes when a job exhausts MaxDeliver on a worker consumer. */
+export function maxDeliveriesAdvisorySubject(model?: string): string {
+  const consumer = model === undefined ? '*' : jobConsumerName(model);
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${STREAMS.jobs}.${consumer}`;
+}
+
+/** KV key of a worker's heartbeat. */
+export function workerKey(workerId: string): string {
+  return token('worker id', workerId);
+}
+
+/** KV key of a job's state. */
+export function jobStateKey(jobId: string): string {
+  return token('job id', jobId);
+}
+
+/** Object name of an image of a job. */
+export function imageObjectName(jobId: string, index: number): string {
+  return `${token('job id', jobId)}/${index}.png`;
+}

@@ -1,0 +1,59 @@
+export { PROTOCOL_VERSION, IMAGE_CONTENT_TYPES, objectRefSchema, type ObjectRef } from './protocol/common.js';
+export { describeValue } from './protocol/fields.js';
+export {
+  JOB_KINDS,
+  SCHEDULER_NAMES,
+  NOISE_SOURCES,
+  REQUEST_SOURCES,
+  createJobSchema,
+  jobSchema,
+  requesterSchema,
+  sourceImageSchema,
+  seedVariationSchema,
+  type JobKind,
+  type SchedulerName,
+  type NoiseSource,
+  type Requester,
+  type GenerationJob,
+  type GenerationJobInput,
+  type JobSchemaOptions,
+} from './protocol/job.js';
+export { progressSchema, type Progress } from './protocol/progress.js';
+export {
+  jobResultSchema,
+  jobFailureSchema,
+  jobOutcomeSchema,
+  resultImageSchema,
+  timingsSchema,
+  type JobResult,
+  type JobFailure,
+  type JobOutcome,
+  type ResultImage,
+} from './protocol/outcome.js';
+export {
+  JOB_STATES,
+  jobStatusSchema,
+  jobStateRecordSchema,
+  type JobStateName,
+  type JobStatus,
+  type JobStateRecord,
+} from './protocol/state.js';
+export {
+  EXECUTION_PROVIDERS,
+  workerHeartbeatSchema,
+  type ExecutionProviderName,
+  type WorkerHeartbeat,
+} from './protocol/worker.js';
+export {
+  cancelRequestSchema,
+  deadLetterSchema,
+  type CancelRequest,
+  type DeadLetter,
+} from './protocol/control.js';
+export {
+  NSFW_POLICIES,
+  guildSettingsSchema,
+  rateLimitOverridesSchema,
+  type GuildSettings,
+} from './protocol/settings.js';
+export { toValidationIssues, validate, encodeMessage, decodeMessage } from './protocol/codec.js';

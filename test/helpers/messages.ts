@@ -1,0 +1,145 @@
+/**
+ * Valid example messages, one per schema. Tests derive bad inputs from these by changing a single
+ * field, so each rejection is attributable to that field.
+ */
+import type {
+  CancelRequest,
+  DeadLetter,
+  GenerationJobInput,
+  GuildSettings,
+  JobFailure,
+  JobResult,
+  Progress,
+  WorkerHeartbeat,
+} from '@sdbot/shared';
+
+const at = 1_764_000_000_000;
+
+export function exampleJob(overrides: Partial<GenerationJobInput> = {}): GenerationJobInput {
+  return {
+    v: 1,
+    id: 'job-0001',
+    kind: 'txt2img',
+    prompt: 'a lighthouse at dusk',
+    negativePrompt: 'blurry',
+    seed: 42,
+    steps: 30,
+    guidance: 7.5,
+    width: 512,
+    height: 512,
+    scheduler: 'pndm',
+    rng: 'numpy',
+    model: 'sd15',
+    count: 4,
+    requester: {
+      source: 'discord',
+      guildId: '123456789012345678',
+      channelId: '223456789012345678',
+      userId: '323456789012345678',
+      interactionId: '423456789012345678',
+      interactionTokenExpiresAt: at + 15 * 60_000,
+    },
+    createdAt: at,
+    ...overrides,
+  };
+}
+
+export const exampleImageRef = {
+  store: 'sdbot-images',
+  name: 'job-0001/0.png',
+  size: 1234,
+  contentType: 'image/png',
+} as const;
+
+export function exampleProgress(overrides: Partial<Progress> = {}): Progress {
+  return {
+    v: 1,
+    jobId: 'job-0001',
+    workerId: 'gpu-1',
+    step: 3,
+    total: 30,
+    preview: exampleImageRef,
+    at,
+    ...overrides,
+  };
+}
+
+export function exampleResult(overrides: Partial<JobResult> = {}): JobResult {
+  return {
+    v: 1,
+    type: 'result',
+    jobId: 'job-0001',
+    workerId: 'gpu-1',
+    model: 'sd15',
+    images: [{ image: exampleImageRef, seed: 42, nsfw: false, watermarked: true, width: 512, height: 512 }],
+    truncatedTokens: 0,
+    timings: { queuedMs: 12, totalMs: 3400, stages: { unet: 3000, vae: 300 } },
+    completedAt: at,
+    ...overrides,
+  };
+}
+
+export function exampleFailure(overrides: Partial<JobFailure> = {}): JobFailure {
+  return {
+    v: 1,
+    type: 'failure',
+    jobId: 'job-0001',
+    workerId: 'gpu-1',
+    code: 'UNKNOWN_MODEL',
+    retryable: false,
+    message: 'model "sd99" is not loaded',
+    failedAt: at,
+    ...overrides,
+  };
+}
+
+export function exampleHeartbeat(overrides: Partial<WorkerHeartbeat> = {}): WorkerHeartbeat {
+  return {
+    v: 1,
+    workerId: 'gpu-1',
+    hostname: 'gpu-box',
+    version: '0.1.0',
+    models: [{ id: 'sd15', name: 'Stable Diffusion 1.5', hash: 'abc123', safetyChecker: true }],
+    provider: 'cuda',
+    simulated: false,
+    slots: { total: 1, free: 1 },
+    throughput: { jobsPerMinute: 4, stepsPerSecond: 12.5 },
+    startedAt: at,
+    at,
+    ...overrides,
+  };
+}
+
+export function exampleCancel(overrides: Partial<CancelRequest> = {}): CancelRequest {
+  return { v: 1, jobId: 'job-0001', requestedBy: '323456789012345678', at, ...overrides };
+}
+
+export function exampleDeadLetter(overrides: Partial<DeadLetter> = {}): DeadLetter {
+  return {
+    v: 1,
+    jobId: 'job-0001',
+    model: 'sd15',
+    code: 'INVALID_MESSAGE',
+    reason: 'steps: must be an integer in 1..150 (got 0)',
+    deliveries: 1,
+    subject: 'sdbot.jobs.sd15',
+    payload: Buffer.from('{}').toString('base64'),
+    at,
+    ...overrides,
+  };
+}
+
+export function exampleSettings(overrides: Partial<GuildSettings> = {}): GuildSettings {
+  return {
+    v: 1,
+    guildId: '123456789012345678',
+    rateLimits: { guildJobsPerMinute: 5 },
+    maxSteps: 50,
+    bannedWords: ['gore'],
+    allowedChannels: [],
+    nsfwPolicy: 'block',
+    updatedAt: at,
+    updatedBy: '323456789012345678',
+    ...overrides,
+  };
+}

@@ -1,0 +1,72 @@
+import { Writable } from 'node:stream';
+import { createLogger, redactText } from '@sdbot/shared';
+import { describe, expect, it } from 'vitest';
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  return { lines, destination };
+}
+
+const botToken = 'MTA5ODc2NTQzMjEwOTg3NjU0.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB';
+
+describe('logger', () => {
+  it('writes structured JSON with bindings from child loggers', () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ name: 'worker', destination, bindings: { workerId: 'gpu-1' } });
+    logger.child({ jobId: 'job-1' }).info({ step: 3 }, 'step done');
+    expect(lines[0]).toMatchObject({
+      name: 'worker',
+      level: 'info',
+      workerId: 'gpu-1',
+      jobId: 'job-1',
+      step: 3,
+      msg: 'step done',
+    });
+    expect(typeof lines[0]?.time).toBe('string');
+  });
+
+  it('redacts secret-looking keys at any depth', () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ name: 'bot', destination });
+    logger.info(
+      {
+        token: 'abc',
+        config: { discord: { token: botToken }, nats: { password: 'hunter2', user: 'bot' } },
+        headers: { Authorization: 'Bot xyz' },
+        list: [{ apiKey: 'k' }],
+        truncatedTokens: 3,
+      },
+      'start',
+    );
+    const text = JSON.stringify(lines[0]);
+    for (const secret of ['hunter2', botToken, 'Bot xyz', '"k"']) expect(text).not.toContain(secret);
+    expect(text).toContain('"user":"bot"');
+    expect(lines[0]?.truncatedTokens).toBe(3);
+  });
+
+  it('masks tokens inside messages, URLs and errors', () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ name: 'bot', destination });
+    const error = new Error(
+      `401 on PATCH /api/v10/webhooks/123456789012345678/aW50ZXJhY3Rpb246c2VjcmV0/messages/@original`,
+    );
+    logger.error({ err: error, url: 'nats://bot:s3cret@nats:4222' }, `login with ${botToken} failed`);
+    const text = JSON.stringify(lines[0]);
+    expect(text).not.toContain('aW50ZXJhY3Rpb246c2VjcmV0');
+    expect(text).not.toContain('s3cret');
+    expect(text).not.toContain(botToken);
+    expect(text).toContain('/webhooks/123456789012345678/[REDACTED]/messages');
+  });
+
+  it('redactText masks bearer tokens and Hugging Face tokens', () => {
+    expect(redactText('Authorization: Bearer abcdefghijklmnop')).toBe('Authorization: Bearer [REDACTED]');
+    expect(redactText('token hf_abcdefghijklmnopqrstuvwxyz')).toBe('token [REDACTED]');
+  });
+});
