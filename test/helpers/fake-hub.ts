@@ -108,6 +108,7 @@ export class FakeHub {
   readonly requests: RecordedRequest[] = [];
   private readonly faults = new Map<string, FileFault>();
   private readonly stalled = new Set<ServerResponse>();
+  private readonly failures: { match: string; status: number; times: number }[] = [];
 
   constructor(
     private readonly options: FakeHubOptions,
@@ -121,6 +122,11 @@ export class FakeHub {
 
   get cdnUrl(): string {
     return `http://127.0.0.1:${(this.cdnServer.address() as AddressInfo).port}`;
+  }
+
+  /** Answers the next `times` requests whose URL contains `match` with `status` (a flaky hub). */
+  failRequests(match: string, status: number, times = 1): void {
+    this.failures.push({ match, status, times });
   }
 
   /** Applies `fault` to the next request(s) for the file at `path` (its repository path). */
@@ -152,6 +158,14 @@ export class FakeHub {
 
   handleHub(request: IncomingMessage, response: ServerResponse): void {
     const url = new URL(request.url ?? '/', this.url);
+    const failure = this.failures.find(
+      (candidate) => candidate.times > 0 && url.href.includes(candidate.match),
+    );
+    if (failure !== undefined) {
+      failure.times -= 1;
+      sendError(response, failure.status, undefined, 'injected failure');
+      return;
+    }
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)$/.exec(url.pathname);
     if (api?.[1] !== undefined && api[2] !== undefined && api[3] !== undefined) {
       const found = this.lookup(request, response, api[1], decodeURIComponent(api[3]), false);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SdbotError } from '@sdbot/shared';
@@ -204,6 +204,41 @@ describe('sdbot models download', () => {
     expect(requests).toHaveLength(2);
     expect(requests[1]?.headers.range).toMatch(/^bytes=\d+-$/);
     await expectSameFiles(dir, commit);
+  });
+
+  it('retries a flaky hub and a stalled transfer with backoff', async () => {
+    const commit = exportCommit();
+    const fake = await serve(commit);
+    fake.failRequests('/revision/', 503);
+    fake.failRequests('/resolve/', 500);
+    fake.setFault('unet/weights.pb', { stallAfterBytes: 60_000 });
+    const dir = await tempDir();
+    const events: DownloadEvent[] = [];
+
+    await downloadModel(options(fake, dir, { stallTimeoutMs: 200, onEvent: (event) => events.push(event) }));
+
+    expect(events.filter((event) => event.type === 'hub:retry')).toHaveLength(1);
+    const reasons = events.flatMap((event) => (event.type === 'file:retry' ? [event.reason] : []));
+    expect(reasons).toContain('no data for 200ms while fetching unet/weights.pb');
+    expect(reasons.some((reason) => reason.includes('the hub answered 500'))).toBe(true);
+    const cdn = fake.fileRequests('unet/weights.pb').filter((request) => request.server === 'cdn');
+    expect(cdn.at(-1)?.headers.range).toBe('bytes=60000-');
+    await expectSameFiles(dir, commit);
+  });
+
+  it('names the path and the reason when the disk refuses a write', async () => {
+    const fake = await serve(exportCommit());
+    const dir = await tempDir();
+    await writeFile(join(dir, 'unet'), 'a file where the unet folder goes');
+
+    const run = await runSdbot(['models', 'download', 'acme/sd-onnx', '--dir', dir], {
+      HF_ENDPOINT: fake.url,
+    });
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `error [DOWNLOAD_FAILED]: cannot write ${join(dir, 'unet')}: a file is in the way (EEXIST)`,
+    );
   });
 
   it('retries a file once when its checksum does not match', async () => {

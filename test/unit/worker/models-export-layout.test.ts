@@ -52,6 +52,8 @@ describe('ONNX export file selection', () => {
       'unet/config.json',
       'controlnet/model.onnx',
       'text_encoder_2/model.onnx',
+      'unet/../../outside.onnx',
+      'tokenizer//vocab.json',
     ];
     expect(selected([...EXPORT, ...extra])).toEqual(
       [...EXPORT, 'text_encoder/model.onnx_data', 'unet/config.json'].sort(),

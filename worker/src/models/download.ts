@@ -377,9 +377,9 @@ async function transfer(
     await response?.body?.cancel().catch(() => undefined);
     if (error instanceof SdbotError || context.signal.aborted) throw error;
     if (stall.signal.aborted) {
-      throw retryable(
-        `no data for ${Math.round(context.stallTimeoutMs / 1000)}s while fetching ${file.path}`,
-      );
+      const waited = context.stallTimeoutMs;
+      const shown = waited % 1000 === 0 ? `${waited / 1000}s` : `${waited}ms`;
+      throw retryable(`no data for ${shown} while fetching ${file.path}`);
     }
     throw retryable(
       `the connection broke after ${formatBytes(start + written)} of ${formatBytes(file.size)} of ${file.path}: ${networkReason(error)}`,
@@ -404,8 +404,8 @@ function checkEtag(file: ModelFile, etag: string | undefined): void {
   if (etag.toLowerCase() !== file.digest.value) {
     throw new SdbotError(
       'DOWNLOAD_FAILED',
-      `the hub serves ${file.path} with ${file.digest.algorithm} ${etag.toLowerCase()}, ` +
-        `but its file list says ${file.digest.value}: the repository changed during the download; run again`,
+      `the hub's ETag for ${file.path} (${etag.toLowerCase()}) does not match its file list ` +
+        `(${file.digest.algorithm} ${file.digest.value})`,
     );
   }
 }
@@ -578,7 +578,8 @@ async function fileSize(path: string): Promise<number | undefined> {
     const info = await stat(path);
     return info.isFile() ? info.size : undefined;
   } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw diskError(path, cause, 'read');
   }
 }
@@ -608,6 +609,7 @@ const DISK_REASONS: Record<string, string> = {
   EPERM: 'permission denied',
   EROFS: 'read-only file system',
   ENOTDIR: 'a path component is a file, not a folder',
+  EEXIST: 'a file is in the way',
   EISDIR: 'a folder is in the way',
 };
 

@@ -99,6 +99,8 @@ export function selectExportFiles(
 }
 
 function belongsToExport(localPath: string): boolean {
+  // A listing is input from the network: nothing may point outside the model directory.
+  if (localPath.split('/').some((part) => part === '' || part === '.' || part === '..')) return false;
   if (localPath === 'model_index.json') return true;
   const [folder] = localPath.split('/', 1);
   const inFolder = EXPORT_FOLDERS.some((name) => name === folder) && localPath.includes('/');
