@@ -116,6 +116,11 @@ describe.skipIf(!tinySdTokenizer.available)(`CLIP tokenizer behaviour${tinySdTok
       expect(ids('a\u00a0red\u3000fox\u2003in the snow')).toEqual(plain);
     });
 
+    it('edges are stripped like Python strips them: separators go, a byte-order mark stays', () => {
+      expect(ids('\u001ca red fox\u001f')).toEqual(ids('a red fox'));
+      expect(ids('\ufeffa red fox')).not.toEqual(ids('a red fox'));
+    });
+
     it('leading and trailing whitespace is ignored; blank prompts are empty', () => {
       expect(ids('  \n a red fox \t ')).toEqual(ids('a red fox'));
       const blank = tokenizer.encode(' \t\n ');

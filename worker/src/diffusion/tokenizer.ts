@@ -48,10 +48,25 @@ function buildByteTable(): { encoder: string[]; decoder: Map<string, number> } {
 const BYTE_TABLE = buildByteTable();
 const UTF8 = new TextEncoder();
 
-/** NFC, HTML entities decoded twice, whitespace runs collapsed, trimmed, lower-cased. */
+/** Python's `str.isspace` for one character: White_Space plus the separators U+001C..U+001F. */
+function isPythonSpace(char: string): boolean {
+  const code = char.charCodeAt(0);
+  return (code >= 0x1c && code <= 0x1f) || /^\p{White_Space}$/u.test(char);
+}
+
+/** Python's `str.strip()`, which keeps U+FEFF (JS `trim` removes it). */
+function pythonStrip(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isPythonSpace(text.charAt(start))) start++;
+  while (end > start && isPythonSpace(text.charAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+/** NFC, HTML entities decoded twice, whitespace runs collapsed, stripped, lower-cased. */
 function cleanPrompt(text: string): string {
-  const unescaped = htmlUnescape(htmlUnescape(text.normalize('NFC')));
-  return unescaped.replace(WHITESPACE_RUN, ' ').trim().toLowerCase();
+  const unescaped = pythonStrip(htmlUnescape(htmlUnescape(text.normalize('NFC'))));
+  return pythonStrip(unescaped.replace(WHITESPACE_RUN, ' ')).toLowerCase();
 }
 
 function modelError(file: string, problem: string, cause?: unknown): SdbotError {
