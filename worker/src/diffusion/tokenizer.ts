@@ -241,13 +241,16 @@ export class ClipTokenizer {
     }
 
     const idOf = (key: string, fallback: string): number => {
-      const token = specialToken(specialMap, key) ?? specialToken(config, key) ?? fallback;
+      const fromMap = specialToken(specialMap, key);
+      const fromConfig = specialToken(config, key);
+      const token = fromMap ?? fromConfig ?? fallback;
       const id = vocabulary.get(token);
-      if (id === undefined) {
-        const source = specialToken(specialMap, key) !== undefined ? mapFile : configFile;
-        throw modelError(source, `${key} ${JSON.stringify(token)} is not in ${vocabFile}`);
+      if (id !== undefined) return id;
+      if (fromMap === undefined && fromConfig === undefined) {
+        throw modelError(vocabFile, `lacks the default ${key} ${JSON.stringify(token)}`);
       }
-      return id;
+      const source = fromMap === undefined ? configFile : mapFile;
+      throw modelError(source, `${key} ${JSON.stringify(token)} is not in ${vocabFile}`);
     };
     return new ClipTokenizer({
       vocabulary,
