@@ -5,6 +5,7 @@
  */
 import { SCHEDULER_NAMES, SdbotError, type SchedulerName } from '@sdbot/shared';
 import { DdimScheduler } from './ddim.js';
+import { EulerScheduler } from './euler.js';
 import { PndmScheduler } from './pndm.js';
 import type { Scheduler, SchedulerConfig } from './types.js';
 
@@ -13,6 +14,7 @@ export type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './type
 const FACTORIES: Partial<Record<SchedulerName, (config: SchedulerConfig) => Scheduler>> = {
   pndm: (config) => new PndmScheduler(config),
   ddim: (config) => new DdimScheduler(config),
+  euler: (config) => new EulerScheduler(config),
 };
 
 export function createScheduler(name: SchedulerName, config: SchedulerConfig): Scheduler {
