@@ -5,6 +5,7 @@
  */
 import { SCHEDULER_NAMES, SdbotError, type SchedulerName } from '@sdbot/shared';
 import { DdimScheduler } from './ddim.js';
+import { EulerAncestralScheduler } from './euler-ancestral.js';
 import { EulerScheduler } from './euler.js';
 import { PndmScheduler } from './pndm.js';
 import type { Scheduler, SchedulerConfig } from './types.js';
@@ -15,6 +16,7 @@ const FACTORIES: Partial<Record<SchedulerName, (config: SchedulerConfig) => Sche
   pndm: (config) => new PndmScheduler(config),
   ddim: (config) => new DdimScheduler(config),
   euler: (config) => new EulerScheduler(config),
+  euler_a: (config) => new EulerAncestralScheduler(config),
 };
 
 export function createScheduler(name: SchedulerName, config: SchedulerConfig): Scheduler {
