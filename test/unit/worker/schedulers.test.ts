@@ -1,7 +1,7 @@
 import { SCHEDULER_NAMES, SdbotError, ValidationError, type SchedulerName } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 import { createScheduler } from '../../../worker/src/diffusion/schedulers/index.js';
-import { SD15_CONFIG, sd15 } from './schedulers/harness.js';
+import { SD15_CONFIG, patternNoise, sd15 } from './schedulers/harness.js';
 
 function thrown(action: () => unknown): unknown {
   try {
@@ -12,7 +12,7 @@ function thrown(action: () => unknown): unknown {
   throw new Error('expected an error');
 }
 
-const IMPLEMENTED: SchedulerName[] = ['pndm', 'ddim'];
+const IMPLEMENTED: SchedulerName[] = ['pndm', 'ddim', 'euler', 'euler_a', 'lms', 'heun'];
 
 describe('createScheduler', () => {
   it('refuses an unknown scheduler name with INVALID_INPUT, naming it and listing the valid ones', () => {
@@ -64,6 +64,7 @@ describe.each(IMPLEMENTED)('%s scheduler contract', (name) => {
     const run = (): Float32Array => {
       const scheduler = sd15(name);
       scheduler.setTimesteps(8);
+      const rng = patternNoise();
       let latents: Float32Array = Float32Array.from(
         { length: 16 },
         (_, i) => Math.sin(i) * scheduler.initNoiseSigma,
@@ -71,7 +72,7 @@ describe.each(IMPLEMENTED)('%s scheduler contract', (name) => {
       scheduler.timesteps.forEach((t, k) => {
         const input = scheduler.scaleModelInput(latents, t);
         const output = input.map((v, i) => Math.cos(v + k + i) * 0.5);
-        latents = scheduler.step(output, t, latents).prevSample;
+        latents = scheduler.step(output, t, latents, rng).prevSample;
       });
       return latents;
     };

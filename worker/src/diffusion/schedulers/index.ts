@@ -5,6 +5,10 @@
  */
 import { SCHEDULER_NAMES, SdbotError, type SchedulerName } from '@sdbot/shared';
 import { DdimScheduler } from './ddim.js';
+import { EulerAncestralScheduler } from './euler-ancestral.js';
+import { EulerScheduler } from './euler.js';
+import { HeunScheduler } from './heun.js';
+import { LmsScheduler } from './lms.js';
 import { PndmScheduler } from './pndm.js';
 import type { Scheduler, SchedulerConfig } from './types.js';
 
@@ -13,6 +17,10 @@ export type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './type
 const FACTORIES: Partial<Record<SchedulerName, (config: SchedulerConfig) => Scheduler>> = {
   pndm: (config) => new PndmScheduler(config),
   ddim: (config) => new DdimScheduler(config),
+  euler: (config) => new EulerScheduler(config),
+  euler_a: (config) => new EulerAncestralScheduler(config),
+  lms: (config) => new LmsScheduler(config),
+  heun: (config) => new HeunScheduler(config),
 };
 
 export function createScheduler(name: SchedulerName, config: SchedulerConfig): Scheduler {
