@@ -12,7 +12,7 @@ function thrown(action: () => unknown): unknown {
   throw new Error('expected an error');
 }
 
-const IMPLEMENTED: SchedulerName[] = ['pndm'];
+const IMPLEMENTED: SchedulerName[] = ['pndm', 'ddim'];
 
 describe('createScheduler', () => {
   it('refuses an unknown scheduler name with INVALID_INPUT, naming it and listing the valid ones', () => {

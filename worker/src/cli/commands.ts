@@ -1,4 +1,10 @@
 import type { CommandManifestEntry } from '@sdbot/shared';
 
 /** Commands this package adds to `sdbot`; each loads its implementation only when run. */
-export const commands: CommandManifestEntry[] = [];
+export const commands: CommandManifestEntry[] = [
+  {
+    name: 'tokenize',
+    summary: 'Show the CLIP token ids a prompt becomes, and what a long prompt loses to truncation',
+    load: async () => (await import('./tokenize-command.js')).tokenizeCommand,
+  },
+];

@@ -4,6 +4,7 @@
  * diffusers' `from_config` does.
  */
 import { SCHEDULER_NAMES, SdbotError, type SchedulerName } from '@sdbot/shared';
+import { DdimScheduler } from './ddim.js';
 import { PndmScheduler } from './pndm.js';
 import type { Scheduler, SchedulerConfig } from './types.js';
 
@@ -11,6 +12,7 @@ export type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './type
 
 const FACTORIES: Partial<Record<SchedulerName, (config: SchedulerConfig) => Scheduler>> = {
   pndm: (config) => new PndmScheduler(config),
+  ddim: (config) => new DdimScheduler(config),
 };
 
 export function createScheduler(name: SchedulerName, config: SchedulerConfig): Scheduler {
