@@ -7,4 +7,9 @@ export const commands: CommandManifestEntry[] = [
     summary: 'Show the CLIP token ids a prompt becomes, and what a long prompt loses to truncation',
     load: async () => (await import('./tokenize-command.js')).tokenizeCommand,
   },
+  {
+    name: 'generate',
+    summary: 'Generate images on this machine with a local model directory',
+    load: async () => (await import('./generate-command.js')).generateCommand,
+  },
 ];
