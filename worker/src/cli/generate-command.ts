@@ -8,11 +8,12 @@ import {
   seedVariationSchema,
   stringOption,
   UsageError,
-  validate,
+  ValidationError,
   type CommandDefinition,
   type ParsedOptions,
 } from '@sdbot/shared';
 import sharp from 'sharp';
+import type { z } from 'zod';
 import { StableDiffusionPipeline, type GenerationResult } from '../diffusion/pipeline.js';
 import type { GenerationRequest } from '../diffusion/request.js';
 
@@ -26,6 +27,21 @@ export function outputPaths(out: string, count: number): string[] {
   const extension = extname(out);
   const stem = out.slice(0, out.length - extension.length);
   return Array.from({ length: count }, (_, index) => `${stem}-${index}${extension}`);
+}
+
+/** A flag whose value must be one of a protocol enum, reported under the flag's name. */
+function choiceOption<S extends z.ZodType<string>>(
+  options: ParsedOptions,
+  name: string,
+  schema: S,
+): z.output<S> | undefined {
+  const raw = stringOption(options, name);
+  if (raw === undefined) return undefined;
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw new ValidationError(
+    parsed.error.issues.map((issue) => ({ field: `--${name}`, message: issue.message })),
+  );
 }
 
 function buildRequest(
@@ -43,8 +59,8 @@ function buildRequest(
   }
   const width = numberOption(options, 'width', fields.width);
   const height = numberOption(options, 'height', fields.height);
-  const scheduler = stringOption(options, 'scheduler');
-  const rng = stringOption(options, 'rng');
+  const scheduler = choiceOption(options, 'scheduler', fields.scheduler);
+  const rng = choiceOption(options, 'rng', fields.rng.unwrap());
   const negative = stringOption(options, 'negative');
   return {
     prompt: stringOption(options, 'prompt', { required: true }) ?? '',
@@ -55,8 +71,8 @@ function buildRequest(
     // Without --init the size defaults to SD 1.x's native 512; with it, to the image's own size.
     ...(width !== undefined || init === undefined ? { width: width ?? DEFAULT_SIZE } : {}),
     ...(height !== undefined || init === undefined ? { height: height ?? DEFAULT_SIZE } : {}),
-    scheduler: scheduler === undefined ? defaults.defaultScheduler : validate(fields.scheduler, scheduler),
-    ...(rng === undefined ? {} : { rng: validate(fields.rng, rng) }),
+    scheduler: scheduler ?? defaults.defaultScheduler,
+    ...(rng === undefined ? {} : { rng }),
     count: numberOption(options, 'count', fields.count) ?? 1,
     ...(init === undefined ? {} : { init: { image: init, strength: strength ?? DEFAULT_STRENGTH } }),
     ...(variationSeed === undefined || variationStrength === undefined
