@@ -12,4 +12,9 @@ export const commands: CommandManifestEntry[] = [
     summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub',
     load: async () => (await import('./models-command.js')).modelsCommand,
   },
+  {
+    name: 'generate',
+    summary: 'Generate images on this machine with a local model directory',
+    load: async () => (await import('./generate-command.js')).generateCommand,
+  },
 ];
