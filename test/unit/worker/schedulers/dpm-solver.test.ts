@@ -111,6 +111,14 @@ describe('dpmpp_2m_karras scheduler', () => {
     expect(scheduler.timesteps).toEqual([
       999, 962, 921, 876, 827, 772, 710, 640, 561, 474, 380, 285, 197, 123, 69, 35, 15, 6, 2, 0,
     ]);
+    scheduler.setTimesteps(50);
+    // diffusers' 50-step Karras schedule repeats timestep 1: two sigmas round to it.
+    expect(scheduler.timesteps).toEqual([
+      999, 985, 970, 955, 940, 924, 907, 890, 871, 853, 833, 813, 791, 769, 746, 721, 696, 669, 641, 612, 581,
+      549, 516, 481, 446, 409, 372, 335, 299, 263, 228, 195, 165, 137, 112, 90, 71, 55, 42, 32, 23, 17, 12, 8,
+      6, 4, 2, 1, 1, 0,
+    ]);
+    scheduler.setTimesteps(20);
     const [min, max] = [SIGMAS[0]!, SIGMAS[999]!];
     const karras = range(20, (i) => (max ** (1 / 7) + (i / 19) * (min ** (1 / 7) - max ** (1 / 7))) ** 7);
     expect(karras[0]).toBeCloseTo(14.6146, 3);

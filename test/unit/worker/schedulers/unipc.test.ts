@@ -4,10 +4,12 @@ import { CLEAN, NOISE, denoise, fakeModelOutput, maxAbsDiff, oracle, parityRun, 
 describe('unipc scheduler', () => {
   it('shares the multistep timesteps of DPM-Solver and needs no input scaling', () => {
     const scheduler = sd15('unipc');
-    scheduler.setTimesteps(20);
     const dpm = sd15('dpmpp_2m');
-    dpm.setTimesteps(20);
-    expect(scheduler.timesteps).toEqual(dpm.timesteps);
+    for (const steps of [50, 20]) {
+      scheduler.setTimesteps(steps);
+      dpm.setTimesteps(steps);
+      expect(scheduler.timesteps).toEqual(dpm.timesteps);
+    }
     expect(scheduler.initNoiseSigma).toBe(1);
     expect(scheduler.scaleModelInput(Float32Array.of(2), 999)).toEqual(Float32Array.of(2));
   });

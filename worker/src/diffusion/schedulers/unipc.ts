@@ -168,16 +168,32 @@ export class UniPcScheduler extends MultistepScheduler {
     const weights = this.weights(sigmas[index] ?? 0, sigmas[index + 1] ?? 0, older, 'predictor');
     const outputs = this.outputs;
     const m0 = outputs[outputs.length - 1] ?? out;
-    const history = weights.ratios.map((_, k) => outputs[outputs.length - 2 - k] ?? m0);
+    const [h1, h2, c1, c2] = this.differenceTerms(weights, m0);
+    const { sampleScale, outputScale, residualScale } = weights;
     for (let i = 0; i < out.length; i++) {
       const newest = m0[i] ?? 0;
-      let residual = 0;
-      for (let k = 0; k < history.length; k++) {
-        residual += ((weights.rhos[k] ?? 0) * ((history[k]?.[i] ?? 0) - newest)) / (weights.ratios[k] ?? 1);
-      }
-      out[i] =
-        weights.sampleScale * (x[i] ?? 0) - weights.outputScale * newest - weights.residualScale * residual;
+      const residual = c1 * ((h1[i] ?? 0) - newest) + c2 * ((h2[i] ?? 0) - newest);
+      out[i] = sampleScale * (x[i] ?? 0) - outputScale * newest - residualScale * residual;
     }
+  }
+
+  /**
+   * The older outputs `m_k` (k = 1, 2: solver_order is at most 3), the ones before the newest of
+   * the history, and their weights `rho_k / r_k` in the residual `sum_k rho_k (m_k - m0) / r_k`.
+   * Absent terms get weight 0 (and read m0), keeping one loop for every order.
+   */
+  private differenceTerms(
+    weights: UniWeights,
+    m0: Float32Array,
+  ): [Float32Array, Float32Array, number, number] {
+    const outputs = this.outputs;
+    const term = (k: number): [Float32Array, number] =>
+      k < weights.ratios.length
+        ? [outputs[outputs.length - 2 - k] ?? m0, (weights.rhos[k] ?? 0) / (weights.ratios[k] ?? 1)]
+        : [m0, 0];
+    const [h1, c1] = term(0);
+    const [h2, c2] = term(1);
+    return [h1, h2, c1, c2];
   }
 
   /**
@@ -189,20 +205,15 @@ export class UniPcScheduler extends MultistepScheduler {
     const order = this.lastOrder;
     const older = Array.from({ length: order - 1 }, (_, k) => sigmas[index - 2 - k] ?? 0);
     const weights = this.weights(sigmas[index - 1] ?? 0, sigmas[index] ?? 0, older, 'corrector');
-    const outputs = this.outputs;
-    const m0 = outputs[outputs.length - 1] ?? converted;
-    const history = weights.ratios.map((_, k) => outputs[outputs.length - 2 - k] ?? m0);
+    const m0 = this.outputs[this.outputs.length - 1] ?? converted;
+    const [h1, h2, c1, c2] = this.differenceTerms(weights, m0);
     const rhoNew = weights.rhos[weights.rhos.length - 1] ?? 0;
+    const { sampleScale, outputScale, residualScale } = weights;
     for (let i = 0; i < out.length; i++) {
       const base = m0[i] ?? 0;
-      let residual = rhoNew * ((converted[i] ?? 0) - base);
-      for (let k = 0; k < history.length; k++) {
-        residual += ((weights.rhos[k] ?? 0) * ((history[k]?.[i] ?? 0) - base)) / (weights.ratios[k] ?? 1);
-      }
-      out[i] =
-        weights.sampleScale * (lastSample[i] ?? 0) -
-        weights.outputScale * base -
-        weights.residualScale * residual;
+      const residual =
+        rhoNew * ((converted[i] ?? 0) - base) + c1 * ((h1[i] ?? 0) - base) + c2 * ((h2[i] ?? 0) - base);
+      out[i] = sampleScale * (lastSample[i] ?? 0) - outputScale * base - residualScale * residual;
     }
   }
 
