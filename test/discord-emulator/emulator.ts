@@ -250,6 +250,11 @@ export class DiscordEmulator {
     return this.world.user(reference);
   }
 
+  /** The direct message channel between the bot and a user (id or username). */
+  dmChannel(user: string): EmulatorChannel {
+    return this.world.dmChannel(this.world.user(user).id);
+  }
+
   /** Every REST call, in arrival order. */
   get calls(): readonly RecordedCall[] {
     return this.#calls;
@@ -319,27 +324,27 @@ export class DiscordEmulator {
 
   /** A user runs a slash command: INTERACTION_CREATE type 2 goes to the bot. */
   sendCommand(input: SendCommandInput): Promise<EmulatorInteraction> {
-    return this.#dispatch(this.#interactions.command(input));
+    return this.#dispatch(() => this.#interactions.command(input));
   }
 
   /** A user types in an autocomplete option: INTERACTION_CREATE type 4. */
   sendAutocomplete(input: SendAutocompleteInput): Promise<EmulatorInteraction> {
-    return this.#dispatch(this.#interactions.command(input, input.focused));
+    return this.#dispatch(() => this.#interactions.command(input, input.focused));
   }
 
   /** A user clicks a button of a message the bot posted: INTERACTION_CREATE type 3. */
   clickButton(input: UseComponentInput): Promise<EmulatorInteraction> {
-    return this.#dispatch(this.#interactions.component(input, undefined));
+    return this.#dispatch(() => this.#interactions.component(input, undefined));
   }
 
   /** A user picks values in a select menu of a message the bot posted. */
   chooseFromSelect(input: ChooseFromSelectInput): Promise<EmulatorInteraction> {
-    return this.#dispatch(this.#interactions.component(input, input.values));
+    return this.#dispatch(() => this.#interactions.component(input, input.values));
   }
 
   /** A user submits a modal the bot opened: INTERACTION_CREATE type 5. */
   submitModal(input: SubmitModalInput): Promise<EmulatorInteraction> {
-    return this.#dispatch(this.#interactions.modalSubmit(input));
+    return this.#dispatch(() => this.#interactions.modalSubmit(input));
   }
 
   /** Sends any dispatch event to the bot (guildId picks the shard; null for shard 0). */
@@ -376,7 +381,9 @@ export class DiscordEmulator {
     await this.#http?.close();
   }
 
-  async #dispatch(record: InteractionRecord): Promise<EmulatorInteraction> {
+  /** Builds the interaction (usage errors become rejections) and sends it to the bot. */
+  async #dispatch(build: () => InteractionRecord): Promise<EmulatorInteraction> {
+    const record = build();
     await this.#gateway.dispatch(GatewayDispatchEvents.InteractionCreate, record.payload, record.guildId);
     return this.#handle(record);
   }

@@ -283,7 +283,10 @@ export function validateMessagePayload(body: unknown, uploads: readonly Uploaded
       ];
     });
   }
-  if (uploads.length > MESSAGE_LIMITS.attachments) {
+  if (
+    uploads.length > MESSAGE_LIMITS.attachments &&
+    (attachments?.length ?? 0) <= MESSAGE_LIMITS.attachments
+  ) {
     check.fail(
       ['attachments'],
       'BASE_TYPE_MAX_LENGTH',
