@@ -175,6 +175,11 @@ export class EmulatorInteraction {
     return this.record.response;
   }
 
+  /** Callbacks refused because the interaction was already answered (40060) or too late (10062). */
+  get rejectedCallbacks(): number {
+    return this.record.rejectedCallbacks;
+  }
+
   /** The modal the bot opened (callback type 9). */
   get modal(): JsonObject | undefined {
     return this.record.modal;
