@@ -182,9 +182,7 @@ export class DiscordEmulator {
         maxRequestBytes: emulator.#maxRequestBytes,
         faults: emulator.#faults,
         clock: emulator.clock,
-        attachment: (channelId, attachmentId) =>
-          emulator.#messages.attachment(channelId, attachmentId) ??
-          emulator.#messages.userAttachment(channelId, attachmentId),
+        attachment: (channelId, attachmentId) => emulator.#messages.attachment(channelId, attachmentId),
         upgrade: (request, socket, head) => {
           emulator.#gateway.handleUpgrade(request, socket, head);
         },

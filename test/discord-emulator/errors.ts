@@ -146,8 +146,8 @@ export class DiscordHttpError extends Error {
     return new DiscordHttpError(404, 10008, 'Unknown Message');
   }
 
-  static unknownApplication(): DiscordHttpError {
-    return new DiscordHttpError(404, 10002, 'Unknown Application');
+  static unknownUser(): DiscordHttpError {
+    return new DiscordHttpError(404, 10013, 'Unknown User');
   }
 
   static unknownWebhook(): DiscordHttpError {

@@ -13,10 +13,9 @@ export { GATEWAY_PATH, RESUME_PATH } from './gateway.js';
 export type { DropOptions, GatewayConnectionInfo, GatewayFrame } from './gateway.js';
 export type { RecordedCall, RecordedFile } from './http.js';
 export { EmulatorInteraction } from './interactions.js';
+export type { CommandInvocation, CommandOptionValue, EmulatorUpload } from './command-options.js';
 export type {
   ChooseFromSelectInput,
-  CommandOptionValue,
-  EmulatorUpload,
   InteractionContextInput,
   InteractionResponse,
   SendAutocompleteInput,

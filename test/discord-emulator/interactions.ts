@@ -4,7 +4,6 @@
  * callback within 3 s, then webhook edits and follow-ups with a token that lives 15 minutes.
  */
 import {
-  ApplicationCommandOptionType,
   ApplicationCommandType,
   ApplicationIntegrationType,
   ComponentType,
@@ -14,30 +13,29 @@ import {
   type Locale,
   MessageFlags,
   MessageType,
-  type APIApplicationCommand,
-  type APIApplicationCommandInteractionDataBasicOption,
-  type APIApplicationCommandInteractionDataOption,
-  type APIApplicationCommandOption,
   type APIInteraction,
   type APIInteractionDataResolved,
   type APIInteractionGuildMember,
   type APIMessageInteractionMetadata,
-  type APIModalSubmissionComponent,
   type APIUser,
 } from 'discord.js';
 import { randomBytes } from 'node:crypto';
 import type { EmulatorClock } from './clock.js';
+import {
+  checkCommandVisible,
+  CommandOptionResolver,
+  type CommandInvocation,
+  type Place,
+} from './command-options.js';
 import type { CommandStore } from './commands.js';
 import { DiscordHttpError, EmulatorUsageError } from './errors.js';
+import { modalSubmission, validateAutocompleteChoices, validateModal } from './modals.js';
 import { requireComponent, type EmulatorMessage, type MessageStore, type StoredMessage } from './messages.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 import {
-  characters,
-  isRecord,
   PayloadChecker,
   requireNonEmpty,
   validateMessagePayload,
-  visitComponents,
   type JsonObject,
   type UploadedFile,
 } from './validation.js';
@@ -45,25 +43,13 @@ import {
   apiDmChannel,
   apiGuildChannel,
   apiMember,
-  apiRole,
   apiUser,
-  hasPermissions,
   resolvePermissions,
-  type EmulatorChannel,
   type EmulatorGuild,
   type EmulatorUser,
   type PermissionInput,
   type World,
 } from './world.js';
-
-/** A file a user attaches to an attachment option. */
-export interface EmulatorUpload {
-  filename: string;
-  data: Buffer;
-  contentType?: string;
-}
-
-export type CommandOptionValue = string | number | boolean | EmulatorUpload;
 
 export interface InteractionContextInput {
   /** User id or username (default: the first user). */
@@ -76,16 +62,12 @@ export interface InteractionContextInput {
   locale?: Locale;
 }
 
-export interface SendCommandInput extends InteractionContextInput {
+export interface SendCommandInput extends InteractionContextInput, CommandInvocation {
   name: string;
   /** Default: the first guild. `null` invokes the command in the user's DM with the bot. */
   guildId?: string | null;
   /** Default: the guild's first channel. */
   channelId?: string;
-  subcommandGroup?: string;
-  subcommand?: string;
-  /** Option values by name; types come from the registered command. */
-  options?: Readonly<Record<string, CommandOptionValue>>;
 }
 
 export interface SendAutocompleteInput extends SendCommandInput {
@@ -271,15 +253,18 @@ export interface CallbackResult {
 export class InteractionService {
   readonly #byId = new Map<string, InteractionRecord>();
   readonly #byToken = new Map<string, InteractionRecord>();
+  readonly #options: CommandOptionResolver;
 
-  constructor(private readonly options: InteractionServiceOptions) {}
+  constructor(private readonly options: InteractionServiceOptions) {
+    this.#options = new CommandOptionResolver({
+      world: options.world,
+      messages: options.messages,
+      memberPermissions: (place) => this.#memberPermissions(place, {}),
+    });
+  }
 
   get all(): InteractionRecord[] {
     return [...this.#byId.values()];
-  }
-
-  findByToken(token: string): InteractionRecord | undefined {
-    return this.#byToken.get(token);
   }
 
   revokeToken(token: string): void {
@@ -300,7 +285,7 @@ export class InteractionService {
     const memberPermissions = this.#memberPermissions(place, input);
     checkCommandVisible(command, place, memberPermissions);
     const resolved: APIInteractionDataResolved = {};
-    const options = this.#commandOptions(command, input, resolved, place, focused);
+    const options = this.#options.options(command, input, resolved, place, focused);
     const type =
       focused === undefined
         ? InteractionType.ApplicationCommand
@@ -675,237 +660,6 @@ export class InteractionService {
     this.options.onChange();
     return record;
   }
-
-  #commandOptions(
-    command: APIApplicationCommand,
-    input: SendCommandInput,
-    resolved: APIInteractionDataResolved,
-    place: Place,
-    focused: string | undefined,
-  ): APIApplicationCommandInteractionDataOption[] {
-    const definitions = command.options ?? [];
-    const label = `/${command.name}`;
-    const findNested = (
-      list: readonly APIApplicationCommandOption[],
-      name: string | undefined,
-      optionType: ApplicationCommandOptionType.Subcommand | ApplicationCommandOptionType.SubcommandGroup,
-      what: string,
-    ) => {
-      const candidates = list.filter((o) => o.type === optionType);
-      if (candidates.length === 0) {
-        if (name !== undefined)
-          throw new EmulatorUsageError(`${label} has no ${what}s, but ${what} "${name}" was given`);
-        return undefined;
-      }
-      const found = candidates.find((o) => o.name === name);
-      if (!found) {
-        throw new EmulatorUsageError(
-          `${label} needs a ${what}: one of ${candidates.map((o) => o.name).join(', ')} (got ${name ?? 'none'})`,
-        );
-      }
-      return found;
-    };
-    const group = findNested(
-      definitions,
-      input.subcommandGroup,
-      ApplicationCommandOptionType.SubcommandGroup,
-      'subcommand group',
-    );
-    const groupOptions = group && 'options' in group ? (group.options ?? []) : definitions;
-    const subcommand = findNested(
-      groupOptions,
-      input.subcommand,
-      ApplicationCommandOptionType.Subcommand,
-      'subcommand',
-    );
-    const leafDefinitions = subcommand && 'options' in subcommand ? (subcommand.options ?? []) : groupOptions;
-    const basic = this.#basicOptions(label, leafDefinitions, input.options ?? {}, resolved, place, focused);
-    if (!subcommand) return basic;
-    const sub = {
-      type: ApplicationCommandOptionType.Subcommand as const,
-      name: subcommand.name,
-      ...(basic.length > 0 ? { options: basic } : {}),
-    };
-    if (!group) return [sub];
-    return [{ type: ApplicationCommandOptionType.SubcommandGroup, name: group.name, options: [sub] }];
-  }
-
-  #basicOptions(
-    label: string,
-    definitions: readonly APIApplicationCommandOption[],
-    values: Readonly<Record<string, CommandOptionValue>>,
-    resolved: APIInteractionDataResolved,
-    place: Place,
-    focused: string | undefined,
-  ): APIApplicationCommandInteractionDataBasicOption[] {
-    const known = definitions.map((d) => d.name);
-    for (const name of Object.keys(values)) {
-      if (!known.includes(name)) {
-        throw new EmulatorUsageError(
-          `${label} has no option "${name}" (options: ${known.join(', ') || 'none'})`,
-        );
-      }
-    }
-    if (focused !== undefined && !(focused in values)) {
-      throw new EmulatorUsageError(`${label}: the focused option "${focused}" needs a (partial) value`);
-    }
-    return definitions.flatMap((definition): APIApplicationCommandInteractionDataBasicOption[] => {
-      const value = values[definition.name];
-      if (value === undefined) {
-        if ('required' in definition && definition.required && focused === undefined) {
-          throw new EmulatorUsageError(`${label}: option "${definition.name}" is required`);
-        }
-        return [];
-      }
-      if (definition.name === focused) {
-        if (typeof value !== 'string' && typeof value !== 'number') {
-          throw new EmulatorUsageError(
-            `${label}: the focused option "${focused}" takes the text being typed`,
-          );
-        }
-        return [
-          {
-            type: ApplicationCommandOptionType.String,
-            name: definition.name,
-            value: String(value),
-            focused: true,
-          },
-        ];
-      }
-      return [this.#optionValue(`${label} ${definition.name}`, definition, value, resolved, place)];
-    });
-  }
-
-  #optionValue(
-    label: string,
-    definition: APIApplicationCommandOption,
-    value: CommandOptionValue,
-    resolved: APIInteractionDataResolved,
-    place: Place,
-  ): APIApplicationCommandInteractionDataBasicOption {
-    const { world, messages } = this.options;
-    const name = definition.name;
-    const wrongType = (expected: string) =>
-      new EmulatorUsageError(
-        `${label}: expected ${expected}, got ${typeof value === 'object' ? 'an upload' : JSON.stringify(value)}`,
-      );
-    switch (definition.type) {
-      case ApplicationCommandOptionType.String: {
-        if (typeof value !== 'string') throw wrongType('a string');
-        checkChoice(label, definition, value);
-        const length = characters(value);
-        if (
-          (definition.min_length !== undefined && length < definition.min_length) ||
-          (definition.max_length !== undefined && length > definition.max_length)
-        ) {
-          throw new EmulatorUsageError(
-            `${label}: length ${length} is outside ${definition.min_length ?? 0}..${definition.max_length ?? 6000}`,
-          );
-        }
-        return { type: definition.type, name, value };
-      }
-      case ApplicationCommandOptionType.Integer:
-      case ApplicationCommandOptionType.Number: {
-        const integer = definition.type === ApplicationCommandOptionType.Integer;
-        if (typeof value !== 'number' || (integer && !Number.isInteger(value)))
-          throw wrongType(integer ? 'an integer' : 'a number');
-        checkChoice(label, definition, value);
-        if (
-          (definition.min_value !== undefined && value < definition.min_value) ||
-          (definition.max_value !== undefined && value > definition.max_value)
-        ) {
-          throw new EmulatorUsageError(
-            `${label}: ${value} is outside ${definition.min_value ?? '-inf'}..${definition.max_value ?? 'inf'}`,
-          );
-        }
-        return { type: definition.type, name, value };
-      }
-      case ApplicationCommandOptionType.Boolean:
-        if (typeof value !== 'boolean') throw wrongType('a boolean');
-        return { type: definition.type, name, value };
-      case ApplicationCommandOptionType.User: {
-        if (typeof value !== 'string') throw wrongType('a user id or username');
-        const user = world.user(value);
-        this.#resolveUser(resolved, user, place.guild);
-        return { type: definition.type, name, value: user.id };
-      }
-      case ApplicationCommandOptionType.Channel: {
-        if (typeof value !== 'string') throw wrongType('a channel id');
-        const channel = world.channel(value);
-        resolved.channels = {
-          ...resolved.channels,
-          [channel.id]: {
-            id: channel.id,
-            name: channel.name,
-            type: channel.type,
-            permissions: this.#memberPermissions(place, {}).toString(),
-          },
-        };
-        return { type: definition.type, name, value: channel.id };
-      }
-      case ApplicationCommandOptionType.Role: {
-        if (typeof value !== 'string' || !place.guild) throw wrongType('a role id or name in a guild');
-        const role = place.guild.roles.find((r) => r.id === value || r.name === value);
-        if (!role) throw new EmulatorUsageError(`${label}: unknown role "${value}"`);
-        resolved.roles = { ...resolved.roles, [role.id]: apiRole(role) };
-        return { type: definition.type, name, value: role.id };
-      }
-      case ApplicationCommandOptionType.Mentionable: {
-        if (typeof value !== 'string') throw wrongType('a user or role');
-        const role = place.guild?.roles.find((r) => r.id === value || r.name === value);
-        if (role) {
-          resolved.roles = { ...resolved.roles, [role.id]: apiRole(role) };
-          return { type: definition.type, name, value: role.id };
-        }
-        const user = world.user(value);
-        this.#resolveUser(resolved, user, place.guild);
-        return { type: definition.type, name, value: user.id };
-      }
-      case ApplicationCommandOptionType.Attachment: {
-        if (typeof value !== 'object') throw wrongType('an upload { filename, data, contentType? }');
-        const attachment = messages.userUpload(place.channel.id, value);
-        resolved.attachments = {
-          ...resolved.attachments,
-          [attachment.id]: {
-            id: attachment.id,
-            filename: attachment.filename,
-            size: attachment.size,
-            url: attachment.url,
-            proxy_url: attachment.url,
-            height: attachment.height ?? null,
-            width: attachment.width ?? null,
-            ephemeral: true,
-            ...(attachment.contentType === undefined ? {} : { content_type: attachment.contentType }),
-          },
-        };
-        return { type: definition.type, name, value: attachment.id };
-      }
-      default:
-        throw new EmulatorUsageError(`${label}: options of type ${definition.type} cannot carry a value`);
-    }
-  }
-
-  #resolveUser(
-    resolved: APIInteractionDataResolved,
-    user: EmulatorUser,
-    guild: EmulatorGuild | undefined,
-  ): void {
-    resolved.users = { ...resolved.users, [user.id]: apiUser(user) };
-    const member = guild?.members.get(user.id);
-    if (guild && member) {
-      const { user: _user, ...rest } = apiMember(this.options.world, member);
-      resolved.members = {
-        ...resolved.members,
-        [user.id]: { ...rest, permissions: this.options.world.memberPermissions(guild, user.id).toString() },
-      };
-    }
-  }
-}
-
-interface Place {
-  guild: EmulatorGuild | undefined;
-  channel: EmulatorChannel;
-  user: EmulatorUser;
 }
 
 interface MetadataBase {
@@ -923,108 +677,4 @@ function interactionMember(
   const member = guild.members.get(user.id);
   if (!member) throw new EmulatorUsageError(`user ${user.username} is not a member of guild ${guild.name}`);
   return { ...apiMember(world, member), user: apiUser(user), permissions: permissions.toString() };
-}
-
-function checkChoice(label: string, definition: APIApplicationCommandOption, value: string | number): void {
-  const choices = 'choices' in definition ? definition.choices : undefined;
-  if (!choices || choices.length === 0) return;
-  if (!choices.some((choice) => choice.value === value)) {
-    throw new EmulatorUsageError(
-      `${label}: ${JSON.stringify(value)} is not one of the choices ${choices.map((c) => JSON.stringify(c.value)).join(', ')}`,
-    );
-  }
-}
-
-/** Discord's client hides commands a member may not use, and guild-only commands in DMs. */
-function checkCommandVisible(command: APIApplicationCommand, place: Place, memberPermissions: bigint): void {
-  const context = place.guild ? InteractionContextType.Guild : InteractionContextType.BotDM;
-  if (command.contexts && !command.contexts.includes(context)) {
-    throw new EmulatorUsageError(
-      `/${command.name} is not available in ${place.guild ? 'guilds' : 'DMs'} (contexts ${command.contexts.join(', ')})`,
-    );
-  }
-  if (place.guild && command.default_member_permissions !== null) {
-    const required = BigInt(command.default_member_permissions);
-    if (!hasPermissions(memberPermissions, required)) {
-      throw new EmulatorUsageError(
-        `${place.user.username} lacks the permissions /${command.name} requires (default_member_permissions ${command.default_member_permissions})`,
-      );
-    }
-  }
-}
-
-function validateAutocompleteChoices(data: JsonObject | undefined): JsonObject[] {
-  const check = new PayloadChecker();
-  const choices = check.array(data?.choices, ['data', 'choices'], { max: 25, required: true }) ?? [];
-  const result = choices.flatMap((choice, index) => {
-    const record = check.record(choice, ['data', 'choices', index], true);
-    if (!record) return [];
-    check.string(record.name, ['data', 'choices', index, 'name'], { min: 1, max: 100, required: true });
-    if (record.value === undefined)
-      check.fail(['data', 'choices', index, 'value'], 'BASE_TYPE_REQUIRED', 'This field is required');
-    return [record];
-  });
-  check.errors.throwIfAny();
-  return result;
-}
-
-function validateModal(data: JsonObject | undefined): JsonObject {
-  const check = new PayloadChecker();
-  const modal = check.record(data, ['data'], true) ?? {};
-  check.string(modal.custom_id, ['data', 'custom_id'], { min: 1, max: 100, required: true });
-  check.string(modal.title, ['data', 'title'], { min: 1, max: 45, required: true });
-  const components =
-    check.array(modal.components, ['data', 'components'], { min: 1, max: 5, required: true }) ?? [];
-  visitComponents(components, ['data', 'components'], (component, path) => {
-    if (component.type === ComponentType.TextInput) {
-      check.string(component.custom_id, [...path, 'custom_id'], { min: 1, max: 100, required: true });
-    }
-  });
-  check.errors.throwIfAny();
-  return modal;
-}
-
-/** The submitted components, mirroring the modal's layout (action rows or labels). */
-function modalSubmission(
-  modal: JsonObject,
-  fields: Readonly<Record<string, string>>,
-): APIModalSubmissionComponent[] {
-  const layout = Array.isArray(modal.components) ? modal.components : [];
-  const inputs: { customId: string; required: boolean }[] = [];
-  visitComponents(layout, [], (component) => {
-    if (component.type === ComponentType.TextInput && typeof component.custom_id === 'string') {
-      inputs.push({ customId: component.custom_id, required: component.required !== false });
-    }
-  });
-  for (const customId of Object.keys(fields)) {
-    if (!inputs.some((input) => input.customId === customId)) {
-      throw new EmulatorUsageError(
-        `the modal has no text input "${customId}" (it has: ${inputs.map((i) => i.customId).join(', ')})`,
-      );
-    }
-  }
-  for (const input of inputs) {
-    if (input.required && !fields[input.customId]) {
-      throw new EmulatorUsageError(`the modal's text input "${input.customId}" is required`);
-    }
-  }
-  return layout.filter(isRecord).flatMap((component): APIModalSubmissionComponent[] => {
-    const textInput = (value: unknown) =>
-      isRecord(value) && value.type === ComponentType.TextInput && typeof value.custom_id === 'string'
-        ? {
-            type: ComponentType.TextInput as const,
-            custom_id: value.custom_id,
-            value: fields[value.custom_id] ?? '',
-          }
-        : undefined;
-    if (component.type === ComponentType.ActionRow && Array.isArray(component.components)) {
-      const inputsInRow = component.components.map(textInput).filter((c) => c !== undefined);
-      return [{ type: ComponentType.ActionRow, components: inputsInRow }];
-    }
-    if (component.type === ComponentType.Label) {
-      const inner = textInput(component.component);
-      return inner ? [{ type: ComponentType.Label, component: inner }] : [];
-    }
-    return [];
-  });
 }

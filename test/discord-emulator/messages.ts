@@ -17,6 +17,7 @@ import type { EmulatorClock } from './clock.js';
 import { DiscordHttpError, EmulatorUsageError } from './errors.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 import {
+  MESSAGE_LIMITS,
   visitComponents,
   type AttachmentReference,
   type JsonObject,
@@ -41,6 +42,8 @@ export interface EmulatorAttachment {
   /** Read from the PNG header; undefined for other formats. */
   readonly width: number | undefined;
   readonly height: number | undefined;
+  /** Part of an ephemeral message. */
+  readonly ephemeral: boolean;
 }
 
 export interface EmulatorMessage {
@@ -273,16 +276,16 @@ export class MessageStore {
     this.options.onChange();
   }
 
+  /** An attachment of a message, or a file a user sent with a command, by channel and id. */
   attachment(channelId: string, attachmentId: string): EmulatorAttachment | undefined {
-    for (const message of this.#messages) {
-      if (message.channelId !== channelId) continue;
-      const found = message.attachments.find((a) => a.id === attachmentId);
-      if (found) return found;
-    }
-    return undefined;
+    const inMessages = this.#messages
+      .filter((message) => message.channelId === channelId)
+      .flatMap((message) => message.attachments);
+    const uploads = this.#userUploads.filter((u) => u.channelId === channelId).map((u) => u.attachment);
+    return [...inMessages, ...uploads].find((attachment) => attachment.id === attachmentId);
   }
 
-  /** Stores an attachment a user sent with a command option, so its URL can be downloaded. */
+  /** Stores a file a user sent with a command option, so its URL can be downloaded. */
   userUpload(
     channelId: string,
     upload: { filename: string; contentType?: string; data: Buffer },
@@ -291,14 +294,10 @@ export class MessageStore {
       channelId,
       { field: 'files[0]', filename: upload.filename, contentType: upload.contentType, data: upload.data },
       undefined,
+      true,
     );
     this.#userUploads.push({ channelId, attachment });
     return attachment;
-  }
-
-  userAttachment(channelId: string, attachmentId: string): EmulatorAttachment | undefined {
-    return this.#userUploads.find((u) => u.channelId === channelId && u.attachment.id === attachmentId)
-      ?.attachment;
   }
 
   #attachmentsFor(
@@ -314,32 +313,42 @@ export class MessageStore {
     const uploadIndex = (upload: UploadedFile, position: number): string =>
       /^files\[(\d+)\]$/.exec(upload.field)?.[1] ?? String(position);
     const indexed = new Map(uploads.map((upload, position) => [uploadIndex(upload, position), upload]));
-    if (references === undefined) {
-      const added = [...indexed.values()].map((upload) =>
-        this.#newAttachment(channelId, upload, undefined, ephemeral),
+    const attachments =
+      references === undefined
+        ? [
+            ...existing,
+            ...[...indexed.values()].map((upload) =>
+              this.#newAttachment(channelId, upload, undefined, ephemeral),
+            ),
+          ]
+        : references.map((reference, index) => {
+            const kept = existing.find((attachment) => attachment.id === reference.id);
+            if (kept) return kept;
+            const upload = indexed.get(reference.id);
+            if (!upload) {
+              throw DiscordHttpError.fieldError(
+                ['attachments', index, 'id'],
+                'ATTACHMENT_NOT_FOUND',
+                `Attachment data not found for id ${reference.id}`,
+              );
+            }
+            return this.#newAttachment(channelId, upload, reference, ephemeral);
+          });
+    if (attachments.length > MESSAGE_LIMITS.attachments) {
+      throw DiscordHttpError.fieldError(
+        ['attachments'],
+        'BASE_TYPE_MAX_LENGTH',
+        `Must be ${MESSAGE_LIMITS.attachments} or fewer in length.`,
       );
-      return [...existing, ...added];
     }
-    return references.map((reference, index) => {
-      const kept = existing.find((attachment) => attachment.id === reference.id);
-      if (kept) return kept;
-      const upload = indexed.get(reference.id);
-      if (!upload) {
-        throw DiscordHttpError.fieldError(
-          ['attachments', index, 'id'],
-          'ATTACHMENT_NOT_FOUND',
-          `Attachment data not found for id ${reference.id}`,
-        );
-      }
-      return this.#newAttachment(channelId, upload, reference, ephemeral);
-    });
+    return attachments;
   }
 
   #newAttachment(
     channelId: string,
     upload: UploadedFile,
     reference: AttachmentReference | undefined,
-    ephemeral = false,
+    ephemeral: boolean,
   ): EmulatorAttachment {
     const id = this.options.ids.next();
     const filename = reference?.filename ?? upload.filename;
@@ -355,7 +364,7 @@ export class MessageStore {
       title: reference?.title,
       width: size?.width,
       height: size?.height,
-      ...(ephemeral ? { ephemeral } : {}),
+      ephemeral,
     };
   }
 
@@ -399,7 +408,7 @@ export class MessageStore {
   }
 }
 
-function apiAttachment(attachment: EmulatorAttachment): APIAttachment {
+export function apiAttachment(attachment: EmulatorAttachment): APIAttachment {
   const api: APIAttachment = {
     id: attachment.id,
     filename: attachment.filename,
@@ -412,6 +421,7 @@ function apiAttachment(attachment: EmulatorAttachment): APIAttachment {
   if (attachment.contentType !== undefined) api.content_type = attachment.contentType;
   if (attachment.description !== undefined) api.description = attachment.description;
   if (attachment.title !== undefined) api.title = attachment.title;
+  if (attachment.ephemeral) api.ephemeral = true;
   return api;
 }
 

@@ -216,7 +216,7 @@ export function restRoutes(context: RestContext): RouteDefinition[] {
       auth: 'bot',
       handle: (r) => {
         const user = world.findUser(r.params.user ?? '');
-        if (!user) throw new DiscordHttpError(404, 10013, 'Unknown User');
+        if (!user) throw DiscordHttpError.unknownUser();
         return ok(apiUser(user));
       },
     },
