@@ -78,7 +78,7 @@ export class DiscordEmulator {
   readonly botToken: string;
   readonly applicationId: string;
   readonly clock: EmulatorClock;
-  readonly world: World;
+  readonly #world: World;
   readonly #notifier = new ChangeNotifier();
   readonly #faults = new FaultInjector();
   readonly #calls: RecordedCall[] = [];
@@ -104,7 +104,7 @@ export class DiscordEmulator {
     const botUsername = options.botUsername ?? 'sdbot';
     this.botToken = options.botToken ?? discordStyleToken(this.applicationId);
     const timestamp = () => new Date(this.clock.now()).toISOString();
-    this.world = new World(
+    this.#world = new World(
       {
         bot: { id: this.applicationId, username: botUsername },
         ...(options.users ? { users: options.users } : {}),
@@ -117,7 +117,7 @@ export class DiscordEmulator {
     this.#messages = new MessageStore({
       ids,
       clock: this.clock,
-      world: this.world,
+      world: this.#world,
       applicationId: this.applicationId,
       attachmentSizeLimit,
       baseUrl: () => this.baseUrl,
@@ -125,7 +125,7 @@ export class DiscordEmulator {
     });
     this.#commands = new CommandStore(this.applicationId, ids, onChange);
     this.#interactions = new InteractionService({
-      world: this.world,
+      world: this.#world,
       commands: this.#commands,
       messages: this.#messages,
       ids,
@@ -144,8 +144,8 @@ export class DiscordEmulator {
       baseUrl: () => `ws://${this.#authority}`,
       ready: ({ sessionId, resumeGatewayUrl, shard }) => ({
         v: 10,
-        user: { ...apiUser(this.world.bot), verified: true, mfa_enabled: false },
-        guilds: shardGuilds(this.world, shard).map((guild) => ({ id: guild.id, unavailable: true })),
+        user: { ...apiUser(this.#world.bot), verified: true, mfa_enabled: false },
+        guilds: shardGuilds(this.#world, shard).map((guild) => ({ id: guild.id, unavailable: true })),
         session_id: sessionId,
         resume_gateway_url: resumeGatewayUrl,
         shard,
@@ -156,8 +156,8 @@ export class DiscordEmulator {
         },
       }),
       guildCreates: (shard) =>
-        shardGuilds(this.world, shard).map((guild) =>
-          guildCreatePayload(this.world, guild, (channelId) => this.#messages.lastMessageId(channelId)),
+        shardGuilds(this.#world, shard).map((guild) =>
+          guildCreatePayload(this.#world, guild, (channelId) => this.#messages.lastMessageId(channelId)),
         ),
       onChange,
     });
@@ -170,7 +170,7 @@ export class DiscordEmulator {
     emulator.#http = await EmulatorHttpServer.start(
       {
         routes: restRoutes({
-          world: emulator.world,
+          world: emulator.#world,
           messages: emulator.#messages,
           commands: emulator.#commands,
           interactions: emulator.#interactions,
@@ -221,23 +221,23 @@ export class DiscordEmulator {
   }
 
   get botUser(): EmulatorUser {
-    return this.world.bot;
+    return this.#world.bot;
   }
 
   /** Users who can act (the bot and guild owners' accounts included only if listed). */
   get users(): EmulatorUser[] {
-    return this.world.users;
+    return this.#world.users;
   }
 
   get guilds(): EmulatorGuild[] {
-    return this.world.guilds;
+    return this.#world.guilds;
   }
 
   /** A guild channel by id or name (names are looked up in the given or the first guild). */
   channel(reference: string, guildId?: string): EmulatorChannel {
-    const byId = this.world.findChannel(reference);
+    const byId = this.#world.findChannel(reference);
     if (byId) return byId;
-    const guild = guildId === undefined ? this.world.guilds[0] : this.world.guild(guildId);
+    const guild = guildId === undefined ? this.#world.guilds[0] : this.#world.guild(guildId);
     const byName = guild?.channels.find((channel) => channel.name === reference);
     if (!byName)
       throw new EmulatorUsageError(`no channel "${reference}" in guild ${guild?.name ?? '(none)'}`);
@@ -245,12 +245,12 @@ export class DiscordEmulator {
   }
 
   user(reference: string): EmulatorUser {
-    return this.world.user(reference);
+    return this.#world.user(reference);
   }
 
   /** The direct message channel between the bot and a user (id or username). */
   dmChannel(user: string): EmulatorChannel {
-    return this.world.dmChannel(this.world.user(user).id);
+    return this.#world.dmChannel(this.#world.user(user).id);
   }
 
   /** Every REST call, in arrival order. */
@@ -302,12 +302,23 @@ export class DiscordEmulator {
 
   /** Waits for a REST call (already recorded or future); a string matches a templated route. */
   waitForCall(predicate: CallPredicate, timeoutMs = 5000): Promise<RecordedCall> {
-    const test =
-      typeof predicate === 'string' ? (call: RecordedCall) => routeMatches(predicate, call) : predicate;
+    const test = callTest(predicate);
     return this.#notifier.waitUntil(
       () => this.#calls.find(test),
       timeoutMs,
-      `a REST call${typeof predicate === 'string' ? ` ${predicate}` : ''} (recorded: ${this.#calls.map((c) => `${c.route} ${c.status}`).join(', ') || 'none'})`,
+      () => this.#describeWait('a REST call', predicate),
+    );
+  }
+
+  /** Waits until `count` calls match (e.g. three progress edits), and returns them. */
+  waitForCalls(predicate: CallPredicate, count: number, timeoutMs = 5000): Promise<RecordedCall[]> {
+    const test = callTest(predicate);
+    const probe = () => {
+      const matching = this.#calls.filter(test);
+      return matching.length >= count ? matching : undefined;
+    };
+    return this.#notifier.waitUntil(probe, timeoutMs, () =>
+      this.#describeWait(`${count} REST calls`, predicate),
     );
   }
 
@@ -316,7 +327,11 @@ export class DiscordEmulator {
   }
 
   /** Waits until the probe returns a value other than undefined, re-checking on every change. */
-  waitUntil<T>(probe: () => T | undefined, timeoutMs = 5000, description = 'the emulator state'): Promise<T> {
+  waitUntil<T>(
+    probe: () => T | undefined,
+    timeoutMs = 5000,
+    description: string | (() => string) = 'the emulator state',
+  ): Promise<T> {
     return this.#notifier.waitUntil(probe, timeoutMs, description);
   }
 
@@ -379,6 +394,11 @@ export class DiscordEmulator {
     await this.#http?.close();
   }
 
+  #describeWait(what: string, predicate: CallPredicate): string {
+    const recorded = this.#calls.map((c) => `${c.route} ${c.status}`).join(', ') || 'none';
+    return `${what}${typeof predicate === 'string' ? ` ${predicate}` : ''} (recorded: ${recorded})`;
+  }
+
   /** Builds the interaction (usage errors become rejections) and sends it to the bot. */
   async #dispatch(build: () => InteractionRecord): Promise<EmulatorInteraction> {
     const record = build();
@@ -397,6 +417,10 @@ export class DiscordEmulator {
     }
     return handle;
   }
+}
+
+function callTest(predicate: CallPredicate): (call: RecordedCall) => boolean {
+  return typeof predicate === 'string' ? (call) => routeMatches(predicate, call) : predicate;
 }
 
 /** Discord bot tokens: base64 of the bot user's id, a timestamp part and an HMAC part. */

@@ -126,11 +126,6 @@ export class Gateway {
     }));
   }
 
-  /** Sessions that exist (connected or waiting for a RESUME). */
-  get sessionCount(): number {
-    return this.#sessions.size;
-  }
-
   /** Accepted IDENTIFYs (fresh sessions), as counted by session_start_limit. */
   get identifyCount(): number {
     return this.#identifies;

@@ -126,7 +126,11 @@ export interface InteractionRecord {
 
 export interface InteractionHost {
   readonly messages: MessageStore;
-  waitUntil<T>(probe: () => T | undefined, timeoutMs: number, description: string): Promise<T>;
+  waitUntil<T>(
+    probe: () => T | undefined,
+    timeoutMs: number,
+    description: string | (() => string),
+  ): Promise<T>;
 }
 
 /** A handle on one dispatched interaction: what the bot answered, and its messages. */

@@ -10,7 +10,11 @@ export class ChangeNotifier {
   }
 
   /** Resolves with the probe's first defined value; rejects naming what was awaited on timeout. */
-  waitUntil<T>(probe: () => T | undefined, timeoutMs: number, description: string): Promise<T> {
+  waitUntil<T>(
+    probe: () => T | undefined,
+    timeoutMs: number,
+    description: string | (() => string),
+  ): Promise<T> {
     const first = probe();
     if (first !== undefined) return Promise.resolve(first);
     return new Promise<T>((resolve, reject) => {
@@ -29,7 +33,8 @@ export class ChangeNotifier {
         },
       };
       const timer = setTimeout(() => {
-        wait.fail(new Error(`timed out after ${timeoutMs} ms waiting for ${description}`));
+        const what = typeof description === 'string' ? description : description();
+        wait.fail(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs);
       this.#waits.add(wait);
     });

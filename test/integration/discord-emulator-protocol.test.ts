@@ -215,6 +215,18 @@ describe('emulated REST API', () => {
     });
   });
 
+  it('waitForCall and waitForCalls see past and future calls, and time out naming what was recorded', async () => {
+    const emulator = await start();
+    const twoCalls = emulator.waitForCalls('GET /users/@me', 2);
+    await api(emulator, 'GET', '/users/@me');
+    await api(emulator, 'GET', '/users/@me');
+    expect((await twoCalls).map((c) => c.status)).toEqual([200, 200]);
+    expect((await emulator.waitForCall('/users/@me')).path).toBe('/users/@me');
+    await expect(emulator.waitForCall('PUT /applications/:app/commands', 50)).rejects.toThrow(
+      'timed out after 50 ms waiting for a REST call PUT /applications/:app/commands (recorded: GET /users/@me 200, GET /users/@me 200)',
+    );
+  });
+
   it('unknown routes answer 404 and wrong methods 405, recorded as UNKNOWN', async () => {
     const emulator = await start();
     expect(await api(emulator, 'GET', '/nope')).toMatchObject({ status: 404, body: { code: 0 } });
