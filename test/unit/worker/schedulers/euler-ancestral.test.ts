@@ -6,9 +6,11 @@ describe('euler_a scheduler (Euler ancestral)', () => {
   it('shares Euler linspace timesteps and initial sigma', () => {
     const ancestral = sd15('euler_a');
     const euler = sd15('euler');
-    ancestral.setTimesteps(20);
-    euler.setTimesteps(20);
-    expect(ancestral.timesteps).toEqual(euler.timesteps);
+    for (const steps of [50, 20]) {
+      ancestral.setTimesteps(steps);
+      euler.setTimesteps(steps);
+      expect(ancestral.timesteps).toEqual(euler.timesteps);
+    }
     expect(ancestral.initNoiseSigma).toBeCloseTo(SIGMAS[999]!, 4);
   });
 

@@ -7,6 +7,12 @@ describe('heun scheduler', () => {
     scheduler.setTimesteps(5);
     // linspace(0, 999, 5) reversed = 999, 749.25, 499.5, 249.75, 0
     expect(scheduler.timesteps).toEqual([999, 749.25, 749.25, 499.5, 499.5, 249.75, 249.75, 0, 0]);
+    const euler = sd15('euler');
+    for (const steps of [20, 50]) {
+      scheduler.setTimesteps(steps);
+      euler.setTimesteps(steps);
+      expect(scheduler.timesteps).toEqual(euler.timesteps.flatMap((t, i) => (i === 0 ? [t] : [t, t])));
+    }
     scheduler.setTimesteps(20);
     expect(scheduler.timesteps).toHaveLength(39);
     const start = scheduler.addNoise(CLEAN, NOISE, scheduler.timesteps[0]!);

@@ -46,10 +46,12 @@ describe('lms scheduler', () => {
 
   it('uses Euler linspace timesteps and recovers the clean latents from the true noise', () => {
     const scheduler = sd15('lms');
-    scheduler.setTimesteps(20);
     const euler = sd15('euler');
-    euler.setTimesteps(20);
-    expect(scheduler.timesteps).toEqual(euler.timesteps);
+    for (const steps of [50, 20]) {
+      scheduler.setTimesteps(steps);
+      euler.setTimesteps(steps);
+      expect(scheduler.timesteps).toEqual(euler.timesteps);
+    }
     expect(scheduler.initNoiseSigma).toBe(euler.initNoiseSigma);
     for (const prediction of ['epsilon', 'v_prediction'] as const) {
       const lms = sd15('lms', { prediction_type: prediction });

@@ -5,7 +5,7 @@
  * `index_for_timestep`, so a loop may start anywhere in the schedule.
  */
 import type { SchedulerName } from '@sdbot/shared';
-import { indexForTimestep, notReady, requireSameLength } from './common.js';
+import { indexForTimestep, notReady, pastTheEnd, requireSameLength } from './common.js';
 import type { TimestepSpacing } from './config.js';
 import { f32, interpolateTable, numpyLinspace } from './numeric.js';
 import { continuousTimesteps } from './spacing.js';
@@ -130,6 +130,7 @@ export abstract class SigmaScheduler implements Scheduler {
   protected currentIndex(t: number, method: string): { index: number; sigmas: Float32Array } {
     if (this.sigmas === null) throw notReady(this.name, method);
     this.stepIndex ??= indexForTimestep(this.name, this.schedule, t, 'error');
+    if (this.stepIndex >= this.schedule.length) throw pastTheEnd(this.name);
     return { index: this.stepIndex, sigmas: this.sigmas };
   }
 
