@@ -7,4 +7,9 @@ export const commands: CommandManifestEntry[] = [
     summary: 'Show the CLIP token ids a prompt becomes, and what a long prompt loses to truncation',
     load: async () => (await import('./tokenize-command.js')).tokenizeCommand,
   },
+  {
+    name: 'watermark',
+    summary: 'Embed or read the invisible watermark (invisible-watermark dwtDct, as CompVis txt2img)',
+    load: async () => (await import('./watermark-command.js')).watermarkCommand,
+  },
 ];
