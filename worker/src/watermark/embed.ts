@@ -2,17 +2,19 @@
  * A `dwtDct` embedder that the reference decoder reads back exactly. The reference embedder
  * quantises a float coefficient, then loses the change to uint8 truncation, the RGB round trip
  * and argmax flips, so most real images do not decode to their payload. Here every change is made
- * in whole U levels of real pixels (Y and V kept) and judged by what a decoder computes from the
- * resulting RGB:
- * 1. aim: each block that does not already read its bit moves its carrier to the nearest value
- *    that reads the bit with a margin and stays the block's largest coefficient;
- * 2. verify: every block is read back as a decoder would read the output;
- * 3. correct: blocks that did not take (saturated pixels clamp, ties move the argmax) are
- *    re-embedded from their input by an exact search over single-coefficient moves and "lower
- *    the whole block" moves. Cheap corrections are always applied; dear ones (flat saturated
- *    areas where all sixteen coefficients must move) only until 3/4 of each bit's blocks carry
- *    it, which keeps the majority vote safe without spending the image's quality;
- * 4. prove: the output is decoded from scratch and the bit errors reported.
+ * in whole U levels of real pixels (B and G shifted as OpenCV's inverse would, R kept) and judged
+ * by what a decoder computes from the resulting RGB:
+ * 1. aim: each block that does not already read its bit gets the remedy with the smallest error
+ *    bound whose pixels have room to move: one coefficient (any of the fifteen) moved to the
+ *    nearest value that reads the bit above all the others, or every coefficient above a zone
+ *    lowered into it. Arithmetic only, one pixel pass;
+ * 2. verify: every block is read back as a decoder reads the output;
+ * 3. correct: blocks that did not take (rounding, saturated pixels, ties) are re-embedded from
+ *    their input by an exact search whose every step is a trial of the real pixels. Cheap
+ *    corrections are always made; dear ones (flat saturated areas where many coefficients must
+ *    move) only until 3/4 of each bit's blocks carry it, which keeps the majority vote safe
+ *    without spending the image's quality;
+ * 4. prove: the output is decoded from scratch and its bit errors reported.
  */
 import {
   assertImageSize,
@@ -29,14 +31,12 @@ import {
 } from './dwt-dct.js';
 import { cellApproximation, type Band } from './haar.js';
 import { DEFAULT_WATERMARK_TEXT, payloadBits } from './payload.js';
-import { blueChromaOf, lumaOf, packedRgbOfYuv, redChromaOf } from './yuv.js';
+import { blueChromaOf, blueShift, greenShift, lumaOf, redChromaOf } from './yuv.js';
 
 /** Distance every carrier keeps from the thresholds at 0, 18 and 36 (coefficient units). */
 const BIT_MARGIN = 3;
 /** Coefficients within this of a block's largest could be read as its carrier by a decoder. */
 const CONTENDER_MARGIN = 2;
-/** Extra distance the first pass aims for, so the RGB round trip rarely pushes a block out. */
-const AIM_SLACK = 1;
 /** Largest change of a cell's U sum the correction tries: enough to cross two quantisation steps. */
 const MAX_CELL_CHANGE = 3 * STEP;
 /** How much a cell's coefficient moves per unit of its U sum when no pixel saturates. */
@@ -47,6 +47,8 @@ const STALL_CHANGE = 8;
 const MIN_SLOPE = FREE_SLOPE / 4;
 /** How far inside a target range a walk aims, so that rounding on the way rarely leaves it. */
 const WALK_INSET = 1;
+/** How far past its unsaturated reach a walk still tries to move a cell (rounding, luma shifts). */
+const REACH_SLACK = 2;
 /** Trials the correction spends walking one cell towards a target range. */
 const MAX_WALK_TRIALS = 16;
 const POSITIONS = BLOCK * BLOCK;
@@ -99,21 +101,6 @@ function readsRobustly(values: Float64Array, bit: number): boolean {
   return true;
 }
 
-/** The value nearest `value` that reads `bit` with margin to spare and is at least `floor`. */
-function nearestCarrierValue(value: number, bit: number, floor: number): number {
-  const [low, high] = bitZone(bit);
-  let best = Number.POSITIVE_INFINITY;
-  const lastStep = Math.floor(Math.max(value, floor) / STEP) + 1;
-  for (let step = Math.max(0, Math.floor(value / STEP) - 1); step <= lastStep; step++) {
-    const from = Math.max(step * STEP + low + AIM_SLACK, floor);
-    const to = step * STEP + high - AIM_SLACK;
-    if (from > to) continue;
-    const candidate = Math.min(Math.max(value, from), to);
-    if (Math.abs(candidate - value) < Math.abs(best - value)) best = candidate;
-  }
-  return best;
-}
-
 /** A change of one cell's U sum and what a decoder then reads there. */
 interface CellEdit {
   cell: number;
@@ -158,6 +145,11 @@ class CellEditor {
   /** What the cell reads once its U sum changes by `change`, its four pixels sharing it evenly. */
   trial(cell: number, change: number): CellEdit {
     this.visit(cell, change, false);
+    return this.editOf(cell, change);
+  }
+
+  /** The edit the last visit computed. */
+  private editOf(cell: number, change: number): CellEdit {
     const [topLeft, topRight, bottomLeft, bottomRight] = this.read;
     return {
       cell,
@@ -167,8 +159,19 @@ class CellEditor {
     };
   }
 
+  /** Writes a change found by `trial`. */
   commit(edit: CellEdit): void {
     this.visit(edit.cell, edit.change, true);
+    this.record(edit);
+  }
+
+  /** Writes a change without a trial first. */
+  set(cell: number, change: number): void {
+    this.visit(cell, change, true);
+    this.record(this.editOf(cell, change));
+  }
+
+  private record(edit: CellEdit): void {
     this.band.data[edit.cell] = edit.value;
     this.errors[edit.cell] = edit.error;
     this.changes[edit.cell] = edit.change;
@@ -179,14 +182,19 @@ class CellEditor {
     return this.errors.reduce((sum, error) => sum + error, 0);
   }
 
-  /** Computes (and with `write`, stores) the cell's pixels after the change. */
-  private visit(cell: number, change: number, write: boolean): void {
+  /** Byte offsets of the cell's pixels: top-left, top-right, bottom-left, bottom-right. */
+  private locate(cell: number): void {
     const row = Math.floor(cell / this.band.cols);
     const topLeft = (2 * row * this.width + 2 * (cell - row * this.band.cols)) * 3;
     this.offsets[0] = topLeft;
     this.offsets[1] = topLeft + 3;
     this.offsets[2] = topLeft + this.width * 3;
     this.offsets[3] = topLeft + this.width * 3 + 3;
+  }
+
+  /** Computes (and with `write`, stores) the cell's pixels after the change. */
+  private visit(cell: number, change: number, write: boolean): void {
+    this.locate(cell);
     this.lastError = 0;
     for (let k = 0; k < 4; k++) {
       const at = this.offsets[k] ?? 0;
@@ -201,19 +209,34 @@ class CellEditor {
         if (write) this.output.set(this.input.subarray(at, at + 3), at);
         continue;
       }
-      // Y and V stay; only the chroma the watermark lives in moves.
-      const packed = packedRgbOfYuv(luma, clampByte(u + delta), redChromaOf(r, luma));
-      const r2 = packed >> 16;
-      const g2 = (packed >> 8) & 0xff;
-      const b2 = packed & 0xff;
-      this.read[k] = blueChromaOf(b2, lumaOf(r2, g2, b2));
-      this.lastError += (r2 - r) ** 2 + (g2 - g) ** 2 + (b2 - b) ** 2;
+      // Move B and G as OpenCV's inverse transform does for this U change (R does not depend on
+      // U). Shifting the pixel, rather than rebuilding it from Y, U and V, keeps what the
+      // forward transform clamped away (V of a saturated red) and its rounding.
+      const shifted = clampByte(u + delta) - u;
+      const g2 = clampByte(g + greenShift(u, redChromaOf(r, luma), shifted));
+      const b2 = clampByte(b + blueShift(u, shifted));
+      this.read[k] = blueChromaOf(b2, lumaOf(r, g2, b2));
+      this.lastError += (g2 - g) ** 2 + (b2 - b) ** 2;
       if (write) {
-        this.output[at] = r2;
         this.output[at + 1] = g2;
         this.output[at + 2] = b2;
       }
     }
+  }
+
+  /**
+   * How far the cell's coefficient can move in `direction` before its pixels' B saturates (B
+   * moves by 2.03 per unit of U): past it, the U change is mostly lost.
+   */
+  freeReach(cell: number, direction: 1 | -1): number {
+    this.locate(cell);
+    let room = 0;
+    for (let k = 0; k < 4; k++) {
+      const b = this.input[(this.offsets[k] ?? 0) + 2] ?? 0;
+      room += (direction > 0 ? 255 - b : b) / 2.032;
+    }
+    // A coefficient is half its cell's U sum.
+    return room / 2;
   }
 
   /**
@@ -226,6 +249,10 @@ class CellEditor {
     if (start >= low && start <= high) return { edit: this.trial(cell, 0), furthest: start };
     let furthest = start;
     if (direction > 0 ? start > high : start < low) return { edit: null, furthest };
+    const reach = this.freeReach(cell, direction);
+    if (Math.abs((direction > 0 ? low : high) - start) > reach + REACH_SLACK) {
+      return { edit: null, furthest: start + direction * reach };
+    }
     const aim = direction > 0 ? Math.min(low + WALK_INSET, high) : Math.max(high - WALK_INSET, low);
     // A free cell's coefficient moves by half its U sum change; saturated pixels move it less.
     let change = direction * Math.max(1, Math.round(2 * Math.abs(aim - start)));
@@ -273,20 +300,29 @@ function gather(band: Band, cells: Int32Array, into: Float64Array): Float64Array
   return into;
 }
 
-/** First pass: aim the block's carrier at the nearest value that reads `bit` and stays the largest. */
-function aimCarrier(editor: CellEditor, cells: Int32Array, values: Float64Array, bit: number): void {
-  let carrier = 1;
-  for (let position = 2; position < POSITIONS; position++) {
-    if (Math.abs(values[position] ?? 0) > Math.abs(values[carrier] ?? 0)) carrier = position;
+/**
+ * First pass, by arithmetic alone: applies the cheap remedy with the smallest error bound whose
+ * coefficients have room to move (before B saturates), aiming just inside its range. What
+ * rounding and clamping make of it is found when the blocks are read back.
+ */
+function aimBlock(editor: CellEditor, cells: Int32Array, values: Float64Array, bit: number): void {
+  for (const remedy of remediesFor(values, bit)) {
+    if (remedy.bound >= CHEAP_CORRECTION) return;
+    const { from, to, direction } = remedy;
+    const positions = remedyPositions(remedy, values);
+    const roomy = positions.every((position) => {
+      const distance = direction > 0 ? from - (values[position] ?? 0) : (values[position] ?? 0) - to;
+      return distance <= editor.freeReach(cells[position] ?? 0, direction) + REACH_SLACK;
+    });
+    if (!roomy) continue;
+    const aim = direction > 0 ? Math.min(from + WALK_INSET, to) : Math.max(to - WALK_INSET, from);
+    for (const position of positions) {
+      const value = values[position] ?? 0;
+      // A cell's coefficient is half the sum of its four U values.
+      if (value < from || value > to) editor.set(cells[position] ?? 0, Math.round(2 * (aim - value)));
+    }
+    return;
   }
-  let others = 0;
-  for (let position = 1; position < POSITIONS; position++) {
-    if (position !== carrier) others = Math.max(others, Math.abs(values[position] ?? 0));
-  }
-  const value = values[carrier] ?? 0;
-  const target = nearestCarrierValue(value, bit, others + CONTENDER_MARGIN + AIM_SLACK);
-  // A cell's coefficient is half the sum of its four U values.
-  editor.commit(editor.trial(cells[carrier] ?? 0, Math.round(2 * (target - value))));
 }
 
 interface Walk {
@@ -294,9 +330,15 @@ interface Walk {
   furthest: number;
 }
 
-/** A way to make a block read its bit: coefficients (by position) to walk into [from, to]. */
+/** Remedy position meaning "every coefficient above `to`" (position 0 never carries a bit). */
+const EVERY_ABOVE = 0;
+
+/**
+ * A way to make a block read its bit: walk the coefficient at `position` (or, for EVERY_ABOVE,
+ * each coefficient above `to`) into [from, to].
+ */
 interface Remedy {
-  positions: number[];
+  position: number;
   from: number;
   to: number;
   direction: 1 | -1;
@@ -304,19 +346,30 @@ interface Remedy {
   bound: number;
 }
 
-/**
- * Lower bound of the squared RGB error of moving a coefficient by `distance`: the cell's U sum
- * moves by twice that, each unit of U costs about 2.03 in B and 0.4 in G (4.28 squared), spread
- * over four pixels; 0.8 instead of 1.07 leaves room for rounding.
- */
-function errorBound(distance: number): number {
-  return 0.8 * (2 * distance) ** 2;
+/** Positions a remedy moves, given the block's values. */
+function remedyPositions(remedy: Remedy, values: Float64Array): number[] {
+  if (remedy.position !== EVERY_ABOVE) return [remedy.position];
+  const positions: number[] = [];
+  for (let position = 1; position < POSITIONS; position++) {
+    if ((values[position] ?? 0) > remedy.to) positions.push(position);
+  }
+  return positions;
 }
 
 /**
- * Ways to fix a block, cheapest bound first: move one coefficient into the nearest zone above or
- * below it that reads `bit` and clears every other coefficient, or lower every coefficient above
- * a zone into it (for pixels that cannot move up, such as a saturated blue sky or white).
+ * Lower bound of the squared RGB error of moving a coefficient by `distance`: its cell's U sum
+ * must move by T >= 2 * distance; a unit of U moves B by 2 (and G by about -0.4), so each unit
+ * costs at least 4, and spread over four pixels the cost grows as about 1.07 T^2.
+ */
+function errorBound(distance: number): number {
+  const units = Math.ceil(2 * distance - 1e-9);
+  return 0.9 * Math.max(4 * units, units * units);
+}
+
+/**
+ * Ways to fix a block, cheapest bound first: move one coefficient to the nearest value above, or
+ * below, that reads `bit` and clears every other coefficient by CONTENDER_MARGIN, or lower every
+ * coefficient above a zone into it (for pixels that cannot move up, such as a blue sky or white).
  */
 function remediesFor(values: Float64Array, bit: number): Remedy[] {
   const [low, high] = bitZone(bit);
@@ -343,9 +396,11 @@ function remediesFor(values: Float64Array, bit: number): Remedy[] {
       if (from > to) continue;
       const direction = value > to ? -1 : 1;
       const bound = errorBound(value < from ? from - value : Math.max(0, value - to));
-      const remedy: Remedy = { positions: [position], from, to, direction, bound };
-      if (direction > 0 && (up === null || bound < up.bound)) up = remedy;
-      if (direction < 0 && (down === null || bound < down.bound)) down = remedy;
+      if (direction > 0 ? up === null || bound < up.bound : down === null || bound < down.bound) {
+        const remedy: Remedy = { position, from, to, direction, bound };
+        if (direction > 0) up = remedy;
+        else down = remedy;
+      }
     }
     if (up !== null) remedies.push(up);
     if (down !== null) remedies.push(down);
@@ -356,15 +411,12 @@ function remediesFor(values: Float64Array, bit: number): Remedy[] {
     const from = zone * STEP + low + CONTENDER_MARGIN;
     const to = zone * STEP + high;
     if (to >= largest || from > to) continue;
-    const positions: number[] = [];
     let bound = 0;
     for (let position = 1; position < POSITIONS; position++) {
       const value = values[position] ?? 0;
-      if (value <= to) continue;
-      positions.push(position);
-      bound += errorBound(value - to);
+      if (value > to) bound += errorBound(value - to);
     }
-    remedies.push({ positions, from, to, direction: -1, bound });
+    remedies.push({ position: EVERY_ABOVE, from, to, direction: -1, bound });
   }
   return remedies.sort((a, b) => a.bound - b.bound);
 }
@@ -376,35 +428,46 @@ interface Correction {
   error: number;
 }
 
+/** Per-block working arrays, allocated once per image. */
+class BlockScratch {
+  readonly values = new Float64Array(POSITIONS);
+  readonly trial = new Float64Array(POSITIONS);
+  /** How far each coefficient went up or down before its pixels saturated. */
+  readonly ceilings = new Float64Array(POSITIONS);
+  readonly floors = new Float64Array(POSITIONS);
+}
+
 /**
  * Plans the re-embedding of a block from its input values by exact search: tries the remedies in
  * order of their error bound and keeps the cheapest (squared RGB error) that reads `bit`
- * robustly. Null when nothing within reach works.
+ * robustly. Null when nothing within reach works for less than `maxError`.
  */
 function planCorrection(
   editor: CellEditor,
   cells: Int32Array,
   block: number,
   bit: number,
+  scratch: BlockScratch,
+  maxError = Number.POSITIVE_INFINITY,
 ): Correction | null {
-  const values = gather(editor.inputBand, cells, new Float64Array(POSITIONS));
-  // How far each coefficient went up or down before its pixels saturated: later remedies that
-  // need more are skipped.
-  const ceilings = new Float64Array(POSITIONS).fill(Number.POSITIVE_INFINITY);
-  const floors = new Float64Array(POSITIONS).fill(Number.NEGATIVE_INFINITY);
-  const trial = new Float64Array(POSITIONS);
+  const { values, trial, ceilings, floors } = scratch;
+  gather(editor.inputBand, cells, values);
+  ceilings.fill(Number.POSITIVE_INFINITY);
+  floors.fill(Number.NEGATIVE_INFINITY);
   let best: CellEdit[] = [];
-  let bestError = Number.POSITIVE_INFINITY;
+  let bestError = maxError;
 
   for (const remedy of remediesFor(values, bit)) {
     if (remedy.bound >= bestError) break;
+    const { from, to, direction } = remedy;
+    const limit = direction > 0 ? ceilings : floors;
+    const positions = remedyPositions(remedy, values);
     const edits: CellEdit[] = [];
     let error = 0;
-    for (const position of remedy.positions) {
-      const limit = remedy.direction > 0 ? ceilings : floors;
-      const needed = remedy.direction > 0 ? remedy.from : remedy.to;
-      if (remedy.direction * (needed - (limit[position] ?? 0)) > 0) break;
-      const { edit, furthest } = editor.walk(cells[position] ?? 0, remedy.from, remedy.to, remedy.direction);
+    for (const position of positions) {
+      // A coefficient already seen to saturate short of this range is not walked again.
+      if (direction * ((direction > 0 ? from : to) - (limit[position] ?? 0)) > 0) break;
+      const { edit, furthest } = editor.walk(cells[position] ?? 0, from, to, direction);
       if (edit === null) {
         limit[position] = furthest;
         break;
@@ -413,9 +476,9 @@ function planCorrection(
       error += edit.error;
       if (error >= bestError) break;
     }
-    if (edits.length < remedy.positions.length || error >= bestError) continue;
+    if (edits.length < positions.length || error >= bestError) continue;
     trial.set(values);
-    remedy.positions.forEach((position, index) => (trial[position] = edits[index]?.value ?? 0));
+    positions.forEach((position, index) => (trial[position] = edits[index]?.value ?? 0));
     if (!readsRobustly(trial, bit)) continue;
     best = edits;
     bestError = error;
@@ -430,7 +493,7 @@ function applyEdits(editor: CellEditor, cells: Int32Array, edits: readonly CellE
     const cell = cells[position] ?? 0;
     const edit = edits.find((candidate) => candidate.cell === cell);
     if (edit !== undefined) editor.commit(edit);
-    else if (editor.changeOf(cell) !== 0) editor.commit(editor.trial(cell, 0));
+    else if (editor.changeOf(cell) !== 0) editor.set(cell, 0);
   }
 }
 
@@ -472,50 +535,61 @@ export function embedWatermark(
   const editor = new CellEditor(rgb, width, blueChromaBand(rgb, width, layout));
   const cells = new Int32Array(POSITIONS);
   const values = new Float64Array(POSITIONS);
+  const scratch = new BlockScratch();
 
   for (let block = 0; block < layout.blocks; block++) {
     const bit = bits[block % bits.length] ?? 0;
     blockCells(editor.band, layout, block, cells);
-    if (!readsRobustly(gather(editor.band, cells, values), bit)) aimCarrier(editor, cells, values, bit);
+    if (!readsRobustly(gather(editor.band, cells, values), bit)) aimBlock(editor, cells, values, bit);
   }
 
   // Read every block back as a decoder would (the band holds what the output's RGB decodes to)
-  // and plan a correction for each block that did not take.
+  // and re-embed the blocks that did not take, when that is cheap.
   const held = new Uint32Array(bits.length);
   const carriers = new Uint32Array(bits.length);
-  const corrections: Correction[] = [];
-  const unfixed: number[] = [];
+  const dear: number[] = [];
+  let corrections = 0;
   for (let block = 0; block < layout.blocks; block++) {
     const index = block % bits.length;
     const bit = bits[index] ?? 0;
     carriers[index] = (carriers[index] ?? 0) + 1;
     blockCells(editor.band, layout, block, cells);
-    if (readsRobustly(gather(editor.band, cells, values), bit)) {
-      held[index] = (held[index] ?? 0) + 1;
+    const fix = readsRobustly(gather(editor.band, cells, values), bit)
+      ? null
+      : planCorrection(editor, cells, block, bit, scratch, CHEAP_CORRECTION);
+    if (fix !== null) {
+      applyEdits(editor, cells, fix.edits);
+      corrections++;
+    } else if (!readsRobustly(values, bit)) {
+      dear.push(block);
       continue;
     }
-    const correction = planCorrection(editor, cells, block, bit);
-    if (correction === null) unfixed.push(block);
-    else corrections.push(correction);
+    held[index] = (held[index] ?? 0) + 1;
   }
 
-  // Apply the cheap corrections, and the dear ones (flat saturated areas, where every
-  // coefficient of a block must move) only until each bit's vote is safe.
-  corrections.sort((a, b) => a.error - b.error);
-  let applied = 0;
-  for (const { block, edits, error } of corrections) {
+  // Dear corrections (flat saturated areas, where every coefficient of a block must move) are
+  // made, cheapest first, only for bits whose vote is not yet safe. Other blocks that did not
+  // take go back to the input rather than keep a first pass that failed.
+  const plans: Correction[] = [];
+  for (const block of dear) {
     const index = block % bits.length;
+    if ((held[index] ?? 0) >= SAFE_VOTE_SHARE * (carriers[index] ?? 0)) continue;
     blockCells(editor.band, layout, block, cells);
-    if (error <= CHEAP_CORRECTION || (held[index] ?? 0) < SAFE_VOTE_SHARE * (carriers[index] ?? 0)) {
-      applyEdits(editor, cells, edits);
-      held[index] = (held[index] ?? 0) + 1;
-      applied++;
-    } else {
-      // Leave the block as the input had it rather than keep a first pass that did not take.
-      unfixed.push(block);
-    }
+    const plan = planCorrection(editor, cells, block, bits[index] ?? 0, scratch);
+    if (plan !== null) plans.push(plan);
   }
-  for (const block of unfixed) {
+  const applied = new Set<number>();
+  for (const { block, edits } of plans.sort((a, b) => a.error - b.error)) {
+    const index = block % bits.length;
+    if ((held[index] ?? 0) >= SAFE_VOTE_SHARE * (carriers[index] ?? 0)) continue;
+    blockCells(editor.band, layout, block, cells);
+    applyEdits(editor, cells, edits);
+    applied.add(block);
+    held[index] = (held[index] ?? 0) + 1;
+    corrections++;
+  }
+  for (const block of dear) {
+    if (applied.has(block)) continue;
     blockCells(editor.band, layout, block, cells);
     applyEdits(editor, cells, []);
   }
@@ -531,6 +605,6 @@ export function embedWatermark(
     watermarked: true,
     bitErrors: readout.bitErrors,
     psnr: peakSignalToNoise(editor.totalError(), rgb.length),
-    corrections: applied,
+    corrections,
   };
 }

@@ -54,29 +54,22 @@ export function rgbToYuv(rgb: Uint8Array, pixels: number): YuvPlanes {
   return { y, u, v };
 }
 
-/** RGB of (Y, U, V), packed as 0xRRGGBB so the per-pixel loops allocate nothing. */
-export function packedRgbOfYuv(y: number, u: number, v: number): number {
-  const du = u - 128;
-  const dv = v - 128;
-  const r = clampByte(y + ((dv * 18678 + HALF) >> Q));
-  const g = clampByte(y + ((du * -6472 + dv * -9519 + HALF) >> Q));
-  const b = clampByte(y + ((du * 33292 + HALF) >> Q));
-  return (r << 16) | (g << 8) | b;
-}
-
 /** Writes the RGB of (Y, U, V) at byte offset `offset` of `rgb`. */
 export function writeRgbFromYuv(rgb: Uint8Array, offset: number, y: number, u: number, v: number): void {
-  const packed = packedRgbOfYuv(y, u, v);
-  rgb[offset] = packed >> 16;
-  rgb[offset + 1] = (packed >> 8) & 0xff;
-  rgb[offset + 2] = packed & 0xff;
+  const du = u - 128;
+  const dv = v - 128;
+  rgb[offset] = clampByte(y + ((dv * 18678 + HALF) >> Q));
+  rgb[offset + 1] = clampByte(y + ((du * -6472 + dv * -9519 + HALF) >> Q));
+  rgb[offset + 2] = clampByte(y + ((du * 33292 + HALF) >> Q));
 }
 
-/** U that a decoder reads back from the RGB pixel (Y, U, V) turns into, clamping included. */
-export function blueChromaRoundTrip(y: number, u: number, v: number): number {
-  const packed = packedRgbOfYuv(y, u, v);
-  const r = packed >> 16;
-  const g = (packed >> 8) & 0xff;
-  const b = packed & 0xff;
-  return blueChromaOf(b, lumaOf(r, g, b));
+/** How OpenCV's YUV->RGB moves B when U moves from `u` by `delta` (Y and V kept). */
+export function blueShift(u: number, delta: number): number {
+  return (((u + delta - 128) * 33292 + HALF) >> Q) - (((u - 128) * 33292 + HALF) >> Q);
+}
+
+/** How OpenCV's YUV->RGB moves G when U moves from `u` by `delta` (Y and V kept). */
+export function greenShift(u: number, v: number, delta: number): number {
+  const fromV = (v - 128) * -9519 + HALF;
+  return (((u + delta - 128) * -6472 + fromV) >> Q) - (((u - 128) * -6472 + fromV) >> Q);
 }
