@@ -17,4 +17,9 @@ export const commands: CommandManifestEntry[] = [
     summary: 'Generate images on this machine with a local model directory',
     load: async () => (await import('./generate-command.js')).generateCommand,
   },
+  {
+    name: 'watermark',
+    summary: 'Embed or read the invisible watermark (invisible-watermark dwtDct, as CompVis txt2img)',
+    load: async () => (await import('./watermark-command.js')).watermarkCommand,
+  },
 ];
