@@ -137,6 +137,12 @@ export {
   type AwaitOutcomeOptions,
   type JobsClientOptions,
 } from './nats/jobs-client.js';
+export {
+  collectStatus,
+  type JobSystemStatus,
+  type ModelQueue,
+  type DeadLetterSummary,
+} from './nats/status.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics.js';
 export {
   UsageError,

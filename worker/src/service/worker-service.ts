@@ -567,7 +567,8 @@ export class WorkerService {
       { now },
     );
     await this.outcomes.publish(failureOutcome(job.id, code, reason, false, workerId));
-    message.term(reason.slice(0, 200));
+    // No reason argument: nats-server 2.9 does not recognise `+TERM <reason>` and leaves the job pending.
+    message.term();
     this.count(job.model, 'failed');
     log.warn({ err: failure }, 'job:failed');
   }
@@ -600,7 +601,7 @@ export class WorkerService {
         );
         await this.outcomes.publish(failureOutcome(jobId, failure.code, failure.message, false, workerId));
       }
-      message.term(failure.message.slice(0, 200));
+      message.term();
       this.count(model, 'dead_lettered');
       logger.warn({ jobId, model, code: failure.code, reason: failure.message }, 'job:rejected');
     } catch (error) {
