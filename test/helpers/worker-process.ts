@@ -44,10 +44,10 @@ export function spawnWorker(
   });
   children.add(child);
   let log = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-50_000);
   });
-  child.stdout?.resume();
+  child.stdout.resume();
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       children.delete(child);
