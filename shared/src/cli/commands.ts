@@ -6,4 +6,19 @@ export const commands: CommandManifestEntry[] = [
     summary: 'Check the configuration and print it (secrets hidden), or list every variable',
     load: async () => (await import('./config-command.js')).configCommand,
   },
+  {
+    name: 'imagine',
+    summary: 'Generate images through NATS on whichever worker is free, and save them',
+    load: async () => (await import('./imagine-command.js')).imagineCommand,
+  },
+  {
+    name: 'nats',
+    summary: 'Create or update the NATS streams, consumers, KV buckets and object store (nats setup)',
+    load: async () => (await import('./nats-command.js')).natsCommand,
+  },
+  {
+    name: 'status',
+    summary: 'Show live workers, the queue of each model and the latest dead letters',
+    load: async () => (await import('./status-command.js')).statusCommand,
+  },
 ];
