@@ -17,6 +17,11 @@ export const commands: CommandManifestEntry[] = [
     load: async () => (await import('./nats-command.js')).natsCommand,
   },
   {
+    name: 'up',
+    summary: 'Run everything on this machine: a local NATS server, one worker per model, and the bot',
+    load: async () => (await import('./up-command.js')).upCommand,
+  },
+  {
     name: 'status',
     summary: 'Show live workers, the queue of each model and the latest dead letters',
     load: async () => (await import('./status-command.js')).statusCommand,
