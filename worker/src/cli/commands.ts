@@ -22,4 +22,9 @@ export const commands: CommandManifestEntry[] = [
     summary: 'Embed or read the invisible watermark (invisible-watermark dwtDct, as CompVis txt2img)',
     load: async () => (await import('./watermark-command.js')).watermarkCommand,
   },
+  {
+    name: 'worker',
+    summary: 'Run a worker: pull generation jobs from NATS for the models it loads',
+    load: async () => (await import('./worker-command.js')).workerCommand,
+  },
 ];
