@@ -225,3 +225,9 @@ export function parseYaml(text: string, source: string): unknown {
   }
   return document.toJS();
 }
+
+/** Environment variables a nats-server configuration reads (`$NAME` outside strings and comments). */
+export function natsConfigVariables(text: string): string[] {
+  const code = text.replace(/"(?:[^"\\\n]|\\.)*"|'[^'\n]*'/g, '""').replace(/(#|\/\/).*$/gm, '');
+  return [...new Set([...code.matchAll(/\$([A-Za-z_][A-Za-z0-9_]*)/g)].map((match) => match[1] ?? ''))];
+}
