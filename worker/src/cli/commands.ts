@@ -7,4 +7,14 @@ export const commands: CommandManifestEntry[] = [
     summary: 'Show the CLIP token ids a prompt becomes, and what a long prompt loses to truncation',
     load: async () => (await import('./tokenize-command.js')).tokenizeCommand,
   },
+  {
+    name: 'models',
+    summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub',
+    load: async () => (await import('./models-command.js')).modelsCommand,
+  },
+  {
+    name: 'generate',
+    summary: 'Generate images on this machine with a local model directory',
+    load: async () => (await import('./generate-command.js')).generateCommand,
+  },
 ];
