@@ -635,6 +635,7 @@ describe('emulated interactions', () => {
       token: interaction.token,
       version: 1,
       guild_id: guild.id,
+      channel_id: guild.channels[0]!.id,
       channel: { id: guild.channels[0]!.id, name: 'general', nsfw: false },
       member: {
         user: { id: alice.id, username: 'alice' },
