@@ -308,18 +308,18 @@ function gather(band: Band, cells: Int32Array, into: Float64Array): Float64Array
  * rounding and clamping make of it is found when the blocks are read back.
  */
 function aimBlock(editor: CellEditor, cells: Int32Array, values: Float64Array, bit: number): void {
-  let chosen: Remedy | null = null;
+  const choice: { remedy?: Remedy } = {};
   forEachRemedy(values, bit, (remedy) => {
-    if (remedy.bound >= (chosen?.bound ?? CHEAP_CORRECTION)) return;
+    if (remedy.bound >= (choice.remedy?.bound ?? CHEAP_CORRECTION)) return;
     const { from, to, direction } = remedy;
     const roomy = remedyPositions(remedy, values).every((position) => {
       const distance = direction > 0 ? from - (values[position] ?? 0) : (values[position] ?? 0) - to;
       return distance <= editor.freeReach(cells[position] ?? 0, direction) + REACH_SLACK;
     });
-    if (roomy) chosen = { ...remedy };
+    if (roomy) choice.remedy = { ...remedy };
   });
-  const remedy: Remedy | null = chosen;
-  if (remedy === null) return;
+  const { remedy } = choice;
+  if (remedy === undefined) return;
   const { from, to, direction } = remedy;
   const aim = direction > 0 ? Math.min(from + WALK_INSET, to) : Math.max(to - WALK_INSET, from);
   for (const position of remedyPositions(remedy, values)) {
