@@ -14,6 +14,13 @@ export function validateStepCount(name: SchedulerName, steps: number, max: numbe
   }
 }
 
+export function pastTheEnd(name: SchedulerName): SdbotError {
+  return new SdbotError(
+    'INTERNAL',
+    `${name} scheduler: called past the last timestep; call setTimesteps() to start a new run`,
+  );
+}
+
 export function notReady(name: SchedulerName, method: string): SdbotError {
   return new SdbotError('INTERNAL', `${name} scheduler: call setTimesteps() before ${method}()`);
 }

@@ -46,6 +46,11 @@ export class ConfigReader {
     return value;
   }
 
+  /** A number the class takes as `None` by default (absent or null here). */
+  optionalNumber(key: string, range: { min?: number; max?: number; integer?: boolean } = {}): number | null {
+    return this.present(key) === undefined ? null : this.number(key, 0, range);
+  }
+
   boolean(key: string, fallback: boolean): boolean {
     const value = this.present(key) ?? fallback;
     return typeof value === 'boolean' ? value : this.fail(key, 'true or false', value);

@@ -50,7 +50,7 @@ export interface StepResult {
 export interface Scheduler {
   readonly name: SchedulerName;
   setTimesteps(numInferenceSteps: number): void;
-  /** The timesteps of the current schedule; the UNet is called once per entry. */
+  /** The timesteps of the current schedule; the UNet is called once per entry. Do not modify it. */
   readonly timesteps: number[];
   /** Multiplier for the initial unit-variance noise. */
   readonly initNoiseSigma: number;
