@@ -371,6 +371,20 @@ export const CONFIG_SPEC = {
       description: 'Port of the Prometheus /metrics endpoint (unset: no endpoint).',
     }),
   },
+  models: {
+    hfToken: variable({
+      env: 'HF_TOKEN',
+      schema: text.optional(),
+      description: 'Hugging Face access token for `sdbot models download` (gated or private repositories).',
+      secret: true,
+    }),
+    hfEndpoint: variable({
+      env: 'HF_ENDPOINT',
+      schema: url,
+      default: 'https://huggingface.co',
+      description: 'Hugging Face hub base URL (a mirror, or a local fake hub in tests).',
+    }),
+  },
 } as const;
 
 /** Names the config file itself; read before everything else. */

@@ -29,7 +29,7 @@ export const ERROR_CODES = {
   MAX_DELIVERIES_EXCEEDED: { retryable: false },
   /** NATS could not be reached or refused an operation. */
   NATS_UNAVAILABLE: { retryable: true },
-  /** The NATS server refused an operation for lack of permission. */
+  /** The NATS server (or the model hub) refused an operation for lack of permission. */
   PERMISSION_DENIED: { retryable: false },
   /** Something that was looked up (job, image, settings) does not exist. */
   NOT_FOUND: { retryable: false },
@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   INFERENCE_FAILED: { retryable: true },
   /** The Discord API refused or failed a request. */
   DISCORD_API: { retryable: true },
+  /** Fetching model files failed: network or hub errors, a checksum mismatch, or a disk write. */
+  DOWNLOAD_FAILED: { retryable: true },
   /** A bug: an unexpected exception. */
   INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;

@@ -7,4 +7,19 @@ export const commands: CommandManifestEntry[] = [
     summary: 'Run a worker: pull generation jobs from NATS for the models it loads',
     load: async () => (await import('./worker-command.js')).workerCommand,
   },
+  {
+    name: 'tokenize',
+    summary: 'Show the CLIP token ids a prompt becomes, and what a long prompt loses to truncation',
+    load: async () => (await import('./tokenize-command.js')).tokenizeCommand,
+  },
+  {
+    name: 'models',
+    summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub',
+    load: async () => (await import('./models-command.js')).modelsCommand,
+  },
+  {
+    name: 'generate',
+    summary: 'Generate images on this machine with a local model directory',
+    load: async () => (await import('./generate-command.js')).generateCommand,
+  },
 ];

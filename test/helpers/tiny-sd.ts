@@ -1,0 +1,51 @@
+/** The tiny random-weight SD 1.x model and its goldens from ../shared, for pipeline tests. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NoiseSource, SchedulerName } from '@sdbot/shared';
+import { StableDiffusionPipeline, type PipelineOptions } from '../../worker/src/diffusion/pipeline.js';
+import { sharedFixture } from './shared-fixtures.js';
+
+export const tinySd = sharedFixture('tiny-sd');
+export const tinySdGolden = sharedFixture('tiny-sd-golden');
+
+/** One entry of tiny-sd-golden/cases.json: what the reference produced from tiny-sd. */
+export interface GoldenCase {
+  name: string;
+  prompt: string;
+  negative: string;
+  seed: number;
+  steps: number;
+  guidance: number;
+  height: number;
+  width: number;
+  scheduler: SchedulerName;
+  n: number;
+  rng: NoiseSource;
+  images: string[];
+  nsfw: boolean[];
+}
+
+export function goldenCases(): GoldenCase[] {
+  return JSON.parse(readFileSync(join(tinySdGolden.path, 'cases.json'), 'utf8')) as GoldenCase[];
+}
+
+export function loadTinySd(options: Partial<PipelineOptions> = {}): Promise<StableDiffusionPipeline> {
+  return StableDiffusionPipeline.load(tinySd.path, {
+    provider: 'cpu',
+    intraOpThreads: 1,
+    graphOptimization: 'all',
+    safetyChecker: true,
+    ...options,
+  });
+}
+
+/** The golden cat case as a request (64x64, PNDM, 10 steps), a quick base for feature tests. */
+export const catRequest = {
+  prompt: 'a photo of a cat',
+  seed: 42,
+  steps: 10,
+  guidance: 7.5,
+  width: 64,
+  height: 64,
+  scheduler: 'pndm',
+} as const;

@@ -1,0 +1,243 @@
+import { randomInt } from 'node:crypto';
+import { extname } from 'node:path';
+import {
+  createLogger,
+  jobSchema,
+  loadConfig,
+  numberOption,
+  seedVariationSchema,
+  stringOption,
+  UsageError,
+  ValidationError,
+  type CommandDefinition,
+  type ParsedOptions,
+} from '@sdbot/shared';
+import sharp from 'sharp';
+import type { z } from 'zod';
+import { StableDiffusionPipeline, type GenerationResult } from '../diffusion/pipeline.js';
+import type { GenerationRequest } from '../diffusion/request.js';
+
+const DEFAULT_SIZE = 512;
+/** The reference img2img pipeline's default strength. */
+const DEFAULT_STRENGTH = 0.8;
+
+/** FILE.png for one image; FILE-0.png, FILE-1.png... for several. */
+export function outputPaths(out: string, count: number): string[] {
+  if (count === 1) return [out];
+  const extension = extname(out);
+  const stem = out.slice(0, out.length - extension.length);
+  return Array.from({ length: count }, (_, index) => `${stem}-${index}${extension}`);
+}
+
+/** A flag whose value must be one of a protocol enum, reported under the flag's name. */
+function choiceOption<S extends z.ZodType<string>>(
+  options: ParsedOptions,
+  name: string,
+  schema: S,
+): z.output<S> | undefined {
+  const raw = stringOption(options, name);
+  if (raw === undefined) return undefined;
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw new ValidationError(
+    parsed.error.issues.map((issue) => ({ field: `--${name}`, message: issue.message })),
+  );
+}
+
+function buildRequest(
+  options: ParsedOptions,
+  defaults: ReturnType<typeof loadConfig>['limits'],
+): GenerationRequest {
+  const fields = jobSchema.shape;
+  const init = stringOption(options, 'init');
+  const strength = numberOption(options, 'strength', fields.strength.unwrap());
+  if (strength !== undefined && init === undefined) throw new UsageError('--strength needs --init IMAGE');
+  const variationSeed = numberOption(options, 'variation-seed', seedVariationSchema.shape.seed);
+  const variationStrength = numberOption(options, 'variation-strength', seedVariationSchema.shape.strength);
+  if ((variationSeed === undefined) !== (variationStrength === undefined)) {
+    throw new UsageError('--variation-seed and --variation-strength go together');
+  }
+  const width = numberOption(options, 'width', fields.width);
+  const height = numberOption(options, 'height', fields.height);
+  const scheduler = choiceOption(options, 'scheduler', fields.scheduler);
+  const rng = choiceOption(options, 'rng', fields.rng.unwrap());
+  const negative = stringOption(options, 'negative');
+  return {
+    prompt: stringOption(options, 'prompt', { required: true }) ?? '',
+    ...(negative === undefined ? {} : { negativePrompt: negative }),
+    seed: numberOption(options, 'seed', fields.seed) ?? randomInt(0, 2 ** 32),
+    steps: numberOption(options, 'steps', fields.steps) ?? defaults.defaultSteps,
+    guidance: numberOption(options, 'guidance', fields.guidance) ?? defaults.defaultGuidance,
+    // Without --init the size defaults to SD 1.x's native 512; with it, to the image's own size.
+    ...(width !== undefined || init === undefined ? { width: width ?? DEFAULT_SIZE } : {}),
+    ...(height !== undefined || init === undefined ? { height: height ?? DEFAULT_SIZE } : {}),
+    scheduler: scheduler ?? defaults.defaultScheduler,
+    ...(rng === undefined ? {} : { rng }),
+    count: numberOption(options, 'count', fields.count) ?? 1,
+    ...(init === undefined ? {} : { init: { image: init, strength: strength ?? DEFAULT_STRENGTH } }),
+    ...(variationSeed === undefined || variationStrength === undefined
+      ? {}
+      : { variation: { seed: variationSeed, strength: variationStrength } }),
+  };
+}
+
+async function writePng(path: string, image: GenerationResult['images'][number]): Promise<number> {
+  const started = performance.now();
+  await sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .png()
+    .toFile(path);
+  return performance.now() - started;
+}
+
+export const generateCommand: CommandDefinition = {
+  name: 'generate',
+  summary: 'Generate images on this machine with a local model directory (no NATS, no Discord)',
+  usage: '--model DIR --prompt TEXT --out FILE.png [options]',
+  options: {
+    model: {
+      type: 'string',
+      valueName: 'DIR',
+      description: 'Model directory (diffusers ONNX export layout)',
+    },
+    prompt: { type: 'string', valueName: 'TEXT', description: 'What to draw' },
+    negative: { type: 'string', valueName: 'TEXT', description: 'What to steer away from (default "")' },
+    seed: {
+      type: 'string',
+      valueName: 'N',
+      description: 'Seed of image 0; image i uses N+i (default: random)',
+    },
+    steps: { type: 'string', valueName: 'N', description: 'Denoising steps (default SDBOT_DEFAULT_STEPS)' },
+    guidance: {
+      type: 'string',
+      valueName: 'F',
+      description: 'Guidance scale; <= 1 turns guidance off (default SDBOT_DEFAULT_GUIDANCE)',
+    },
+    width: {
+      type: 'string',
+      valueName: 'N',
+      description: `Width, a multiple of 8 (default ${DEFAULT_SIZE})`,
+    },
+    height: {
+      type: 'string',
+      valueName: 'N',
+      description: `Height, a multiple of 8 (default ${DEFAULT_SIZE})`,
+    },
+    scheduler: {
+      type: 'string',
+      valueName: 'NAME',
+      description: 'Scheduler (default SDBOT_DEFAULT_SCHEDULER)',
+    },
+    rng: {
+      type: 'string',
+      valueName: 'numpy|torch',
+      description: 'Noise generator to match (default numpy)',
+    },
+    count: { type: 'string', valueName: 'N', description: 'Images in one batch, 1..4 (default 1)' },
+    init: { type: 'string', valueName: 'IMAGE', description: 'img2img: start from this image' },
+    strength: {
+      type: 'string',
+      valueName: 'F',
+      description: `img2img: 0 keeps the image, 1 ignores it (default ${DEFAULT_STRENGTH})`,
+    },
+    'variation-seed': {
+      type: 'string',
+      valueName: 'N',
+      description: 'Blend in the noise of this second seed',
+    },
+    'variation-strength': {
+      type: 'string',
+      valueName: 'F',
+      description: 'How much of the second seed, 0..1',
+    },
+    safety: {
+      type: 'boolean',
+      description: 'Run the safety checker (default SDBOT_SAFETY_CHECKER); --no-safety skips it',
+    },
+    watermark: {
+      type: 'boolean',
+      description: 'Embed the invisible watermark (default SDBOT_WATERMARK); --no-watermark skips it',
+    },
+    out: {
+      type: 'string',
+      valueName: 'FILE.png',
+      description: 'Where to write; several images get -0, -1...',
+    },
+    json: { type: 'boolean', description: 'Print seeds, files, nsfw flags and timings as JSON' },
+  },
+  details:
+    'Provider, threads and graph optimization come from SDBOT_EXECUTION_PROVIDER, SDBOT_THREADS and\n' +
+    'SDBOT_GRAPH_OPTIMIZATION. Ctrl-C stops between two steps.',
+  async run({ options, env, stdout, stderr, signal }) {
+    const config = loadConfig({ env });
+    const modelDirectory = stringOption(options, 'model', { required: true }) ?? '';
+    const out = stringOption(options, 'out', { required: true }) ?? '';
+    if (extname(out).toLowerCase() !== '.png')
+      throw new UsageError(`--out must name a .png file (got ${out})`);
+    const request = buildRequest(options, config.limits);
+    const safety = options.safety !== false && config.worker.safetyChecker;
+    const logger = createLogger({ name: 'cli', level: config.log.level });
+
+    const pipeline = await StableDiffusionPipeline.load(modelDirectory, {
+      provider: config.worker.executionProvider,
+      intraOpThreads: config.worker.intraOpThreads,
+      graphOptimization: config.worker.graphOptimization,
+      safetyChecker: safety,
+      maxPixels: config.limits.maxPixels,
+      logger,
+    });
+    try {
+      const interactive = 'isTTY' in stderr && stderr.isTTY === true && options.json !== true;
+      const result = await pipeline.generate(request, {
+        signal,
+        ...(interactive
+          ? {
+              onStep: (step: number, total: number) => {
+                stderr.write(`\rstep ${step}/${total}${step === total ? '\n' : ''}`);
+              },
+            }
+          : {}),
+      });
+      const files = outputPaths(out, result.images.length);
+      let encodeMs = 0;
+      for (const [index, image] of result.images.entries())
+        encodeMs += await writePng(files[index] ?? out, image);
+      const images = result.images.map((image, index) => ({
+        file: files[index] ?? out,
+        seed: image.seed,
+        nsfw: image.nsfw,
+        width: image.width,
+        height: image.height,
+      }));
+      if (options.json === true) {
+        stdout.write(
+          `${JSON.stringify(
+            {
+              model: pipeline.info,
+              seeds: images.map((image) => image.seed),
+              images,
+              truncatedTokens: result.truncatedTokens,
+              timings: { ...result.timings, stages: { ...result.timings.stages, encode: encodeMs } },
+              unetCalls: result.unetCalls,
+            },
+            null,
+            2,
+          )}\n`,
+        );
+      } else {
+        for (const image of images) {
+          const flagged = image.nsfw ? ' (flagged by the safety checker: blanked)' : '';
+          stdout.write(
+            `wrote ${image.file} (${image.width}x${image.height}, seed ${image.seed})${flagged}\n`,
+          );
+        }
+        if (result.truncatedTokens > 0) {
+          stdout.write(`the prompt was truncated: its last ${result.truncatedTokens} tokens were ignored\n`);
+        }
+        stdout.write(`done in ${(result.timings.totalMs / 1000).toFixed(2)} s\n`);
+      }
+      return 0;
+    } finally {
+      await pipeline.release();
+    }
+  },
+};

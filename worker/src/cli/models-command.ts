@@ -1,0 +1,158 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  loadConfig,
+  stringOption,
+  UsageError,
+  ValidationError,
+  type CommandContext,
+  type CommandDefinition,
+} from '@sdbot/shared';
+import { DEFAULT_CONCURRENCY, downloadModel } from '../models/download.js';
+import { DownloadProgress } from '../models/progress.js';
+import { formatBytes } from '../models/units.js';
+
+const SUBCOMMANDS = ['download'] as const;
+const MAX_CONCURRENCY = 16;
+/** `owner/name` (or a legacy bare name), as the hub spells repository ids. */
+const REPO_ID = /^(?:[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/;
+
+export const modelsCommand: CommandDefinition = {
+  name: 'models',
+  summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub',
+  usage: 'download REPO [--revision REV] [--subfolder PATH] [--dir DIR] [--concurrency N]',
+  allowPositionals: true,
+  options: {
+    revision: {
+      type: 'string',
+      valueName: 'REV',
+      description: 'Branch, tag or commit id that holds the ONNX export (default main)',
+    },
+    subfolder: {
+      type: 'string',
+      valueName: 'PATH',
+      description: 'Folder of the repository with the export, when it holds several',
+    },
+    dir: {
+      type: 'string',
+      valueName: 'DIR',
+      description: 'Model directory to fill (default ~/.cache/sdbot/models/<name>)',
+    },
+    concurrency: {
+      type: 'string',
+      valueName: 'N',
+      description: `Files fetched at once, 1..${MAX_CONCURRENCY} (default ${DEFAULT_CONCURRENCY})`,
+    },
+  },
+  details: [
+    'Fetches model_index.json and the pipeline folders (text_encoder, unet, vae_encoder, vae_decoder,',
+    'safety_checker, tokenizer, scheduler, feature_extractor) of the ONNX export, skipping other formats,',
+    'images and model cards. Every file is checked against the hub (size, sha256 or git sha1) before',
+    'it is put in place; .sdbot-download.json is written last. Run the same command again to resume an',
+    'interrupted download. HF_TOKEN authenticates (gated or private repositories); HF_ENDPOINT picks a',
+    'mirror.',
+  ].join('\n'),
+  async run(context) {
+    const [subcommand, repo, ...extra] = context.positionals;
+    if (subcommand === undefined) {
+      throw new UsageError(`a subcommand is required: sdbot models ${SUBCOMMANDS.join('|')} ...`);
+    }
+    if (subcommand !== 'download') {
+      throw new UsageError(
+        `unknown subcommand "${subcommand}"; models subcommands: ${SUBCOMMANDS.join(', ')}`,
+      );
+    }
+    if (repo === undefined) {
+      throw new UsageError(
+        'download needs a repository id, e.g. sdbot models download onnx-community/stable-diffusion-v1-5-ONNX',
+      );
+    }
+    if (extra[0] !== undefined) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    return download(context, repo);
+  },
+};
+
+async function download(context: CommandContext, repo: string): Promise<number> {
+  const { options, env, stdout, stderr, signal } = context;
+  if (!REPO_ID.test(repo) || repo.includes('..')) {
+    throw new ValidationError([
+      { field: 'REPO', message: `"${repo}" is not a hub repository id (owner/name)` },
+    ]);
+  }
+  const revision = stringOption(options, 'revision');
+  const subfolder = stringOption(options, 'subfolder');
+  const concurrency = parseConcurrency(stringOption(options, 'concurrency'));
+  const config = loadConfig({ env });
+  const dir = resolve(stringOption(options, 'dir') ?? defaultDirectory(env, repo, revision, subfolder));
+
+  const progress = new DownloadProgress({
+    stream: stderr,
+    interactive: (stderr as { isTTY?: boolean }).isTTY === true,
+  });
+  let result;
+  try {
+    result = await downloadModel({
+      repo,
+      revision,
+      subfolder,
+      dir,
+      endpoint: config.models.hfEndpoint,
+      token: config.models.hfToken,
+      concurrency,
+      signal,
+      onEvent: progress.handle,
+    });
+  } finally {
+    progress.finish();
+  }
+
+  const totalBytes = result.files.reduce((sum, file) => sum + file.size, 0);
+  const fetchedBytes = result.fetched.reduce((sum, file) => sum + file.size, 0);
+  const where = `${repo}@${result.revision} (commit ${result.commit.slice(0, 12)})`;
+  const lines = [
+    result.alreadyComplete
+      ? `${dir} already holds ${where}: ${result.files.length} files, ${formatBytes(totalBytes)}; nothing to fetch`
+      : `downloaded ${where} into ${dir}: ${result.files.length} files, ${formatBytes(totalBytes)} ` +
+        `(${result.fetched.length} fetched, ${formatBytes(fetchedBytes)}; ` +
+        `${result.files.length - result.fetched.length} already present)`,
+    `serve it with: SDBOT_MODELS=${dir}`,
+  ];
+  if (!result.files.some((file) => file.path.startsWith('safety_checker/'))) {
+    lines.push('this export has no safety_checker/: a worker refuses it unless SDBOT_SAFETY_CHECKER=false');
+  }
+  stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+function parseConcurrency(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < 1 || value > MAX_CONCURRENCY) {
+    throw new ValidationError([
+      { field: '--concurrency', message: `must be an integer in 1..${MAX_CONCURRENCY} (got "${raw}")` },
+    ]);
+  }
+  return value;
+}
+
+/**
+ * Outside the working tree (the repository's top level is reserved): the user's cache, one
+ * folder per repository and revision, named like a model id (`stable-diffusion-v1-4-onnx`).
+ */
+function defaultDirectory(
+  env: NodeJS.ProcessEnv,
+  repo: string,
+  revision: string | undefined,
+  subfolder: string | undefined,
+): string {
+  const cache = env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache');
+  const parts = [repo.split('/').at(-1) ?? repo];
+  if (revision !== undefined && revision !== 'main') parts.push(revision);
+  if (subfolder !== undefined) parts.push(subfolder);
+  const name = parts
+    .join('-')
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64);
+  return join(cache, 'sdbot', 'models', name);
+}

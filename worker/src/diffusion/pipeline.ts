@@ -1,0 +1,271 @@
+/**
+ * Stable Diffusion v1 on onnxruntime, a drop-in for diffusers' OnnxStableDiffusionPipeline
+ * (pipeline spec, section 2): txt2img and img2img, classifier-free guidance, a batch of up to four
+ * images each reproducible alone from its own seed, seed variation, per-step progress,
+ * cancellation between steps, and the safety checker.
+ */
+import { LIMITS, SdbotError, type Logger } from '@sdbot/shared';
+import type { InferenceModel } from './backend/types.js';
+import { readInitImage, type RgbImage } from './image/init-image.js';
+import {
+  loadModelDirectory,
+  type LoadModelOptions,
+  type ModelInfo,
+  type StableDiffusionModel,
+} from './model.js';
+import { createNoiseGenerator, type NoiseGenerator } from './noise.js';
+import { validateRequest, type GenerationRequest, type ValidatedRequest } from './request.js';
+import { createScheduler, type Scheduler } from './schedulers/index.js';
+import { denoise, type DenoisingImage, type StepCallback } from './stages/denoise.js';
+import { slerp } from './stages/initial-noise.js';
+import { checkSafety } from './stages/safety.js';
+import { encodeText } from './stages/text-encoder.js';
+import { decodeLatents, encodeImage, sampleInitLatents, type DecodedImage } from './stages/vae.js';
+import { StageClock, type GenerationTimings } from './timings.js';
+
+export interface PipelineOptions extends LoadModelOptions {
+  /** Largest width x height a request may ask for (SDBOT_MAX_PIXELS). */
+  maxPixels?: number;
+  logger?: Logger;
+}
+
+export interface GenerateOptions {
+  onStep?: StepCallback;
+  /** Checked before every UNet call; an aborted job fails with CANCELLED. */
+  signal?: AbortSignal;
+}
+
+export interface GeneratedImage {
+  /** RGB, HWC, 8-bit. All zero (black, as the reference's checker leaves it) when `nsfw`. */
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+  seed: number;
+  /** Flagged by the safety checker: the pixels were blanked and must not be shown. */
+  nsfw: boolean;
+}
+
+export interface GenerationResult {
+  images: GeneratedImage[];
+  /** Prompt tokens beyond the text encoder's window that were dropped. */
+  truncatedTokens: number;
+  /** Same for the negative prompt. */
+  negativeTruncatedTokens: number;
+  timings: GenerationTimings;
+  unetCalls: number;
+  /** Sum of UNet batch sizes: 2 rows per image and step with guidance, 1 without. */
+  unetBatchRows: number;
+}
+
+const LATENT_CHANNELS = 4;
+
+function seedFor(seed: number, index: number): number {
+  return (seed + index) % 2 ** 32;
+}
+
+/** Image i's starting noise: its own draw, blended toward the variation seed's draw if asked. */
+function drawNoise(
+  request: ValidatedRequest,
+  generator: NoiseGenerator,
+  index: number,
+  size: number,
+): Float32Array {
+  const noise = generator.randn(size);
+  const { variation } = request;
+  if (variation === undefined || variation.strength === 0) return noise;
+  const other = createNoiseGenerator(request.rng, seedFor(variation.seed, index)).randn(size);
+  return slerp(variation.strength, noise, other);
+}
+
+export class StableDiffusionPipeline {
+  private constructor(
+    private readonly model: StableDiffusionModel,
+    private readonly maxPixels: number,
+  ) {}
+
+  /** Loads an export directory; fails with MODEL_INVALID naming the file if anything is off. */
+  static async load(directory: string, options: PipelineOptions): Promise<StableDiffusionPipeline> {
+    const model = await loadModelDirectory(directory, options);
+    options.logger?.info({ model: model.info }, 'model loaded');
+    return new StableDiffusionPipeline(model, options.maxPixels ?? LIMITS.defaultMaxPixels);
+  }
+
+  get info(): ModelInfo {
+    return this.model.info;
+  }
+
+  async generate(request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
+    const clock = new StageClock();
+    const job = validateRequest(request, this.maxPixels);
+    const { signal } = options;
+    const checkCancelled = () => {
+      if (signal?.aborted === true) throw new SdbotError('CANCELLED', 'generation cancelled');
+    };
+    checkCancelled();
+
+    const initImage = job.init === undefined ? undefined : await this.readInit(job);
+    const width = initImage?.width ?? job.width ?? 0;
+    const height = initImage?.height ?? job.height ?? 0;
+    const latentHeight = height / 8;
+    const latentWidth = width / 8;
+    const latentSize = LATENT_CHANNELS * latentHeight * latentWidth;
+    const guided = job.guidance > 1;
+
+    const { tokenizer } = this.model;
+    const { positive, negative } = await clock.time('tokenize', () => ({
+      positive: tokenizer.encode(job.prompt),
+      negative: guided ? tokenizer.encode(job.negativePrompt) : undefined,
+    }));
+    const textEncoder = clock.measure(this.model.textEncoder);
+    const embeddings = await clock.time('textEncoder', () =>
+      encodeText(textEncoder, positive.inputIds, negative?.inputIds),
+    );
+    checkCancelled();
+
+    const images = Array.from({ length: job.count }, (_, index) => {
+      const scheduler = createScheduler(job.scheduler, this.model.schedulerConfig);
+      scheduler.setTimesteps(job.steps);
+      const generator = createNoiseGenerator(job.rng, seedFor(job.seed, index));
+      return { scheduler, generator, seed: seedFor(job.seed, index) };
+    });
+    const timesteps = images[0]?.scheduler.timesteps ?? [];
+
+    let start = 0;
+    let starting: Float32Array[];
+    if (initImage === undefined) {
+      starting = await clock.time('noise', () =>
+        images.map(({ scheduler, generator }, index) => {
+          const noise = drawNoise(job, generator, index, latentSize);
+          const sigma = Math.fround(scheduler.initNoiseSigma);
+          return noise.map((value) => sigma * value);
+        }),
+      );
+    } else {
+      const prepared = await this.prepareImg2Img(job, initImage, images, clock, latentSize);
+      start = prepared.start;
+      starting = prepared.latents;
+    }
+    checkCancelled();
+
+    const denoised = await denoise({
+      unet: clock.measure(this.model.unet.model),
+      signature: this.model.unet.signature,
+      images: images.map(({ scheduler, generator }, index): DenoisingImage => ({
+        scheduler,
+        generator,
+        latents: starting[index] ?? new Float32Array(latentSize),
+      })),
+      timesteps: timesteps.slice(start),
+      latentHeight,
+      latentWidth,
+      embeddings,
+      guidance: job.guidance,
+      signal,
+      onStep: options.onStep,
+    });
+    clock.stages.unet += denoised.unetStepMs.reduce((sum, ms) => sum + ms, 0);
+    clock.stages.scheduler += denoised.schedulerMs;
+    checkCancelled();
+
+    const vaeDecoder = clock.measure(this.model.vaeDecoder);
+    const decoded: DecodedImage[] = [];
+    for (const latents of denoised.latents) {
+      decoded.push(
+        await clock.time('vaeDecoder', () => decodeLatents(vaeDecoder, latents, latentHeight, latentWidth)),
+      );
+    }
+
+    const checker = job.safetyCheck ? this.model.safetyChecker : undefined;
+    const flags =
+      checker === undefined
+        ? decoded.map(() => false)
+        : await clock.time('safety', () =>
+            checkSafety(clock.measure(checker.model), checker.imageConfig, decoded),
+          );
+    return {
+      images: decoded.map((image, index) => {
+        const nsfw = flags[index] ?? false;
+        return {
+          pixels: nsfw ? new Uint8Array(image.pixels.length) : image.pixels,
+          width,
+          height,
+          seed: images[index]?.seed ?? job.seed,
+          nsfw,
+        };
+      }),
+      truncatedTokens: positive.droppedTokens,
+      negativeTruncatedTokens: negative?.droppedTokens ?? 0,
+      timings: clock.finish(denoised.unetStepMs),
+      unetCalls: denoised.unetCalls,
+      unetBatchRows: denoised.unetBatchRows,
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.model.release();
+  }
+
+  private async readInit(job: ValidatedRequest): Promise<RgbImage> {
+    if (this.model.vaeEncoder === undefined) {
+      throw new SdbotError(
+        'MODEL_INVALID',
+        `${this.model.info.name} has no vae_encoder, so it cannot start from an image`,
+      );
+    }
+    const size =
+      job.width !== undefined && job.height !== undefined
+        ? { width: job.width, height: job.height }
+        : undefined;
+    const image = await readInitImage(job.init?.image ?? '', size);
+    if (image.width * image.height > this.maxPixels) {
+      throw new SdbotError(
+        'IMAGE_INVALID',
+        `init image is ${image.width}x${image.height} after rounding to multiples of 64; at most ${this.maxPixels} pixels are allowed`,
+      );
+    }
+    return image;
+  }
+
+  /**
+   * img2img (pipeline spec, section 2): encode the image, noise it to the timestep the strength
+   * selects, and start the schedule there.
+   */
+  private async prepareImg2Img(
+    job: ValidatedRequest,
+    initImage: RgbImage,
+    images: readonly { scheduler: Scheduler; generator: NoiseGenerator }[],
+    clock: StageClock,
+    latentSize: number,
+  ): Promise<{ start: number; latents: Float32Array[] }> {
+    const encoder = this.model.vaeEncoder;
+    if (encoder === undefined)
+      throw new SdbotError('MODEL_INVALID', `${this.model.info.name} has no vae_encoder`);
+    const model: InferenceModel = clock.measure(encoder.model);
+    const encoded = await clock.time('vaeEncoder', () =>
+      encodeImage(model, encoder.signature, initImage.pixels, initImage.width, initImage.height),
+    );
+    const steps = job.steps;
+    const offset = this.stepsOffset();
+    const strength = job.init?.strength ?? 0;
+    const kept = Math.min(Math.floor(steps * strength) + offset, steps);
+    return clock.time('noise', () => {
+      const latents = images.map(({ scheduler, generator }, index) => {
+        // eps of a Gaussian encoder output comes first from the image's generator, then the noise.
+        const init = sampleInitLatents(encoded, (count) => generator.randn(count));
+        if (kept === 0) return init;
+        const noise = drawNoise(job, generator, index, latentSize);
+        const timesteps = scheduler.timesteps;
+        const noiseTimestep = timesteps[timesteps.length - kept] ?? 0;
+        return scheduler.addNoise(init, noise, noiseTimestep);
+      });
+      const start =
+        kept === 0 ? (images[0]?.scheduler.timesteps.length ?? 0) : Math.max(steps - kept + offset, 0);
+      return { start, latents };
+    });
+  }
+
+  private stepsOffset(): number {
+    const offset = (this.model.schedulerConfig as { steps_offset?: unknown }).steps_offset;
+    return typeof offset === 'number' ? offset : 0;
+  }
+}

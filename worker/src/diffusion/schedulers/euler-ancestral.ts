@@ -1,0 +1,75 @@
+/**
+ * Euler ancestral (diffusers `EulerAncestralDiscreteScheduler`): an Euler step down to `sigma_down`,
+ * then fresh noise of `sigma_up` so the sample lands on the next sigma's marginal. Every step draws
+ * one noise array from the rng (also the last, where `sigma_up` is 0), as the reference does.
+ */
+import { drawNoise, requireSameLength, validateStepCount } from './common.js';
+import { ConfigReader, TIMESTEP_SPACINGS } from './config.js';
+import { f32 } from './numeric.js';
+import {
+  SigmaScheduler,
+  buildSigmaSchedule,
+  predictOriginal,
+  velocityScale,
+  type SigmaScheduleRequest,
+} from './sigma-schedule.js';
+import { alphasCumprodForSigmas, sigmaTable, trainingBetas } from './training-schedule.js';
+import type { NoiseSource, SchedulerConfig, StepResult } from './types.js';
+
+export class EulerAncestralScheduler extends SigmaScheduler {
+  readonly name = 'euler_a';
+  private readonly predictionType: 'epsilon' | 'v_prediction';
+  private readonly request: Omit<SigmaScheduleRequest, 'steps'>;
+
+  constructor(config: SchedulerConfig) {
+    const read = new ConfigReader(config, 'euler_a');
+    const training = read.trainingSchedule({
+      betaStart: 0.0001,
+      betaEnd: 0.02,
+      betaSchedule: 'linear',
+      supportsZeroSnrRescale: true,
+    });
+    const table = sigmaTable(alphasCumprodForSigmas(trainingBetas(training), training.rescaleBetasZeroSnr));
+    const spacing = read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
+    super(table, spacing);
+    // diffusers has no sample prediction for this scheduler.
+    this.predictionType = read.oneOf('prediction_type', ['epsilon', 'v_prediction'], 'epsilon');
+    this.request = {
+      spacing,
+      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
+      sigmaTable: table,
+      karras: null,
+      finalSigma: 0,
+    };
+  }
+
+  setTimesteps(numInferenceSteps: number): void {
+    validateStepCount(this.name, numInferenceSteps, this.sigmaTable.length, 'num_train_timesteps');
+    const { timesteps, sigmas } = buildSigmaSchedule({ ...this.request, steps: numInferenceSteps });
+    this.useSchedule(timesteps, sigmas);
+  }
+
+  step(modelOutput: Float32Array, t: number, sample: Float32Array, rng?: NoiseSource): StepResult {
+    const { index, sigmas } = this.currentIndex(t, 'step');
+    requireSameLength(this.name, 'modelOutput and sample', modelOutput, sample);
+    const sigma = sigmas[index] ?? 0;
+    const sigmaTo = sigmas[index + 1] ?? 0;
+    const fromSquared = f32(sigma * sigma);
+    const toSquared = f32(sigmaTo * sigmaTo);
+    const sigmaUp = f32(Math.sqrt(f32(f32(toSquared * f32(fromSquared - toSquared)) / fromSquared)));
+    const sigmaDown = f32(Math.sqrt(f32(toSquared - f32(sigmaUp * sigmaUp))));
+    const dt = f32(sigmaDown - sigma);
+    const noise = drawNoise(this.name, rng, sample.length);
+    const vScale = velocityScale(sigma);
+    const prevSample = new Float32Array(sample.length);
+    const denoised = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      const x = sample[i] ?? 0;
+      const original = predictOriginal(this.predictionType, modelOutput[i] ?? 0, x, sigma, vScale);
+      denoised[i] = original;
+      prevSample[i] = x + ((x - original) / sigma) * dt + (noise[i] ?? 0) * sigmaUp;
+    }
+    this.stepIndex = index + 1;
+    return { prevSample, denoised };
+  }
+}

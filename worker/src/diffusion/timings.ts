@@ -1,0 +1,77 @@
+/** Per-stage wall times of one generation, and how much of it onnxruntime itself took. */
+import type { InferenceModel } from './backend/types.js';
+
+export const STAGES = [
+  'tokenize',
+  'textEncoder',
+  'vaeEncoder',
+  'noise',
+  'unet',
+  'scheduler',
+  'vaeDecoder',
+  'safety',
+] as const;
+export type StageName = (typeof STAGES)[number];
+
+export interface GenerationTimings {
+  /** Milliseconds per stage; stages a job skips (vaeEncoder for txt2img, safety when off) are 0. */
+  stages: Record<StageName, number>;
+  /** Milliseconds of each UNet call, in order. */
+  unetStepMs: number[];
+  /** Milliseconds spent inside model runs; `totalMs - runtimeMs` is the pipeline's own overhead. */
+  runtimeMs: number;
+  totalMs: number;
+}
+
+export class StageClock {
+  readonly stages: Record<StageName, number> = {
+    tokenize: 0,
+    textEncoder: 0,
+    vaeEncoder: 0,
+    noise: 0,
+    unet: 0,
+    scheduler: 0,
+    vaeDecoder: 0,
+    safety: 0,
+  };
+  runtimeMs = 0;
+  private readonly started = performance.now();
+
+  /** Runs `work` and adds its duration to `stage`. */
+  async time<T>(stage: StageName, work: () => Promise<T> | T): Promise<T> {
+    const start = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.stages[stage] += performance.now() - start;
+    }
+  }
+
+  /** The same model, with the time of every run added to `runtimeMs`. */
+  measure(model: InferenceModel): InferenceModel {
+    return {
+      file: model.file,
+      provider: model.provider,
+      inputs: model.inputs,
+      outputs: model.outputs,
+      run: async (feeds, outputNames) => {
+        const start = performance.now();
+        try {
+          return await model.run(feeds, outputNames);
+        } finally {
+          this.runtimeMs += performance.now() - start;
+        }
+      },
+      release: () => model.release(),
+    };
+  }
+
+  finish(unetStepMs: number[]): GenerationTimings {
+    return {
+      stages: { ...this.stages },
+      unetStepMs,
+      runtimeMs: this.runtimeMs,
+      totalMs: performance.now() - this.started,
+    };
+  }
+}
