@@ -3,11 +3,6 @@ import type { CommandManifestEntry } from '@sdbot/shared';
 /** Commands this package adds to `sdbot`; each loads its implementation only when run. */
 export const commands: CommandManifestEntry[] = [
   {
-    name: 'worker',
-    summary: 'Run a worker: pull generation jobs from NATS for the models it loads',
-    load: async () => (await import('./worker-command.js')).workerCommand,
-  },
-  {
     name: 'tokenize',
     summary: 'Show the CLIP token ids a prompt becomes, and what a long prompt loses to truncation',
     load: async () => (await import('./tokenize-command.js')).tokenizeCommand,
@@ -21,5 +16,15 @@ export const commands: CommandManifestEntry[] = [
     name: 'generate',
     summary: 'Generate images on this machine with a local model directory',
     load: async () => (await import('./generate-command.js')).generateCommand,
+  },
+  {
+    name: 'watermark',
+    summary: 'Embed or read the invisible watermark (invisible-watermark dwtDct, as CompVis txt2img)',
+    load: async () => (await import('./watermark-command.js')).watermarkCommand,
+  },
+  {
+    name: 'worker',
+    summary: 'Run a worker: pull generation jobs from NATS for the models it loads',
+    load: async () => (await import('./worker-command.js')).workerCommand,
   },
 ];
