@@ -18,6 +18,11 @@ export const commands: CommandManifestEntry[] = [
     load: async () => (await import('./generate-command.js')).generateCommand,
   },
   {
+    name: 'safety-check',
+    summary: "Run a model's safety checker on image files and say which ones it flags",
+    load: async () => (await import('./safety-check-command.js')).safetyCheckCommand,
+  },
+  {
     name: 'watermark',
     summary: 'Embed or read the invisible watermark (invisible-watermark dwtDct, as CompVis txt2img)',
     load: async () => (await import('./watermark-command.js')).watermarkCommand,
