@@ -16,6 +16,7 @@ import {
 import { collectDefaultMetrics } from 'prom-client';
 import type { ImageGenerator } from '../service/generator.js';
 import { WorkerMetrics } from '../service/metrics.js';
+import { warnUncheckedModels } from '../service/safety-warning.js';
 import { SimulatedGenerator } from '../service/simulated-generator.js';
 import { WorkerService } from '../service/worker-service.js';
 
@@ -126,6 +127,7 @@ export const workerCommand: CommandDefinition = {
         'this build cannot load model directories yet (the diffusion pipeline is not part of it): run with --simulate MS_PER_STEP',
       );
     }
+    warnUncheckedModels(logger, generator);
     const connection = await connectNats(config.nats, {
       name: `sdbot-worker-${workerId}`,
       waitOnFirstConnect: true,
