@@ -9,7 +9,7 @@ export const commands: CommandManifestEntry[] = [
   },
   {
     name: 'models',
-    summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub',
+    summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub, or verify a model directory',
     load: async () => (await import('./models-command.js')).modelsCommand,
   },
   {
