@@ -144,6 +144,7 @@ export {
   type ModelQueue,
   type DeadLetterSummary,
 } from './nats/status.js';
+export { JobsClientMetrics } from './nats/client-metrics.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics.js';
 export {
   UsageError,

@@ -28,6 +28,7 @@ import { progressSchema, type Progress } from '../protocol/progress.js';
 import type { JobStateRecord } from '../protocol/state.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
 import { isMissingResource, natsFailure } from './errors.js';
+import type { JobsClientMetrics } from './client-metrics.js';
 import { JobStateStore, WorkerRegistry, isTerminalStatus } from './kv.js';
 import { JOB_FLOW_RESOURCES, provisionJetStream } from './provision.js';
 
@@ -80,6 +81,7 @@ export interface JobsClientOptions {
   /** Create or update the streams and buckets first (default true). */
   provision?: boolean;
   logger?: Logger;
+  metrics?: JobsClientMetrics;
 }
 
 const DEFAULT_SIZE = 512;
@@ -94,6 +96,8 @@ function sniffImageType(bytes: Uint8Array): ObjectRef['contentType'] | undefined
 
 export class JobsClient {
   private readonly reconnectListeners = new Set<() => void>();
+  /** Submission times of jobs this client waits for, for the submit-to-outcome metric. */
+  private readonly submittedAt = new Map<string, number>();
   private readonly jobSchema;
 
   private constructor(
@@ -105,6 +109,7 @@ export class JobsClient {
     private readonly images: ObjectStore,
     private readonly config: Config,
     private readonly logger: Logger | undefined,
+    private readonly metrics: JobsClientMetrics | undefined,
   ) {
     this.jobSchema = createJobSchema({ maxPixels: config.limits.maxPixels });
     void this.watchReconnects();
@@ -113,7 +118,7 @@ export class JobsClient {
   static async open(
     connection: NatsConnection,
     config: Config,
-    { provision = true, logger }: JobsClientOptions = {},
+    { provision = true, logger, metrics }: JobsClientOptions = {},
   ): Promise<JobsClient> {
     const jsm = await jetstreamManager(connection).catch((error: unknown) => {
       throw natsFailure(error, 'opening JetStream');
@@ -137,6 +142,7 @@ export class JobsClient {
       images,
       config,
       logger,
+      metrics,
     );
   }
 
@@ -214,6 +220,8 @@ export class JobsClient {
       throw natsFailure(error, `submitting job ${job.id}`);
     }
     if (!ack.duplicate) await this.jobStates.createQueued(job, ack.seq);
+    this.metrics?.submitted.inc({ model: job.model });
+    this.submittedAt.set(job.id, Date.now());
     this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, 'job:submitted');
     return { job, seq: ack.seq, duplicate: ack.duplicate };
   }
@@ -274,15 +282,16 @@ export class JobsClient {
       const finish = (settle: () => void) => {
         if (settled) return;
         settled = true;
+        this.submittedAt.delete(jobId);
         for (const cleanup of cleanups) cleanup();
         settle();
       };
       const accept = (outcome: JobOutcome | null) => {
-        if (outcome?.jobId === jobId) {
-          finish(() => {
-            resolve(outcome);
-          });
-        }
+        if (outcome?.jobId !== jobId || settled) return;
+        this.metrics?.recordOutcome(outcome, this.submittedAt.get(jobId));
+        finish(() => {
+          resolve(outcome);
+        });
       };
       const fail = (error: SdbotError) => {
         finish(() => {

@@ -122,15 +122,6 @@ export const workerCommand: CommandDefinition = {
       simulate === undefined
         ? await PipelineGenerator.load(config.worker.models, config, logger)
         : new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
-    let generator: ImageGenerator;
-    if (simulate !== undefined) {
-      generator = new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
-    } else {
-      throw new SdbotError(
-        'MODEL_INVALID',
-        'this build cannot load model directories yet (the diffusion pipeline is not part of it): run with --simulate MS_PER_STEP',
-      );
-    }
     warnUncheckedModels(logger, generator);
     const connection = await connectNats(config.nats, {
       name: `sdbot-worker-${workerId}`,
