@@ -58,9 +58,16 @@ export class JobStateStore {
     return { record: decodeMessage(jobStateRecordSchema, entry.value), revision: entry.revision };
   }
 
-  /** Records a job as queued unless something (a fast worker) recorded it first. */
-  async createQueued(job: GenerationJob, jobStreamSeq: number, now = Date.now()): Promise<boolean> {
-    const record: JobStateRecord = { v: 1, job, status: { state: 'queued' }, jobStreamSeq, updatedAt: now };
+  /**
+   * Records a job as queued unless something (a fast worker) recorded it first. `where` is its
+   * sequence in the jobs stream or in the backlog.
+   */
+  async createQueued(
+    job: GenerationJob,
+    where: { jobStreamSeq: number } | { backlogSeq: number },
+    now = Date.now(),
+  ): Promise<boolean> {
+    const record: JobStateRecord = { v: 1, job, status: { state: 'queued' }, ...where, updatedAt: now };
     const change = await this.update(job.id, (current) => (current === null ? record : undefined));
     return change.changed;
   }
@@ -88,6 +95,14 @@ export class JobStateStore {
       }
     }
     throw natsFailure(new Error('too many concurrent writers'), `writing the state of job ${jobId}`);
+  }
+
+  /** Notes that a queued job left the backlog for the jobs stream, at `jobStreamSeq`. */
+  async recordDispatched(jobId: string, jobStreamSeq: number): Promise<void> {
+    await this.update(jobId, (current) => {
+      if (current?.status.state !== 'queued' || current.jobStreamSeq !== undefined) return undefined;
+      return { ...current, jobStreamSeq };
+    });
   }
 
   /**
