@@ -133,6 +133,7 @@ export {
   isTerminalStatus,
   type JobStateEntry,
   type JobStateChange,
+  type TransitionOptions,
 } from './nats/kv.js';
 export {
   JobsClient,
