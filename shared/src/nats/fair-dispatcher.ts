@@ -17,13 +17,12 @@ import type { Logger } from '../logger.js';
 import { STREAMS, SUBJECTS, jobConsumerName } from '../names.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
 import { isMissingResource, isWrongLastSequence, natsFailure } from './errors.js';
-import type { JobStateStore, WorkerRegistry } from './kv.js';
+import type { WorkerRegistry } from './kv.js';
 
 export interface FairDispatcherOptions {
   connection: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  jobStates: JobStateStore;
   workers: WorkerRegistry;
   /** The bucket holding each model's round-robin cursor (the lane served last). */
   cursors: KV;
@@ -268,7 +267,7 @@ export class FairDispatcher {
    * job there, where a worker publishes its CANCELLED outcome (only workers may publish outcomes).
    */
   async move(model: string, stored: StoredMsg): Promise<void> {
-    const { js, jsm, jobStates, logger } = this.options;
+    const { js, jsm, logger } = this.options;
     const jobId = stored.header.get('Nats-Msg-Id');
     let ack;
     try {
@@ -284,7 +283,6 @@ export class FairDispatcher {
         throw natsFailure(error, `removing job ${jobId} from the backlog`);
       }
     }
-    if (jobId !== '') await jobStates.recordDispatched(jobId, ack.seq);
     logger?.debug({ jobId, model, seq: ack.seq, duplicate: ack.duplicate }, 'job:dispatched');
   }
 }

@@ -152,7 +152,6 @@ export class JobsClient {
       connection,
       js,
       jsm,
-      jobStates,
       workers,
       cursors: await openBucket(js, KV_BUCKETS.dispatch),
       ...(logger === undefined ? {} : { logger }),
@@ -414,7 +413,8 @@ export class JobsClient {
   /**
    * Where a waiting job stands, or null when it is not waiting (running, finished, unknown). In the
    * work queue: the jobs of the same model ahead of it, counted by walking the model's subject from
-   * the first undelivered job, up to `limit` steps. In the backlog: the work queue's waiting jobs,
+   * the first undelivered job, up to `limit` steps (the dispatcher keeps that queue short). In the
+   * backlog: the work queue's waiting jobs,
    * plus the jobs ahead in its own lane, plus an estimate of the other lanes' turns before it
    * (see estimateBacklogAhead).
    */
@@ -425,14 +425,16 @@ export class JobsClient {
       return this.readyPosition(record.job.model, record.jobStreamSeq, limit);
     if (record.backlogSeq === undefined) return null;
     const position = await this.backlogPosition(record.job, record.backlogSeq, limit);
-    if (position !== null) return position;
-    // Dispatched while we looked: ask again where it is now.
-    const moved = await this.state(jobId);
-    if (moved?.status.state !== 'queued' || moved.jobStreamSeq === undefined) return null;
-    return this.readyPosition(moved.job.model, moved.jobStreamSeq, limit);
+    // Dispatched: it is in the work queue (kept short by the dispatcher) unless a worker has it.
+    return position ?? this.readyPosition(record.job.model, jobId, limit);
   }
 
-  private async readyPosition(model: string, mine: number, limit: number): Promise<QueuePosition | null> {
+  /** `job`: its sequence in the work queue, or its id when only that is known. */
+  private async readyPosition(
+    model: string,
+    job: number | string,
+    limit: number,
+  ): Promise<QueuePosition | null> {
     const subject = SUBJECTS.job(model);
     let delivered = 0;
     try {
@@ -440,7 +442,7 @@ export class JobsClient {
     } catch (error) {
       if (!isMissingResource(error)) throw natsFailure(error, 'reading the job queue');
     }
-    if (mine <= delivered) return null;
+    if (typeof job === 'number' && job <= delivered) return null;
     let ahead = 0;
     let cursor = delivered + 1;
     while (ahead < limit) {
@@ -450,7 +452,10 @@ export class JobsClient {
       } catch (error) {
         throw natsFailure(error, 'reading the job queue');
       }
-      if (next === null || next.seq >= mine) return { ahead, capped: false };
+      if (typeof job === 'string') {
+        if (next === null) return null;
+        if (next.header.get('Nats-Msg-Id') === job) return { ahead, capped: false };
+      } else if (next === null || next.seq >= job) return { ahead, capped: false };
       ahead += 1;
       cursor = next.seq + 1;
     }

@@ -113,14 +113,6 @@ export class JobStateStore {
     throw natsFailure(new Error('too many concurrent writers'), `writing the state of job ${jobId}`);
   }
 
-  /** Notes that a queued job left the backlog for the jobs stream, at `jobStreamSeq`. */
-  async recordDispatched(jobId: string, jobStreamSeq: number): Promise<void> {
-    await this.update(jobId, (current) => {
-      if (current?.status.state !== 'queued' || current.jobStreamSeq !== undefined) return undefined;
-      return { ...current, jobStreamSeq };
-    });
-  }
-
   /**
    * Moves a job to `status` unless it already reached a terminal state (or `allow` refuses).
    * The job itself is needed only when no record exists yet.

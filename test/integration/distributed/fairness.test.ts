@@ -3,9 +3,13 @@
  * requester process feed the workers round-robin between lanes. Real nats-server, in-process
  * simulated workers.
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  STREAMS,
   SUBJECTS,
+  backlogConsumerName,
+  collectStatus,
   decodeMessage,
   jobOutcomeSchema,
   type GenerationJob,
@@ -204,7 +208,16 @@ describe.skipIf(!available)('fair scheduling between guilds', () => {
     ];
     const outcomes = await submitAll(requester, [running, onDeck, waiting]);
     expect((await requester.client.state(waiting.id))?.jobStreamSeq).toBeUndefined();
+    // What `sdbot status` and KEDA (the backlog observer's pending count) see.
+    const jsm = await jetstreamManager(requester.connection);
+    const status = await collectStatus(jsm, requester.client.workers);
+    expect(status.queues).toMatchObject([{ model: 'sim', queued: 2, backlog: 1, lanes: 1, running: 1 }]);
+    expect(status.queues[0]?.oldestQueuedAt).toBe(onDeck.createdAt);
+    const observer = () => jsm.consumers.info(STREAMS.backlog, backlogConsumerName('sim'));
+    expect((await observer()).num_pending).toBe(1);
+
     expect((await requester.client.cancel(waiting.id, 'tester'))?.status.state).toBe('cancelled');
+    expect((await observer()).num_pending).toBe(0);
     await requester.client.cancel(running.id, 'tester');
     await requester.client.cancel(onDeck.id, 'tester');
     expect(await Promise.all(outcomes)).toMatchObject([

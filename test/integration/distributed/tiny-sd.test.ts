@@ -77,8 +77,10 @@ describe.skipIf(!available || !tinySd.available)(
       await connection.flush();
       expect(outcomes.map((outcome) => outcome.type)).toEqual(Array(10).fill('result'));
       expect(published.map((outcome) => outcome.jobId).sort()).toEqual(jobs.map((job) => job.id).sort());
-    const byWorker = new Set(outcomes.map((outcome) => (outcome.type === 'result' ? outcome.workerId : '')));
-    expect(byWorker).toEqual(new Set(['sd-a', 'sd-b']));
+      const byWorker = new Set(
+        outcomes.map((outcome) => (outcome.type === 'result' ? outcome.workerId : '')),
+      );
+      expect(byWorker).toEqual(new Set(['sd-a', 'sd-b']));
 
       const images = await Promise.all(
         outcomes.map(async (outcome) => {
