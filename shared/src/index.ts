@@ -144,7 +144,12 @@ export {
   type AwaitOutcomeOptions,
   type JobsClientOptions,
 } from './nats/jobs-client.js';
-export { FairDispatcher, type FairDispatcherOptions } from './nats/fair-dispatcher.js';
+export {
+  FairDispatcher,
+  estimateBacklogAhead,
+  nextLane,
+  type FairDispatcherOptions,
+} from './nats/fair-dispatcher.js';
 export {
   collectStatus,
   type JobSystemStatus,

@@ -486,7 +486,8 @@ export class JobsClient {
       cursor = next.seq + 1;
     }
     const lanes =
-      (await backlogLanes(this.jsm, SUBJECTS.backlogModel(job.model))).get(job.model) ?? new Map();
+      (await backlogLanes(this.jsm, SUBJECTS.backlogModel(job.model))).get(job.model) ??
+      new Map<string, number>();
     const others = estimateBacklogAhead(lanes, lane, index, await this.dispatcher.lastServedLane(job.model));
     const ahead = (await readyPending(this.jsm, job.model)) + index + others;
     return ahead >= limit ? { ahead: limit, capped: true } : { ahead, capped: false };

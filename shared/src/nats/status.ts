@@ -145,7 +145,13 @@ export async function collectStatus(
   const models = [...new Set([...served.keys(), ...stored.keys(), ...backlog.keys()])].sort();
   const queues = await Promise.all(
     models.map((model) =>
-      modelQueue(jsm, model, stored.get(model) ?? 0, backlog.get(model) ?? new Map(), served.get(model) ?? 0),
+      modelQueue(
+        jsm,
+        model,
+        stored.get(model) ?? 0,
+        backlog.get(model) ?? new Map<string, number>(),
+        served.get(model) ?? 0,
+      ),
     ),
   );
   return { at: now, workers, queues, deadLetters: await recentDeadLetters(jsm, recentDeadLetterCount) };
