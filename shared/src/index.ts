@@ -20,6 +20,10 @@ export {
   OBJECT_STORES,
   SUBJECTS,
   jobConsumerName,
+  backlogConsumerName,
+  requesterLane,
+  DM_LANE,
+  CLI_LANE,
   maxDeliveriesAdvisorySubject,
   workerKey,
   jobStateKey,
@@ -110,9 +114,11 @@ export { isMissingResource, isPermissionViolation, isWrongLastSequence, natsFail
 export {
   JETSTREAM_RESOURCES,
   JOB_FLOW_RESOURCES,
+  REQUESTER_RESOURCES,
   HEARTBEATS_PER_TTL,
   desiredStreams,
   jobConsumerConfig,
+  backlogConsumerConfig,
   kvStreamName,
   objectStoreStreamName,
   provisionJetStream,
@@ -138,6 +144,12 @@ export {
   type AwaitOutcomeOptions,
   type JobsClientOptions,
 } from './nats/jobs-client.js';
+export {
+  FairDispatcher,
+  estimateBacklogAhead,
+  nextLane,
+  type FairDispatcherOptions,
+} from './nats/fair-dispatcher.js';
 export {
   collectStatus,
   type JobSystemStatus,

@@ -60,10 +60,11 @@ export function formatStatus(status: JobSystemStatus): string {
   else {
     lines.push(
       ...table([
-        ['MODEL', 'QUEUED', 'RUNNING', 'WORKERS', 'OLDEST WAITING'],
+        ['MODEL', 'QUEUED', 'BACKLOG/LANES', 'RUNNING', 'WORKERS', 'OLDEST WAITING'],
         ...status.queues.map((queue) => [
           queue.model,
           String(queue.queued),
+          `${queue.backlog}/${queue.lanes}`,
           String(queue.running),
           String(queue.workers),
           queue.oldestQueuedAt === null ? '-' : ago(queue.oldestQueuedAt, at),

@@ -68,9 +68,16 @@ export class JobStateStore {
     return { record: decodeMessage(jobStateRecordSchema, entry.value), revision: entry.revision };
   }
 
-  /** Records a job as queued unless something (a fast worker) recorded it first. */
-  async createQueued(job: GenerationJob, jobStreamSeq: number, now = Date.now()): Promise<boolean> {
-    const record: JobStateRecord = { v: 1, job, status: { state: 'queued' }, jobStreamSeq, updatedAt: now };
+  /**
+   * Records a job as queued unless something (a fast worker) recorded it first. `where` is its
+   * sequence in the jobs stream or in the backlog.
+   */
+  async createQueued(
+    job: GenerationJob,
+    where: { jobStreamSeq: number } | { backlogSeq: number },
+    now = Date.now(),
+  ): Promise<boolean> {
+    const record: JobStateRecord = { v: 1, job, status: { state: 'queued' }, ...where, updatedAt: now };
     const change = await this.update(job.id, (current) => (current === null ? record : undefined));
     return change.changed;
   }

@@ -32,17 +32,19 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
     expect(first.code).toBe(0);
     expect((JSON.parse(first.stdout) as ProvisionReport).created).toEqual([
       'SDBOT_JOBS',
+      'SDBOT_BACKLOG',
       'SDBOT_RESULTS',
       'SDBOT_DEAD_LETTERS',
       'KV_sdbot-jobs',
       'KV_sdbot-workers',
       'KV_sdbot-settings',
       'KV_sdbot-ratelimits',
+      'KV_sdbot-dispatch',
       'OBJ_sdbot-images',
     ]);
     const again = await runSdbot(['nats', 'setup', '--nats', server.url], env);
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/^unchanged: SDBOT_JOBS, SDBOT_RESULTS/);
+    expect(again.stdout).toMatch(/^unchanged: SDBOT_JOBS, SDBOT_BACKLOG, SDBOT_RESULTS/);
     const wrong = await runSdbot(['nats', 'stup', '--nats', server.url], env);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('expected "sdbot nats setup"');
@@ -147,14 +149,14 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
     expect(text.stdout).toMatch(/^Workers \(1\):\n {2}ID +MODELS +PROVIDER/);
     expect(text.stdout).toMatch(/ {2}cli-worker +sim +cpu \(simulated\) +1\/1/);
     expect(text.stdout).toMatch(
-      /Queues:\n {2}MODEL +QUEUED +RUNNING +WORKERS +OLDEST WAITING\n {2}sim +0 +0 +1 +-\n/,
+      /Queues:\n {2}MODEL +QUEUED +BACKLOG\/LANES +RUNNING +WORKERS +OLDEST WAITING\n {2}sim +0 +0\/0 +0 +1 +-\n/,
     );
     expect(text.stdout).toContain('Dead letters: 0');
     const json = await runSdbot(['status', '--nats', server.url, '--json'], env);
     const status = JSON.parse(json.stdout) as JobSystemStatus;
     expect(status.workers.map((w) => w.workerId)).toEqual(['cli-worker']);
     expect(status.queues).toEqual([
-      { model: 'sim', queued: 0, running: 0, oldestQueuedAt: null, workers: 1 },
+      { model: 'sim', queued: 0, backlog: 0, lanes: 0, running: 0, oldestQueuedAt: null, workers: 1 },
     ]);
   });
 });

@@ -21,7 +21,13 @@ import {
   type IPodSpec,
   type IService,
 } from 'kubernetes-models/v1';
-import { STREAMS, jobConsumerName, listConfigVariables, parseDuration } from '@sdbot/shared';
+import {
+  STREAMS,
+  backlogConsumerName,
+  jobConsumerName,
+  listConfigVariables,
+  parseDuration,
+} from '@sdbot/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   parseDockerfile,
@@ -158,10 +164,21 @@ class ObjectSet {
     return (this.get('ScaledObject', 'sdbot-worker') as unknown as IScaledObject).spec;
   }
 
-  /** Metadata of the worker's only KEDA trigger. */
+  /** Metadata of the worker's KEDA trigger on the work queue (the first). */
   trigger(): Record<string, string> {
-    const [trigger, ...others] = this.scaling().triggers;
-    if (trigger === undefined || others.length > 0) throw new Error('expected one KEDA trigger');
+    return this.triggerAt(0);
+  }
+
+  /** Metadata of the worker's KEDA trigger on the fair-share backlog (the second and last). */
+  backlogTrigger(): Record<string, string> {
+    return this.triggerAt(1);
+  }
+
+  private triggerAt(index: number): Record<string, string> {
+    const triggers = this.scaling().triggers;
+    if (triggers.length !== 2) throw new Error('expected two KEDA triggers: work queue and backlog');
+    const trigger = triggers[index];
+    if (trigger === undefined) throw new Error(`no KEDA trigger ${index}`);
     return trigger.metadata;
   }
 }
@@ -241,14 +258,23 @@ function defineChecks(label: string, load: () => Manifest[]) {
     it('scales the worker Deployment on the consumer of the model it serves', () => {
       const scaled = set.scaling();
       expect(scaled.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'sdbot-worker' });
-      expect(scaled.triggers.map((trigger) => trigger.type)).toEqual(['nats-jetstream']);
+      expect(scaled.triggers.map((trigger) => trigger.type)).toEqual(['nats-jetstream', 'nats-jetstream']);
       const metadata = set.trigger();
       const models = (set.environment(set.container('sdbot-worker')).SDBOT_MODELS ?? '').split(',');
       expect(models).toHaveLength(1);
-      // The worker names its model after the folder; the consumer comes from the same function.
+      // The worker names its model after the folder; the consumers come from the same functions.
       expect(metadata.consumer).toBe(jobConsumerName(basename(models[0] ?? '')));
       expect(metadata.stream).toBe(STREAMS.jobs);
       expect(metadata.lagThreshold).toMatch(/^[1-9]\d*$/);
+      // Jobs waiting for their guild's turn count too: the observer of the model's backlog.
+      const backlog = set.backlogTrigger();
+      expect(backlog.consumer).toBe(backlogConsumerName(basename(models[0] ?? '')));
+      expect(backlog.stream).toBe(STREAMS.backlog);
+      expect(backlog).toMatchObject({
+        natsServerMonitoringEndpoint: metadata.natsServerMonitoringEndpoint,
+        account: metadata.account,
+        lagThreshold: metadata.lagThreshold,
+      });
       expect(scaled.minReplicaCount).toBeGreaterThanOrEqual(0);
       expect(scaled.maxReplicaCount).toBeGreaterThanOrEqual(Math.max(1, scaled.minReplicaCount ?? 0));
     });
@@ -381,6 +407,10 @@ describe.skipIf(!kubectl)(
       const metadata = rendered.trigger();
       expect(metadata.consumer).toBe(jobConsumerName('sd-xl-turbo'));
       expect(metadata.lagThreshold).toBe('7');
+      expect(rendered.backlogTrigger()).toMatchObject({
+        consumer: backlogConsumerName('sd-xl-turbo'),
+        lagThreshold: '7',
+      });
     });
 
     it('renders the model download Job into the worker model folder with the worker image', () => {
@@ -430,6 +460,10 @@ describe('deploy/k8s files', () => {
     const metadata = objects.trigger();
     expect(metadata.consumer).toBe(jobConsumerName(settings.data.workerModel));
     expect(metadata.lagThreshold).toBe(settings.data.lagThreshold);
+    expect(objects.backlogTrigger()).toMatchObject({
+      consumer: backlogConsumerName(settings.data.workerModel),
+      lagThreshold: settings.data.lagThreshold,
+    });
     const jobPath = join(kubernetesDirectory, 'models-download', 'job.yaml');
     const [job] = parseManifests(readFileSync(jobPath, 'utf8'), jobPath) as unknown as {
       spec: { template: { spec: IPodSpec } };
