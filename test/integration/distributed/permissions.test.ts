@@ -50,8 +50,8 @@ const passwords = {
   NATS_BOT_PASSWORD: 'bot-test-password',
   NATS_WORKER_PASSWORD: 'worker-test-password',
 };
-const botEnv = { NATS_USER: 'bot', NATS_PASSWORD: passwords.NATS_BOT_PASSWORD };
-const workerEnv = { NATS_USER: 'worker', NATS_PASSWORD: passwords.NATS_WORKER_PASSWORD };
+const botEnv = { NATS_USER: 'sdbot-bot', NATS_PASSWORD: passwords.NATS_BOT_PASSWORD };
+const workerEnv = { NATS_USER: 'sdbot-worker', NATS_PASSWORD: passwords.NATS_WORKER_PASSWORD };
 
 async function expectDenied(action: Promise<unknown>): Promise<void> {
   const error = await action.then(
@@ -258,7 +258,7 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
       const consumer = await js.consumers.get(STREAMS.jobs, jobConsumerName('sim'));
       await expect(consumer.next({ expires: 1000 })).rejects.toThrow();
       expect(server.log).toContain(
-        `Publish Violation - User "bot", Subject "$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs}.${jobConsumerName('sim')}"`,
+        `Publish Violation - User "sdbot-bot", Subject "$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs}.${jobConsumerName('sim')}"`,
       );
       await expectDenied(
         requestOn(connection, `$JS.API.CONSUMER.CREATE.${STREAMS.jobs}.thief.${SUBJECTS.job('sim')}`),

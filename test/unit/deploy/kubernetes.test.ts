@@ -21,7 +21,7 @@ import {
   type IPodSpec,
   type IService,
 } from 'kubernetes-models/v1';
-import { STREAMS, jobConsumerName, listConfigVariables } from '@sdbot/shared';
+import { STREAMS, jobConsumerName, listConfigVariables, parseDuration } from '@sdbot/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   parseDockerfile,
@@ -199,9 +199,13 @@ function defineChecks(label: string, load: () => Manifest[]) {
       expect(tolerations.some((t) => t.key === 'nvidia.com/gpu' && t.operator === 'Exists')).toBe(true);
     });
 
-    it('lets a worker finish a job before Kubernetes kills it', () => {
-      // A job at the step limit on a slow GPU takes minutes; SIGTERM starts the drain.
-      expect(set.pod('sdbot-worker').terminationGracePeriodSeconds).toBeGreaterThanOrEqual(600);
+    it('lets a worker finish its jobs and hand the rest back before Kubernetes kills it', () => {
+      // SIGTERM starts the drain: running jobs get SDBOT_SHUTDOWN_GRACE (a long job at the step
+      // limit takes minutes), then the worker needs a little longer to hand the rest back.
+      const grace = parseDuration(set.environment(set.container('sdbot-worker')).SDBOT_SHUTDOWN_GRACE ?? '');
+      expect(grace).toBeGreaterThanOrEqual(5 * 60_000);
+      const killAfter = (set.pod('sdbot-worker').terminationGracePeriodSeconds ?? 30) * 1000;
+      expect(killAfter - (grace ?? 0)).toBeGreaterThanOrEqual(30_000);
     });
 
     it('probes readiness and liveness on the metrics port the process serves', () => {
@@ -256,7 +260,7 @@ function defineChecks(label: string, load: () => Manifest[]) {
         `${NATS_RELEASE}-headless.${namespace}.svc.cluster.local:${natsValues.config.monitor.port}`,
       );
       const account = Object.entries(natsValues.config.merge.accounts).find(([, a]) =>
-        a.users.some((user) => user.user === 'worker'),
+        a.users.some((user) => user.user === 'sdbot-worker'),
       )?.[0];
       expect(metadata.account).toBe(account);
     });
@@ -286,8 +290,8 @@ function defineChecks(label: string, load: () => Manifest[]) {
     it('connects each component as its own NATS user, with that user’s password', () => {
       const accountUsers = Object.values(natsValues.config.merge.accounts).flatMap((a) => a.users);
       for (const [deployment, user] of [
-        ['sdbot-bot', 'bot'],
-        ['sdbot-worker', 'worker'],
+        ['sdbot-bot', 'sdbot-bot'],
+        ['sdbot-worker', 'sdbot-worker'],
       ] as const) {
         const container = set.container(deployment);
         expect(set.environment(container).NATS_USER).toBe(user);
@@ -474,7 +478,7 @@ describe('deploy/k8s/nats-values.yaml (official NATS Helm chart)', () => {
   it('defines the bot and worker users in a JetStream-enabled account, passwords from the environment', () => {
     const accounts = Object.values(natsValues.config.merge.accounts);
     const users = accounts.flatMap((account) => account.users);
-    expect(users.map((u) => u.user).sort()).toEqual(['bot', 'worker']);
+    expect(users.map((u) => u.user).sort()).toEqual(['sdbot-admin', 'sdbot-bot', 'sdbot-worker']);
     for (const account of accounts) expect(account.jetstream).toBe('enabled');
     for (const user of users) expect(user.password).toMatch(/^<< \$[A-Z_]+ >>$/);
   });

@@ -48,8 +48,8 @@ const helmUsers = values.config.merge.accounts.SDBOT.users;
 
 describe('NATS permissions in deploy/', () => {
   for (const [user, variable] of [
-    ['bot', 'BOT_PERMISSIONS'],
-    ['worker', 'WORKER_PERMISSIONS'],
+    ['sdbot-bot', 'BOT_PERMISSIONS'],
+    ['sdbot-worker', 'WORKER_PERMISSIONS'],
   ] as const) {
     it(`the Helm values give user ${user} exactly the permissions of deploy/nats/accounts.conf`, () => {
       const fromConf = confLists(conf, variable);

@@ -16,6 +16,7 @@ import { collectDefaultMetrics } from 'prom-client';
 import type { ImageGenerator } from '../service/generator.js';
 import { WorkerMetrics } from '../service/metrics.js';
 import { PipelineGenerator } from '../service/pipeline-generator.js';
+import { warnUncheckedModels } from '../service/safety-warning.js';
 import { SimulatedGenerator } from '../service/simulated-generator.js';
 import { WorkerService } from '../service/worker-service.js';
 
@@ -121,6 +122,7 @@ export const workerCommand: CommandDefinition = {
       simulate === undefined
         ? await PipelineGenerator.load(config.worker.models, config, logger)
         : new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
+    warnUncheckedModels(logger, generator);
     const connection = await connectNats(config.nats, {
       name: `sdbot-worker-${workerId}`,
       waitOnFirstConnect: true,
