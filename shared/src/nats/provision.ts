@@ -277,8 +277,17 @@ async function ensureStream(
     report.unchanged.push(desired.name);
     return;
   }
+  // nats-server 2.11+ stamps its own `_nats.*` metadata on streams; it is not ours to send back.
+  const metadata = Object.fromEntries(
+    Object.entries(existing.metadata ?? {}).filter(([key]) => !key.startsWith('_nats')),
+  );
+  const { metadata: _ignored, ...settings } = existing;
   try {
-    await jsm.streams.update(desired.name, { ...existing, ...desired });
+    await jsm.streams.update(desired.name, {
+      ...settings,
+      ...desired,
+      ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+    });
   } catch (error) {
     throw natsFailure(error, `updating ${drift.join(', ')} of stream ${desired.name}`);
   }

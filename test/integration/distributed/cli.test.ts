@@ -1,6 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSystemStatus, ProvisionReport } from '@sdbot/shared';
@@ -48,6 +50,31 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
     const wrong = await runSdbot(['nats', 'stup', '--nats', server.url], env);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('expected "sdbot nats setup"');
+  });
+
+  it('nats setup updates the settings that changed and keeps the data', async () => {
+    const changed = { ...env, SDBOT_JOB_MAX_AGE: '1h', SDBOT_ACK_WAIT: '10s' };
+    await runSdbot(['nats', 'setup', '--nats', server.url, '--model', 'sim'], env);
+    const connection = await connect({ servers: server.url });
+    try {
+      await jetstream(connection).publish('sdbot.jobs.sim', '{}');
+      const run = await runSdbot(
+        ['nats', 'setup', '--nats', server.url, '--model', 'sim', '--json'],
+        changed,
+      );
+      expect((JSON.parse(run.stdout) as ProvisionReport).updated).toEqual([
+        'SDBOT_JOBS',
+        'SDBOT_JOBS/workers-sim',
+      ]);
+      const jsm = await jetstreamManager(connection);
+      const info = await jsm.streams.info('SDBOT_JOBS');
+      expect([info.config.max_age, info.state.messages]).toEqual([3_600_000_000_000, 1]);
+      expect((await jsm.consumers.info('SDBOT_JOBS', 'workers-sim')).config.ack_wait).toBe(10_000_000_000);
+      await jsm.streams.purge('SDBOT_JOBS');
+      await runSdbot(['nats', 'setup', '--nats', server.url, '--model', 'sim'], env);
+    } finally {
+      await connection.close();
+    }
   });
 
   it('imagine fails fast with UNKNOWN_MODEL while no worker is online', async () => {
