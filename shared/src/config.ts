@@ -171,6 +171,18 @@ export const CONFIG_SPEC = {
       default: '7d',
       description: 'How long job state is kept in KV (buttons work for this long).',
     }),
+    deadLetterMaxAgeMs: variable({
+      env: 'SDBOT_DEAD_LETTER_MAX_AGE',
+      schema: duration,
+      default: '7d',
+      description: 'How long dead-lettered jobs are kept for inspection.',
+    }),
+    retryDelayMs: variable({
+      env: 'SDBOT_RETRY_DELAY',
+      schema: duration,
+      default: '5s',
+      description: 'Delay before a job that failed for a passing reason is offered again (doubles per try).',
+    }),
   },
   log: {
     level: variable({
@@ -257,6 +269,18 @@ export const CONFIG_SPEC = {
       schema: z.string().min(1).max(64),
       default: 'StableDiffusionV1',
       description: 'Watermark payload (UTF-8).',
+    }),
+    heartbeatIntervalMs: variable({
+      env: 'SDBOT_HEARTBEAT_INTERVAL',
+      schema: duration,
+      default: '5s',
+      description: 'How often a worker reports itself; it disappears after three missed heartbeats.',
+    }),
+    shutdownGraceMs: variable({
+      env: 'SDBOT_SHUTDOWN_GRACE',
+      schema: duration,
+      default: '20s',
+      description: 'On SIGTERM, how long a worker may finish running jobs before handing them back.',
     }),
     previewEvery: variable({
       env: 'SDBOT_PREVIEW_EVERY',

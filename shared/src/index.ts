@@ -24,6 +24,11 @@ export {
   workerKey,
   jobStateKey,
   imageObjectName,
+  previewObjectName,
+  sourceObjectName,
+  INBOX_PREFIXES,
+  ADVISORY_QUEUE_GROUP,
+  type NatsRole,
 } from './names.js';
 export {
   PROTOCOL_VERSION,
@@ -101,6 +106,44 @@ export {
   type CreateLoggerOptions,
 } from './logger.js';
 export { connectNats, publishMessage, type ConnectNatsOptions, type NatsConnection } from './nats.js';
+export { isMissingResource, isPermissionViolation, isWrongLastSequence, natsFailure } from './nats/errors.js';
+export {
+  JETSTREAM_RESOURCES,
+  JOB_FLOW_RESOURCES,
+  HEARTBEATS_PER_TTL,
+  desiredStreams,
+  jobConsumerConfig,
+  kvStreamName,
+  objectStoreStreamName,
+  provisionJetStream,
+  type JetStreamResource,
+  type ProvisionOptions,
+  type ProvisionReport,
+} from './nats/provision.js';
+export {
+  JobStateStore,
+  WorkerRegistry,
+  openBucket,
+  isTerminalStatus,
+  type JobStateEntry,
+  type JobStateChange,
+} from './nats/kv.js';
+export {
+  JobsClient,
+  newJobId,
+  type JobRequest,
+  type SubmittedJob,
+  type QueuePosition,
+  type AwaitOutcomeOptions,
+  type JobsClientOptions,
+} from './nats/jobs-client.js';
+export {
+  collectStatus,
+  type JobSystemStatus,
+  type ModelQueue,
+  type DeadLetterSummary,
+} from './nats/status.js';
+export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics.js';
 export {
   UsageError,
   parseCommandArgs,

@@ -17,6 +17,8 @@ export const LIMITS = {
   strength: { min: 0, max: 1 },
   /** CLIP text encoders of SD 1.x/2.x see 77 tokens including start and end. */
   tokenizerMaxLength: 77,
+  /** Largest job message the jobs stream accepts; images travel through the object store. */
+  jobMessageMaxBytes: 64 * 1024,
   /** Identifiers used inside NATS subjects must be a single subject token. */
   idPattern: /^[A-Za-z0-9_-]{1,64}$/,
 } as const;

@@ -81,3 +81,27 @@ export function jobStateKey(jobId: string): string {
 export function imageObjectName(jobId: string, index: number): string {
   return `${token('job id', jobId)}/${index}.png`;
 }
+
+/** Object name of the latest progress preview of a job (overwritten as the job advances). */
+export function previewObjectName(jobId: string): string {
+  return `${token('job id', jobId)}/preview.png`;
+}
+
+/** Object name of the image an img2img job starts from. */
+export function sourceObjectName(jobId: string): string {
+  return `${token('job id', jobId)}/source`;
+}
+
+/**
+ * Inbox prefixes per role. Each NATS user may subscribe only to its own prefix, so a worker cannot
+ * read the replies the bot receives (settings, rate limits) and the other way round.
+ */
+export const INBOX_PREFIXES = {
+  bot: '_INBOX_sdbot_bot',
+  worker: '_INBOX_sdbot_worker',
+} as const;
+
+export type NatsRole = keyof typeof INBOX_PREFIXES;
+
+/** Queue group in which exactly one worker handles each max-deliveries advisory. */
+export const ADVISORY_QUEUE_GROUP = 'sdbot-workers';

@@ -23,6 +23,11 @@ export interface ConnectNatsOptions {
   /** Keep retrying the first connection instead of failing at once (long-running services). */
   waitOnFirstConnect?: boolean;
   timeoutMs?: number;
+  /**
+   * Reply subjects start with this prefix instead of `_INBOX` (see INBOX_PREFIXES): the server
+   * configuration in deploy/nats lets each user subscribe only to its own prefix.
+   */
+  inboxPrefix?: string;
 }
 
 /** Connects with the credentials from config; a failure names the server (without credentials). */
@@ -41,6 +46,7 @@ export async function connectNats(
     timeout: options.timeoutMs ?? 5000,
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
   };
+  if (options.inboxPrefix !== undefined) connectionOptions.inboxPrefix = options.inboxPrefix;
   if (nats.user !== undefined) connectionOptions.user = nats.user;
   if (nats.password !== undefined) connectionOptions.pass = nats.password;
   if (nats.token !== undefined) connectionOptions.token = nats.token;

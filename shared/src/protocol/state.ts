@@ -46,6 +46,8 @@ export const jobStateRecordSchema = z.object({
   v: versionField,
   job: jobSchema,
   status: jobStatusSchema,
+  /** Sequence of the job in the jobs stream; queue positions are counted from it. */
+  jobStreamSeq: integerIn({ min: 1, max: Number.MAX_SAFE_INTEGER }).optional(),
   updatedAt: timestamp(),
 });
 export type JobStateRecord = z.output<typeof jobStateRecordSchema>;

@@ -17,4 +17,9 @@ export const commands: CommandManifestEntry[] = [
     summary: 'Generate images on this machine with a local model directory',
     load: async () => (await import('./generate-command.js')).generateCommand,
   },
+  {
+    name: 'worker',
+    summary: 'Run a worker: pull generation jobs from NATS for the models it loads',
+    load: async () => (await import('./worker-command.js')).workerCommand,
+  },
 ];

@@ -1,0 +1,269 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { parseDuration } from '../config.js';
+import { SdbotError, ValidationError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import { JobsClient, newJobId, type JobRequest } from '../nats/jobs-client.js';
+import { imageSide, integerIn, numberIn, oneOf } from '../protocol/fields.js';
+import { NOISE_SOURCES, SCHEDULER_NAMES } from '../protocol/job.js';
+import type { JobResult } from '../protocol/outcome.js';
+import {
+  UsageError,
+  numberOption,
+  stringOption,
+  type CommandDefinition,
+  type ParsedOptions,
+} from './command.js';
+import { configWithNats, connectAsClient, natsUrlOption } from './nats-cli.js';
+
+const DEFAULT_TIMEOUT = '10m';
+
+/** Job fields and the flags that set them, so a validation error names what the user typed. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  prompt: '--prompt',
+  negativePrompt: '--negative',
+  scheduler: '--scheduler',
+  rng: '--rng',
+  model: '--model',
+  width: '--width',
+  height: '--height',
+  strength: '--strength',
+};
+
+/** Output paths: FILE for one image, FILE-0.png, FILE-1.png ... for several. */
+export function outputPaths(out: string, count: number): string[] {
+  if (count === 1) return [out];
+  const base = out.toLowerCase().endsWith('.png') ? out.slice(0, -4) : out;
+  return Array.from({ length: count }, (_, index) => `${base}-${index}.png`);
+}
+
+function cliUser(): string {
+  try {
+    return userInfo().username.slice(0, 64) || 'cli';
+  } catch {
+    return 'cli';
+  }
+}
+
+/** A string flag restricted to `values`; a ValidationError names the flag otherwise. */
+function choiceOption<const T extends readonly [string, ...string[]]>(
+  options: ParsedOptions,
+  name: string,
+  values: T,
+): T[number] | undefined {
+  const value = stringOption(options, name);
+  if (value === undefined) return undefined;
+  const parsed = oneOf(values).safeParse(value);
+  if (!parsed.success) {
+    throw new ValidationError([
+      { field: `--${name}`, message: `must be one of ${values.join(', ')} (got ${JSON.stringify(value)})` },
+    ]);
+  }
+  return parsed.data;
+}
+
+function buildRequest(options: ParsedOptions, model: string, id: string): JobRequest {
+  const request: JobRequest = {
+    id,
+    model,
+    prompt: stringOption(options, 'prompt', { required: true }) ?? '',
+    requester: { source: 'cli', guildId: null, channelId: null, userId: cliUser() },
+  };
+  const negative = stringOption(options, 'negative');
+  if (negative !== undefined) request.negativePrompt = negative;
+  const seed = numberOption(options, 'seed', integerIn(LIMITS.seed));
+  if (seed !== undefined) request.seed = seed;
+  const steps = numberOption(options, 'steps', integerIn(LIMITS.steps));
+  if (steps !== undefined) request.steps = steps;
+  const guidance = numberOption(options, 'guidance', numberIn(LIMITS.guidance));
+  if (guidance !== undefined) request.guidance = guidance;
+  const width = numberOption(options, 'width', imageSide());
+  if (width !== undefined) request.width = width;
+  const height = numberOption(options, 'height', imageSide());
+  if (height !== undefined) request.height = height;
+  const count = numberOption(options, 'count', integerIn(LIMITS.count));
+  if (count !== undefined) request.count = count;
+  const strength = numberOption(options, 'strength', numberIn(LIMITS.strength));
+  if (strength !== undefined) request.strength = strength;
+  const scheduler = choiceOption(options, 'scheduler', SCHEDULER_NAMES);
+  if (scheduler !== undefined) request.scheduler = scheduler;
+  const rng = choiceOption(options, 'rng', NOISE_SOURCES);
+  if (rng !== undefined) request.rng = rng;
+  return request;
+}
+
+function withFlagNames(error: unknown): unknown {
+  if (!(error instanceof ValidationError)) return error;
+  return new ValidationError(
+    error.issues.map((issue) => ({ ...issue, field: FLAG_OF_FIELD[issue.field] ?? issue.field })),
+    { code: error.code },
+  );
+}
+
+export const imagineCommand: CommandDefinition = {
+  name: 'imagine',
+  summary: 'Generate images through NATS on whichever worker is free, and save them',
+  usage:
+    '--nats URL --prompt TEXT --out FILE.png [--negative TEXT] [--seed N] [--steps N] [--guidance X]\n' +
+    '       [--width N] [--height N] [--scheduler NAME] [--rng numpy|torch] [--count N]\n' +
+    '       [--init IMAGE --strength X] [--model ID] [--timeout DURATION] [--json]',
+  options: {
+    nats: natsUrlOption,
+    prompt: { type: 'string', valueName: 'TEXT', description: 'What to draw' },
+    negative: { type: 'string', valueName: 'TEXT', description: 'What to avoid' },
+    seed: { type: 'string', valueName: 'N', description: 'Seed of the first image (default random)' },
+    steps: { type: 'string', valueName: 'N', description: 'Denoising steps (default SDBOT_DEFAULT_STEPS)' },
+    guidance: {
+      type: 'string',
+      valueName: 'X',
+      description: 'Guidance scale (default SDBOT_DEFAULT_GUIDANCE)',
+    },
+    width: { type: 'string', valueName: 'N', description: 'Width in pixels, a multiple of 8 (default 512)' },
+    height: {
+      type: 'string',
+      valueName: 'N',
+      description: 'Height in pixels, a multiple of 8 (default 512)',
+    },
+    scheduler: {
+      type: 'string',
+      valueName: 'NAME',
+      description: 'Scheduler (default SDBOT_DEFAULT_SCHEDULER)',
+    },
+    rng: { type: 'string', valueName: 'SOURCE', description: 'Noise source: numpy (default) or torch' },
+    count: {
+      type: 'string',
+      valueName: 'N',
+      description: 'Images to generate, 1-4 (seeds seed, seed+1, ...)',
+    },
+    init: {
+      type: 'string',
+      valueName: 'IMAGE',
+      description: 'Start from this image (img2img; PNG, JPEG or WebP)',
+    },
+    strength: {
+      type: 'string',
+      valueName: 'X',
+      description: 'How far to move from --init, 0-1 (default SDBOT_VARIATION_STRENGTH)',
+    },
+    model: {
+      type: 'string',
+      valueName: 'ID',
+      description: 'Model id (default SDBOT_DEFAULT_MODEL or the first online)',
+    },
+    out: {
+      type: 'string',
+      valueName: 'FILE',
+      description: 'Where to write the PNG (several: FILE-0.png, FILE-1.png ...)',
+    },
+    timeout: {
+      type: 'string',
+      valueName: 'DURATION',
+      description: `Give up after this long (default ${DEFAULT_TIMEOUT})`,
+    },
+    json: { type: 'boolean', description: 'Print the result as JSON' },
+  },
+  details:
+    'Progress goes to stderr. A failed job exits 1 with its error code, e.g. "error [UNKNOWN_MODEL]".\n' +
+    'Ctrl-C cancels the job.',
+  async run({ options, env, stdout, stderr, signal }) {
+    const out = stringOption(options, 'out', { required: true }) ?? '';
+    stringOption(options, 'prompt', { required: true });
+    const timeoutText = stringOption(options, 'timeout') ?? DEFAULT_TIMEOUT;
+    const timeoutMs = parseDuration(timeoutText);
+    if (timeoutMs === undefined || timeoutMs <= 0) {
+      throw new UsageError(
+        `--timeout must be a duration such as 90s or 10m (got ${JSON.stringify(timeoutText)})`,
+      );
+    }
+    const initPath = stringOption(options, 'init');
+    const init =
+      initPath === undefined
+        ? undefined
+        : await readFile(initPath).catch((cause: unknown) => {
+            throw new SdbotError('IMAGE_INVALID', `--init: cannot read ${initPath}`, { cause });
+          });
+    const config = configWithNats(options, env);
+    const connection = await connectAsClient(config, 'sdbot-imagine');
+    try {
+      const client = await JobsClient.open(connection, config);
+      const model = stringOption(options, 'model') ?? (await client.defaultModel());
+      const id = newJobId('cli');
+      const request = buildRequest(options, model, id);
+      if (init !== undefined) request.strength ??= config.limits.variationStrength;
+      let job;
+      try {
+        // Everything but the source image is checked before anything is uploaded.
+        job = client.buildJob(request);
+        if (init !== undefined)
+          job = client.buildJob({ ...request, source: await client.uploadSource(id, init) });
+      } catch (error) {
+        throw withFlagNames(error);
+      }
+      const submitted = job;
+      const paths = outputPaths(out, job.count);
+      let lastStep = -1;
+      const watch = client.watchProgress(job.id, (progress) => {
+        if (progress.step === lastStep) return;
+        lastStep = progress.step;
+        stderr.write(`step ${progress.step}/${progress.total}\n`);
+      });
+      let cancelling: Promise<unknown> | undefined;
+      const onAbort = () => {
+        cancelling = client.cancel(submitted.id, cliUser()).catch(() => undefined);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        const outcome = client.awaitOutcome(job.id, { timeoutMs, signal });
+        await client.submit(job);
+        const position = await client.queuePosition(job.id);
+        stderr.write(`job ${job.id} queued on ${job.model}`);
+        stderr.write(position === null ? '\n' : ` (${position.ahead}${position.capped ? '+' : ''} ahead)\n`);
+        const finished = await outcome;
+        if (finished.type === 'failure') throw new SdbotError(finished.code, finished.message);
+        await saveImages(client, finished, paths);
+        if (options.json === true) {
+          stdout.write(`${JSON.stringify(summary(finished, paths), null, 2)}\n`);
+        } else {
+          for (const [index, image] of finished.images.entries()) {
+            stdout.write(
+              `${paths[index] ?? ''}  seed ${image.seed}${image.nsfw ? '  (filtered: NSFW)' : ''}\n`,
+            );
+          }
+        }
+      } finally {
+        watch.stop();
+        signal.removeEventListener('abort', onAbort);
+        await cancelling;
+      }
+    } finally {
+      await connection.drain().catch(() => undefined);
+    }
+    return 0;
+  },
+};
+
+async function saveImages(client: JobsClient, result: JobResult, paths: string[]): Promise<void> {
+  for (const [index, image] of result.images.entries()) {
+    const path = paths[index];
+    if (path === undefined) continue;
+    await writeFile(path, await client.readImage(image.image));
+  }
+}
+
+function summary(result: JobResult, paths: string[]) {
+  return {
+    jobId: result.jobId,
+    model: result.model,
+    workerId: result.workerId,
+    images: result.images.map((image, index) => ({
+      file: paths[index],
+      seed: image.seed,
+      nsfw: image.nsfw,
+      watermarked: image.watermarked,
+      width: image.width,
+      height: image.height,
+    })),
+    truncatedTokens: result.truncatedTokens,
+    timings: result.timings,
+  };
+}

@@ -1,0 +1,95 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { natsFailure } from '../nats/errors.js';
+import { WorkerRegistry } from '../nats/kv.js';
+import { collectStatus, type JobSystemStatus } from '../nats/status.js';
+import { integerIn } from '../protocol/fields.js';
+import { numberOption, type CommandDefinition } from './command.js';
+import { configWithNats, connectAsClient, natsUrlOption } from './nats-cli.js';
+
+function ago(then: number, now: number): string {
+  const seconds = Math.max(0, Math.round((now - then) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  return `${Math.round(seconds / 3600)}h`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map((row) =>
+    `  ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ')}`.trimEnd(),
+  );
+}
+
+export function formatStatus(status: JobSystemStatus): string {
+  const { at } = status;
+  const lines = [`Workers (${status.workers.length}):`];
+  if (status.workers.length === 0) lines.push('  none online');
+  else {
+    lines.push(
+      ...table([
+        ['ID', 'MODELS', 'PROVIDER', 'FREE/SLOTS', 'JOBS/MIN', 'STEPS/S', 'SEEN'],
+        ...status.workers.map((worker) => [
+          worker.workerId,
+          worker.models.map((model) => model.id).join(','),
+          worker.simulated ? `${worker.provider} (simulated)` : worker.provider,
+          `${worker.slots.free}/${worker.slots.total}`,
+          worker.throughput.jobsPerMinute.toFixed(1),
+          worker.throughput.stepsPerSecond.toFixed(1),
+          `${ago(worker.at, at)} ago`,
+        ]),
+      ]),
+    );
+  }
+  lines.push('', 'Queues:');
+  if (status.queues.length === 0) lines.push('  no models');
+  else {
+    lines.push(
+      ...table([
+        ['MODEL', 'QUEUED', 'RUNNING', 'WORKERS', 'OLDEST WAITING'],
+        ...status.queues.map((queue) => [
+          queue.model,
+          String(queue.queued),
+          String(queue.running),
+          String(queue.workers),
+          queue.oldestQueuedAt === null ? '-' : ago(queue.oldestQueuedAt, at),
+        ]),
+      ]),
+    );
+  }
+  lines.push('', `Dead letters: ${status.deadLetters.count}`);
+  for (const letter of status.deadLetters.recent) {
+    lines.push(
+      `  ${new Date(letter.at).toISOString()}  ${letter.model ?? '?'}  ${letter.jobId ?? '(no id)'}  [${letter.code}] ${letter.reason}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export const statusCommand: CommandDefinition = {
+  name: 'status',
+  summary: 'Show live workers, the queue of each model and the latest dead letters',
+  usage: '--nats URL [--dead N] [--json]',
+  options: {
+    nats: natsUrlOption,
+    dead: { type: 'string', valueName: 'N', description: 'How many recent dead letters to show (default 5)' },
+    json: { type: 'boolean', description: 'Print JSON' },
+  },
+  async run({ options, env, stdout }) {
+    const recentDeadLetterCount = numberOption(options, 'dead', integerIn({ min: 0, max: 100 })) ?? 5;
+    const config = configWithNats(options, env);
+    const connection = await connectAsClient(config, 'sdbot-status');
+    try {
+      const jsm = await jetstreamManager(connection).catch((error: unknown) => {
+        throw natsFailure(error, 'opening JetStream');
+      });
+      const status = await collectStatus(jsm, await WorkerRegistry.open(jetstream(connection)), {
+        recentDeadLetterCount,
+      });
+      stdout.write(options.json === true ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    } finally {
+      await connection.close();
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,412 @@
+/**
+ * The requester's side of distributed generation, shared by the Discord bot and the CLI: build and
+ * submit jobs, follow their progress, wait for exactly one outcome, cancel, show queue positions
+ * and read result images. Delivery is at-least-once, so outcomes are de-duplicated by job id and
+ * looked up in the results stream (which survives restarts) as well as listened for live.
+ */
+import { randomBytes } from 'node:crypto';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Config } from '../config.js';
+import { SdbotError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { OBJECT_STORES, STREAMS, SUBJECTS, jobConsumerName, sourceObjectName } from '../names.js';
+import { decodeMessage, encodeMessage, validate } from '../protocol/codec.js';
+import { IMAGE_CONTENT_TYPES, type ObjectRef } from '../protocol/common.js';
+import { cancelRequestSchema } from '../protocol/control.js';
+import {
+  createJobSchema,
+  type GenerationJob,
+  type GenerationJobInput,
+  type NoiseSource,
+  type Requester,
+  type SchedulerName,
+} from '../protocol/job.js';
+import { jobOutcomeSchema, type JobOutcome } from '../protocol/outcome.js';
+import { progressSchema, type Progress } from '../protocol/progress.js';
+import type { JobStateRecord } from '../protocol/state.js';
+import type { WorkerHeartbeat } from '../protocol/worker.js';
+import { isMissingResource, natsFailure } from './errors.js';
+import { JobStateStore, WorkerRegistry, isTerminalStatus } from './kv.js';
+import { JOB_FLOW_RESOURCES, provisionJetStream } from './provision.js';
+
+/** A fresh job id: time-ordered, unique, and a valid subject token. */
+export function newJobId(prefix = 'job'): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+}
+
+/** What a requester chooses; everything left out comes from configuration defaults. */
+export interface JobRequest {
+  prompt: string;
+  model: string;
+  requester: Requester;
+  id?: string;
+  negativePrompt?: string;
+  seed?: number;
+  steps?: number;
+  guidance?: number;
+  width?: number;
+  height?: number;
+  scheduler?: SchedulerName;
+  rng?: NoiseSource;
+  count?: number;
+  /** img2img: the uploaded source image and how far to move from it. */
+  source?: ObjectRef;
+  strength?: number;
+}
+
+export interface SubmittedJob {
+  job: GenerationJob;
+  /** Sequence of the job in the jobs stream. */
+  seq: number;
+  /** The job id had been submitted before (within the duplicate window); nothing new was queued. */
+  duplicate: boolean;
+}
+
+export interface QueuePosition {
+  /** Queued jobs of the same model submitted before this one. */
+  ahead: number;
+  /** Counting stopped at the limit: at least `ahead` jobs are in front. */
+  capped: boolean;
+}
+
+export interface AwaitOutcomeOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface JobsClientOptions {
+  /** Create or update the streams and buckets first (default true). */
+  provision?: boolean;
+  logger?: Logger;
+}
+
+const DEFAULT_SIZE = 512;
+
+function sniffImageType(bytes: Uint8Array): ObjectRef['contentType'] | undefined {
+  const starts = (...signature: number[]) => signature.every((byte, index) => bytes[index] === byte);
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return 'image/png';
+  if (starts(0xff, 0xd8, 0xff)) return 'image/jpeg';
+  if (starts(0x52, 0x49, 0x46, 0x46) && bytes[8] === 0x57 && bytes[9] === 0x45) return 'image/webp';
+  return undefined;
+}
+
+export class JobsClient {
+  private readonly reconnectListeners = new Set<() => void>();
+  private readonly jobSchema;
+
+  private constructor(
+    readonly connection: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    readonly jobStates: JobStateStore,
+    readonly workers: WorkerRegistry,
+    private readonly images: ObjectStore,
+    private readonly config: Config,
+    private readonly logger: Logger | undefined,
+  ) {
+    this.jobSchema = createJobSchema({ maxPixels: config.limits.maxPixels });
+    void this.watchReconnects();
+  }
+
+  static async open(
+    connection: NatsConnection,
+    config: Config,
+    { provision = true, logger }: JobsClientOptions = {},
+  ): Promise<JobsClient> {
+    const jsm = await jetstreamManager(connection).catch((error: unknown) => {
+      throw natsFailure(error, 'opening JetStream');
+    });
+    if (provision) {
+      await provisionJetStream(jsm, config, {
+        resources: JOB_FLOW_RESOURCES,
+        ...(logger === undefined ? {} : { logger }),
+      });
+    }
+    const js = jetstream(connection);
+    const images = await new Objm(js).open(OBJECT_STORES.images).catch((error: unknown) => {
+      throw natsFailure(error, `opening object store ${OBJECT_STORES.images}`);
+    });
+    return new JobsClient(
+      connection,
+      js,
+      jsm,
+      await JobStateStore.open(js),
+      await WorkerRegistry.open(js),
+      images,
+      config,
+      logger,
+    );
+  }
+
+  private async watchReconnects(): Promise<void> {
+    for await (const status of this.connection.status()) {
+      if (status.type === 'reconnect') for (const listener of this.reconnectListeners) listener();
+    }
+  }
+
+  /** Fills defaults from configuration and validates; a ValidationError names each bad field. */
+  buildJob(request: JobRequest, now = Date.now()): GenerationJob {
+    const limits = this.config.limits;
+    const input: GenerationJobInput = {
+      v: 1,
+      id: request.id ?? newJobId(request.requester.source),
+      kind: request.source === undefined ? 'txt2img' : 'img2img',
+      prompt: request.prompt,
+      negativePrompt: request.negativePrompt ?? '',
+      seed: request.seed ?? randomBytes(4).readUInt32BE(0),
+      steps: request.steps ?? limits.defaultSteps,
+      guidance: request.guidance ?? limits.defaultGuidance,
+      width: request.width ?? DEFAULT_SIZE,
+      height: request.height ?? DEFAULT_SIZE,
+      scheduler: request.scheduler ?? limits.defaultScheduler,
+      rng: request.rng ?? 'numpy',
+      model: request.model,
+      count: request.count ?? 1,
+      requester: request.requester,
+      createdAt: now,
+    };
+    if (request.source !== undefined) input.source = { image: request.source };
+    if (request.strength !== undefined) input.strength = request.strength;
+    return validate(this.jobSchema, input);
+  }
+
+  /** Heartbeats currently in the registry (a worker vanishes three missed heartbeats after dying). */
+  async liveWorkers(): Promise<WorkerHeartbeat[]> {
+    return this.workers.list();
+  }
+
+  /** Model ids served by live workers, in worker order, without repeats. */
+  async servedModels(): Promise<string[]> {
+    const ids = (await this.liveWorkers()).flatMap((worker) => worker.models.map((model) => model.id));
+    return [...new Set(ids)];
+  }
+
+  /** SDBOT_DEFAULT_MODEL, else the first model a live worker serves. */
+  async defaultModel(): Promise<string> {
+    if (this.config.limits.defaultModel !== undefined) return this.config.limits.defaultModel;
+    const [first] = await this.servedModels();
+    if (first === undefined) {
+      throw new SdbotError('UNKNOWN_MODEL', 'no worker is online: start one with `sdbot worker`');
+    }
+    return first;
+  }
+
+  /**
+   * Queues a job. A model no live worker serves is refused with UNKNOWN_MODEL instead of waiting
+   * forever; a worker that restarts keeps its models known for the registry's TTL.
+   */
+  async submit(job: GenerationJob, { requireServedModel = true } = {}): Promise<SubmittedJob> {
+    if (requireServedModel) {
+      const served = await this.servedModels();
+      if (!served.includes(job.model)) {
+        const online = served.length === 0 ? 'no worker is online' : `online: ${served.join(', ')}`;
+        throw new SdbotError('UNKNOWN_MODEL', `no worker serves model "${job.model}" (${online})`);
+      }
+    }
+    let ack;
+    try {
+      ack = await this.js.publish(SUBJECTS.job(job.model), encodeMessage(this.jobSchema, job), {
+        msgID: job.id,
+      });
+    } catch (error) {
+      throw natsFailure(error, `submitting job ${job.id}`);
+    }
+    if (!ack.duplicate) await this.jobStates.createQueued(job, ack.seq);
+    this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, 'job:submitted');
+    return { job, seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  /** Stores the image an img2img job starts from; the worker reads it from the object store. */
+  async uploadSource(jobId: string, bytes: Uint8Array): Promise<ObjectRef> {
+    const contentType = sniffImageType(bytes);
+    if (contentType === undefined) {
+      throw new SdbotError('IMAGE_INVALID', `source image must be one of ${IMAGE_CONTENT_TYPES.join(', ')}`);
+    }
+    const name = sourceObjectName(jobId);
+    try {
+      const info = await this.images.putBlob({ name }, bytes);
+      return { store: OBJECT_STORES.images, name, size: info.size, contentType };
+    } catch (error) {
+      throw natsFailure(error, `uploading the source image of job ${jobId}`);
+    }
+  }
+
+  /** Calls `onProgress` for each step a worker reports (ephemeral: missed steps are not replayed). */
+  watchProgress(jobId: string, onProgress: (progress: Progress) => void): { stop(): void } {
+    const subscription = this.connection.subscribe(SUBJECTS.progress(jobId), {
+      callback: (error, message) => {
+        if (error !== null) return;
+        try {
+          onProgress(decodeMessage(progressSchema, message.data));
+        } catch (invalid) {
+          this.logger?.warn({ jobId, err: invalid }, 'ignoring an invalid progress message');
+        }
+      },
+    });
+    return {
+      stop: () => {
+        subscription.unsubscribe();
+      },
+    };
+  }
+
+  /** The stored outcome of a job, if a worker published one. */
+  async findOutcome(jobId: string): Promise<JobOutcome | null> {
+    let stored;
+    try {
+      stored = await this.jsm.streams.getMessage(STREAMS.results, { last_by_subj: SUBJECTS.result(jobId) });
+    } catch (error) {
+      throw natsFailure(error, `looking up the outcome of job ${jobId}`);
+    }
+    return stored === null ? null : decodeMessage(jobOutcomeSchema, stored.data);
+  }
+
+  /**
+   * Resolves with the job's one outcome (result or failure), whether it was published before this
+   * call, while waiting, or while the connection was down. Rejects with TIMEOUT or on `signal`.
+   */
+  awaitOutcome(jobId: string, { timeoutMs, signal }: AwaitOutcomeOptions = {}): Promise<JobOutcome> {
+    return new Promise<JobOutcome>((resolve, reject) => {
+      const cleanups: (() => void)[] = [];
+      let settled = false;
+      const finish = (settle: () => void) => {
+        if (settled) return;
+        settled = true;
+        for (const cleanup of cleanups) cleanup();
+        settle();
+      };
+      const accept = (outcome: JobOutcome | null) => {
+        if (outcome?.jobId === jobId) {
+          finish(() => {
+            resolve(outcome);
+          });
+        }
+      };
+      const fail = (error: SdbotError) => {
+        finish(() => {
+          reject(error);
+        });
+      };
+      const lookUp = () => {
+        this.findOutcome(jobId).then(accept, (error: unknown) => {
+          this.logger?.warn({ jobId, err: error }, 'looking up a stored outcome failed; still listening');
+        });
+      };
+      const onAbort = () => {
+        fail(new SdbotError('CANCELLED', `stopped waiting for job ${jobId}`));
+      };
+      if (signal?.aborted === true) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      cleanups.push(() => signal?.removeEventListener('abort', onAbort));
+      const subscription = this.connection.subscribe(SUBJECTS.result(jobId), {
+        callback: (error, message) => {
+          if (error !== null) return;
+          try {
+            accept(decodeMessage(jobOutcomeSchema, message.data));
+          } catch (invalid) {
+            this.logger?.warn({ jobId, err: invalid }, 'ignoring an invalid outcome message');
+          }
+        },
+      });
+      cleanups.push(() => {
+        subscription.unsubscribe();
+      });
+      // A reconnect may have hidden an outcome published meanwhile: the stream still has it.
+      this.reconnectListeners.add(lookUp);
+      cleanups.push(() => this.reconnectListeners.delete(lookUp));
+      if (timeoutMs !== undefined) {
+        const timer = setTimeout(() => {
+          fail(new SdbotError('TIMEOUT', `job ${jobId} had no outcome after ${timeoutMs} ms`));
+        }, timeoutMs);
+        cleanups.push(() => {
+          clearTimeout(timer);
+        });
+      }
+      // Subscribe first, then look: an outcome published in between is seen by one or the other.
+      this.connection.flush().then(lookUp, lookUp);
+    });
+  }
+
+  /**
+   * Cancels a job: its state becomes `cancelled` (unless it already ended) and the worker running
+   * it stops within a step. Returns the job's state afterwards (undefined when unknown).
+   */
+  async cancel(jobId: string, requestedBy: string, now = Date.now()): Promise<JobStateRecord | undefined> {
+    const change = await this.jobStates.update(jobId, (current) => {
+      if (current === null || isTerminalStatus(current.status)) return undefined;
+      return {
+        ...current,
+        status: { state: 'cancelled', cancelledBy: requestedBy, cancelledAt: now },
+        updatedAt: now,
+      };
+    });
+    try {
+      this.connection.publish(
+        SUBJECTS.cancel(jobId),
+        encodeMessage(cancelRequestSchema, { v: 1, jobId, requestedBy, at: now }),
+      );
+      await this.connection.flush();
+    } catch (error) {
+      throw natsFailure(error, `cancelling job ${jobId}`);
+    }
+    return change.record;
+  }
+
+  async state(jobId: string): Promise<JobStateRecord | null> {
+    return (await this.jobStates.get(jobId))?.record ?? null;
+  }
+
+  /**
+   * How many queued jobs of the same model were submitted before this one, or null when the job is
+   * not waiting (running, finished, unknown). Counted by walking the model's subject from the first
+   * undelivered job, up to `limit` steps.
+   */
+  async queuePosition(jobId: string, { limit = 100 } = {}): Promise<QueuePosition | null> {
+    const record = await this.state(jobId);
+    if (record?.status.state !== 'queued' || record.jobStreamSeq === undefined) return null;
+    const mine = record.jobStreamSeq;
+    const subject = SUBJECTS.job(record.job.model);
+    let delivered = 0;
+    try {
+      delivered = (await this.jsm.consumers.info(STREAMS.jobs, jobConsumerName(record.job.model))).delivered
+        .stream_seq;
+    } catch (error) {
+      if (!isMissingResource(error)) throw natsFailure(error, 'reading the job queue');
+    }
+    if (mine <= delivered) return null;
+    let ahead = 0;
+    let cursor = delivered + 1;
+    while (ahead < limit) {
+      let next;
+      try {
+        next = await this.jsm.direct.getMessage(STREAMS.jobs, { next_by_subj: subject, seq: cursor });
+      } catch (error) {
+        throw natsFailure(error, 'reading the job queue');
+      }
+      if (next === null || next.seq >= mine) return { ahead, capped: false };
+      ahead += 1;
+      cursor = next.seq + 1;
+    }
+    return { ahead, capped: true };
+  }
+
+  /** Reads an image (result, preview or source) from the object store. */
+  async readImage(ref: ObjectRef): Promise<Uint8Array> {
+    if (ref.store !== OBJECT_STORES.images) {
+      throw new SdbotError('NOT_FOUND', `unknown object store "${ref.store}"`);
+    }
+    let bytes;
+    try {
+      bytes = await this.images.getBlob(ref.name);
+    } catch (error) {
+      throw natsFailure(error, `reading image ${ref.name}`);
+    }
+    if (bytes === null) throw new SdbotError('NOT_FOUND', `image ${ref.name} is gone (expired or deleted)`);
+    return bytes;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Typed access to the job-state and worker-registry KV buckets. Job state only moves forward:
+ * every write is a compare-and-set on the revision that was read, and a terminal state (completed,
+ * failed, cancelled) is never overwritten by a late progress update from a slow or dead worker.
+ */
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { KV_BUCKETS, jobStateKey, workerKey } from '../names.js';
+import { decodeMessage, encodeMessage } from '../protocol/codec.js';
+import type { GenerationJob } from '../protocol/job.js';
+import { jobStateRecordSchema, type JobStateRecord, type JobStatus } from '../protocol/state.js';
+import { workerHeartbeatSchema, type WorkerHeartbeat } from '../protocol/worker.js';
+import { isWrongLastSequence, natsFailure } from './errors.js';
+import { kvStreamName } from './provision.js';
+
+/** Opens a bucket created by provisioning; reads go through direct get (nats-server 2.9+). */
+export async function openBucket(js: JetStreamClient, bucket: string): Promise<KV> {
+  try {
+    return await new Kvm(js).open(bucket, { allow_direct: true });
+  } catch (error) {
+    throw natsFailure(error, `opening KV bucket ${bucket}`);
+  }
+}
+
+export function isTerminalStatus(status: JobStatus): boolean {
+  return status.state === 'completed' || status.state === 'failed' || status.state === 'cancelled';
+}
+
+export interface JobStateEntry {
+  record: JobStateRecord;
+  revision: number;
+}
+
+/** What a state change decided: the record now stored, and whether this call wrote it. */
+export interface JobStateChange {
+  record: JobStateRecord | undefined;
+  changed: boolean;
+}
+
+/** Compare-and-set retries before giving up: only a storm of writers to one job gets there. */
+const MAX_CAS_ATTEMPTS = 20;
+
+export class JobStateStore {
+  constructor(private readonly kv: KV) {}
+
+  static async open(js: JetStreamClient): Promise<JobStateStore> {
+    return new JobStateStore(await openBucket(js, KV_BUCKETS.jobs));
+  }
+
+  async get(jobId: string): Promise<JobStateEntry | null> {
+    let entry;
+    try {
+      entry = await this.kv.get(jobStateKey(jobId));
+    } catch (error) {
+      throw natsFailure(error, `reading the state of job ${jobId}`);
+    }
+    if (entry?.operation !== 'PUT') return null;
+    return { record: decodeMessage(jobStateRecordSchema, entry.value), revision: entry.revision };
+  }
+
+  /** Records a job as queued unless something (a fast worker) recorded it first. */
+  async createQueued(job: GenerationJob, jobStreamSeq: number, now = Date.now()): Promise<boolean> {
+    const record: JobStateRecord = { v: 1, job, status: { state: 'queued' }, jobStreamSeq, updatedAt: now };
+    const change = await this.update(job.id, (current) => (current === null ? record : undefined));
+    return change.changed;
+  }
+
+  /**
+   * Applies `decide` to the current record (null when there is none) and stores its answer with
+   * compare-and-set, retrying when another writer got in between. `undefined` means "leave it".
+   */
+  async update(
+    jobId: string,
+    decide: (current: JobStateRecord | null) => JobStateRecord | undefined,
+  ): Promise<JobStateChange> {
+    const key = jobStateKey(jobId);
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt += 1) {
+      const current = await this.get(jobId);
+      const next = decide(current?.record ?? null);
+      if (next === undefined) return { record: current?.record, changed: false };
+      const value = encodeMessage(jobStateRecordSchema, next);
+      try {
+        if (current === null) await this.kv.create(key, value);
+        else await this.kv.update(key, value, current.revision);
+        return { record: next, changed: true };
+      } catch (error) {
+        if (!isWrongLastSequence(error)) throw natsFailure(error, `writing the state of job ${jobId}`);
+      }
+    }
+    throw natsFailure(new Error('too many concurrent writers'), `writing the state of job ${jobId}`);
+  }
+
+  /**
+   * Moves a job to `status` unless it already reached a terminal state (or `allow` refuses).
+   * The job itself is needed only when no record exists yet.
+   */
+  async transition(
+    job: GenerationJob,
+    status: JobStatus,
+    { now = Date.now(), allow = (current: JobStateRecord) => !isTerminalStatus(current.status) } = {},
+  ): Promise<JobStateChange> {
+    return this.update(job.id, (current) => {
+      if (current === null) return { v: 1, job, status, updatedAt: now };
+      if (!allow(current)) return undefined;
+      return { ...current, status, updatedAt: now };
+    });
+  }
+}
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Who is online: one heartbeat per worker, expiring with the bucket's TTL. */
+export class WorkerRegistry {
+  constructor(
+    private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
+  ) {}
+
+  static async open(js: JetStreamClient): Promise<WorkerRegistry> {
+    return new WorkerRegistry(await openBucket(js, KV_BUCKETS.workers), await js.jetstreamManager());
+  }
+
+  async put(heartbeat: WorkerHeartbeat): Promise<void> {
+    try {
+      await this.kv.put(workerKey(heartbeat.workerId), encodeMessage(workerHeartbeatSchema, heartbeat));
+    } catch (error) {
+      throw natsFailure(error, `publishing the heartbeat of worker ${heartbeat.workerId}`);
+    }
+  }
+
+  async remove(workerId: string): Promise<void> {
+    try {
+      await this.kv.delete(workerKey(workerId));
+    } catch (error) {
+      throw natsFailure(error, `removing worker ${workerId} from the registry`);
+    }
+  }
+
+  /**
+   * Live workers, sorted by id. Keys are listed from the stream's per-subject counts rather than a
+   * KV watcher, so readers need no consumer (and no permission to create one).
+   */
+  async list(): Promise<WorkerHeartbeat[]> {
+    const prefix = `$KV.${KV_BUCKETS.workers}.`;
+    let subjects: Record<string, number>;
+    try {
+      const info = await this.jsm.streams.info(kvStreamName(KV_BUCKETS.workers), {
+        subjects_filter: `${prefix}>`,
+      });
+      subjects = info.state.subjects ?? {};
+    } catch (error) {
+      throw natsFailure(error, 'listing workers');
+    }
+    const heartbeats: WorkerHeartbeat[] = [];
+    for (const subject of Object.keys(subjects)) {
+      const entry = await this.kv.get(subject.slice(prefix.length)).catch((error: unknown) => {
+        throw natsFailure(error, 'reading a worker heartbeat');
+      });
+      if (entry?.operation !== 'PUT') continue;
+      // A worker speaking another protocol version is not one this process can send jobs to.
+      const parsed = workerHeartbeatSchema.safeParse(safeJson(entry.value));
+      if (parsed.success) heartbeats.push(parsed.data);
+    }
+    return heartbeats.sort((a, b) => a.workerId.localeCompare(b.workerId));
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * Creates or updates the JetStream resources sdbot uses: the jobs work queue, results and dead
+ * letters streams, the KV buckets, the image object store, and one worker consumer per model.
+ * Idempotent: every component runs it at start and `sdbot nats setup` runs it explicitly.
+ * KV buckets and object stores are built as plain streams (the layout of ADR-8 / ADR-20), so one
+ * code path can compare and update their settings; only features of nats-server 2.9 are used.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import type { Config } from '../config.js';
+import { LIMITS } from '../limits.js';
+import type { Logger } from '../logger.js';
+import { KV_BUCKETS, OBJECT_STORES, STREAMS, SUBJECTS, jobConsumerName } from '../names.js';
+import { isMissingResource, natsFailure } from './errors.js';
+
+export const JETSTREAM_RESOURCES = [
+  'jobs',
+  'results',
+  'deadLetters',
+  'jobState',
+  'workers',
+  'settings',
+  'rateLimits',
+  'images',
+] as const;
+export type JetStreamResource = (typeof JETSTREAM_RESOURCES)[number];
+
+/** What a worker and a job client (bot, CLI) need; the bot adds settings and rate limits. */
+export const JOB_FLOW_RESOURCES: readonly JetStreamResource[] = [
+  'jobs',
+  'results',
+  'deadLetters',
+  'jobState',
+  'workers',
+  'images',
+];
+
+/** A worker is gone once this many heartbeats are missed (the workers bucket's TTL). */
+export const HEARTBEATS_PER_TTL = 3;
+
+const NANOS_PER_MS = 1_000_000;
+const nanos = (ms: number) => ms * NANOS_PER_MS;
+/** Largest KV value: a job state record holds the job (prompts) and image references. */
+const KV_VALUE_MAX_BYTES = 128 * 1024;
+
+export function kvStreamName(bucket: string): string {
+  return `KV_${bucket}`;
+}
+
+export function objectStoreStreamName(store: string): string {
+  return `OBJ_${store}`;
+}
+
+type DesiredStream = Pick<StreamConfig, 'name' | 'subjects'> &
+  Partial<
+    Pick<
+      StreamConfig,
+      | 'retention'
+      | 'storage'
+      | 'num_replicas'
+      | 'max_age'
+      | 'duplicate_window'
+      | 'max_msg_size'
+      | 'max_msgs_per_subject'
+      | 'discard'
+      | 'allow_direct'
+      | 'allow_rollup_hdrs'
+      | 'deny_delete'
+    >
+  >;
+
+function kvStream(bucket: string, replicas: number, ttlMs: number, history: number): DesiredStream {
+  // The duplicate window may not exceed max_age; 2 minutes is the server's default.
+  const window = ttlMs > 0 ? Math.min(ttlMs, 120_000) : 120_000;
+  return {
+    name: kvStreamName(bucket),
+    subjects: [`$KV.${bucket}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: nanos(ttlMs),
+    duplicate_window: nanos(window),
+    max_msg_size: KV_VALUE_MAX_BYTES,
+    max_msgs_per_subject: history,
+    discard: DiscardPolicy.New,
+    allow_direct: true,
+    allow_rollup_hdrs: true,
+    deny_delete: true,
+  };
+}
+
+/** The stream settings each resource should have under this configuration. */
+export function desiredStreams(config: Config): Record<JetStreamResource, DesiredStream> {
+  const js = config.jetstream;
+  const replicas = js.replicas;
+  const heartbeatTtlMs = config.worker.heartbeatIntervalMs * HEARTBEATS_PER_TTL;
+  // The duplicate window may not exceed max_age (0: messages never expire).
+  const window = (maxAgeMs: number) =>
+    nanos(maxAgeMs > 0 ? Math.min(js.duplicateWindowMs, maxAgeMs) : js.duplicateWindowMs);
+  return {
+    jobs: {
+      name: STREAMS.jobs,
+      subjects: [SUBJECTS.jobsAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_age: nanos(js.jobMaxAgeMs),
+      duplicate_window: window(js.jobMaxAgeMs),
+      max_msg_size: LIMITS.jobMessageMaxBytes,
+      discard: DiscardPolicy.Old,
+      // Queue positions are counted with direct gets (next message by subject).
+      allow_direct: true,
+    },
+    results: {
+      name: STREAMS.results,
+      subjects: [SUBJECTS.resultsAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_age: nanos(js.resultMaxAgeMs),
+      duplicate_window: window(js.resultMaxAgeMs),
+      // One outcome per job: a late duplicate outside the window replaces, never adds.
+      max_msgs_per_subject: 1,
+      discard: DiscardPolicy.Old,
+    },
+    deadLetters: {
+      name: STREAMS.deadLetters,
+      subjects: [SUBJECTS.deadLettersAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_age: nanos(js.deadLetterMaxAgeMs),
+      duplicate_window: window(js.deadLetterMaxAgeMs),
+      discard: DiscardPolicy.Old,
+    },
+    jobState: kvStream(KV_BUCKETS.jobs, replicas, js.jobStateTtlMs, 1),
+    workers: kvStream(KV_BUCKETS.workers, replicas, heartbeatTtlMs, 1),
+    settings: kvStream(KV_BUCKETS.settings, replicas, 0, 5),
+    rateLimits: kvStream(KV_BUCKETS.rateLimits, replicas, 0, 1),
+    images: {
+      name: objectStoreStreamName(OBJECT_STORES.images),
+      subjects: [`$O.${OBJECT_STORES.images}.C.>`, `$O.${OBJECT_STORES.images}.M.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_age: nanos(js.resultMaxAgeMs),
+      discard: DiscardPolicy.New,
+      allow_direct: true,
+      allow_rollup_hdrs: true,
+    },
+  };
+}
+
+/** The durable pull consumer all workers of one model share. */
+export function jobConsumerConfig(config: Config, model: string): Partial<ConsumerConfig> {
+  return {
+    durable_name: jobConsumerName(model),
+    filter_subject: SUBJECTS.job(model),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(config.jetstream.ackWaitMs),
+    max_deliver: config.jetstream.maxDeliver,
+    // Enough for every free slot of a large pool to have a pull request waiting.
+    max_waiting: 4096,
+    max_ack_pending: 10_000,
+  };
+}
+
+export interface ProvisionOptions {
+  /** Resources to ensure (default: all of them). */
+  resources?: readonly JetStreamResource[];
+  /** Models whose worker consumers to ensure. */
+  models?: readonly string[];
+  logger?: Logger;
+}
+
+export interface ProvisionReport {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+}
+
+function sameSubjects(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  const left = [...(a ?? [])].sort();
+  const right = [...(b ?? [])].sort();
+  return left.length === right.length && left.every((subject, index) => subject === right[index]);
+}
+
+/** Fields of `desired` that the existing stream does not match. */
+function streamDrift(existing: StreamConfig, desired: DesiredStream): string[] {
+  const drift: string[] = [];
+  if (!sameSubjects(existing.subjects, desired.subjects)) drift.push('subjects');
+  for (const key of Object.keys(desired) as (keyof DesiredStream)[]) {
+    if (key === 'subjects' || key === 'name') continue;
+    const want = desired[key];
+    // The server leaves false flags out of stream info.
+    const have = (existing as Partial<StreamConfig>)[key] ?? (typeof want === 'boolean' ? false : undefined);
+    if (have !== want) drift.push(key);
+  }
+  return drift;
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  desired: DesiredStream,
+  report: ProvisionReport,
+  logger: Logger | undefined,
+): Promise<void> {
+  let existing: StreamConfig | undefined;
+  try {
+    existing = (await jsm.streams.info(desired.name)).config;
+  } catch (error) {
+    if (!isMissingResource(error)) throw natsFailure(error, `reading stream ${desired.name}`);
+  }
+  if (existing === undefined) {
+    try {
+      await jsm.streams.add(desired);
+    } catch (error) {
+      throw natsFailure(error, `creating stream ${desired.name}`);
+    }
+    report.created.push(desired.name);
+    logger?.info({ stream: desired.name }, 'created stream');
+    return;
+  }
+  const drift = streamDrift(existing, desired);
+  if (drift.length === 0) {
+    report.unchanged.push(desired.name);
+    return;
+  }
+  try {
+    await jsm.streams.update(desired.name, { ...existing, ...desired });
+  } catch (error) {
+    throw natsFailure(error, `updating ${drift.join(', ')} of stream ${desired.name}`);
+  }
+  report.updated.push(desired.name);
+  logger?.info({ stream: desired.name, changed: drift }, 'updated stream settings');
+}
+
+async function ensureJobConsumer(
+  jsm: JetStreamManager,
+  config: Config,
+  model: string,
+  report: ProvisionReport,
+  logger: Logger | undefined,
+): Promise<void> {
+  const desired = jobConsumerConfig(config, model);
+  const name = jobConsumerName(model);
+  let existing: ConsumerConfig | undefined;
+  try {
+    existing = (await jsm.consumers.info(STREAMS.jobs, name)).config;
+  } catch (error) {
+    if (!isMissingResource(error)) throw natsFailure(error, `reading consumer ${name}`);
+  }
+  if (existing === undefined) {
+    try {
+      await jsm.consumers.add(STREAMS.jobs, desired);
+    } catch (error) {
+      throw natsFailure(error, `creating consumer ${name}`);
+    }
+    report.created.push(`${STREAMS.jobs}/${name}`);
+    logger?.info({ consumer: name }, 'created worker consumer');
+    return;
+  }
+  if (existing.filter_subject !== desired.filter_subject) {
+    throw natsFailure(
+      new Error(`filters ${existing.filter_subject ?? '(none)'}, expected ${desired.filter_subject ?? ''}`),
+      `consumer ${name}`,
+    );
+  }
+  if (existing.ack_wait === desired.ack_wait && existing.max_deliver === desired.max_deliver) {
+    report.unchanged.push(`${STREAMS.jobs}/${name}`);
+    return;
+  }
+  try {
+    await jsm.consumers.update(STREAMS.jobs, name, {
+      ack_wait: nanos(config.jetstream.ackWaitMs),
+      max_deliver: config.jetstream.maxDeliver,
+    });
+  } catch (error) {
+    throw natsFailure(error, `updating ack wait / max deliver of consumer ${name}`);
+  }
+  report.updated.push(`${STREAMS.jobs}/${name}`);
+  logger?.info({ consumer: name }, 'updated worker consumer settings');
+}
+
+/**
+ * Ensures the requested resources exist with the configured settings. A user without the right to
+ * create or update a resource gets PERMISSION_DENIED naming it; run `sdbot nats setup` as the bot
+ * or admin user first.
+ */
+export async function provisionJetStream(
+  jsm: JetStreamManager,
+  config: Config,
+  { resources = JETSTREAM_RESOURCES, models = [], logger }: ProvisionOptions = {},
+): Promise<ProvisionReport> {
+  const report: ProvisionReport = { created: [], updated: [], unchanged: [] };
+  const streams = desiredStreams(config);
+  for (const resource of resources) await ensureStream(jsm, streams[resource], report, logger);
+  for (const model of models) await ensureJobConsumer(jsm, config, model, report, logger);
+  return report;
+}

@@ -1,0 +1,160 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobSystemStatus, ProvisionReport } from '@sdbot/shared';
+import { runSdbot } from '../../helpers/cli.js';
+import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
+import { startTestWorker, type TestWorker } from '../../helpers/workers.js';
+
+const available = natsServerAvailable();
+
+describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
+  let server: NatsTestServer;
+  let worker: TestWorker;
+  let directory: string;
+  const env = { LOG_LEVEL: 'silent' };
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    directory = mkdtempSync(join(tmpdir(), 'sdbot-imagine-'));
+  });
+
+  afterAll(async () => {
+    await worker.stop();
+    await server.cleanup();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('nats setup creates every resource once and is idempotent', async () => {
+    const first = await runSdbot(['nats', 'setup', '--nats', server.url, '--json'], env);
+    expect(first.code).toBe(0);
+    expect((JSON.parse(first.stdout) as ProvisionReport).created).toEqual([
+      'SDBOT_JOBS',
+      'SDBOT_RESULTS',
+      'SDBOT_DEAD_LETTERS',
+      'KV_sdbot-jobs',
+      'KV_sdbot-workers',
+      'KV_sdbot-settings',
+      'KV_sdbot-ratelimits',
+      'OBJ_sdbot-images',
+    ]);
+    const again = await runSdbot(['nats', 'setup', '--nats', server.url], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^unchanged: SDBOT_JOBS, SDBOT_RESULTS/);
+    const wrong = await runSdbot(['nats', 'stup', '--nats', server.url], env);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('expected "sdbot nats setup"');
+  });
+
+  it('imagine fails fast with UNKNOWN_MODEL while no worker is online', async () => {
+    const run = await runSdbot(
+      ['imagine', '--nats', server.url, '--prompt', 'x', '--out', join(directory, 'x.png')],
+      env,
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('error [UNKNOWN_MODEL]: no worker is online');
+  });
+
+  it('imagine submits through NATS, shows progress and writes every image', async () => {
+    worker = await startTestWorker(server.url, { workerId: 'cli-worker', msPerStep: 10 });
+    const out = join(directory, 'lighthouse.png');
+    const run = await runSdbot(
+      [
+        'imagine',
+        '--nats',
+        server.url,
+        '--prompt',
+        'a lighthouse',
+        '--out',
+        out,
+        '--width',
+        '64',
+        '--height',
+        '64',
+      ].concat(['--steps', '3', '--count', '2', '--seed', '7', '--json']),
+      env,
+    );
+    expect(run.stderr).toContain('step 3/3');
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { workerId: string; images: { file: string; seed: number }[] };
+    expect(result.workerId).toBe('cli-worker');
+    expect(result.images.map((image) => [image.file, image.seed])).toEqual([
+      [join(directory, 'lighthouse-0.png'), 7],
+      [join(directory, 'lighthouse-1.png'), 8],
+    ]);
+    const second = await sharp(readFileSync(join(directory, 'lighthouse-1.png')))
+      .raw()
+      .toBuffer();
+    expect([...second.subarray(0, 3)]).toEqual([8, 0, 0]);
+  });
+
+  it('imagine --init sends the source image to the worker through the object store', async () => {
+    const init = join(directory, 'red.png');
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 255, g: 0, b: 0 } } })
+      .png()
+      .toFile(init);
+    const out = join(directory, 'from-red.png');
+    const run = await runSdbot(
+      [
+        'imagine',
+        '--nats',
+        server.url,
+        '--prompt',
+        'keep it',
+        '--init',
+        init,
+        '--strength',
+        '0',
+        '--out',
+        out,
+      ].concat(['--width', '64', '--height', '64', '--steps', '4']),
+      env,
+    );
+    expect(run.stderr).toContain('step 1/1');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/from-red\.png {2}seed \d+\n$/);
+    const pixels = await sharp(readFileSync(out)).raw().toBuffer();
+    expect([...pixels.subarray(0, 3)]).toEqual([255, 0, 0]);
+  });
+
+  it('imagine names the flag of a bad option and the code of a failed job', async () => {
+    const out = join(directory, 'bad.png');
+    const steps = await runSdbot(
+      ['imagine', '--nats', server.url, '--prompt', 'x', '--steps', '0', '--out', out],
+      env,
+    );
+    expect(steps.code).toBe(2);
+    expect(steps.stderr).toContain('--steps: must be an integer in 1..150 (got 0)');
+    const scheduler = await runSdbot(
+      ['imagine', '--nats', server.url, '--prompt', 'x', '--scheduler', 'fast', '--out', out],
+      env,
+    );
+    expect(scheduler.code).toBe(2);
+    expect(scheduler.stderr).toContain('--scheduler: must be one of pndm, ddim');
+    const model = await runSdbot(
+      ['imagine', '--nats', server.url, '--prompt', 'x', '--model', 'sd99', '--out', out],
+      env,
+    );
+    expect(model.code).toBe(1);
+    expect(model.stderr).toContain('error [UNKNOWN_MODEL]: no worker serves model "sd99" (online: sim)');
+  });
+
+  it('status prints workers, queues and dead letters, as text or JSON', async () => {
+    const text = await runSdbot(['status', '--nats', server.url], env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^Workers \(1\):\n {2}ID +MODELS +PROVIDER/);
+    expect(text.stdout).toMatch(/ {2}cli-worker +sim +cpu \(simulated\) +1\/1/);
+    expect(text.stdout).toMatch(
+      /Queues:\n {2}MODEL +QUEUED +RUNNING +WORKERS +OLDEST WAITING\n {2}sim +0 +0 +1 +-\n/,
+    );
+    expect(text.stdout).toContain('Dead letters: 0');
+    const json = await runSdbot(['status', '--nats', server.url, '--json'], env);
+    const status = JSON.parse(json.stdout) as JobSystemStatus;
+    expect(status.workers.map((w) => w.workerId)).toEqual(['cli-worker']);
+    expect(status.queues).toEqual([
+      { model: 'sim', queued: 0, running: 0, oldestQueuedAt: null, workers: 1 },
+    ]);
+  });
+});

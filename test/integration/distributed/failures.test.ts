@@ -1,0 +1,268 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  SUBJECTS,
+  SdbotError,
+  collectStatus,
+  provisionJetStream,
+  type GenerationJob,
+  type Progress,
+} from '@sdbot/shared';
+import { SimulatedGenerator, type GenerationHooks, type GenerationRequest } from '@sdbot/worker';
+import { exampleJob } from '../../helpers/messages.js';
+import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
+import {
+  cliRequester,
+  counterValue,
+  openTestClient,
+  startTestWorker,
+  testConfig,
+  type TestClient,
+  type TestWorker,
+} from '../../helpers/workers.js';
+
+const available = natsServerAvailable();
+
+/** Fails its first `failures` generations with a retryable error, then behaves like the simulator. */
+class FlakyGenerator extends SimulatedGenerator {
+  calls = 0;
+  constructor(private readonly failures: number) {
+    super(['sim'], 1);
+  }
+  override generate(request: GenerationRequest, hooks: GenerationHooks) {
+    this.calls += 1;
+    if (this.calls <= this.failures) {
+      return Promise.reject(new SdbotError('INFERENCE_FAILED', `device lost (call ${this.calls})`));
+    }
+    return super.generate(request, hooks);
+  }
+}
+
+describe.skipIf(!available)('distributed generation: failures', () => {
+  let server: NatsTestServer;
+  let workers: TestWorker[] = [];
+  let requester: TestClient;
+
+  beforeEach(async () => {
+    server = await startNatsServer();
+  });
+
+  afterEach(async () => {
+    await Promise.all(workers.map((worker) => worker.stop()));
+    workers = [];
+    await requester.close();
+    await server.cleanup();
+  });
+
+  it('cancellation stops a running job within one step', async () => {
+    workers = [await startTestWorker(server.url, { msPerStep: 60 })];
+    requester = await openTestClient(server.url);
+    const { client } = requester;
+    const job = client.buildJob({
+      prompt: 'long',
+      model: 'sim',
+      requester: cliRequester,
+      steps: 100,
+      width: 64,
+      height: 64,
+    });
+    const steps: number[] = [];
+    let stepAtCancel = -1;
+    let cancelling: Promise<unknown> | undefined;
+    const watch = client.watchProgress(job.id, (progress: Progress) => {
+      steps.push(progress.step);
+      if (progress.step === 3 && cancelling === undefined) {
+        stepAtCancel = progress.step;
+        cancelling = client.cancel(job.id, 'tester');
+      }
+    });
+    const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
+    await client.submit(job);
+    const outcome = await waiting;
+    await cancelling;
+    watch.stop();
+    expect(outcome).toMatchObject({ type: 'failure', code: 'CANCELLED', message: 'cancelled by tester' });
+    expect(Math.max(...steps)).toBeLessThanOrEqual(stepAtCancel + 1);
+    expect((await client.state(job.id))?.status).toMatchObject({ state: 'cancelled', cancelledBy: 'tester' });
+  });
+
+  it('a job cancelled while queued is skipped and its requester told', async () => {
+    workers = [await startTestWorker(server.url, { msPerStep: 50 })];
+    requester = await openTestClient(server.url);
+    const { client } = requester;
+    const busy = client.buildJob({
+      prompt: 'busy',
+      model: 'sim',
+      requester: cliRequester,
+      steps: 100,
+      width: 64,
+      height: 64,
+    });
+    const queued = client.buildJob({
+      prompt: 'queued',
+      model: 'sim',
+      requester: cliRequester,
+      steps: 1,
+      width: 64,
+      height: 64,
+    });
+    const busyOutcome = client.awaitOutcome(busy.id, { timeoutMs: 20_000 });
+    const queuedOutcome = client.awaitOutcome(queued.id, { timeoutMs: 20_000 });
+    await client.submit(busy);
+    await client.submit(queued);
+    expect(await client.queuePosition(queued.id)).toEqual({ ahead: 0, capped: false });
+    expect((await client.cancel(queued.id, 'tester'))?.status.state).toBe('cancelled');
+    expect(await client.queuePosition(queued.id)).toBeNull();
+    await client.cancel(busy.id, 'tester');
+    expect(await busyOutcome).toMatchObject({ code: 'CANCELLED' });
+    expect(await queuedOutcome).toMatchObject({ type: 'failure', code: 'CANCELLED' });
+  });
+
+  it('malformed jobs are dead-lettered with a reason, the worker carries on, requesters get a failure', async () => {
+    workers = [await startTestWorker(server.url)];
+    requester = await openTestClient(server.url);
+    const { client, connection } = requester;
+    const js = jetstream(connection);
+    const subject = SUBJECTS.job('sim');
+    const bad: [string, string | object][] = [
+      ['bad-json', '{"id": "bad-json", oops'],
+      ['bad-steps', exampleJob({ id: 'bad-steps', model: 'sim', steps: 0 })],
+      ['wrong-model', exampleJob({ id: 'wrong-model', model: 'other' })],
+      ['too-big', exampleJob({ id: 'too-big', model: 'sim', width: 2048, height: 2048 })],
+    ];
+    const outcomes = bad.map(([id]) => client.awaitOutcome(id, { timeoutMs: 20_000 }));
+    for (const [id, body] of bad) {
+      await js.publish(subject, typeof body === 'string' ? body : JSON.stringify(body), { msgID: id });
+    }
+    const failures = await Promise.all(outcomes);
+    expect(
+      failures.map((outcome) => (outcome.type === 'failure' ? [outcome.jobId, outcome.code] : [])),
+    ).toEqual([
+      ['bad-json', 'INVALID_MESSAGE'],
+      ['bad-steps', 'INVALID_MESSAGE'],
+      ['wrong-model', 'UNKNOWN_MODEL'],
+      ['too-big', 'INVALID_MESSAGE'],
+    ]);
+    expect(failures[1]).toMatchObject({ message: 'steps: must be an integer in 1..150 (got 0)' });
+    expect(failures[3]?.type === 'failure' && failures[3].message).toContain(
+      'width x height must be at most 1048576 pixels',
+    );
+
+    const good = client.buildJob({
+      prompt: 'still alive',
+      model: 'sim',
+      requester: cliRequester,
+      steps: 2,
+      width: 64,
+      height: 64,
+    });
+    const waiting = client.awaitOutcome(good.id, { timeoutMs: 20_000 });
+    await client.submit(good);
+    expect((await waiting).type).toBe('result');
+
+    const status = await collectStatus(await jetstreamManager(connection), client.workers);
+    expect(status.deadLetters.count).toBe(4);
+    expect(status.deadLetters.recent.map((letter) => [letter.jobId, letter.code, letter.deliveries])).toEqual(
+      [
+        ['too-big', 'INVALID_MESSAGE', 1],
+        ['wrong-model', 'UNKNOWN_MODEL', 1],
+        ['bad-steps', 'INVALID_MESSAGE', 1],
+        ['bad-json', 'INVALID_MESSAGE', 1],
+      ],
+    );
+    expect(Buffer.from(status.deadLetters.recent[3]!.payload, 'base64').toString()).toBe(
+      '{"id": "bad-json", oops',
+    );
+    expect(status.queues).toEqual([
+      { model: 'sim', queued: 0, running: 0, oldestQueuedAt: null, workers: 1 },
+    ]);
+  });
+
+  it('a retryable failure is retried after a delay and then succeeds', async () => {
+    const generator = new FlakyGenerator(1);
+    workers = [await startTestWorker(server.url, { generator, env: { SDBOT_RETRY_DELAY: '100ms' } })];
+    requester = await openTestClient(server.url);
+    const { client } = requester;
+    const job = client.buildJob({
+      prompt: 'flaky',
+      model: 'sim',
+      requester: cliRequester,
+      steps: 2,
+      width: 64,
+      height: 64,
+    });
+    const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
+    await client.submit(job);
+    expect((await waiting).type).toBe('result');
+    expect(generator.calls).toBe(2);
+    await workers[0]!.stop();
+    expect(await counterValue(workers[0]!.metrics, 'sdbot_worker_jobs_total', { outcome: 'retried' })).toBe(
+      1,
+    );
+    expect(await counterValue(workers[0]!.metrics, 'sdbot_worker_redeliveries_total')).toBe(1);
+  });
+
+  it('a job that fails on every delivery is dead-lettered once max deliveries are used up', async () => {
+    const env = { SDBOT_RETRY_DELAY: '50ms', SDBOT_MAX_DELIVER: '3' };
+    workers = [await startTestWorker(server.url, { generator: new FlakyGenerator(99), env })];
+    requester = await openTestClient(server.url, env);
+    const { client, connection } = requester;
+    const job = client.buildJob({
+      prompt: 'doomed',
+      model: 'sim',
+      requester: cliRequester,
+      steps: 2,
+      width: 64,
+      height: 64,
+    });
+    const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
+    await client.submit(job);
+    expect(await waiting).toMatchObject({
+      type: 'failure',
+      code: 'MAX_DELIVERIES_EXCEEDED',
+      message: 'failed on all 3 deliveries; last error [INFERENCE_FAILED]: device lost (call 3)',
+    });
+    const status = await collectStatus(await jetstreamManager(connection), client.workers);
+    expect(status.deadLetters.recent[0]).toMatchObject({
+      jobId: job.id,
+      code: 'MAX_DELIVERIES_EXCEEDED',
+      deliveries: 3,
+    });
+    expect((await client.state(job.id))?.status).toMatchObject({
+      state: 'failed',
+      code: 'MAX_DELIVERIES_EXCEEDED',
+    });
+  });
+
+  it('jobs whose workers keep dying are dead-lettered from the max-deliveries advisory', async () => {
+    const env = { SDBOT_MAX_DELIVER: '2', SDBOT_ACK_WAIT: '1s' };
+    // This worker serves another model; it still handles the advisories of every model.
+    workers = [await startTestWorker(server.url, { models: ['other'], env })];
+    requester = await openTestClient(server.url, env);
+    const { client, connection } = requester;
+    const jsm = await jetstreamManager(connection);
+    await provisionJetStream(jsm, testConfig(server.url, env), { models: ['sim'] });
+    const job: GenerationJob = client.buildJob({ prompt: 'cursed', model: 'sim', requester: cliRequester });
+    const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
+    await client.submit(job, { requireServedModel: false });
+
+    // A "worker" that takes the job and dies without acknowledging it, twice.
+    const consumer = await jetstream(connection).consumers.get('SDBOT_JOBS', 'workers-sim');
+    for (let delivery = 1; delivery <= 2; delivery += 1) {
+      const message = await consumer.next({ expires: 5000 });
+      expect(message?.info.deliveryCount).toBe(delivery);
+    }
+    // The server announces max deliveries when it next tries to deliver.
+    expect(await consumer.next({ expires: 3000 })).toBeNull();
+
+    expect(await waiting).toMatchObject({ type: 'failure', code: 'MAX_DELIVERIES_EXCEEDED' });
+    const status = await collectStatus(jsm, client.workers);
+    expect(status.deadLetters.recent[0]).toMatchObject({
+      jobId: job.id,
+      code: 'MAX_DELIVERIES_EXCEEDED',
+      deliveries: 2,
+    });
+    expect((await jsm.consumers.info('SDBOT_JOBS', 'workers-sim')).num_ack_pending).toBe(0);
+    expect((await jsm.streams.info('SDBOT_JOBS')).state.messages).toBe(0);
+  });
+});

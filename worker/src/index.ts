@@ -1,0 +1,21 @@
+export {
+  type ImageGenerator,
+  type ModelInfo,
+  type GeneratedImage,
+  type GenerationOutput,
+  type GenerationRequest,
+  type GenerationHooks,
+} from './service/generator.js';
+export {
+  SimulatedGenerator,
+  seedColour,
+  seedGradient,
+  effectiveSteps,
+} from './service/simulated-generator.js';
+export { latentsToRgb, previewPng } from './service/preview.js';
+export { WorkerService, type WorkerServiceOptions } from './service/worker-service.js';
+export { WorkerMetrics, type DeliveryOutcome } from './service/metrics.js';
+export { MaxDeliveriesHandler, type MaxDeliveriesHandlerOptions } from './service/max-deliveries.js';
+export { OutcomePublisher, failureOutcome } from './service/outcomes.js';
+export { publishDeadLetter, jobIdOf, type DeadLetterInput } from './service/dead-letters.js';
+export { ThroughputTracker } from './service/throughput.js';

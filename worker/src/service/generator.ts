@@ -1,0 +1,52 @@
+/**
+ * What the worker service needs from an image generator. The real Stable Diffusion pipeline and
+ * the simulated one (`sdbot worker --simulate`) both implement it, so everything around generation
+ * (queueing, progress, cancellation, results) runs the same code in tests and in production.
+ */
+import type { ExecutionProviderName, GenerationJob, WorkerHeartbeat } from '@sdbot/shared';
+
+/** A model as workers advertise it in their heartbeats. */
+export type ModelInfo = WorkerHeartbeat['models'][number];
+
+export interface GeneratedImage {
+  png: Uint8Array;
+  seed: number;
+  /** Flagged by the safety checker; `png` is then the placeholder, never the original. */
+  nsfw: boolean;
+  watermarked: boolean;
+  width: number;
+  height: number;
+}
+
+export interface GenerationOutput {
+  images: GeneratedImage[];
+  /** Prompt tokens beyond the text encoder's window that were dropped. */
+  truncatedTokens: number;
+  /** Milliseconds per stage (textEncoder, unet, vae, safety, watermark, encode). */
+  stages: Record<string, number>;
+}
+
+export interface GenerationRequest {
+  job: GenerationJob;
+  /** The encoded source image of img2img jobs, already read from the object store. */
+  sourceImage?: Uint8Array;
+}
+
+export interface GenerationHooks {
+  /**
+   * Called after each denoising step. `latents` (the first image's, NCHW, 4 x height/8 x width/8)
+   * lets the service draw a cheap preview; a generator may leave it out.
+   */
+  onStep: (step: number, total: number, latents?: Float32Array) => void;
+  /** Checked between steps; an aborted generation rejects with `signal.reason`. */
+  signal: AbortSignal;
+}
+
+export interface ImageGenerator {
+  readonly models: readonly ModelInfo[];
+  readonly provider: ExecutionProviderName;
+  readonly simulated: boolean;
+  generate(request: GenerationRequest, hooks: GenerationHooks): Promise<GenerationOutput>;
+  /** Releases the models (inference sessions). */
+  close(): Promise<void>;
+}
