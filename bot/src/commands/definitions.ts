@@ -1,0 +1,271 @@
+/**
+ * The slash commands, as the JSON Discord's API v10 registers. Ranges come from the protocol's
+ * LIMITS, so Discord's own client refuses most bad values before they reach the bot; the bot still
+ * checks everything, because a stale registration or a hand-made request skips these limits.
+ */
+import {
+  ApplicationIntegrationType,
+  ChannelType,
+  InteractionContextType,
+  PermissionFlagsBits,
+  SlashCommandBuilder,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import { LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
+import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
+import { ASPECT_CHOICES } from '../prompt/size.js';
+import { LIST_KEYS, SETTING_SPECS } from '../settings/keys.js';
+
+export const COMMAND_NAMES = {
+  imagine: 'imagine',
+  settings: 'settings',
+  queue: 'queue',
+  info: 'info',
+} as const;
+
+/** Option names of /imagine, matching the fields of ImagineOptions. */
+export const IMAGINE_OPTIONS = {
+  prompt: 'prompt',
+  negative: 'negative',
+  aspect: 'aspect',
+  width: 'width',
+  height: 'height',
+  steps: 'steps',
+  guidance: 'guidance',
+  seed: 'seed',
+  scheduler: 'scheduler',
+  model: 'model',
+  count: 'count',
+} as const;
+
+/** Subcommands and subcommand groups of /settings, and their option names. */
+export const SETTINGS_SUBCOMMANDS = {
+  view: 'view',
+  set: 'set',
+  reset: 'reset',
+  bannedWords: { group: 'banned-words', add: 'add', remove: 'remove', list: 'list', words: 'words' },
+  channels: { group: 'channels', allow: 'allow', disallow: 'disallow', list: 'list', channel: 'channel' },
+  key: 'key',
+  value: 'value',
+} as const;
+
+/** Channels /imagine can post in, offered by `/settings channels allow`. */
+const POSTABLE_CHANNELS = [
+  ChannelType.GuildText,
+  ChannelType.GuildAnnouncement,
+  ChannelType.GuildVoice,
+  ChannelType.GuildStageVoice,
+  ChannelType.GuildForum,
+  ChannelType.GuildMedia,
+] as const;
+
+const sizeHint = `multiple of ${LIMITS.sizeMultiple}`;
+
+function imagineCommand() {
+  return new SlashCommandBuilder()
+    .setName(COMMAND_NAMES.imagine)
+    .setDescription('Draw pictures from a text prompt (flags such as --ar 16:9 --no text work too)')
+    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
+    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
+    .addStringOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.prompt)
+        .setDescription('What to draw, optionally followed by flags: --ar 16:9 --seed 42 --no blurry')
+        .setRequired(true)
+        .setMaxLength(LIMITS.promptMaxChars),
+    )
+    .addStringOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.negative)
+        .setDescription('What to keep out of the picture (same as --no)')
+        .setMaxLength(LIMITS.negativePromptMaxChars),
+    )
+    .addStringOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.aspect)
+        .setDescription('Aspect ratio, width:height (same as --ar)')
+        .addChoices(ASPECT_CHOICES.map((ratio) => ({ name: ratio, value: ratio }))),
+    )
+    .addIntegerOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.width)
+        .setDescription(`Width in pixels, a ${sizeHint} (same as --w)`)
+        .setMinValue(LIMITS.size.min)
+        .setMaxValue(LIMITS.size.max),
+    )
+    .addIntegerOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.height)
+        .setDescription(`Height in pixels, a ${sizeHint} (same as --h)`)
+        .setMinValue(LIMITS.size.min)
+        .setMaxValue(LIMITS.size.max),
+    )
+    .addIntegerOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.steps)
+        .setDescription('Denoising steps: more is slower and usually finer (same as --steps)')
+        .setMinValue(LIMITS.steps.min)
+        .setMaxValue(LIMITS.steps.max),
+    )
+    .addNumberOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.guidance)
+        .setDescription('How closely to follow the prompt, CFG scale (same as --cfg)')
+        .setMinValue(LIMITS.guidance.min)
+        .setMaxValue(LIMITS.guidance.max),
+    )
+    .addIntegerOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.seed)
+        .setDescription('Seed for a reproducible picture (same as --seed)')
+        .setMinValue(LIMITS.seed.min)
+        .setMaxValue(LIMITS.seed.max),
+    )
+    .addStringOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.scheduler)
+        .setDescription('Sampler (same as --scheduler)')
+        .addChoices(SCHEDULER_NAMES.map((name) => ({ name: SCHEDULER_LABELS[name], value: name }))),
+    )
+    .addStringOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.model)
+        .setDescription('Model to draw with (same as --model)')
+        .setAutocomplete(true)
+        .setMaxLength(64),
+    )
+    .addIntegerOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.count)
+        .setDescription(`Pictures to draw, default ${LIMITS.count.max} (same as --count)`)
+        .setMinValue(LIMITS.count.min)
+        .setMaxValue(LIMITS.count.max),
+    );
+}
+
+function settingsCommand() {
+  const keyChoices = SETTING_SPECS.map((spec) => ({
+    name: `${spec.key}: ${spec.description}`,
+    value: spec.key,
+  }));
+  const s = SETTINGS_SUBCOMMANDS;
+  return new SlashCommandBuilder()
+    .setName(COMMAND_NAMES.settings)
+    .setDescription("View or change this server's limits, defaults, banned words and channels")
+    .setContexts(InteractionContextType.Guild)
+    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
+    .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
+    .addSubcommand((sub) => sub.setName(s.view).setDescription("Show this server's settings"))
+    .addSubcommand((sub) =>
+      sub
+        .setName(s.set)
+        .setDescription('Change a setting')
+        .addStringOption((option) =>
+          option.setName(s.key).setDescription('Setting').setRequired(true).addChoices(keyChoices),
+        )
+        .addStringOption((option) =>
+          option.setName(s.value).setDescription('New value').setRequired(true).setMaxLength(100),
+        ),
+    )
+    .addSubcommand((sub) =>
+      sub
+        .setName(s.reset)
+        .setDescription("Go back to the bot's default for a setting, or empty a list")
+        .addStringOption((option) =>
+          option
+            .setName(s.key)
+            .setDescription('Setting')
+            .setRequired(true)
+            .addChoices([
+              ...keyChoices,
+              { name: `${LIST_KEYS.bannedWords}: remove every banned word`, value: LIST_KEYS.bannedWords },
+              { name: `${LIST_KEYS.allowedChannels}: allow every channel`, value: LIST_KEYS.allowedChannels },
+            ]),
+        ),
+    )
+    .addSubcommandGroup((group) =>
+      group
+        .setName(s.bannedWords.group)
+        .setDescription('Words that make /imagine refuse a prompt')
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.bannedWords.add)
+            .setDescription('Ban words or phrases')
+            .addStringOption((option) =>
+              option
+                .setName(s.bannedWords.words)
+                .setDescription('Comma-separated words or phrases')
+                .setRequired(true)
+                .setMaxLength(1000),
+            ),
+        )
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.bannedWords.remove)
+            .setDescription('Allow words or phrases again')
+            .addStringOption((option) =>
+              option
+                .setName(s.bannedWords.words)
+                .setDescription('Comma-separated words or phrases')
+                .setRequired(true)
+                .setMaxLength(1000),
+            ),
+        )
+        .addSubcommand((sub) => sub.setName(s.bannedWords.list).setDescription('Show the banned words')),
+    )
+    .addSubcommandGroup((group) =>
+      group
+        .setName(s.channels.group)
+        .setDescription('Channels where /imagine may be used (none listed: everywhere)')
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.channels.allow)
+            .setDescription('Allow /imagine in a channel')
+            .addChannelOption((option) =>
+              option
+                .setName(s.channels.channel)
+                .setDescription('Channel')
+                .setRequired(true)
+                .addChannelTypes(...POSTABLE_CHANNELS),
+            ),
+        )
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.channels.disallow)
+            .setDescription('Stop allowing /imagine in a channel')
+            .addChannelOption((option) =>
+              option
+                .setName(s.channels.channel)
+                .setDescription('Channel')
+                .setRequired(true)
+                .addChannelTypes(...POSTABLE_CHANNELS),
+            ),
+        )
+        .addSubcommand((sub) =>
+          sub.setName(s.channels.list).setDescription('Show the channels where /imagine may be used'),
+        ),
+    );
+}
+
+function queueCommand() {
+  return new SlashCommandBuilder()
+    .setName(COMMAND_NAMES.queue)
+    .setDescription('Show the jobs waiting or running, and where yours are')
+    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
+    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall);
+}
+
+function infoCommand() {
+  return new SlashCommandBuilder()
+    .setName(COMMAND_NAMES.info)
+    .setDescription('Show the models, workers, limits and flags of this bot')
+    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
+    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall);
+}
+
+/** Every command, ready for a bulk overwrite (`PUT /applications/{id}/commands`). */
+export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+  return [imagineCommand(), settingsCommand(), queueCommand(), infoCommand()].map((command) =>
+    command.toJSON(),
+  );
+}

@@ -1,0 +1,161 @@
+/**
+ * Rate limits shared by every bot replica: per-guild and per-member token buckets, a cap on each
+ * member's queued-or-running jobs and on the guild's. State lives in the rate-limits KV bucket, one
+ * key per guild, changed only by compare-and-set, so replicas racing for the last token cannot
+ * both get it.
+ */
+import type { KV, KvEntry } from '@nats-io/kv';
+import { KV_BUCKETS, type NatsConnection } from '@sdbot/shared';
+import { casUpdate, openBucket } from '../kv.js';
+import {
+  decide,
+  effectiveLimits,
+  emptyScopeState,
+  scopeStateSchema,
+  withoutSlot,
+  type RateLimitOverrides,
+  type RateLimitRefusal,
+  type RateLimits,
+  type ScopeState,
+} from './policy.js';
+
+/** Scope state untouched for a day is dropped by the bucket: by then every slot has expired. */
+export const RATE_STATE_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** Default time after which a slot whose job never reported back is freed. */
+export const DEFAULT_SLOT_LEASE_MS = 60 * 60 * 1000;
+
+/** Key of the state shared by all direct messages. */
+const DIRECT_MESSAGES_KEY = 'dm';
+
+export interface RateLimiterOptions {
+  /** Configured limits (the `rateLimits` config group); guild overrides go on top per request. */
+  defaults: RateLimits;
+  now?: () => number;
+  /** A slot whose job never reports an outcome is freed after this long (at most a day). */
+  slotLeaseMs?: number;
+  /** Compare-and-set attempts before giving up under contention. */
+  maxAttempts?: number;
+}
+
+export interface SlotRef {
+  /** Null for direct messages. */
+  guildId: string | null;
+  jobId: string;
+}
+
+export interface AcquireRequest extends SlotRef {
+  userId: string;
+  /** The guild's `rateLimits` settings. */
+  overrides?: RateLimitOverrides;
+}
+
+export interface RateLimitGrant {
+  ok: true;
+  /** Frees the job's slot; resolves false when it was already freed. Safe to call repeatedly. */
+  release(): Promise<boolean>;
+}
+
+export type AcquireResult = RateLimitGrant | RateLimitRefusal;
+
+function keyOf(guildId: string | null): string {
+  return guildId === null ? DIRECT_MESSAGES_KEY : `guild.${guildId}`;
+}
+
+/** State that cannot be read (corrupt, or written by a newer version) only means fresh buckets. */
+function decodeScopeState(value: Uint8Array): ScopeState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(value));
+  } catch {
+    return emptyScopeState();
+  }
+  const parsed = scopeStateSchema.safeParse(raw);
+  return parsed.success ? parsed.data : emptyScopeState();
+}
+
+export class RateLimiter {
+  private readonly defaults: RateLimits;
+  private readonly now: () => number;
+  private readonly slotLeaseMs: number;
+  private readonly maxAttempts: number | undefined;
+
+  constructor(
+    private readonly kv: KV,
+    options: RateLimiterOptions,
+  ) {
+    this.defaults = options.defaults;
+    this.now = options.now ?? Date.now;
+    this.slotLeaseMs = options.slotLeaseMs ?? DEFAULT_SLOT_LEASE_MS;
+    this.maxAttempts = options.maxAttempts;
+    if (this.slotLeaseMs > RATE_STATE_TTL_MS) {
+      throw new RangeError(`slotLeaseMs must be at most ${RATE_STATE_TTL_MS} (the state's time to live)`);
+    }
+  }
+
+  /** Opens (creating on first use) the rate-limits bucket. */
+  static async open(
+    connection: NatsConnection,
+    options: RateLimiterOptions & { replicas?: number },
+  ): Promise<RateLimiter> {
+    const kv = await openBucket(connection, KV_BUCKETS.rateLimits, {
+      ttlMs: RATE_STATE_TTL_MS,
+      ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
+    });
+    return new RateLimiter(kv, options);
+  }
+
+  private update(guildId: string | null, change: (state: ScopeState) => ScopeState | undefined) {
+    const update = {
+      read: (entry: KvEntry | null) => (entry === null ? emptyScopeState() : decodeScopeState(entry.value)),
+      change,
+      encode: (state: ScopeState) => new TextEncoder().encode(JSON.stringify(state)),
+    };
+    return casUpdate(
+      this.kv,
+      keyOf(guildId),
+      this.maxAttempts === undefined ? update : { ...update, maxAttempts: this.maxAttempts },
+    );
+  }
+
+  /**
+   * Takes a slot and a token from each bucket for the job, or says why not and when to retry.
+   * Acquiring again for a job that holds a slot succeeds without charging twice.
+   */
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const limits = effectiveLimits(this.defaults, request.overrides);
+    let refusal: RateLimitRefusal | undefined;
+    await this.update(request.guildId, (state) => {
+      const decision = decide(
+        state,
+        { userId: request.userId, jobId: request.jobId, directMessages: request.guildId === null },
+        limits,
+        this.now(),
+        this.slotLeaseMs,
+      );
+      refusal = decision.ok ? undefined : decision;
+      return decision.ok ? decision.next : undefined;
+    });
+    if (refusal !== undefined) return refusal;
+    let released = false;
+    const slot: SlotRef = { guildId: request.guildId, jobId: request.jobId };
+    return {
+      ok: true,
+      release: async () => {
+        if (released) return false;
+        released = true;
+        return this.release(slot);
+      },
+    };
+  }
+
+  /**
+   * Frees a job's slot when it finished, failed or was cancelled. Any replica may call it (the
+   * outcome may reach a different one); resolves false when the slot was already free, so a
+   * duplicated outcome never frees someone else's slot.
+   */
+  async release(slot: SlotRef): Promise<boolean> {
+    const outcome = await this.update(slot.guildId, (state) => withoutSlot(state, slot.jobId));
+    return outcome.written;
+  }
+}

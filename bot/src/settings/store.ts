@@ -1,0 +1,92 @@
+/**
+ * Guild settings in the settings KV bucket, one key per guild. Reads return the defaults for a guild
+ * that never changed anything; writes are compare-and-set, so two admins (or two bot replicas)
+ * changing settings at once both land.
+ */
+import type { KV } from '@nats-io/kv';
+import {
+  decodeMessage,
+  encodeMessage,
+  guildSettingsSchema,
+  KV_BUCKETS,
+  PROTOCOL_VERSION,
+  type GuildSettings,
+  type NatsConnection,
+} from '@sdbot/shared';
+import { casUpdate, openBucket, readValue, type OpenBucketOptions } from '../kv.js';
+
+/** `updatedBy` of settings nobody has changed yet. */
+export const DEFAULT_SETTINGS_AUTHOR = 'defaults';
+
+/** The settings of a guild that has set nothing. */
+export function defaultGuildSettings(guildId: string): GuildSettings {
+  return {
+    v: PROTOCOL_VERSION,
+    guildId,
+    rateLimits: {},
+    bannedWords: [],
+    allowedChannels: [],
+    nsfwPolicy: 'block',
+    updatedAt: 0,
+    updatedBy: DEFAULT_SETTINGS_AUTHOR,
+  };
+}
+
+/** A change to a guild's settings; may throw a ValidationError to refuse it. */
+export type SettingsChange = (current: GuildSettings) => GuildSettings;
+
+export interface SettingsStoreOptions {
+  /** Clock for `updatedAt` (milliseconds since the epoch). */
+  now?: () => number;
+}
+
+export class GuildSettingsStore {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly kv: KV,
+    options: SettingsStoreOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Opens (creating on first use) the settings bucket. */
+  static async open(
+    connection: NatsConnection,
+    options: SettingsStoreOptions & Pick<OpenBucketOptions, 'replicas'> = {},
+  ): Promise<GuildSettingsStore> {
+    const bucketOptions: OpenBucketOptions = {};
+    if (options.replicas !== undefined) bucketOptions.replicas = options.replicas;
+    return new GuildSettingsStore(await openBucket(connection, KV_BUCKETS.settings, bucketOptions), options);
+  }
+
+  private read(guildId: string, value: Uint8Array | null): GuildSettings {
+    return value === null ? defaultGuildSettings(guildId) : decodeMessage(guildSettingsSchema, value);
+  }
+
+  /** The guild's settings, or the defaults when it has none. */
+  async get(guildId: string): Promise<GuildSettings> {
+    return this.read(guildId, await readValue(this.kv, guildId));
+  }
+
+  /**
+   * Applies a change with compare-and-set and returns the settings before and after. A change that
+   * alters nothing writes nothing.
+   */
+  async update(
+    guildId: string,
+    updatedBy: string,
+    change: SettingsChange,
+  ): Promise<{ before: GuildSettings; after: GuildSettings }> {
+    const outcome = await casUpdate(this.kv, guildId, {
+      read: (entry) => this.read(guildId, entry?.value ?? null),
+      change: (current) => {
+        const next = change(current);
+        if (JSON.stringify(next) === JSON.stringify(current)) return undefined;
+        return { ...next, guildId, updatedAt: this.now(), updatedBy };
+      },
+      encode: (value) => encodeMessage(guildSettingsSchema, value),
+    });
+    return { before: outcome.before, after: outcome.after };
+  }
+}

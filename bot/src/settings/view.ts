@@ -1,0 +1,55 @@
+/** The text of `/settings view` and of the two list subcommands (ephemeral, so at most 2000 chars). */
+import type { GuildSettings } from '@sdbot/shared';
+import {
+  describeSettingValue,
+  LIST_KEYS,
+  SETTING_SPECS,
+  settingValue,
+  type SettingsDefaults,
+} from './keys.js';
+
+const MESSAGE_MAX_CHARS = 2000;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function person(id: string): string {
+  return /^\d{17,20}$/.test(id) ? `<@${id}>` : id;
+}
+
+export function formatBannedWords(settings: GuildSettings): string {
+  const words = settings.bannedWords;
+  if (words.length === 0) return 'No banned words.';
+  return clip(
+    `${words.length} banned word${words.length === 1 ? '' : 's'}: ${words.join(', ')}`,
+    MESSAGE_MAX_CHARS,
+  );
+}
+
+export function formatChannels(settings: GuildSettings): string {
+  const channels = settings.allowedChannels;
+  if (channels.length === 0) return '/imagine works in every channel.';
+  return clip(`/imagine works only in ${channels.map((id) => `<#${id}>`).join(', ')}.`, MESSAGE_MAX_CHARS);
+}
+
+/** One line per setting: the server's value, or the bot's marked as such. */
+export function formatSettingsView(settings: GuildSettings, defaults: SettingsDefaults): string {
+  const header =
+    settings.updatedAt > 0
+      ? `**Settings of this server** (last changed <t:${Math.floor(settings.updatedAt / 1000)}:R> by ${person(settings.updatedBy)})`
+      : "**Settings of this server** (all the bot's defaults)";
+  const lines = SETTING_SPECS.map((spec) => {
+    const value = settingValue(settings, spec);
+    return value === undefined
+      ? `\`${spec.key}\`: ${spec.fallback(defaults)} (bot default)`
+      : `\`${spec.key}\`: ${describeSettingValue(spec, value)}`;
+  });
+  const words = settings.bannedWords.length;
+  lines.push(
+    `\`${LIST_KEYS.bannedWords}\`: ${words === 0 ? 'none' : `${words} (see /settings banned-words list)`}`,
+  );
+  lines.push(`\`${LIST_KEYS.allowedChannels}\`: ${formatChannels(settings)}`);
+  const footer = 'Change with /settings set, undo with /settings reset.';
+  return clip([header, ...lines, footer].join('\n'), MESSAGE_MAX_CHARS);
+}
