@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { jobResultSchema, jobSchema, ValidationError } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
@@ -27,8 +26,17 @@ async function pixel(png: Buffer, x: number, y: number): Promise<Rgb> {
   return [data[offset] ?? -1, data[offset + 1] ?? -1, data[offset + 2] ?? -1];
 }
 
+/** Deterministic noise (xorshift), so encoded sizes are the same on every run. */
 async function noise(width: number, height: number): Promise<Buffer> {
-  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })
+  const bytes = Buffer.alloc(width * height * 3);
+  let state = 0x2545f491;
+  for (let index = 0; index < bytes.length; index++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    bytes[index] = state & 0xff;
+  }
+  return sharp(bytes, { raw: { width, height, channels: 3 } })
     .png()
     .toBuffer();
 }
@@ -103,12 +111,12 @@ describe('fit to the attachment limit', () => {
   });
 
   it('scales down when no quality is enough', async () => {
-    const png = await noise(256, 256);
-    const fitted = await fitAttachment(png, { baseName: 'sdbot-job-3', limitBytes: 20 * 1024 });
-    expect(fitted.data.length).toBeLessThanOrEqual(20 * 1024);
+    const png = await noise(320, 320);
+    const fitted = await fitAttachment(png, { baseName: 'sdbot-job-3', limitBytes: 16 * 1024 });
+    expect(fitted.data.length).toBeLessThanOrEqual(16 * 1024);
     expect(fitted.contentType).toBe('image/jpeg');
     const { width, height } = await sharp(fitted.data).metadata();
-    expect(width).toBeLessThan(256);
+    expect(width).toBeLessThan(320);
     expect(width).toBe(height);
     expect(fitted.note).toContain(`scaled to ${width}x${height}`);
   });
