@@ -33,7 +33,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['.config/*.js', 'shared/bin/*.js'] },
+        projectService: { allowDefaultProject: ['.config/*.js', 'shared/bin/*.js', 'deploy/docker/*.js'] },
         tsconfigRootDir: root,
       },
     },

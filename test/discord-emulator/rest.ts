@@ -15,7 +15,7 @@ import { DiscordHttpError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import type { InteractionService } from './interactions.js';
 import type { MessageStore, StoredMessage } from './messages.js';
-import { requireNonEmpty, validateMessagePayload, type UploadedFile } from './validation.js';
+import { isRecord, requireNonEmpty, validateMessagePayload, type UploadedFile } from './validation.js';
 import {
   apiDmChannel,
   apiGuild,
@@ -218,6 +218,20 @@ export function restRoutes(context: RestContext): RouteDefinition[] {
         const user = world.findUser(r.params.user ?? '');
         if (!user) throw DiscordHttpError.unknownUser();
         return ok(apiUser(user));
+      },
+    },
+    {
+      method: 'POST',
+      template: '/users/@me/channels',
+      auth: 'bot',
+      handle: (r) => {
+        const recipient =
+          isRecord(r.body) && typeof r.body.recipient_id === 'string' ? r.body.recipient_id : '';
+        const user = world.findUser(recipient);
+        if (!user || user.bot) {
+          throw DiscordHttpError.fieldError(['recipient_id'], 'USER_NOT_FOUND', 'Unknown user');
+        }
+        return ok(renderChannel(world.dmChannel(user.id)));
       },
     },
     { method: 'GET', template: '/applications/@me', auth: 'bot', handle: () => ok(application()) },

@@ -173,6 +173,8 @@ describe('discord.js against the Discord emulator', () => {
       expect.arrayContaining(['@everyone', 'Moderators', 'sdbot']),
     );
     expect(guild?.members.me?.id).toBe(client.user.id);
+    const application = await client.application.fetch();
+    expect(application.name).toBe('sdbot');
 
     const identify = emulator.gatewayFrames.find(
       (f) => f.direction === 'received' && f.op === GatewayOpcodes.Identify,
@@ -274,7 +276,11 @@ describe('discord.js against the Discord emulator', () => {
     const { emulator, client } = await setup();
     const done = nextOutcome(client, async (interaction) => {
       if (!interaction.isChatInputCommand()) throw new Error('expected a command');
-      const response = await interaction.reply({ content: 'queued', withResponse: true });
+      const response = await interaction.reply({
+        content: 'queued',
+        files: [new AttachmentBuilder(Buffer.from('preview'), { name: 'preview.txt' })],
+        withResponse: true,
+      });
       const followUp = await interaction.followUp({
         content: 'only you see this',
         flags: MessageFlags.Ephemeral,
@@ -295,6 +301,12 @@ describe('discord.js against the Discord emulator', () => {
     if (outcome instanceof Error) throw outcome;
 
     expect(outcome.responseMessageId).toBe(interaction.originalMessage()?.id);
+    expect(interaction.originalMessage()?.attachments.map((a) => a.data.toString())).toEqual(['preview']);
+    const callback = emulator.calls.find(
+      (c) => c.route === 'POST /interactions/:interaction/:token/callback',
+    );
+    expect(callback).toMatchObject({ status: 200, query: { with_response: 'true' }, body: { type: 4 } });
+    expect(callback?.files.map((f) => f.name)).toEqual(['preview.txt']);
     const [followUp] = interaction.followUps();
     expect(followUp).toMatchObject({ id: outcome.followUpId, ephemeral: true, kind: 'follow-up' });
     const posted = emulator.message(outcome.postedId);
@@ -430,6 +442,40 @@ describe('discord.js against the Discord emulator', () => {
     expect(select.modal).toMatchObject({ custom_id: 'negative:euler', title: 'Negative prompt' });
     const submit = await emulator.submitModal({ interaction: select, fields: { negative: 'blurry' } });
     expect((await submit.waitForOriginal()).content).toBe('negative:euler -> blurry');
+  });
+
+  it('after a bot restart, a new client handles clicks on buttons the previous one posted', async () => {
+    const { emulator, client } = await setup();
+    onInteraction(client, async (interaction) => {
+      if (interaction.isChatInputCommand()) {
+        await interaction.reply({ content: 'job 42', components: [buttonRow('upscale:42:1')] });
+      }
+    });
+    const command = await emulator.sendCommand({ name: 'imagine', options: { prompt: 'x' } });
+    const message = await command.waitForOriginal();
+    await client.destroy();
+
+    const restarted = await connect(emulator);
+    const clicked = nextOutcome(restarted, async (interaction) => {
+      if (!interaction.isButton()) throw new Error('expected a button');
+      await interaction.reply({
+        content: `upscaling ${interaction.customId}`,
+        flags: MessageFlags.Ephemeral,
+      });
+      return { customId: interaction.customId, messageId: interaction.message.id };
+    });
+    const click = await emulator.clickButton({ message, customId: 'upscale:42:1' });
+    expect(await clicked).toEqual({ customId: 'upscale:42:1', messageId: message.id });
+    expect((await click.waitForOriginal()).ephemeral).toBe(true);
+    expect(emulator.gatewayFrames.filter((f) => f.op === GatewayOpcodes.Identify)).toHaveLength(2);
+  });
+
+  it('user.send opens a DM channel and posts in it', async () => {
+    const { emulator, client } = await setup();
+    const bob = await client.users.fetch(emulator.user('bob').id);
+    const sent = await bob.send('your image is ready');
+    expect(sent.channelId).toBe(emulator.dmChannel('bob').id);
+    expect(emulator.channelMessages(sent.channelId).map((m) => m.content)).toEqual(['your image is ready']);
   });
 
   it('a 429 with Retry-After makes discord.js wait and retry; the edit lands exactly once', async () => {

@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { freePort } from './ports.js';
 
 export const natsServerBinary = process.env.NATS_SERVER_BIN ?? 'nats-server';
@@ -20,6 +20,8 @@ export function natsServerAvailable(): boolean {
 export interface NatsServerOptions {
   /** Extra nats-server configuration appended to the generated file (accounts, limits). */
   extraConfig?: string;
+  /** Configuration files (absolute paths) to include, e.g. the real deploy/nats/accounts.conf. */
+  include?: string[];
   serverName?: string;
   /** Reuse a store directory (otherwise a fresh temp dir). */
   storeDir?: string;
@@ -80,6 +82,8 @@ export class NatsTestServer {
         `cluster { name: "${cluster.name}", listen: "127.0.0.1:${cluster.port}", routes: [${routes}] }`,
       );
     }
+    // nats-server resolves includes relative to the including file, never as absolute paths.
+    for (const file of this.options.include ?? []) lines.push(`include "${relative(this.workDir, file)}"`);
     if (this.options.extraConfig) lines.push(this.options.extraConfig);
     return `${lines.join('\n')}\n`;
   }

@@ -852,6 +852,18 @@ describe('emulated gateway', () => {
     );
   });
 
+  it('close() ends gateway connections and stops listening', async () => {
+    const emulator = await startDiscordEmulator();
+    const gateway = await identified(emulator);
+    const pending = expect(emulator.waitForCall('GET /users/@me', 60_000)).rejects.toThrow(
+      'the Discord emulator was closed',
+    );
+    await emulator.close();
+    expect(await gateway.closed).toBe(1006);
+    await pending;
+    await expect(fetch(`${emulator.apiUrl}/v10/gateway`)).rejects.toThrow();
+  });
+
   it('routes guild dispatches to the shard that owns the guild', async () => {
     // A guild's shard is (id >> 22) % shard count: these land on shards 0, 1 and 0.
     const ids = [1_000_000_000n, 1_000_000_001n, 1_000_000_002n].map((ms) => String(ms << 22n));

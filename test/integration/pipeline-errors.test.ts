@@ -6,6 +6,7 @@ import { createLogger, SdbotError, ValidationError } from '@sdbot/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
 import type { GenerationRequest } from '../../worker/src/diffusion/request.js';
+import { buildOnnxModel } from '../helpers/onnx-builder.js';
 import { catRequest, loadTinySd, tinySd } from '../helpers/tiny-sd.js';
 
 /**
@@ -118,6 +119,30 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
       expect(error.code).toBe('MODEL_INVALID');
       expect(error.message).toBe(
         `${directory}/text_encoder/model.onnx: cannot be loaded as an ONNX model (Protobuf parsing failed.)`,
+      );
+    });
+
+    it('names a part whose inputs are not what the pipeline feeds', async () => {
+      const directory = modelCopy(root, 'renamed-input', 'unet', 'model.onnx');
+      writeFileSync(
+        join(directory, 'unet', 'model.onnx'),
+        buildOnnxModel(
+          [
+            { name: 'x', type: 'float32', shape: ['batch', 4, 'height', 'width'] },
+            { name: 'timestep', type: 'float32', shape: ['batch'] },
+            { name: 'encoder_hidden_states', type: 'float32', shape: ['batch', 'sequence', 32] },
+          ],
+          [{ name: 'out_sample', type: 'float32', shape: ['batch', 4, 'height', 'width'] }],
+          [{ op: 'Identity', inputs: ['x'], outputs: ['out_sample'] }],
+        ),
+      );
+      const error = await failure(load(directory));
+      expect(error.code).toBe('MODEL_INVALID');
+      expect(error.message).toBe(
+        `${directory}/unet/model.onnx: expected inputs sample (float32 or float16, rank 4), ` +
+          'timestep (float32 or float16 or int64 or int32, rank 0 or 1), ' +
+          'encoder_hidden_states (float32 or float16, rank 3); ' +
+          'the model has x (float32, rank 4), timestep (float32, rank 1), encoder_hidden_states (float32, rank 3)',
       );
     });
 

@@ -170,7 +170,7 @@ class RequestAssembler {
     const raw = this.options.aspect;
     if (raw === undefined) return undefined;
     const parsed = parseAspectRatio(raw);
-    if (parsed.ok && (ASPECT_CHOICES as readonly string[]).includes(raw)) return parsed.ratio;
+    if (parsed.ok && ASPECT_CHOICES.some((choice) => choice === raw)) return parsed.ratio;
     this.issues.push({
       field: 'aspect',
       message: `must be one of ${ASPECT_CHOICES.join(', ')} (got ${describeGiven(raw)})`,

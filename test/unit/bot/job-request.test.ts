@@ -1,9 +1,16 @@
-import { createJobSchema, ValidationError, type GuildSettings, type ValidationIssue } from '@sdbot/shared';
+import {
+  createJobSchema,
+  loadConfig,
+  ValidationError,
+  type GuildSettings,
+  type ValidationIssue,
+} from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 import { RequestRefusedError, userMessage } from '../../../bot/src/errors.js';
 import { findBannedWord } from '../../../bot/src/prompt/banned-words.js';
 import {
   buildJobRequest,
+  jobDefaultsFromConfig,
   type ImagineOptions,
   type JobDefaults,
   type JobRequestContext,
@@ -106,6 +113,20 @@ describe('job request', () => {
       createdAt: 1,
     });
     expect(job.width).toBe(704);
+  });
+
+  it('takes its defaults from the configuration', () => {
+    const config = loadConfig({ env: { SDBOT_DEFAULT_STEPS: '25', SDBOT_DEFAULT_MODEL: 'sd15' } });
+    expect(jobDefaultsFromConfig(config)).toEqual({
+      model: 'sd15',
+      scheduler: 'pndm',
+      steps: 25,
+      guidance: 7.5,
+      count: 4,
+      baseSize: 512,
+      maxPixels: 1024 * 1024,
+    });
+    expect(jobDefaultsFromConfig(loadConfig({ env: {} }), 768)).not.toHaveProperty('model');
   });
 
   it('draws a random seed in the 32-bit range when none is given', () => {

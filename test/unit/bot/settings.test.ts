@@ -1,9 +1,10 @@
-import { ValidationError, type ValidationIssue } from '@sdbot/shared';
+import { loadConfig, ValidationError, type ValidationIssue } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 import {
   applySetting,
   resetSetting,
   SETTING_SPECS,
+  settingsDefaultsFromConfig,
   type SettingsDefaults,
 } from '../../../bot/src/settings/keys.js';
 import {
@@ -41,6 +42,10 @@ function issuesOf(action: () => unknown): ValidationIssue[] {
 }
 
 describe('guild setting keys', () => {
+  it('takes the bot-wide values from the configuration', () => {
+    expect(settingsDefaultsFromConfig(loadConfig({ env: {} }))).toEqual(defaults);
+  });
+
   it('sets values typed as text, by user-facing key', () => {
     let settings = defaultGuildSettings(guildId);
     settings = applySetting(settings, 'max-steps', '40', defaults);

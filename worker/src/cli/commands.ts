@@ -18,6 +18,11 @@ export const commands: CommandManifestEntry[] = [
     load: async () => (await import('./generate-command.js')).generateCommand,
   },
   {
+    name: 'watermark',
+    summary: 'Embed or read the invisible watermark (invisible-watermark dwtDct, as CompVis txt2img)',
+    load: async () => (await import('./watermark-command.js')).watermarkCommand,
+  },
+  {
     name: 'worker',
     summary: 'Run a worker: pull generation jobs from NATS for the models it loads',
     load: async () => (await import('./worker-command.js')).workerCommand,

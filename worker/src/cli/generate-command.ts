@@ -175,7 +175,11 @@ export const generateCommand: CommandDefinition = {
       throw new UsageError(`--out must name a .png file (got ${out})`);
     const request = buildRequest(options, config.limits);
     const safety = options.safety !== false && config.worker.safetyChecker;
-    const logger = createLogger({ name: 'cli', level: config.log.level });
+    // Provider fallbacks are worth seeing; the info lines a worker logs are noise here unless asked for.
+    const logger = createLogger({
+      name: 'cli',
+      level: env.LOG_LEVEL === undefined ? 'warn' : config.log.level,
+    });
 
     const pipeline = await StableDiffusionPipeline.load(modelDirectory, {
       provider: config.worker.executionProvider,

@@ -14,7 +14,12 @@ import {
   type StableDiffusionModel,
 } from './model.js';
 import { createNoiseGenerator, type NoiseGenerator } from './noise.js';
-import { validateRequest, type GenerationRequest, type ValidatedRequest } from './request.js';
+import {
+  validateRequest,
+  type GenerationRequest,
+  type ImageInput,
+  type ValidatedRequest,
+} from './request.js';
 import { createScheduler, type Scheduler } from './schedulers/index.js';
 import { denoise, type DenoisingImage, type StepCallback } from './stages/denoise.js';
 import { slerp } from './stages/initial-noise.js';
@@ -103,7 +108,7 @@ export class StableDiffusionPipeline {
     };
     checkCancelled();
 
-    const initImage = job.init === undefined ? undefined : await this.readInit(job);
+    const initImage = job.init === undefined ? undefined : await this.readInit(job.init.image, job);
     const width = initImage?.width ?? job.width ?? 0;
     const height = initImage?.height ?? job.height ?? 0;
     const latentHeight = height / 8;
@@ -122,39 +127,33 @@ export class StableDiffusionPipeline {
     );
     checkCancelled();
 
-    const images = Array.from({ length: job.count }, (_, index) => {
+    // Each image has its own scheduler (multistep history) and generator (its seed alone decides it).
+    const slots = Array.from({ length: job.count }, (_, index) => {
       const scheduler = createScheduler(job.scheduler, this.model.schedulerConfig);
       scheduler.setTimesteps(job.steps);
-      const generator = createNoiseGenerator(job.rng, seedFor(job.seed, index));
-      return { scheduler, generator, seed: seedFor(job.seed, index) };
+      return { scheduler, generator: createNoiseGenerator(job.rng, seedFor(job.seed, index)) };
     });
-    const timesteps = images[0]?.scheduler.timesteps ?? [];
+    const timesteps = slots[0]?.scheduler.timesteps ?? [];
 
-    let start = 0;
-    let starting: Float32Array[];
-    if (initImage === undefined) {
-      starting = await clock.time('noise', () =>
-        images.map(({ scheduler, generator }, index) => {
-          const noise = drawNoise(job, generator, index, latentSize);
-          const sigma = Math.fround(scheduler.initNoiseSigma);
-          return noise.map((value) => sigma * value);
-        }),
-      );
-    } else {
-      const prepared = await this.prepareImg2Img(job, initImage, images, clock, latentSize);
-      start = prepared.start;
-      starting = prepared.latents;
-    }
+    const { start, images } =
+      initImage === undefined
+        ? {
+            start: 0,
+            images: await clock.time('noise', () =>
+              slots.map((slot, index): DenoisingImage => {
+                const sigma = Math.fround(slot.scheduler.initNoiseSigma);
+                const noise = drawNoise(job, slot.generator, index, latentSize);
+                return { ...slot, latents: noise.map((value) => sigma * value) };
+              }),
+            ),
+          }
+        : await this.startFromImage(job, initImage, slots, clock, latentSize);
     checkCancelled();
 
     const denoised = await denoise({
       unet: clock.measure(this.model.unet.model),
       signature: this.model.unet.signature,
-      images: images.map(({ scheduler, generator }, index): DenoisingImage => ({
-        scheduler,
-        generator,
-        latents: starting[index] ?? new Float32Array(latentSize),
-      })),
+      images,
       timesteps: timesteps.slice(start),
       latentHeight,
       latentWidth,
@@ -189,7 +188,7 @@ export class StableDiffusionPipeline {
           pixels: nsfw ? new Uint8Array(image.pixels.length) : image.pixels,
           width,
           height,
-          seed: images[index]?.seed ?? job.seed,
+          seed: seedFor(job.seed, index),
           nsfw,
         };
       }),
@@ -205,7 +204,7 @@ export class StableDiffusionPipeline {
     await this.model.release();
   }
 
-  private async readInit(job: ValidatedRequest): Promise<RgbImage> {
+  private async readInit(source: ImageInput, job: ValidatedRequest): Promise<RgbImage> {
     if (this.model.vaeEncoder === undefined) {
       throw new SdbotError(
         'MODEL_INVALID',
@@ -216,7 +215,7 @@ export class StableDiffusionPipeline {
       job.width !== undefined && job.height !== undefined
         ? { width: job.width, height: job.height }
         : undefined;
-    const image = await readInitImage(job.init?.image ?? '', size);
+    const image = await readInitImage(source, size);
     if (image.width * image.height > this.maxPixels) {
       throw new SdbotError(
         'IMAGE_INVALID',
@@ -228,15 +227,15 @@ export class StableDiffusionPipeline {
 
   /**
    * img2img (pipeline spec, section 2): encode the image, noise it to the timestep the strength
-   * selects, and start the schedule there.
+   * selects, and start the schedule there. Strength 0 with no steps_offset keeps the image as is.
    */
-  private async prepareImg2Img(
+  private async startFromImage(
     job: ValidatedRequest,
     initImage: RgbImage,
-    images: readonly { scheduler: Scheduler; generator: NoiseGenerator }[],
+    slots: readonly { scheduler: Scheduler; generator: NoiseGenerator }[],
     clock: StageClock,
     latentSize: number,
-  ): Promise<{ start: number; latents: Float32Array[] }> {
+  ): Promise<{ start: number; images: DenoisingImage[] }> {
     const encoder = this.model.vaeEncoder;
     if (encoder === undefined)
       throw new SdbotError('MODEL_INVALID', `${this.model.info.name} has no vae_encoder`);
@@ -246,21 +245,20 @@ export class StableDiffusionPipeline {
     );
     const steps = job.steps;
     const offset = this.stepsOffset();
-    const strength = job.init?.strength ?? 0;
-    const kept = Math.min(Math.floor(steps * strength) + offset, steps);
+    const kept = Math.min(Math.floor(steps * (job.init?.strength ?? 0)) + offset, steps);
     return clock.time('noise', () => {
-      const latents = images.map(({ scheduler, generator }, index) => {
+      const images = slots.map((slot, index): DenoisingImage => {
         // eps of a Gaussian encoder output comes first from the image's generator, then the noise.
-        const init = sampleInitLatents(encoded, (count) => generator.randn(count));
-        if (kept === 0) return init;
-        const noise = drawNoise(job, generator, index, latentSize);
-        const timesteps = scheduler.timesteps;
+        const init = sampleInitLatents(encoded, (count) => slot.generator.randn(count));
+        if (kept === 0) return { ...slot, latents: init };
+        const noise = drawNoise(job, slot.generator, index, latentSize);
+        const { timesteps } = slot.scheduler;
         const noiseTimestep = timesteps[timesteps.length - kept] ?? 0;
-        return scheduler.addNoise(init, noise, noiseTimestep);
+        return { ...slot, latents: slot.scheduler.addNoise(init, noise, noiseTimestep) };
       });
       const start =
-        kept === 0 ? (images[0]?.scheduler.timesteps.length ?? 0) : Math.max(steps - kept + offset, 0);
-      return { start, latents };
+        kept === 0 ? (slots[0]?.scheduler.timesteps.length ?? 0) : Math.max(steps - kept + offset, 0);
+      return { start, images };
     });
   }
 

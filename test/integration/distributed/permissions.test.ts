@@ -1,0 +1,280 @@
+/**
+ * The NATS users and permissions of deploy/nats/accounts.conf, loaded as-is into a real server:
+ * every flow a role needs works without a single permission violation, and each thing a role must
+ * not do is refused by the server.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  INBOX_PREFIXES,
+  JOB_FLOW_RESOURCES,
+  KV_BUCKETS,
+  STREAMS,
+  SUBJECTS,
+  collectStatus,
+  connectNats,
+  encodeMessage,
+  isPermissionViolation,
+  jobConsumerName,
+  provisionJetStream,
+  workerHeartbeatSchema,
+  type NatsConnection,
+} from '@sdbot/shared';
+import { runSdbot } from '../../helpers/cli.js';
+import { exampleHeartbeat, exampleJob, exampleResult } from '../../helpers/messages.js';
+import {
+  natsServerAvailable,
+  natsServerBinary,
+  startNatsServer,
+  type NatsTestServer,
+} from '../../helpers/nats-server.js';
+import { repositoryRoot } from '../../helpers/shared-fixtures.js';
+import {
+  cliRequester,
+  openTestClient,
+  startTestWorker,
+  testConfig,
+  type TestClient,
+  type TestWorker,
+} from '../../helpers/workers.js';
+
+const available = natsServerAvailable();
+const deployDirectory = join(repositoryRoot, 'deploy/nats');
+const passwords = {
+  NATS_ADMIN_PASSWORD: 'admin-test-password',
+  NATS_BOT_PASSWORD: 'bot-test-password',
+  NATS_WORKER_PASSWORD: 'worker-test-password',
+};
+const botEnv = { NATS_USER: 'sdbot-bot', NATS_PASSWORD: passwords.NATS_BOT_PASSWORD };
+const workerEnv = { NATS_USER: 'sdbot-worker', NATS_PASSWORD: passwords.NATS_WORKER_PASSWORD };
+
+async function expectDenied(action: Promise<unknown>): Promise<void> {
+  const error = await action.then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  expect(error, 'the server should have refused this').toBeDefined();
+  expect(isPermissionViolation(error) || String(error).includes('Permissions Violation'), String(error)).toBe(
+    true,
+  );
+}
+
+/** A request on `subject` only gets through when the user may publish there. */
+function requestOn(connection: NatsConnection, subject: string): Promise<unknown> {
+  return connection.request(subject, '{}', { timeout: 2000 });
+}
+
+describe('deploy/nats/sdbot.conf', () => {
+  it.skipIf(!available)('passes `nats-server -t` with the passwords set', async () => {
+    const { stdout, stderr } = await promisify(execFile)(
+      natsServerBinary,
+      ['-t', '-c', join(deployDirectory, 'sdbot.conf')],
+      {
+        env: { ...process.env, ...passwords },
+      },
+    );
+    expect(`${stdout}${stderr}`).toContain('configuration file');
+    expect(`${stdout}${stderr}`).toContain('is valid');
+  });
+});
+
+describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.conf)', () => {
+  let server: NatsTestServer;
+  let worker: TestWorker;
+  let bot: TestClient;
+
+  beforeAll(async () => {
+    Object.assign(process.env, passwords);
+    server = await startNatsServer({ include: [join(deployDirectory, 'accounts.conf')] });
+    const setup = await runSdbot(['nats', 'setup', '--nats', server.url], { ...botEnv, LOG_LEVEL: 'silent' });
+    expect(setup.stderr).toBe('');
+    expect(setup.code).toBe(0);
+    worker = await startTestWorker(server.url, { env: workerEnv, workerId: 'secure-worker', msPerStep: 30 });
+    bot = await openTestClient(server.url, botEnv);
+  });
+
+  afterAll(async () => {
+    await worker.stop();
+    await bot.close();
+    await server.cleanup();
+  });
+
+  it('lets the bot and the worker run every job flow without a permission violation', async () => {
+    const { client, connection } = bot;
+    const job = client.buildJob({
+      prompt: 'secure',
+      model: 'sim',
+      requester: cliRequester,
+      // Previews at steps 5 and 10: the second replaces the first in the object store.
+      steps: 12,
+      width: 64,
+      height: 64,
+      count: 2,
+    });
+    const previews: string[] = [];
+    const watch = client.watchProgress(job.id, (progress) => {
+      if (progress.preview !== undefined) previews.push(progress.preview.name);
+    });
+    const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
+    await client.submit(job);
+    const outcome = await waiting;
+    watch.stop();
+    if (outcome.type !== 'result') throw new Error(`expected a result, got ${JSON.stringify(outcome)}`);
+    expect(previews).toEqual([`${job.id}/preview.png`, `${job.id}/preview.png`]);
+    await client.readImage({ store: 'sdbot-images', name: previews[0]!, size: 0, contentType: 'image/png' });
+    expect((await sharp(await client.readImage(outcome.images[1]!.image)).metadata()).width).toBe(64);
+
+    // img2img: the bot uploads the source, the worker reads it.
+    const source = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#00ff00' } })
+      .png()
+      .toBuffer();
+    const img2img = client.buildJob({
+      prompt: 'from source',
+      model: 'sim',
+      requester: cliRequester,
+      steps: 2,
+      width: 64,
+      height: 64,
+      strength: 0,
+      source: await client.uploadSource('secure-img2img', source),
+      id: 'secure-img2img',
+    });
+    const fromSource = client.awaitOutcome(img2img.id, { timeoutMs: 20_000 });
+    await client.submit(img2img);
+    expect((await fromSource).type).toBe('result');
+
+    // Queue position of a waiting job, then cancel it and the running one.
+    const long = client.buildJob({
+      prompt: 'long',
+      model: 'sim',
+      requester: cliRequester,
+      steps: 150,
+      width: 64,
+      height: 64,
+    });
+    const next = client.buildJob({
+      prompt: 'next',
+      model: 'sim',
+      requester: cliRequester,
+      steps: 150,
+      width: 64,
+      height: 64,
+    });
+    const cancelled = [
+      client.awaitOutcome(long.id, { timeoutMs: 20_000 }),
+      client.awaitOutcome(next.id, { timeoutMs: 20_000 }),
+    ];
+    await client.submit(long);
+    await client.submit(next);
+    expect(await client.queuePosition(next.id)).toEqual({ ahead: 0, capped: false });
+    await client.cancel(next.id, 'tester');
+    await client.cancel(long.id, 'tester');
+    expect(await Promise.all(cancelled)).toMatchObject([{ code: 'CANCELLED' }, { code: 'CANCELLED' }]);
+
+    // A malformed job: the worker dead-letters it, the bot reads the dead letter.
+    const rejected = client.awaitOutcome('secure-bad', { timeoutMs: 20_000 });
+    await jetstream(connection).publish(
+      SUBJECTS.job('sim'),
+      JSON.stringify(exampleJob({ id: 'secure-bad', model: 'sim', steps: 0 })),
+    );
+    expect(await rejected).toMatchObject({ code: 'INVALID_MESSAGE' });
+    const status = await collectStatus(await jetstreamManager(connection), client.workers);
+    expect(status.workers.map((w) => w.workerId)).toEqual(['secure-worker']);
+    expect(status.deadLetters.recent[0]).toMatchObject({ jobId: 'secure-bad' });
+
+    const statusRun = await runSdbot(['status', '--nats', server.url], { ...botEnv, LOG_LEVEL: 'silent' });
+    expect(statusRun.code).toBe(0);
+    // nats-server logs every refused publish or subscription as a "... Violation".
+    expect(server.log).not.toContain('Violation');
+  });
+
+  it('lets workers dead-letter a job from the max-deliveries advisory', async () => {
+    const env = { ...workerEnv, SDBOT_MAX_DELIVER: '1', SDBOT_ACK_WAIT: '1s' };
+    const dying = await connectNats(testConfig(server.url, env).nats, {
+      name: 'dying-worker',
+      inboxPrefix: INBOX_PREFIXES.worker,
+    });
+    try {
+      await provisionJetStream(await jetstreamManager(dying), testConfig(server.url, env), {
+        resources: JOB_FLOW_RESOURCES,
+        models: ['doomed'],
+      });
+      const { client } = bot;
+      const job = client.buildJob({ prompt: 'doomed', model: 'doomed', requester: cliRequester });
+      const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
+      await client.submit(job, { requireServedModel: false });
+      const consumer = await jetstream(dying).consumers.get(STREAMS.jobs, jobConsumerName('doomed'));
+      expect((await consumer.next({ expires: 5000 }))?.info.deliveryCount).toBe(1);
+      expect(await consumer.next({ expires: 2500 })).toBeNull();
+      expect(await waiting).toMatchObject({ type: 'failure', code: 'MAX_DELIVERIES_EXCEEDED' });
+    } finally {
+      await dying.close();
+    }
+    expect(server.log).not.toContain('Violation');
+  });
+
+  it('refuses the worker what only the bot may do', async () => {
+    const connection = await connectNats(testConfig(server.url, workerEnv).nats, {
+      name: 'rogue-worker',
+      inboxPrefix: INBOX_PREFIXES.worker,
+    });
+    try {
+      const js = jetstream(connection);
+      await expectDenied(js.publish(SUBJECTS.job('sim'), JSON.stringify(exampleJob({ model: 'sim' }))));
+      const settings = await new Kvm(js).open(KV_BUCKETS.settings, { allow_direct: true });
+      await expectDenied(settings.get('123456789012345678'));
+      await expectDenied(settings.put('123456789012345678', '{}'));
+      await expectDenied(requestOn(connection, `$JS.API.STREAM.DELETE.${STREAMS.jobs}`));
+      await expectDenied(requestOn(connection, `$JS.API.STREAM.CREATE.${STREAMS.jobs}`));
+      const snoop = connection.subscribe(`${INBOX_PREFIXES.bot}.>`);
+      await expectDenied(
+        snoop.closed.then((error) => (error === undefined ? undefined : Promise.reject(error))),
+      );
+      const jobs = connection.subscribe(SUBJECTS.jobsAll);
+      await expectDenied(
+        jobs.closed.then((error) => (error === undefined ? undefined : Promise.reject(error))),
+      );
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('refuses the bot what only a worker may do', async () => {
+    const connection = await connectNats(testConfig(server.url, botEnv).nats, {
+      name: 'rogue-bot',
+      inboxPrefix: INBOX_PREFIXES.bot,
+    });
+    try {
+      const js = jetstream(connection);
+      await expectDenied(
+        requestOn(connection, `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs}.${jobConsumerName('sim')}`),
+      );
+      // Through the client library the refused pull surfaces as missing heartbeats; the server says why.
+      const consumer = await js.consumers.get(STREAMS.jobs, jobConsumerName('sim'));
+      await expect(consumer.next({ expires: 1000 })).rejects.toThrow();
+      expect(server.log).toContain(
+        `Publish Violation - User "sdbot-bot", Subject "$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs}.${jobConsumerName('sim')}"`,
+      );
+      await expectDenied(
+        requestOn(connection, `$JS.API.CONSUMER.CREATE.${STREAMS.jobs}.thief.${SUBJECTS.job('sim')}`),
+      );
+      await expectDenied(
+        requestOn(connection, `$JS.ACK.${STREAMS.jobs}.${jobConsumerName('sim')}.1.1.1.1.0`),
+      );
+      await expectDenied(js.publish(SUBJECTS.result('job-0001'), JSON.stringify(exampleResult())));
+      const workers = await new Kvm(js).open(KV_BUCKETS.workers, { allow_direct: true });
+      await expectDenied(workers.put('gpu-1', encodeMessage(workerHeartbeatSchema, exampleHeartbeat())));
+      const snoop = connection.subscribe(`${INBOX_PREFIXES.worker}.>`);
+      await expectDenied(
+        snoop.closed.then((error) => (error === undefined ? undefined : Promise.reject(error))),
+      );
+    } finally {
+      await connection.close();
+    }
+  });
+});
