@@ -5,7 +5,8 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 
 /** How an interaction ended, as the `outcome` label of sdbot_bot_interactions_total. */
-export type InteractionOutcome = 'ok' | 'refused' | 'rate_limited' | 'error';
+/** How an interaction ended; `elsewhere`: another replica answered it first. */
+export type InteractionOutcome = 'ok' | 'refused' | 'rate_limited' | 'error' | 'elsewhere';
 
 /** Where a finished job's message went. */
 export type DeliveryRoute = 'interaction' | 'channel' | 'dropped';

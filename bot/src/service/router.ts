@@ -9,7 +9,7 @@ import { RequestRefusedError, userMessage } from '../errors.js';
 import { handleButton, refuseMalformedButton } from '../handlers/buttons.js';
 import { handleImagine, handleImagineAutocomplete } from '../handlers/imagine.js';
 import { handleInfo, handleQueue } from '../handlers/queue-info.js';
-import { answerPrivately } from '../handlers/respond.js';
+import { answerPrivately, wasAnsweredElsewhere } from '../handlers/respond.js';
 import { handleSettings } from '../handlers/settings.js';
 import { parseCustomId } from '../render/custom-id.js';
 import type { BotContext } from './context.js';
@@ -93,7 +93,8 @@ export function interactionHandler(ctx: BotContext): (interaction: Interaction) 
     const log = ctx.logger.child({ guildId: interaction.guildId, interactionId: interaction.id, name });
     try {
       await route(ctx, interaction);
-      ctx.metrics.interactions.inc({ name, outcome: 'ok' });
+      const elsewhere = interaction.isRepliable() && wasAnsweredElsewhere(interaction);
+      ctx.metrics.interactions.inc({ name, outcome: elsewhere ? 'elsewhere' : 'ok' });
     } catch (error) {
       const outcome = outcomeOf(error);
       ctx.metrics.interactions.inc({ name, outcome });
