@@ -49,6 +49,8 @@ export interface TrackerContext {
 
 /** A claim older than this belongs to an instance that died while posting. */
 export const CLAIM_LEASE_MS = 60_000;
+/** Previews are replaced every few steps; a read that straddles a replacement is given up. */
+const PREVIEW_READ_TIMEOUT_MS = 2000;
 /** While a job waits, its queue position is refreshed this often. */
 const QUEUE_REFRESH_MS = 5000;
 /** Posting attempts (discord.js already retries 5xx and 429 within each). */
@@ -87,6 +89,7 @@ export class JobTracker {
   private cancelWatch: { unsubscribe(): void } | undefined;
   private queueTimer: NodeJS.Timeout | undefined;
   private latestPreview: { ref: ObjectRef; step: number } | undefined;
+  private latestProgress: Progress | undefined;
   private sawProgress = false;
   private finishing: Promise<void> | undefined;
 
@@ -164,7 +167,11 @@ export class JobTracker {
     if (this.queueTimer !== undefined) clearInterval(this.queueTimer);
     this.queueTimer = undefined;
     if (progress.preview !== undefined) this.latestPreview = { ref: progress.preview, step: progress.step };
-    this.editor?.update({ type: 'progress', progress, preview: this.latestPreview });
+    // A preview is published after its step, so it may arrive behind later steps: never go back.
+    if (this.latestProgress === undefined || progress.step >= this.latestProgress.step) {
+      this.latestProgress = progress;
+    }
+    this.editor?.update({ type: 'progress', progress: this.latestProgress, preview: this.latestPreview });
   }
 
   private async refreshQueuePosition(): Promise<void> {
@@ -186,11 +193,13 @@ export class JobTracker {
     let preview: Buffer | undefined;
     if (view.preview !== undefined) {
       // A preview that expired or failed to read only costs the picture, not the progress line.
-      preview = await this.ctx.jobs.readImage(view.preview.ref).then(
+      preview = await this.ctx.jobs.readImage(view.preview.ref, { timeoutMs: PREVIEW_READ_TIMEOUT_MS }).then(
         (bytes) => Buffer.from(bytes),
         () => undefined,
       );
     }
+    // The outcome may have arrived while the preview was read: a late edit would cover the result.
+    if (this.finishing !== undefined || this.stopping.signal.aborted) return;
     await reply.edit(progressView(job, view.progress, preview));
   }
 
