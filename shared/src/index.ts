@@ -20,6 +20,10 @@ export {
   OBJECT_STORES,
   SUBJECTS,
   jobConsumerName,
+  backlogConsumerName,
+  requesterLane,
+  DM_LANE,
+  CLI_LANE,
   maxDeliveriesAdvisorySubject,
   workerKey,
   jobStateKey,
@@ -110,9 +114,11 @@ export { isMissingResource, isPermissionViolation, isWrongLastSequence, natsFail
 export {
   JETSTREAM_RESOURCES,
   JOB_FLOW_RESOURCES,
+  REQUESTER_RESOURCES,
   HEARTBEATS_PER_TTL,
   desiredStreams,
   jobConsumerConfig,
+  backlogConsumerConfig,
   kvStreamName,
   objectStoreStreamName,
   provisionJetStream,
@@ -127,6 +133,7 @@ export {
   isTerminalStatus,
   type JobStateEntry,
   type JobStateChange,
+  type TransitionOptions,
 } from './nats/kv.js';
 export {
   JobsClient,
@@ -138,11 +145,18 @@ export {
   type JobsClientOptions,
 } from './nats/jobs-client.js';
 export {
+  FairDispatcher,
+  estimateBacklogAhead,
+  nextLane,
+  type FairDispatcherOptions,
+} from './nats/fair-dispatcher.js';
+export {
   collectStatus,
   type JobSystemStatus,
   type ModelQueue,
   type DeadLetterSummary,
 } from './nats/status.js';
+export { JobsClientMetrics } from './nats/client-metrics.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics.js';
 export {
   UsageError,

@@ -10,6 +10,11 @@ export const SUBJECT_ROOT = 'sdbot';
 export const STREAMS = {
   /** Work queue of generation jobs, one subject per model. */
   jobs: 'SDBOT_JOBS',
+  /**
+   * Jobs waiting for their turn, one subject per model and lane (guild, DMs, CLI); the fair
+   * dispatcher moves them into the jobs work queue round-robin between lanes.
+   */
+  backlog: 'SDBOT_BACKLOG',
   /** Outcomes (result or failure) of jobs; survives bot restarts. */
   results: 'SDBOT_RESULTS',
   /** Jobs that could not be processed, with the reason. */
@@ -27,6 +32,8 @@ export const KV_BUCKETS = {
   rateLimits: 'sdbot-ratelimits',
   /** Results the bot still owes Discord, and which bot replica is delivering them. */
   deliveries: 'sdbot-deliveries',
+  /** The fair dispatcher's round-robin cursor per model, shared by every dispatching process. */
+  dispatch: 'sdbot-dispatch',
 } as const;
 
 export const OBJECT_STORES = {
@@ -47,6 +54,11 @@ export const SUBJECTS = {
   /** Everything the jobs stream captures. */
   jobsAll: `${SUBJECT_ROOT}.jobs.>`,
   job: (model: string) => `${SUBJECT_ROOT}.jobs.${token('model', model)}`,
+  backlogAll: `${SUBJECT_ROOT}.backlog.>`,
+  /** Every lane of one model's backlog. */
+  backlogModel: (model: string) => `${SUBJECT_ROOT}.backlog.${token('model', model)}.*`,
+  backlog: (model: string, lane: string) =>
+    `${SUBJECT_ROOT}.backlog.${token('model', model)}.${token('lane', lane)}`,
   /** Progress is ephemeral core NATS: losing one update is harmless. */
   progressAll: `${SUBJECT_ROOT}.progress.>`,
   progress: (jobId: string) => `${SUBJECT_ROOT}.progress.${token('job id', jobId)}`,
@@ -61,6 +73,24 @@ export const SUBJECTS = {
 /** The durable pull consumer shared by all workers that serve one model. */
 export function jobConsumerName(model: string): string {
   return `workers-${token('model', model)}`;
+}
+
+/**
+ * The observer consumer of one model's backlog: never pulled, it exists so that its num_pending
+ * (the model's backlog) can be read from the monitoring endpoint, where KEDA scales on it.
+ */
+export function backlogConsumerName(model: string): string {
+  return `backlog-${token('model', model)}`;
+}
+
+/** Lanes of a model's backlog for direct messages and CLI jobs; guilds use their id. */
+export const DM_LANE = 'dm';
+export const CLI_LANE = 'cli';
+
+/** The backlog lane of a requester: its guild, else all direct messages, else all CLI jobs. */
+export function requesterLane(requester: { source: string; guildId: string | null }): string {
+  if (requester.guildId !== null) return token('guild id', requester.guildId);
+  return requester.source === 'cli' ? CLI_LANE : DM_LANE;
 }
 
 /** Advisory the server publishes when a job exhausts MaxDeliver on a worker consumer. */

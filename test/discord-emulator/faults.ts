@@ -32,9 +32,9 @@ export function routeMatches(matcher: RouteMatcher, call: RouteCall): boolean {
 export interface FaultSpec {
   /** Default: every route. */
   route?: RouteMatcher;
-  /** 429, 5xx, 401, 403, 404... */
-  status: number;
-  /** How many matching calls fail (default 1; Infinity until cancelled). */
+  /** 429, 5xx, 401, 403, 404... Without a status the call is only delayed, then answered normally. */
+  status?: number;
+  /** How many matching calls it hits (default 1; Infinity until cancelled). */
   times?: number;
   /** 429 only: seconds in Retry-After and retry_after (default 1; fractions allowed). */
   retryAfterSeconds?: number;
@@ -43,7 +43,7 @@ export interface FaultSpec {
   /** Overrides the JSON error code (default: what Discord sends for the status and route). */
   code?: number;
   message?: string;
-  /** Waits this long before answering (to exercise client timeouts). */
+  /** Waits this long before answering (a slow Discord, or one that outlasts client timeouts). */
   delayMs?: number;
 }
 
@@ -96,8 +96,12 @@ export class FaultInjector {
   readonly #faults: FaultHandle[] = [];
 
   add(spec: FaultSpec): FaultHandle {
-    if (!Number.isInteger(spec.status) || spec.status < 400 || spec.status > 599) {
-      throw new RangeError(`injectFault: status must be an HTTP error status (400-599), got ${spec.status}`);
+    const { status, delayMs } = spec;
+    if (status === undefined && delayMs === undefined) {
+      throw new RangeError('injectFault: give a status, a delayMs, or both');
+    }
+    if (status !== undefined && (!Number.isInteger(status) || status < 400 || status > 599)) {
+      throw new RangeError(`injectFault: status must be an HTTP error status (400-599), got ${status}`);
     }
     const handle = new FaultHandle(spec);
     this.#faults.push(handle);
@@ -114,22 +118,27 @@ export class FaultInjector {
   }
 }
 
-/** The answer Discord gives for this status on this route. */
-export function faultResponse(spec: FaultSpec, call: RouteCall, nowMs: number): FaultResponse {
-  if (spec.status === 429) return rateLimitResponse(spec, call, nowMs);
+/** The answer Discord gives for this error status on this route. */
+export function faultResponse(
+  status: number,
+  spec: FaultSpec,
+  call: RouteCall,
+  nowMs: number,
+): FaultResponse {
+  if (status === 429) return rateLimitResponse(spec, call, nowMs);
   const webhookRoute = /^\w+ \/(webhooks|interactions)\//.test(call.route);
-  const defaults: Record<number, { code: number; message: string }> = {
+  const defaults: Partial<Record<number, { code: number; message: string }>> = {
     401: webhookRoute
       ? { code: 50027, message: 'Invalid Webhook Token' }
       : { code: 0, message: '401: Unauthorized' },
     403: { code: 50013, message: 'Missing Permissions' },
   };
-  const fallback = defaults[spec.status] ?? {
+  const fallback = defaults[status] ?? {
     code: 0,
-    message: `${spec.status}: ${STATUS_TEXT[spec.status] ?? 'Error'}`,
+    message: `${status}: ${STATUS_TEXT[status] ?? 'Error'}`,
   };
   return {
-    status: spec.status,
+    status,
     headers: {},
     body: { message: spec.message ?? fallback.message, code: spec.code ?? fallback.code },
   };

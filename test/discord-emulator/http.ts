@@ -41,7 +41,7 @@ export interface RecordedCall {
   readonly status: number;
   /** What the emulator answered (JSON), undefined for 204 and binary answers. */
   readonly response: unknown;
-  /** True when an injected fault produced the answer. */
+  /** True when an injected fault hit this call (an error answer, a delay, or both). */
   readonly fault: boolean;
   /** By the emulator's clock. */
   readonly at: number;
@@ -158,10 +158,16 @@ async function handle(options: HttpServerOptions, request: IncomingMessage, resp
       if (raw === undefined) throw DiscordHttpError.entityTooLarge();
       decoded = decodeBody(request.headers['content-type'], raw);
       const injected = options.faults.take({ method, route, path });
-      if (injected) {
-        fault = true;
-        if (injected.spec.delayMs !== undefined) await sleep(injected.spec.delayMs);
-        const faulted = faultResponse(injected.spec, { method, route, path }, options.clock.now());
+      fault = injected !== undefined;
+      if (injected?.spec.delayMs !== undefined) await sleep(injected.spec.delayMs);
+      const faultStatus = injected?.spec.status;
+      if (injected && faultStatus !== undefined) {
+        const faulted = faultResponse(
+          faultStatus,
+          injected.spec,
+          { method, route, path },
+          options.clock.now(),
+        );
         answer = { status: faulted.status, headers: faulted.headers, json: faulted.body };
       } else {
         if (match.route.auth === 'bot' && request.headers.authorization !== `Bot ${options.botToken}`) {

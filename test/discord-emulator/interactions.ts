@@ -45,6 +45,7 @@ import {
   apiMember,
   apiUser,
   resolvePermissions,
+  type EmulatorChannel,
   type EmulatorGuild,
   type EmulatorUser,
   type PermissionInput,
@@ -625,6 +626,7 @@ export class InteractionService {
       authorizing_integration_owners: owners,
       context: guild ? InteractionContextType.Guild : InteractionContextType.BotDM,
       attachment_size_limit: this.options.attachmentSizeLimit,
+      ...deprecatedFields(channel),
       channel: guild
         ? { ...apiGuildChannel(channel, lastMessageId), permissions: memberPermissions.toString() }
         : apiDmChannel(world, channel, lastMessageId),
@@ -664,6 +666,11 @@ export class InteractionService {
     this.options.onChange();
     return record;
   }
+}
+
+/** Fields Discord still sends although discord-api-types marks them deprecated. */
+function deprecatedFields(channel: EmulatorChannel): { channel_id: string } {
+  return { channel_id: channel.id };
 }
 
 interface MetadataBase {

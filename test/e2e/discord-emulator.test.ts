@@ -20,6 +20,8 @@ import {
   LabelBuilder,
   MessageFlags,
   ModalBuilder,
+  REST,
+  Routes,
   StringSelectMenuBuilder,
   TextInputBuilder,
   TextInputStyle,
@@ -513,6 +515,17 @@ describe('discord.js against the Discord emulator', () => {
     const posts = emulator.calls.filter((c) => c.route === 'POST /channels/:channel/messages');
     expect(posts.map((c) => c.status)).toEqual([500, 500, 200]);
     expect(emulator.channelMessages(channel.id).map((m) => m.id)).toEqual([sent.id]);
+  });
+
+  it('an answer slower than the REST timeout is aborted and retried by discord.js', async () => {
+    const emulator = await startDiscordEmulator();
+    emulators.push(emulator);
+    const slow = emulator.injectFault({ route: 'GET /users/@me', delayMs: 400 });
+    const rest = new REST({ api: emulator.apiUrl, timeout: 150 }).setToken(emulator.botToken);
+    await expect(rest.get(Routes.user('@me'))).resolves.toMatchObject({ id: emulator.applicationId });
+    expect(slow.hits).toBe(1);
+    const calls = await emulator.waitForCalls('GET /users/@me', 2);
+    expect(calls.map((c) => c.fault).sort()).toEqual([false, true]);
   });
 
   it('an expired interaction token surfaces as DiscordAPIError 50027 and leaves the bot token usable', async () => {

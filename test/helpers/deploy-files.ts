@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repositoryRoot } from './shared-fixtures.js';
 
@@ -226,8 +226,187 @@ export function parseYaml(text: string, source: string): unknown {
   return document.toJS();
 }
 
-/** Environment variables a nats-server configuration reads (`$NAME` outside strings and comments). */
+/** A nats-server configuration value: `$NAME` references stay unresolved. */
+export type NatsConfigValue =
+  string | { variable: string } | NatsConfigValue[] | { [key: string]: NatsConfigValue };
+
+/**
+ * Reads the nats-server configuration syntax (maps with or without `:`/`=`, arrays, quoted and
+ * bare strings, `$VARIABLES`, `#` and `//` comments) into plain values, enough to compare the
+ * users and permissions of two configurations. Numbers and booleans stay strings.
+ */
+export function parseNatsConfig(text: string): Record<string, NatsConfigValue> {
+  let position = 0;
+  const fail = (message: string): never => {
+    const line = text.slice(0, position).split('\n').length;
+    throw new Error(`nats config line ${line}: ${message}`);
+  };
+  const skip = (newlines: boolean) => {
+    for (;;) {
+      const rest = text.slice(position);
+      const blank = (newlines ? /^[\s,;]+/ : /^[ \t]+/).exec(rest);
+      const comment = /^(#|\/\/)[^\n]*/.exec(rest);
+      if (blank) position += blank[0].length;
+      else if (comment) position += comment[0].length;
+      else return;
+    }
+  };
+  const quoted = (): string => {
+    const match = /^"((?:[^"\\]|\\.)*)"|^'([^']*)'/.exec(text.slice(position));
+    if (match === null) return fail('unterminated string');
+    position += match[0].length;
+    return match[1] !== undefined ? (JSON.parse(`"${match[1]}"`) as string) : (match[2] ?? '');
+  };
+  const bare = (stop: RegExp): string => {
+    const match = stop.exec(text.slice(position));
+    if (match === null || match[0] === '') return fail('expected a value');
+    position += match[0].length;
+    return match[0].trim();
+  };
+  const value = (): NatsConfigValue => {
+    skip(false);
+    const next = text[position];
+    if (next === '{') {
+      position += 1;
+      const map = entries('}');
+      position += 1;
+      return map;
+    }
+    if (next === '[') {
+      position += 1;
+      const items: NatsConfigValue[] = [];
+      for (;;) {
+        skip(true);
+        if (text[position] === ']') break;
+        if (position >= text.length) fail('unterminated array');
+        items.push(value());
+      }
+      position += 1;
+      return items;
+    }
+    if (next === '"' || next === "'") return quoted();
+    if (next === '$') return { variable: bare(/^\$[A-Za-z_][A-Za-z0-9_]*/).slice(1) };
+    return bare(/^[^\n,;\]}#]+?(?=\s*(?:$|[\n,;\]}#]|\/\/))/);
+  };
+  const entries = (end: string | undefined): Record<string, NatsConfigValue> => {
+    const map: Record<string, NatsConfigValue> = {};
+    for (;;) {
+      skip(true);
+      if (position >= text.length) {
+        if (end !== undefined) fail(`missing "${end}"`);
+        return map;
+      }
+      if (text[position] === end) return map;
+      const key = text[position] === '"' || text[position] === "'" ? quoted() : bare(/^[^\s:={]+/);
+      skip(false);
+      if (text[position] === ':' || text[position] === '=') position += 1;
+      map[key] = value();
+    }
+  };
+  return entries(undefined);
+}
+
+/** A nats-server configuration file's text with its `include` directives expanded in place. */
+export function readNatsConfig(path: string): string {
+  return readFileSync(path, 'utf8').replace(
+    /^\s*include\s+["']?([^"'\s;]+)["']?\s*;?\s*$/gm,
+    (_line, file: string) => readNatsConfig(join(dirname(path), file)),
+  );
+}
+
+function variableReferences(value: NatsConfigValue): string[] {
+  if (typeof value === 'string') return [];
+  if (Array.isArray(value)) return value.flatMap(variableReferences);
+  if (typeof value.variable === 'string') return [value.variable];
+  return Object.values(value).flatMap(variableReferences);
+}
+
+/**
+ * The environment variables a configuration reads: `$NAME` references that no top-level
+ * assignment in the file defines (nats-server looks those up in its environment).
+ */
 export function natsConfigVariables(text: string): string[] {
-  const code = text.replace(/"(?:[^"\\\n]|\\.)*"|'[^'\n]*'/g, '""').replace(/(#|\/\/).*$/gm, '');
-  return [...new Set([...code.matchAll(/\$([A-Za-z_][A-Za-z0-9_]*)/g)].map((match) => match[1] ?? ''))];
+  const config = parseNatsConfig(text);
+  const references = variableReferences(config).filter((name) => !(name in config));
+  return [...new Set(references)].sort();
+}
+
+/** Replaces `$NAME` references to top-level assignments with their values. */
+export function resolveNatsVariables(
+  config: Record<string, NatsConfigValue>,
+): Record<string, NatsConfigValue> {
+  const resolve = (value: NatsConfigValue): NatsConfigValue => {
+    if (typeof value === 'string') return value;
+    if (Array.isArray(value)) return value.map(resolve);
+    if (typeof value.variable === 'string') {
+      const defined = config[value.variable];
+      return defined === undefined ? value : resolve(defined);
+    }
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, resolve(item)]));
+  };
+  return Object.fromEntries(Object.entries(config).map(([key, value]) => [key, resolve(value)]));
+}
+
+export interface NatsPermissionList {
+  allow: string[];
+  deny: string[];
+}
+
+/** A NATS user as configured: its account, where its password comes from, its permissions. */
+export interface NatsUser {
+  account: string;
+  passwordVariable: string | undefined;
+  publish: NatsPermissionList;
+  subscribe: NatsPermissionList;
+}
+
+function subjects(value: NatsConfigValue | undefined): string[] {
+  if (value === undefined) return [];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(subjects);
+  throw new Error(`expected subjects, got ${JSON.stringify(value)}`);
+}
+
+/** `publish: "a"`, `publish: ["a"]` and `publish: { allow: [...], deny: [...] }` alike. */
+function direction(value: NatsConfigValue | undefined): NatsPermissionList {
+  const isMap = typeof value === 'object' && !Array.isArray(value) && !('variable' in value);
+  const map = isMap ? (value as Record<string, NatsConfigValue>) : { allow: value ?? [] };
+  return { allow: subjects(map.allow).sort(), deny: subjects(map.deny).sort() };
+}
+
+function passwordVariable(value: NatsConfigValue | undefined): string | undefined {
+  if (typeof value === 'object' && !Array.isArray(value) && typeof value.variable === 'string') {
+    return value.variable;
+  }
+  // The Helm chart writes `<< $NAME >>` values unquoted, as variable references.
+  return typeof value === 'string' ? /^<<\s*\$(\w+)\s*>>$/.exec(value)?.[1] : undefined;
+}
+
+/** Users of `accounts { NAME { users: [...] } }` and of `authorization { users: [...] }` ($G). */
+export function natsUsers(unresolved: Record<string, NatsConfigValue>): Record<string, NatsUser> {
+  const config = resolveNatsVariables(unresolved);
+  const blocks: [string, NatsConfigValue | undefined][] = [];
+  const accounts = config.accounts;
+  if (typeof accounts === 'object' && !Array.isArray(accounts)) {
+    for (const [name, account] of Object.entries(accounts)) {
+      blocks.push([name, (account as Record<string, NatsConfigValue>).users]);
+    }
+  }
+  const authorization = config.authorization as Record<string, NatsConfigValue> | undefined;
+  blocks.push(['$G', authorization?.users]);
+  const users: Record<string, NatsUser> = {};
+  for (const [account, list] of blocks) {
+    for (const entry of Array.isArray(list) ? list : []) {
+      const user = entry as Record<string, NatsConfigValue>;
+      const permissions = (user.permissions ?? {}) as Record<string, NatsConfigValue>;
+      if (typeof user.user !== 'string') throw new Error(`a user without a name in account ${account}`);
+      users[user.user] = {
+        account,
+        passwordVariable: passwordVariable(user.password),
+        publish: direction(permissions.publish),
+        subscribe: direction(permissions.subscribe),
+      };
+    }
+  }
+  return users;
 }

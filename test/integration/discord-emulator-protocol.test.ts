@@ -350,6 +350,7 @@ describe('emulated REST API', () => {
     expect((await api(emulator, 'GET', '/users/@me')).status).toBe(200);
     expect(emulator.calls.filter((c) => c.fault)).toHaveLength(4);
     expect(() => emulator.injectFault({ status: 200 })).toThrow(RangeError);
+    expect(() => emulator.injectFault({ route: '/users/@me' })).toThrow('give a status, a delayMs, or both');
   });
 
   it('command registration enforces Discord limits with 50035 errors naming the field', async () => {
@@ -634,6 +635,7 @@ describe('emulated interactions', () => {
       token: interaction.token,
       version: 1,
       guild_id: guild.id,
+      channel_id: guild.channels[0]!.id,
       channel: { id: guild.channels[0]!.id, name: 'general', nsfw: false },
       member: {
         user: { id: alice.id, username: 'alice' },

@@ -1,12 +1,30 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readParameters } from '../../worker/src/provenance.js';
+import { detectWatermark } from '../../worker/src/watermark/index.js';
 import { runSdbot } from '../helpers/cli.js';
 import { pixelDiff, readRgb } from '../helpers/images.js';
 import { tinySd, tinySdGolden } from '../helpers/tiny-sd.js';
 
 const env = { SDBOT_THREADS: '1', LOG_LEVEL: 'warn' };
+
+interface JsonReport {
+  model: { name: string; hash: string; safetyChecker: boolean };
+  seeds: number[];
+  images: {
+    file: string;
+    seed: number;
+    nsfw: boolean;
+    watermarked: boolean;
+    width: number;
+    height: number;
+  }[];
+  truncatedTokens: number;
+  timings: { stages: Record<string, number>; unetStepMs: number[]; runtimeMs: number; totalMs: number };
+  unetCalls: number;
+}
 
 describe.skipIf(!tinySd.available)(`sdbot generate${tinySd.skipNote}`, () => {
   let out: string;
@@ -17,67 +35,51 @@ describe.skipIf(!tinySd.available)(`sdbot generate${tinySd.skipNote}`, () => {
     rmSync(out, { recursive: true, force: true });
   });
 
-  const base = [
-    'generate',
-    '--model',
-    tinySd.path,
-    '--prompt',
-    'a photo of a cat',
-    '--width',
-    '64',
-    '--height',
-    '64',
-  ];
+  const generate = (...flags: string[]) =>
+    runSdbot(['generate', '--model', tinySd.path, '--prompt', 'a photo of a cat', ...flags], env);
+  const small = ['--width', '64', '--height', '64'];
 
-  it.skipIf(!tinySdGolden.available)('writes the reference image as a PNG', async () => {
+  it.skipIf(!tinySdGolden.available)('writes the reference image as a PNG with its parameters', async () => {
     const file = join(out, 'cat.png');
-    const run = await runSdbot(
-      [...base, '--seed', '42', '--steps', '10', '--scheduler', 'pndm', '--out', file],
-      env,
+    const run = await generate(
+      ...small,
+      '--seed',
+      '42',
+      '--steps',
+      '10',
+      '--scheduler',
+      'pndm',
+      '--out',
+      file,
     );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(
-      new RegExp(`^wrote ${file} \\(64x64, seed 42\\)\\ndone in \\d+\\.\\d\\d s\\n$`),
+    const lines = run.stdout.split('\n');
+    expect(lines[0]).toBe(
+      `wrote ${file} (64x64, seed 42) (not watermarked: image is 64x64: smaller than 256x256 pixels)`,
     );
+    expect(lines[1]).toMatch(/^done in \d+\.\d\d s$/);
     const written = await readRgb(file);
     const golden = await readRgb(join(tinySdGolden.path, 'cat-pndm-0.png'));
     expect(pixelDiff(written.pixels, golden.pixels).max).toBeLessThanOrEqual(2);
+    expect(readParameters(readFileSync(file))).toMatch(
+      /^a photo of a cat\nSteps: 10, Sampler: PLMS, CFG scale: 7\.5, Seed: 42, Size: 64x64, Model hash: [0-9a-f]{16}, Model: tiny-sd$/,
+    );
   });
 
-  it('--json reports seeds, files, nsfw flags and timings; several images get numbered files', async () => {
+  it('--json reports seeds, files, flags and timings; several images get numbered files', async () => {
     const file = join(out, 'batch.png');
-    const run = await runSdbot(
-      [
-        ...base,
-        '--seed',
-        '5',
-        '--steps',
-        '3',
-        '--count',
-        '2',
-        '--guidance',
-        '1',
-        '--no-watermark',
-        '--json',
-        '--out',
-        file,
-      ],
-      env,
+    const run = await generate(
+      ...small,
+      ...['--seed', '5', '--steps', '3', '--count', '2', '--guidance', '1', '--no-watermark', '--json'],
+      ...['--out', file],
     );
     expect(run.code).toBe(0);
-    const report = JSON.parse(run.stdout) as {
-      model: { name: string; hash: string; safetyChecker: boolean };
-      seeds: number[];
-      images: { file: string; seed: number; nsfw: boolean; width: number; height: number }[];
-      truncatedTokens: number;
-      timings: { stages: Record<string, number>; unetStepMs: number[]; runtimeMs: number; totalMs: number };
-      unetCalls: number;
-    };
+    const report = JSON.parse(run.stdout) as JsonReport;
     expect(report.seeds).toEqual([5, 6]);
     expect(report.images).toEqual([
-      { file: join(out, 'batch-0.png'), seed: 5, nsfw: false, width: 64, height: 64 },
-      { file: join(out, 'batch-1.png'), seed: 6, nsfw: false, width: 64, height: 64 },
+      { file: join(out, 'batch-0.png'), seed: 5, nsfw: false, watermarked: false, width: 64, height: 64 },
+      { file: join(out, 'batch-1.png'), seed: 6, nsfw: false, watermarked: false, width: 64, height: 64 },
     ]);
     expect(report.images.every((image) => existsSync(image.file))).toBe(true);
     expect(report.model).toMatchObject({ name: 'tiny-sd', safetyChecker: true });
@@ -98,28 +100,39 @@ describe.skipIf(!tinySd.available)(`sdbot generate${tinySd.skipNote}`, () => {
     expect(report.timings.runtimeMs).toBeLessThanOrEqual(report.timings.totalMs);
   });
 
-  it('picks and prints a random seed when none is given', async () => {
-    const run = await runSdbot(
-      [...base, '--steps', '1', '--no-safety', '--out', join(out, 'random.png')],
-      env,
+  it('watermarks images of at least 256x256 so the reference decoder reads the payload', async () => {
+    const file = join(out, 'large.png');
+    const run = await generate(
+      ...['--width', '256', '--height', '256', '--steps', '2', '--guidance', '1', '--seed', '3'],
+      ...['--json', '--out', file],
     );
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/\(64x64, seed \d+\)/);
+    const report = JSON.parse(run.stdout) as JsonReport;
+    expect(report.images).toMatchObject([{ file, watermarked: true, nsfw: false }]);
+    expect(report.timings.stages.watermark).toBeGreaterThan(0);
+    const { pixels, width, height } = await readRgb(file);
+    expect(detectWatermark(pixels, width, height)).toMatchObject({ match: true, text: 'StableDiffusionV1' });
+  });
+
+  it('picks and prints a random seed when none is given', async () => {
+    const run = await generate(...small, '--steps', '1', '--no-safety', '--out', join(out, 'random.png'));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^wrote \S+ \(64x64, seed \d+\)/);
   });
 
   it('rejects bad flags with the field rules of a job', async () => {
-    const steps = await runSdbot([...base, '--steps', '0', '--out', join(out, 'x.png')], env);
+    const steps = await generate(...small, '--steps', '0', '--out', join(out, 'x.png'));
     expect(steps.code).toBe(2);
     expect(steps.stderr).toBe(
       'sdbot: error [INVALID_INPUT]: --steps: must be an integer in 1..150 (got 0)\n',
     );
-    const scheduler = await runSdbot([...base, '--scheduler', 'fast', '--out', join(out, 'x.png')], env);
+    const scheduler = await generate(...small, '--scheduler', 'fast', '--out', join(out, 'x.png'));
     expect(scheduler.code).toBe(2);
     expect(scheduler.stderr).toContain('--scheduler: must be one of pndm, ddim,');
-    const jpeg = await runSdbot([...base, '--out', join(out, 'x.jpg')], env);
+    const jpeg = await generate(...small, '--out', join(out, 'x.jpg'));
     expect(jpeg.stderr).toContain('--out must name a .png file');
     const model = await runSdbot(
-      [...base, '--model', join(out, 'missing'), '--out', join(out, 'x.png')],
+      ['generate', '--model', join(out, 'missing'), '--prompt', 'x', '--out', join(out, 'x.png')],
       env,
     );
     expect(model.code).toBe(1);

@@ -19,3 +19,4 @@ export { MaxDeliveriesHandler, type MaxDeliveriesHandlerOptions } from './servic
 export { OutcomePublisher, failureOutcome } from './service/outcomes.js';
 export { publishDeadLetter, jobIdOf, type DeadLetterInput } from './service/dead-letters.js';
 export { ThroughputTracker } from './service/throughput.js';
+export { PipelineGenerator, modelIdOf } from './service/pipeline-generator.js';

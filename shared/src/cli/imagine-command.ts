@@ -203,7 +203,8 @@ export const imagineCommand: CommandDefinition = {
       const paths = outputPaths(out, job.count);
       let lastStep = -1;
       const watch = client.watchProgress(job.id, (progress) => {
-        if (progress.step === lastStep) return;
+        // A preview arrives after its step; show each step once, in order.
+        if (progress.step <= lastStep) return;
         lastStep = progress.step;
         stderr.write(`step ${progress.step}/${progress.total}\n`);
       });

@@ -21,6 +21,20 @@ function table(rows: string[][]): string[] {
   );
 }
 
+type WorkerStatus = JobSystemStatus['workers'][number];
+
+/**
+ * A real model without its safety checker is called out: its images reach users unchecked.
+ * Simulated workers draw test patterns, and their provider column already says so.
+ */
+function describeModels(worker: WorkerStatus): string {
+  return worker.models
+    .map((model) =>
+      model.safetyChecker || worker.simulated ? model.id : `${model.id} (safety checker: OFF)`,
+    )
+    .join(',');
+}
+
 export function formatStatus(status: JobSystemStatus): string {
   const { at } = status;
   const lines = [`Workers (${status.workers.length}):`];
@@ -31,7 +45,7 @@ export function formatStatus(status: JobSystemStatus): string {
         ['ID', 'MODELS', 'PROVIDER', 'FREE/SLOTS', 'JOBS/MIN', 'STEPS/S', 'SEEN'],
         ...status.workers.map((worker) => [
           worker.workerId,
-          worker.models.map((model) => model.id).join(','),
+          describeModels(worker),
           worker.simulated ? `${worker.provider} (simulated)` : worker.provider,
           `${worker.slots.free}/${worker.slots.total}`,
           worker.throughput.jobsPerMinute.toFixed(1),
@@ -46,10 +60,11 @@ export function formatStatus(status: JobSystemStatus): string {
   else {
     lines.push(
       ...table([
-        ['MODEL', 'QUEUED', 'RUNNING', 'WORKERS', 'OLDEST WAITING'],
+        ['MODEL', 'QUEUED', 'BACKLOG/LANES', 'RUNNING', 'WORKERS', 'OLDEST WAITING'],
         ...status.queues.map((queue) => [
           queue.model,
           String(queue.queued),
+          `${queue.backlog}/${queue.lanes}`,
           String(queue.running),
           String(queue.workers),
           queue.oldestQueuedAt === null ? '-' : ago(queue.oldestQueuedAt, at),

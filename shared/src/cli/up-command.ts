@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,18 +41,47 @@ function natsServerAvailable(binary: string): boolean {
   return spawnSync(binary, ['--version'], { encoding: 'utf8' }).status === 0;
 }
 
-/** Waits until the local server accepts clients, or fails if it exits first. */
+const LOCAL_SERVER_NAME = 'sdbot-local';
+
+/** Refuses to start when something already listens on the port: it may be another NATS server. */
+async function ensurePortFree(port: number): Promise<void> {
+  const free = await new Promise<boolean>((resolvePort) => {
+    const probe = createServer();
+    probe.once('error', () => {
+      resolvePort(false);
+    });
+    probe.listen(port, '127.0.0.1', () => {
+      probe.close(() => {
+        resolvePort(true);
+      });
+    });
+  });
+  if (!free) {
+    throw new SdbotError(
+      'CONFIG_INVALID',
+      `port ${port} on 127.0.0.1 is already in use (another NATS server?): pass --port N for a local server ` +
+        `of its own, or set NATS_URL=nats://127.0.0.1:${port} to use the server that is there`,
+    );
+  }
+}
+
+/**
+ * Waits until the local server accepts clients, or fails if it exits first. Only our own server
+ * counts: a server that answers on the port under another name is somebody else's.
+ */
 async function waitForNats(url: string, server: SupervisedProcess, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!server.isRunning()) break;
     try {
       const probe = await connect({ servers: url, timeout: 500, reconnect: false });
+      const name = probe.info?.server_name;
       await probe.close();
-      return;
+      if (name === LOCAL_SERVER_NAME) return;
     } catch {
-      await sleep(100);
+      // not listening yet
     }
+    await sleep(100);
   }
   throw new SdbotError(
     'NATS_UNAVAILABLE',
@@ -73,7 +103,7 @@ function startLocalNats(
     configPath,
     [
       '# Written by `sdbot up`: a single local server with JetStream.',
-      'server_name: "sdbot-local"',
+      `server_name: "${LOCAL_SERVER_NAME}"`,
       `listen: "127.0.0.1:${port}"`,
       `jetstream { store_dir: ${JSON.stringify(join(dataDir, 'jetstream'))} }`,
       '',
@@ -176,6 +206,7 @@ export const upCommand: CommandDefinition = {
       if (natsUrl === undefined) {
         if (!natsServerAvailable(binary)) throw natsServerMissing(binary);
         natsUrl = `nats://127.0.0.1:${port}`;
+        await ensurePortFree(port);
         natsServer = startLocalNats(binary, dataDir, port, logger, stderr);
         await waitForNats(natsUrl, natsServer);
         logger.info({ url: natsUrl, dataDir }, 'local nats-server is up');

@@ -11,7 +11,15 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
 import { SdbotError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { OBJECT_STORES, STREAMS, SUBJECTS, jobConsumerName, sourceObjectName } from '../names.js';
+import {
+  KV_BUCKETS,
+  OBJECT_STORES,
+  STREAMS,
+  SUBJECTS,
+  jobConsumerName,
+  requesterLane,
+  sourceObjectName,
+} from '../names.js';
 import { decodeMessage, encodeMessage, validate } from '../protocol/codec.js';
 import { IMAGE_CONTENT_TYPES, type ObjectRef } from '../protocol/common.js';
 import { cancelRequestSchema } from '../protocol/control.js';
@@ -28,8 +36,10 @@ import { progressSchema, type Progress } from '../protocol/progress.js';
 import type { JobStateRecord } from '../protocol/state.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
 import { isMissingResource, natsFailure } from './errors.js';
-import { JobStateStore, WorkerRegistry, isTerminalStatus } from './kv.js';
-import { JOB_FLOW_RESOURCES, provisionJetStream } from './provision.js';
+import type { JobsClientMetrics } from './client-metrics.js';
+import { FairDispatcher, backlogLanes, estimateBacklogAhead, readyPending } from './fair-dispatcher.js';
+import { JobStateStore, WorkerRegistry, isTerminalStatus, openBucket } from './kv.js';
+import { REQUESTER_RESOURCES, provisionJetStream } from './provision.js';
 
 /** A fresh job id: time-ordered, unique, and a valid subject token. */
 export function newJobId(prefix = 'job'): string {
@@ -58,14 +68,17 @@ export interface JobRequest {
 
 export interface SubmittedJob {
   job: GenerationJob;
-  /** Sequence of the job in the jobs stream. */
+  /** Sequence of the job in the backlog stream, where it waits for its lane's turn. */
   seq: number;
   /** The job id had been submitted before (within the duplicate window); nothing new was queued. */
   duplicate: boolean;
 }
 
 export interface QueuePosition {
-  /** Queued jobs of the same model submitted before this one. */
+  /**
+   * Jobs of the same model that should run before this one. Exact in the work queue; in the
+   * backlog an estimate of the round-robin between lanes (other lanes keep submitting).
+   */
   ahead: number;
   /** Counting stopped at the limit: at least `ahead` jobs are in front. */
   capped: boolean;
@@ -79,7 +92,13 @@ export interface AwaitOutcomeOptions {
 export interface JobsClientOptions {
   /** Create or update the streams and buckets first (default true). */
   provision?: boolean;
+  /**
+   * Run a fair dispatcher that moves backlog jobs (anyone's, not only this client's) into the work
+   * queue (default true). Needs a NATS user allowed to do so: the bot user or the admin.
+   */
+  dispatch?: boolean;
   logger?: Logger;
+  metrics?: JobsClientMetrics;
 }
 
 const DEFAULT_SIZE = 512;
@@ -96,6 +115,8 @@ function sniffImageType(bytes: Uint8Array): ObjectRef['contentType'] | undefined
 
 export class JobsClient {
   private readonly reconnectListeners = new Set<() => void>();
+  /** Submission times of jobs this client waits for, for the submit-to-outcome metric. */
+  private readonly submittedAt = new Map<string, number>();
   private readonly jobSchema;
 
   private constructor(
@@ -105,8 +126,10 @@ export class JobsClient {
     readonly jobStates: JobStateStore,
     readonly workers: WorkerRegistry,
     private readonly images: ObjectStore,
+    readonly dispatcher: FairDispatcher,
     private readonly config: Config,
     private readonly logger: Logger | undefined,
+    private readonly metrics: JobsClientMetrics | undefined,
   ) {
     this.jobSchema = createJobSchema({ maxPixels: config.limits.maxPixels });
     void this.watchReconnects();
@@ -115,14 +138,14 @@ export class JobsClient {
   static async open(
     connection: NatsConnection,
     config: Config,
-    { provision = true, logger }: JobsClientOptions = {},
+    { provision = true, dispatch = true, logger, metrics }: JobsClientOptions = {},
   ): Promise<JobsClient> {
     const jsm = await jetstreamManager(connection).catch((error: unknown) => {
       throw natsFailure(error, 'opening JetStream');
     });
     if (provision) {
       await provisionJetStream(jsm, config, {
-        resources: JOB_FLOW_RESOURCES,
+        resources: REQUESTER_RESOURCES,
         ...(logger === undefined ? {} : { logger }),
       });
     }
@@ -130,15 +153,28 @@ export class JobsClient {
     const images = await new Objm(js).open(OBJECT_STORES.images).catch((error: unknown) => {
       throw natsFailure(error, `opening object store ${OBJECT_STORES.images}`);
     });
+    const jobStates = await JobStateStore.open(js);
+    const workers = await WorkerRegistry.open(js);
+    const dispatcher = new FairDispatcher({
+      connection,
+      js,
+      jsm,
+      workers,
+      cursors: await openBucket(js, KV_BUCKETS.dispatch),
+      ...(logger === undefined ? {} : { logger }),
+    });
+    if (dispatch) dispatcher.start();
     return new JobsClient(
       connection,
       js,
       jsm,
-      await JobStateStore.open(js),
-      await WorkerRegistry.open(js),
+      jobStates,
+      workers,
       images,
+      dispatcher,
       config,
       logger,
+      metrics,
     );
   }
 
@@ -196,8 +232,10 @@ export class JobsClient {
   }
 
   /**
-   * Queues a job. A model no live worker serves is refused with UNKNOWN_MODEL instead of waiting
-   * forever; a worker that restarts keeps its models known for the registry's TTL.
+   * Queues a job in its requester's lane of the backlog (guild, direct messages or CLI), from which
+   * the fair dispatcher moves it to the workers in turn with the other lanes. A model no live worker
+   * serves is refused with UNKNOWN_MODEL instead of waiting forever; a worker that restarts keeps
+   * its models known for the registry's TTL.
    */
   async submit(job: GenerationJob, { requireServedModel = true } = {}): Promise<SubmittedJob> {
     if (requireServedModel) {
@@ -209,13 +247,17 @@ export class JobsClient {
     }
     let ack;
     try {
-      ack = await this.js.publish(SUBJECTS.job(job.model), encodeMessage(this.jobSchema, job), {
-        msgID: job.id,
-      });
+      const subject = SUBJECTS.backlog(job.model, requesterLane(job.requester));
+      ack = await this.js.publish(subject, encodeMessage(this.jobSchema, job), { msgID: job.id });
     } catch (error) {
       throw natsFailure(error, `submitting job ${job.id}`);
     }
-    if (!ack.duplicate) await this.jobStates.createQueued(job, ack.seq);
+    if (!ack.duplicate) await this.jobStates.createQueued(job, { backlogSeq: ack.seq });
+    this.metrics?.submitted.inc({ model: job.model });
+    this.submittedAt.set(job.id, Date.now());
+    // An idle worker should not wait for the dispatcher's timer; once this resolves, a job that
+    // found a free slot is in the work queue.
+    await this.dispatcher.kick();
     this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, 'job:submitted');
     return { job, seq: ack.seq, duplicate: ack.duplicate };
   }
@@ -276,15 +318,16 @@ export class JobsClient {
       const finish = (settle: () => void) => {
         if (settled) return;
         settled = true;
+        this.submittedAt.delete(jobId);
         for (const cleanup of cleanups) cleanup();
         settle();
       };
       const accept = (outcome: JobOutcome | null) => {
-        if (outcome?.jobId === jobId) {
-          finish(() => {
-            resolve(outcome);
-          });
-        }
+        if (outcome?.jobId !== jobId || settled) return;
+        this.metrics?.recordOutcome(outcome, this.submittedAt.get(jobId));
+        finish(() => {
+          resolve(outcome);
+        });
       };
       const fail = (error: SdbotError) => {
         finish(() => {
@@ -356,7 +399,32 @@ export class JobsClient {
     } catch (error) {
       throw natsFailure(error, `cancelling job ${jobId}`);
     }
-    return change.record;
+    const record = change.record;
+    if (
+      change.changed &&
+      record?.status.state === 'cancelled' &&
+      record.jobStreamSeq === undefined &&
+      record.backlogSeq !== undefined
+    ) {
+      await this.hurryCancelled(record.job.model, record.backlogSeq);
+    }
+    return record;
+  }
+
+  /**
+   * A cancelled job still in the backlog goes to the work queue at once, out of turn: the worker
+   * that takes it acknowledges it and publishes its CANCELLED outcome (only workers publish
+   * outcomes), so the requester hears back without waiting for the lane's turn.
+   */
+  private async hurryCancelled(model: string, backlogSeq: number): Promise<void> {
+    let stored;
+    try {
+      stored = await this.jsm.direct.getMessage(STREAMS.backlog, { seq: backlogSeq });
+    } catch (error) {
+      throw natsFailure(error, 'reading the backlog');
+    }
+    // Gone: a dispatcher already moved it.
+    if (stored !== null) await this.dispatcher.move(model, stored);
   }
 
   async state(jobId: string): Promise<JobStateRecord | null> {
@@ -364,23 +432,38 @@ export class JobsClient {
   }
 
   /**
-   * How many queued jobs of the same model were submitted before this one, or null when the job is
-   * not waiting (running, finished, unknown). Counted by walking the model's subject from the first
-   * undelivered job, up to `limit` steps.
+   * Where a waiting job stands, or null when it is not waiting (running, finished, unknown). In the
+   * work queue: the jobs of the same model ahead of it, counted by walking the model's subject from
+   * the first undelivered job, up to `limit` steps (the dispatcher keeps that queue short). In the
+   * backlog: the work queue's waiting jobs,
+   * plus the jobs ahead in its own lane, plus an estimate of the other lanes' turns before it
+   * (see estimateBacklogAhead).
    */
   async queuePosition(jobId: string, { limit = 100 } = {}): Promise<QueuePosition | null> {
     const record = await this.state(jobId);
-    if (record?.status.state !== 'queued' || record.jobStreamSeq === undefined) return null;
-    const mine = record.jobStreamSeq;
-    const subject = SUBJECTS.job(record.job.model);
+    if (record?.status.state !== 'queued') return null;
+    if (record.jobStreamSeq !== undefined)
+      return this.readyPosition(record.job.model, record.jobStreamSeq, limit);
+    if (record.backlogSeq === undefined) return null;
+    const position = await this.backlogPosition(record.job, record.backlogSeq, limit);
+    // Dispatched: it is in the work queue (kept short by the dispatcher) unless a worker has it.
+    return position ?? this.readyPosition(record.job.model, jobId, limit);
+  }
+
+  /** `job`: its sequence in the work queue, or its id when only that is known. */
+  private async readyPosition(
+    model: string,
+    job: number | string,
+    limit: number,
+  ): Promise<QueuePosition | null> {
+    const subject = SUBJECTS.job(model);
     let delivered = 0;
     try {
-      delivered = (await this.jsm.consumers.info(STREAMS.jobs, jobConsumerName(record.job.model))).delivered
-        .stream_seq;
+      delivered = (await this.jsm.consumers.info(STREAMS.jobs, jobConsumerName(model))).delivered.stream_seq;
     } catch (error) {
       if (!isMissingResource(error)) throw natsFailure(error, 'reading the job queue');
     }
-    if (mine <= delivered) return null;
+    if (typeof job === 'number' && job <= delivered) return null;
     let ahead = 0;
     let cursor = delivered + 1;
     while (ahead < limit) {
@@ -390,11 +473,45 @@ export class JobsClient {
       } catch (error) {
         throw natsFailure(error, 'reading the job queue');
       }
-      if (next === null || next.seq >= mine) return { ahead, capped: false };
+      if (typeof job === 'string') {
+        if (next === null) return null;
+        if (next.header.get('Nats-Msg-Id') === job) return { ahead, capped: false };
+      } else if (next === null || next.seq >= job) return { ahead, capped: false };
       ahead += 1;
       cursor = next.seq + 1;
     }
     return { ahead, capped: true };
+  }
+
+  /** Null when the job is no longer in the backlog. */
+  private async backlogPosition(
+    job: GenerationJob,
+    mine: number,
+    limit: number,
+  ): Promise<QueuePosition | null> {
+    const lane = requesterLane(job.requester);
+    const subject = SUBJECTS.backlog(job.model, lane);
+    let index = 0;
+    let cursor = 0;
+    for (;;) {
+      if (index >= limit) return { ahead: index, capped: true };
+      let next;
+      try {
+        next = await this.jsm.direct.getMessage(STREAMS.backlog, { next_by_subj: subject, seq: cursor });
+      } catch (error) {
+        throw natsFailure(error, 'reading the backlog');
+      }
+      if (next === null || next.seq > mine) return null;
+      if (next.seq === mine) break;
+      index += 1;
+      cursor = next.seq + 1;
+    }
+    const lanes =
+      (await backlogLanes(this.jsm, SUBJECTS.backlogModel(job.model))).get(job.model) ??
+      new Map<string, number>();
+    const others = estimateBacklogAhead(lanes, lane, index, await this.dispatcher.lastServedLane(job.model));
+    const ahead = (await readyPending(this.jsm, job.model)) + index + others;
+    return ahead >= limit ? { ahead: limit, capped: true } : { ahead, capped: false };
   }
 
   /**

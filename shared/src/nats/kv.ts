@@ -35,6 +35,16 @@ export interface JobStateEntry {
 export interface JobStateChange {
   record: JobStateRecord | undefined;
   changed: boolean;
+  /** The stored record with its revision, for the next compare-and-set without a read. */
+  entry: JobStateEntry | null;
+}
+
+export interface TransitionOptions {
+  now?: number;
+  /** Whether the current (non-null) record may move to the new status; default: not terminal. */
+  allow?: (current: JobStateRecord) => boolean;
+  /** The last entry this process read or wrote: the first attempt skips the read. */
+  known?: JobStateEntry | null;
 }
 
 /** Compare-and-set retries before giving up: only a storm of writers to one job gets there. */
@@ -58,9 +68,16 @@ export class JobStateStore {
     return { record: decodeMessage(jobStateRecordSchema, entry.value), revision: entry.revision };
   }
 
-  /** Records a job as queued unless something (a fast worker) recorded it first. */
-  async createQueued(job: GenerationJob, jobStreamSeq: number, now = Date.now()): Promise<boolean> {
-    const record: JobStateRecord = { v: 1, job, status: { state: 'queued' }, jobStreamSeq, updatedAt: now };
+  /**
+   * Records a job as queued unless something (a fast worker) recorded it first. `where` is its
+   * sequence in the jobs stream or in the backlog.
+   */
+  async createQueued(
+    job: GenerationJob,
+    where: { jobStreamSeq: number } | { backlogSeq: number },
+    now = Date.now(),
+  ): Promise<boolean> {
+    const record: JobStateRecord = { v: 1, job, status: { state: 'queued' }, ...where, updatedAt: now };
     const change = await this.update(job.id, (current) => (current === null ? record : undefined));
     return change.changed;
   }
@@ -72,19 +89,25 @@ export class JobStateStore {
   async update(
     jobId: string,
     decide: (current: JobStateRecord | null) => JobStateRecord | undefined,
+    known?: JobStateEntry | null,
   ): Promise<JobStateChange> {
     const key = jobStateKey(jobId);
+    let current = known;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt += 1) {
-      const current = await this.get(jobId);
+      current ??= await this.get(jobId);
       const next = decide(current?.record ?? null);
-      if (next === undefined) return { record: current?.record, changed: false };
+      if (next === undefined) return { record: current?.record, changed: false, entry: current };
       const value = encodeMessage(jobStateRecordSchema, next);
       try {
-        if (current === null) await this.kv.create(key, value);
-        else await this.kv.update(key, value, current.revision);
-        return { record: next, changed: true };
+        const revision =
+          current === null
+            ? await this.kv.create(key, value)
+            : await this.kv.update(key, value, current.revision);
+        return { record: next, changed: true, entry: { record: next, revision } };
       } catch (error) {
         if (!isWrongLastSequence(error)) throw natsFailure(error, `writing the state of job ${jobId}`);
+        // Someone else wrote in between (or `known` was stale): read and decide again.
+        current = undefined;
       }
     }
     throw natsFailure(new Error('too many concurrent writers'), `writing the state of job ${jobId}`);
@@ -97,13 +120,21 @@ export class JobStateStore {
   async transition(
     job: GenerationJob,
     status: JobStatus,
-    { now = Date.now(), allow = (current: JobStateRecord) => !isTerminalStatus(current.status) } = {},
+    {
+      now = Date.now(),
+      allow = (current: JobStateRecord) => !isTerminalStatus(current.status),
+      known,
+    }: TransitionOptions = {},
   ): Promise<JobStateChange> {
-    return this.update(job.id, (current) => {
-      if (current === null) return { v: 1, job, status, updatedAt: now };
-      if (!allow(current)) return undefined;
-      return { ...current, status, updatedAt: now };
-    });
+    return this.update(
+      job.id,
+      (current) => {
+        if (current === null) return { v: 1, job, status, updatedAt: now };
+        if (!allow(current)) return undefined;
+        return { ...current, status, updatedAt: now };
+      },
+      known,
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * Creates or updates the JetStream resources sdbot uses: the jobs work queue, results and dead
- * letters streams, the KV buckets, the image object store, and one worker consumer per model.
+ * Creates or updates the JetStream resources sdbot uses: the jobs work queue and its fair-share
+ * backlog, results and dead letters streams, the KV buckets, the image object store, and per model
+ * the worker consumer and the backlog observer.
  * Idempotent: every component runs it at start and `sdbot nats setup` runs it explicitly.
  * KV buckets and object stores are built as plain streams (the layout of ADR-8 / ADR-20), so one
  * code path can compare and update their settings; only features of nats-server 2.9 are used.
@@ -18,17 +19,26 @@ import {
 import type { Config } from '../config.js';
 import { LIMITS } from '../limits.js';
 import type { Logger } from '../logger.js';
-import { KV_BUCKETS, OBJECT_STORES, STREAMS, SUBJECTS, jobConsumerName } from '../names.js';
+import {
+  KV_BUCKETS,
+  OBJECT_STORES,
+  STREAMS,
+  SUBJECTS,
+  backlogConsumerName,
+  jobConsumerName,
+} from '../names.js';
 import { isMissingResource, natsFailure } from './errors.js';
 
 export const JETSTREAM_RESOURCES = [
   'jobs',
+  'backlog',
   'results',
   'deadLetters',
   'jobState',
   'workers',
   'settings',
   'rateLimits',
+  'dispatch',
   'images',
 ] as const;
 export type JetStreamResource = (typeof JETSTREAM_RESOURCES)[number];
@@ -36,12 +46,16 @@ export type JetStreamResource = (typeof JETSTREAM_RESOURCES)[number];
 /** What a worker and a job client (bot, CLI) need; the bot adds settings and rate limits. */
 export const JOB_FLOW_RESOURCES: readonly JetStreamResource[] = [
   'jobs',
+  'backlog',
   'results',
   'deadLetters',
   'jobState',
   'workers',
   'images',
 ];
+
+/** What a requester (bot, CLI) needs: the job flow plus the fair dispatcher's cursor bucket. */
+export const REQUESTER_RESOURCES: readonly JetStreamResource[] = [...JOB_FLOW_RESOURCES, 'dispatch'];
 
 /** A worker is gone once this many heartbeats are missed (the workers bucket's TTL). */
 export const HEARTBEATS_PER_TTL = 3;
@@ -119,6 +133,20 @@ export function desiredStreams(config: Config): Record<JetStreamResource, Desire
       // Queue positions are counted with direct gets (next message by subject).
       allow_direct: true,
     },
+    // The same lifetime and de-duplication as the jobs it holds; the dispatcher reads the oldest
+    // job of a lane with direct gets and deletes it by sequence once it is in the jobs stream.
+    backlog: {
+      name: STREAMS.backlog,
+      subjects: [SUBJECTS.backlogAll],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_age: nanos(js.jobMaxAgeMs),
+      duplicate_window: window(js.jobMaxAgeMs),
+      max_msg_size: LIMITS.jobMessageMaxBytes,
+      discard: DiscardPolicy.Old,
+      allow_direct: true,
+    },
     results: {
       name: STREAMS.results,
       subjects: [SUBJECTS.resultsAll],
@@ -145,6 +173,7 @@ export function desiredStreams(config: Config): Record<JetStreamResource, Desire
     workers: kvStream(KV_BUCKETS.workers, replicas, heartbeatTtlMs, 1),
     settings: kvStream(KV_BUCKETS.settings, replicas, 0, 5),
     rateLimits: kvStream(KV_BUCKETS.rateLimits, replicas, 0, 1),
+    dispatch: kvStream(KV_BUCKETS.dispatch, replicas, 0, 1),
     images: {
       name: objectStoreStreamName(OBJECT_STORES.images),
       subjects: [`$O.${OBJECT_STORES.images}.C.>`, `$O.${OBJECT_STORES.images}.M.>`],
@@ -171,6 +200,19 @@ export function jobConsumerConfig(config: Config, model: string): Partial<Consum
     // Enough for every free slot of a large pool to have a pull request waiting.
     max_waiting: 4096,
     max_ack_pending: 10_000,
+  };
+}
+
+/**
+ * The observer of one model's backlog. A work-queue stream allows one consumer per subject filter,
+ * and nothing pulls from this one, so its num_pending is the model's backlog (what KEDA reads).
+ */
+export function backlogConsumerConfig(model: string): Partial<ConsumerConfig> {
+  return {
+    durable_name: backlogConsumerName(model),
+    filter_subject: SUBJECTS.backlogModel(model),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
   };
 }
 
@@ -235,8 +277,17 @@ async function ensureStream(
     report.unchanged.push(desired.name);
     return;
   }
+  // nats-server 2.11+ stamps its own `_nats.*` metadata on streams; it is not ours to send back.
+  const metadata = Object.fromEntries(
+    Object.entries(existing.metadata ?? {}).filter(([key]) => !key.startsWith('_nats')),
+  );
+  const { metadata: _ignored, ...settings } = existing;
   try {
-    await jsm.streams.update(desired.name, { ...existing, ...desired });
+    await jsm.streams.update(desired.name, {
+      ...settings,
+      ...desired,
+      ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+    });
   } catch (error) {
     throw natsFailure(error, `updating ${drift.join(', ')} of stream ${desired.name}`);
   }
@@ -291,6 +342,30 @@ async function ensureJobConsumer(
   logger?.info({ consumer: name }, 'updated worker consumer settings');
 }
 
+async function ensureBacklogObserver(
+  jsm: JetStreamManager,
+  model: string,
+  report: ProvisionReport,
+  logger: Logger | undefined,
+): Promise<void> {
+  const name = backlogConsumerName(model);
+  const label = `${STREAMS.backlog}/${name}`;
+  try {
+    await jsm.consumers.info(STREAMS.backlog, name);
+    report.unchanged.push(label);
+    return;
+  } catch (error) {
+    if (!isMissingResource(error)) throw natsFailure(error, `reading consumer ${name}`);
+  }
+  try {
+    await jsm.consumers.add(STREAMS.backlog, backlogConsumerConfig(model));
+  } catch (error) {
+    throw natsFailure(error, `creating consumer ${name}`);
+  }
+  report.created.push(label);
+  logger?.info({ consumer: name }, 'created backlog observer consumer');
+}
+
 /**
  * Ensures the requested resources exist with the configured settings. A user without the right to
  * create or update a resource gets PERMISSION_DENIED naming it; run `sdbot nats setup` as the bot
@@ -304,6 +379,9 @@ export async function provisionJetStream(
   const report: ProvisionReport = { created: [], updated: [], unchanged: [] };
   const streams = desiredStreams(config);
   for (const resource of resources) await ensureStream(jsm, streams[resource], report, logger);
-  for (const model of models) await ensureJobConsumer(jsm, config, model, report, logger);
+  for (const model of models) {
+    await ensureJobConsumer(jsm, config, model, report, logger);
+    await ensureBacklogObserver(jsm, model, report, logger);
+  }
   return report;
 }

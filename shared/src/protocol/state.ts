@@ -48,6 +48,8 @@ export const jobStateRecordSchema = z.object({
   status: jobStatusSchema,
   /** Sequence of the job in the jobs stream; queue positions are counted from it. */
   jobStreamSeq: integerIn({ min: 1, max: Number.MAX_SAFE_INTEGER }).optional(),
+  /** Sequence of the job in the backlog, where it waited for its lane's turn (fair dispatch). */
+  backlogSeq: integerIn({ min: 1, max: Number.MAX_SAFE_INTEGER }).optional(),
   updatedAt: timestamp(),
 });
 export type JobStateRecord = z.output<typeof jobStateRecordSchema>;

@@ -1,6 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSystemStatus, ProvisionReport } from '@sdbot/shared';
@@ -32,20 +34,47 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
     expect(first.code).toBe(0);
     expect((JSON.parse(first.stdout) as ProvisionReport).created).toEqual([
       'SDBOT_JOBS',
+      'SDBOT_BACKLOG',
       'SDBOT_RESULTS',
       'SDBOT_DEAD_LETTERS',
       'KV_sdbot-jobs',
       'KV_sdbot-workers',
       'KV_sdbot-settings',
       'KV_sdbot-ratelimits',
+      'KV_sdbot-dispatch',
       'OBJ_sdbot-images',
     ]);
     const again = await runSdbot(['nats', 'setup', '--nats', server.url], env);
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/^unchanged: SDBOT_JOBS, SDBOT_RESULTS/);
+    expect(again.stdout).toMatch(/^unchanged: SDBOT_JOBS, SDBOT_BACKLOG, SDBOT_RESULTS/);
     const wrong = await runSdbot(['nats', 'stup', '--nats', server.url], env);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('expected "sdbot nats setup"');
+  });
+
+  it('nats setup updates the settings that changed and keeps the data', async () => {
+    const changed = { ...env, SDBOT_JOB_MAX_AGE: '1h', SDBOT_ACK_WAIT: '10s' };
+    await runSdbot(['nats', 'setup', '--nats', server.url, '--model', 'sim'], env);
+    const connection = await connect({ servers: server.url });
+    try {
+      await jetstream(connection).publish('sdbot.jobs.sim', '{}');
+      const run = await runSdbot(
+        ['nats', 'setup', '--nats', server.url, '--model', 'sim', '--json'],
+        changed,
+      );
+      expect((JSON.parse(run.stdout) as ProvisionReport).updated).toEqual([
+        'SDBOT_JOBS',
+        'SDBOT_JOBS/workers-sim',
+      ]);
+      const jsm = await jetstreamManager(connection);
+      const info = await jsm.streams.info('SDBOT_JOBS');
+      expect([info.config.max_age, info.state.messages]).toEqual([3_600_000_000_000, 1]);
+      expect((await jsm.consumers.info('SDBOT_JOBS', 'workers-sim')).config.ack_wait).toBe(10_000_000_000);
+      await jsm.streams.purge('SDBOT_JOBS');
+      await runSdbot(['nats', 'setup', '--nats', server.url, '--model', 'sim'], env);
+    } finally {
+      await connection.close();
+    }
   });
 
   it('imagine fails fast with UNKNOWN_MODEL while no worker is online', async () => {
@@ -147,14 +176,14 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
     expect(text.stdout).toMatch(/^Workers \(1\):\n {2}ID +MODELS +PROVIDER/);
     expect(text.stdout).toMatch(/ {2}cli-worker +sim +cpu \(simulated\) +1\/1/);
     expect(text.stdout).toMatch(
-      /Queues:\n {2}MODEL +QUEUED +RUNNING +WORKERS +OLDEST WAITING\n {2}sim +0 +0 +1 +-\n/,
+      /Queues:\n {2}MODEL +QUEUED +BACKLOG\/LANES +RUNNING +WORKERS +OLDEST WAITING\n {2}sim +0 +0\/0 +0 +1 +-\n/,
     );
     expect(text.stdout).toContain('Dead letters: 0');
     const json = await runSdbot(['status', '--nats', server.url, '--json'], env);
     const status = JSON.parse(json.stdout) as JobSystemStatus;
     expect(status.workers.map((w) => w.workerId)).toEqual(['cli-worker']);
     expect(status.queues).toEqual([
-      { model: 'sim', queued: 0, running: 0, oldestQueuedAt: null, workers: 1 },
+      { model: 'sim', queued: 0, backlog: 0, lanes: 0, running: 0, oldestQueuedAt: null, workers: 1 },
     ]);
   });
 });

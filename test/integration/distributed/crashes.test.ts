@@ -106,6 +106,42 @@ describe.skipIf(!available)('distributed generation: crashes', () => {
     );
   });
 
+  it('SIGTERM: the worker hands its running job back at once, leaves the registry and exits 0', async () => {
+    // The default 60 s ack wait: a job back within seconds was released, not timed out.
+    const env = { SDBOT_SHUTDOWN_GRACE: '300ms' };
+    requester = await openTestClient(server.url, env);
+    const { client } = requester;
+    const leaving = spawnWorker(server.url, { id: 'leaving', msPerStep: 50, env });
+    processes = [leaving];
+    await waitForWorkers(client, ['leaving']);
+    const job = client.buildJob({
+      prompt: 'handed over',
+      model: 'sim',
+      requester: cliRequester,
+      steps: 150,
+      width: 64,
+      height: 64,
+    });
+    let running!: () => void;
+    const started = new Promise<void>((resolve) => {
+      running = resolve;
+    });
+    const watch = client.watchProgress(job.id, (progress) => {
+      if (progress.workerId === 'leaving' && progress.step >= 2) running();
+    });
+    const outcome = client.awaitOutcome(job.id, { timeoutMs: 30_000 });
+    await client.submit(job);
+    await started;
+    watch.stop();
+    workers = [await startTestWorker(server.url, { env, workerId: 'taker', msPerStep: 1 })];
+
+    await leaving.kill('SIGTERM');
+    expect(leaving.child.exitCode).toBe(0);
+    expect(leaving.log()).toContain('job:released for another worker');
+    expect((await client.liveWorkers()).map((worker) => worker.workerId)).toEqual(['taker']);
+    expect(await outcome).toMatchObject({ type: 'result', workerId: 'taker' });
+  });
+
   it('NATS SIGKILLed and restarted with jobs queued: none is lost, workers and client reconnect', async () => {
     const env = { SDBOT_ACK_WAIT: '2s' };
     workers = await Promise.all([

@@ -174,7 +174,7 @@ describe.skipIf(!available)('distributed generation: failures', () => {
       '{"id": "bad-json", oops',
     );
     expect(status.queues).toEqual([
-      { model: 'sim', queued: 0, running: 0, oldestQueuedAt: null, workers: 1 },
+      { model: 'sim', queued: 0, backlog: 0, lanes: 0, running: 0, oldestQueuedAt: null, workers: 1 },
     ]);
   });
 

@@ -20,6 +20,7 @@ import {
   connectNats,
   encodeMessage,
   isPermissionViolation,
+  backlogConsumerName,
   jobConsumerName,
   provisionJetStream,
   workerHeartbeatSchema,
@@ -172,9 +173,30 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
     await client.submit(long);
     await client.submit(next);
     expect(await client.queuePosition(next.id)).toEqual({ ahead: 0, capped: false });
+    // A third job waits in the backlog (the worker's one slot is taken and one job is on deck).
+    const third = client.buildJob({
+      prompt: 'third',
+      model: 'sim',
+      requester: { source: 'discord', guildId: '123456789012345678', channelId: null, userId: 'tester' },
+      steps: 150,
+      width: 64,
+      height: 64,
+    });
+    cancelled.push(client.awaitOutcome(third.id, { timeoutMs: 20_000 }));
+    await client.submit(third);
+    expect(await client.queuePosition(third.id)).toEqual({ ahead: 1, capped: false });
+    expect(
+      (await (await jetstreamManager(connection)).consumers.info(STREAMS.backlog, backlogConsumerName('sim')))
+        .num_pending,
+    ).toBe(1);
+    await client.cancel(third.id, 'tester');
     await client.cancel(next.id, 'tester');
     await client.cancel(long.id, 'tester');
-    expect(await Promise.all(cancelled)).toMatchObject([{ code: 'CANCELLED' }, { code: 'CANCELLED' }]);
+    expect(await Promise.all(cancelled)).toMatchObject([
+      { code: 'CANCELLED' },
+      { code: 'CANCELLED' },
+      { code: 'CANCELLED' },
+    ]);
 
     // A malformed job: the worker dead-letters it, the bot reads the dead letter.
     const rejected = client.awaitOutcome('secure-bad', { timeoutMs: 20_000 });
@@ -226,6 +248,16 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
     try {
       const js = jetstream(connection);
       await expectDenied(js.publish(SUBJECTS.job('sim'), JSON.stringify(exampleJob({ model: 'sim' }))));
+      // Nor queue a job in the backlog, take one out of it, or move the dispatch cursor.
+      await expectDenied(
+        js.publish(SUBJECTS.backlog('sim', 'cli'), JSON.stringify(exampleJob({ model: 'sim' }))),
+      );
+      await expectDenied(requestOn(connection, `$JS.API.STREAM.MSG.DELETE.${STREAMS.backlog}`));
+      await expectDenied(
+        requestOn(connection, `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.backlog}.${backlogConsumerName('sim')}`),
+      );
+      const cursors = await new Kvm(js).open(KV_BUCKETS.dispatch, { allow_direct: true });
+      await expectDenied(cursors.put('sim', 'cli'));
       const settings = await new Kvm(js).open(KV_BUCKETS.settings, { allow_direct: true });
       await expectDenied(settings.get('123456789012345678'));
       await expectDenied(settings.put('123456789012345678', '{}'));
@@ -253,6 +285,10 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
       const js = jetstream(connection);
       await expectDenied(
         requestOn(connection, `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs}.${jobConsumerName('sim')}`),
+      );
+      // The backlog is only moved by the dispatcher, never consumed like a queue.
+      await expectDenied(
+        requestOn(connection, `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.backlog}.${backlogConsumerName('sim')}`),
       );
       // Through the client library the refused pull surfaces as missing heartbeats; the server says why.
       const consumer = await js.consumers.get(STREAMS.jobs, jobConsumerName('sim'));

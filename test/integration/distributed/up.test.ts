@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '@sdbot/shared';
 import { runSdbot } from '../../helpers/cli.js';
-import { natsServerAvailable } from '../../helpers/nats-server.js';
+import { natsServerAvailable, startNatsServer } from '../../helpers/nats-server.js';
 import { freePort } from '../../helpers/ports.js';
 import { openTestClient, type TestClient } from '../../helpers/workers.js';
 
@@ -128,6 +129,35 @@ describe.skipIf(!available)('sdbot up', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('apt-get install nats-server');
     expect(run.stderr).toContain('https://nats.io/download/');
+  });
+
+  it('refuses a port another server already listens on instead of provisioning that server', async () => {
+    const other = await startNatsServer();
+    try {
+      const run = await runSdbot(
+        [
+          'up',
+          '--simulate',
+          '1',
+          '--model',
+          'sim',
+          '--port',
+          String(other.port),
+          '--data',
+          join(data, 'busy'),
+        ],
+        { LOG_LEVEL: 'silent' },
+      );
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`port ${other.port} on 127.0.0.1 is already in use`);
+      expect(run.stderr).toContain(`NATS_URL=nats://127.0.0.1:${other.port}`);
+      const probe = await connect({ servers: other.url });
+      const streams = await (await jetstreamManager(probe)).streams.names().next();
+      await probe.close();
+      expect(streams).toEqual([]);
+    } finally {
+      await other.cleanup();
+    }
   });
 
   it('refuses to start without a model', async () => {

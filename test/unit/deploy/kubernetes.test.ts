@@ -21,7 +21,13 @@ import {
   type IPodSpec,
   type IService,
 } from 'kubernetes-models/v1';
-import { STREAMS, jobConsumerName, listConfigVariables } from '@sdbot/shared';
+import {
+  STREAMS,
+  backlogConsumerName,
+  jobConsumerName,
+  listConfigVariables,
+  parseDuration,
+} from '@sdbot/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   parseDockerfile,
@@ -158,10 +164,21 @@ class ObjectSet {
     return (this.get('ScaledObject', 'sdbot-worker') as unknown as IScaledObject).spec;
   }
 
-  /** Metadata of the worker's only KEDA trigger. */
+  /** Metadata of the worker's KEDA trigger on the work queue (the first). */
   trigger(): Record<string, string> {
-    const [trigger, ...others] = this.scaling().triggers;
-    if (trigger === undefined || others.length > 0) throw new Error('expected one KEDA trigger');
+    return this.triggerAt(0);
+  }
+
+  /** Metadata of the worker's KEDA trigger on the fair-share backlog (the second and last). */
+  backlogTrigger(): Record<string, string> {
+    return this.triggerAt(1);
+  }
+
+  private triggerAt(index: number): Record<string, string> {
+    const triggers = this.scaling().triggers;
+    if (triggers.length !== 2) throw new Error('expected two KEDA triggers: work queue and backlog');
+    const trigger = triggers[index];
+    if (trigger === undefined) throw new Error(`no KEDA trigger ${index}`);
     return trigger.metadata;
   }
 }
@@ -199,9 +216,13 @@ function defineChecks(label: string, load: () => Manifest[]) {
       expect(tolerations.some((t) => t.key === 'nvidia.com/gpu' && t.operator === 'Exists')).toBe(true);
     });
 
-    it('lets a worker finish a job before Kubernetes kills it', () => {
-      // A job at the step limit on a slow GPU takes minutes; SIGTERM starts the drain.
-      expect(set.pod('sdbot-worker').terminationGracePeriodSeconds).toBeGreaterThanOrEqual(600);
+    it('lets a worker finish its jobs and hand the rest back before Kubernetes kills it', () => {
+      // SIGTERM starts the drain: running jobs get SDBOT_SHUTDOWN_GRACE (a long job at the step
+      // limit takes minutes), then the worker needs a little longer to hand the rest back.
+      const grace = parseDuration(set.environment(set.container('sdbot-worker')).SDBOT_SHUTDOWN_GRACE ?? '');
+      expect(grace).toBeGreaterThanOrEqual(5 * 60_000);
+      const killAfter = (set.pod('sdbot-worker').terminationGracePeriodSeconds ?? 30) * 1000;
+      expect(killAfter - (grace ?? 0)).toBeGreaterThanOrEqual(30_000);
     });
 
     it('probes readiness and liveness on the metrics port the process serves', () => {
@@ -237,14 +258,23 @@ function defineChecks(label: string, load: () => Manifest[]) {
     it('scales the worker Deployment on the consumer of the model it serves', () => {
       const scaled = set.scaling();
       expect(scaled.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'sdbot-worker' });
-      expect(scaled.triggers.map((trigger) => trigger.type)).toEqual(['nats-jetstream']);
+      expect(scaled.triggers.map((trigger) => trigger.type)).toEqual(['nats-jetstream', 'nats-jetstream']);
       const metadata = set.trigger();
       const models = (set.environment(set.container('sdbot-worker')).SDBOT_MODELS ?? '').split(',');
       expect(models).toHaveLength(1);
-      // The worker names its model after the folder; the consumer comes from the same function.
+      // The worker names its model after the folder; the consumers come from the same functions.
       expect(metadata.consumer).toBe(jobConsumerName(basename(models[0] ?? '')));
       expect(metadata.stream).toBe(STREAMS.jobs);
       expect(metadata.lagThreshold).toMatch(/^[1-9]\d*$/);
+      // Jobs waiting for their guild's turn count too: the observer of the model's backlog.
+      const backlog = set.backlogTrigger();
+      expect(backlog.consumer).toBe(backlogConsumerName(basename(models[0] ?? '')));
+      expect(backlog.stream).toBe(STREAMS.backlog);
+      expect(backlog).toMatchObject({
+        natsServerMonitoringEndpoint: metadata.natsServerMonitoringEndpoint,
+        account: metadata.account,
+        lagThreshold: metadata.lagThreshold,
+      });
       expect(scaled.minReplicaCount).toBeGreaterThanOrEqual(0);
       expect(scaled.maxReplicaCount).toBeGreaterThanOrEqual(Math.max(1, scaled.minReplicaCount ?? 0));
     });
@@ -256,7 +286,7 @@ function defineChecks(label: string, load: () => Manifest[]) {
         `${NATS_RELEASE}-headless.${namespace}.svc.cluster.local:${natsValues.config.monitor.port}`,
       );
       const account = Object.entries(natsValues.config.merge.accounts).find(([, a]) =>
-        a.users.some((user) => user.user === 'worker'),
+        a.users.some((user) => user.user === 'sdbot-worker'),
       )?.[0];
       expect(metadata.account).toBe(account);
     });
@@ -286,8 +316,8 @@ function defineChecks(label: string, load: () => Manifest[]) {
     it('connects each component as its own NATS user, with that user’s password', () => {
       const accountUsers = Object.values(natsValues.config.merge.accounts).flatMap((a) => a.users);
       for (const [deployment, user] of [
-        ['sdbot-bot', 'bot'],
-        ['sdbot-worker', 'worker'],
+        ['sdbot-bot', 'sdbot-bot'],
+        ['sdbot-worker', 'sdbot-worker'],
       ] as const) {
         const container = set.container(deployment);
         expect(set.environment(container).NATS_USER).toBe(user);
@@ -377,6 +407,10 @@ describe.skipIf(!kubectl)(
       const metadata = rendered.trigger();
       expect(metadata.consumer).toBe(jobConsumerName('sd-xl-turbo'));
       expect(metadata.lagThreshold).toBe('7');
+      expect(rendered.backlogTrigger()).toMatchObject({
+        consumer: backlogConsumerName('sd-xl-turbo'),
+        lagThreshold: '7',
+      });
     });
 
     it('renders the model download Job into the worker model folder with the worker image', () => {
@@ -426,6 +460,10 @@ describe('deploy/k8s files', () => {
     const metadata = objects.trigger();
     expect(metadata.consumer).toBe(jobConsumerName(settings.data.workerModel));
     expect(metadata.lagThreshold).toBe(settings.data.lagThreshold);
+    expect(objects.backlogTrigger()).toMatchObject({
+      consumer: backlogConsumerName(settings.data.workerModel),
+      lagThreshold: settings.data.lagThreshold,
+    });
     const jobPath = join(kubernetesDirectory, 'models-download', 'job.yaml');
     const [job] = parseManifests(readFileSync(jobPath, 'utf8'), jobPath) as unknown as {
       spec: { template: { spec: IPodSpec } };
@@ -474,7 +512,7 @@ describe('deploy/k8s/nats-values.yaml (official NATS Helm chart)', () => {
   it('defines the bot and worker users in a JetStream-enabled account, passwords from the environment', () => {
     const accounts = Object.values(natsValues.config.merge.accounts);
     const users = accounts.flatMap((account) => account.users);
-    expect(users.map((u) => u.user).sort()).toEqual(['bot', 'worker']);
+    expect(users.map((u) => u.user).sort()).toEqual(['sdbot-admin', 'sdbot-bot', 'sdbot-worker']);
     for (const account of accounts) expect(account.jetstream).toBe('enabled');
     for (const user of users) expect(user.password).toMatch(/^<< \$[A-Z_]+ >>$/);
   });

@@ -9,13 +9,18 @@ export const commands: CommandManifestEntry[] = [
   },
   {
     name: 'models',
-    summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub',
+    summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub, or verify a model directory',
     load: async () => (await import('./models-command.js')).modelsCommand,
   },
   {
     name: 'generate',
     summary: 'Generate images on this machine with a local model directory',
     load: async () => (await import('./generate-command.js')).generateCommand,
+  },
+  {
+    name: 'safety-check',
+    summary: "Run a model's safety checker on image files and say which ones it flags",
+    load: async () => (await import('./safety-check-command.js')).safetyCheckCommand,
   },
   {
     name: 'watermark',

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import {
   createLogger,
@@ -12,10 +13,13 @@ import {
   type CommandDefinition,
   type ParsedOptions,
 } from '@sdbot/shared';
-import sharp from 'sharp';
 import type { z } from 'zod';
-import { StableDiffusionPipeline, type GenerationResult } from '../diffusion/pipeline.js';
+import type { ModelInfo } from '../diffusion/model.js';
+import { StableDiffusionPipeline, type GeneratedImage } from '../diffusion/pipeline.js';
 import type { GenerationRequest } from '../diffusion/request.js';
+import { encodePng, formatParameters } from '../provenance.js';
+import { filteredPlaceholder } from '../safety/placeholder.js';
+import { embedWatermark } from '../watermark/index.js';
 
 const DEFAULT_SIZE = 512;
 /** The reference img2img pipeline's default strength. */
@@ -81,12 +85,85 @@ function buildRequest(
   };
 }
 
-async function writePng(path: string, image: GenerationResult['images'][number]): Promise<number> {
-  const started = performance.now();
-  await sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .png()
-    .toFile(path);
-  return performance.now() - started;
+interface SavedImage {
+  file: string;
+  seed: number;
+  nsfw: boolean;
+  watermarked: boolean;
+  /** Why a clean image was left without a watermark. */
+  unwatermarkedReason?: string;
+  width: number;
+  height: number;
+}
+
+interface SaveSettings {
+  /** Payload to embed, or undefined for no watermark. */
+  watermarkText: string | undefined;
+  request: GenerationRequest;
+  model: ModelInfo;
+}
+
+/**
+ * Writes one image as the worker would deliver it: the placeholder instead of a flagged image,
+ * otherwise watermarked (unless off) and encoded with its generation parameters (A1111 infotext).
+ */
+async function saveImage(
+  image: GeneratedImage,
+  file: string,
+  { watermarkText, request, model }: SaveSettings,
+  stages: { watermark: number; encode: number },
+): Promise<SavedImage> {
+  const { width, height, seed, nsfw } = image;
+  const saved: SavedImage = { file, seed, nsfw, watermarked: false, width, height };
+  let started = performance.now();
+  if (nsfw) {
+    await writeFile(file, await filteredPlaceholder(width, height));
+    stages.encode += performance.now() - started;
+    return saved;
+  }
+  let pixels = image.pixels;
+  if (watermarkText !== undefined) {
+    const embedded = embedWatermark(pixels, width, height, watermarkText);
+    pixels = embedded.rgb;
+    saved.watermarked = embedded.watermarked;
+    if (embedded.reason !== undefined) saved.unwatermarkedReason = embedded.reason;
+    stages.watermark += performance.now() - started;
+    started = performance.now();
+  }
+  const parameters = formatParameters({
+    prompt: request.prompt,
+    ...(request.negativePrompt === undefined ? {} : { negativePrompt: request.negativePrompt }),
+    steps: request.steps,
+    scheduler: request.scheduler,
+    cfgScale: request.guidance,
+    seed,
+    width,
+    height,
+    modelHash: model.hash,
+    model: model.name,
+    extra: {
+      ...(request.init === undefined ? {} : { 'Denoising strength': request.init.strength }),
+      ...(request.variation === undefined
+        ? {}
+        : {
+            'Variation seed': request.variation.seed,
+            'Variation seed strength': request.variation.strength,
+          }),
+      ...(request.rng === 'torch' ? { RNG: 'CPU' } : {}),
+    },
+  });
+  await writeFile(file, await encodePng(pixels, width, height, parameters));
+  stages.encode += performance.now() - started;
+  return saved;
+}
+
+function describeSaved(image: SavedImage): string {
+  const notes = [
+    ...(image.nsfw ? ['flagged by the safety checker: replaced by the placeholder'] : []),
+    ...(image.unwatermarkedReason === undefined ? [] : [`not watermarked: ${image.unwatermarkedReason}`]),
+  ];
+  const suffix = notes.length === 0 ? '' : ` (${notes.join('; ')})`;
+  return `wrote ${image.file} (${image.width}x${image.height}, seed ${image.seed})${suffix}\n`;
 }
 
 export const generateCommand: CommandDefinition = {
@@ -162,7 +239,10 @@ export const generateCommand: CommandDefinition = {
       valueName: 'FILE.png',
       description: 'Where to write; several images get -0, -1...',
     },
-    json: { type: 'boolean', description: 'Print seeds, files, nsfw flags and timings as JSON' },
+    json: {
+      type: 'boolean',
+      description: 'Print seeds, files, nsfw and watermark flags and timings as JSON',
+    },
   },
   details:
     'Provider, threads and graph optimization come from SDBOT_EXECUTION_PROVIDER, SDBOT_THREADS and\n' +
@@ -202,38 +282,29 @@ export const generateCommand: CommandDefinition = {
           : {}),
       });
       const files = outputPaths(out, result.images.length);
-      let encodeMs = 0;
-      for (const [index, image] of result.images.entries())
-        encodeMs += await writePng(files[index] ?? out, image);
-      const images = result.images.map((image, index) => ({
-        file: files[index] ?? out,
-        seed: image.seed,
-        nsfw: image.nsfw,
-        width: image.width,
-        height: image.height,
-      }));
+      const settings: SaveSettings = {
+        watermarkText:
+          options.watermark !== false && config.worker.watermark ? config.worker.watermarkText : undefined,
+        request,
+        model: pipeline.info,
+      };
+      const stages = { watermark: 0, encode: 0 };
+      const images: SavedImage[] = [];
+      for (const [index, image] of result.images.entries()) {
+        images.push(await saveImage(image, files[index] ?? out, settings, stages));
+      }
       if (options.json === true) {
-        stdout.write(
-          `${JSON.stringify(
-            {
-              model: pipeline.info,
-              seeds: images.map((image) => image.seed),
-              images,
-              truncatedTokens: result.truncatedTokens,
-              timings: { ...result.timings, stages: { ...result.timings.stages, encode: encodeMs } },
-              unetCalls: result.unetCalls,
-            },
-            null,
-            2,
-          )}\n`,
-        );
+        const report = {
+          model: pipeline.info,
+          seeds: images.map((image) => image.seed),
+          images,
+          truncatedTokens: result.truncatedTokens,
+          timings: { ...result.timings, stages: { ...result.timings.stages, ...stages } },
+          unetCalls: result.unetCalls,
+        };
+        stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else {
-        for (const image of images) {
-          const flagged = image.nsfw ? ' (flagged by the safety checker: blanked)' : '';
-          stdout.write(
-            `wrote ${image.file} (${image.width}x${image.height}, seed ${image.seed})${flagged}\n`,
-          );
-        }
+        for (const image of images) stdout.write(describeSaved(image));
         if (result.truncatedTokens > 0) {
           stdout.write(`the prompt was truncated: its last ${result.truncatedTokens} tokens were ignored\n`);
         }

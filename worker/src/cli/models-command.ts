@@ -1,7 +1,9 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
+  createLogger,
   loadConfig,
+  SdbotError,
   stringOption,
   UsageError,
   ValidationError,
@@ -11,16 +13,19 @@ import {
 import { DEFAULT_CONCURRENCY, downloadModel } from '../models/download.js';
 import { DownloadProgress } from '../models/progress.js';
 import { formatBytes } from '../models/units.js';
+import { verifyModelDirectory, type PartReport, type VerifyReport } from '../models/verify.js';
 
-const SUBCOMMANDS = ['download'] as const;
+const SUBCOMMANDS = ['download', 'verify'] as const;
 const MAX_CONCURRENCY = 16;
 /** `owner/name` (or a legacy bare name), as the hub spells repository ids. */
 const REPO_ID = /^(?:[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/;
 
 export const modelsCommand: CommandDefinition = {
   name: 'models',
-  summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub',
-  usage: 'download REPO [--revision REV] [--subfolder PATH] [--dir DIR] [--concurrency N]',
+  summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub, or verify a model directory',
+  usage:
+    'download REPO [--revision REV] [--subfolder PATH] [--dir DIR] [--concurrency N]\n' +
+    '       sdbot models verify DIR [--json]',
   allowPositionals: true,
   options: {
     revision: {
@@ -43,6 +48,7 @@ export const modelsCommand: CommandDefinition = {
       valueName: 'N',
       description: `Files fetched at once, 1..${MAX_CONCURRENCY} (default ${DEFAULT_CONCURRENCY})`,
     },
+    json: { type: 'boolean', description: 'verify: print the report as JSON' },
   },
   details: [
     'Fetches model_index.json and the pipeline folders (text_encoder, unet, vae_encoder, vae_decoder,',
@@ -51,11 +57,20 @@ export const modelsCommand: CommandDefinition = {
     'it is put in place; .sdbot-download.json is written last. Run the same command again to resume an',
     'interrupted download. HF_TOKEN authenticates (gated or private repositories); HF_ENDPOINT picks a',
     'mirror.',
+    '',
+    'verify opens every part of a model directory, checks its inputs and outputs against what the',
+    'pipeline expects, runs a one-step generation at the smallest size and prints a table; it exits',
+    'non-zero naming the part or file at fault.',
   ].join('\n'),
   async run(context) {
     const [subcommand, repo, ...extra] = context.positionals;
     if (subcommand === undefined) {
       throw new UsageError(`a subcommand is required: sdbot models ${SUBCOMMANDS.join('|')} ...`);
+    }
+    if (subcommand === 'verify') {
+      if (repo === undefined) throw new UsageError('verify needs a model directory: sdbot models verify DIR');
+      if (extra[0] !== undefined) throw new UsageError(`unexpected argument "${extra[0]}"`);
+      return verify(context, repo);
     }
     if (subcommand !== 'download') {
       throw new UsageError(
@@ -122,6 +137,66 @@ async function download(context: CommandContext, repo: string): Promise<number> 
   }
   stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+async function verify({ options, env, stdout }: CommandContext, directory: string): Promise<number> {
+  const config = loadConfig({ env });
+  const report = await verifyModelDirectory(directory, {
+    provider: config.worker.executionProvider,
+    intraOpThreads: config.worker.intraOpThreads,
+    graphOptimization: config.worker.graphOptimization,
+    logger: createLogger({ name: 'cli', level: env.LOG_LEVEL === undefined ? 'warn' : config.log.level }),
+  });
+  stdout.write(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));
+  if (report.problems.length > 0) {
+    const [first, ...others] = report.problems;
+    const more =
+      others.length === 0 ? '' : ` (and ${others.length} more problem${others.length === 1 ? '' : 's'})`;
+    throw new SdbotError('MODEL_INVALID', `${report.directory} failed verification: ${first ?? ''}${more}`);
+  }
+  return 0;
+}
+
+function formatPorts(direction: string, ports: PartReport['inputs']): string[] {
+  return (ports ?? []).map(
+    (port) => `    ${direction} ${port.name}: ${port.dtype} [${port.shape.join(', ')}]`,
+  );
+}
+
+function table(rows: string[][]): string[] {
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function formatVerifyReport(report: VerifyReport): string {
+  const lines = [report.directory, `  ${report.download.detail}`, ''];
+  for (const part of report.parts) {
+    if (part.file === undefined || part.inputs === undefined) continue;
+    lines.push(`${part.part}: ${part.file} (${formatBytes(part.bytes ?? 0)}), ${part.detail}`);
+    lines.push(...formatPorts('in ', part.inputs), ...formatPorts('out', part.outputs));
+  }
+  lines.push(
+    '',
+    ...table([
+      ['PART', 'STATUS', 'DETAIL', 'TIME'],
+      ...report.parts.map((part) => [
+        part.part,
+        part.status.toUpperCase(),
+        part.detail,
+        part.status === 'skipped' ? '-' : `${(part.ms / 1000).toFixed(2)} s`,
+      ]),
+    ]),
+    '',
+    report.problems.length === 0 ? 'all checks passed' : `${report.problems.length} problem(s):`,
+    ...report.problems.map((problem) => `  ${problem}`),
+  );
+  return `${lines.join('\n')}\n`;
 }
 
 function parseConcurrency(raw: string | undefined): number | undefined {

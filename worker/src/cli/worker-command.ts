@@ -3,7 +3,6 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import {
   INBOX_PREFIXES,
-  SdbotError,
   UsageError,
   connectNats,
   createLogger,
@@ -16,6 +15,8 @@ import {
 import { collectDefaultMetrics } from 'prom-client';
 import type { ImageGenerator } from '../service/generator.js';
 import { WorkerMetrics } from '../service/metrics.js';
+import { PipelineGenerator } from '../service/pipeline-generator.js';
+import { warnUncheckedModels } from '../service/safety-warning.js';
 import { SimulatedGenerator } from '../service/simulated-generator.js';
 import { WorkerService } from '../service/worker-service.js';
 
@@ -117,15 +118,11 @@ export const workerCommand: CommandDefinition = {
     const workerId = config.worker.workerId ?? defaultWorkerId();
     const logger = createLogger({ name: 'worker', level: config.log.level, bindings: { workerId } });
 
-    let generator: ImageGenerator;
-    if (simulate !== undefined) {
-      generator = new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
-    } else {
-      throw new SdbotError(
-        'MODEL_INVALID',
-        'this build cannot load model directories yet (the diffusion pipeline is not part of it): run with --simulate MS_PER_STEP',
-      );
-    }
+    const generator: ImageGenerator =
+      simulate === undefined
+        ? await PipelineGenerator.load(config.worker.models, config, logger)
+        : new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
+    warnUncheckedModels(logger, generator);
     const connection = await connectNats(config.nats, {
       name: `sdbot-worker-${workerId}`,
       waitOnFirstConnect: true,

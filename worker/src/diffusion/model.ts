@@ -44,7 +44,7 @@ export interface StableDiffusionModel {
   vaeDecoder: InferenceModel;
   /** Absent when the export has none: img2img is then refused. */
   vaeEncoder: { model: InferenceModel; signature: VaeEncoderSignature } | undefined;
-  safetyChecker: { model: InferenceModel; imageConfig: ClipImageConfig } | undefined;
+  safetyChecker: SafetyCheckerModel | undefined;
   release(): Promise<void>;
 }
 
@@ -138,19 +138,66 @@ async function loadTokenizer(directory: string): Promise<ClipTokenizer> {
   }
 }
 
+async function readModelIndex(root: string): Promise<Record<string, unknown>> {
+  const rootInfo = await stat(root).catch(() => undefined);
+  if (!rootInfo?.isDirectory()) throw invalid(`${root} is not a model directory`);
+  const modelIndexPath = join(root, 'model_index.json');
+  const modelIndex = modelIndexSchema.safeParse(await readJson(modelIndexPath, 'the list of pipeline parts'));
+  if (!modelIndex.success) throw invalid(`${modelIndexPath} must hold a JSON object`);
+  return modelIndex.data;
+}
+
+const partFile = (root: string, part: string) => join(root, part, 'model.onnx');
+
+export interface SafetyCheckerModel {
+  model: InferenceModel;
+  imageConfig: ClipImageConfig;
+}
+
+/** The safety checker's files, once its presence is established; opened by `openSafetyChecker`. */
+async function readSafetyCheckerConfig(root: string): Promise<ClipImageConfig> {
+  await requireFile(partFile(root, 'safety_checker'), 'model_index.json lists safety_checker');
+  return readClipImageConfig(join(root, 'feature_extractor', 'preprocessor_config.json'));
+}
+
+async function openSafetyChecker(
+  root: string,
+  imageConfig: ClipImageConfig,
+  settings: SessionSettings,
+): Promise<SafetyCheckerModel> {
+  const model = await openOnnxModel(partFile(root, 'safety_checker'), settings);
+  try {
+    adaptSafetyChecker(model);
+  } catch (error) {
+    await model.release();
+    throw error;
+  }
+  return { model, imageConfig };
+}
+
+/**
+ * Loads only the safety checker and its image preprocessing (for checking existing images);
+ * an export without one fails with MODEL_INVALID saying so.
+ */
+export async function loadSafetyChecker(
+  directory: string,
+  settings: SessionSettings,
+): Promise<SafetyCheckerModel> {
+  const root = resolve(directory);
+  if (!declaresPart(await readModelIndex(root), 'safety_checker')) {
+    throw invalid(`${root} has no safety_checker (model_index.json does not list one)`);
+  }
+  return openSafetyChecker(root, await readSafetyCheckerConfig(root), settings);
+}
+
 /** Opens every part; any failure releases what was already opened. */
 export async function loadModelDirectory(
   directory: string,
   options: LoadModelOptions,
 ): Promise<StableDiffusionModel> {
   const root = resolve(directory);
-  const rootInfo = await stat(root).catch(() => undefined);
-  if (!rootInfo?.isDirectory()) throw invalid(`${root} is not a model directory`);
-
-  const modelIndexPath = join(root, 'model_index.json');
-  const modelIndex = modelIndexSchema.safeParse(await readJson(modelIndexPath, 'the list of pipeline parts'));
-  if (!modelIndex.success) throw invalid(`${modelIndexPath} must hold a JSON object`);
-  const declared = new Set(OPTIONAL_PARTS.filter((part) => declaresPart(modelIndex.data, part)));
+  const modelIndex = await readModelIndex(root);
+  const declared = new Set(OPTIONAL_PARTS.filter((part) => declaresPart(modelIndex, part)));
   if (options.safetyChecker && !declared.has('safety_checker')) {
     throw invalid(
       `${root} has no safety_checker; serving it needs the safety checker turned off (SDBOT_SAFETY_CHECKER=off or --no-safety)`,
@@ -158,17 +205,14 @@ export async function loadModelDirectory(
   }
   const runSafety = options.safetyChecker;
 
-  const file = (part: string) => join(root, part, 'model.onnx');
+  const file = (part: string) => partFile(root, part);
   for (const part of ['text_encoder', 'unet', 'vae_decoder'])
     await requireFile(file(part), `every export has ${part}`);
   if (declared.has('vae_encoder'))
     await requireFile(file('vae_encoder'), 'model_index.json lists vae_encoder');
-  if (runSafety) await requireFile(file('safety_checker'), 'model_index.json lists safety_checker');
+  const imageConfig = runSafety ? await readSafetyCheckerConfig(root) : undefined;
 
   const schedulerConfig = await readSchedulerConfig(join(root, 'scheduler', 'scheduler_config.json'));
-  const imageConfig = runSafety
-    ? await readClipImageConfig(join(root, 'feature_extractor', 'preprocessor_config.json'))
-    : undefined;
   const tokenizer = await loadTokenizer(join(root, 'tokenizer'));
 
   const opened: InferenceModel[] = [];
@@ -197,9 +241,8 @@ export async function loadModelDirectory(
     }
     let safetyChecker: StableDiffusionModel['safetyChecker'];
     if (imageConfig !== undefined) {
-      const model = await open('safety_checker');
-      adaptSafetyChecker(model);
-      safetyChecker = { model, imageConfig };
+      safetyChecker = await openSafetyChecker(root, imageConfig, options);
+      opened.push(safetyChecker.model);
     }
     const info: ModelInfo = {
       name: basename(root),

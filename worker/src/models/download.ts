@@ -99,14 +99,14 @@ export const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 1000 };
 const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 
-interface MarkerFile {
+export interface MarkerFile {
   path: string;
   size: number;
   sha256?: string;
   gitSha1?: string;
 }
 
-interface DownloadMarker {
+export interface DownloadMarker {
   repo: string;
   revision: string;
   commit: string;
@@ -508,7 +508,8 @@ function toMarkerFile(file: ModelFile): MarkerFile {
     : { path: file.path, size: file.size, gitSha1: file.digest.value };
 }
 
-async function readMarker(dir: string): Promise<DownloadMarker | undefined> {
+/** The completion marker of a finished download, or undefined when absent or malformed. */
+export async function readMarker(dir: string): Promise<DownloadMarker | undefined> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(join(dir, DOWNLOAD_MARKER), 'utf8'));

@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { LIMITS, rangeText, ValidationError } from '@sdbot/shared';
 
 /** The word on the placeholder. */
-export const FILTERED_LABEL = 'filtered';
+const FILTERED_LABEL = 'filtered';
 
 /**
  * Stroke outlines of the label's letters on a 4 x 6 grid (x right, y down), for systems where

@@ -92,8 +92,11 @@ export class SimulatedGenerator implements ImageGenerator {
     const denoiseStart = performance.now();
     for (let step = 1; step <= total; step += 1) {
       signal.throwIfAborted();
+      // Step k ends k steps after the start, like a UNet running back to back: a late timer is
+      // made up on the next step instead of adding up.
+      const wait = Math.max(0, denoiseStart + step * this.msPerStep - performance.now());
       try {
-        await sleep(this.msPerStep, undefined, { signal });
+        await sleep(wait, undefined, { signal });
       } catch (error) {
         throw signal.aborted ? signal.reason : error;
       }

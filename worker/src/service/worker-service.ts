@@ -38,7 +38,11 @@ import {
   toSdbotError,
   type Config,
   type GenerationJob,
+  type JobStateChange,
+  type JobStateEntry,
   type JobStateRecord,
+  type JobStatus,
+  type TransitionOptions,
   type Logger,
   type ObjectRef,
   type Progress,
@@ -308,18 +312,18 @@ export class WorkerService {
 
   private async run(message: JsMsg, job: GenerationJob, log: Logger): Promise<void> {
     const { workerId, generator, config, metrics } = this.options;
-    if (await this.outcomes.exists(job.id)) {
+    const [finished, before] = await Promise.all([this.outcomes.exists(job.id), this.jobStates.get(job.id)]);
+    if (finished) {
       log.info('job:duplicate delivery of a finished job');
       message.ack();
       this.count(job.model, 'duplicate');
       return;
     }
-    const before = await this.jobStates.get(job.id);
     if (before !== null && (await this.settleEnded(message, job, before.record, log))) return;
+    const state = new JobStateTracker(this.jobStates, job, before);
     const startedAt = Date.now();
     // A completed state without an outcome (lost in a server crash) is run again.
-    const start = await this.jobStates.transition(
-      job,
+    const start = await state.transition(
       { state: 'started', workerId, startedAt },
       {
         now: startedAt,
@@ -348,7 +352,7 @@ export class WorkerService {
       },
       Math.max(250, Math.floor(ackWaitMs / 3)),
     );
-    const reporter = new ProgressReporter(this, job, controller, log);
+    const reporter = new ProgressReporter(this, job, state, controller, log);
     try {
       const sourceImage = job.source === undefined ? undefined : await this.readSource(job.source.image);
       const output = await generator.generate(sourceImage === undefined ? { job } : { job, sourceImage }, {
@@ -362,9 +366,12 @@ export class WorkerService {
         },
       });
       controller.signal.throwIfAborted();
-      await this.complete(message, job, output, startedAt, log);
+      // The last progress write lands before the final state, so that one needs no re-read.
+      await reporter.settled();
+      await this.complete(message, job, output, startedAt, state, log);
     } catch (error) {
-      await this.fail(message, job, controller.signal.aborted ? controller.signal.reason : error, log);
+      await reporter.settled();
+      await this.fail(message, job, controller.signal.aborted ? controller.signal.reason : error, state, log);
     } finally {
       clearInterval(keepAlive);
       await reporter.settled();
@@ -430,17 +437,12 @@ export class WorkerService {
 
   /** Records progress in KV unless the job ended; a cancellation found there aborts the job. */
   async recordProgress(
-    job: GenerationJob,
+    state: JobStateTracker,
     step: number,
     total: number,
     controller: AbortController,
   ): Promise<void> {
-    const change = await this.jobStates.transition(job, {
-      state: 'progress',
-      workerId: this.workerId,
-      step,
-      total,
-    });
+    const change = await state.transition({ state: 'progress', workerId: this.workerId, step, total });
     const status = change.record?.status;
     if (!change.changed && status?.state === 'cancelled') {
       controller.abort(new SdbotError('CANCELLED', `cancelled by ${status.cancelledBy}`));
@@ -457,24 +459,23 @@ export class WorkerService {
     job: GenerationJob,
     output: GenerationOutput,
     startedAt: number,
+    tracker: JobStateTracker,
     log: Logger,
   ): Promise<void> {
     const { workerId, metrics } = this.options;
     const uploadStart = performance.now();
-    const images: ResultImage[] = [];
-    for (const [index, image] of output.images.entries()) {
-      images.push({
+    const images: ResultImage[] = await Promise.all(
+      output.images.map(async (image, index) => ({
         image: await this.storeImage(imageObjectName(job.id, index), image.png),
         seed: image.seed,
         nsfw: image.nsfw,
         watermarked: image.watermarked,
         width: image.width,
         height: image.height,
-      });
-    }
+      })),
+    );
     const completedAt = Date.now();
-    const state = await this.jobStates.transition(
-      job,
+    const state = await tracker.transition(
       { state: 'completed', workerId, images, completedAt },
       {
         now: completedAt,
@@ -504,10 +505,8 @@ export class WorkerService {
       },
       completedAt,
     });
-    await message.ackAck().catch((error: unknown) => {
-      // The outcome is stored: a redelivery will find it and only acknowledge.
-      log.warn({ err: error }, 'acknowledging a finished job failed');
-    });
+    // Not ackAck: if this acknowledgement is lost, the redelivered copy finds the stored outcome.
+    message.ack();
     this.throughput.recordJob(images.length, completedAt);
     metrics?.images.inc({ model: job.model }, images.length);
     metrics?.jobTime.observe({ model: job.model }, (completedAt - startedAt) / 1000);
@@ -522,13 +521,19 @@ export class WorkerService {
     );
   }
 
-  private async fail(message: JsMsg, job: GenerationJob, error: unknown, log: Logger): Promise<void> {
+  private async fail(
+    message: JsMsg,
+    job: GenerationJob,
+    error: unknown,
+    state: JobStateTracker,
+    log: Logger,
+  ): Promise<void> {
     const { workerId, config } = this.options;
     const failure = toSdbotError(error);
     const deliveries = message.info.deliveryCount;
     const now = Date.now();
     if (failure.code === 'CANCELLED') {
-      const change = await this.jobStates.transition(job, {
+      const change = await state.transition({
         state: 'cancelled',
         cancelledBy: failure.message.replace(/^cancelled by /, '').slice(0, 64) || 'unknown',
         cancelledAt: now,
@@ -542,7 +547,7 @@ export class WorkerService {
       return;
     }
     if (failure.code === 'WORKER_SHUTDOWN') {
-      await this.jobStates.transition(job, { state: 'queued' }, { now });
+      await state.transition({ state: 'queued' }, { now });
       message.nak();
       this.count(job.model, 'released');
       log.info('job:released for another worker');
@@ -550,7 +555,7 @@ export class WorkerService {
     }
     if (failure.retryable && deliveries < config.jetstream.maxDeliver) {
       const delay = this.retryDelay(deliveries);
-      await this.jobStates.transition(job, { state: 'queued' }, { now });
+      await state.transition({ state: 'queued' }, { now });
       message.nak(delay);
       this.count(job.model, 'retried');
       log.warn({ err: failure, retryInMs: delay }, 'job:failed, will retry');
@@ -561,11 +566,7 @@ export class WorkerService {
       ? `failed on all ${deliveries} deliveries; last error [${failure.code}]: ${failure.message}`
       : failure.message;
     await this.deadLetter(message, job.model, job.id, code, reason);
-    await this.jobStates.transition(
-      job,
-      { state: 'failed', code, message: reason.slice(0, 2000), failedAt: now },
-      { now },
-    );
+    await state.transition({ state: 'failed', code, message: reason.slice(0, 2000), failedAt: now }, { now });
     await this.outcomes.publish(failureOutcome(job.id, code, reason, false, workerId));
     // No reason argument: nats-server 2.9 does not recognise `+TERM <reason>` and leaves the job pending.
     message.term();
@@ -674,6 +675,7 @@ class ProgressReporter {
   constructor(
     private readonly service: WorkerService,
     private readonly job: GenerationJob,
+    private readonly state: JobStateTracker,
     private readonly controller: AbortController,
     private readonly log: Logger,
   ) {}
@@ -697,7 +699,7 @@ class ProgressReporter {
     ) {
       this.lastStateWrite = now;
       this.stateWrite = this.service
-        .recordProgress(this.job, step, total, this.controller)
+        .recordProgress(this.state, step, total, this.controller)
         .catch((error: unknown) => {
           this.log.warn({ err: error }, 'recording progress failed');
         })
@@ -734,5 +736,27 @@ class ProgressReporter {
   async settled(): Promise<void> {
     await this.stateWrite;
     await this.preview;
+  }
+}
+
+/**
+ * The state of one running job as this worker last wrote it: each compare-and-set uses the
+ * revision it got from the previous write instead of reading the record again, and falls back to a
+ * read only when someone else (a cancellation) wrote in between.
+ */
+class JobStateTracker {
+  constructor(
+    private readonly store: JobStateStore,
+    private readonly job: GenerationJob,
+    private entry: JobStateEntry | null,
+  ) {}
+
+  async transition(
+    status: JobStatus,
+    options: Omit<TransitionOptions, 'known'> = {},
+  ): Promise<JobStateChange> {
+    const change = await this.store.transition(this.job, status, { ...options, known: this.entry });
+    this.entry = change.entry;
+    return change;
   }
 }

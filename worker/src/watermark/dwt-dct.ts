@@ -6,7 +6,7 @@
 import { SdbotError } from '@sdbot/shared';
 import { cellApproximation, type Band } from './haar.js';
 import { bitString, DEFAULT_WATERMARK_TEXT, payloadBits, payloadText } from './payload.js';
-import { blueChromaAt } from './yuv.js';
+import { blueChromaRow } from './yuv.js';
 
 /** Quantisation step of the U channel (the reference's `scales[1]`). */
 export const STEP = 36;
@@ -42,16 +42,15 @@ export function blueChromaBand(rgb: Uint8Array, width: number, layout: Layout): 
   const cols = layout.regionCols / 2;
   const data = new Float64Array(rows * cols);
   const rowBytes = width * 3;
+  // U of one row pair, computed once per pixel.
+  const top = new Uint8Array(layout.regionCols);
+  const bottom = new Uint8Array(layout.regionCols);
   for (let row = 0, index = 0; row < rows; row++) {
+    blueChromaRow(rgb, 2 * row * rowBytes, top);
+    blueChromaRow(rgb, (2 * row + 1) * rowBytes, bottom);
     for (let col = 0; col < cols; col++, index++) {
-      const top = 2 * row * rowBytes + 6 * col;
-      const bottom = top + rowBytes;
-      data[index] = cellApproximation(
-        blueChromaAt(rgb, top),
-        blueChromaAt(rgb, top + 3),
-        blueChromaAt(rgb, bottom),
-        blueChromaAt(rgb, bottom + 3),
-      );
+      const c = 2 * col;
+      data[index] = cellApproximation(top[c] ?? 0, top[c + 1] ?? 0, bottom[c] ?? 0, bottom[c + 1] ?? 0);
     }
   }
   return { rows, cols, data };

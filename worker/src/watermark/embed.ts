@@ -179,7 +179,9 @@ class CellEditor {
 
   /** Squared RGB error of the whole output against the input. */
   totalError(): number {
-    return this.errors.reduce((sum, error) => sum + error, 0);
+    let total = 0;
+    for (const error of this.errors) total += error;
+    return total;
   }
 
   /** Byte offsets of the cell's pixels: top-left, top-right, bottom-left, bottom-right. */
@@ -306,22 +308,24 @@ function gather(band: Band, cells: Int32Array, into: Float64Array): Float64Array
  * rounding and clamping make of it is found when the blocks are read back.
  */
 function aimBlock(editor: CellEditor, cells: Int32Array, values: Float64Array, bit: number): void {
-  for (const remedy of remediesFor(values, bit)) {
-    if (remedy.bound >= CHEAP_CORRECTION) return;
+  const choice: { remedy?: Remedy } = {};
+  forEachRemedy(values, bit, (remedy) => {
+    if (remedy.bound >= (choice.remedy?.bound ?? CHEAP_CORRECTION)) return;
     const { from, to, direction } = remedy;
-    const positions = remedyPositions(remedy, values);
-    const roomy = positions.every((position) => {
+    const roomy = remedyPositions(remedy, values).every((position) => {
       const distance = direction > 0 ? from - (values[position] ?? 0) : (values[position] ?? 0) - to;
       return distance <= editor.freeReach(cells[position] ?? 0, direction) + REACH_SLACK;
     });
-    if (!roomy) continue;
-    const aim = direction > 0 ? Math.min(from + WALK_INSET, to) : Math.max(to - WALK_INSET, from);
-    for (const position of positions) {
-      const value = values[position] ?? 0;
-      // A cell's coefficient is half the sum of its four U values.
-      if (value < from || value > to) editor.set(cells[position] ?? 0, Math.round(2 * (aim - value)));
-    }
-    return;
+    if (roomy) choice.remedy = { ...remedy };
+  });
+  const { remedy } = choice;
+  if (remedy === undefined) return;
+  const { from, to, direction } = remedy;
+  const aim = direction > 0 ? Math.min(from + WALK_INSET, to) : Math.max(to - WALK_INSET, from);
+  for (const position of remedyPositions(remedy, values)) {
+    const value = values[position] ?? 0;
+    // A cell's coefficient is half the sum of its four U values.
+    if (value < from || value > to) editor.set(cells[position] ?? 0, Math.round(2 * (aim - value)));
   }
 }
 
@@ -367,13 +371,12 @@ function errorBound(distance: number): number {
 }
 
 /**
- * Ways to fix a block, cheapest bound first: move one coefficient to the nearest value above, or
- * below, that reads `bit` and clears every other coefficient by CONTENDER_MARGIN, or lower every
- * coefficient above a zone into it (for pixels that cannot move up, such as a blue sky or white).
+ * Calls `visit` with every way to fix a block: move one coefficient to the nearest value above,
+ * or below, that reads `bit` and clears every other coefficient by CONTENDER_MARGIN, or lower
+ * every coefficient above a zone into it (for pixels that cannot move up: a blue sky, white).
  */
-function remediesFor(values: Float64Array, bit: number): Remedy[] {
+function forEachRemedy(values: Float64Array, bit: number, visit: (remedy: Readonly<Remedy>) => void): void {
   const [low, high] = bitZone(bit);
-  const remedies: Remedy[] = [];
   let largestPosition = 1;
   for (let position = 2; position < POSITIONS; position++) {
     if ((values[position] ?? 0) > (values[largestPosition] ?? 0)) largestPosition = position;
@@ -383,27 +386,35 @@ function remediesFor(values: Float64Array, bit: number): Remedy[] {
   for (let position = 1; position < POSITIONS; position++) {
     if (position !== largestPosition) runnerUp = Math.max(runnerUp, values[position] ?? 0);
   }
+  // One object reused for every candidate: callers copy the ones they keep.
+  const candidate: Remedy = { position: 0, from: 0, to: 0, direction: 1, bound: 0 };
 
   for (let position = 1; position < POSITIONS; position++) {
     const value = values[position] ?? 0;
     const floor = (position === largestPosition ? runnerUp : largest) + CONTENDER_MARGIN + 0.5;
-    let up: Remedy | null = null;
-    let down: Remedy | null = null;
     const step = Math.floor(value / STEP);
+    // The nearest zone upwards (it may hold the value) and the nearest downwards.
+    let upZone = Number.NaN;
+    let downZone = Number.NaN;
     for (let zone = step - 1; zone <= step + 2; zone++) {
       const from = Math.max(zone * STEP + low, floor);
       const to = zone * STEP + high;
       if (from > to) continue;
-      const direction = value > to ? -1 : 1;
-      const bound = errorBound(value < from ? from - value : Math.max(0, value - to));
-      if (direction > 0 ? up === null || bound < up.bound : down === null || bound < down.bound) {
-        const remedy: Remedy = { position, from, to, direction, bound };
-        if (direction > 0) up = remedy;
-        else down = remedy;
-      }
+      if (value > to) downZone = zone;
+      else if (Number.isNaN(upZone)) upZone = zone;
     }
-    if (up !== null) remedies.push(up);
-    if (down !== null) remedies.push(down);
+    for (let side = 0; side < 2; side++) {
+      const zone = side === 0 ? upZone : downZone;
+      if (Number.isNaN(zone)) continue;
+      candidate.position = position;
+      candidate.from = Math.max(zone * STEP + low, floor);
+      candidate.to = zone * STEP + high;
+      candidate.direction = value > candidate.to ? -1 : 1;
+      candidate.bound = errorBound(
+        value < candidate.from ? candidate.from - value : Math.max(0, value - candidate.to),
+      );
+      visit(candidate);
+    }
   }
 
   const top = Math.floor(largest / STEP);
@@ -416,8 +427,19 @@ function remediesFor(values: Float64Array, bit: number): Remedy[] {
       const value = values[position] ?? 0;
       if (value > to) bound += errorBound(value - to);
     }
-    remedies.push({ position: EVERY_ABOVE, from, to, direction: -1, bound });
+    candidate.position = EVERY_ABOVE;
+    candidate.from = from;
+    candidate.to = to;
+    candidate.direction = -1;
+    candidate.bound = bound;
+    visit(candidate);
   }
+}
+
+/** Every remedy of a block, cheapest bound first. */
+function remediesFor(values: Float64Array, bit: number): Remedy[] {
+  const remedies: Remedy[] = [];
+  forEachRemedy(values, bit, (remedy) => remedies.push({ ...remedy }));
   return remedies.sort((a, b) => a.bound - b.bound);
 }
 

@@ -4,7 +4,7 @@
  */
 import { ValidationError } from '@sdbot/shared';
 
-/** The text CompVis txt2img (and so every SD 1.x image) carries. */
+/** The text CompVis txt2img scripts embed in every image they save. */
 export const DEFAULT_WATERMARK_TEXT = 'StableDiffusionV1';
 
 /** Payload bits (0 or 1), one per array entry. */

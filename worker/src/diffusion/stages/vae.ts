@@ -55,6 +55,13 @@ export async function decodeLatents(
   const height = latentHeight * 8;
   const width = latentWidth * 8;
   const sample = floatOutput(decoder, outputs, 'sample', [1, 3, height, width]);
+  // NaN would quietly become a black image (an fp16 overflow does this); fail the job instead.
+  if (!sample.every(Number.isFinite)) {
+    throw new SdbotError(
+      'INFERENCE_FAILED',
+      `${decoder.file}: the decoded image holds NaN or infinite values (the model overflowed)`,
+    );
+  }
   const values = new Float32Array(width * height * 3);
   const pixels = new Uint8Array(width * height * 3);
   decoderOutputToPixels(sample, width, height, values, pixels);

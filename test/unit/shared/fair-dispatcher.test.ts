@@ -1,0 +1,37 @@
+import { estimateBacklogAhead, nextLane, requesterLane } from '@sdbot/shared';
+import { describe, expect, it } from 'vitest';
+
+describe('fair dispatch rotation', () => {
+  it('serves the lane after the last one served, wrapping around, in name order', () => {
+    const lanes = ['dm', '111111111111111111', 'cli'];
+    expect(nextLane(lanes, undefined)).toBe('111111111111111111');
+    expect(nextLane(lanes, '111111111111111111')).toBe('cli');
+    expect(nextLane(lanes, 'dm')).toBe('111111111111111111');
+    // A lane that emptied since it was served: the rotation goes on from where it was.
+    expect(nextLane(['cli', 'dm'], '5')).toBe('cli');
+    expect(nextLane([], 'dm')).toBeUndefined();
+  });
+
+  it('puts guild jobs in their guild lane, direct messages and CLI jobs in their own', () => {
+    expect(requesterLane({ source: 'discord', guildId: '123456789012345678' })).toBe('123456789012345678');
+    expect(requesterLane({ source: 'discord', guildId: null })).toBe('dm');
+    expect(requesterLane({ source: 'cli', guildId: null })).toBe('cli');
+  });
+
+  it('estimates the other lanes served first: one more turn for lanes ahead in the rotation', () => {
+    const lanes = new Map([
+      ['a', 20],
+      ['b', 1],
+      ['c', 3],
+    ]);
+    // b is next after a: its only job waits for nobody.
+    expect(estimateBacklogAhead(lanes, 'b', 0, 'a')).toBe(0);
+    // a's oldest waits for b and c (one each); a's 6th for b's 1 and c's 3.
+    expect(estimateBacklogAhead(lanes, 'a', 0, 'a')).toBe(2);
+    expect(estimateBacklogAhead(lanes, 'a', 5, 'a')).toBe(4);
+    // c's second job: b goes first twice (it has one job), a once before and once after c's first.
+    expect(estimateBacklogAhead(lanes, 'c', 1, 'a')).toBe(1 + 1);
+    // Nothing served yet: the rotation starts at the first lane name.
+    expect(estimateBacklogAhead(lanes, 'c', 0, undefined)).toBe(2);
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { formatStatus } from '../../../shared/src/cli/status-command.js';
+import type { JobSystemStatus } from '../../../shared/src/nats/status.js';
+import type { WorkerHeartbeat } from '../../../shared/src/protocol/worker.js';
+
+const at = Date.UTC(2026, 0, 1);
+
+function worker(overrides: Partial<WorkerHeartbeat>): WorkerHeartbeat {
+  return {
+    v: 1,
+    workerId: 'gpu-1',
+    hostname: 'gpu-1',
+    version: '0.1.0',
+    models: [{ id: 'sd15', name: 'sd15', safetyChecker: true }],
+    provider: 'cuda',
+    simulated: false,
+    slots: { total: 1, free: 1 },
+    throughput: { jobsPerMinute: 0, stepsPerSecond: 0 },
+    startedAt: at,
+    at,
+    ...overrides,
+  };
+}
+
+function status(workers: WorkerHeartbeat[]): JobSystemStatus {
+  return { at, workers, queues: [], deadLetters: { count: 0, recent: [] } };
+}
+
+describe('sdbot status text', () => {
+  it('says which models a worker serves with the safety checker off', () => {
+    const text = formatStatus(
+      status([
+        worker({
+          models: [
+            { id: 'sd15', name: 'sd15', safetyChecker: true },
+            { id: 'dreamshaper', name: 'dreamshaper', safetyChecker: false },
+          ],
+        }),
+      ]),
+    );
+    expect(text).toMatch(/gpu-1 +sd15,dreamshaper \(safety checker: OFF\) +cuda/);
+  });
+
+  it('leaves models with a checker, and simulated workers, unmarked', () => {
+    const text = formatStatus(
+      status([
+        worker({}),
+        worker({
+          workerId: 'sim-1',
+          simulated: true,
+          provider: 'cpu',
+          models: [{ id: 'sim', name: 'sim (simulated)', safetyChecker: false }],
+        }),
+      ]),
+    );
+    expect(text).not.toContain('safety checker');
+    expect(text).toMatch(/gpu-1 +sd15 +cuda/);
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * The real ImageGenerator: Stable Diffusion pipelines loaded once per model directory. Each image
+ * is watermarked (SDBOT_WATERMARK), carries its generation parameters in the PNG, and an image the
+ * safety checker flags is replaced by the "filtered" placeholder before it leaves the worker.
+ */
+import { basename, resolve } from 'node:path';
+import { LIMITS, SdbotError, type Config, type GenerationJob, type Logger } from '@sdbot/shared';
+import { StableDiffusionPipeline, type GenerationResult } from '../diffusion/pipeline.js';
+import type { GenerationRequest as PipelineRequest } from '../diffusion/request.js';
+import { encodePng, formatParameters } from '../provenance.js';
+import { filteredPlaceholder } from '../safety/placeholder.js';
+import { embedWatermark } from '../watermark/index.js';
+import type {
+  GeneratedImage,
+  GenerationHooks,
+  GenerationOutput,
+  GenerationRequest,
+  ImageGenerator,
+  ModelInfo,
+} from './generator.js';
+
+/** The id jobs use for a model directory: its name, reduced to a subject token. */
+export function modelIdOf(directory: string): string {
+  const id = basename(resolve(directory))
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 64);
+  if (!LIMITS.idPattern.test(id)) {
+    throw new SdbotError('MODEL_INVALID', `cannot derive a model id from the directory name "${directory}"`);
+  }
+  return id;
+}
+
+interface LoadedModel {
+  info: ModelInfo;
+  pipeline: StableDiffusionPipeline;
+}
+
+function pipelineRequest(
+  job: GenerationJob,
+  sourceImage: Uint8Array | undefined,
+  safetyCheck: boolean,
+): PipelineRequest {
+  const request: PipelineRequest = {
+    prompt: job.prompt,
+    negativePrompt: job.negativePrompt,
+    seed: job.seed,
+    steps: job.steps,
+    guidance: job.guidance,
+    width: job.width,
+    height: job.height,
+    scheduler: job.scheduler,
+    rng: job.rng,
+    count: job.count,
+    safetyCheck,
+  };
+  if (sourceImage !== undefined) request.init = { image: sourceImage, strength: job.strength ?? 1 };
+  if (job.variation !== undefined) request.variation = job.variation;
+  return request;
+}
+
+export class PipelineGenerator implements ImageGenerator {
+  readonly simulated = false;
+  readonly models: readonly ModelInfo[];
+  private readonly byId: ReadonlyMap<string, LoadedModel>;
+
+  private constructor(
+    loaded: readonly LoadedModel[],
+    readonly provider: ImageGenerator['provider'],
+    private readonly config: Config,
+  ) {
+    this.models = loaded.map((model) => model.info);
+    this.byId = new Map(loaded.map((model) => [model.info.id, model]));
+  }
+
+  /** Loads every directory once; fails with MODEL_INVALID naming the directory or file. */
+  static async load(
+    directories: readonly string[],
+    config: Config,
+    logger: Logger,
+  ): Promise<PipelineGenerator> {
+    const loaded: LoadedModel[] = [];
+    try {
+      for (const directory of directories) {
+        const id = modelIdOf(directory);
+        if (loaded.some((model) => model.info.id === id)) {
+          throw new SdbotError('MODEL_INVALID', `two model directories are both named "${id}"`);
+        }
+        const pipeline = await StableDiffusionPipeline.load(directory, {
+          provider: config.worker.executionProvider,
+          intraOpThreads: config.worker.intraOpThreads,
+          graphOptimization: config.worker.graphOptimization,
+          safetyChecker: config.worker.safetyChecker,
+          maxPixels: config.limits.maxPixels,
+          logger,
+        });
+        const { name, hash, safetyChecker } = pipeline.info;
+        loaded.push({ info: { id, name, hash, safetyChecker }, pipeline });
+      }
+    } catch (error) {
+      await Promise.all(loaded.map((model) => model.pipeline.release()));
+      throw error;
+    }
+    const provider = loaded[0]?.pipeline.info.provider ?? config.worker.executionProvider;
+    return new PipelineGenerator(loaded, provider, config);
+  }
+
+  async generate({ job, sourceImage }: GenerationRequest, hooks: GenerationHooks): Promise<GenerationOutput> {
+    const model = this.byId.get(job.model);
+    if (model === undefined)
+      throw new SdbotError('UNKNOWN_MODEL', `model "${job.model}" is not loaded by this worker`);
+    const result = await model.pipeline.generate(
+      pipelineRequest(job, sourceImage, model.info.safetyChecker),
+      {
+        signal: hooks.signal,
+        onStep: (step, total, latents) => {
+          hooks.onStep(step, total, latents.data);
+        },
+      },
+    );
+    const finishing = { watermark: 0, encode: 0 };
+    const images: GeneratedImage[] = [];
+    for (const image of result.images) images.push(await this.finish(job, model.info, image, finishing));
+    return {
+      images,
+      truncatedTokens: result.truncatedTokens,
+      stages: { ...result.timings.stages, ...finishing },
+    };
+  }
+
+  /** Watermark, provenance and PNG encoding of one image; the placeholder when it was flagged. */
+  private async finish(
+    job: GenerationJob,
+    model: ModelInfo,
+    image: GenerationResult['images'][number],
+    timings: { watermark: number; encode: number },
+  ): Promise<GeneratedImage> {
+    const { width, height, seed } = image;
+    if (image.nsfw) {
+      const started = performance.now();
+      const png = await filteredPlaceholder(width, height);
+      timings.encode += performance.now() - started;
+      return { png: new Uint8Array(png), seed, nsfw: true, watermarked: false, width, height };
+    }
+    let rgb = image.pixels;
+    let watermarked = false;
+    if (this.config.worker.watermark) {
+      const started = performance.now();
+      const marked = embedWatermark(rgb, width, height, this.config.worker.watermarkText);
+      timings.watermark += performance.now() - started;
+      rgb = marked.rgb;
+      watermarked = marked.watermarked;
+    }
+    const started = performance.now();
+    const extra: Record<string, string | number> = { RNG: job.rng };
+    if (job.strength !== undefined && job.source !== undefined) extra['Denoising strength'] = job.strength;
+    const parameters = formatParameters({
+      prompt: job.prompt,
+      negativePrompt: job.negativePrompt,
+      steps: job.steps,
+      scheduler: job.scheduler,
+      cfgScale: job.guidance,
+      seed,
+      width,
+      height,
+      ...(model.hash === undefined ? {} : { modelHash: model.hash }),
+      model: model.name,
+      extra,
+    });
+    const png = await encodePng(rgb, width, height, parameters);
+    timings.encode += performance.now() - started;
+    return { png: new Uint8Array(png), seed, nsfw: false, watermarked, width, height };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.byId.values()].map((model) => model.pipeline.release()));
+  }
+}

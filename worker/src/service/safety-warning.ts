@@ -1,0 +1,19 @@
+import type { Logger } from '@sdbot/shared';
+import type { ImageGenerator } from './generator.js';
+
+/**
+ * Logs a WARNING naming every real model served without its safety checker (SDBOT_SAFETY_CHECKER
+ * off), so turning it off is never silent. Simulated models draw test patterns and are left out.
+ */
+export function warnUncheckedModels(
+  logger: Logger,
+  generator: Pick<ImageGenerator, 'models' | 'simulated'>,
+): void {
+  if (generator.simulated) return;
+  const unchecked = generator.models.filter((model) => !model.safetyChecker).map((model) => model.id);
+  if (unchecked.length === 0) return;
+  logger.warn(
+    { models: unchecked },
+    `WARNING: the safety checker is OFF for ${unchecked.join(', ')}: their images are delivered unchecked`,
+  );
+}
