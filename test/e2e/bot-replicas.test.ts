@@ -32,7 +32,10 @@ describe.skipIf(!hasNats)(`two bot replicas${hasNats ? '' : ' (skipped: no nats-
   beforeAll(async () => {
     world = await BotWorld.start({
       env: { SDBOT_GUILD_JOBS_PER_MINUTE: '5', SDBOT_GUILD_BURST: '5' },
-      emulator: { users: USERS.map((username) => ({ username })) },
+      emulator: {
+        users: USERS.map((username) => ({ username })),
+        guilds: [{ name: 'Art' }, { name: 'Second' }],
+      },
       workers: [{ models: ['sim'], msPerStep: 5 }],
     });
     await Promise.all([world.startBot(), world.startBot()]);
@@ -91,5 +94,35 @@ describe.skipIf(!hasNats)(`two bot replicas${hasNats ? '' : ' (skipped: no nats-
       expect((handled.ok ?? 0) + (handled.rate_limited ?? 0)).toBeGreaterThan(0);
     const total = (outcome: string) => outcomes.reduce((sum, handled) => sum + (handled[outcome] ?? 0), 0);
     expect([total('ok'), total('rate_limited'), total('elsewhere')]).toEqual([5, REQUESTS - 5, REQUESTS]);
+  });
+  it('a replica that takes over sees what the other one already admitted', async () => {
+    const guildId = world.emulator.guilds[1]?.id ?? '';
+    const [first, second] = world.bots;
+    if (first === undefined || second === undefined) throw new Error('two bots should be running');
+    await world.stopBot(second);
+    const send = (count: number, from: number) =>
+      Promise.all(
+        Array.from({ length: count }, (_, index) =>
+          world.imagine({ prompt: `second guild ${from + index} --steps 2 --count 1` }, { guildId }),
+        ),
+      );
+    const answer = (interaction: EmulatorInteraction) =>
+      world.emulator.waitUntil(
+        () => {
+          const original = interaction.originalMessage();
+          if (original !== undefined && isResult(original)) return 'admitted';
+          return interaction.followUps().find((message) => message.ephemeral) === undefined
+            ? undefined
+            : 'refused';
+        },
+        20_000,
+        `an answer to interaction ${interaction.id}`,
+      );
+    const early = await Promise.all((await send(3, 0)).map(answer));
+    expect(early).toEqual(['admitted', 'admitted', 'admitted']);
+    await world.startBot();
+    await world.stopBot(first);
+    const late = await Promise.all((await send(10, 3)).map(answer));
+    expect(late.filter((result) => result === 'admitted')).toHaveLength(2);
   });
 });
