@@ -4,7 +4,20 @@
  */
 import { RateLimitError, SdbotError, ValidationError, redactText } from '@sdbot/shared';
 
-export const REFUSAL_REASONS = ['banned-word', 'channel-not-allowed'] as const;
+export const REFUSAL_REASONS = [
+  'banned-word',
+  'channel-not-allowed',
+  /** The member lacks the permission (Manage Server, Manage Messages) or is not the requester. */
+  'not-permitted',
+  /** A button's job or image is gone (expired) or not finished. */
+  'result-unavailable',
+  /** The image was withheld by the safety filter. */
+  'image-withheld',
+  /** Cancelling a job that already ended. */
+  'already-finished',
+  /** A server-only command used in a direct message. */
+  'guild-only',
+] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /** A request that is well-formed but that this guild's settings do not allow. */

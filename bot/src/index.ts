@@ -31,6 +31,7 @@ export {
 } from './prompt/flags.js';
 export {
   buildJobRequest,
+  checkImagineInput,
   jobDefaultsFromConfig,
   type ImagineOptions,
   type JobDefaults,
@@ -55,6 +56,7 @@ export {
   RateLimiter,
   DEFAULT_SLOT_LEASE_MS,
   RATE_STATE_TTL_MS,
+  type ActiveJob,
   type RateLimiterOptions,
   type AcquireRequest,
   type AcquireResult,
@@ -118,6 +120,7 @@ export { resultEmbed, formatDuration, EMBED_LIMITS, type ResultEmbedOptions } fr
 export {
   resultComponents,
   pendingComponents,
+  singleImageComponents,
   type ButtonRow,
   type ResultButtonsOptions,
 } from './render/components.js';
@@ -130,3 +133,33 @@ export {
   type ButtonActionType,
   type ParsedCustomId,
 } from './render/custom-id.js';
+export { startBot, type BotDeps, type BotHandle } from './service/bot.js';
+export { BotMetrics, type DeliveryRoute, type InteractionOutcome } from './service/metrics.js';
+export {
+  InteractionReply,
+  INTERACTION_TOKEN_LIFETIME_MS,
+  isAlreadyAnswered,
+  isDeadReply,
+  isPermanentDiscordFailure,
+  tokenExpiry,
+} from './service/discord.js';
+export {
+  DeliveryStore,
+  deliveryRecordSchema,
+  instanceRecordSchema,
+  type ClaimResult,
+  type DeliveryRecord,
+  type DeliveryStoreOptions,
+  type InstanceRecord,
+} from './delivery/store.js';
+export { ThrottledEditor, type ThrottledEditorOptions } from './delivery/throttled-editor.js';
+export {
+  failureText,
+  failureView,
+  progressView,
+  queuedView,
+  resultView,
+  singleImageView,
+  type OutgoingFile,
+  type OutgoingMessage,
+} from './delivery/views.js';

@@ -30,6 +30,8 @@ export const KV_BUCKETS = {
   settings: 'sdbot-settings',
   /** Rate-limit buckets shared by every bot replica (compare-and-set). */
   rateLimits: 'sdbot-ratelimits',
+  /** Results the bot still owes Discord, and which bot replica is delivering them. */
+  deliveries: 'sdbot-deliveries',
   /** The fair dispatcher's round-robin cursor per model, shared by every dispatching process. */
   dispatch: 'sdbot-dispatch',
 } as const;

@@ -80,6 +80,11 @@ export class CommandOptionResolver {
           throw new EmulatorUsageError(`${label} has no ${what}s, but ${what} "${name}" was given`);
         return undefined;
       }
+      // Subcommands may sit next to groups (`/settings view` beside `/settings channels list`).
+      const besideGroups =
+        optionType === ApplicationCommandOptionType.SubcommandGroup &&
+        list.some((o) => o.type === ApplicationCommandOptionType.Subcommand);
+      if (name === undefined && besideGroups) return undefined;
       const found = candidates.find((o) => o.name === name);
       if (!found) {
         throw new EmulatorUsageError(

@@ -330,6 +330,50 @@ function resolveModel(
   return chosen.value;
 }
 
+/** Prompt and negative prompt lengths once the flags are out of the prompt. */
+function textIssues(
+  parsed: ParsedPrompt,
+  negativeOption: string | undefined,
+): { negativePrompt: string; issues: ValidationIssue[] } {
+  const issues: ValidationIssue[] = [];
+  const shape = jobSchema.shape;
+  const prompt = parsed.prompt;
+  if (prompt !== '' && !shape.prompt.safeParse(prompt).success) {
+    issues.push({
+      field: 'prompt',
+      message: `must be at most ${LIMITS.promptMaxChars} characters without its flags (got ${prompt.length})`,
+    });
+  }
+  const negativePrompt = [negativeOption, parsed.flags.negative]
+    .filter((part) => part !== undefined && part.trim() !== '')
+    .join(', ');
+  if (!shape.negativePrompt.safeParse(negativePrompt).success) {
+    issues.push({
+      field: parsed.typed.negative === undefined ? 'negative' : `negative and ${parsed.typed.negative}`,
+      message: `must be at most ${LIMITS.negativePromptMaxChars} characters together (got ${negativePrompt.length})`,
+    });
+  }
+  return { negativePrompt, issues };
+}
+
+/**
+ * Checks what needs neither the guild's settings nor the workers: flags, option values, lengths
+ * and the size under the bot's own pixel limit. Throws a ValidationError listing every problem, so
+ * the bot can refuse at once, before it defers the interaction.
+ */
+export function checkImagineInput(options: ImagineOptions, defaults: JobDefaults): void {
+  const { parsed, issues } = collectPromptFlags(options.prompt);
+  const assembler = new RequestAssembler(options, parsed);
+  const given = assembler.given();
+  issues.push(...assembler.issues, ...textIssues(parsed, given.negativeOption).issues);
+  resolveSize(
+    given,
+    { baseSize: defaults.baseSize, maxPixels: defaults.maxPixels, guildBinding: false },
+    issues,
+  );
+  if (issues.length > 0) throw new ValidationError(issues);
+}
+
 /**
  * Builds the job request, or throws: RequestRefusedError when the channel or a banned word is not
  * allowed here, ValidationError listing every bad flag or option otherwise.
@@ -342,25 +386,10 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
 
   const assembler = new RequestAssembler(options, parsed);
   const given = assembler.given();
-  const issues = [...flagIssues, ...assembler.issues];
-  const shape = jobSchema.shape;
-
+  const text = textIssues(parsed, given.negativeOption);
+  const issues = [...flagIssues, ...assembler.issues, ...text.issues];
   const prompt = parsed.prompt;
-  if (prompt !== '' && !shape.prompt.safeParse(prompt).success) {
-    issues.push({
-      field: 'prompt',
-      message: `must be at most ${LIMITS.promptMaxChars} characters without its flags (got ${prompt.length})`,
-    });
-  }
-  const negativePrompt = [given.negativeOption, parsed.flags.negative]
-    .filter((part) => part !== undefined && part.trim() !== '')
-    .join(', ');
-  if (!shape.negativePrompt.safeParse(negativePrompt).success) {
-    issues.push({
-      field: parsed.typed.negative === undefined ? 'negative' : `negative and ${parsed.typed.negative}`,
-      message: `must be at most ${LIMITS.negativePromptMaxChars} characters together (got ${negativePrompt.length})`,
-    });
-  }
+  const negativePrompt = text.negativePrompt;
 
   const guildMaxPixels = settings?.maxPixels;
   const maxPixels = Math.min(defaults.maxPixels, guildMaxPixels ?? Number.POSITIVE_INFINITY);

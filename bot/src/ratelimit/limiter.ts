@@ -6,7 +6,7 @@
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import { KV_BUCKETS, type NatsConnection } from '@sdbot/shared';
-import { casUpdate, openBucket } from '../kv.js';
+import { casUpdate, openBucket, readValue } from '../kv.js';
 import {
   decide,
   effectiveLimits,
@@ -57,6 +57,14 @@ export interface RateLimitGrant {
 }
 
 export type AcquireResult = RateLimitGrant | RateLimitRefusal;
+
+/** A job holding a slot: queued or running. */
+export interface ActiveJob {
+  jobId: string;
+  userId: string;
+  /** When the slot was taken. */
+  at: number;
+}
 
 function keyOf(guildId: string | null): string {
   return guildId === null ? DIRECT_MESSAGES_KEY : `guild.${guildId}`;
@@ -157,5 +165,16 @@ export class RateLimiter {
   async release(slot: SlotRef): Promise<boolean> {
     const outcome = await this.update(slot.guildId, (state) => withoutSlot(state, slot.jobId));
     return outcome.written;
+  }
+
+  /** The jobs holding a slot in a guild (null: direct messages), oldest first, for /queue. */
+  async activeJobs(guildId: string | null): Promise<ActiveJob[]> {
+    const value = await readValue(this.kv, keyOf(guildId));
+    const state = value === null ? emptyScopeState() : decodeScopeState(value);
+    const now = this.now();
+    return Object.entries(state.active)
+      .filter(([, slot]) => now - slot.at < this.slotLeaseMs)
+      .map(([jobId, slot]) => ({ jobId, userId: slot.userId, at: slot.at }))
+      .sort((a, b) => a.at - b.at);
   }
 }

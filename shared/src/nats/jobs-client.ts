@@ -102,6 +102,8 @@ export interface JobsClientOptions {
 }
 
 const DEFAULT_SIZE = 512;
+/** Longest wait for an image read (objects are at most a few MiB on the same NATS). */
+const IMAGE_READ_TIMEOUT_MS = 30_000;
 
 function sniffImageType(bytes: Uint8Array): ObjectRef['contentType'] | undefined {
   const starts = (...signature: number[]) => signature.every((byte, index) => bytes[index] === byte);
@@ -512,18 +514,59 @@ export class JobsClient {
     return ahead >= limit ? { ahead: limit, capped: true } : { ahead, capped: false };
   }
 
-  /** Reads an image (result, preview or source) from the object store. */
-  async readImage(ref: ObjectRef): Promise<Uint8Array> {
+  /**
+   * Reads an image (result, preview or source) from the object store. An object replaced while it
+   * is read (a job's preview is overwritten every few steps) loses the chunks the reader waits for,
+   * so reads give up after `timeoutMs` with TIMEOUT instead of waiting forever.
+   */
+  async readImage(ref: ObjectRef, { timeoutMs = IMAGE_READ_TIMEOUT_MS } = {}): Promise<Uint8Array> {
     if (ref.store !== OBJECT_STORES.images) {
       throw new SdbotError('NOT_FOUND', `unknown object store "${ref.store}"`);
     }
-    let bytes;
+    let found;
     try {
-      bytes = await this.images.getBlob(ref.name);
+      found = await this.images.get(ref.name);
     } catch (error) {
       throw natsFailure(error, `reading image ${ref.name}`);
     }
-    if (bytes === null) throw new SdbotError('NOT_FOUND', `image ${ref.name} is gone (expired or deleted)`);
+    if (found === null) throw new SdbotError('NOT_FOUND', `image ${ref.name} is gone (expired or deleted)`);
+    const reader = found.data.getReader();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new SdbotError(
+            'TIMEOUT',
+            `reading image ${ref.name} took over ${timeoutMs} ms (replaced while read?)`,
+          ),
+        );
+      }, timeoutMs);
+    });
+    // Only the race observes the timeout; it must not count as unhandled while nothing races.
+    timedOut.catch(() => undefined);
+    const chunks: Uint8Array[] = [];
+    try {
+      for (;;) {
+        const { done, value } = await Promise.race([reader.read(), timedOut]);
+        if (done) break;
+        chunks.push(value);
+      }
+      const failure = await found.error;
+      if (failure instanceof Error) throw failure;
+    } catch (error) {
+      // Cancelling stops the object store's consumer, which would otherwise wait on forever.
+      await reader.cancel().catch(() => undefined);
+      if (error instanceof SdbotError) throw error;
+      throw natsFailure(error, `reading image ${ref.name}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
     return bytes;
   }
 }

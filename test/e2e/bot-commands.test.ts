@@ -1,0 +1,232 @@
+/**
+ * The bot's other commands and policies end to end: /settings changes what /imagine and the V
+ * buttons do, /queue and /info report from NATS, model autocomplete lists the workers' models,
+ * images the safety filter withheld are never offered (spoilered only where the server allows it),
+ * and a result over the upload limit is re-encoded to fit.
+ */
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  SimulatedGenerator,
+  type GenerationHooks,
+  type GenerationOutput,
+  type GenerationRequest,
+  type ImageGenerator,
+} from '@sdbot/worker';
+import { customIdsOf, type EmulatorMessage } from '../discord-emulator/index.js';
+import { BotWorld, buttonLabels, imageSize, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { natsServerAvailable } from '../helpers/nats-server.js';
+
+const hasNats = natsServerAvailable();
+const ADMIN = ['ManageGuild', 'ViewChannel', 'SendMessages', 'UseApplicationCommands'] as const;
+
+/** A simulated worker whose safety filter flags image 2 of every job (and sends a grey placeholder). */
+class FlaggingGenerator implements ImageGenerator {
+  readonly provider = 'cpu' as const;
+  readonly simulated = true;
+  private readonly inner = new SimulatedGenerator(['sim'], 10);
+  readonly models = this.inner.models.map((model) => ({ ...model, safetyChecker: true }));
+
+  async generate(request: GenerationRequest, hooks: GenerationHooks): Promise<GenerationOutput> {
+    const output = await this.inner.generate(request, hooks);
+    const images = await Promise.all(
+      output.images.map(async (image, index) => {
+        if (index !== 1) return image;
+        const placeholder = await sharp({
+          create: { width: image.width, height: image.height, channels: 3, background: '#404040' },
+        })
+          .png()
+          .toBuffer();
+        return { ...image, nsfw: true, png: new Uint8Array(placeholder) };
+      }),
+    );
+    return { ...output, images };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function buttonId(message: EmulatorMessage, label: string): string {
+  const id = customIdsOf(message)[buttonLabels(message).indexOf(label)];
+  if (id === undefined) throw new Error(`no button ${label}`);
+  return id;
+}
+
+function disabledButtons(message: EmulatorMessage): string[] {
+  const labels: string[] = [];
+  for (const row of message.components) {
+    if (!('components' in row)) continue;
+    for (const component of row.components) {
+      if ('disabled' in component && component.disabled && 'label' in component) {
+        labels.push(component.label ?? '');
+      }
+    }
+  }
+  return labels;
+}
+
+describe.skipIf(!hasNats)(
+  `/settings, /queue, /info and result policies${hasNats ? '' : ' (skipped: no nats-server)'}`,
+  () => {
+    let world: BotWorld;
+
+    beforeAll(async () => {
+      world = await BotWorld.start({ workers: [{ generator: new FlaggingGenerator() }] });
+      await world.startBot();
+    });
+
+    afterAll(async () => {
+      await world.cleanup();
+      expect(world.emulator.errors).toEqual([]);
+    });
+
+    async function settings(
+      subcommand: string,
+      options: Record<string, string> = {},
+      subcommandGroup?: string,
+    ) {
+      const interaction = await world.emulator.sendCommand({
+        name: 'settings',
+        subcommand,
+        options,
+        memberPermissions: [...ADMIN],
+        ...(subcommandGroup === undefined ? {} : { subcommandGroup }),
+      });
+      return privateAnswer(world, interaction);
+    }
+
+    it('/settings shows and changes the server settings, and V buttons use the variation strength', async () => {
+      expect(await settings('view')).toMatch(/\*\*Settings of this server\*\* \(all the bot's defaults\)/);
+      expect(await settings('set', { key: 'variation-strength', value: '0.3' })).toBe(
+        '`variation-strength` is now 0.3.',
+      );
+      expect(await settings('set', { key: 'default-scheduler', value: 'Euler a' })).toBe(
+        '`default-scheduler` is now euler_a (Euler a).',
+      );
+      expect(await settings('add', { words: 'Gore, blood bath' }, 'banned-words')).toBe(
+        '2 banned words: gore, blood bath',
+      );
+      const view = await settings('view');
+      expect(view).toContain('`variation-strength`: 0.3');
+      expect(view).toContain('`banned-words`: 2');
+      expect(view).toMatch(/last changed <t:\d+:R> by <@\d+>/);
+
+      const result = await resultOf(await world.imagine({ prompt: 'a lighthouse --count 2' }));
+      expect(result.embeds[0]?.fields?.find((field) => field.name === 'Scheduler')?.value).toBe('Euler a');
+      const click = await world.emulator.clickButton({ message: result, customId: buttonId(result, 'V1') });
+      const variation = await resultOf(click);
+      const { client } = await world.jobs();
+      expect((await client.state(jobIdOf(variation)))?.job.strength).toBe(0.3);
+
+      expect(await settings('reset', { key: 'variation-strength' })).toBe(
+        "`variation-strength` is back to the bot's default: 0.6.",
+      );
+      expect(await settings('reset', { key: 'banned-words' })).toBe('No banned words.');
+    });
+
+    it('withholds filtered images: the embed counts them and their U and V buttons are disabled', async () => {
+      const result = await resultOf(await world.imagine({ prompt: 'a risky picture --count 4' }));
+      expect(result.embeds[0]?.fields?.find((field) => field.name === 'Safety filter')?.value).toBe(
+        '1 of 4 images was withheld by the safety filter.',
+      );
+      expect(disabledButtons(result)).toEqual(['U2', 'V2']);
+      expect(result.attachments[0]?.filename).not.toMatch(/^SPOILER_/);
+    });
+
+    it('spoilers results with filtered images in age-restricted channels only when the server allows it', async () => {
+      const nsfw = world.emulator.channel('nsfw').id;
+      const blocked = await resultOf(
+        await world.imagine({ prompt: 'in the nsfw channel --count 2' }, { channelId: nsfw }),
+      );
+      expect(blocked.attachments[0]?.filename).not.toMatch(/^SPOILER_/);
+
+      expect(await settings('set', { key: 'nsfw-policy', value: 'spoiler-in-age-restricted' })).toBe(
+        '`nsfw-policy` is now spoiler-in-age-restricted.',
+      );
+      const spoilered = await resultOf(
+        await world.imagine({ prompt: 'allowed here --count 2' }, { channelId: nsfw }),
+      );
+      expect(spoilered.attachments[0]?.filename).toMatch(/^SPOILER_sdbot-discord-\d+\.png$/);
+      // An embed would show the image unblurred, so it does not point at the attachment.
+      expect(spoilered.embeds[0]?.image).toBeUndefined();
+      const general = await resultOf(await world.imagine({ prompt: 'not an nsfw channel --count 2' }));
+      expect(general.attachments[0]?.filename).not.toMatch(/^SPOILER_/);
+      await settings('reset', { key: 'nsfw-policy' });
+    });
+
+    it('/queue shows where the member’s jobs are, the queue depth and the workers online', async () => {
+      const slow = await world.imagine({ prompt: 'a long one --steps 100 --count 1' });
+      await slow.waitForOriginal((message) => message.content.includes('step'), 10_000);
+      const waiting = await world.imagine({ prompt: 'waiting behind it --steps 2 --count 1' });
+      await waiting.waitForOriginal((message) => message.content.includes('queued'), 10_000);
+      const answer = await privateAnswer(world, await world.emulator.sendCommand({ name: 'queue' }));
+      expect(answer).toMatch(/\*\*Your jobs\*\* \(2\):/);
+      expect(answer).toMatch(/`a long one`: step \d+\/100/);
+      expect(answer).toMatch(/`waiting behind it`: queued, 0 jobs ahead/);
+      expect(answer).toMatch(/`sim`: 1 waiting, 1 running, 1 worker/);
+      expect(answer).toContain('**Workers online**: 1');
+      const others = await privateAnswer(
+        world,
+        await world.emulator.sendCommand({ name: 'queue', user: 'bob' }),
+      );
+      expect(others).toMatch(/^You have no jobs waiting or running here\./);
+      await world.emulator.clickButton({
+        message: slow.originalMessage() ?? '',
+        customId: buttonId(slow.originalMessage()!, 'Cancel'),
+      });
+      await resultOf(waiting);
+    });
+
+    it('/info lists the models with their safety checker, versions, limits and flags', async () => {
+      await settings('set', { key: 'max-steps', value: '40' });
+      const answer = await privateAnswer(world, await world.emulator.sendCommand({ name: 'info' }));
+      expect(answer).toContain('**Models** (1 worker online):');
+      expect(answer).toContain('- `sim` (sim (simulated)): safety checker on, 1 worker, simulated');
+      expect(answer).toMatch(/\*\*Versions\*\*: bot \d+\.\d+\.\d+; workers test/);
+      expect(answer).toMatch(
+        /steps up to 40 \(default 6\), up to 4 images per request, width x height up to 4096 pixels/,
+      );
+      expect(answer).toMatch(/\*\*Rate limits\*\*: 1000 jobs per minute for the server/);
+      expect(answer).toContain('--ar, --aspect, --no, --seed');
+    });
+
+    it('autocompletes the model option from the workers online', async () => {
+      const interaction = await world.emulator.sendAutocomplete({
+        name: 'imagine',
+        options: { prompt: 'a cat', model: 'si' },
+        focused: 'model',
+      });
+      await interaction.waitForResponse();
+      expect(interaction.autocompleteChoices).toEqual([{ name: 'sim (simulated) (sim)', value: 'sim' }]);
+    });
+  },
+);
+
+describe.skipIf(!hasNats)(
+  `results over the upload limit${hasNats ? '' : ' (skipped: no nats-server)'}`,
+  () => {
+    it('are re-encoded to fit, and the embed says the quality was reduced', async () => {
+      const world = await BotWorld.start({
+        env: { SDBOT_MAX_PIXELS: String(384 * 384) },
+        emulator: { attachmentSizeLimit: 20 * 1024 },
+        workers: [{ models: ['sim'], msPerStep: 5 }],
+      });
+      try {
+        await world.startBot({ progressIntervalMs: 60_000 });
+        const result = await resultOf(await world.imagine({ prompt: 'a big picture --steps 2' }), 30_000);
+        const attachment = result.attachments[0];
+        expect(attachment?.size).toBeLessThanOrEqual(20 * 1024);
+        expect(attachment?.filename).toMatch(/\.(webp|jpg)$/);
+        const size = await imageSize(attachment?.data ?? Buffer.alloc(0));
+        expect(['webp', 'jpeg']).toContain(size.format);
+        expect(result.embeds[0]?.fields?.find((field) => field.name === 'Attachment')?.value).toMatch(
+          /is over the 20 KiB upload limit here, so this is a (WebP|JPEG) at quality \d+/,
+        );
+      } finally {
+        await world.cleanup();
+      }
+    });
+  },
+);
