@@ -62,8 +62,10 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
         ['nats', 'setup', '--nats', server.url, '--model', 'sim', '--json'],
         changed,
       );
+      // The backlog keeps jobs as long as the work queue does, so it follows SDBOT_JOB_MAX_AGE too.
       expect((JSON.parse(run.stdout) as ProvisionReport).updated).toEqual([
         'SDBOT_JOBS',
+        'SDBOT_BACKLOG',
         'SDBOT_JOBS/workers-sim',
       ]);
       const jsm = await jetstreamManager(connection);
