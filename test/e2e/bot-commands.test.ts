@@ -179,6 +179,23 @@ describe.skipIf(!hasNats)(
       await resultOf(waiting);
     });
 
+    it("frees a member's slot when a job is cancelled or finishes", async () => {
+      expect(await settings('set', { key: 'user-max-concurrent', value: '1' })).toBe(
+        '`user-max-concurrent` is now 1.',
+      );
+      const slow = await world.imagine({ prompt: 'holding the slot --steps 150 --count 1' });
+      const running = await slow.waitForOriginal((message) => message.content.includes('step'), 10_000);
+      const refused = await world.imagine({ prompt: 'one too many --count 1' });
+      expect(await privateAnswer(world, refused)).toBe(
+        'You already have 1 job queued or running, the most allowed here; try again when one finishes.',
+      );
+      await world.emulator.clickButton({ message: running, customId: buttonId(running, 'Cancel') });
+      await slow.waitForOriginal((message) => message.content.includes('cancelled'), 10_000);
+      await resultOf(await world.imagine({ prompt: 'after the cancel --steps 2 --count 1' }));
+      await resultOf(await world.imagine({ prompt: 'after the result --steps 2 --count 1' }));
+      await settings('reset', { key: 'user-max-concurrent' });
+    });
+
     it('/info lists the models with their safety checker, versions, limits and flags', async () => {
       await settings('set', { key: 'max-steps', value: '40' });
       const answer = await privateAnswer(world, await world.emulator.sendCommand({ name: 'info' }));

@@ -63,6 +63,7 @@ describe.skipIf(!hasNats)(`the bot process${hasNats ? '' : ' (skipped: no nats-s
       const text = await metrics();
       expect(text).toContain(delivered);
       expect(text).toMatch(/sdbot_bot_interactions_total\{name="imagine",outcome="ok"\} 1/);
+      expect(text).toContain('sdbot_jobs_submitted_total{model="sim"} 1');
       expect(text).toContain('process_cpu_user_seconds_total');
     } finally {
       stop.abort();

@@ -15,7 +15,7 @@ import {
   type EmulatorMessage,
   type SendCommandInput,
 } from '../discord-emulator/index.js';
-import { startNatsServer, type NatsTestServer } from './nats-server.js';
+import { startNatsServer, type NatsServerOptions, type NatsTestServer } from './nats-server.js';
 import {
   openTestClient,
   startTestWorker,
@@ -48,6 +48,8 @@ export const FAST_BOT_DEPS: BotDeps = {
 
 export interface BotWorldOptions {
   env?: NodeJS.ProcessEnv;
+  /** The test nats-server's configuration (e.g. the real users and permissions). */
+  nats?: NatsServerOptions;
   emulator?: DiscordEmulatorOptions;
   /** Workers to start (default: one simulated worker of model `sim` at 20 ms per step). */
   workers?: TestWorkerOptions[];
@@ -65,7 +67,7 @@ export class BotWorld {
   ) {}
 
   static async start(options: BotWorldOptions = {}): Promise<BotWorld> {
-    const nats = await startNatsServer();
+    const nats = await startNatsServer(options.nats);
     const emulator = await startDiscordEmulator({ heartbeatIntervalMs: 500, ...options.emulator }).catch(
       async (error: unknown) => {
         await nats.cleanup();

@@ -104,8 +104,16 @@ export class DeliveryService {
       instances.filter((instance) => !gone.includes(instance)).map((instance) => instance.id),
     );
     alive.add(this.instanceId);
+    const pending = await deliveries.pending();
+    const known = new Set(instances.map((instance) => instance.id));
+    if (pending.some((record) => !known.has(record.owner))) {
+      // An owner unheard of may have started after the first look; only one missing twice is gone.
+      for (const instance of await deliveries.instances()) {
+        if (!known.has(instance.id) && !this.isGone(instance, now())) alive.add(instance.id);
+      }
+    }
     const unsettled = new Set<string>();
-    for (const record of await deliveries.pending()) {
+    for (const record of pending) {
       // This instance's own jobs are followed from submission on; others' only once their owner is gone.
       if (alive.has(record.owner) || this.trackers.has(record.jobId)) continue;
       try {

@@ -244,6 +244,8 @@ export class JobTracker {
 
   private async deliver(outcome: JobOutcome): Promise<void> {
     this.stopWatching();
+    // The job no longer queues or runs, whatever happens to its message: its slot is free.
+    await this.releaseSlot();
     await this.editor?.close();
     let failures = 0;
     while (!this.stopping.signal.aborted) {
@@ -273,12 +275,11 @@ export class JobTracker {
     }
   }
 
-  /** Forgets a job whose outcome cannot be posted, freeing its rate-limit slot. */
+  /** Forgets a job whose outcome cannot be posted. */
   private async drop(): Promise<void> {
     await this.ctx.deliveries.finish(this.jobId).catch((error: unknown) => {
       this.log.warn({ err: error }, 'removing the delivery record failed');
     });
-    await this.releaseSlot();
     this.ctx.metrics.deliveries.inc({ route: 'dropped', type: 'failure' });
   }
 
@@ -295,11 +296,8 @@ export class JobTracker {
   ): Promise<{ type: 'done' } | { type: 'held'; retryAfterMs: number }> {
     const { deliveries, instanceId, now } = this.ctx;
     const claim = await deliveries.claim(this.jobId, instanceId, now(), CLAIM_LEASE_MS);
-    if (claim.type === 'gone') {
-      // Posted by another instance (or cancelled); the slot may still be ours to free.
-      await this.releaseSlot();
-      return { type: 'done' };
-    }
+    // Posted by another instance already.
+    if (claim.type === 'gone') return { type: 'done' };
     if (claim.type === 'held') return { type: 'held', retryAfterMs: Math.max(1000, claim.retryAfterMs) };
     let route: DeliveryRoute;
     try {
@@ -315,7 +313,6 @@ export class JobTracker {
     await deliveries.finish(this.jobId).catch((error: unknown) => {
       this.log.warn({ err: error }, 'removing the delivery record failed; the claim keeps others away');
     });
-    await this.releaseSlot();
     this.ctx.metrics.deliveries.inc({ route, type: outcome.type });
     this.ctx.metrics.jobLatency.observe(Math.max(0, now() - this.record.createdAt) / 1000);
     this.log.info({ route, outcome: outcome.type }, 'job:delivered');

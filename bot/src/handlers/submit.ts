@@ -84,7 +84,6 @@ export async function submitJob(
     recorded = true;
     const tracker = ctx.delivery.track(record, job, new InteractionReply(interaction, expiresAt, ctx.now));
     await ctx.jobs.submit(job);
-    ctx.metrics.jobsSubmitted.inc({ kind: job.kind });
     log.info(
       {
         kind: job.kind,

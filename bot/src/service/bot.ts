@@ -12,6 +12,7 @@ import { Client, Events, GatewayIntentBits, type Interaction } from 'discord.js'
 import {
   INBOX_PREFIXES,
   JobsClient,
+  JobsClientMetrics,
   SdbotError,
   connectNats,
   createLogger,
@@ -96,6 +97,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     }));
   const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: config.discord.apiUrl } });
   let delivery: DeliveryService | undefined;
+  let jobs: JobsClient | undefined;
   let listener: ((interaction: Interaction) => void) | undefined;
   let stopped = false;
   const stop = async () => {
@@ -103,20 +105,22 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     stopped = true;
     if (listener !== undefined) client.off(Events.InteractionCreate, listener);
     await delivery?.stop();
+    jobs?.dispatcher.stop();
     await client.destroy();
     if (ownConnection) await connection.drain().catch(() => undefined);
     logger.info('bot:stopped');
   };
   try {
     const replicas = config.jetstream.replicas;
-    const [jobs, jsm, settings, limiter, deliveries, version] = await Promise.all([
-      JobsClient.open(connection, config, { logger }),
+    const [jobsClient, jsm, settings, limiter, deliveries, version] = await Promise.all([
+      JobsClient.open(connection, config, { logger, metrics: new JobsClientMetrics(metrics.registry) }),
       jetstreamManager(connection),
       GuildSettingsStore.open(connection, { replicas }),
       RateLimiter.open(connection, { defaults: config.rateLimits, replicas }),
       DeliveryStore.open(connection, { replicas, ttlMs: config.jetstream.jobStateTtlMs }),
       softwareVersion(),
     ]);
+    jobs = jobsClient;
     const trackerContext: TrackerContext = {
       jobs,
       deliveries,

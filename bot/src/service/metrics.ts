@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics of a bot instance, served on SDBOT_METRICS_PORT by `sdbot bot`. Each instance
- * has its own registry, so several bots in one process (tests) never collide.
+ * has its own registry, so several bots in one process (tests) never collide. Job submissions and
+ * outcomes are counted by the shared JobsClientMetrics in the same registry.
  */
 import { Counter, Histogram, Registry } from 'prom-client';
 
@@ -19,12 +20,6 @@ export class BotMetrics {
     labelNames: ['name', 'outcome'] as const,
     registers: [this.registry],
   });
-  readonly jobsSubmitted = new Counter({
-    name: 'sdbot_bot_jobs_submitted_total',
-    help: 'Jobs submitted to the queue, by kind',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
   readonly deliveries = new Counter({
     name: 'sdbot_bot_deliveries_total',
     help: 'Finished jobs posted to Discord, by route (interaction reply or channel message) and outcome type',
@@ -38,7 +33,7 @@ export class BotMetrics {
   });
   readonly jobLatency = new Histogram({
     name: 'sdbot_bot_job_seconds',
-    help: 'Time from submission to the result being posted',
+    help: 'Time from submission to the outcome being posted in Discord',
     buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
     registers: [this.registry],
   });
