@@ -3,10 +3,11 @@
  * NATS, a worker running the tiny-sd model (random weights, 64x64) through onnxruntime, and the
  * grid back in Discord, including the notice for a prompt longer than CLIP's 77 tokens.
  */
+import { createLogger, loadConfig } from '@sdbot/shared';
+import { PipelineGenerator } from '@sdbot/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BotWorld, buttonLabels, imageSize, resultOf } from '../helpers/bot-world.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
-import { PipelineGenerator } from '../helpers/pipeline-generator.js';
 import { sharedFixture } from '../helpers/shared-fixtures.js';
 
 const hasNats = natsServerAvailable();
@@ -20,7 +21,16 @@ describe.skipIf(!hasNats || !tinySd.available)(
 
     beforeAll(async () => {
       world = await BotWorld.start({
-        workers: [{ generator: await PipelineGenerator.load(tinySd.path, 'tiny-sd') }],
+        workers: [
+          {
+            // The generator `sdbot worker` runs: pipeline, safety checker, watermark, provenance.
+            generator: await PipelineGenerator.load(
+              [tinySd.path],
+              loadConfig({ env: {} }),
+              createLogger({ name: 'worker', level: 'silent' }),
+            ),
+          },
+        ],
       });
       // The tiny model runs a step in milliseconds: edit often enough to see its progress.
       await world.startBot({ progressIntervalMs: 20 });
