@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -195,6 +195,17 @@ export const upCommand: CommandDefinition = {
       throw new UsageError('no models: pass --model DIR (a model id with --simulate) or set SDBOT_MODELS');
     }
     const simulate = stringOption(options, 'simulate');
+    if (simulate === undefined) {
+      // A worker restarted with backoff would hide a typo in a path: refuse before starting anything.
+      const missing = config.worker.models.filter((model) => !existsSync(join(model, 'model_index.json')));
+      if (missing.length > 0) {
+        throw new SdbotError(
+          'MODEL_INVALID',
+          `not a model directory (no model_index.json): ${missing.join(', ')}; download one with ` +
+            '`sdbot models download REPO --dir DIR`, or run simulated workers with --simulate MS',
+        );
+      }
+    }
     const port = numberOption(options, 'port', integerIn({ min: 1, max: 65_535 })) ?? DEFAULT_PORT;
     const dataDir = resolve(stringOption(options, 'data') ?? join(homedir(), '.sdbot', 'nats'));
     const binary = stringOption(options, 'nats-server') ?? 'nats-server';

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -158,6 +158,16 @@ describe.skipIf(!available)('sdbot up', () => {
     } finally {
       await other.cleanup();
     }
+  });
+
+  it('refuses a model path that is not a model directory before starting anything', async () => {
+    const run = await runSdbot(['up', '--model', join(data, 'no-such-model'), '--data', join(data, 'typo')], {
+      LOG_LEVEL: 'silent',
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('error [MODEL_INVALID]: not a model directory (no model_index.json)');
+    expect(run.stderr).toContain(join(data, 'no-such-model'));
+    expect(existsSync(join(data, 'typo'))).toBe(false);
   });
 
   it('refuses to start without a model', async () => {
