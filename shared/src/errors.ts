@@ -114,6 +114,17 @@ export class RateLimitError extends SdbotError {
   }
 }
 
+/** A job was cancelled; `cancelledBy` names who asked (a user id, `admin`, ...). */
+export class CancelledError extends SdbotError {
+  override name = 'CancelledError';
+  readonly cancelledBy: string;
+
+  constructor(cancelledBy: string) {
+    super('CANCELLED', `cancelled by ${cancelledBy}`);
+    this.cancelledBy = cancelledBy;
+  }
+}
+
 /** Wraps anything thrown into an SdbotError so it can be reported with a stable code. */
 export function toSdbotError(error: unknown): SdbotError {
   if (error instanceof SdbotError) return error;

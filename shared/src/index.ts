@@ -7,6 +7,7 @@ export {
   ConfigError,
   ProtocolError,
   RateLimitError,
+  CancelledError,
   toSdbotError,
   type ErrorCode,
   type SdbotErrorOptions,

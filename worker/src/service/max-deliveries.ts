@@ -4,7 +4,7 @@
  * worker (queue group) fetches the job by stream sequence, dead-letters it, removes it from the
  * queue and tells the requester it failed.
  */
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   ADVISORY_QUEUE_GROUP,
@@ -14,13 +14,11 @@ import {
   jobSchema,
   maxDeliveriesAdvisorySubject,
   natsFailure,
-  type JobStateStore,
   type Logger,
 } from '@sdbot/shared';
 import { z } from 'zod';
-import { jobIdOf, publishDeadLetter } from './dead-letters.js';
-import type { WorkerMetrics } from './metrics.js';
-import { failureOutcome, type OutcomePublisher } from './outcomes.js';
+import { jobIdOf } from './dead-letters.js';
+import type { FailurePolicy } from './failure-policy.js';
 
 const advisorySchema = z.object({
   stream: z.string(),
@@ -31,13 +29,10 @@ const advisorySchema = z.object({
 
 export interface MaxDeliveriesHandlerOptions {
   connection: NatsConnection;
-  js: JetStreamClient;
   jsm: JetStreamManager;
-  jobStates: JobStateStore;
-  outcomes: OutcomePublisher;
-  workerId: string;
+  /** Gives the job up the way every other failing path does. */
+  policy: FailurePolicy;
   logger: Logger;
-  metrics?: WorkerMetrics | undefined;
 }
 
 const jobSubjectPrefix = SUBJECTS.jobsAll.slice(0, -1);
@@ -54,7 +49,7 @@ export class MaxDeliveriesHandler {
         const parsed = advisorySchema.safeParse(message.json());
         if (!parsed.success || parsed.data.stream !== STREAMS.jobs) return;
         const work = this.handle(parsed.data.stream_seq, parsed.data.deliveries).catch((failure: unknown) => {
-          options.logger.error({ err: failure, seq: parsed.data.stream_seq }, 'could not dead-letter a job');
+          options.logger.error({ err: failure, seq: parsed.data.stream_seq }, 'job:dead-letter-failed');
         });
         this.pending.add(work);
         void work.finally(() => this.pending.delete(work));
@@ -64,7 +59,7 @@ export class MaxDeliveriesHandler {
 
   /** Dead-letters the job at `seq` unless another worker already did. */
   async handle(seq: number, deliveries: number): Promise<void> {
-    const { js, jsm, jobStates, outcomes, workerId, logger, metrics } = this.options;
+    const { jsm, policy, logger } = this.options;
     let stored;
     try {
       stored = await jsm.streams.getMessage(STREAMS.jobs, { seq });
@@ -76,31 +71,28 @@ export class MaxDeliveriesHandler {
     const model = stored.subject.slice(jobSubjectPrefix.length);
     const jobId = jobIdOf(stored.data, stored.header.get('Nats-Msg-Id') || undefined);
     const reason = `delivered ${deliveries} times without being acknowledged (its workers died or stalled)`;
-    await publishDeadLetter(js, {
-      subject: stored.subject,
-      model,
-      data: stored.data,
-      jobId,
-      code: 'MAX_DELIVERIES_EXCEEDED',
-      reason,
-      deliveries,
-      streamSeq: seq,
-      workerId,
-    });
-    metrics?.deadLetters.inc({ code: 'MAX_DELIVERIES_EXCEEDED' });
-    try {
-      await jsm.streams.deleteMessage(STREAMS.jobs, seq, false);
-    } catch (error) {
-      // Another worker removed it first.
-      logger.debug({ err: error, seq }, 'job already removed from the queue');
-    }
-    logger.warn({ jobId, seq, deliveries }, 'job:dead-lettered after max deliveries');
-    if (jobId === null) return;
     const parsedJob = jobSchema.safeParse(safeJson(stored.data));
-    const failedAt = Date.now();
-    const status = { state: 'failed', code: 'MAX_DELIVERIES_EXCEEDED', message: reason, failedAt } as const;
-    if (parsedJob.success) await jobStates.transition(parsedJob.data, status, { now: failedAt });
-    await outcomes.publish(failureOutcome(jobId, 'MAX_DELIVERIES_EXCEEDED', reason, false));
+    await policy.giveUp(
+      {
+        model,
+        jobId,
+        job: parsedJob.success ? parsedJob.data : undefined,
+        queued: { subject: stored.subject, data: stored.data, deliveries, streamSeq: seq },
+        // Without a valid job there is no state to create.
+        markFailed: parsedJob.success ? undefined : () => Promise.resolve(),
+        remove: async () => {
+          try {
+            await jsm.streams.deleteMessage(STREAMS.jobs, seq, false);
+          } catch (error) {
+            // Another worker removed it first.
+            logger.debug({ err: error, seq }, 'job:already-removed');
+          }
+        },
+      },
+      'MAX_DELIVERIES_EXCEEDED',
+      reason,
+    );
+    logger.warn({ jobId, seq, deliveries, code: 'MAX_DELIVERIES_EXCEEDED' }, 'job:dead-lettered');
   }
 
   async stop(): Promise<void> {

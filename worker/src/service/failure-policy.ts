@@ -1,0 +1,231 @@
+/**
+ * What happens to a job that did not complete, decided in one place for every failing path: a
+ * cancellation is acknowledged, a shutdown hands the job back, a passing failure is retried after a
+ * growing delay, and everything else gives the job up: dead letter, failed state, failure outcome,
+ * out of the queue (in that order, so a crash between steps leaves the job to be given up again).
+ */
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import {
+  isTerminalStatus,
+  toSdbotError,
+  CancelledError,
+  type Config,
+  type ErrorCode,
+  type GenerationJob,
+  type JobStateStore,
+  type JobStatus,
+  type Logger,
+  type SdbotError,
+} from '@sdbot/shared';
+import { publishDeadLetter } from './dead-letters.js';
+import type { JobStateTracker } from './job-state-tracker.js';
+import type { DeliveryOutcome, WorkerMetrics } from './metrics.js';
+import { failureOutcome, type OutcomePublisher } from './outcomes.js';
+
+/** Longest delay before a retryable failure is offered again. */
+const MAX_RETRY_DELAY_MS = 5 * 60_000;
+const STATE_MESSAGE_MAX_CHARS = 2000;
+
+type FailedStatus = Extract<JobStatus, { state: 'failed' }>;
+
+/** A job message leaving the queue for good. */
+export interface GivenUpJob {
+  /** Model of the consumer the message came from. */
+  model: string;
+  jobId: string | null;
+  /** The job, when its message was valid: its state is created if it has none yet. */
+  job?: GenerationJob | undefined;
+  /** The message as it was queued, copied into the dead letter. */
+  queued: { subject: string; data: Uint8Array; deliveries: number; streamSeq: number };
+  /** Writes the failed state; by default the stored record moves to failed unless it already ended. */
+  markFailed?: ((status: FailedStatus) => Promise<unknown>) | undefined;
+  /** Takes the message out of the work queue (terminate it, or delete it by sequence). */
+  remove: () => Promise<void> | void;
+}
+
+/** A job this worker took and ran. */
+export interface RunningDelivery {
+  message: JsMsg;
+  job: GenerationJob;
+  state: JobStateTracker;
+  log: Logger;
+}
+
+export interface FailurePolicyDeps {
+  js: JetStreamClient;
+  jobStates: JobStateStore;
+  outcomes: OutcomePublisher;
+  config: Config;
+  workerId: string;
+  logger: Logger;
+  metrics?: WorkerMetrics | undefined;
+}
+
+export class FailurePolicy {
+  constructor(private readonly deps: FailurePolicyDeps) {}
+
+  /** Exponential from SDBOT_RETRY_DELAY, capped. */
+  retryDelay(deliveries: number): number {
+    return Math.min(
+      this.deps.config.jetstream.retryDelayMs * 2 ** Math.max(0, deliveries - 1),
+      MAX_RETRY_DELAY_MS,
+    );
+  }
+
+  count(model: string, outcome: DeliveryOutcome): void {
+    this.deps.metrics?.jobs.inc({ model, outcome });
+  }
+
+  /** A job that ran and failed (or was cancelled, or stopped by a shutdown). */
+  async failed({ message, job, state, log }: RunningDelivery, error: unknown): Promise<void> {
+    const { workerId, config } = this.deps;
+    const failure = toSdbotError(error);
+    const deliveries = message.info.deliveryCount;
+    const now = Date.now();
+    if (failure instanceof CancelledError || failure.code === 'CANCELLED') {
+      const requestedBy = failure instanceof CancelledError ? failure.cancelledBy : 'unknown';
+      const change = await state.transition({
+        state: 'cancelled',
+        cancelledBy: requestedBy.slice(0, 64) || 'unknown',
+        cancelledAt: now,
+      });
+      const status = change.record?.status;
+      const text = status?.state === 'cancelled' ? `cancelled by ${status.cancelledBy}` : failure.message;
+      await this.deps.outcomes.publish(failureOutcome(job.id, 'CANCELLED', text, false, workerId));
+      message.ack();
+      this.count(job.model, 'cancelled');
+      log.info('job:cancelled');
+      return;
+    }
+    if (failure.code === 'WORKER_SHUTDOWN') {
+      await state.transition({ state: 'queued' }, { now });
+      message.nak();
+      this.count(job.model, 'released');
+      log.info({ reason: 'worker shutting down' }, 'job:released');
+      return;
+    }
+    if (failure.retryable && deliveries < config.jetstream.maxDeliver) {
+      const delay = this.retryDelay(deliveries);
+      await state.transition({ state: 'queued' }, { now });
+      message.nak(delay);
+      this.count(job.model, 'retried');
+      log.warn({ err: failure, retryInMs: delay }, 'job:retrying');
+      return;
+    }
+    const code = failure.retryable ? 'MAX_DELIVERIES_EXCEEDED' : failure.code;
+    const reason = failure.retryable
+      ? `failed on all ${deliveries} deliveries; last error [${failure.code}]: ${failure.message}`
+      : failure.message;
+    await this.giveUp(
+      {
+        model: job.model,
+        jobId: job.id,
+        job,
+        queued: queuedOf(message),
+        markFailed: (status) => state.transition(status, { now: status.failedAt }),
+        // No reason argument: nats-server 2.9 does not recognise `+TERM <reason>` and leaves the job pending.
+        remove: () => {
+          message.term();
+        },
+      },
+      code,
+      reason,
+    );
+    this.count(job.model, 'failed');
+    log.warn({ err: failure, code }, 'job:failed');
+  }
+
+  /**
+   * A job this worker could not even run (NATS went away mid-job): it comes back after the delay,
+   * or after the ack wait if the nak is lost too.
+   */
+  interrupted(message: JsMsg, model: string, log: Logger, error: unknown): void {
+    log.error({ err: error }, 'job:interrupted');
+    message.nak(this.retryDelay(message.info.deliveryCount));
+    this.count(model, 'retried');
+  }
+
+  /** An unreadable or invalid job: dead-letter it, tell its requester if we know who, drop it. */
+  async rejected(message: JsMsg, model: string, failure: SdbotError, jobId: string | null): Promise<void> {
+    const { logger } = this.deps;
+    try {
+      await this.giveUp(
+        {
+          model,
+          jobId,
+          queued: queuedOf(message),
+          remove: () => {
+            message.term();
+          },
+        },
+        failure.code,
+        failure.message,
+      );
+      this.count(model, 'dead_lettered');
+      logger.warn({ jobId, model, code: failure.code, reason: failure.message }, 'job:rejected');
+    } catch (error) {
+      logger.error(
+        { err: error, jobId, reason: 'could not dead-letter an invalid job; it will be redelivered' },
+        'job:reject-failed',
+      );
+      message.nak(this.retryDelay(message.info.deliveryCount));
+    }
+  }
+
+  /** Dead letter, failed state, failure outcome, out of the queue. */
+  async giveUp(target: GivenUpJob, code: ErrorCode, reason: string): Promise<void> {
+    const { js, outcomes, workerId, metrics } = this.deps;
+    const { queued, jobId } = target;
+    await publishDeadLetter(js, {
+      subject: queued.subject,
+      model: target.model,
+      data: queued.data,
+      jobId,
+      code,
+      reason,
+      deliveries: queued.deliveries,
+      streamSeq: queued.streamSeq,
+      workerId,
+    });
+    metrics?.deadLetters.inc({ code });
+    if (jobId !== null) {
+      const failedAt = Date.now();
+      const status: FailedStatus = {
+        state: 'failed',
+        code,
+        message: reason.slice(0, STATE_MESSAGE_MAX_CHARS),
+        failedAt,
+      };
+      await (target.markFailed ?? ((failed) => this.markFailed(jobId, target.job, failed)))(status);
+      await outcomes.publish(failureOutcome(jobId, code, reason, false, workerId));
+    }
+    await target.remove();
+  }
+
+  /** Moves the stored state to failed unless it already ended; creates it from `job` if missing. */
+  private async markFailed(
+    jobId: string,
+    job: GenerationJob | undefined,
+    status: FailedStatus,
+  ): Promise<void> {
+    const { jobStates } = this.deps;
+    if (job !== undefined) {
+      await jobStates.transition(job, status, { now: status.failedAt });
+      return;
+    }
+    await jobStates.update(jobId, (current) =>
+      current === null || isTerminalStatus(current.status)
+        ? undefined
+        : { ...current, status, updatedAt: status.failedAt },
+    );
+  }
+}
+
+function queuedOf(message: JsMsg): GivenUpJob['queued'] {
+  return {
+    subject: message.subject,
+    data: message.data,
+    deliveries: message.info.deliveryCount,
+    streamSeq: message.seq,
+  };
+}

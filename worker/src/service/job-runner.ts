@@ -1,0 +1,264 @@
+/**
+ * Runs one delivered job: checks it against its stored outcome and state (delivery is at least
+ * once), reads its source, generates, uploads the images and publishes the outcome. Every way it
+ * can fail goes to the failure policy.
+ */
+import type { JsMsg } from '@nats-io/jetstream';
+import {
+  CancelledError,
+  SdbotError,
+  createJobSchema,
+  decodeMessage,
+  imageObjectName,
+  isTerminalStatus,
+  toSdbotError,
+  type Config,
+  type GenerationJob,
+  type JobStateRecord,
+  type JobStateStore,
+  type Logger,
+  type ResultImage,
+} from '@sdbot/shared';
+import { jobIdOf } from './dead-letters.js';
+import type { FailurePolicy } from './failure-policy.js';
+import type { GenerationOutput, ImageGenerator } from './generator.js';
+import type { JobImages } from './job-images.js';
+import { JobStateTracker } from './job-state-tracker.js';
+import type { WorkerMetrics } from './metrics.js';
+import { failureOutcome, type OutcomePublisher } from './outcomes.js';
+import { ProgressReporter, type ProgressReporterDeps } from './progress-reporter.js';
+import type { ThroughputTracker } from './throughput.js';
+
+export interface JobRunnerDeps {
+  generator: ImageGenerator;
+  config: Config;
+  workerId: string;
+  jobStates: JobStateStore;
+  images: JobImages;
+  outcomes: OutcomePublisher;
+  policy: FailurePolicy;
+  throughput: ThroughputTracker;
+  progress: ProgressReporterDeps;
+  logger: Logger;
+  metrics?: WorkerMetrics | undefined;
+}
+
+interface RunningJob {
+  job: GenerationJob;
+  controller: AbortController;
+}
+
+export class JobRunner {
+  private readonly running = new Map<string, RunningJob>();
+  private readonly jobSchema;
+
+  constructor(private readonly deps: JobRunnerDeps) {
+    this.jobSchema = createJobSchema({ maxPixels: deps.config.limits.maxPixels });
+  }
+
+  /** Jobs running now. */
+  get size(): number {
+    return this.running.size;
+  }
+
+  /** Aborts a running job (no-op when this worker is not running it). */
+  cancel(jobId: string, requestedBy: string): void {
+    this.running.get(jobId)?.controller.abort(new CancelledError(requestedBy));
+  }
+
+  /** Aborts every running job with `reason` (a shutdown past its grace). */
+  abortAll(reason: SdbotError): void {
+    for (const { controller } of this.running.values()) controller.abort(reason);
+  }
+
+  async process(message: JsMsg, model: string): Promise<void> {
+    const { logger, metrics, policy } = this.deps;
+    const deliveries = message.info.deliveryCount;
+    if (deliveries > 1) metrics?.redeliveries.inc({ model });
+    let job: GenerationJob;
+    try {
+      job = decodeMessage(this.jobSchema, message.data);
+      if (job.model !== model) {
+        throw new SdbotError(
+          'UNKNOWN_MODEL',
+          `job names model "${job.model}" but was queued for "${model}" (${message.subject})`,
+        );
+      }
+    } catch (error) {
+      await policy.rejected(
+        message,
+        model,
+        toSdbotError(error),
+        jobIdOf(message.data, message.headers?.get('Nats-Msg-Id')),
+      );
+      return;
+    }
+    const log = logger.child({ jobId: job.id, model, deliveries });
+    try {
+      await this.run(message, job, log);
+    } catch (error) {
+      policy.interrupted(message, model, log, error);
+    }
+  }
+
+  private async run(message: JsMsg, job: GenerationJob, log: Logger): Promise<void> {
+    const { workerId, generator, config, metrics, jobStates, outcomes, policy } = this.deps;
+    const [finished, before] = await Promise.all([outcomes.exists(job.id), jobStates.get(job.id)]);
+    if (finished) {
+      log.info({ reason: 'the job already has an outcome' }, 'job:duplicate');
+      message.ack();
+      policy.count(job.model, 'duplicate');
+      return;
+    }
+    if (before !== null && (await this.settleEnded(message, job, before.record, log))) return;
+    const state = new JobStateTracker(jobStates, job, before);
+    const startedAt = Date.now();
+    // A completed state without an outcome (lost in a server crash) is run again.
+    const start = await state.transition(
+      { state: 'started', workerId, startedAt },
+      {
+        now: startedAt,
+        allow: (current) => current.status.state === 'completed' || !isTerminalStatus(current.status),
+      },
+    );
+    if (
+      !start.changed &&
+      start.record !== undefined &&
+      (await this.settleEnded(message, job, start.record, log))
+    ) {
+      return;
+    }
+    metrics?.queueWait.observe({ model: job.model }, Math.max(0, startedAt - job.createdAt) / 1000);
+    log.info('job:started');
+
+    const controller = new AbortController();
+    this.running.set(job.id, { job, controller });
+    metrics?.busySlots.set(this.running.size);
+    const ackWaitMs = config.jetstream.ackWaitMs;
+    let lastWorking = Date.now();
+    const keepAlive = setInterval(
+      () => {
+        message.working();
+        lastWorking = Date.now();
+      },
+      Math.max(250, Math.floor(ackWaitMs / 3)),
+    );
+    const reporter = new ProgressReporter(this.deps.progress, job, state, controller, log);
+    try {
+      const sourceImage =
+        job.source === undefined ? undefined : await this.deps.images.readSource(job.source.image);
+      const output = await generator.generate(sourceImage === undefined ? { job } : { job, sourceImage }, {
+        signal: controller.signal,
+        onStep: (step, total, latents) => {
+          if (Date.now() - lastWorking > ackWaitMs / 10) {
+            message.working();
+            lastWorking = Date.now();
+          }
+          reporter.step(step, total, latents);
+        },
+      });
+      controller.signal.throwIfAborted();
+      // The last progress write lands before the final state, so that one needs no re-read.
+      await reporter.settled();
+      await this.complete(message, job, output, startedAt, state, log);
+    } catch (error) {
+      await reporter.settled();
+      await policy.failed(
+        { message, job, state, log },
+        controller.signal.aborted ? controller.signal.reason : error,
+      );
+    } finally {
+      clearInterval(keepAlive);
+      await reporter.settled();
+      this.running.delete(job.id);
+      metrics?.busySlots.set(this.running.size);
+    }
+  }
+
+  /**
+   * Handles a job whose state says it already ended (cancelled while queued, or failed before):
+   * makes sure its outcome exists, acknowledges it, and returns true. Returns false otherwise.
+   */
+  private async settleEnded(
+    message: JsMsg,
+    job: GenerationJob,
+    record: JobStateRecord,
+    log: Logger,
+  ): Promise<boolean> {
+    const { outcomes, policy } = this.deps;
+    const status = record.status;
+    if (status.state === 'cancelled') {
+      await outcomes.publish(
+        failureOutcome(job.id, 'CANCELLED', `cancelled by ${status.cancelledBy}`, false),
+      );
+    } else if (status.state === 'failed') {
+      await outcomes.publish(failureOutcome(job.id, status.code, status.message, false));
+    } else {
+      return false;
+    }
+    log.info({ state: status.state, reason: 'the job already ended' }, 'job:skipped');
+    message.ack();
+    policy.count(job.model, status.state === 'cancelled' ? 'cancelled' : 'failed');
+    return true;
+  }
+
+  private async complete(
+    message: JsMsg,
+    job: GenerationJob,
+    output: GenerationOutput,
+    startedAt: number,
+    tracker: JobStateTracker,
+    log: Logger,
+  ): Promise<void> {
+    const { workerId, metrics, outcomes, policy, throughput, images: store } = this.deps;
+    const uploadStart = performance.now();
+    const images: ResultImage[] = await Promise.all(
+      output.images.map(async (image, index) => ({
+        image: await store.store(imageObjectName(job.id, index), image.png),
+        seed: image.seed,
+        nsfw: image.nsfw,
+        watermarked: image.watermarked,
+        width: image.width,
+        height: image.height,
+      })),
+    );
+    const completedAt = Date.now();
+    const state = await tracker.transition(
+      { state: 'completed', workerId, images, completedAt },
+      {
+        now: completedAt,
+        allow: (current) => current.status.state === 'completed' || !isTerminalStatus(current.status),
+      },
+    );
+    // Cancelled while the last step ran: the cancellation was first, so it stands.
+    if (
+      !state.changed &&
+      state.record !== undefined &&
+      (await this.settleEnded(message, job, state.record, log))
+    ) {
+      return;
+    }
+    await outcomes.publish({
+      v: 1,
+      type: 'result',
+      jobId: job.id,
+      workerId,
+      model: job.model,
+      images,
+      truncatedTokens: output.truncatedTokens,
+      timings: {
+        queuedMs: Math.max(0, startedAt - job.createdAt),
+        totalMs: completedAt - startedAt,
+        stages: { ...output.stages, upload: performance.now() - uploadStart },
+      },
+      completedAt,
+    });
+    // Not ackAck: if this acknowledgement is lost, the redelivered copy finds the stored outcome.
+    message.ack();
+    throughput.recordJob(images.length, completedAt);
+    metrics?.images.inc({ model: job.model }, images.length);
+    metrics?.jobTime.observe({ model: job.model }, (completedAt - startedAt) / 1000);
+    policy.count(job.model, 'completed');
+    log.info({ ms: completedAt - startedAt, images: images.length }, 'job:completed');
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * One slot's pull loop: takes turns over the model consumers, asks for exactly one job at a time (a
+ * busy worker never holds jobs an idle one could run) and hands it to the job runner.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { Logger } from '@sdbot/shared';
+
+/** A pull waits this long for a job before asking again (1 s per model when serving several). */
+const PULL_EXPIRES_MS = 5000;
+const MULTI_MODEL_PULL_EXPIRES_MS = 1000;
+
+export interface PullLoopDeps {
+  /** One consumer per model this worker serves. */
+  consumers: ReadonlyMap<string, Consumer>;
+  /** Read on every turn: the flag changes while a pull is waiting. */
+  isStopping: () => boolean;
+  /** Runs one job to its end (every failure handled inside). */
+  process: (message: JsMsg, model: string) => Promise<void>;
+  /** A job that arrived as the worker stopped, handed straight back. */
+  released: (message: JsMsg, model: string) => void;
+  logger: Logger;
+}
+
+export class PullLoops {
+  private readonly pulls = new Set<ConsumerMessages>();
+
+  constructor(private readonly deps: PullLoopDeps) {}
+
+  /** Starts one loop per slot; the promise settles when every loop has returned. */
+  run(slots: number): Promise<void> {
+    return Promise.all(Array.from({ length: slots }, (_, slot) => this.loop(slot))).then(() => undefined);
+  }
+
+  /** Ends the pulls in flight, so the loops see the stop flag at once. */
+  interrupt(): void {
+    for (const pull of this.pulls) pull.stop();
+  }
+
+  private async loop(slot: number): Promise<void> {
+    const { consumers, isStopping, logger } = this.deps;
+    const models = [...consumers.keys()];
+    const expires = models.length > 1 ? MULTI_MODEL_PULL_EXPIRES_MS : PULL_EXPIRES_MS;
+    let turn = slot;
+    let failures = 0;
+    while (!isStopping()) {
+      const model = models[turn % models.length] ?? '';
+      turn += 1;
+      const consumer = consumers.get(model);
+      if (consumer === undefined) return;
+      let message: JsMsg | undefined;
+      try {
+        message = await this.pullOne(consumer, expires);
+        failures = 0;
+      } catch (error) {
+        if (isStopping()) break;
+        failures += 1;
+        logger.warn({ err: error, model, failures }, 'pull:failed');
+        await sleep(Math.min(250 * 2 ** failures, 5000));
+        continue;
+      }
+      if (message === undefined) continue;
+      if (isStopping()) {
+        this.deps.released(message, model);
+        break;
+      }
+      await this.deps.process(message, model);
+    }
+  }
+
+  private async pullOne(consumer: Consumer, expires: number): Promise<JsMsg | undefined> {
+    const messages = await consumer.fetch({ max_messages: 1, expires });
+    this.pulls.add(messages);
+    try {
+      for await (const message of messages) return message;
+      return undefined;
+    } finally {
+      this.pulls.delete(messages);
+    }
+  }
+}
