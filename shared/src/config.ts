@@ -47,6 +47,16 @@ const duration = z.preprocess(
   z.number({ error: 'must be a duration such as 500ms, 30s, 5m, 2h or 1d' }).int().min(0),
 );
 
+/** A duration of at least `minMs` (a limit of 0 would fail every job at once). */
+const durationAtLeast = (minMs: number, minText: string) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' ? (parseDuration(value) ?? value) : value),
+    z
+      .number({ error: `must be a duration of at least ${minText}, such as 30s, 10m or 1h` })
+      .int()
+      .min(minMs, { error: `must be at least ${minText}` }),
+  );
+
 const toggle = z.preprocess(
   (value) => {
     if (typeof value !== 'string') return value;
@@ -282,6 +292,13 @@ export const CONFIG_SPEC = {
       default: '20s',
       description: 'On SIGTERM, how long a worker may finish running jobs before handing them back.',
     }),
+    jobTimeoutMs: variable({
+      env: 'SDBOT_JOB_TIMEOUT',
+      schema: durationAtLeast(5000, '5s'),
+      default: '10m',
+      description:
+        'Longest a worker spends on one job (from start to outcome) before failing it with TIMEOUT; at least 5s.',
+    }),
     previewEvery: variable({
       env: 'SDBOT_PREVIEW_EVERY',
       schema: integer(0, 1000),
@@ -295,6 +312,19 @@ export const CONFIG_SPEC = {
       schema: integer(LIMITS.size.min ** 2, LIMITS.size.max ** 2),
       default: LIMITS.defaultMaxPixels,
       description: 'Largest width x height a job may ask for.',
+    }),
+    maxInputPixels: variable({
+      env: 'SDBOT_MAX_INPUT_PIXELS',
+      schema: integer(LIMITS.size.min ** 2, 1_000_000_000),
+      default: LIMITS.defaultMaxInputPixels,
+      description:
+        'Largest width x height of an image that is decoded (img2img sources, watermark detect, safety-check).',
+    }),
+    maxSourceBytes: variable({
+      env: 'SDBOT_MAX_SOURCE_BYTES',
+      schema: integer(1024, 1024 ** 3),
+      default: LIMITS.defaultMaxSourceBytes,
+      description: 'Largest source image (bytes) a worker reads from the object store.',
     }),
     defaultModel: variable({
       env: 'SDBOT_DEFAULT_MODEL',

@@ -12,6 +12,10 @@ export const LIMITS = {
   size: { min: 64, max: 2048 },
   /** Default cap on width x height; operators raise or lower it with SDBOT_MAX_PIXELS. */
   defaultMaxPixels: 1024 * 1024,
+  /** Default cap on the pixels of an image that is decoded; SDBOT_MAX_INPUT_PIXELS changes it. */
+  defaultMaxInputPixels: 40_000_000,
+  /** Default cap on the bytes of a source image a worker reads; SDBOT_MAX_SOURCE_BYTES changes it. */
+  defaultMaxSourceBytes: 20 * 1024 * 1024,
   count: { min: 1, max: 4 },
   seed: { min: 0, max: 2 ** 32 - 1 },
   strength: { min: 0, max: 1 },

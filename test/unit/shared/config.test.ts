@@ -132,6 +132,21 @@ describe('loadConfig', () => {
     expect(shown).toContain('"user":"bot"');
   });
 
+  it('bounds a job by SDBOT_JOB_TIMEOUT (default 10 minutes, at least 5 s) and caps decoded and read images', () => {
+    const defaults = loadConfig({ env: {} });
+    expect(defaults.worker.jobTimeoutMs).toBe(600_000);
+    expect(defaults.limits.maxInputPixels).toBe(40_000_000);
+    expect(defaults.limits.maxSourceBytes).toBe(20 * 1024 * 1024);
+    expect(loadConfig({ env: { SDBOT_JOB_TIMEOUT: '90s' } }).worker.jobTimeoutMs).toBe(90_000);
+    for (const tooShort of ['0', '4s', '1ms']) {
+      expect(configError({ SDBOT_JOB_TIMEOUT: tooShort }).message).toContain(
+        `SDBOT_JOB_TIMEOUT: must be at least 5s (got "${tooShort}")`,
+      );
+    }
+    expect(configError({ SDBOT_MAX_SOURCE_BYTES: '0' }).variables).toEqual(['SDBOT_MAX_SOURCE_BYTES']);
+    expect(configError({ SDBOT_MAX_INPUT_PIXELS: '10' }).variables).toEqual(['SDBOT_MAX_INPUT_PIXELS']);
+  });
+
   it('lists every variable exactly once with a description', () => {
     const names = listConfigVariables().map((v) => v.env);
     expect(new Set(names).size).toBe(names.length);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   INBOX_PREFIXES,
   UsageError,
@@ -19,6 +20,9 @@ import { PipelineGenerator } from '../service/pipeline-generator.js';
 import { warnUncheckedModels } from '../service/safety-warning.js';
 import { SimulatedGenerator } from '../service/simulated-generator.js';
 import { WorkerService } from '../service/worker-service.js';
+
+/** How long the connection may take to drain on the way out before it is closed. */
+const DRAIN_TIMEOUT_MS = 1000;
 
 /** Host name plus a random suffix, reduced to a valid subject token. */
 function defaultWorkerId(): string {
@@ -156,7 +160,15 @@ export const workerCommand: CommandDefinition = {
       await metricsServer?.close();
     } finally {
       await service?.stop();
-      await connection.drain().catch(() => undefined);
+      // Draining waits for the server; one that is gone must not keep the process alive.
+      const drained = await Promise.race([
+        connection.drain().then(
+          () => true,
+          () => false,
+        ),
+        sleep(DRAIN_TIMEOUT_MS).then(() => false),
+      ]);
+      if (!drained) await connection.close().catch(() => undefined);
       await generator.close();
     }
     return 0;

@@ -13,11 +13,13 @@ import {
   type ErrorCode,
   type GenerationJob,
   type JobStateStore,
+  type JobOutcome,
   type JobStatus,
   type Logger,
   type SdbotError,
 } from '@sdbot/shared';
 import { publishDeadLetter } from './dead-letters.js';
+import { withDeadline, type JobDeadline } from './deadline.js';
 import type { JobStateTracker } from './job-state-tracker.js';
 import type { DeliveryOutcome, WorkerMetrics } from './metrics.js';
 import { failureOutcome, type OutcomePublisher } from './outcomes.js';
@@ -51,6 +53,9 @@ export interface RunningDelivery {
   log: Logger;
 }
 
+/** Bounds every write that records how a job ended (the job's own signal may have fired already). */
+export type SettleDeadline = JobDeadline;
+
 export interface FailurePolicyDeps {
   js: JetStreamClient;
   jobStates: JobStateStore;
@@ -59,10 +64,22 @@ export interface FailurePolicyDeps {
   workerId: string;
   logger: Logger;
   metrics?: WorkerMetrics | undefined;
+  /** Bounds each write that records a failure; its signal fires when the worker must stop now. */
+  settle: SettleDeadline;
 }
 
 export class FailurePolicy {
   constructor(private readonly deps: FailurePolicyDeps) {}
+
+  private bounded<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return withDeadline(what, this.deps.settle, work);
+  }
+
+  private publishOutcome(outcome: JobOutcome): Promise<void> {
+    return this.bounded(`publishing the outcome of job ${outcome.jobId}`, () =>
+      this.deps.outcomes.publish(outcome),
+    );
+  }
 
   /** Exponential from SDBOT_RETRY_DELAY, capped. */
   retryDelay(deliveries: number): number {
@@ -84,29 +101,34 @@ export class FailurePolicy {
     const now = Date.now();
     if (failure instanceof CancelledError || failure.code === 'CANCELLED') {
       const requestedBy = failure instanceof CancelledError ? failure.cancelledBy : 'unknown';
-      const change = await state.transition({
-        state: 'cancelled',
-        cancelledBy: requestedBy.slice(0, 64) || 'unknown',
-        cancelledAt: now,
-      });
+      const change = await state.transition(
+        { state: 'cancelled', cancelledBy: requestedBy.slice(0, 64) || 'unknown', cancelledAt: now },
+        {},
+        this.deps.settle,
+      );
       const status = change.record?.status;
       const text = status?.state === 'cancelled' ? `cancelled by ${status.cancelledBy}` : failure.message;
-      await this.deps.outcomes.publish(failureOutcome(job.id, 'CANCELLED', text, false, workerId));
+      await this.publishOutcome(failureOutcome(job.id, 'CANCELLED', text, false, workerId));
       message.ack();
       this.count(job.model, 'cancelled');
       log.info('job:cancelled');
       return;
     }
     if (failure.code === 'WORKER_SHUTDOWN') {
-      await state.transition({ state: 'queued' }, { now });
-      message.nak();
+      try {
+        await state.transition({ state: 'queued' }, { now }, this.deps.settle);
+      } finally {
+        // Handed back even when the state cannot be written (NATS gone): another worker can start
+        // it at once instead of after the ack wait.
+        message.nak();
+      }
       this.count(job.model, 'released');
       log.info({ reason: 'worker shutting down' }, 'job:released');
       return;
     }
     if (failure.retryable && deliveries < config.jetstream.maxDeliver) {
       const delay = this.retryDelay(deliveries);
-      await state.transition({ state: 'queued' }, { now });
+      await state.transition({ state: 'queued' }, { now }, this.deps.settle);
       message.nak(delay);
       this.count(job.model, 'retried');
       log.warn({ err: failure, retryInMs: delay }, 'job:retrying');
@@ -122,7 +144,7 @@ export class FailurePolicy {
         jobId: job.id,
         job,
         queued: queuedOf(message),
-        markFailed: (status) => state.transition(status, { now: status.failedAt }),
+        markFailed: (status) => state.transition(status, { now: status.failedAt }, this.deps.settle),
         // No reason argument: nats-server 2.9 does not recognise `+TERM <reason>` and leaves the job pending.
         remove: () => {
           message.term();
@@ -174,19 +196,21 @@ export class FailurePolicy {
 
   /** Dead letter, failed state, failure outcome, out of the queue. */
   async giveUp(target: GivenUpJob, code: ErrorCode, reason: string): Promise<void> {
-    const { js, outcomes, workerId, metrics } = this.deps;
+    const { js, workerId, metrics } = this.deps;
     const { queued, jobId } = target;
-    await publishDeadLetter(js, {
-      subject: queued.subject,
-      model: target.model,
-      data: queued.data,
-      jobId,
-      code,
-      reason,
-      deliveries: queued.deliveries,
-      streamSeq: queued.streamSeq,
-      workerId,
-    });
+    await this.bounded(`dead-lettering job ${jobId ?? `#${queued.streamSeq}`}`, () =>
+      publishDeadLetter(js, {
+        subject: queued.subject,
+        model: target.model,
+        data: queued.data,
+        jobId,
+        code,
+        reason,
+        deliveries: queued.deliveries,
+        streamSeq: queued.streamSeq,
+        workerId,
+      }),
+    );
     metrics?.deadLetters.inc({ code });
     if (jobId !== null) {
       const failedAt = Date.now();
@@ -197,7 +221,7 @@ export class FailurePolicy {
         failedAt,
       };
       await (target.markFailed ?? ((failed) => this.markFailed(jobId, target.job, failed)))(status);
-      await outcomes.publish(failureOutcome(jobId, code, reason, false, workerId));
+      await this.publishOutcome(failureOutcome(jobId, code, reason, false, workerId));
     }
     await target.remove();
   }
@@ -209,14 +233,14 @@ export class FailurePolicy {
     status: FailedStatus,
   ): Promise<void> {
     const { jobStates } = this.deps;
-    if (job !== undefined) {
-      await jobStates.transition(job, status, { now: status.failedAt });
-      return;
-    }
-    await jobStates.update(jobId, (current) =>
-      current === null || isTerminalStatus(current.status)
-        ? undefined
-        : { ...current, status, updatedAt: status.failedAt },
+    await this.bounded(`writing the state of job ${jobId}`, () =>
+      job !== undefined
+        ? jobStates.transition(job, status, { now: status.failedAt })
+        : jobStates.update(jobId, (current) =>
+            current === null || isTerminalStatus(current.status)
+              ? undefined
+              : { ...current, status, updatedAt: status.failedAt },
+          ),
     );
   }
 }

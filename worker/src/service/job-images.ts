@@ -1,31 +1,106 @@
 /**
  * The images a job reads and writes in the object store: its source image (img2img, variations,
  * upscales) and its results and previews (chunked: images never have to fit in one message).
+ * Every call is bounded by the job's deadline; a source that cannot be read (missing, too large, its
+ * chunks gone) fails at once with IMAGE_INVALID, which no retry would fix.
  */
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { OBJECT_STORES, SdbotError, natsFailure, type ObjectRef } from '@sdbot/shared';
+import { withDeadline, type JobDeadline } from './deadline.js';
+
+/** How a read reports that it advances (the runner tells JetStream the job is still worked on). */
+export type Progressed = () => void;
+
+export interface JobImagesOptions {
+  /** SDBOT_MAX_SOURCE_BYTES: a larger source is refused before it is read. */
+  maxSourceBytes: number;
+}
 
 export class JobImages {
-  constructor(private readonly objects: ObjectStore) {}
+  private readonly stream = `OBJ_${OBJECT_STORES.images}`;
 
-  async readSource(ref: ObjectRef): Promise<Uint8Array> {
-    let bytes;
-    try {
-      bytes = await this.objects.getBlob(ref.name);
-    } catch (error) {
-      throw natsFailure(error, `reading source image ${ref.name}`);
-    }
-    if (bytes === null)
+  constructor(
+    private readonly objects: ObjectStore,
+    private readonly jsm: JetStreamManager,
+    private readonly options: JobImagesOptions,
+  ) {}
+
+  async readSource(
+    ref: ObjectRef,
+    deadline: JobDeadline,
+    progressed: Progressed = () => undefined,
+  ): Promise<Uint8Array> {
+    const what = `reading source image ${ref.name}`;
+    const found = await withDeadline(what, deadline, () => this.objects.get(ref.name)).catch(
+      (error: unknown) => {
+        throw asFailure(error, what);
+      },
+    );
+    if (found === null) {
       throw new SdbotError('IMAGE_INVALID', `source image ${ref.name} is not in the object store`);
-    return bytes;
+    }
+    const { maxSourceBytes } = this.options;
+    if (found.info.size > maxSourceBytes) {
+      await found.data.cancel().catch(() => undefined);
+      throw new SdbotError(
+        'IMAGE_INVALID',
+        `source image ${ref.name} is ${found.info.size} bytes, over SDBOT_MAX_SOURCE_BYTES (${maxSourceBytes})`,
+      );
+    }
+    const reader = found.data.getReader();
+    try {
+      if (found.info.size > 0 && !(await this.hasChunks(found.info.nuid, deadline, what))) {
+        throw new SdbotError(
+          'IMAGE_INVALID',
+          `source image ${ref.name} cannot be read: its data is gone from the object store`,
+        );
+      }
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for (;;) {
+        // Each chunk has its own deadline: a read that advances is never cut short.
+        const { done, value } = await withDeadline(what, deadline, () => reader.read());
+        if (done) break;
+        size += value.length;
+        if (size > maxSourceBytes) {
+          throw new SdbotError('IMAGE_INVALID', `source image ${ref.name} is over SDBOT_MAX_SOURCE_BYTES`);
+        }
+        chunks.push(value);
+        progressed();
+      }
+      const failure = await found.error;
+      if (failure instanceof Error) throw failure;
+      return Buffer.concat(chunks);
+    } catch (error) {
+      // Cancelling stops the object store's consumer, which would otherwise wait on forever.
+      await reader.cancel().catch(() => undefined);
+      throw asFailure(error, what);
+    }
   }
 
-  async store(name: string, png: Uint8Array): Promise<ObjectRef> {
+  async store(name: string, png: Uint8Array, deadline: JobDeadline): Promise<ObjectRef> {
+    const what = `storing image ${name}`;
     try {
-      const info = await this.objects.putBlob({ name }, png);
+      const info = await withDeadline(what, deadline, () => this.objects.putBlob({ name }, png));
       return { store: OBJECT_STORES.images, name, size: info.size, contentType: 'image/png' };
     } catch (error) {
-      throw natsFailure(error, `storing image ${name}`);
+      throw asFailure(error, what);
     }
   }
+
+  /** Whether the object's data chunks are still stored (they expire or get purged apart from it). */
+  private async hasChunks(nuid: string, deadline: JobDeadline, what: string): Promise<boolean> {
+    const subject = `$O.${OBJECT_STORES.images}.C.${nuid}`;
+    // nats.js answers null for "no message found".
+    const last = await withDeadline(what, deadline, () =>
+      this.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+    );
+    return last !== null;
+  }
+}
+
+/** Our own errors (deadline, cancellation, refusals) pass; anything else is a NATS failure. */
+function asFailure(error: unknown, what: string): SdbotError {
+  return error instanceof SdbotError ? error : natsFailure(error, what);
 }

@@ -14,13 +14,15 @@ import {
   toSdbotError,
   type Config,
   type GenerationJob,
+  type JobOutcome,
   type JobStateRecord,
   type JobStateStore,
   type Logger,
   type ResultImage,
 } from '@sdbot/shared';
 import { jobIdOf } from './dead-letters.js';
-import type { FailurePolicy } from './failure-policy.js';
+import { untilAborted, withDeadline, type JobDeadline } from './deadline.js';
+import type { FailurePolicy, SettleDeadline } from './failure-policy.js';
 import type { GenerationOutput, ImageGenerator } from './generator.js';
 import type { JobImages } from './job-images.js';
 import { JobStateTracker } from './job-state-tracker.js';
@@ -41,6 +43,8 @@ export interface JobRunnerDeps {
   progress: ProgressReporterDeps;
   logger: Logger;
   metrics?: WorkerMetrics | undefined;
+  /** Bounds the writes that record an outcome; its operation limit bounds every NATS call. */
+  settle: SettleDeadline;
 }
 
 interface RunningJob {
@@ -102,8 +106,39 @@ export class JobRunner {
   }
 
   private async run(message: JsMsg, job: GenerationJob, log: Logger): Promise<void> {
-    const { workerId, generator, config, metrics, jobStates, outcomes, policy } = this.deps;
-    const [finished, before] = await Promise.all([outcomes.exists(job.id), jobStates.get(job.id)]);
+    const { metrics } = this.deps;
+    const controller = new AbortController();
+    this.running.set(job.id, { job, controller });
+    metrics?.busySlots.set(this.running.size);
+    const jobTimeoutMs = this.deps.config.worker.jobTimeoutMs;
+    const timeLimit = setTimeout(() => {
+      controller.abort(
+        new SdbotError('TIMEOUT', `job ran longer than SDBOT_JOB_TIMEOUT (${jobTimeoutMs / 1000} s)`, {
+          retryable: false,
+        }),
+      );
+    }, jobTimeoutMs);
+    try {
+      await this.runBounded(message, job, log, controller);
+    } finally {
+      clearTimeout(timeLimit);
+      this.running.delete(job.id);
+      metrics?.busySlots.set(this.running.size);
+    }
+  }
+
+  private async runBounded(
+    message: JsMsg,
+    job: GenerationJob,
+    log: Logger,
+    controller: AbortController,
+  ): Promise<void> {
+    const { workerId, generator, config, metrics, jobStates, outcomes, policy, images } = this.deps;
+    const deadline: JobDeadline = { signal: controller.signal, operationMs: this.deps.settle.operationMs };
+    const [finished, before] = await Promise.all([
+      withDeadline(`looking up the outcome of job ${job.id}`, deadline, () => outcomes.exists(job.id)),
+      withDeadline(`reading the state of job ${job.id}`, deadline, () => jobStates.get(job.id)),
+    ]);
     if (finished) {
       log.info({ reason: 'the job already has an outcome' }, 'job:duplicate');
       message.ack();
@@ -111,7 +146,7 @@ export class JobRunner {
       return;
     }
     if (before !== null && (await this.settleEnded(message, job, before.record, log))) return;
-    const state = new JobStateTracker(jobStates, job, before);
+    const state = new JobStateTracker(jobStates, job, before, deadline);
     const startedAt = Date.now();
     // A completed state without an outcome (lost in a server crash) is run again.
     const start = await state.transition(
@@ -131,36 +166,38 @@ export class JobRunner {
     metrics?.queueWait.observe({ model: job.model }, Math.max(0, startedAt - job.createdAt) / 1000);
     log.info('job:started');
 
-    const controller = new AbortController();
-    this.running.set(job.id, { job, controller });
-    metrics?.busySlots.set(this.running.size);
+    // working() only when the job advances (a step, a chunk read, an image stored): a job that
+    // stalls goes silent and JetStream redelivers it after the ack wait.
     const ackWaitMs = config.jetstream.ackWaitMs;
     let lastWorking = Date.now();
-    const keepAlive = setInterval(
-      () => {
+    const progressed = (): void => {
+      if (Date.now() - lastWorking > ackWaitMs / 10) {
         message.working();
         lastWorking = Date.now();
-      },
-      Math.max(250, Math.floor(ackWaitMs / 3)),
-    );
-    const reporter = new ProgressReporter(this.deps.progress, job, state, controller, log);
+      }
+    };
+    const reporter = new ProgressReporter(this.deps.progress, job, state, controller, log, deadline);
     try {
       const sourceImage =
-        job.source === undefined ? undefined : await this.deps.images.readSource(job.source.image);
-      const output = await generator.generate(sourceImage === undefined ? { job } : { job, sourceImage }, {
-        signal: controller.signal,
-        onStep: (step, total, latents) => {
-          if (Date.now() - lastWorking > ackWaitMs / 10) {
-            message.working();
-            lastWorking = Date.now();
-          }
-          reporter.step(step, total, latents);
-        },
-      });
+        job.source === undefined
+          ? undefined
+          : await images.readSource(job.source.image, deadline, progressed);
+      progressed();
+      // Raced against the signal: a generator that does not stop still frees the slot.
+      const output = await untilAborted(
+        generator.generate(sourceImage === undefined ? { job } : { job, sourceImage }, {
+          signal: controller.signal,
+          onStep: (step, total, latents) => {
+            progressed();
+            reporter.step(step, total, latents);
+          },
+        }),
+        controller.signal,
+      );
       controller.signal.throwIfAborted();
       // The last progress write lands before the final state, so that one needs no re-read.
       await reporter.settled();
-      await this.complete(message, job, output, startedAt, state, log);
+      await this.complete(message, job, output, startedAt, state, log, deadline, progressed);
     } catch (error) {
       await reporter.settled();
       await policy.failed(
@@ -168,11 +205,14 @@ export class JobRunner {
         controller.signal.aborted ? controller.signal.reason : error,
       );
     } finally {
-      clearInterval(keepAlive);
       await reporter.settled();
-      this.running.delete(job.id);
-      metrics?.busySlots.set(this.running.size);
     }
+  }
+
+  private publishOutcome(outcome: JobOutcome): Promise<void> {
+    return withDeadline(`publishing the outcome of job ${outcome.jobId}`, this.deps.settle, () =>
+      this.deps.outcomes.publish(outcome),
+    );
   }
 
   /**
@@ -209,12 +249,14 @@ export class JobRunner {
     startedAt: number,
     tracker: JobStateTracker,
     log: Logger,
+    deadline: JobDeadline,
+    progressed: () => void,
   ): Promise<void> {
-    const { workerId, metrics, outcomes, policy, throughput, images: store } = this.deps;
+    const { workerId, metrics, policy, throughput, images: store } = this.deps;
     const uploadStart = performance.now();
     const images: ResultImage[] = await Promise.all(
       output.images.map(async (image, index) => ({
-        image: await store.store(imageObjectName(job.id, index), image.png),
+        image: await store.store(imageObjectName(job.id, index), image.png, deadline).finally(progressed),
         seed: image.seed,
         nsfw: image.nsfw,
         watermarked: image.watermarked,
@@ -238,7 +280,7 @@ export class JobRunner {
     ) {
       return;
     }
-    await outcomes.publish({
+    await this.publishOutcome({
       v: 1,
       type: 'result',
       jobId: job.id,

@@ -14,6 +14,7 @@ import {
   type Logger,
   type Progress,
 } from '@sdbot/shared';
+import type { JobDeadline } from './deadline.js';
 import type { JobImages } from './job-images.js';
 import type { JobStateTracker } from './job-state-tracker.js';
 import { previewPng } from './preview.js';
@@ -44,6 +45,8 @@ export class ProgressReporter {
     private readonly state: JobStateTracker,
     private readonly controller: AbortController,
     private readonly log: Logger,
+    /** The job's deadline, which bounds the preview upload. */
+    private readonly deadline: JobDeadline,
   ) {}
 
   step(step: number, total: number, latents: Float32Array | undefined): void {
@@ -114,7 +117,7 @@ export class ProgressReporter {
   private async sendPreview(progress: Progress, latents: Float32Array): Promise<void> {
     try {
       const png = await previewPng(latents, this.job.width, this.job.height);
-      const preview = await this.deps.images.store(previewObjectName(this.job.id), png);
+      const preview = await this.deps.images.store(previewObjectName(this.job.id), png, this.deadline);
       this.publish({ ...progress, preview, at: Date.now() });
     } catch (error) {
       this.log.warn({ err: error }, 'preview:failed');

@@ -29,6 +29,7 @@ import {
   type Logger,
   type WorkerHeartbeat,
 } from '@sdbot/shared';
+import { operationDeadlineMs, untilAborted } from './deadline.js';
 import { FailurePolicy } from './failure-policy.js';
 import type { ImageGenerator } from './generator.js';
 import { JobImages } from './job-images.js';
@@ -56,7 +57,11 @@ interface WorkerParts {
   policy: FailurePolicy;
   consumers: ReadonlyMap<string, Consumer>;
   maxDeliveries: MaxDeliveriesHandler;
+  stopNow: AbortController;
 }
+
+/** Part of the shutdown grace kept for handing running jobs back (at most half the grace). */
+const HAND_BACK_RESERVE_MS = 1000;
 
 export class WorkerService {
   private readonly startedAt = Date.now();
@@ -107,10 +112,13 @@ export class WorkerService {
     const store = await new Objm(js).open(OBJECT_STORES.images).catch((error: unknown) => {
       throw natsFailure(error, `opening object store ${OBJECT_STORES.images}`);
     });
-    const images = new JobImages(store);
+    const images = new JobImages(store, jsm, { maxSourceBytes: config.limits.maxSourceBytes });
+    // Fires when a shutdown can wait no longer: the writes that record outcomes give up too.
+    const stopNow = new AbortController();
+    const settle = { signal: stopNow.signal, operationMs: operationDeadlineMs(config.jetstream.ackWaitMs) };
     const jobStates = await JobStateStore.open(js);
     const outcomes = new OutcomePublisher(js, jsm);
-    const policy = new FailurePolicy({ js, jobStates, outcomes, config, workerId, logger, metrics });
+    const policy = new FailurePolicy({ js, jobStates, outcomes, config, workerId, logger, metrics, settle });
     const throughput = new ThroughputTracker();
     const runner = new JobRunner({
       generator,
@@ -133,6 +141,7 @@ export class WorkerService {
       },
       logger,
       metrics,
+      settle,
     });
     const parts: WorkerParts = {
       registry: await WorkerRegistry.open(js),
@@ -140,6 +149,7 @@ export class WorkerService {
       runner,
       policy,
       maxDeliveries: new MaxDeliveriesHandler({ connection, jsm, policy, logger }),
+      stopNow,
     };
     const service = new WorkerService(options, parts, throughput);
     service.begin();
@@ -226,16 +236,35 @@ export class WorkerService {
     this.stopping = true;
     clearInterval(this.heartbeatTimer);
     this.pulls.interrupt();
-    const grace = setTimeout(() => {
-      this.parts.runner.abortAll(new SdbotError('WORKER_SHUTDOWN', `worker ${workerId} is shutting down`));
-    }, config.worker.shutdownGraceMs);
-    await this.loops;
-    clearTimeout(grace);
-    this.cancelSubscription?.unsubscribe();
-    await this.parts.maxDeliveries.stop();
-    await this.parts.registry.remove(workerId).catch((error: unknown) => {
-      logger.warn({ err: error, reason: 'could not leave the registry' }, 'worker:deregister-failed');
-    });
+    // Running jobs may finish until shortly before the grace ends; then they are handed back, and
+    // at the end of the grace every write still waiting gives up (NATS may be gone), so the
+    // worker always stops within SDBOT_SHUTDOWN_GRACE.
+    const graceMs = config.worker.shutdownGraceMs;
+    const handBack = setTimeout(
+      () => {
+        this.parts.runner.abortAll(new SdbotError('WORKER_SHUTDOWN', `worker ${workerId} is shutting down`));
+      },
+      graceMs - Math.min(HAND_BACK_RESERVE_MS, graceMs / 2),
+    );
+    const giveUp = setTimeout(() => {
+      this.parts.stopNow.abort(
+        new SdbotError('WORKER_SHUTDOWN', `worker ${workerId} stopped waiting for NATS`),
+      );
+    }, graceMs);
+    const stopNow = this.parts.stopNow.signal;
+    try {
+      await untilAborted(this.loops, stopNow).catch((error: unknown) => {
+        logger.warn({ err: error, reason: 'a job or a pull did not end in time' }, 'worker:stop-forced');
+      });
+      this.cancelSubscription?.unsubscribe();
+      await untilAborted(this.parts.maxDeliveries.stop(), stopNow).catch(() => undefined);
+      await untilAborted(this.parts.registry.remove(workerId), stopNow).catch((error: unknown) => {
+        logger.warn({ err: error, reason: 'could not leave the registry' }, 'worker:deregister-failed');
+      });
+    } finally {
+      clearTimeout(handBack);
+      clearTimeout(giveUp);
+    }
     logger.info({ workerId }, 'worker:stopped');
   }
 }

@@ -1,0 +1,76 @@
+/**
+ * Deadlines for the NATS calls a job makes: each one gives up after its deadline (TIMEOUT, which
+ * the failure policy retries) or as soon as the job is aborted (cancelled, timed out, shutting
+ * down), so no single read or write can hold a worker slot.
+ */
+import { SdbotError } from '@sdbot/shared';
+
+/** Bounds on the deadline of one NATS operation of a job. */
+const MIN_OPERATION_MS = 1000;
+const MAX_OPERATION_MS = 30_000;
+
+/** What every NATS call of one job is bounded by. */
+export interface JobDeadline {
+  /** The job's abort signal: cancellation, SDBOT_JOB_TIMEOUT, shutdown. */
+  signal: AbortSignal;
+  /** Longest time one operation may take. */
+  operationMs: number;
+}
+
+/**
+ * The deadline of one operation: half the ack wait (an operation slower than that risks the job
+ * being redelivered under us anyway), within 1..30 s.
+ */
+export function operationDeadlineMs(ackWaitMs: number): number {
+  return Math.min(MAX_OPERATION_MS, Math.max(MIN_OPERATION_MS, Math.floor(ackWaitMs / 2)));
+}
+
+/**
+ * Runs `work` until it settles, `deadline.operationMs` passes (TIMEOUT naming `what`) or the job is
+ * aborted (rejects with the abort reason). `work` gets a signal that fires in both cases, so it can
+ * stop what it started (a consumer, a stream reader).
+ */
+export async function withDeadline<T>(
+  what: string,
+  deadline: JobDeadline,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  if (deadline.signal.aborted) throw abortReason(deadline.signal);
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    controller.abort(new SdbotError('TIMEOUT', `${what}: no answer within ${deadline.operationMs} ms`));
+  }, deadline.operationMs);
+  const onAbort = (): void => {
+    controller.abort(deadline.signal.reason);
+  };
+  deadline.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await untilAborted(work(controller.signal), controller.signal);
+  } finally {
+    clearTimeout(timer);
+    deadline.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts (the promise runs on). */
+export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  // Observed even when the abort wins the race, so a late failure is never unhandled.
+  promise.catch(() => undefined);
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      reject(abortReason(signal));
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new SdbotError('CANCELLED', 'aborted');
+}
