@@ -7,8 +7,11 @@ export const LIMITS = {
   negativePromptMaxChars: 2000,
   steps: { min: 1, max: 150 },
   guidance: { min: 0, max: 30 },
-  /** Width and height are multiples of this (the VAE downsamples by 8). */
-  sizeMultiple: 8,
+  /**
+   * Width and height are multiples of this: the VAE downsamples by 8 and the SD 1.x UNet halves the
+   * latents three more times, so other sizes fail inside the UNet (a Concat shape mismatch).
+   */
+  sizeMultiple: 64,
   size: { min: 64, max: 2048 },
   /** Default cap on width x height; operators raise or lower it with SDBOT_MAX_PIXELS. */
   defaultMaxPixels: 1024 * 1024,

@@ -59,7 +59,7 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
 
     it.each([
       [{ scheduler: 'karras' }, /^scheduler: must be one of pndm, ddim, .*\(got "karras"\)$/],
-      [{ width: 100 }, /^width: must be a multiple of 8 in 64\.\.2048 \(got 100\)$/],
+      [{ width: 100 }, /^width: must be a multiple of 64 in 64\.\.2048 \(got 100\)$/],
       [{ steps: 0 }, /^steps: must be an integer in 1\.\.150 \(got 0\)$/],
       [{ count: 5 }, /^count: must be an integer in 1\.\.4 \(got 5\)$/],
       [{ init: { image: 'x.png', strength: 2 } }, /^strength: must be a number in 0\.\.1 \(got 2\)$/],

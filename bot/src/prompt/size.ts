@@ -74,7 +74,7 @@ export function sizeForAspect(aspect: AspectRatio, budget: SizeBudget): { width:
     : { width: best.width, height: best.height };
 }
 
-/** The other side for a given side and aspect ratio, rounded to the VAE's multiple of 8. */
+/** The other side for a given side and aspect ratio, rounded to LIMITS.sizeMultiple. */
 export function otherSide(side: number, aspect: AspectRatio, given: 'width' | 'height'): number {
   const exact =
     given === 'width' ? (side * aspect.height) / aspect.width : (side * aspect.width) / aspect.height;

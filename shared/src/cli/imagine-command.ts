@@ -118,11 +118,15 @@ export const imagineCommand: CommandDefinition = {
       valueName: 'X',
       description: 'Guidance scale (default SDBOT_DEFAULT_GUIDANCE)',
     },
-    width: { type: 'string', valueName: 'N', description: 'Width in pixels, a multiple of 8 (default 512)' },
+    width: {
+      type: 'string',
+      valueName: 'N',
+      description: `Width in pixels, a multiple of ${LIMITS.sizeMultiple} (default 512)`,
+    },
     height: {
       type: 'string',
       valueName: 'N',
-      description: 'Height in pixels, a multiple of 8 (default 512)',
+      description: `Height in pixels, a multiple of ${LIMITS.sizeMultiple} (default 512)`,
     },
     scheduler: {
       type: 'string',

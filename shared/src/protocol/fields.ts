@@ -82,7 +82,7 @@ export function flag() {
   return z.boolean(withGot('must be true or false'));
 }
 
-/** Width or height: a multiple of 8 within the absolute bounds; the pixel budget is checked per job. */
+/** Width or height: a multiple of LIMITS.sizeMultiple within the absolute bounds; the pixel budget is checked per job. */
 export function imageSide() {
   const rule = withGot(`must be a multiple of ${LIMITS.sizeMultiple} in ${rangeText(LIMITS.size)}`);
   return z

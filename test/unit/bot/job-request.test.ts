@@ -164,7 +164,7 @@ describe('job request', () => {
   });
 
   it('derives the missing side from the aspect ratio, or uses the base size without one', () => {
-    expect(build('cat --w 768 --ar 16:9')).toMatchObject({ width: 768, height: 432 });
+    expect(build('cat --w 768 --ar 16:9')).toMatchObject({ width: 768, height: 448 });
     expect(build({ prompt: 'cat', height: 768, aspect: '2:3' })).toMatchObject({ width: 512, height: 768 });
     expect(build('cat --w 768')).toMatchObject({ width: 768, height: 512 });
   });
@@ -193,9 +193,9 @@ describe('job request', () => {
       [{ field: 'steps', message: 'must be an integer in 1..150 (got 500)' }],
     ],
     [
-      'width not a multiple of 8',
+      'width not a multiple of 64',
       { prompt: 'cat', width: 100 },
-      [{ field: 'width', message: 'must be a multiple of 8 in 64..2048 (got 100)' }],
+      [{ field: 'width', message: 'must be a multiple of 64 in 64..2048 (got 100)' }],
     ],
     [
       'guidance too high',

@@ -99,9 +99,9 @@ describe('prompt flags', () => {
     ['cat --cfg=', [{ field: '--cfg', message: 'needs a value, e.g. --cfg 7.5' }]],
     ['cat --count 5', [{ field: '--count 5', message: 'must be an integer in 1..4' }]],
     ['cat --count 0', [{ field: '--count 0', message: 'must be an integer in 1..4' }]],
-    ['cat --w 100', [{ field: '--w 100', message: 'must be a multiple of 8 in 64..2048' }]],
-    ['cat --h 4096', [{ field: '--h 4096', message: 'must be a multiple of 8 in 64..2048' }]],
-    ['cat --width 32', [{ field: '--width 32', message: 'must be a multiple of 8 in 64..2048' }]],
+    ['cat --w 100', [{ field: '--w 100', message: 'must be a multiple of 64 in 64..2048' }]],
+    ['cat --h 4096', [{ field: '--h 4096', message: 'must be a multiple of 64 in 64..2048' }]],
+    ['cat --width 32', [{ field: '--width 32', message: 'must be a multiple of 64 in 64..2048' }]],
     ['cat --scheduler foo', [{ field: '--scheduler foo', message: `must be one of ${schedulers}` }]],
     [
       'cat --model a/b',

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import {
   createLogger,
+  LIMITS,
   jobSchema,
   loadConfig,
   numberOption,
@@ -192,12 +193,12 @@ export const generateCommand: CommandDefinition = {
     width: {
       type: 'string',
       valueName: 'N',
-      description: `Width, a multiple of 8 (default ${DEFAULT_SIZE})`,
+      description: `Width, a multiple of ${LIMITS.sizeMultiple} (default ${DEFAULT_SIZE})`,
     },
     height: {
       type: 'string',
       valueName: 'N',
-      description: `Height, a multiple of 8 (default ${DEFAULT_SIZE})`,
+      description: `Height, a multiple of ${LIMITS.sizeMultiple} (default ${DEFAULT_SIZE})`,
     },
     scheduler: {
       type: 'string',

@@ -7,7 +7,6 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import {
   isTerminalStatus,
-  toSdbotError,
   CancelledError,
   type Config,
   type ErrorCode,
@@ -19,6 +18,7 @@ import {
   type SdbotError,
 } from '@sdbot/shared';
 import { publishDeadLetter } from './dead-letters.js';
+import { classifyFailure } from './failure-kinds.js';
 import { withDeadline, type JobDeadline } from './deadline.js';
 import type { JobStateTracker } from './job-state-tracker.js';
 import type { DeliveryOutcome, WorkerMetrics } from './metrics.js';
@@ -96,7 +96,7 @@ export class FailurePolicy {
   /** A job that ran and failed (or was cancelled, or stopped by a shutdown). */
   async failed({ message, job, state, log }: RunningDelivery, error: unknown): Promise<void> {
     const { workerId, config } = this.deps;
-    const failure = toSdbotError(error);
+    const failure = classifyFailure(error);
     const deliveries = message.info.deliveryCount;
     const now = Date.now();
     if (failure instanceof CancelledError || failure.code === 'CANCELLED') {

@@ -37,7 +37,7 @@ describe('generation request validation', () => {
   it('answers bad values with the same messages as a job on the wire', () => {
     expect(validationMessage({ ...base, steps: 0 })).toBe('steps: must be an integer in 1..150 (got 0)');
     expect(validationMessage({ ...base, width: 100 })).toBe(
-      'width: must be a multiple of 8 in 64..2048 (got 100)',
+      'width: must be a multiple of 64 in 64..2048 (got 100)',
     );
     expect(validationMessage({ ...base, scheduler: 'karras' as GenerationRequest['scheduler'] })).toMatch(
       /^scheduler: must be one of pndm, ddim, euler, euler_a, lms, heun, dpmpp_2m, dpmpp_2m_karras, unipc, lcm/,
