@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { constants } from 'node:fs';
+import { access, stat, writeFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
 import {
   createLogger,
   LIMITS,
@@ -17,7 +18,7 @@ import {
 import type { z } from 'zod';
 import type { ModelInfo } from '../diffusion/model.js';
 import { StableDiffusionPipeline, type GeneratedImage } from '../diffusion/pipeline.js';
-import type { GenerationRequest } from '../diffusion/request.js';
+import { validateRequest, type GenerationRequest } from '../diffusion/request.js';
 import { encodePng, formatParameters } from '../provenance.js';
 import { filteredPlaceholder } from '../safety/placeholder.js';
 import { embedWatermark } from '../watermark/index.js';
@@ -32,6 +33,25 @@ export function outputPaths(out: string, count: number): string[] {
   const extension = extname(out);
   const stem = out.slice(0, out.length - extension.length);
   return Array.from({ length: count }, (_, index) => `${stem}-${index}${extension}`);
+}
+
+/** `--out`'s directory must exist and be writable before anything is generated. */
+async function checkWritableDirectory(out: string): Promise<void> {
+  const directory = dirname(resolve(out));
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(directory)).isDirectory();
+  } catch {
+    throw new ValidationError([{ field: '--out', message: `directory ${directory} does not exist` }]);
+  }
+  if (!isDirectory) {
+    throw new ValidationError([{ field: '--out', message: `${directory} is not a directory` }]);
+  }
+  try {
+    await access(directory, constants.W_OK);
+  } catch {
+    throw new ValidationError([{ field: '--out', message: `directory ${directory} is not writable` }]);
+  }
 }
 
 /** A flag whose value must be one of a protocol enum, reported under the flag's name. */
@@ -255,6 +275,10 @@ export const generateCommand: CommandDefinition = {
     if (extname(out).toLowerCase() !== '.png')
       throw new UsageError(`--out must name a .png file (got ${out})`);
     const request = buildRequest(options, config.limits);
+    // Everything that can be refused is refused before the models load: loading takes seconds
+    // to minutes, and a bad request must not get that far (nor a path the images cannot go to).
+    validateRequest(request, config.limits.maxPixels);
+    await checkWritableDirectory(out);
     const safety = options.safety !== false && config.worker.safetyChecker;
     // Provider fallbacks are worth seeing; the info lines a worker logs are noise here unless asked for.
     const logger = createLogger({
