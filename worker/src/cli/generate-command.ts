@@ -19,6 +19,7 @@ import type { z } from 'zod';
 import type { ModelInfo } from '../diffusion/model.js';
 import { StableDiffusionPipeline, type GeneratedImage } from '../diffusion/pipeline.js';
 import { validateRequest, type GenerationRequest } from '../diffusion/request.js';
+import { checkImagePixels } from '../image-io.js';
 import { encodePng, formatParameters } from '../provenance.js';
 import { filteredPlaceholder } from '../safety/placeholder.js';
 import { embedWatermark } from '../watermark/index.js';
@@ -278,6 +279,12 @@ export const generateCommand: CommandDefinition = {
     // Everything that can be refused is refused before the models load: loading takes seconds
     // to minutes, and a bad request must not get that far (nor a path the images cannot go to).
     validateRequest(request, config.limits.maxPixels);
+    if (request.init !== undefined && typeof request.init.image === 'string') {
+      await checkImagePixels(request.init.image, {
+        label: `--init ${request.init.image}`,
+        maxPixels: config.limits.maxInputPixels,
+      });
+    }
     await checkWritableDirectory(out);
     const safety = options.safety !== false && config.worker.safetyChecker;
     // Provider fallbacks are worth seeing; the info lines a worker logs are noise here unless asked for.

@@ -5,8 +5,8 @@ import type { DecodedImage } from '../diffusion/stages/vae.js';
 import { readRgbImage } from '../image-io.js';
 
 /** An image file in the form the safety stage takes after the VAE: 8-bit and 0..1 float HWC RGB. */
-async function readCheckedImage(file: string): Promise<DecodedImage> {
-  const { rgb, width, height } = await readRgbImage(file);
+async function readCheckedImage(file: string, maxPixels: number): Promise<DecodedImage> {
+  const { rgb, width, height } = await readRgbImage(file, { maxPixels });
   const values = new Float32Array(rgb.length);
   for (let i = 0; i < rgb.length; i++) values[i] = (rgb[i] ?? 0) / 255;
   return { width, height, pixels: rgb, values };
@@ -36,7 +36,7 @@ export const safetyCheckCommand: CommandDefinition = {
     }
     // Every file is read before the model loads, so a typo fails fast and names the file.
     const images: DecodedImage[] = [];
-    for (const file of positionals) images.push(await readCheckedImage(file));
+    for (const file of positionals) images.push(await readCheckedImage(file, config.limits.maxInputPixels));
 
     const checker = await loadSafetyChecker(modelDirectory, {
       provider: config.worker.executionProvider,

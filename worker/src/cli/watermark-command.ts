@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { SdbotError, stringOption, UsageError, type CommandDefinition } from '@sdbot/shared';
+import { loadConfig, SdbotError, stringOption, UsageError, type CommandDefinition } from '@sdbot/shared';
 import { readRgbImage } from '../image-io.js';
 import { encodePng } from '../provenance.js';
 import {
@@ -34,7 +34,8 @@ export const watermarkCommand: CommandDefinition = {
     'text, and whether they match the payload.',
   ].join('\n'),
   allowPositionals: true,
-  async run({ options, positionals, stdout }) {
+  async run({ options, positionals, env, stdout }) {
+    const maxPixels = loadConfig({ env }).limits.maxInputPixels;
     const [subcommand, ...paths] = positionals;
     const text = stringOption(options, 'text') ?? DEFAULT_WATERMARK_TEXT;
     const json = options.json === true;
@@ -46,7 +47,7 @@ export const watermarkCommand: CommandDefinition = {
             'embed takes an input and an output path: sdbot watermark embed IN.png OUT.png',
           );
         }
-        stdout.write(await embed(input, output, text, options.reference === true, json));
+        stdout.write(await embed(input, output, text, options.reference === true, json, maxPixels));
         return 0;
       }
       case 'detect': {
@@ -55,7 +56,7 @@ export const watermarkCommand: CommandDefinition = {
           throw new UsageError('detect takes one image path: sdbot watermark detect IMAGE');
         }
         if (options.reference === true) throw new UsageError('--reference applies to embed only');
-        const { rgb, width, height } = await readRgbImage(image);
+        const { rgb, width, height } = await readRgbImage(image, { maxPixels });
         const readout = withPath(image, () => detectWatermark(rgb, width, height, text));
         stdout.write(
           json
@@ -78,8 +79,9 @@ async function embed(
   text: string,
   reference: boolean,
   json: boolean,
+  maxPixels: number,
 ): Promise<string> {
-  const { rgb, width, height } = await readRgbImage(input);
+  const { rgb, width, height } = await readRgbImage(input, { maxPixels });
   let marked: Uint8Array;
   let summary: Record<string, unknown>;
   if (reference) {

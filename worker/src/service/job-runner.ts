@@ -20,6 +20,7 @@ import {
   type Logger,
   type ResultImage,
 } from '@sdbot/shared';
+import { checkImagePixels } from '../image-io.js';
 import { jobIdOf } from './dead-letters.js';
 import { untilAborted, withDeadline, type JobDeadline } from './deadline.js';
 import type { FailurePolicy, SettleDeadline } from './failure-policy.js';
@@ -133,7 +134,7 @@ export class JobRunner {
     log: Logger,
     controller: AbortController,
   ): Promise<void> {
-    const { workerId, generator, config, metrics, jobStates, outcomes, policy, images } = this.deps;
+    const { workerId, generator, config, metrics, jobStates, outcomes, policy } = this.deps;
     const deadline: JobDeadline = { signal: controller.signal, operationMs: this.deps.settle.operationMs };
     const [finished, before] = await Promise.all([
       withDeadline(`looking up the outcome of job ${job.id}`, deadline, () => outcomes.exists(job.id)),
@@ -178,10 +179,7 @@ export class JobRunner {
     };
     const reporter = new ProgressReporter(this.deps.progress, job, state, controller, log, deadline);
     try {
-      const sourceImage =
-        job.source === undefined
-          ? undefined
-          : await images.readSource(job.source.image, deadline, progressed);
+      const sourceImage = await this.readSource(job, deadline, progressed);
       progressed();
       // Raced against the signal: a generator that does not stop still frees the slot.
       const output = await untilAborted(
@@ -207,6 +205,21 @@ export class JobRunner {
     } finally {
       await reporter.settled();
     }
+  }
+
+  /** The job's source image, refused before decoding when it claims too many pixels. */
+  private async readSource(
+    job: GenerationJob,
+    deadline: JobDeadline,
+    progressed: () => void,
+  ): Promise<Uint8Array | undefined> {
+    if (job.source === undefined) return undefined;
+    const bytes = await this.deps.images.readSource(job.source.image, deadline, progressed);
+    await checkImagePixels(bytes, {
+      label: `source image ${job.source.image.name}`,
+      maxPixels: this.deps.config.limits.maxInputPixels,
+    });
+    return bytes;
   }
 
   private publishOutcome(outcome: JobOutcome): Promise<void> {

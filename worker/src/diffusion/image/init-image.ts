@@ -2,7 +2,7 @@
  * Reads the image an img2img job starts from and brings it to the size the VAE takes: the
  * requested size, or like the reference, each side rounded down to a multiple of 64 (Lanczos).
  */
-import { SdbotError } from '@sdbot/shared';
+import { LIMITS, SdbotError } from '@sdbot/shared';
 import sharp from 'sharp';
 import type { ImageInput } from '../request.js';
 
@@ -23,9 +23,12 @@ function describeInput(input: ImageInput): string {
 export async function readInitImage(
   input: ImageInput,
   size?: { width: number; height: number },
+  /** Images claiming more pixels are refused before they are decoded (SDBOT_MAX_INPUT_PIXELS). */
+  maxInputPixels: number = LIMITS.defaultMaxInputPixels,
 ): Promise<RgbImage> {
   const what = describeInput(input);
-  const metadata = await sharp(input)
+  // Only the header is read here; the check below names the limit instead of sharp's own error.
+  const metadata = await sharp(input, { limitInputPixels: false })
     .metadata()
     .catch((cause: unknown) => {
       const reason = cause instanceof Error ? cause.message : String(cause);
@@ -33,6 +36,12 @@ export async function readInitImage(
     });
   const sourceWidth = metadata.width;
   const sourceHeight = metadata.height;
+  if (sourceWidth * sourceHeight > maxInputPixels) {
+    throw new SdbotError(
+      'IMAGE_INVALID',
+      `${what} is ${sourceWidth}x${sourceHeight}, over the limit of ${maxInputPixels} pixels (SDBOT_MAX_INPUT_PIXELS)`,
+    );
+  }
   const width = size?.width ?? sourceWidth - (sourceWidth % REFERENCE_MULTIPLE);
   const height = size?.height ?? sourceHeight - (sourceHeight % REFERENCE_MULTIPLE);
   if (width === 0 || height === 0) {
@@ -42,7 +51,7 @@ export async function readInitImage(
     );
   }
   try {
-    let pipeline = sharp(input).toColourspace('srgb').removeAlpha();
+    let pipeline = sharp(input, { limitInputPixels: maxInputPixels }).toColourspace('srgb').removeAlpha();
     if (width !== sourceWidth || height !== sourceHeight) {
       pipeline = pipeline.resize(width, height, { fit: 'fill', kernel: 'lanczos3' });
     }
