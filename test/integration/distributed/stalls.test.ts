@@ -112,6 +112,9 @@ describe.skipIf(!available)('distributed generation: stalls', () => {
   it('cancelling a job whose generator never returns frees the slot', async () => {
     const generator = new HangingGenerator();
     workers = [await startTestWorker(server.url, { generator })];
+    const events: unknown[] = [];
+    workers[0]!.service.events.on('job:started', (event) => events.push(['started', event]));
+    workers[0]!.service.events.on('job:ended', (event) => events.push(['ended', event]));
     requester = await openTestClient(server.url);
     const { client } = requester;
     const stuck = simJob(client, 'hang');
@@ -129,6 +132,13 @@ describe.skipIf(!available)('distributed generation: stalls', () => {
     const result = client.awaitOutcome(next.id, { timeoutMs: 10_000 });
     await client.submit(next);
     expect((await result).type).toBe('result');
+    // Typed job events tell how each delivery went.
+    expect(events).toEqual([
+      ['started', { jobId: stuck.id, model: 'sim', deliveries: 1 }],
+      ['ended', { jobId: stuck.id, model: 'sim', outcome: 'cancelled', code: 'CANCELLED' }],
+      ['started', { jobId: next.id, model: 'sim', deliveries: 1 }],
+      ['ended', { jobId: next.id, model: 'sim', outcome: 'completed' }],
+    ]);
   });
 
   it('a job that does not advance is not kept alive: it is redelivered to another worker after the ack wait', async () => {

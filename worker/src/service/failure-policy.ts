@@ -21,7 +21,8 @@ import { publishDeadLetter } from './dead-letters.js';
 import { classifyFailure } from './failure-kinds.js';
 import { withDeadline, type JobDeadline } from './deadline.js';
 import type { JobStateTracker } from './job-state-tracker.js';
-import type { DeliveryOutcome, WorkerMetrics } from './metrics.js';
+import type { JobEndedEvent, JobEvents } from './job-events.js';
+import type { WorkerMetrics } from './metrics.js';
 import { failureOutcome, type OutcomePublisher } from './outcomes.js';
 
 /** Longest delay before a retryable failure is offered again. */
@@ -64,6 +65,7 @@ export interface FailurePolicyDeps {
   workerId: string;
   logger: Logger;
   metrics?: WorkerMetrics | undefined;
+  events: JobEvents;
   /** Bounds each write that records a failure; its signal fires when the worker must stop now. */
   settle: SettleDeadline;
 }
@@ -89,8 +91,9 @@ export class FailurePolicy {
     );
   }
 
-  count(model: string, outcome: DeliveryOutcome): void {
-    this.deps.metrics?.jobs.inc({ model, outcome });
+  /** Tells the listeners (metrics among them) how a delivery ended. */
+  ended(event: JobEndedEvent): void {
+    this.deps.events.emit('job:ended', event);
   }
 
   /** A job that ran and failed (or was cancelled, or stopped by a shutdown). */
@@ -110,7 +113,7 @@ export class FailurePolicy {
       const text = status?.state === 'cancelled' ? `cancelled by ${status.cancelledBy}` : failure.message;
       await this.publishOutcome(failureOutcome(job.id, 'CANCELLED', text, false, workerId));
       message.ack();
-      this.count(job.model, 'cancelled');
+      this.ended({ jobId: job.id, model: job.model, outcome: 'cancelled', code: 'CANCELLED' });
       log.info('job:cancelled');
       return;
     }
@@ -122,7 +125,7 @@ export class FailurePolicy {
         // it at once instead of after the ack wait.
         message.nak();
       }
-      this.count(job.model, 'released');
+      this.ended({ jobId: job.id, model: job.model, outcome: 'released', code: failure.code });
       log.info({ reason: 'worker shutting down' }, 'job:released');
       return;
     }
@@ -130,7 +133,7 @@ export class FailurePolicy {
       const delay = this.retryDelay(deliveries);
       await state.transition({ state: 'queued' }, { now }, this.deps.settle);
       message.nak(delay);
-      this.count(job.model, 'retried');
+      this.ended({ jobId: job.id, model: job.model, outcome: 'retried', code: failure.code });
       log.warn({ err: failure, retryInMs: delay }, 'job:retrying');
       return;
     }
@@ -153,7 +156,7 @@ export class FailurePolicy {
       code,
       reason,
     );
-    this.count(job.model, 'failed');
+    this.ended({ jobId: job.id, model: job.model, outcome: 'failed', code });
     log.warn({ err: failure, code }, 'job:failed');
   }
 
@@ -164,7 +167,7 @@ export class FailurePolicy {
   interrupted(message: JsMsg, model: string, log: Logger, error: unknown): void {
     log.error({ err: error }, 'job:interrupted');
     message.nak(this.retryDelay(message.info.deliveryCount));
-    this.count(model, 'retried');
+    this.ended({ jobId: null, model, outcome: 'retried' });
   }
 
   /** An unreadable or invalid job: dead-letter it, tell its requester if we know who, drop it. */
@@ -183,7 +186,7 @@ export class FailurePolicy {
         failure.code,
         failure.message,
       );
-      this.count(model, 'dead_lettered');
+      this.ended({ jobId, model, outcome: 'dead_lettered', code: failure.code });
       logger.warn({ jobId, model, code: failure.code, reason: failure.message }, 'job:rejected');
     } catch (error) {
       logger.error(

@@ -25,6 +25,7 @@ import { jobIdOf } from './dead-letters.js';
 import { untilAborted, withDeadline, type JobDeadline } from './deadline.js';
 import type { FailurePolicy, SettleDeadline } from './failure-policy.js';
 import type { GenerationOutput, ImageGenerator } from './generator.js';
+import type { JobEvents } from './job-events.js';
 import type { JobImages } from './job-images.js';
 import { JobStateTracker } from './job-state-tracker.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -44,6 +45,7 @@ export interface JobRunnerDeps {
   progress: ProgressReporterDeps;
   logger: Logger;
   metrics?: WorkerMetrics | undefined;
+  events: JobEvents;
   /** Bounds the writes that record an outcome; its operation limit bounds every NATS call. */
   settle: SettleDeadline;
 }
@@ -143,7 +145,7 @@ export class JobRunner {
     if (finished) {
       log.info({ reason: 'the job already has an outcome' }, 'job:duplicate');
       message.ack();
-      policy.count(job.model, 'duplicate');
+      policy.ended({ jobId: job.id, model: job.model, outcome: 'duplicate' });
       return;
     }
     if (before !== null && (await this.settleEnded(message, job, before.record, log))) return;
@@ -166,6 +168,11 @@ export class JobRunner {
     }
     metrics?.queueWait.observe({ model: job.model }, Math.max(0, startedAt - job.createdAt) / 1000);
     log.info('job:started');
+    this.deps.events.emit('job:started', {
+      jobId: job.id,
+      model: job.model,
+      deliveries: message.info.deliveryCount,
+    });
 
     // working() only when the job advances (a step, a chunk read, an image stored): a job that
     // stalls goes silent and JetStream redelivers it after the ack wait.
@@ -251,7 +258,11 @@ export class JobRunner {
     }
     log.info({ state: status.state, reason: 'the job already ended' }, 'job:skipped');
     message.ack();
-    policy.count(job.model, status.state === 'cancelled' ? 'cancelled' : 'failed');
+    policy.ended(
+      status.state === 'cancelled'
+        ? { jobId: job.id, model: job.model, outcome: 'cancelled', code: 'CANCELLED' }
+        : { jobId: job.id, model: job.model, outcome: 'failed', code: status.code },
+    );
     return true;
   }
 
@@ -313,7 +324,7 @@ export class JobRunner {
     throughput.recordJob(images.length, completedAt);
     metrics?.images.inc({ model: job.model }, images.length);
     metrics?.jobTime.observe({ model: job.model }, (completedAt - startedAt) / 1000);
-    policy.count(job.model, 'completed');
+    policy.ended({ jobId: job.id, model: job.model, outcome: 'completed' });
     log.info({ ms: completedAt - startedAt, images: images.length }, 'job:completed');
   }
 }

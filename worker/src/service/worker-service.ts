@@ -32,6 +32,7 @@ import {
 import { operationDeadlineMs, untilAborted } from './deadline.js';
 import { FailurePolicy } from './failure-policy.js';
 import type { ImageGenerator } from './generator.js';
+import { JobEvents } from './job-events.js';
 import { JobImages } from './job-images.js';
 import { JobRunner } from './job-runner.js';
 import { MaxDeliveriesHandler } from './max-deliveries.js';
@@ -58,6 +59,7 @@ interface WorkerParts {
   consumers: ReadonlyMap<string, Consumer>;
   maxDeliveries: MaxDeliveriesHandler;
   stopNow: AbortController;
+  events: JobEvents;
 }
 
 /** Part of the shutdown grace kept for handing running jobs back (at most half the grace). */
@@ -85,7 +87,7 @@ export class WorkerService {
       released: (message: JsMsg, model) => {
         // Arrived as we stopped: hand it straight to another worker.
         message.nak();
-        policy.count(model, 'released');
+        policy.ended({ jobId: null, model, outcome: 'released', code: 'WORKER_SHUTDOWN' });
       },
       logger: options.logger,
     });
@@ -118,7 +120,21 @@ export class WorkerService {
     const settle = { signal: stopNow.signal, operationMs: operationDeadlineMs(config.jetstream.ackWaitMs) };
     const jobStates = await JobStateStore.open(js);
     const outcomes = new OutcomePublisher(js, jsm);
-    const policy = new FailurePolicy({ js, jobStates, outcomes, config, workerId, logger, metrics, settle });
+    const events = new JobEvents();
+    events.on('job:ended', ({ model, outcome }) => {
+      metrics?.jobs.inc({ model, outcome });
+    });
+    const policy = new FailurePolicy({
+      js,
+      jobStates,
+      outcomes,
+      config,
+      workerId,
+      logger,
+      metrics,
+      events,
+      settle,
+    });
     const throughput = new ThroughputTracker();
     const runner = new JobRunner({
       generator,
@@ -141,6 +157,7 @@ export class WorkerService {
       },
       logger,
       metrics,
+      events,
       settle,
     });
     const parts: WorkerParts = {
@@ -150,6 +167,7 @@ export class WorkerService {
       policy,
       maxDeliveries: new MaxDeliveriesHandler({ connection, jsm, policy, logger }),
       stopNow,
+      events,
     };
     const service = new WorkerService(options, parts, throughput);
     service.begin();
@@ -171,6 +189,11 @@ export class WorkerService {
       { workerId, models: generator.models.map((model) => model.id), slots: config.worker.slots },
       'worker:started',
     );
+  }
+
+  /** Typed job events: `job:started`, `job:ended` (how each delivery ended). */
+  get events(): JobEvents {
+    return this.parts.events;
   }
 
   get workerId(): string {
