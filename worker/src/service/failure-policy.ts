@@ -73,7 +73,8 @@ export interface FailurePolicyDeps {
 export class FailurePolicy {
   constructor(private readonly deps: FailurePolicyDeps) {}
 
-  private bounded<T>(what: string, work: () => Promise<T>): Promise<T> {
+  /** `work` within one operation's deadline, given up at once when the worker must stop now. */
+  bounded<T>(what: string, work: () => Promise<T>): Promise<T> {
     return withDeadline(what, this.deps.settle, work);
   }
 

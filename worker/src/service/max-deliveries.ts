@@ -62,7 +62,9 @@ export class MaxDeliveriesHandler {
     const { jsm, policy, logger } = this.options;
     let stored;
     try {
-      stored = await jsm.streams.getMessage(STREAMS.jobs, { seq });
+      stored = await policy.bounded(`reading job #${seq}`, () =>
+        jsm.streams.getMessage(STREAMS.jobs, { seq }),
+      );
     } catch (error) {
       if (isMissingResource(error)) return;
       throw natsFailure(error, `reading job #${seq}`);
@@ -82,7 +84,9 @@ export class MaxDeliveriesHandler {
         markFailed: parsedJob.success ? undefined : () => Promise.resolve(),
         remove: async () => {
           try {
-            await jsm.streams.deleteMessage(STREAMS.jobs, seq, false);
+            await policy.bounded(`removing job #${seq}`, () =>
+              jsm.streams.deleteMessage(STREAMS.jobs, seq, false),
+            );
           } catch (error) {
             // Another worker removed it first.
             logger.debug({ err: error, seq }, 'job:already-removed');
