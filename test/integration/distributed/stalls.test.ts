@@ -181,6 +181,31 @@ describe.skipIf(!available)('distributed generation: stalls', () => {
     expect((await result).type).toBe('result');
   });
 
+  it('SIGTERM ends an idle worker within seconds when its NATS server is gone, whatever the grace', async () => {
+    const env = { SDBOT_SHUTDOWN_GRACE: '20s' };
+    requester = await openTestClient(server.url, env);
+    const idle = spawnWorker(server.url, { id: 'idle', msPerStep: 50, env });
+    processes = [idle];
+    await waitForWorkers(requester.client, ['idle']);
+    await requester.close();
+    requester = undefined;
+    await server.kill();
+    // Let the worker notice: its pulls now fail or wait on a server that is gone.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+
+    const signalled = Date.now();
+    const exited = idle.kill('SIGTERM');
+    const inTime = await Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((resolve) => {
+        setTimeout(() => {
+          resolve(false);
+        }, 5000);
+      }),
+    ]);
+    expect(inTime, `still running ${Date.now() - signalled} ms after SIGTERM:\n${idle.log()}`).toBe(true);
+  });
+
   it('SIGTERM ends a worker within SDBOT_SHUTDOWN_GRACE when its NATS server is gone', async () => {
     const env = { SDBOT_SHUTDOWN_GRACE: '2s' };
     requester = await openTestClient(server.url, env);

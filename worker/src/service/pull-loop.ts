@@ -4,7 +4,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import type { Logger } from '@sdbot/shared';
+import { SdbotError, type Logger } from '@sdbot/shared';
+import { untilAborted } from './deadline.js';
 
 /** A pull waits this long for a job before asking again (1 s per model when serving several). */
 const PULL_EXPIRES_MS = 5000;
@@ -24,6 +25,8 @@ export interface PullLoopDeps {
 
 export class PullLoops {
   private readonly pulls = new Set<ConsumerMessages>();
+  /** Aborted by interrupt(): a pull request or back-off wait in flight ends at once. */
+  private readonly stop = new AbortController();
 
   constructor(private readonly deps: PullLoopDeps) {}
 
@@ -34,6 +37,7 @@ export class PullLoops {
 
   /** Ends the pulls in flight, so the loops see the stop flag at once. */
   interrupt(): void {
+    this.stop.abort(new SdbotError('WORKER_SHUTDOWN', 'the worker is stopping'));
     for (const pull of this.pulls) pull.stop();
   }
 
@@ -56,7 +60,9 @@ export class PullLoops {
         if (isStopping()) break;
         failures += 1;
         logger.warn({ err: error, model, failures }, 'pull:failed');
-        await sleep(Math.min(250 * 2 ** failures, 5000));
+        await sleep(Math.min(250 * 2 ** failures, 5000), undefined, { signal: this.stop.signal }).catch(
+          () => undefined,
+        );
         continue;
       }
       if (message === undefined) continue;
@@ -69,7 +75,16 @@ export class PullLoops {
   }
 
   private async pullOne(consumer: Consumer, expires: number): Promise<JsMsg | undefined> {
-    const messages = await consumer.fetch({ max_messages: 1, expires });
+    // The request itself may wait on a server that is gone: the loop must still see the stop.
+    const fetching = consumer.fetch({ max_messages: 1, expires });
+    // Answered after the stop: end that pull too, so it holds no job.
+    void fetching.then(
+      (late) => {
+        if (this.stop.signal.aborted) late.stop();
+      },
+      () => undefined,
+    );
+    const messages = await untilAborted(fetching, this.stop.signal);
     this.pulls.add(messages);
     try {
       for await (const message of messages) return message;

@@ -29,7 +29,7 @@ import {
   type Logger,
   type WorkerHeartbeat,
 } from '@sdbot/shared';
-import { operationDeadlineMs, untilAborted } from './deadline.js';
+import { operationDeadlineMs, untilAborted, withDeadline } from './deadline.js';
 import { FailurePolicy } from './failure-policy.js';
 import type { ImageGenerator } from './generator.js';
 import { JobEvents } from './job-events.js';
@@ -64,6 +64,8 @@ interface WorkerParts {
 
 /** Part of the shutdown grace kept for handing running jobs back (at most half the grace). */
 const HAND_BACK_RESERVE_MS = 1000;
+/** How long a stopping worker tries to remove itself from the registry. */
+const DEREGISTER_TIMEOUT_MS = 2000;
 
 export class WorkerService {
   private readonly startedAt = Date.now();
@@ -281,9 +283,13 @@ export class WorkerService {
       });
       this.cancelSubscription?.unsubscribe();
       await untilAborted(this.parts.maxDeliveries.stop(), stopNow).catch(() => undefined);
-      await untilAborted(this.parts.registry.remove(workerId), stopNow).catch((error: unknown) => {
-        logger.warn({ err: error, reason: 'could not leave the registry' }, 'worker:deregister-failed');
-      });
+      // Not worth a long wait: the entry expires by itself three heartbeats later.
+      const leaving = { signal: stopNow, operationMs: DEREGISTER_TIMEOUT_MS };
+      await withDeadline('leaving the registry', leaving, () => this.parts.registry.remove(workerId)).catch(
+        (error: unknown) => {
+          logger.warn({ err: error, reason: 'could not leave the registry' }, 'worker:deregister-failed');
+        },
+      );
     } finally {
       clearTimeout(handBack);
       clearTimeout(giveUp);
