@@ -2,6 +2,7 @@
  * No stuck slot and no hang: a job that cannot advance (an unreadable source, a generator that
  * never returns) gives its slot back, and SIGTERM ends a worker whose NATS server is gone.
  */
+import { randomBytes } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import sharp from 'sharp';
@@ -107,6 +108,32 @@ describe.skipIf(!available)('distributed generation: stalls', () => {
     const result = client.awaitOutcome(next.id, { timeoutMs: 10_000 });
     await client.submit(next);
     expect((await result).type).toBe('result');
+  });
+
+  it('a source that lost some of its chunks fails with IMAGE_INVALID, not retried', async () => {
+    workers = [await startTestWorker(server.url)];
+    requester = await openTestClient(server.url);
+    const { client, connection } = requester;
+    // Noise does not compress: a PNG of several 128 KiB chunks.
+    const png = await sharp(randomBytes(300 * 300 * 3), { raw: { width: 300, height: 300, channels: 3 } })
+      .png()
+      .toBuffer();
+    const source = await client.uploadSource('torn-source', png);
+    const info = await (await new Objm(jetstream(connection)).open('sdbot-images')).info(source.name);
+    expect(info!.chunks).toBeGreaterThan(1);
+    const jsm = await jetstreamManager(connection);
+    await jsm.streams.purge('OBJ_sdbot-images', { filter: `$O.sdbot-images.C.${info!.nuid}`, keep: 1 });
+
+    const job = simJob(client, 'from a torn source', { id: 'torn-source', source, strength: 0.5 });
+    const outcome = client.awaitOutcome(job.id, { timeoutMs: 10_000 });
+    await client.submit(job);
+    expect(await outcome).toMatchObject({ type: 'failure', code: 'IMAGE_INVALID' });
+    const status = await collectStatus(jsm, client.workers);
+    expect(status.deadLetters.recent[0]).toMatchObject({
+      jobId: job.id,
+      code: 'IMAGE_INVALID',
+      deliveries: 1,
+    });
   });
 
   it('cancelling a job whose generator never returns frees the slot', async () => {

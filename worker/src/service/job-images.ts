@@ -75,6 +75,14 @@ export class JobImages {
     } catch (error) {
       // Cancelling stops the object store's consumer, which would otherwise wait on forever.
       await reader.cancel().catch(() => undefined);
+      // Chunks lost in the middle: what arrived does not match the object's digest.
+      if (error instanceof Error && /digest/i.test(error.message)) {
+        throw new SdbotError(
+          'IMAGE_INVALID',
+          `source image ${ref.name} cannot be read: part of its data is gone from the object store`,
+          { cause: error },
+        );
+      }
       throw asFailure(error, what);
     }
   }
