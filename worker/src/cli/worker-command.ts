@@ -100,7 +100,8 @@ export const workerCommand: CommandDefinition = {
   },
   details:
     'The worker runs until SIGINT/SIGTERM, then stops pulling, lets running jobs finish for\n' +
-    'SDBOT_SHUTDOWN_GRACE, hands the rest back to the queue and leaves the worker registry.',
+    'SDBOT_SHUTDOWN_GRACE, hands the rest back to the queue and leaves the worker registry; it\n' +
+    'exits within the grace even when NATS is unreachable. Each job gets SDBOT_JOB_TIMEOUT.',
   async run({ options, env, signal }) {
     const overrides: Record<string, unknown> = {};
     const models = stringListOption(options, 'model');
