@@ -18,6 +18,7 @@ import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../..
 import { spawnWorker, waitForWorkers, type WorkerProcess } from '../../helpers/worker-process.js';
 import {
   cliRequester,
+  counterValue,
   openTestClient,
   startTestWorker,
   type TestClient,
@@ -183,6 +184,22 @@ describe.skipIf(!available)('distributed generation: stalls', () => {
     workers.push(await startTestWorker(server.url, { env, workerId: 'healthy' }));
     const taken = await outcome;
     expect(taken).toMatchObject({ type: 'result', workerId: 'healthy' });
+  });
+
+  it('a job that advances slowly is kept alive past the ack wait and runs once', async () => {
+    const env = { SDBOT_ACK_WAIT: '1s' };
+    // Three seconds of steps, three ack waits: only working() on each step keeps the job here.
+    workers = [await startTestWorker(server.url, { env, workerId: 'slow', msPerStep: 300 })];
+    requester = await openTestClient(server.url, env);
+    const { client } = requester;
+    const job = simJob(client, 'slow', { steps: 10 });
+    const outcome = client.awaitOutcome(job.id, { timeoutMs: 15_000 });
+    await client.submit(job);
+    await until(() => workers[0]!.service.freeSlots === 0, 'the job to start');
+    workers.push(await startTestWorker(server.url, { env, workerId: 'idle' }));
+    expect(await outcome).toMatchObject({ type: 'result', workerId: 'slow' });
+    expect(await counterValue(workers[0]!.metrics, 'sdbot_worker_redeliveries_total')).toBe(0);
+    expect(await counterValue(workers[1]!.metrics, 'sdbot_worker_jobs_total')).toBe(0);
   });
 
   it('a job running past SDBOT_JOB_TIMEOUT fails with TIMEOUT, once, and the slot is free', async () => {
