@@ -160,7 +160,8 @@ describe.skipIf(!available)('distributed generation: stalls', () => {
     const result = client.awaitOutcome(next.id, { timeoutMs: 10_000 });
     await client.submit(next);
     expect((await result).type).toBe('result');
-    // Typed job events tell how each delivery went.
+    // Typed job events tell how each delivery went (the last one right after its outcome is out).
+    await until(() => events.length === 4, 'the last job event');
     expect(events).toEqual([
       ['started', { jobId: stuck.id, model: 'sim', deliveries: 1 }],
       ['ended', { jobId: stuck.id, model: 'sim', outcome: 'cancelled', code: 'CANCELLED' }],
