@@ -62,6 +62,8 @@ export {
   cancelRequestSchema,
   deadLetterSchema,
   NSFW_POLICIES,
+  channelDefaultsSchema,
+  userPreferencesSchema,
   guildSettingsSchema,
   rateLimitOverridesSchema,
   toValidationIssues,
@@ -89,6 +91,9 @@ export {
   type CancelRequest,
   type DeadLetter,
   type GuildSettings,
+  type ChannelDefaults,
+  type NsfwPolicy,
+  type UserPreferences,
 } from './protocol.js';
 export {
   CONFIG_SPEC,

@@ -52,8 +52,12 @@ export {
 } from './protocol/control.js';
 export {
   NSFW_POLICIES,
+  channelDefaultsSchema,
   guildSettingsSchema,
   rateLimitOverridesSchema,
+  type ChannelDefaults,
   type GuildSettings,
+  type NsfwPolicy,
 } from './protocol/settings.js';
+export { userPreferencesSchema, type UserPreferences } from './protocol/preferences.js';
 export { toValidationIssues, validate, encodeMessage, decodeMessage } from './protocol/codec.js';

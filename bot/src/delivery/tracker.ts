@@ -345,7 +345,7 @@ export class JobTracker {
   private async spoilerAllowed(guildId: string | null): Promise<boolean> {
     if (guildId === null) return false;
     try {
-      return (await this.ctx.settings.get(guildId)).nsfwPolicy === 'spoiler-in-age-restricted';
+      return (await this.ctx.settings.get(guildId)).nsfwPolicy === 'allow-in-age-restricted';
     } catch (error) {
       this.log.warn({ err: error }, 'reading the NSFW policy failed; posting without spoiler');
       return false;

@@ -38,6 +38,8 @@ export const JETSTREAM_RESOURCES = [
   'workers',
   'settings',
   'rateLimits',
+  'preferences',
+  'quotas',
   'dispatch',
   'images',
 ] as const;
@@ -56,6 +58,9 @@ export const JOB_FLOW_RESOURCES: readonly JetStreamResource[] = [
 
 /** What a requester (bot, CLI) needs: the job flow plus the fair dispatcher's cursor bucket. */
 export const REQUESTER_RESOURCES: readonly JetStreamResource[] = [...JOB_FLOW_RESOURCES, 'dispatch'];
+
+/** How long a daily quota counter is kept. */
+export const QUOTA_TTL_MS = 2 * 24 * 60 * 60 * 1000;
 
 /** A worker is gone once this many heartbeats are missed (the workers bucket's TTL). */
 export const HEARTBEATS_PER_TTL = 3;
@@ -173,6 +178,9 @@ export function desiredStreams(config: Config): Record<JetStreamResource, Desire
     workers: kvStream(KV_BUCKETS.workers, replicas, heartbeatTtlMs, 1),
     settings: kvStream(KV_BUCKETS.settings, replicas, 0, 5),
     rateLimits: kvStream(KV_BUCKETS.rateLimits, replicas, 0, 1),
+    preferences: kvStream(KV_BUCKETS.preferences, replicas, 0, 1),
+    // A day's count is read until the day ends; two days keeps it past any clock skew.
+    quotas: kvStream(KV_BUCKETS.quotas, replicas, QUOTA_TTL_MS, 1),
     dispatch: kvStream(KV_BUCKETS.dispatch, replicas, 0, 1),
     images: {
       name: objectStoreStreamName(OBJECT_STORES.images),
