@@ -35,7 +35,7 @@ export {
   jobDefaultsFromConfig,
   type ImagineOptions,
   type JobDefaults,
-  type JobRequest,
+  type ImagineDraft,
   type JobRequestContext,
   type ChannelRef,
 } from './prompt/job-request.js';

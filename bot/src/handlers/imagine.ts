@@ -88,23 +88,7 @@ export async function handleImagine(
     channel: { id: interaction.channelId, parentId: parentChannelId(interaction) },
     models,
   });
-  await submitJob(ctx, interaction, settings, (id, requester) =>
-    ctx.jobs.buildJob({
-      id,
-      requester,
-      prompt: request.prompt,
-      negativePrompt: request.negativePrompt,
-      model: request.model,
-      seed: request.seed,
-      steps: request.steps,
-      guidance: request.guidance,
-      width: request.width,
-      height: request.height,
-      scheduler: request.scheduler,
-      rng: request.rng,
-      count: request.count,
-    }),
-  );
+  await submitJob(ctx, interaction, settings, request);
 }
 
 export async function handleImagineAutocomplete(
