@@ -23,8 +23,7 @@ import {
   type ValidationIssue,
 } from '@sdbot/shared';
 import type { z } from 'zod';
-import { RequestRefusedError } from '../errors.js';
-import { findBannedWord } from './banned-words.js';
+import { refuseBannedWords, refuseChannel, unservedModel, type ChannelRef } from '../requests/policy.js';
 import { collectPromptFlags, type ParsedPrompt, type PromptFlagName } from './flags.js';
 import { parseSchedulerName } from './schedulers.js';
 import {
@@ -70,12 +69,6 @@ export function jobDefaultsFromConfig(config: Config, baseSize = DEFAULT_BASE_SI
   const defaults: JobDefaults = { scheduler, steps, guidance, count: LIMITS.count.max, baseSize, maxPixels };
   if (model !== undefined) defaults.model = model;
   return defaults;
-}
-
-/** Where the command was used; `parentId` is the channel a thread belongs to. */
-export interface ChannelRef {
-  id: string;
-  parentId?: string | null;
 }
 
 export interface JobRequestContext {
@@ -203,26 +196,6 @@ class RequestAssembler {
   }
 }
 
-function refuseChannel(settings: GuildSettings | null, channel: ChannelRef | null): void {
-  if (settings === null || channel === null || settings.allowedChannels.length === 0) return;
-  const allowed = settings.allowedChannels;
-  if (allowed.includes(channel.id)) return;
-  if (channel.parentId !== undefined && channel.parentId !== null && allowed.includes(channel.parentId))
-    return;
-  throw new RequestRefusedError(
-    'channel-not-allowed',
-    `This server allows /imagine only in ${allowed.map((id) => `<#${id}>`).join(', ')}.`,
-  );
-}
-
-function refuseBannedWords(settings: GuildSettings | null, prompt: string): void {
-  if (settings === null) return;
-  const word = findBannedWord(prompt, settings.bannedWords);
-  if (word !== undefined) {
-    throw new RequestRefusedError('banned-word', `This server does not allow "${word}" in prompts.`);
-  }
-}
-
 /** A value capped by a guild limit: explicit values above it are errors, defaults are lowered. */
 function capped(
   given: Given<number> | undefined,
@@ -291,7 +264,7 @@ function resolveModel(
       ? undefined
       : { value: context.defaults.model, label: "the bot's default model", fromFlag: false });
   if (served?.length === 0) {
-    issues.push({ field: 'model', message: 'no worker is serving any model right now; try again later' });
+    issues.push({ field: 'model', message: unservedModel(chosen?.value ?? '', served) ?? '' });
     return chosen?.value ?? '';
   }
   if (chosen === undefined) {
@@ -305,9 +278,8 @@ function resolveModel(
     }
     return first;
   }
-  if (served !== undefined && !served.includes(chosen.value)) {
-    issues.push(limitIssue(chosen, `is not served right now; available: ${served.join(', ')}`));
-  }
+  const problem = served === undefined ? undefined : unservedModel(chosen.value, served);
+  if (problem !== undefined) issues.push(limitIssue(chosen, problem));
   return chosen.value;
 }
 

@@ -187,6 +187,7 @@ export type UpscaleJob = Extract<Job, { kind: 'upscale' }>;
 /** The generation parameters of a job, without who asked and when. */
 export type GenerationParams = Pick<GenerationJob, keyof typeof GENERATION_FIELDS>;
 
-export function isGenerationJob(job: Job): job is GenerationJob {
+/** True for the kinds that run the diffusion pipeline; works on jobs and on drafts. */
+export function isGenerationJob<T extends { kind: JobKind }>(job: T): job is Exclude<T, { kind: 'upscale' }> {
   return job.kind !== 'upscale';
 }
