@@ -21,7 +21,7 @@ import type { ButtonAction } from '../render/custom-id.js';
 import type { BotContext } from '../service/context.js';
 import { editOptions, InteractionReply, tokenExpiry } from '../service/discord.js';
 import { answerPrivately, deferButton, deferPublicly } from './respond.js';
-import { submitJob } from './submit.js';
+import { requestContext, requestJob } from '../requests/request-job.js';
 
 function expired(): RequestRefusedError {
   return new RequestRefusedError(
@@ -81,22 +81,18 @@ async function upscale(ctx: BotContext, interaction: ButtonInteraction, jobId: s
   await interaction.editReply(editOptions(message));
 }
 
-/** The settings of the guild the button is in (null in direct messages). */
-function guildSettings(ctx: BotContext, interaction: ButtonInteraction) {
-  return interaction.guildId === null ? Promise.resolve(null) : ctx.settings.get(interaction.guildId);
-}
-
 /** V: img2img from that image, as far from it as the guild's variation strength says. */
 async function variation(ctx: BotContext, interaction: ButtonInteraction, jobId: string, index: number) {
   if (!(await deferPublicly(interaction))) return;
-  const [{ job, result }, settings] = await Promise.all([
+  const [{ job, result }, context] = await Promise.all([
     finishedJob(ctx, jobId),
-    guildSettings(ctx, interaction),
+    requestContext(ctx, interaction),
   ]);
   const image = chosenImage(result, index);
   if (!isGenerationJob(job)) {
     throw new RequestRefusedError('result-unavailable', 'An upscaled picture has no settings to vary.');
   }
+  const settings = context.settings;
   const draft = deriveJob(job, {
     type: 'variation',
     source: { image: image.image, index, jobId },
@@ -104,14 +100,15 @@ async function variation(ctx: BotContext, interaction: ButtonInteraction, jobId:
     seed: randomSeed(),
     count: Math.min(job.count, settings?.maxCount ?? LIMITS.count.max),
   });
-  await submitJob(ctx, interaction, settings, draft);
+  await requestJob(ctx, interaction, draft, context);
 }
 
 /** Re-roll: the same request with a new seed. */
 async function reroll(ctx: BotContext, interaction: ButtonInteraction, jobId: string) {
   if (!(await deferPublicly(interaction))) return;
-  const [state, settings] = await Promise.all([jobState(ctx, jobId), guildSettings(ctx, interaction)]);
-  await submitJob(ctx, interaction, settings, deriveJob(state.job, { type: 'reroll', seed: randomSeed() }));
+  const [state, context] = await Promise.all([jobState(ctx, jobId), requestContext(ctx, interaction)]);
+  const draft = deriveJob(state.job, { type: 'reroll', seed: randomSeed() });
+  await requestJob(ctx, interaction, draft, context);
 }
 
 /** Delete: the requester, whoever made this message, or a member who can manage messages. */
