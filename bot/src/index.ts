@@ -35,10 +35,16 @@ export {
   jobDefaultsFromConfig,
   type ImagineOptions,
   type JobDefaults,
-  type JobRequest,
+  type ImagineDraft,
   type JobRequestContext,
-  type ChannelRef,
 } from './prompt/job-request.js';
+export {
+  enforcePolicy,
+  SERVER_POLICY,
+  type ChannelRef,
+  type PolicyContext,
+  type PolicyRule,
+} from './requests/policy.js';
 export { findBannedWord } from './prompt/banned-words.js';
 export { SCHEDULER_LABELS, parseSchedulerName } from './prompt/schedulers.js';
 export {

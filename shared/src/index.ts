@@ -45,6 +45,9 @@ export {
   REQUEST_SOURCES,
   createJobSchema,
   jobSchema,
+  GENERATION_FIELDS,
+  JOB_FIELDS,
+  isGenerationJob,
   requesterSchema,
   sourceImageSchema,
   seedVariationSchema,
@@ -75,7 +78,11 @@ export {
   type SchedulerName,
   type NoiseSource,
   type Requester,
+  type Job,
+  type JobInput,
   type GenerationJob,
+  type GenerationParams,
+  type UpscaleJob,
   type GenerationJobInput,
   type JobSchemaOptions,
   type Progress,
@@ -95,6 +102,17 @@ export {
   type NsfwPolicy,
   type UserPreferences,
 } from './protocol.js';
+export {
+  completeJob,
+  deriveJob,
+  randomSeed,
+  type JobDerivation,
+  type JobDraft,
+  type JobDraftInput,
+  type JobIdentity,
+  type SourceImage,
+} from './jobs/draft.js';
+export { configuredJobDefaults, DEFAULT_IMAGE_SIDE, type ConfiguredJobDefaults } from './jobs/defaults.js';
 export {
   CONFIG_SPEC,
   CONFIG_FILE_VARIABLE,
@@ -143,7 +161,6 @@ export {
 export {
   JobsClient,
   newJobId,
-  type JobRequest,
   type SubmittedJob,
   type QueuePosition,
   type AwaitOutcomeOptions,

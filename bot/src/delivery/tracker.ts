@@ -12,7 +12,7 @@ import {
   SUBJECTS,
   cancelRequestSchema,
   decodeMessage,
-  type GenerationJob,
+  type Job,
   type JobFailure,
   type JobOutcome,
   type JobsClient,
@@ -28,7 +28,14 @@ import { InteractionReply, isPermanentDiscordFailure, postToChannel } from '../s
 import type { BotMetrics, DeliveryRoute } from '../service/metrics.js';
 import type { DeliveryRecord, DeliveryStore } from './store.js';
 import { ThrottledEditor } from './throttled-editor.js';
-import { failureView, progressView, queuedView, resultView, type OutgoingMessage } from './views.js';
+import {
+  failureView,
+  jobCaption,
+  progressView,
+  queuedView,
+  resultView,
+  type OutgoingMessage,
+} from './views.js';
 
 export interface TrackerContext {
   jobs: JobsClient;
@@ -96,7 +103,7 @@ export class JobTracker {
   constructor(
     private readonly ctx: TrackerContext,
     private readonly record: DeliveryRecord,
-    private job: GenerationJob | undefined,
+    private job: Job | undefined,
     private readonly reply: InteractionReply | undefined,
     private readonly onDone: (jobId: string) => void,
   ) {
@@ -184,7 +191,7 @@ export class JobTracker {
     }
   }
 
-  private async showPending(job: GenerationJob, reply: InteractionReply, view: PendingView): Promise<void> {
+  private async showPending(job: Job, reply: InteractionReply, view: PendingView): Promise<void> {
     if (!reply.usable()) return;
     if (view.type === 'queued') {
       await reply.edit(queuedView(job, view.position));
@@ -323,7 +330,8 @@ export class JobTracker {
     const { jobs } = this.ctx;
     this.job ??= (await jobs.state(this.jobId))?.job;
     const job = this.job;
-    if (outcome.type === 'failure') return failureView(job?.prompt, outcome, record.userId);
+    if (outcome.type === 'failure')
+      return failureView(job === undefined ? undefined : jobCaption(job), outcome, record.userId);
     if (job === undefined) {
       throw new SdbotError('NOT_FOUND', `job ${this.jobId} finished but its state has expired`);
     }

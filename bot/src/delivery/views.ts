@@ -4,7 +4,7 @@
  * posted whether it goes through the interaction or straight to the channel.
  */
 import { escapeMarkdown, type APIEmbed } from 'discord.js';
-import type { GenerationJob, JobFailure, JobResult, Progress, QueuePosition } from '@sdbot/shared';
+import type { Job, JobFailure, JobResult, Progress, QueuePosition } from '@sdbot/shared';
 import {
   pendingComponents,
   resultComponents,
@@ -33,6 +33,12 @@ export interface OutgoingMessage {
 /** Prompts are shown bold in the first line; long ones are cut so the line stays readable. */
 const PROMPT_PREVIEW_CHARS = 300;
 
+/** What a job message leads with: the prompt, or what an upscale enlarges. */
+export function jobCaption(job: Job): string {
+  if (job.kind !== 'upscale') return job.prompt;
+  return job.source.index === undefined ? 'Upscale' : `Upscale of image ${job.source.index + 1}`;
+}
+
 function promptLine(prompt: string): string {
   const clipped =
     prompt.length <= PROMPT_PREVIEW_CHARS ? prompt : `${prompt.slice(0, PROMPT_PREVIEW_CHARS - 1)}…`;
@@ -43,7 +49,7 @@ function jobs(count: number): string {
   return `${count} job${count === 1 ? '' : 's'}`;
 }
 
-export function queuedView(job: GenerationJob, position: QueuePosition | null): OutgoingMessage {
+export function queuedView(job: Job, position: QueuePosition | null): OutgoingMessage {
   const where =
     position === null
       ? 'starting'
@@ -51,7 +57,7 @@ export function queuedView(job: GenerationJob, position: QueuePosition | null): 
         ? 'queued, next in line'
         : `queued, ${jobs(position.ahead)}${position.capped ? ' or more' : ''} ahead`;
   return {
-    content: `${promptLine(job.prompt)} - ${where}`,
+    content: `${promptLine(jobCaption(job))} - ${where}`,
     embeds: [],
     components: pendingComponents(job.id),
     files: [],
@@ -59,14 +65,10 @@ export function queuedView(job: GenerationJob, position: QueuePosition | null): 
   };
 }
 
-export function progressView(
-  job: GenerationJob,
-  progress: Progress,
-  preview: Buffer | undefined,
-): OutgoingMessage {
+export function progressView(job: Job, progress: Progress, preview: Buffer | undefined): OutgoingMessage {
   const percent = Math.floor((100 * progress.step) / progress.total);
   return {
-    content: `${promptLine(job.prompt)} - step ${progress.step}/${progress.total} (${percent}%)`,
+    content: `${promptLine(jobCaption(job))} - step ${progress.step}/${progress.total} (${percent}%)`,
     embeds: [],
     components: pendingComponents(job.id),
     files: preview === undefined ? [] : [{ name: 'preview.png', data: preview }],
@@ -75,7 +77,7 @@ export function progressView(
 }
 
 export interface ResultViewInput {
-  job: GenerationJob;
+  job: Job;
   result: JobResult;
   /** PNG bytes of each result image, in order. */
   images: Buffer[];
@@ -101,7 +103,7 @@ export async function resultView(input: ResultViewInput): Promise<OutgoingMessag
   });
   const withheld = result.images.flatMap((image, index) => (image.nsfw ? [index] : []));
   return {
-    content: `${promptLine(job.prompt)} - <@${input.userId}>`,
+    content: `${promptLine(jobCaption(job))} - <@${input.userId}>`,
     embeds: [embed],
     components: resultComponents(job.id, result.images.length, { withheld }),
     files: [{ name: file.fileName, data: file.data }],
@@ -110,7 +112,7 @@ export async function resultView(input: ResultViewInput): Promise<OutgoingMessag
 }
 
 export interface SingleImageViewInput {
-  job: GenerationJob;
+  job: Job;
   result: JobResult;
   index: number;
   /** PNG bytes of that image. */
@@ -137,7 +139,7 @@ export async function singleImageView(input: SingleImageViewInput): Promise<Outg
   );
   embed.title = `Image ${index + 1}${embed.title === undefined ? '' : ` (${embed.title})`}`;
   return {
-    content: `${promptLine(job.prompt)} - image ${index + 1} - <@${input.userId}>`,
+    content: `${promptLine(jobCaption(job))} - image ${index + 1} - <@${input.userId}>`,
     embeds: [embed],
     components: singleImageComponents(job.id, index),
     files: [{ name: file.fileName, data: file.data }],

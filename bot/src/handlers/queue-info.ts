@@ -9,6 +9,7 @@ import { KNOWN_FLAGS_TEXT } from '../prompt/flags.js';
 import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 import { effectiveLimits } from '../ratelimit/policy.js';
 import type { BotContext } from '../service/context.js';
+import { jobCaption } from '../delivery/views.js';
 import { deferPrivately } from './respond.js';
 
 /** Jobs of the member listed by /queue; the rest are counted. */
@@ -29,7 +30,7 @@ function shortPrompt(prompt: string): string {
 }
 
 async function describeJob(ctx: BotContext, state: JobStateRecord): Promise<string> {
-  const what = `\`${shortPrompt(state.job.prompt)}\``;
+  const what = `\`${shortPrompt(jobCaption(state.job))}\``;
   const status = state.status;
   switch (status.state) {
     case 'queued': {

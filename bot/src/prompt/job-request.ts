@@ -9,21 +9,21 @@
  * Guild limits refuse explicit values above them and quietly lower defaults to them: a guild with
  * max-count 2 gets 2 images from a bare `/imagine`, but `--count 4` there is an error.
  */
-import { randomInt } from 'node:crypto';
 import {
-  jobSchema,
+  configuredJobDefaults,
+  JOB_FIELDS,
   LIMITS,
   PROTOCOL_VERSION,
+  randomSeed,
   ValidationError,
   type Config,
-  type GenerationJob,
+  type JobDraft,
   type GuildSettings,
   type SchedulerName,
   type ValidationIssue,
 } from '@sdbot/shared';
 import type { z } from 'zod';
-import { RequestRefusedError } from '../errors.js';
-import { findBannedWord } from './banned-words.js';
+import { refuseBannedWords, refuseChannel, unservedModel, type ChannelRef } from '../requests/policy.js';
 import { collectPromptFlags, type ParsedPrompt, type PromptFlagName } from './flags.js';
 import { parseSchedulerName } from './schedulers.js';
 import {
@@ -63,23 +63,12 @@ export interface JobDefaults {
   maxPixels: number;
 }
 
+/** The configuration's defaults, with Discord's own: four images, sizes from the model's square. */
 export function jobDefaultsFromConfig(config: Config, baseSize = DEFAULT_BASE_SIZE): JobDefaults {
-  const defaults: JobDefaults = {
-    scheduler: config.limits.defaultScheduler,
-    steps: config.limits.defaultSteps,
-    guidance: config.limits.defaultGuidance,
-    count: LIMITS.count.max,
-    baseSize,
-    maxPixels: config.limits.maxPixels,
-  };
-  if (config.limits.defaultModel !== undefined) defaults.model = config.limits.defaultModel;
+  const { model, scheduler, steps, guidance, maxPixels } = configuredJobDefaults(config);
+  const defaults: JobDefaults = { scheduler, steps, guidance, count: LIMITS.count.max, baseSize, maxPixels };
+  if (model !== undefined) defaults.model = model;
   return defaults;
-}
-
-/** Where the command was used; `parentId` is the channel a thread belongs to. */
-export interface ChannelRef {
-  id: string;
-  parentId?: string | null;
 }
 
 export interface JobRequestContext {
@@ -94,23 +83,8 @@ export interface JobRequestContext {
   randomSeed?: () => number;
 }
 
-/** Everything the job schema needs except id, requester and createdAt, which the handler adds. */
-export type JobRequest = Pick<
-  GenerationJob,
-  | 'v'
-  | 'kind'
-  | 'prompt'
-  | 'negativePrompt'
-  | 'seed'
-  | 'steps'
-  | 'guidance'
-  | 'width'
-  | 'height'
-  | 'scheduler'
-  | 'rng'
-  | 'model'
-  | 'count'
->;
+/** A /imagine request: the draft of a txt2img job. */
+export type ImagineDraft = Extract<JobDraft, { kind: 'txt2img' }>;
 
 /** A value the user gave, with where it came from so errors can quote it the way it was typed. */
 interface Given<T> {
@@ -205,7 +179,7 @@ class RequestAssembler {
   }
 
   given() {
-    const shape = jobSchema.shape;
+    const shape = JOB_FIELDS;
     const flags = this.parsed.flags;
     return {
       aspect: this.pick('aspect', flags.aspect, this.aspectOption()),
@@ -219,26 +193,6 @@ class RequestAssembler {
       count: this.pick('count', flags.count, this.option('count', shape.count)),
       negativeOption: this.option('negative', shape.negativePrompt),
     };
-  }
-}
-
-function refuseChannel(settings: GuildSettings | null, channel: ChannelRef | null): void {
-  if (settings === null || channel === null || settings.allowedChannels.length === 0) return;
-  const allowed = settings.allowedChannels;
-  if (allowed.includes(channel.id)) return;
-  if (channel.parentId !== undefined && channel.parentId !== null && allowed.includes(channel.parentId))
-    return;
-  throw new RequestRefusedError(
-    'channel-not-allowed',
-    `This server allows /imagine only in ${allowed.map((id) => `<#${id}>`).join(', ')}.`,
-  );
-}
-
-function refuseBannedWords(settings: GuildSettings | null, prompt: string): void {
-  if (settings === null) return;
-  const word = findBannedWord(prompt, settings.bannedWords);
-  if (word !== undefined) {
-    throw new RequestRefusedError('banned-word', `This server does not allow "${word}" in prompts.`);
   }
 }
 
@@ -310,7 +264,7 @@ function resolveModel(
       ? undefined
       : { value: context.defaults.model, label: "the bot's default model", fromFlag: false });
   if (served?.length === 0) {
-    issues.push({ field: 'model', message: 'no worker is serving any model right now; try again later' });
+    issues.push({ field: 'model', message: unservedModel(chosen?.value ?? '', served) ?? '' });
     return chosen?.value ?? '';
   }
   if (chosen === undefined) {
@@ -324,9 +278,8 @@ function resolveModel(
     }
     return first;
   }
-  if (served !== undefined && !served.includes(chosen.value)) {
-    issues.push(limitIssue(chosen, `is not served right now; available: ${served.join(', ')}`));
-  }
+  const problem = served === undefined ? undefined : unservedModel(chosen.value, served);
+  if (problem !== undefined) issues.push(limitIssue(chosen, problem));
   return chosen.value;
 }
 
@@ -336,7 +289,7 @@ function textIssues(
   negativeOption: string | undefined,
 ): { negativePrompt: string; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
-  const shape = jobSchema.shape;
+  const shape = JOB_FIELDS;
   const prompt = parsed.prompt;
   if (prompt !== '' && !shape.prompt.safeParse(prompt).success) {
     issues.push({
@@ -378,7 +331,7 @@ export function checkImagineInput(options: ImagineOptions, defaults: JobDefaults
  * Builds the job request, or throws: RequestRefusedError when the channel or a banned word is not
  * allowed here, ValidationError listing every bad flag or option otherwise.
  */
-export function buildJobRequest(options: ImagineOptions, context: JobRequestContext): JobRequest {
+export function buildJobRequest(options: ImagineOptions, context: JobRequestContext): ImagineDraft {
   const { settings, defaults } = context;
   refuseChannel(settings, context.channel);
   const { parsed, issues: flagIssues } = collectPromptFlags(options.prompt);
@@ -402,12 +355,12 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
     },
     issues,
   );
-  const request: JobRequest = {
+  const request: ImagineDraft = {
     v: PROTOCOL_VERSION,
     kind: 'txt2img',
     prompt,
     negativePrompt,
-    seed: given.seed?.value ?? (context.randomSeed ?? (() => randomInt(0, LIMITS.seed.max + 1)))(),
+    seed: given.seed?.value ?? (context.randomSeed ?? randomSeed)(),
     steps: capped(given.steps, defaults.steps, settings?.maxSteps, issues),
     guidance: given.guidance?.value ?? defaults.guidance,
     width: size.width,

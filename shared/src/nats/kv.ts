@@ -7,7 +7,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { KV_BUCKETS, jobStateKey, workerKey } from '../names.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
-import type { GenerationJob } from '../protocol/job.js';
+import type { Job } from '../protocol/job.js';
 import { jobStateRecordSchema, type JobStateRecord, type JobStatus } from '../protocol/state.js';
 import { workerHeartbeatSchema, type WorkerHeartbeat } from '../protocol/worker.js';
 import { isWrongLastSequence, natsFailure } from './errors.js';
@@ -73,7 +73,7 @@ export class JobStateStore {
    * sequence in the jobs stream or in the backlog.
    */
   async createQueued(
-    job: GenerationJob,
+    job: Job,
     where: { jobStreamSeq: number } | { backlogSeq: number },
     now = Date.now(),
   ): Promise<boolean> {
@@ -118,7 +118,7 @@ export class JobStateStore {
    * The job itself is needed only when no record exists yet.
    */
   async transition(
-    job: GenerationJob,
+    job: Job,
     status: JobStatus,
     {
       now = Date.now(),

@@ -16,7 +16,7 @@ import {
   type JobRequestContext,
 } from '../../../bot/src/prompt/job-request.js';
 import { ASPECT_CHOICES, sizeForAspect } from '../../../bot/src/prompt/size.js';
-import { exampleSettings } from '../../helpers/messages.js';
+import { asGenerationJob, exampleSettings } from '../../helpers/messages.js';
 
 const defaults: JobDefaults = {
   model: 'sd15',
@@ -112,7 +112,7 @@ describe('job request', () => {
       requester: { source: 'discord', guildId: '123456789012345678', channelId: channel.id, userId: '42' },
       createdAt: 1,
     });
-    expect(job.width).toBe(704);
+    expect(asGenerationJob(job).width).toBe(704);
   });
 
   it('takes its defaults from the configuration', () => {

@@ -14,12 +14,7 @@ import {
   type StableDiffusionModel,
 } from './model.js';
 import { createNoiseGenerator, type NoiseGenerator } from './noise.js';
-import {
-  validateRequest,
-  type GenerationRequest,
-  type ImageInput,
-  type ValidatedRequest,
-} from './request.js';
+import { validateRequest, type PipelineRequest, type ImageInput, type ValidatedRequest } from './request.js';
 import { createScheduler, type Scheduler } from './schedulers/index.js';
 import { denoise, type DenoisingImage, type StepCallback } from './stages/denoise.js';
 import { slerp } from './stages/initial-noise.js';
@@ -40,7 +35,7 @@ export interface GenerateOptions {
   signal?: AbortSignal;
 }
 
-export interface GeneratedImage {
+export interface PipelineImage {
   /** RGB, HWC, 8-bit. All zero (black, as the reference's checker leaves it) when `nsfw`. */
   pixels: Uint8Array;
   width: number;
@@ -51,7 +46,7 @@ export interface GeneratedImage {
 }
 
 export interface GenerationResult {
-  images: GeneratedImage[];
+  images: PipelineImage[];
   /** Prompt tokens beyond the text encoder's window that were dropped. */
   truncatedTokens: number;
   /** Same for the negative prompt. */
@@ -99,7 +94,7 @@ export class StableDiffusionPipeline {
     return this.model.info;
   }
 
-  async generate(request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
+  async generate(request: PipelineRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
     const clock = new StageClock();
     const job = validateRequest(request, this.maxPixels);
     const { signal } = options;

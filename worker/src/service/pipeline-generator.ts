@@ -6,7 +6,7 @@
 import { basename, resolve } from 'node:path';
 import { LIMITS, SdbotError, type Config, type GenerationJob, type Logger } from '@sdbot/shared';
 import { StableDiffusionPipeline, type GenerationResult } from '../diffusion/pipeline.js';
-import type { GenerationRequest as PipelineRequest } from '../diffusion/request.js';
+import type { PipelineRequest } from '../diffusion/request.js';
 import { encodePng, formatParameters } from '../provenance.js';
 import { filteredPlaceholder } from '../safety/placeholder.js';
 import { embedWatermark } from '../watermark/index.js';
@@ -35,27 +35,16 @@ interface LoadedModel {
   pipeline: StableDiffusionPipeline;
 }
 
+/** The pipeline reads the job's generation fields as they are; only the source image is added. */
 function pipelineRequest(
   job: GenerationJob,
   sourceImage: Uint8Array | undefined,
   safetyCheck: boolean,
 ): PipelineRequest {
-  const request: PipelineRequest = {
-    prompt: job.prompt,
-    negativePrompt: job.negativePrompt,
-    seed: job.seed,
-    steps: job.steps,
-    guidance: job.guidance,
-    width: job.width,
-    height: job.height,
-    scheduler: job.scheduler,
-    rng: job.rng,
-    count: job.count,
-    safetyCheck,
-  };
-  if (sourceImage !== undefined) request.init = { image: sourceImage, strength: job.strength ?? 1 };
-  if (job.variation !== undefined) request.variation = job.variation;
-  return request;
+  const { strength, ...params } = job;
+  return sourceImage === undefined
+    ? { ...params, safetyCheck }
+    : { ...params, safetyCheck, init: { image: sourceImage, strength: strength ?? 1 } };
 }
 
 export class PipelineGenerator implements ImageGenerator {
@@ -158,7 +147,7 @@ export class PipelineGenerator implements ImageGenerator {
       negativePrompt: job.negativePrompt,
       steps: job.steps,
       scheduler: job.scheduler,
-      cfgScale: job.guidance,
+      guidance: job.guidance,
       seed,
       width,
       height,
