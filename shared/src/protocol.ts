@@ -2,6 +2,7 @@ export { PROTOCOL_VERSION, IMAGE_CONTENT_TYPES, objectRefSchema, type ObjectRef 
 export { describeValue } from './protocol/fields.js';
 export {
   JOB_KINDS,
+  NSFW_HANDLING,
   SCHEDULER_NAMES,
   NOISE_SOURCES,
   REQUEST_SOURCES,
@@ -14,6 +15,7 @@ export {
   sourceImageSchema,
   seedVariationSchema,
   type JobKind,
+  type NsfwHandling,
   type SchedulerName,
   type NoiseSource,
   type Requester,

@@ -3,11 +3,13 @@
  * guild's settings and the bot's defaults.
  *
  * Precedence, per field: a flag in the prompt text wins over the matching slash option (the text is
- * what users copy and re-run), then the guild's default, then the bot's default. The exception is
- * `--no`, which is appended to the `negative` option rather than replacing it.
+ * what users copy and re-run), then the member's preferences, then the channel's defaults, then the
+ * guild's, then the bot's. The exception is `--no`, which is appended to the `negative` option
+ * rather than replacing it.
  *
  * Guild limits refuse explicit values above them and quietly lower defaults to them: a guild with
- * max-count 2 gets 2 images from a bare `/imagine`, but `--count 4` there is an error.
+ * max-count 2 gets 2 images from a bare `/imagine`, but `--count 4` there is an error. A member's
+ * preference above a limit is lowered to it too, with a note saying so.
  */
 import {
   configuredJobDefaults,
@@ -16,10 +18,12 @@ import {
   PROTOCOL_VERSION,
   randomSeed,
   ValidationError,
+  type ChannelDefaults,
   type Config,
   type JobDraft,
   type GuildSettings,
   type SchedulerName,
+  type UserPreferences,
   type ValidationIssue,
 } from '@sdbot/shared';
 import type { z } from 'zod';
@@ -81,6 +85,34 @@ export interface JobRequestContext {
   models?: readonly string[];
   /** Seed for requests that name none (injectable for tests). */
   randomSeed?: () => number;
+  /** The member's own defaults; null or absent when they set none. */
+  preferences?: UserPreferences | null;
+  /** Where to tell the member that a preference was lowered to a limit. */
+  notes?: string[];
+}
+
+/** The channel's defaults, or its parent's for a thread. */
+function channelDefaultsOf(context: JobRequestContext): ChannelDefaults {
+  const defaults = context.settings?.channelDefaults;
+  const channel = context.channel;
+  if (defaults === undefined || channel === null) return {};
+  return (
+    defaults[channel.id] ??
+    (channel.parentId === null || channel.parentId === undefined ? undefined : defaults[channel.parentId]) ??
+    {}
+  );
+}
+
+/** A preference used as it is, or lowered to a limit with a note. */
+function preferred(
+  name: string,
+  value: number | undefined,
+  max: number | undefined,
+  notes: string[] | undefined,
+): number | undefined {
+  if (value === undefined || max === undefined || value <= max) return value;
+  notes?.push(`Your preference ${name} ${value} is above this server's limit; ${max} was used.`);
+  return max;
 }
 
 /** A /imagine request: the draft of a txt2img job. */
@@ -217,13 +249,42 @@ interface SizeContext {
   guildBinding: boolean;
 }
 
+/**
+ * The member's preferred size when the request names none: an aspect ratio, or a size (a side left
+ * out is the model's square side); a size over the pixel limit keeps its shape and shrinks to fit.
+ */
+function preferredSize(
+  preferences: UserPreferences | null | undefined,
+  size: SizeContext,
+  notes: string[] | undefined,
+): { width: number; height: number } | undefined {
+  if (preferences === null || preferences === undefined) return undefined;
+  if (preferences.aspect !== undefined) {
+    const parsed = parseAspectRatio(preferences.aspect);
+    return parsed.ok ? sizeForAspect(parsed.ratio, size) : undefined;
+  }
+  if (preferences.width === undefined && preferences.height === undefined) return undefined;
+  const wanted = { width: preferences.width ?? size.baseSize, height: preferences.height ?? size.baseSize };
+  if (wanted.width * wanted.height <= size.maxPixels) return wanted;
+  const fitted = sizeForAspect(wanted, {
+    baseSize: Math.max(wanted.width, wanted.height),
+    maxPixels: size.maxPixels,
+  });
+  notes?.push(
+    `Your preferred size ${wanted.width}x${wanted.height} is above this server's limit; ${fitted.width}x${fitted.height} was used.`,
+  );
+  return fitted;
+}
+
 function resolveSize(
   given: ReturnType<RequestAssembler['given']>,
   size: SizeContext,
   issues: ValidationIssue[],
+  preferred?: { width: number; height: number },
 ): { width: number; height: number } {
   const { aspect, width, height } = given;
   if (width === undefined && height === undefined) {
+    if (aspect === undefined && preferred !== undefined) return preferred;
     return sizeForAspect(aspect?.value ?? { width: 1, height: 1 }, size);
   }
   if (aspect !== undefined && width !== undefined && height !== undefined) {
@@ -255,8 +316,12 @@ function resolveModel(
   issues: ValidationIssue[],
 ): string {
   const served = context.models;
+  const channelModel = channelDefaultsOf(context).model;
   const chosen: Given<string> | undefined =
     given ??
+    (channelModel === undefined
+      ? undefined
+      : { value: channelModel, label: "this channel's default model", fromFlag: false }) ??
     (context.settings?.defaultModel === undefined
       ? undefined
       : { value: context.settings.defaultModel, label: "this server's default model", fromFlag: false }) ??
@@ -342,18 +407,25 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
   const text = textIssues(parsed, given.negativeOption);
   const issues = [...flagIssues, ...assembler.issues, ...text.issues];
   const prompt = parsed.prompt;
-  const negativePrompt = text.negativePrompt;
+  const preferences = context.preferences ?? null;
+  const negativePrompt =
+    text.negativePrompt !== ''
+      ? text.negativePrompt
+      : (preferences?.negativePrompt ?? channelDefaultsOf(context).negativePrompt ?? '');
 
   const guildMaxPixels = settings?.maxPixels;
   const maxPixels = Math.min(defaults.maxPixels, guildMaxPixels ?? Number.POSITIVE_INFINITY);
+  const sizeContext: SizeContext = {
+    baseSize: defaults.baseSize,
+    maxPixels,
+    guildBinding: guildMaxPixels !== undefined && guildMaxPixels < defaults.maxPixels,
+  };
+  const givenSize = given.aspect ?? given.width ?? given.height;
   const size = resolveSize(
     given,
-    {
-      baseSize: defaults.baseSize,
-      maxPixels,
-      guildBinding: guildMaxPixels !== undefined && guildMaxPixels < defaults.maxPixels,
-    },
+    sizeContext,
     issues,
+    givenSize === undefined ? preferredSize(preferences, sizeContext, context.notes) : undefined,
   );
   const request: ImagineDraft = {
     v: PROTOCOL_VERSION,
@@ -361,14 +433,25 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
     prompt,
     negativePrompt,
     seed: given.seed?.value ?? (context.randomSeed ?? randomSeed)(),
-    steps: capped(given.steps, defaults.steps, settings?.maxSteps, issues),
+    steps: capped(
+      given.steps,
+      preferred('steps', preferences?.steps, settings?.maxSteps, context.notes) ?? defaults.steps,
+      settings?.maxSteps,
+      issues,
+    ),
     guidance: given.guidance?.value ?? defaults.guidance,
     width: size.width,
     height: size.height,
-    scheduler: given.scheduler?.value ?? settings?.defaultScheduler ?? defaults.scheduler,
+    scheduler:
+      given.scheduler?.value ?? preferences?.scheduler ?? settings?.defaultScheduler ?? defaults.scheduler,
     rng: 'numpy',
     model: resolveModel(given.model, context, issues),
-    count: capped(given.count, defaults.count, settings?.maxCount, issues),
+    count: capped(
+      given.count,
+      preferred('count', preferences?.count, settings?.maxCount, context.notes) ?? defaults.count,
+      settings?.maxCount,
+      issues,
+    ),
   };
   if (issues.length > 0) throw new ValidationError(issues);
   return request;
