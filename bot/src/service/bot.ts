@@ -111,13 +111,12 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     logger.info('bot:stopped');
   };
   try {
-    const replicas = config.jetstream.replicas;
     const [jobsClient, jsm, settings, limiter, deliveries, version] = await Promise.all([
       JobsClient.open(connection, config, { logger, metrics: new JobsClientMetrics(metrics.registry) }),
       jetstreamManager(connection),
-      GuildSettingsStore.open(connection, { replicas }),
-      RateLimiter.open(connection, { defaults: config.rateLimits, replicas }),
-      DeliveryStore.open(connection, { replicas, ttlMs: config.jetstream.jobStateTtlMs }),
+      GuildSettingsStore.open(connection, { config }),
+      RateLimiter.open(connection, { defaults: config.rateLimits, config }),
+      DeliveryStore.open(connection, { config }),
       softwareVersion(),
     ]);
     jobs = jobsClient;
