@@ -3,8 +3,9 @@
  * guild's settings and the bot's defaults.
  *
  * Precedence, per field: a flag in the prompt text wins over the matching slash option (the text is
- * what users copy and re-run), then the guild's default, then the bot's default. The exception is
- * `--no`, which is appended to the `negative` option rather than replacing it.
+ * what users copy and re-run), then the default layers (the guild's settings; see default-layers.ts),
+ * then the bot's default. The exception is `--no`, which is appended to the `negative` option
+ * rather than replacing it.
  *
  * Guild limits refuse explicit values above them and quietly lower defaults to them: a guild with
  * max-count 2 gets 2 images from a bare `/imagine`, but `--count 4` there is an error.
@@ -23,6 +24,7 @@ import {
   type ValidationIssue,
 } from '@sdbot/shared';
 import type { z } from 'zod';
+import { layered, serverLayer, type DefaultsLayer } from './default-layers.js';
 import { refuseBannedWords, refuseChannel, unservedModel, type ChannelRef } from '../requests/policy.js';
 import { collectPromptFlags, type ParsedPrompt, type PromptFlagName } from './flags.js';
 import { parseSchedulerName } from './schedulers.js';
@@ -79,6 +81,8 @@ export interface JobRequestContext {
   channel: ChannelRef | null;
   /** Model ids workers serve right now; when given, other models are refused. */
   models?: readonly string[];
+  /** Defaults in precedence order, before the bot's own (default: the guild's settings). */
+  layers?: readonly DefaultsLayer[];
   /** Seed for requests that name none (injectable for tests). */
   randomSeed?: () => number;
 }
@@ -249,17 +253,22 @@ function resolveSize(
   return resolved;
 }
 
+function layersOf(context: JobRequestContext): readonly DefaultsLayer[] {
+  return context.layers ?? serverLayer(context.settings);
+}
+
 function resolveModel(
   given: Given<string> | undefined,
   context: JobRequestContext,
   issues: ValidationIssue[],
 ): string {
   const served = context.models;
+  const fromLayer = layered(layersOf(context), 'model');
   const chosen: Given<string> | undefined =
     given ??
-    (context.settings?.defaultModel === undefined
+    (fromLayer === undefined
       ? undefined
-      : { value: context.settings.defaultModel, label: "this server's default model", fromFlag: false }) ??
+      : { value: fromLayer.value, label: `${fromLayer.owner} default model`, fromFlag: false }) ??
     (context.defaults.model === undefined
       ? undefined
       : { value: context.defaults.model, label: "the bot's default model", fromFlag: false });
@@ -333,6 +342,7 @@ export function checkImagineInput(options: ImagineOptions, defaults: JobDefaults
  */
 export function buildJobRequest(options: ImagineOptions, context: JobRequestContext): ImagineDraft {
   const { settings, defaults } = context;
+  const layers = layersOf(context);
   refuseChannel(settings, context.channel);
   const { parsed, issues: flagIssues } = collectPromptFlags(options.prompt);
   refuseBannedWords(settings, parsed.prompt);
@@ -361,14 +371,14 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
     prompt,
     negativePrompt,
     seed: given.seed?.value ?? (context.randomSeed ?? randomSeed)(),
-    steps: capped(given.steps, defaults.steps, settings?.maxSteps, issues),
-    guidance: given.guidance?.value ?? defaults.guidance,
+    steps: capped(given.steps, layered(layers, 'steps')?.value ?? defaults.steps, settings?.maxSteps, issues),
+    guidance: given.guidance?.value ?? layered(layers, 'guidance')?.value ?? defaults.guidance,
     width: size.width,
     height: size.height,
-    scheduler: given.scheduler?.value ?? settings?.defaultScheduler ?? defaults.scheduler,
+    scheduler: given.scheduler?.value ?? layered(layers, 'scheduler')?.value ?? defaults.scheduler,
     rng: 'numpy',
     model: resolveModel(given.model, context, issues),
-    count: capped(given.count, defaults.count, settings?.maxCount, issues),
+    count: capped(given.count, layered(layers, 'count')?.value ?? defaults.count, settings?.maxCount, issues),
   };
   if (issues.length > 0) throw new ValidationError(issues);
   return request;
