@@ -131,11 +131,7 @@ async function saveImage(
     started = performance.now();
   }
   const parameters = formatParameters({
-    prompt: request.prompt,
-    ...(request.negativePrompt === undefined ? {} : { negativePrompt: request.negativePrompt }),
-    steps: request.steps,
-    scheduler: request.scheduler,
-    guidance: request.guidance,
+    ...request,
     seed,
     width,
     height,
