@@ -5,7 +5,7 @@ export {
   SETTINGS_SUBCOMMANDS,
   commandDefinitions,
 } from './commands/definitions.js';
-export { modelSuggestions, MAX_SUGGESTIONS, type ModelInfo } from './commands/autocomplete.js';
+export { modelSuggestions, MAX_SUGGESTIONS, type ModelChoice } from './commands/autocomplete.js';
 export {
   registerCommands,
   type RegisterCommandsOptions,
