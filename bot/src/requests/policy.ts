@@ -25,6 +25,10 @@ export interface ChannelRef {
 }
 
 export interface PolicyContext {
+  /** Who asks. */
+  userId: string;
+  /** The member's role ids (empty in direct messages), for role allow-lists. */
+  roles: readonly string[];
   /** The guild's settings; null in direct messages. */
   settings: GuildSettings | null;
   /** Null in direct messages. */
@@ -35,8 +39,14 @@ export interface PolicyContext {
   maxPixels: number;
 }
 
-/** Returns the issues of values over a limit; throws RequestRefusedError to refuse outright. */
-export type PolicyRule = (draft: JobDraft, context: PolicyContext) => ValidationIssue[];
+/**
+ * Returns the issues of values over a limit; throws RequestRefusedError to refuse outright. A rule
+ * may be async (a daily quota reads KV).
+ */
+export type PolicyRule = (
+  draft: JobDraft,
+  context: PolicyContext,
+) => ValidationIssue[] | Promise<ValidationIssue[]>;
 
 /** Refuses channels outside the guild's allow-list (a thread follows its parent channel). */
 export function refuseChannel(settings: GuildSettings | null, channel: ChannelRef | null): void {
@@ -107,8 +117,13 @@ const caps: PolicyRule = (draft, { settings, maxPixels }) => {
 /** In order: refusals first (they say the most), then every value over a limit at once. */
 export const SERVER_POLICY: readonly PolicyRule[] = [allowedChannel, bannedWords, servedModel, caps];
 
-/** Throws when the server's policy does not allow this job here. */
-export function enforcePolicy(draft: JobDraft, context: PolicyContext): void {
-  const issues = SERVER_POLICY.flatMap((rule) => rule(draft, context));
+/** Throws when the server's policy does not allow this job here; rules run in order. */
+export async function enforcePolicy(
+  draft: JobDraft,
+  context: PolicyContext,
+  rules: readonly PolicyRule[] = SERVER_POLICY,
+): Promise<void> {
+  const issues: ValidationIssue[] = [];
+  for (const rule of rules) issues.push(...(await rule(draft, context)));
   if (issues.length > 0) throw new ValidationError(issues);
 }

@@ -18,7 +18,14 @@ function channelOf(interaction: RepliableInteraction): ChannelRef | null {
   return { id: interaction.channelId, parentId };
 }
 
-/** What the policy (and the defaults of /imagine) depend on: the guild's settings, the models online. */
+/** The member's role ids; none in direct messages. */
+function rolesOf(interaction: RepliableInteraction): string[] {
+  const member = interaction.member;
+  if (member === null) return [];
+  return Array.isArray(member.roles) ? [...member.roles] : [...member.roles.cache.keys()];
+}
+
+/** What the policy (and the defaults of /imagine) depend on: who asks where, the settings, the models online. */
 export async function requestContext(
   ctx: BotContext,
   interaction: RepliableInteraction,
@@ -28,7 +35,14 @@ export async function requestContext(
     guildId === null ? null : ctx.settings.get(guildId),
     ctx.jobs.servedModels(),
   ]);
-  return { settings, channel: channelOf(interaction), models, maxPixels: ctx.config.limits.maxPixels };
+  return {
+    userId: interaction.user.id,
+    roles: rolesOf(interaction),
+    settings,
+    channel: channelOf(interaction),
+    models,
+    maxPixels: ctx.config.limits.maxPixels,
+  };
 }
 
 /** Checks the draft against the server's policy and submits it, on an interaction deferred publicly. */
@@ -38,6 +52,6 @@ export async function requestJob(
   draft: JobDraft,
   context: PolicyContext,
 ): Promise<Job> {
-  enforcePolicy(draft, context);
+  await enforcePolicy(draft, context);
   return submitJob(ctx, interaction, context.settings, draft);
 }
