@@ -1,20 +1,11 @@
 export { RequestRefusedError, REFUSAL_REASONS, userMessage, type RefusalReason } from './errors.js';
 export {
-  openBucket,
-  casUpdate,
-  readValue,
-  isRevisionConflict,
-  type CasUpdate,
-  type CasOutcome,
-  type OpenBucketOptions,
-} from './kv.js';
-export {
   COMMAND_NAMES,
   IMAGINE_OPTIONS,
   SETTINGS_SUBCOMMANDS,
   commandDefinitions,
 } from './commands/definitions.js';
-export { modelSuggestions, MAX_SUGGESTIONS, type ModelInfo } from './commands/autocomplete.js';
+export { modelSuggestions, MAX_SUGGESTIONS, type ModelChoice } from './commands/autocomplete.js';
 export {
   registerCommands,
   type RegisterCommandsOptions,
@@ -61,7 +52,6 @@ export {
 export {
   RateLimiter,
   DEFAULT_SLOT_LEASE_MS,
-  RATE_STATE_TTL_MS,
   type ActiveJob,
   type RateLimiterOptions,
   type AcquireRequest,
@@ -149,15 +139,7 @@ export {
   isPermanentDiscordFailure,
   tokenExpiry,
 } from './service/discord.js';
-export {
-  DeliveryStore,
-  deliveryRecordSchema,
-  instanceRecordSchema,
-  type ClaimResult,
-  type DeliveryRecord,
-  type DeliveryStoreOptions,
-  type InstanceRecord,
-} from './delivery/store.js';
+export { DeliveryStore, type ClaimResult, type DeliveryStoreOptions } from './delivery/store.js';
 export { ThrottledEditor, type ThrottledEditorOptions } from './delivery/throttled-editor.js';
 export {
   failureText,

@@ -27,6 +27,8 @@ export {
   maxDeliveriesAdvisorySubject,
   workerKey,
   jobStateKey,
+  kvStreamName,
+  kvSubject,
   imageObjectName,
   previewObjectName,
   sourceObjectName,
@@ -105,6 +107,12 @@ export {
   type UserPreferences,
 } from './protocol.js';
 export {
+  deliveryRecordSchema,
+  instanceRecordSchema,
+  type DeliveryRecord,
+  type InstanceRecord,
+} from './protocol/delivery.js';
+export {
   completeJob,
   deriveJob,
   randomSeed,
@@ -135,7 +143,16 @@ export {
   type CreateLoggerOptions,
 } from './logger.js';
 export { connectNats, publishMessage, type ConnectNatsOptions, type NatsConnection } from './nats.js';
-export { isMissingResource, isPermissionViolation, isWrongLastSequence, natsFailure } from './nats/errors.js';
+export { isMissingResource, isPermissionViolation, isRevisionConflict, natsFailure } from './nats/errors.js';
+export {
+  compareAndSet,
+  ContentionError,
+  readEntry,
+  readValue,
+  type CompareAndSet,
+  type CompareAndSetResult,
+  type KnownValue,
+} from './nats/cas.js';
 export {
   JETSTREAM_RESOURCES,
   JOB_FLOW_RESOURCES,
@@ -144,9 +161,11 @@ export {
   desiredStreams,
   jobConsumerConfig,
   backlogConsumerConfig,
-  kvStreamName,
+  KV_RESOURCES,
+  RATE_LIMIT_STATE_TTL_MS,
   objectStoreStreamName,
   provisionJetStream,
+  type KvResource,
   type JetStreamResource,
   type ProvisionOptions,
   type ProvisionReport,
@@ -155,6 +174,7 @@ export {
   JobStateStore,
   WorkerRegistry,
   openBucket,
+  openProvisionedBucket,
   isTerminalStatus,
   type JobStateEntry,
   type JobStateChange,

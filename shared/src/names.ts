@@ -40,6 +40,16 @@ export const KV_BUCKETS = {
   quotas: 'sdbot-quotas',
 } as const;
 
+/** The stream behind a KV bucket (the layout nats.js and the nats CLI use). */
+export function kvStreamName(bucket: string): string {
+  return `KV_${bucket}`;
+}
+
+/** The subject a KV bucket stores `key` under; without a key, the wildcard of the whole bucket. */
+export function kvSubject(bucket: string, key = '>'): string {
+  return `$KV.${bucket}.${key}`;
+}
+
 export const OBJECT_STORES = {
   /** Generated images, previews and source images for img2img. */
   images: 'sdbot-images',

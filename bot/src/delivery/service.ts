@@ -6,7 +6,7 @@
  */
 import type { Job } from '@sdbot/shared';
 import type { InteractionReply } from '../service/discord.js';
-import type { DeliveryRecord, InstanceRecord } from './store.js';
+import type { DeliveryRecord, InstanceRecord } from '@sdbot/shared';
 import { JobTracker, type TrackerContext } from './tracker.js';
 
 export interface DeliveryServiceOptions {

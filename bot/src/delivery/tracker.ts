@@ -26,7 +26,8 @@ import type { RateLimiter } from '../ratelimit/limiter.js';
 import type { GuildSettingsStore } from '../settings/store.js';
 import { InteractionReply, isPermanentDiscordFailure, postToChannel } from '../service/discord.js';
 import type { BotMetrics, DeliveryRoute } from '../service/metrics.js';
-import type { DeliveryRecord, DeliveryStore } from './store.js';
+import type { DeliveryRecord } from '@sdbot/shared';
+import type { DeliveryStore } from './store.js';
 import { ThrottledEditor } from './throttled-editor.js';
 import {
   failureView,

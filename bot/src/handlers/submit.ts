@@ -7,12 +7,12 @@ import {
   completeJob,
   RateLimitError,
   SdbotError,
+  type DeliveryRecord,
   type GuildSettings,
   type Job,
   type JobDraftInput,
 } from '@sdbot/shared';
 import type { RepliableInteraction } from 'discord.js';
-import type { DeliveryRecord } from '../delivery/store.js';
 import { DEFAULT_ATTACHMENT_LIMIT_BYTES } from '../render/fit.js';
 import type { BotContext } from '../service/context.js';
 import { InteractionReply, tokenExpiry } from '../service/discord.js';

@@ -4,15 +4,18 @@
  */
 import type { KV } from '@nats-io/kv';
 import {
+  compareAndSet,
   decodeMessage,
   encodeMessage,
-  KV_BUCKETS,
+  loadConfig,
+  openProvisionedBucket,
   PROTOCOL_VERSION,
+  readValue,
   userPreferencesSchema,
+  type Config,
   type NatsConnection,
   type UserPreferences,
 } from '@sdbot/shared';
-import { casUpdate, openBucket, readValue, type OpenBucketOptions } from '../kv.js';
 
 /** The preferences of a member who has set nothing. */
 export function defaultUserPreferences(userId: string): UserPreferences {
@@ -28,14 +31,14 @@ export class UserPreferencesStore {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Opens the preferences bucket, provisioning it with `config`'s settings (default: the defaults). */
   static async open(
     connection: NatsConnection,
-    options: Pick<OpenBucketOptions, 'replicas'> & { now?: () => number } = {},
+    options: { config?: Config; now?: () => number } = {},
   ): Promise<UserPreferencesStore> {
-    const bucketOptions: OpenBucketOptions = {};
-    if (options.replicas !== undefined) bucketOptions.replicas = options.replicas;
+    const config = options.config ?? loadConfig({ env: {} });
     return new UserPreferencesStore(
-      await openBucket(connection, KV_BUCKETS.preferences, bucketOptions),
+      await openProvisionedBucket(connection, 'preferences', config),
       options.now,
     );
   }
@@ -45,12 +48,13 @@ export class UserPreferencesStore {
   }
 
   async get(userId: string): Promise<UserPreferences> {
-    return this.read(userId, await readValue(this.kv, userId));
+    return this.read(userId, await readValue(this.kv, userId, `the preferences of user ${userId}`));
   }
 
   /** Applies a change with compare-and-set and returns the preferences after it. */
   async update(userId: string, change: PreferencesChange): Promise<UserPreferences> {
-    const outcome = await casUpdate(this.kv, userId, {
+    const outcome = await compareAndSet(this.kv, userId, {
+      what: `the preferences of user ${userId}`,
       read: (entry) => this.read(userId, entry?.value ?? null),
       change: (current) => {
         const next = change(current);

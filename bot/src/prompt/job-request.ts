@@ -3,8 +3,8 @@
  * guild's settings and the bot's defaults.
  *
  * Precedence, per field: a flag in the prompt text wins over the matching slash option (the text is
- * what users copy and re-run), then the member's preferences, then the channel's defaults, then the
- * guild's, then the bot's. The exception is `--no`, which is appended to the `negative` option
+ * what users copy and re-run), then the default layers (the member's preferences, the channel's
+ * defaults, the guild's settings; see default-layers.ts), then the bot's default. The exception is `--no`, which is appended to the `negative` option
  * rather than replacing it.
  *
  * Guild limits refuse explicit values above them and quietly lower defaults to them: a guild with
@@ -18,7 +18,6 @@ import {
   PROTOCOL_VERSION,
   randomSeed,
   ValidationError,
-  type ChannelDefaults,
   type Config,
   type JobDraft,
   type GuildSettings,
@@ -27,6 +26,7 @@ import {
   type ValidationIssue,
 } from '@sdbot/shared';
 import type { z } from 'zod';
+import { channelLayer, layered, memberLayer, serverLayer, type DefaultsLayer } from './default-layers.js';
 import { refuseBannedWords, refuseChannel, unservedModel, type ChannelRef } from '../requests/policy.js';
 import { collectPromptFlags, type ParsedPrompt, type PromptFlagName } from './flags.js';
 import { parseSchedulerName } from './schedulers.js';
@@ -83,36 +83,14 @@ export interface JobRequestContext {
   channel: ChannelRef | null;
   /** Model ids workers serve right now; when given, other models are refused. */
   models?: readonly string[];
+  /** Defaults in precedence order, before the bot's own (default: the guild's settings). */
+  layers?: readonly DefaultsLayer[];
   /** Seed for requests that name none (injectable for tests). */
   randomSeed?: () => number;
   /** The member's own defaults; null or absent when they set none. */
   preferences?: UserPreferences | null;
   /** Where to tell the member that a preference was lowered to a limit. */
   notes?: string[];
-}
-
-/** The channel's defaults, or its parent's for a thread. */
-function channelDefaultsOf(context: JobRequestContext): ChannelDefaults {
-  const defaults = context.settings?.channelDefaults;
-  const channel = context.channel;
-  if (defaults === undefined || channel === null) return {};
-  return (
-    defaults[channel.id] ??
-    (channel.parentId === null || channel.parentId === undefined ? undefined : defaults[channel.parentId]) ??
-    {}
-  );
-}
-
-/** A preference used as it is, or lowered to a limit with a note. */
-function preferred(
-  name: string,
-  value: number | undefined,
-  max: number | undefined,
-  notes: string[] | undefined,
-): number | undefined {
-  if (value === undefined || max === undefined || value <= max) return value;
-  notes?.push(`Your preference ${name} ${value} is above this server's limit; ${max} was used.`);
-  return max;
 }
 
 /** A /imagine request: the draft of a txt2img job. */
@@ -310,21 +288,28 @@ function resolveSize(
   return resolved;
 }
 
+function layersOf(context: JobRequestContext): readonly DefaultsLayer[] {
+  return (
+    context.layers ?? [
+      ...memberLayer(context.preferences ?? null, context.settings, context.notes),
+      ...channelLayer(context.settings, context.channel),
+      ...serverLayer(context.settings),
+    ]
+  );
+}
+
 function resolveModel(
   given: Given<string> | undefined,
   context: JobRequestContext,
   issues: ValidationIssue[],
 ): string {
   const served = context.models;
-  const channelModel = channelDefaultsOf(context).model;
+  const fromLayer = layered(layersOf(context), 'model');
   const chosen: Given<string> | undefined =
     given ??
-    (channelModel === undefined
+    (fromLayer === undefined
       ? undefined
-      : { value: channelModel, label: "this channel's default model", fromFlag: false }) ??
-    (context.settings?.defaultModel === undefined
-      ? undefined
-      : { value: context.settings.defaultModel, label: "this server's default model", fromFlag: false }) ??
+      : { value: fromLayer.value, label: `${fromLayer.owner} default model`, fromFlag: false }) ??
     (context.defaults.model === undefined
       ? undefined
       : { value: context.defaults.model, label: "the bot's default model", fromFlag: false });
@@ -398,6 +383,7 @@ export function checkImagineInput(options: ImagineOptions, defaults: JobDefaults
  */
 export function buildJobRequest(options: ImagineOptions, context: JobRequestContext): ImagineDraft {
   const { settings, defaults } = context;
+  const layers = layersOf(context);
   refuseChannel(settings, context.channel);
   const { parsed, issues: flagIssues } = collectPromptFlags(options.prompt);
   refuseBannedWords(settings, parsed.prompt);
@@ -407,11 +393,9 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
   const text = textIssues(parsed, given.negativeOption);
   const issues = [...flagIssues, ...assembler.issues, ...text.issues];
   const prompt = parsed.prompt;
-  const preferences = context.preferences ?? null;
+  // A negative prompt typed (option or --no) replaces the default ones rather than adding to them.
   const negativePrompt =
-    text.negativePrompt !== ''
-      ? text.negativePrompt
-      : (preferences?.negativePrompt ?? channelDefaultsOf(context).negativePrompt ?? '');
+    text.negativePrompt !== '' ? text.negativePrompt : (layered(layers, 'negativePrompt')?.value ?? '');
 
   const guildMaxPixels = settings?.maxPixels;
   const maxPixels = Math.min(defaults.maxPixels, guildMaxPixels ?? Number.POSITIVE_INFINITY);
@@ -425,7 +409,7 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
     given,
     sizeContext,
     issues,
-    givenSize === undefined ? preferredSize(preferences, sizeContext, context.notes) : undefined,
+    givenSize === undefined ? preferredSize(context.preferences, sizeContext, context.notes) : undefined,
   );
   const request: ImagineDraft = {
     v: PROTOCOL_VERSION,
@@ -433,25 +417,14 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
     prompt,
     negativePrompt,
     seed: given.seed?.value ?? (context.randomSeed ?? randomSeed)(),
-    steps: capped(
-      given.steps,
-      preferred('steps', preferences?.steps, settings?.maxSteps, context.notes) ?? defaults.steps,
-      settings?.maxSteps,
-      issues,
-    ),
-    guidance: given.guidance?.value ?? defaults.guidance,
+    steps: capped(given.steps, layered(layers, 'steps')?.value ?? defaults.steps, settings?.maxSteps, issues),
+    guidance: given.guidance?.value ?? layered(layers, 'guidance')?.value ?? defaults.guidance,
     width: size.width,
     height: size.height,
-    scheduler:
-      given.scheduler?.value ?? preferences?.scheduler ?? settings?.defaultScheduler ?? defaults.scheduler,
+    scheduler: given.scheduler?.value ?? layered(layers, 'scheduler')?.value ?? defaults.scheduler,
     rng: 'numpy',
     model: resolveModel(given.model, context, issues),
-    count: capped(
-      given.count,
-      preferred('count', preferences?.count, settings?.maxCount, context.notes) ?? defaults.count,
-      settings?.maxCount,
-      issues,
-    ),
+    count: capped(given.count, layered(layers, 'count')?.value ?? defaults.count, settings?.maxCount, issues),
   };
   if (issues.length > 0) throw new ValidationError(issues);
   return request;

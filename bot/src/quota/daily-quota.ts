@@ -4,8 +4,14 @@
  * bucket, and reset at 00:00 UTC (each day has its own keys, which expire after two days).
  */
 import type { KV } from '@nats-io/kv';
-import { KV_BUCKETS, type NatsConnection } from '@sdbot/shared';
-import { casUpdate, openBucket, type OpenBucketOptions } from '../kv.js';
+import {
+  compareAndSet,
+  loadConfig,
+  openProvisionedBucket,
+  readEntry,
+  type Config,
+  type NatsConnection,
+} from '@sdbot/shared';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -63,13 +69,13 @@ export class DailyQuota {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Opens the quotas bucket, provisioning it with `config`'s settings (default: the defaults). */
   static async open(
     connection: NatsConnection,
-    options: Pick<OpenBucketOptions, 'replicas'> & { now?: () => number } = {},
+    options: { config?: Config; now?: () => number } = {},
   ): Promise<DailyQuota> {
-    const bucketOptions: OpenBucketOptions = { ttlMs: 2 * DAY_MS };
-    if (options.replicas !== undefined) bucketOptions.replicas = options.replicas;
-    return new DailyQuota(await openBucket(connection, KV_BUCKETS.quotas, bucketOptions), options.now);
+    const config = options.config ?? loadConfig({ env: {} });
+    return new DailyQuota(await openProvisionedBucket(connection, 'quotas', config), options.now);
   }
 
   private keys({ guildId, userId }: QuotaScope, now: number) {
@@ -78,7 +84,7 @@ export class DailyQuota {
   }
 
   private async read(key: string): Promise<number> {
-    const entry = await this.kv.get(key);
+    const entry = await readEntry(this.kv, key, `the quota count ${key}`);
     return entry !== null && entry.operation === 'PUT' ? decodeCount(entry.value) : 0;
   }
 
@@ -92,7 +98,9 @@ export class DailyQuota {
 
   /** Adds `images` to a counter unless that would pass `limit`; the count before and after. */
   private async add(key: string, images: number, limit: number | undefined) {
-    return casUpdate(this.kv, key, {
+    return compareAndSet(this.kv, key, {
+      what: `the quota count ${key}`,
+      maxAttempts: 100,
       read: (entry) => decodeCount(entry?.value),
       change: (count) => {
         if (limit !== undefined && count + images > limit) return undefined;

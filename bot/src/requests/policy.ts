@@ -18,7 +18,7 @@ import {
 } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
 import { findBannedWord } from '../prompt/banned-words.js';
-import { refuseMember, type MemberRef } from '../settings/access.js';
+import { refuseMember } from '../settings/access.js';
 
 /** Where a request was made; `parentId` is the channel a thread belongs to. */
 export interface ChannelRef {
@@ -27,6 +27,10 @@ export interface ChannelRef {
 }
 
 export interface PolicyContext {
+  /** Who asks. */
+  userId: string;
+  /** The member's role ids (empty in direct messages), for role allow-lists. */
+  roles: readonly string[];
   /** The guild's settings; null in direct messages. */
   settings: GuildSettings | null;
   /** Null in direct messages. */
@@ -35,8 +39,6 @@ export interface PolicyContext {
   models: readonly string[];
   /** The bot's own pixel limit (SDBOT_MAX_PIXELS). */
   maxPixels: number;
-  /** Who asks, with their roles in this server (none in direct messages). */
-  member: MemberRef;
   /** True in an age-restricted channel (or a thread of one). */
   ageRestricted: boolean;
   /** The member's own defaults; null when they have set none. */
@@ -51,8 +53,14 @@ export function nsfwAllowedHere({
   return ageRestricted && settings?.nsfwPolicy === 'allow-in-age-restricted';
 }
 
-/** Returns the issues of values over a limit; throws RequestRefusedError to refuse outright. */
-export type PolicyRule = (draft: JobDraft, context: PolicyContext) => ValidationIssue[];
+/**
+ * Returns the issues of values over a limit; throws RequestRefusedError to refuse outright. A rule
+ * may be async (a daily quota reads KV).
+ */
+export type PolicyRule = (
+  draft: JobDraft,
+  context: PolicyContext,
+) => ValidationIssue[] | Promise<ValidationIssue[]>;
 
 /** Refuses channels outside the guild's allow-list (a thread follows its parent channel). */
 export function refuseChannel(settings: GuildSettings | null, channel: ChannelRef | null): void {
@@ -83,8 +91,8 @@ export function unservedModel(model: string, served: readonly string[]): string 
   return undefined;
 }
 
-const memberAccess: PolicyRule = (_draft, { settings, member }) => {
-  refuseMember(settings, member);
+const memberAccess: PolicyRule = (_draft, { settings, userId, roles }) => {
+  refuseMember(settings, { userId, roleIds: roles });
   return [];
 };
 
@@ -134,8 +142,13 @@ export const SERVER_POLICY: readonly PolicyRule[] = [
   caps,
 ];
 
-/** Throws when the server's policy does not allow this job here. */
-export function enforcePolicy(draft: JobDraft, context: PolicyContext): void {
-  const issues = SERVER_POLICY.flatMap((rule) => rule(draft, context));
+/** Throws when the server's policy does not allow this job here; rules run in order. */
+export async function enforcePolicy(
+  draft: JobDraft,
+  context: PolicyContext,
+  rules: readonly PolicyRule[] = SERVER_POLICY,
+): Promise<void> {
+  const issues: ValidationIssue[] = [];
+  for (const rule of rules) issues.push(...(await rule(draft, context)));
   if (issues.length > 0) throw new ValidationError(issues);
 }

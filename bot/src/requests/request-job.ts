@@ -10,7 +10,6 @@ import type { RepliableInteraction } from 'discord.js';
 import { RequestRefusedError } from '../errors.js';
 import { submitJob } from '../handlers/submit.js';
 import type { DailyLimits } from '../quota/daily-quota.js';
-import type { MemberRef } from '../settings/access.js';
 import type { BotContext } from '../service/context.js';
 import { enforcePolicy, nsfwAllowedHere, type ChannelRef, type PolicyContext } from './policy.js';
 
@@ -22,11 +21,11 @@ function channelOf(interaction: RepliableInteraction): ChannelRef | null {
   return { id: interaction.channelId, parentId };
 }
 
-/** The member's role ids: a cached GuildMember has a role manager, an uncached one a plain list. */
-function memberOf(interaction: RepliableInteraction): MemberRef {
-  const roles = interaction.member?.roles;
-  const roleIds = roles === undefined ? [] : Array.isArray(roles) ? roles : [...roles.cache.keys()];
-  return { userId: interaction.user.id, roleIds };
+/** The member's role ids; none in direct messages. */
+function rolesOf(interaction: RepliableInteraction): string[] {
+  const member = interaction.member;
+  if (member === null) return [];
+  return Array.isArray(member.roles) ? [...member.roles] : [...member.roles.cache.keys()];
 }
 
 /** An age-restricted guild channel, or a thread whose parent is one. */
@@ -38,7 +37,7 @@ function isAgeRestricted(interaction: RepliableInteraction): boolean {
   return parent !== null && 'nsfw' in parent && parent.nsfw;
 }
 
-/** What the policy and the defaults of /imagine depend on: settings, preferences, the models online. */
+/** What the policy and the defaults of /imagine depend on: who asks where, the settings and preferences, the models online. */
 export async function requestContext(
   ctx: BotContext,
   interaction: RepliableInteraction,
@@ -50,11 +49,12 @@ export async function requestContext(
     ctx.preferences.get(interaction.user.id),
   ]);
   return {
+    userId: interaction.user.id,
+    roles: rolesOf(interaction),
     settings,
     channel: channelOf(interaction),
     models,
     maxPixels: ctx.config.limits.maxPixels,
-    member: memberOf(interaction),
     ageRestricted: isAgeRestricted(interaction),
     preferences: preferences.updatedAt === 0 ? null : preferences,
   };
@@ -88,7 +88,7 @@ export async function requestJob(
   /** Private notes for the requester (a preference lowered to a limit). */
   notes: readonly string[] = [],
 ): Promise<Job> {
-  enforcePolicy(draft, context);
+  await enforcePolicy(draft, context);
   // Decided where the job is asked for, never inherited: a re-roll of a job from an age-restricted
   // channel, pressed after the channel changed, follows the channel as it is now.
   const { nsfw: _inherited, ...rest } = draft;

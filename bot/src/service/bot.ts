@@ -113,16 +113,15 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     logger.info('bot:stopped');
   };
   try {
-    const replicas = config.jetstream.replicas;
     const [jobsClient, jsm, settings, limiter, deliveries, version, preferences, quotas] = await Promise.all([
       JobsClient.open(connection, config, { logger, metrics: new JobsClientMetrics(metrics.registry) }),
       jetstreamManager(connection),
-      GuildSettingsStore.open(connection, { replicas }),
-      RateLimiter.open(connection, { defaults: config.rateLimits, replicas }),
-      DeliveryStore.open(connection, { replicas, ttlMs: config.jetstream.jobStateTtlMs }),
+      GuildSettingsStore.open(connection, { config }),
+      RateLimiter.open(connection, { defaults: config.rateLimits, config }),
+      DeliveryStore.open(connection, { config }),
       softwareVersion(),
-      UserPreferencesStore.open(connection, { replicas }),
-      DailyQuota.open(connection, { replicas, now }),
+      UserPreferencesStore.open(connection, { config }),
+      DailyQuota.open(connection, { config, now }),
     ]);
     jobs = jobsClient;
     const trackerContext: TrackerContext = {

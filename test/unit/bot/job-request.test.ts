@@ -331,3 +331,35 @@ describe('job request', () => {
     );
   });
 });
+
+describe('default layers', () => {
+  const member = { owner: 'your', scheduler: 'euler' as const, steps: 12, model: 'sdxl' };
+  const server = { owner: "this server's", scheduler: 'ddim' as const, steps: 40, count: 2 };
+
+  it('take the first layer that sets a field, before the bot and after what was typed', () => {
+    const layers = [member, server];
+    expect(build('a cat', { layers, models: ['sd15', 'sdxl'] })).toMatchObject({
+      scheduler: 'euler',
+      steps: 12,
+      count: 2,
+      guidance: 7.5,
+      model: 'sdxl',
+    });
+    expect(build('a cat --steps 20 --scheduler lms', { layers, models: ['sd15', 'sdxl'] })).toMatchObject({
+      scheduler: 'lms',
+      steps: 20,
+    });
+  });
+
+  it("are lowered to the server's caps like the bot's defaults, and named when refused", () => {
+    const capped = settings({ maxSteps: 10 });
+    expect(build('a cat', { layers: [member], settings: capped, models: ['sdxl'] }).steps).toBe(10);
+    expect(issuesOf('a cat', { layers: [member], models: ['sd15'] })).toEqual([
+      { field: 'your default model', message: 'is not served right now; available: sd15 (got "sdxl")' },
+    ]);
+  });
+
+  it("default to the server's settings", () => {
+    expect(build('a cat', { settings: settings({ defaultScheduler: 'heun' }) }).scheduler).toBe('heun');
+  });
+});

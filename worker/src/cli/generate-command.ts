@@ -14,7 +14,7 @@ import {
   type ParsedOptions,
 } from '@sdbot/shared';
 import type { z } from 'zod';
-import type { ModelInfo } from '../diffusion/model.js';
+import type { ModelDirectoryInfo } from '../diffusion/model.js';
 import { StableDiffusionPipeline, type PipelineImage } from '../diffusion/pipeline.js';
 import type { PipelineRequest } from '../diffusion/request.js';
 import { encodePng, formatParameters } from '../provenance.js';
@@ -100,7 +100,7 @@ interface SaveSettings {
   /** Payload to embed, or undefined for no watermark. */
   watermarkText: string | undefined;
   request: PipelineRequest;
-  model: ModelInfo;
+  model: ModelDirectoryInfo;
 }
 
 /**
@@ -131,11 +131,7 @@ async function saveImage(
     started = performance.now();
   }
   const parameters = formatParameters({
-    prompt: request.prompt,
-    ...(request.negativePrompt === undefined ? {} : { negativePrompt: request.negativePrompt }),
-    steps: request.steps,
-    scheduler: request.scheduler,
-    guidance: request.guidance,
+    ...request,
     seed,
     width,
     height,

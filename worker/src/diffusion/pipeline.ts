@@ -10,7 +10,7 @@ import { readInitImage, type RgbImage } from './image/init-image.js';
 import {
   loadModelDirectory,
   type LoadModelOptions,
-  type ModelInfo,
+  type ModelDirectoryInfo,
   type StableDiffusionModel,
 } from './model.js';
 import { createNoiseGenerator, type NoiseGenerator } from './noise.js';
@@ -90,7 +90,7 @@ export class StableDiffusionPipeline {
     return new StableDiffusionPipeline(model, options.maxPixels ?? LIMITS.defaultMaxPixels);
   }
 
-  get info(): ModelInfo {
+  get info(): ModelDirectoryInfo {
     return this.model.info;
   }
 

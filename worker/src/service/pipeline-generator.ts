@@ -144,12 +144,9 @@ export class PipelineGenerator implements ImageGenerator {
     const started = performance.now();
     const extra: Record<string, string | number> = { RNG: job.rng };
     if (job.strength !== undefined && job.source !== undefined) extra['Denoising strength'] = job.strength;
+    // The job's own prompt, steps, scheduler and guidance; the image's seed and size.
     const parameters = formatParameters({
-      prompt: job.prompt,
-      negativePrompt: job.negativePrompt,
-      steps: job.steps,
-      scheduler: job.scheduler,
-      guidance: job.guidance,
+      ...job,
       seed,
       width,
       height,
