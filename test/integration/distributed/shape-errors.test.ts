@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SdbotError, collectStatus } from '@sdbot/shared';
 import { SimulatedGenerator, type GenerationHooks, type GenerationRequest } from '@sdbot/worker';
+import { testJob } from '../../helpers/jobs.js';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
 import {
   cliRequester,
@@ -52,7 +53,7 @@ describe.skipIf(!available)('distributed generation: shape errors', () => {
     workers = [await startTestWorker(server.url, { generator, env })];
     requester = await openTestClient(server.url, env);
     const { client, connection } = requester;
-    const job = client.buildJob({
+    const job = testJob(client, {
       prompt: 'x',
       model: 'sim',
       requester: cliRequester,

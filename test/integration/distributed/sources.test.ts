@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testJob } from '../../helpers/jobs.js';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
 import { pixelBombPng } from '../../helpers/pixel-bomb.js';
 import {
@@ -36,7 +37,7 @@ describe.skipIf(!available)('distributed generation: source limits', () => {
 
   async function runFromSource(id: string, png: Uint8Array) {
     const { client } = requester;
-    const job = client.buildJob({
+    const job = testJob(client, {
       id,
       prompt: 'from source',
       model: 'sim',

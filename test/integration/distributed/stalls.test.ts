@@ -7,13 +7,14 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collectStatus, type JobRequest } from '@sdbot/shared';
+import { collectStatus } from '@sdbot/shared';
 import {
   SimulatedGenerator,
   type GenerationHooks,
   type GenerationOutput,
   type GenerationRequest,
 } from '@sdbot/worker';
+import { testJob, type TestJobRequest } from '../../helpers/jobs.js';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
 import { spawnWorker, waitForWorkers, type WorkerProcess } from '../../helpers/worker-process.js';
 import {
@@ -40,8 +41,8 @@ class HangingGenerator extends SimulatedGenerator {
   }
 }
 
-function simJob(client: TestClient['client'], prompt: string, extra: Partial<JobRequest> = {}) {
-  return client.buildJob({
+function simJob(client: TestClient['client'], prompt: string, extra: Partial<TestJobRequest> = {}) {
+  return testJob(client, {
     prompt,
     model: 'sim',
     requester: cliRequester,

@@ -4,8 +4,8 @@ import { access, stat, writeFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import {
   createLogger,
+  GENERATION_FIELDS,
   LIMITS,
-  jobSchema,
   loadConfig,
   numberOption,
   seedVariationSchema,
@@ -16,9 +16,9 @@ import {
   type ParsedOptions,
 } from '@sdbot/shared';
 import type { z } from 'zod';
-import type { ModelInfo } from '../diffusion/model.js';
-import { StableDiffusionPipeline, type GeneratedImage } from '../diffusion/pipeline.js';
-import { validateRequest, type GenerationRequest } from '../diffusion/request.js';
+import type { ModelDirectoryInfo } from '../diffusion/model.js';
+import { StableDiffusionPipeline, type PipelineImage } from '../diffusion/pipeline.js';
+import { validateRequest, type PipelineRequest } from '../diffusion/request.js';
 import { checkImagePixels } from '../image-io.js';
 import { encodePng, formatParameters } from '../provenance.js';
 import { filteredPlaceholder } from '../safety/placeholder.js';
@@ -73,8 +73,8 @@ function choiceOption<S extends z.ZodType<string>>(
 function buildRequest(
   options: ParsedOptions,
   defaults: ReturnType<typeof loadConfig>['limits'],
-): GenerationRequest {
-  const fields = jobSchema.shape;
+): PipelineRequest {
+  const fields = GENERATION_FIELDS;
   const init = stringOption(options, 'init');
   const strength = numberOption(options, 'strength', fields.strength.unwrap());
   if (strength !== undefined && init === undefined) throw new UsageError('--strength needs --init IMAGE');
@@ -121,8 +121,8 @@ interface SavedImage {
 interface SaveSettings {
   /** Payload to embed, or undefined for no watermark. */
   watermarkText: string | undefined;
-  request: GenerationRequest;
-  model: ModelInfo;
+  request: PipelineRequest;
+  model: ModelDirectoryInfo;
 }
 
 /**
@@ -130,7 +130,7 @@ interface SaveSettings {
  * otherwise watermarked (unless off) and encoded with its generation parameters (A1111 infotext).
  */
 async function saveImage(
-  image: GeneratedImage,
+  image: PipelineImage,
   file: string,
   { watermarkText, request, model }: SaveSettings,
   stages: { watermark: number; encode: number },
@@ -153,11 +153,7 @@ async function saveImage(
     started = performance.now();
   }
   const parameters = formatParameters({
-    prompt: request.prompt,
-    ...(request.negativePrompt === undefined ? {} : { negativePrompt: request.negativePrompt }),
-    steps: request.steps,
-    scheduler: request.scheduler,
-    cfgScale: request.guidance,
+    ...request,
     seed,
     width,
     height,

@@ -11,6 +11,7 @@ import {
   type Config,
   type ErrorCode,
   type GenerationJob,
+  type Job,
   type JobStateStore,
   type JobOutcome,
   type JobStatus,
@@ -37,7 +38,7 @@ export interface GivenUpJob {
   model: string;
   jobId: string | null;
   /** The job, when its message was valid: its state is created if it has none yet. */
-  job?: GenerationJob | undefined;
+  job?: Job | undefined;
   /** The message as it was queued, copied into the dead letter. */
   queued: { subject: string; data: Uint8Array; deliveries: number; streamSeq: number };
   /** Writes the failed state; by default the stored record moves to failed unless it already ended. */
@@ -231,11 +232,7 @@ export class FailurePolicy {
   }
 
   /** Moves the stored state to failed unless it already ended; creates it from `job` if missing. */
-  private async markFailed(
-    jobId: string,
-    job: GenerationJob | undefined,
-    status: FailedStatus,
-  ): Promise<void> {
+  private async markFailed(jobId: string, job: Job | undefined, status: FailedStatus): Promise<void> {
     const { jobStates } = this.deps;
     await this.bounded(`writing the state of job ${jobId}`, () =>
       job !== undefined
