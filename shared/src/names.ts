@@ -34,6 +34,10 @@ export const KV_BUCKETS = {
   deliveries: 'sdbot-deliveries',
   /** The fair dispatcher's round-robin cursor per model, shared by every dispatching process. */
   dispatch: 'sdbot-dispatch',
+  /** Each member's own defaults (/preferences), kept across servers. */
+  preferences: 'sdbot-preferences',
+  /** Images made per UTC day, per member of a server and per server, for daily quotas. */
+  quotas: 'sdbot-quotas',
 } as const;
 
 /** The stream behind a KV bucket (the layout nats.js and the nats CLI use). */

@@ -2,6 +2,7 @@ export { PROTOCOL_VERSION, IMAGE_CONTENT_TYPES, objectRefSchema, type ObjectRef 
 export { describeValue } from './protocol/fields.js';
 export {
   JOB_KINDS,
+  NSFW_HANDLING,
   SCHEDULER_NAMES,
   NOISE_SOURCES,
   REQUEST_SOURCES,
@@ -14,6 +15,7 @@ export {
   sourceImageSchema,
   seedVariationSchema,
   type JobKind,
+  type NsfwHandling,
   type SchedulerName,
   type NoiseSource,
   type Requester,
@@ -59,8 +61,12 @@ export {
 } from './protocol/control.js';
 export {
   NSFW_POLICIES,
+  channelDefaultsSchema,
   guildSettingsSchema,
   rateLimitOverridesSchema,
+  type ChannelDefaults,
   type GuildSettings,
+  type NsfwPolicy,
 } from './protocol/settings.js';
+export { userPreferencesSchema, type UserPreferences } from './protocol/preferences.js';
 export { toValidationIssues, validate, encodeMessage, decodeMessage } from './protocol/codec.js';

@@ -143,8 +143,9 @@ describe.skipIf(!hasNats)(
       );
       expect(blocked.attachments[0]?.filename).not.toMatch(/^SPOILER_/);
 
+      // The policy's old name still works; it is stored under the new one.
       expect(await settings('set', { key: 'nsfw-policy', value: 'spoiler-in-age-restricted' })).toBe(
-        '`nsfw-policy` is now spoiler-in-age-restricted.',
+        '`nsfw-policy` is now allow-in-age-restricted.',
       );
       const spoilered = await resultOf(
         await world.imagine({ prompt: 'allowed here --count 2' }, { channelId: nsfw }),

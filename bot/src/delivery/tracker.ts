@@ -31,6 +31,7 @@ import type { DeliveryStore } from './store.js';
 import { ThrottledEditor } from './throttled-editor.js';
 import {
   failureView,
+  flaggedIntact,
   jobCaption,
   progressView,
   queuedView,
@@ -339,8 +340,7 @@ export class JobTracker {
     const images = await Promise.all(
       outcome.images.map(async (image) => Buffer.from(await jobs.readImage(image.image))),
     );
-    const filtered = outcome.images.some((image) => image.nsfw);
-    const spoiler = filtered && record.channelNsfw && (await this.spoilerAllowed(record.guildId));
+    const spoiler = flaggedIntact(job, outcome);
     return resultView({
       job,
       result: outcome,
@@ -349,16 +349,6 @@ export class JobTracker {
       attachmentLimit: record.attachmentLimit,
       spoiler,
     });
-  }
-
-  private async spoilerAllowed(guildId: string | null): Promise<boolean> {
-    if (guildId === null) return false;
-    try {
-      return (await this.ctx.settings.get(guildId)).nsfwPolicy === 'spoiler-in-age-restricted';
-    } catch (error) {
-      this.log.warn({ err: error }, 'reading the NSFW policy failed; posting without spoiler');
-      return false;
-    }
   }
 
   private async post(message: OutgoingMessage, record: DeliveryRecord): Promise<DeliveryRoute> {

@@ -83,8 +83,16 @@ export interface ResultViewInput {
   images: Buffer[];
   userId: string;
   attachmentLimit: number;
-  /** Post the attachment as a spoiler (age-restricted channel, guild policy, filtered images). */
+  /**
+   * Post the attachment as a spoiler with a content warning: flagged images came back intact (the
+   * job was asked for in an age-restricted channel of a server that allows them).
+   */
   spoiler: boolean;
+}
+
+/** Flagged images that came back intact, rather than replaced by the worker. */
+export function flaggedIntact(job: Job, result: JobResult): boolean {
+  return job.nsfw === 'allow' && result.images.some((image) => image.nsfw);
 }
 
 /** The grid of every image (or the single image) with its embed and U/V/re-roll/delete buttons. */
@@ -101,9 +109,14 @@ export async function resultView(input: ResultViewInput): Promise<OutgoingMessag
     ...(input.spoiler ? {} : { imageFileName: file.fileName }),
     ...(file.note === undefined ? {} : { attachmentNote: file.note }),
   });
-  const withheld = result.images.flatMap((image, index) => (image.nsfw ? [index] : []));
+  // Replaced images have nothing to upscale or vary; intact flagged ones are checked when pressed.
+  const withheld =
+    job.nsfw === 'allow' ? [] : result.images.flatMap((image, index) => (image.nsfw ? [index] : []));
+  const warning = input.spoiler
+    ? '\n**Content warning**: flagged by the safety filter; open the spoiler to view.'
+    : '';
   return {
-    content: `${promptLine(jobCaption(job))} - <@${input.userId}>`,
+    content: `${promptLine(jobCaption(job))} - <@${input.userId}>${warning}`,
     embeds: [embed],
     components: resultComponents(job.id, result.images.length, { withheld }),
     files: [{ name: file.fileName, data: file.data }],

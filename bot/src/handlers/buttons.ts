@@ -15,12 +15,13 @@ import {
   type JobStateRecord,
 } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
-import { singleImageView } from '../delivery/views.js';
+import { flaggedIntact, singleImageView } from '../delivery/views.js';
 import { DEFAULT_ATTACHMENT_LIMIT_BYTES } from '../render/fit.js';
 import type { ButtonAction } from '../render/custom-id.js';
 import type { BotContext } from '../service/context.js';
 import { editOptions, InteractionReply, tokenExpiry } from '../service/discord.js';
 import { answerPrivately, deferButton, deferPublicly } from './respond.js';
+import { nsfwAllowedHere, type PolicyContext } from '../requests/policy.js';
 import { requestContext, requestJob } from '../requests/request-job.js';
 
 function expired(): RequestRefusedError {
@@ -49,13 +50,30 @@ async function finishedJob(ctx: BotContext, jobId: string): Promise<{ job: Job; 
   return { job: state.job, result: outcome };
 }
 
-function chosenImage(result: JobResult, index: number) {
+function flaggedNotAllowed(): RequestRefusedError {
+  return new RequestRefusedError(
+    'nsfw-not-allowed',
+    'This picture was flagged by the safety filter: its buttons work only in age-restricted channels of a server that allows such pictures.',
+  );
+}
+
+/**
+ * The image a U or V button names. A flagged image the worker replaced has nothing to work from; one
+ * that came back intact may be used only where the same job would be allowed now.
+ */
+function chosenImage(job: Job, result: JobResult, index: number, context: PolicyContext) {
   const image = result.images[index];
   if (image === undefined) {
     throw new RequestRefusedError('result-unavailable', `This result has no image ${index + 1}.`);
   }
   if (image.nsfw) {
-    throw new RequestRefusedError('image-withheld', `Image ${index + 1} was withheld by the safety filter.`);
+    if (job.nsfw !== 'allow') {
+      throw new RequestRefusedError(
+        'image-withheld',
+        `Image ${index + 1} was withheld by the safety filter.`,
+      );
+    }
+    if (!nsfwAllowedHere(context)) throw flaggedNotAllowed();
   }
   return image;
 }
@@ -67,8 +85,11 @@ function canManageMessages(interaction: ButtonInteraction): boolean {
 /** U: the image alone, at full size, with its own V, re-roll and delete buttons. */
 async function upscale(ctx: BotContext, interaction: ButtonInteraction, jobId: string, index: number) {
   if (!(await deferPublicly(interaction))) return;
-  const { job, result } = await finishedJob(ctx, jobId);
-  const image = chosenImage(result, index);
+  const [{ job, result }, context] = await Promise.all([
+    finishedJob(ctx, jobId),
+    requestContext(ctx, interaction),
+  ]);
+  const image = chosenImage(job, result, index, context);
   const bytes = Buffer.from(await ctx.jobs.readImage(image.image));
   const message = await singleImageView({
     job,
@@ -88,7 +109,7 @@ async function variation(ctx: BotContext, interaction: ButtonInteraction, jobId:
     finishedJob(ctx, jobId),
     requestContext(ctx, interaction),
   ]);
-  const image = chosenImage(result, index);
+  const image = chosenImage(job, result, index, context);
   if (!isGenerationJob(job)) {
     throw new RequestRefusedError('result-unavailable', 'An upscaled picture has no settings to vary.');
   }
@@ -106,7 +127,13 @@ async function variation(ctx: BotContext, interaction: ButtonInteraction, jobId:
 /** Re-roll: the same request with a new seed. */
 async function reroll(ctx: BotContext, interaction: ButtonInteraction, jobId: string) {
   if (!(await deferPublicly(interaction))) return;
-  const [state, context] = await Promise.all([jobState(ctx, jobId), requestContext(ctx, interaction)]);
+  const [state, context, outcome] = await Promise.all([
+    jobState(ctx, jobId),
+    requestContext(ctx, interaction),
+    ctx.jobs.findOutcome(jobId),
+  ]);
+  const flagged = outcome?.type === 'result' && flaggedIntact(state.job, outcome);
+  if (flagged && !nsfwAllowedHere(context)) throw flaggedNotAllowed();
   const draft = deriveJob(state.job, { type: 'reroll', seed: randomSeed() });
   await requestJob(ctx, interaction, draft, context);
 }

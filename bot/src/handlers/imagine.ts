@@ -72,8 +72,9 @@ export async function handleImagine(
   checkImagineInput(options, ctx.jobDefaults);
   if (!(await deferPublicly(interaction))) return;
   const context = await requestContext(ctx, interaction);
-  const draft = buildJobRequest(options, { ...context, defaults: ctx.jobDefaults });
-  await requestJob(ctx, interaction, draft, context);
+  const notes: string[] = [];
+  const draft = buildJobRequest(options, { ...context, defaults: ctx.jobDefaults, notes });
+  await requestJob(ctx, interaction, draft, context, notes);
 }
 
 export async function handleImagineAutocomplete(

@@ -5,7 +5,9 @@
  */
 import type { ChatInputCommandInteraction } from 'discord.js';
 import { collectStatus, LIMITS, type JobStateRecord, type WorkerHeartbeat } from '@sdbot/shared';
+import { formatQuota } from '../preferences/changes.js';
 import { KNOWN_FLAGS_TEXT } from '../prompt/flags.js';
+import { dailyLimits } from '../requests/request-job.js';
 import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 import { effectiveLimits } from '../ratelimit/policy.js';
 import type { BotContext } from '../service/context.js';
@@ -140,6 +142,12 @@ export async function handleInfo(ctx: BotContext, interaction: ChatInputCommandI
       `${rates.userJobsPerMinute} per member (bursts of ${rates.userBurst}), ${rates.userMaxConcurrent} at once per member, ` +
       `${rates.guildMaxQueued} queued at once in all.`,
   );
+  const quotas = settings === null ? {} : dailyLimits({ settings });
+  if (guildId !== null && (quotas.user !== undefined || quotas.server !== undefined)) {
+    const usage = await ctx.quotas.usage({ guildId, userId: interaction.user.id });
+    const line = formatQuota({ limits: quotas, usage, now: ctx.now() });
+    if (line !== undefined) lines.push(line);
+  }
   lines.push(`**Prompt flags**: ${KNOWN_FLAGS_TEXT}`);
   await interaction.editReply({ content: clip(lines.join('\n')), allowedMentions: { parse: [] } });
 }

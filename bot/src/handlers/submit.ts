@@ -33,6 +33,8 @@ export async function submitJob(
   interaction: RepliableInteraction,
   settings: GuildSettings | null,
   draft: JobDraftInput,
+  /** Private notes for the requester, sent once the reply shows the job. */
+  notes: readonly string[] = [],
 ): Promise<Job> {
   const jobId = jobIdFor(interaction);
   const guildId = interaction.guildId;
@@ -83,7 +85,8 @@ export async function submitJob(
     };
     await ctx.deliveries.create(record);
     recorded = true;
-    const tracker = ctx.delivery.track(record, job, new InteractionReply(interaction, expiresAt, ctx.now));
+    const reply = new InteractionReply(interaction, expiresAt, ctx.now).withNotes(notes);
+    const tracker = ctx.delivery.track(record, job, reply);
     await ctx.jobs.submit(job);
     log.info(
       job.kind === 'upscale'

@@ -3,12 +3,13 @@
  * guild's settings and the bot's defaults.
  *
  * Precedence, per field: a flag in the prompt text wins over the matching slash option (the text is
- * what users copy and re-run), then the default layers (the guild's settings; see default-layers.ts),
- * then the bot's default. The exception is `--no`, which is appended to the `negative` option
+ * what users copy and re-run), then the default layers (the member's preferences, the channel's
+ * defaults, the guild's settings; see default-layers.ts), then the bot's default. The exception is `--no`, which is appended to the `negative` option
  * rather than replacing it.
  *
  * Guild limits refuse explicit values above them and quietly lower defaults to them: a guild with
- * max-count 2 gets 2 images from a bare `/imagine`, but `--count 4` there is an error.
+ * max-count 2 gets 2 images from a bare `/imagine`, but `--count 4` there is an error. A member's
+ * preference above a limit is lowered to it too, with a note saying so.
  */
 import {
   configuredJobDefaults,
@@ -21,10 +22,11 @@ import {
   type JobDraft,
   type GuildSettings,
   type SchedulerName,
+  type UserPreferences,
   type ValidationIssue,
 } from '@sdbot/shared';
 import type { z } from 'zod';
-import { layered, serverLayer, type DefaultsLayer } from './default-layers.js';
+import { channelLayer, layered, memberLayer, serverLayer, type DefaultsLayer } from './default-layers.js';
 import { refuseBannedWords, refuseChannel, unservedModel, type ChannelRef } from '../requests/policy.js';
 import { collectPromptFlags, type ParsedPrompt, type PromptFlagName } from './flags.js';
 import { parseSchedulerName } from './schedulers.js';
@@ -85,6 +87,10 @@ export interface JobRequestContext {
   layers?: readonly DefaultsLayer[];
   /** Seed for requests that name none (injectable for tests). */
   randomSeed?: () => number;
+  /** The member's own defaults; null or absent when they set none. */
+  preferences?: UserPreferences | null;
+  /** Where to tell the member that a preference was lowered to a limit. */
+  notes?: string[];
 }
 
 /** A /imagine request: the draft of a txt2img job. */
@@ -221,13 +227,42 @@ interface SizeContext {
   guildBinding: boolean;
 }
 
+/**
+ * The member's preferred size when the request names none: an aspect ratio, or a size (a side left
+ * out is the model's square side); a size over the pixel limit keeps its shape and shrinks to fit.
+ */
+function preferredSize(
+  preferences: UserPreferences | null | undefined,
+  size: SizeContext,
+  notes: string[] | undefined,
+): { width: number; height: number } | undefined {
+  if (preferences === null || preferences === undefined) return undefined;
+  if (preferences.aspect !== undefined) {
+    const parsed = parseAspectRatio(preferences.aspect);
+    return parsed.ok ? sizeForAspect(parsed.ratio, size) : undefined;
+  }
+  if (preferences.width === undefined && preferences.height === undefined) return undefined;
+  const wanted = { width: preferences.width ?? size.baseSize, height: preferences.height ?? size.baseSize };
+  if (wanted.width * wanted.height <= size.maxPixels) return wanted;
+  const fitted = sizeForAspect(wanted, {
+    baseSize: Math.max(wanted.width, wanted.height),
+    maxPixels: size.maxPixels,
+  });
+  notes?.push(
+    `Your preferred size ${wanted.width}x${wanted.height} is above this server's limit; ${fitted.width}x${fitted.height} was used.`,
+  );
+  return fitted;
+}
+
 function resolveSize(
   given: ReturnType<RequestAssembler['given']>,
   size: SizeContext,
   issues: ValidationIssue[],
+  preferred?: { width: number; height: number },
 ): { width: number; height: number } {
   const { aspect, width, height } = given;
   if (width === undefined && height === undefined) {
+    if (aspect === undefined && preferred !== undefined) return preferred;
     return sizeForAspect(aspect?.value ?? { width: 1, height: 1 }, size);
   }
   if (aspect !== undefined && width !== undefined && height !== undefined) {
@@ -254,7 +289,13 @@ function resolveSize(
 }
 
 function layersOf(context: JobRequestContext): readonly DefaultsLayer[] {
-  return context.layers ?? serverLayer(context.settings);
+  return (
+    context.layers ?? [
+      ...memberLayer(context.preferences ?? null, context.settings, context.notes),
+      ...channelLayer(context.settings, context.channel),
+      ...serverLayer(context.settings),
+    ]
+  );
 }
 
 function resolveModel(
@@ -352,18 +393,23 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
   const text = textIssues(parsed, given.negativeOption);
   const issues = [...flagIssues, ...assembler.issues, ...text.issues];
   const prompt = parsed.prompt;
-  const negativePrompt = text.negativePrompt;
+  // A negative prompt typed (option or --no) replaces the default ones rather than adding to them.
+  const negativePrompt =
+    text.negativePrompt !== '' ? text.negativePrompt : (layered(layers, 'negativePrompt')?.value ?? '');
 
   const guildMaxPixels = settings?.maxPixels;
   const maxPixels = Math.min(defaults.maxPixels, guildMaxPixels ?? Number.POSITIVE_INFINITY);
+  const sizeContext: SizeContext = {
+    baseSize: defaults.baseSize,
+    maxPixels,
+    guildBinding: guildMaxPixels !== undefined && guildMaxPixels < defaults.maxPixels,
+  };
+  const givenSize = given.aspect ?? given.width ?? given.height;
   const size = resolveSize(
     given,
-    {
-      baseSize: defaults.baseSize,
-      maxPixels,
-      guildBinding: guildMaxPixels !== undefined && guildMaxPixels < defaults.maxPixels,
-    },
+    sizeContext,
     issues,
+    givenSize === undefined ? preferredSize(context.preferences, sizeContext, context.notes) : undefined,
   );
   const request: ImagineDraft = {
     v: PROTOCOL_VERSION,

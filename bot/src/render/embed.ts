@@ -81,9 +81,13 @@ export function resultEmbed(job: Job, result: JobResult, options: ResultEmbedOpt
   );
   const filtered = result.images.filter((image) => image.nsfw).length;
   if (filtered > 0) {
+    const what =
+      job.nsfw === 'allow'
+        ? 'flagged by the safety filter (shown behind a spoiler)'
+        : 'withheld by the safety filter';
     fields.push({
       name: 'Safety filter',
-      value: `${filtered} of ${result.images.length} image${result.images.length === 1 ? '' : 's'} ${filtered === 1 ? 'was' : 'were'} withheld by the safety filter.`,
+      value: `${filtered} of ${result.images.length} image${result.images.length === 1 ? '' : 's'} ${filtered === 1 ? 'was' : 'were'} ${what}.`,
     });
   }
   if (result.truncatedTokens > 0) {

@@ -5,18 +5,20 @@
  * becomes a ValidationError naming the field. Rate limits are taken afterwards, in submitJob, so a
  * refused request costs no slot.
  *
- * A new rule (role allow-lists, bans, daily quotas) is one more entry in SERVER_POLICY; what it
- * needs to know goes into PolicyContext.
+ * A new rule is one more entry in SERVER_POLICY; what it needs to know goes into PolicyContext.
+ * Daily quotas are counted in requestJob, after every rule passed, since counting is a write.
  */
 import {
   isGenerationJob,
   ValidationError,
   type GuildSettings,
   type JobDraft,
+  type UserPreferences,
   type ValidationIssue,
 } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
 import { findBannedWord } from '../prompt/banned-words.js';
+import { refuseMember } from '../settings/access.js';
 
 /** Where a request was made; `parentId` is the channel a thread belongs to. */
 export interface ChannelRef {
@@ -37,6 +39,18 @@ export interface PolicyContext {
   models: readonly string[];
   /** The bot's own pixel limit (SDBOT_MAX_PIXELS). */
   maxPixels: number;
+  /** True in an age-restricted channel (or a thread of one). */
+  ageRestricted: boolean;
+  /** The member's own defaults; null when they have set none. */
+  preferences: UserPreferences | null;
+}
+
+/** True when flagged images of a job asked for here may come back intact (as spoilers). */
+export function nsfwAllowedHere({
+  settings,
+  ageRestricted,
+}: Pick<PolicyContext, 'settings' | 'ageRestricted'>) {
+  return ageRestricted && settings?.nsfwPolicy === 'allow-in-age-restricted';
 }
 
 /**
@@ -77,6 +91,11 @@ export function unservedModel(model: string, served: readonly string[]): string 
   return undefined;
 }
 
+const memberAccess: PolicyRule = (_draft, { settings, userId, roles }) => {
+  refuseMember(settings, { userId, roleIds: roles });
+  return [];
+};
+
 const allowedChannel: PolicyRule = (_draft, { settings, channel }) => {
   refuseChannel(settings, channel);
   return [];
@@ -115,7 +134,13 @@ const caps: PolicyRule = (draft, { settings, maxPixels }) => {
 };
 
 /** In order: refusals first (they say the most), then every value over a limit at once. */
-export const SERVER_POLICY: readonly PolicyRule[] = [allowedChannel, bannedWords, servedModel, caps];
+export const SERVER_POLICY: readonly PolicyRule[] = [
+  memberAccess,
+  allowedChannel,
+  bannedWords,
+  servedModel,
+  caps,
+];
 
 /** Throws when the server's policy does not allow this job here; rules run in order. */
 export async function enforcePolicy(

@@ -30,6 +30,9 @@ export function defaultGuildSettings(guildId: string): GuildSettings {
     bannedWords: [],
     allowedChannels: [],
     nsfwPolicy: 'block',
+    allowedRoles: [],
+    bannedUsers: [],
+    channelDefaults: {},
     updatedAt: 0,
     updatedBy: DEFAULT_SETTINGS_AUTHOR,
   };

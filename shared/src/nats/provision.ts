@@ -40,6 +40,8 @@ export const JETSTREAM_RESOURCES = [
   'workers',
   'settings',
   'rateLimits',
+  'preferences',
+  'quotas',
   'dispatch',
   'deliveries',
   'images',
@@ -66,10 +68,15 @@ export const KV_RESOURCES = {
   workers: KV_BUCKETS.workers,
   settings: KV_BUCKETS.settings,
   rateLimits: KV_BUCKETS.rateLimits,
+  preferences: KV_BUCKETS.preferences,
+  quotas: KV_BUCKETS.quotas,
   dispatch: KV_BUCKETS.dispatch,
   deliveries: KV_BUCKETS.deliveries,
 } as const satisfies Partial<Record<JetStreamResource, string>>;
 export type KvResource = keyof typeof KV_RESOURCES;
+
+/** A daily quota count is read until its UTC day ends; two days keeps it past any clock skew. */
+export const QUOTA_TTL_MS = 2 * 24 * 60 * 60 * 1000;
 
 /** Rate-limit state untouched for a day is dropped: by then every slot it holds has expired. */
 export const RATE_LIMIT_STATE_TTL_MS = 24 * 60 * 60 * 1000;
@@ -187,6 +194,8 @@ export function desiredStreams(config: Config): Record<JetStreamResource, Desire
     workers: kvStream(KV_BUCKETS.workers, replicas, heartbeatTtlMs),
     settings: kvStream(KV_BUCKETS.settings, replicas, 0),
     rateLimits: kvStream(KV_BUCKETS.rateLimits, replicas, RATE_LIMIT_STATE_TTL_MS),
+    preferences: kvStream(KV_BUCKETS.preferences, replicas, 0),
+    quotas: kvStream(KV_BUCKETS.quotas, replicas, QUOTA_TTL_MS),
     dispatch: kvStream(KV_BUCKETS.dispatch, replicas, 0),
     // Records of jobs whose outcome the bot still owes Discord live as long as the job's state.
     deliveries: kvStream(KV_BUCKETS.deliveries, replicas, js.jobStateTtlMs),

@@ -64,12 +64,21 @@ export const seedVariationSchema = z.object({
   strength: numberIn(LIMITS.strength),
 });
 
+/**
+ * What the worker does with images the safety checker flags: `replace` them with a placeholder (the
+ * default, and what a worker that predates the field does), or `allow` them back intact but marked,
+ * for a server that opted in and a job from one of its age-restricted channels. Absent: `replace`.
+ */
+export const NSFW_HANDLING = ['replace', 'allow'] as const;
+export type NsfwHandling = (typeof NSFW_HANDLING)[number];
+
 const baseFields = {
   v: versionField,
   id: identifier('job id'),
   model: identifier('model id'),
   requester: requesterSchema,
   createdAt: timestamp(),
+  nsfw: oneOf(NSFW_HANDLING).optional(),
 };
 
 /**

@@ -24,6 +24,8 @@ function context(
     channel: { id: '223456789012345678' },
     models: ['sd15'],
     maxPixels: 1024 * 1024,
+    ageRestricted: false,
+    preferences: null,
     ...overrides,
   };
 }

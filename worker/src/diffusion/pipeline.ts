@@ -36,7 +36,7 @@ export interface GenerateOptions {
 }
 
 export interface PipelineImage {
-  /** RGB, HWC, 8-bit. All zero (black, as the reference's checker leaves it) when `nsfw`. */
+  /** RGB, HWC, 8-bit. All zero (black, as the reference's checker leaves it) when `nsfw`, unless the request keeps flagged images. */
   pixels: Uint8Array;
   width: number;
   height: number;
@@ -180,7 +180,7 @@ export class StableDiffusionPipeline {
       images: decoded.map((image, index) => {
         const nsfw = flags[index] ?? false;
         return {
-          pixels: nsfw ? new Uint8Array(image.pixels.length) : image.pixels,
+          pixels: nsfw && !job.keepFlagged ? new Uint8Array(image.pixels.length) : image.pixels,
           width,
           height,
           seed: seedFor(job.seed, index),

@@ -36,6 +36,8 @@ export interface PipelineRequest {
   variation?: { seed: number; strength: number } | undefined;
   /** Run the model's safety checker (default true). */
   safetyCheck?: boolean;
+  /** Keep the pixels of flagged images instead of blanking them (default false): they are still marked. */
+  keepFlagged?: boolean;
 }
 
 export interface ValidatedRequest {
@@ -52,6 +54,7 @@ export interface ValidatedRequest {
   init: { image: ImageInput; strength: number } | undefined;
   variation: { seed: number; strength: number } | undefined;
   safetyCheck: boolean;
+  keepFlagged: boolean;
 }
 
 const fields = GENERATION_FIELDS;
@@ -63,6 +66,7 @@ const requestSchema = z.object({
   height: fields.height.optional(),
   count: fields.count.default(1),
   safetyCheck: z.boolean().default(true),
+  keepFlagged: z.boolean().default(false),
 });
 
 /** Validates a request; the ValidationError names every bad field. */

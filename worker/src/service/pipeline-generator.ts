@@ -42,9 +42,11 @@ function pipelineRequest(
   safetyCheck: boolean,
 ): PipelineRequest {
   const { strength, ...params } = job;
+  // A job from an opted-in age-restricted channel gets flagged images back, marked.
+  const keepFlagged = job.nsfw === 'allow';
   return sourceImage === undefined
-    ? { ...params, safetyCheck }
-    : { ...params, safetyCheck, init: { image: sourceImage, strength: strength ?? 1 } };
+    ? { ...params, safetyCheck, keepFlagged }
+    : { ...params, safetyCheck, keepFlagged, init: { image: sourceImage, strength: strength ?? 1 } };
 }
 
 export class PipelineGenerator implements ImageGenerator {
@@ -124,7 +126,7 @@ export class PipelineGenerator implements ImageGenerator {
     timings: { watermark: number; encode: number },
   ): Promise<GeneratedImage> {
     const { width, height, seed } = image;
-    if (image.nsfw) {
+    if (image.nsfw && job.nsfw !== 'allow') {
       const started = performance.now();
       const png = await filteredPlaceholder(width, height);
       timings.encode += performance.now() - started;
@@ -154,7 +156,7 @@ export class PipelineGenerator implements ImageGenerator {
     });
     const png = await encodePng(rgb, width, height, parameters);
     timings.encode += performance.now() - started;
-    return { png: new Uint8Array(png), seed, nsfw: false, watermarked, width, height };
+    return { png: new Uint8Array(png), seed, nsfw: image.nsfw, watermarked, width, height };
   }
 
   async close(): Promise<void> {
