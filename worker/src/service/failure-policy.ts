@@ -122,11 +122,12 @@ export class FailurePolicy {
     if (failure.code === 'WORKER_SHUTDOWN') {
       try {
         await state.transition({ state: 'queued' }, { now }, this.deps.settle);
-      } finally {
-        // Handed back even when the state cannot be written (NATS gone): another worker can start
-        // it at once instead of after the ack wait.
-        message.nak();
+      } catch (error) {
+        // Handed back all the same (NATS slow or gone): the next worker's progress overwrites
+        // the stale state, and the job starts at once instead of after the ack wait.
+        log.warn({ err: error, reason: 'could not mark the job queued' }, 'job:state-write-failed');
       }
+      message.nak();
       this.ended({ jobId: job.id, model: job.model, outcome: 'released', code: failure.code });
       log.info({ reason: 'worker shutting down' }, 'job:released');
       return;
