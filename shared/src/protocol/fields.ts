@@ -82,13 +82,16 @@ export function flag() {
   return z.boolean(withGot('must be true or false'));
 }
 
-/** Width or height: a multiple of LIMITS.sizeMultiple within the absolute bounds; the pixel budget is checked per job. */
-export function imageSide() {
-  const rule = withGot(`must be a multiple of ${LIMITS.sizeMultiple} in ${rangeText(LIMITS.size)}`);
+/**
+ * Width or height: a multiple of `multiple` (what the UNet runs, by default) within the absolute
+ * bounds; the pixel budget is checked per job.
+ */
+export function imageSide(multiple: number = LIMITS.sizeMultiple) {
+  const rule = withGot(`must be a multiple of ${multiple} in ${rangeText(LIMITS.size)}`);
   return z
     .number(rule)
     .int(rule)
     .min(LIMITS.size.min, rule)
     .max(LIMITS.size.max, rule)
-    .multipleOf(LIMITS.sizeMultiple, rule);
+    .multipleOf(multiple, rule);
 }

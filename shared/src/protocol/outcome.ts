@@ -20,8 +20,10 @@ export const resultImageSchema = z.object({
   /** Flagged by the safety checker; `image` is then the filtered placeholder, never the original. */
   nsfw: flag(),
   watermarked: flag(),
-  width: imageSide(),
-  height: imageSide(),
+  // Images that exist already: a worker from before sizes had to be multiples of 64 may still
+  // deliver one during a rolling upgrade.
+  width: imageSide(LIMITS.resultSizeMultiple),
+  height: imageSide(LIMITS.resultSizeMultiple),
 });
 export type ResultImage = z.infer<typeof resultImageSchema>;
 

@@ -61,6 +61,13 @@ const valid: [string, z.ZodType, unknown][] = [
   ['result', jobResultSchema, exampleResult()],
   ['failure', jobFailureSchema, exampleFailure()],
   ['outcome (result)', jobOutcomeSchema, exampleResult()],
+  [
+    'result from a worker that ran 520 wide before sizes had to be multiples of 64',
+    jobResultSchema,
+    exampleResult({
+      images: [{ image: exampleImageRef, seed: 1, nsfw: false, watermarked: true, width: 520, height: 512 }],
+    }),
+  ],
   ['outcome (failure)', jobOutcomeSchema, exampleFailure()],
   ['heartbeat', workerHeartbeatSchema, exampleHeartbeat()],
   ['cancel', cancelRequestSchema, exampleCancel()],
