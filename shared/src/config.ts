@@ -252,6 +252,20 @@ export const CONFIG_SPEC = {
       default: 'all',
       description: 'onnxruntime graph optimization level.',
     }),
+    cpuMemArena: variable({
+      env: 'SDBOT_CPU_MEM_ARENA',
+      schema: toggle,
+      default: false,
+      description:
+        "onnxruntime's CPU memory arena; off keeps a CPU worker's memory near the model's size at the same speed.",
+    }),
+    prepackMaxMb: variable({
+      env: 'SDBOT_PREPACK_MAX_MB',
+      schema: integer(0, 1_000_000),
+      default: 1024,
+      description:
+        'Models smaller than this (MB) get weight prepacking; larger ones (SD 1.x UNet) do not. 0: none.',
+    }),
     safetyChecker: variable({
       env: 'SDBOT_SAFETY_CHECKER',
       schema: toggle,

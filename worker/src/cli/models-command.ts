@@ -14,6 +14,7 @@ import { DEFAULT_CONCURRENCY, downloadModel } from '../models/download.js';
 import { DownloadProgress } from '../models/progress.js';
 import { formatBytes } from '../models/units.js';
 import { verifyModelDirectory, type PartReport, type VerifyReport } from '../models/verify.js';
+import { sessionSettingsFrom } from '../diffusion/backend/config-settings.js';
 
 const SUBCOMMANDS = ['download', 'verify'] as const;
 const MAX_CONCURRENCY = 16;
@@ -142,9 +143,7 @@ async function download(context: CommandContext, repo: string): Promise<number> 
 async function verify({ options, env, stdout }: CommandContext, directory: string): Promise<number> {
   const config = loadConfig({ env });
   const report = await verifyModelDirectory(directory, {
-    provider: config.worker.executionProvider,
-    intraOpThreads: config.worker.intraOpThreads,
-    graphOptimization: config.worker.graphOptimization,
+    ...sessionSettingsFrom(config),
     logger: createLogger({ name: 'cli', level: env.LOG_LEVEL === undefined ? 'warn' : config.log.level }),
   });
   stdout.write(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));
