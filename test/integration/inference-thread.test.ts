@@ -26,10 +26,13 @@ const request = {
 
 /** Polls `url` back to back until `done` settles; returns each answer's status and latency. */
 async function pollUntil(url: string, done: Promise<unknown>): Promise<{ status: number; ms: number }[]> {
-  let finished = false;
-  void done.finally(() => (finished = true)).catch(() => undefined);
+  const state = { finished: false };
+  done.then(
+    () => (state.finished = true),
+    () => (state.finished = true),
+  );
   const answers: { status: number; ms: number }[] = [];
-  while (!finished) {
+  while (!state.finished) {
     const started = performance.now();
     const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
     await response.text();
@@ -40,8 +43,8 @@ async function pollUntil(url: string, done: Promise<unknown>): Promise<{ status:
 }
 
 describe.skipIf(!benchSd.available)(`inference thread${benchSd.skipNote}`, () => {
-  let pipeline: StableDiffusionPipeline;
-  let server: MetricsServer;
+  let pipeline: StableDiffusionPipeline | undefined;
+  let server: MetricsServer | undefined;
 
   beforeAll(async () => {
     // One intra-op thread leaves the other core to the event loop, as a deployment sizes threads.
@@ -67,8 +70,8 @@ describe.skipIf(!benchSd.available)(`inference thread${benchSd.skipNote}`, () =>
   it('/healthz answers within 300 ms while a UNet step runs', { timeout: 180_000 }, async () => {
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
-    const generation = pipeline.generate(request);
-    const answers = await pollUntil(`http://127.0.0.1:${server.port}/healthz`, generation);
+    const generation = pipeline!.generate(request);
+    const answers = await pollUntil(`http://127.0.0.1:${server!.port}/healthz`, generation);
     const result = await generation;
     lag.disable();
 
@@ -93,7 +96,11 @@ describe.skipIf(!benchSd.available)(`inference thread${benchSd.skipNote}`, () =>
           onStep: (step) => {
             steps.push(step);
             // Cancel while the second step is computing: the main thread is free to do it.
-            if (step === 1) setTimeout(() => controller.abort('stop'), 50);
+            if (step === 1) {
+              setTimeout(() => {
+                controller.abort('stop');
+              }, 50);
+            }
           },
         },
       );
