@@ -89,7 +89,7 @@ describe.skipIf(!benchSd.available)(`inference thread${benchSd.skipNote}`, () =>
     async () => {
       const controller = new AbortController();
       const steps: number[] = [];
-      const generation = pipeline.generate(
+      const generation = pipeline!.generate(
         { ...request, steps: 20 },
         {
           signal: controller.signal,
