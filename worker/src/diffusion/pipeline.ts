@@ -26,6 +26,7 @@ import { slerp } from './stages/initial-noise.js';
 import { checkSafety } from './stages/safety.js';
 import { encodeText } from './stages/text-encoder.js';
 import { decodeLatents, encodeImage, sampleInitLatents, type DecodedImage } from './stages/vae.js';
+import type { PeakRss } from './peak-rss.js';
 import { StageClock, type GenerationTimings } from './timings.js';
 
 export interface PipelineOptions extends LoadModelOptions {
@@ -38,6 +39,8 @@ export interface GenerateOptions {
   onStep?: StepCallback;
   /** Checked before every UNet call; an aborted job fails with CANCELLED. */
   signal?: AbortSignal;
+  /** A started sampler: the timings then carry each stage's peak RSS (benchmarks, verify). */
+  memory?: PeakRss;
 }
 
 export interface GeneratedImage {
@@ -100,7 +103,7 @@ export class StableDiffusionPipeline {
   }
 
   async generate(request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
-    const clock = new StageClock();
+    const clock = new StageClock(options.memory);
     const job = validateRequest(request, this.maxPixels);
     const { signal } = options;
     const checkCancelled = () => {
@@ -150,18 +153,20 @@ export class StableDiffusionPipeline {
         : await this.startFromImage(job, initImage, slots, clock, latentSize);
     checkCancelled();
 
-    const denoised = await denoise({
-      unet: clock.measure(this.model.unet.model),
-      signature: this.model.unet.signature,
-      images,
-      timesteps: timesteps.slice(start),
-      latentHeight,
-      latentWidth,
-      embeddings,
-      guidance: job.guidance,
-      signal,
-      onStep: options.onStep,
-    });
+    const denoised = await clock.track('unet', () =>
+      denoise({
+        unet: clock.measure(this.model.unet.model),
+        signature: this.model.unet.signature,
+        images,
+        timesteps: timesteps.slice(start),
+        latentHeight,
+        latentWidth,
+        embeddings,
+        guidance: job.guidance,
+        signal,
+        onStep: options.onStep,
+      }),
+    );
     clock.stages.unet += denoised.unetStepMs.reduce((sum, ms) => sum + ms, 0);
     clock.stages.scheduler += denoised.schedulerMs;
     checkCancelled();
