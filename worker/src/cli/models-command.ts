@@ -15,6 +15,7 @@ import { DownloadProgress } from '../models/progress.js';
 import { formatBytes } from '../models/units.js';
 import { verifyModelDirectory, type PartReport, type VerifyReport } from '../models/verify.js';
 import { sessionSettingsFrom } from '../diffusion/backend/config-settings.js';
+import { formatMiB } from '../diffusion/peak-rss.js';
 
 const SUBCOMMANDS = ['download', 'verify'] as const;
 const MAX_CONCURRENCY = 16;
@@ -183,12 +184,13 @@ function formatVerifyReport(report: VerifyReport): string {
   lines.push(
     '',
     ...table([
-      ['PART', 'STATUS', 'DETAIL', 'TIME'],
+      ['PART', 'STATUS', 'DETAIL', 'TIME', 'PEAK RSS'],
       ...report.parts.map((part) => [
         part.part,
         part.status.toUpperCase(),
         part.detail,
         part.status === 'skipped' ? '-' : `${(part.ms / 1000).toFixed(2)} s`,
+        part.peakRssBytes === undefined ? '-' : formatMiB(part.peakRssBytes),
       ]),
     ]),
     '',
