@@ -219,7 +219,7 @@ export async function loadModelDirectory(
   const schedulerConfig = await readSchedulerConfig(join(root, 'scheduler', 'scheduler_config.json'));
   const tokenizer = await loadTokenizer(join(root, 'tokenizer'));
 
-  const thread = new InferenceThread(basename(root));
+  const thread = new InferenceThread(basename(root), options.logger);
   const opened: InferenceModel[] = [];
   const closeAll = async () => {
     await Promise.all(opened.map((model) => model.release()));

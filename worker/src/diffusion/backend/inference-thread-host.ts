@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { SdbotError } from '@sdbot/shared';
+import { SdbotError, type Logger } from '@sdbot/shared';
 import { logFallback } from './onnx.js';
 import type { Tensor } from './tensor.js';
 import type { OpenedSession, ThreadReply, ThreadRequest } from './thread-protocol.js';
@@ -53,7 +53,10 @@ export class InferenceThread {
   private nextId = 1;
   private failure: SdbotError | undefined;
 
-  constructor(private readonly name: string) {
+  constructor(
+    private readonly name: string,
+    private readonly logger?: Logger,
+  ) {
     const source = threadSource();
     this.worker =
       'code' in source
@@ -85,6 +88,13 @@ export class InferenceThread {
   }
 
   private fail(error: SdbotError): void {
+    if (this.failure === undefined) {
+      // Unexpected: close() sets `failure` before it ends the thread.
+      this.logger?.error(
+        { event: 'inference:failed', model: this.name, reason: error.message },
+        'inference:failed',
+      );
+    }
     this.failure ??= error;
     for (const waiter of this.pending.values()) waiter.reject(error);
     this.pending.clear();
