@@ -9,18 +9,23 @@ import {
   InteractionContextType,
   PermissionFlagsBits,
   SlashCommandBuilder,
+  type SlashCommandChannelOption,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import { LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
 import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 import { ASPECT_CHOICES } from '../prompt/size.js';
 import { LIST_KEYS, SETTING_SPECS } from '../settings/keys.js';
+import { preferencesCommand } from './preferences-command.js';
+
+export { PREFERENCE_KEYS, PREFERENCES_SUBCOMMANDS } from './preferences-command.js';
 
 export const COMMAND_NAMES = {
   imagine: 'imagine',
   settings: 'settings',
   queue: 'queue',
   info: 'info',
+  preferences: 'preferences',
 } as const;
 
 /** Option names of /imagine, matching the fields of ImagineOptions. */
@@ -45,6 +50,17 @@ export const SETTINGS_SUBCOMMANDS = {
   reset: 'reset',
   bannedWords: { group: 'banned-words', add: 'add', remove: 'remove', list: 'list', words: 'words' },
   channels: { group: 'channels', allow: 'allow', disallow: 'disallow', list: 'list', channel: 'channel' },
+  roles: { group: 'roles', allow: 'allow', disallow: 'disallow', list: 'list', role: 'role' },
+  bannedUsers: { group: 'banned-users', add: 'add', remove: 'remove', list: 'list', user: 'user' },
+  channelDefaults: {
+    group: 'channel-defaults',
+    set: 'set',
+    clear: 'clear',
+    list: 'list',
+    channel: 'channel',
+    model: 'model',
+    negative: 'negative',
+  },
   key: 'key',
   value: 'value',
 } as const;
@@ -60,6 +76,15 @@ const POSTABLE_CHANNELS = [
 ] as const;
 
 const sizeHint = `multiple of ${LIMITS.sizeMultiple}`;
+
+/** A required option naming a channel /imagine can post in. */
+function requiredChannel(option: SlashCommandChannelOption, name: string): SlashCommandChannelOption {
+  return option
+    .setName(name)
+    .setDescription('Channel')
+    .setRequired(true)
+    .addChannelTypes(...POSTABLE_CHANNELS);
+}
 
 function imagineCommand() {
   return new SlashCommandBuilder()
@@ -180,6 +205,15 @@ function settingsCommand() {
               ...keyChoices,
               { name: `${LIST_KEYS.bannedWords}: remove every banned word`, value: LIST_KEYS.bannedWords },
               { name: `${LIST_KEYS.allowedChannels}: allow every channel`, value: LIST_KEYS.allowedChannels },
+              {
+                name: `${LIST_KEYS.allowedRoles}: let every member create images`,
+                value: LIST_KEYS.allowedRoles,
+              },
+              { name: `${LIST_KEYS.bannedUsers}: unban every member`, value: LIST_KEYS.bannedUsers },
+              {
+                name: `${LIST_KEYS.channelDefaults}: remove every channel's defaults`,
+                value: LIST_KEYS.channelDefaults,
+              },
             ]),
         ),
     )
@@ -221,28 +255,91 @@ function settingsCommand() {
           sub
             .setName(s.channels.allow)
             .setDescription('Allow /imagine in a channel')
-            .addChannelOption((option) =>
-              option
-                .setName(s.channels.channel)
-                .setDescription('Channel')
-                .setRequired(true)
-                .addChannelTypes(...POSTABLE_CHANNELS),
-            ),
+            .addChannelOption((option) => requiredChannel(option, s.channels.channel)),
         )
         .addSubcommand((sub) =>
           sub
             .setName(s.channels.disallow)
             .setDescription('Stop allowing /imagine in a channel')
-            .addChannelOption((option) =>
-              option
-                .setName(s.channels.channel)
-                .setDescription('Channel')
-                .setRequired(true)
-                .addChannelTypes(...POSTABLE_CHANNELS),
-            ),
+            .addChannelOption((option) => requiredChannel(option, s.channels.channel)),
         )
         .addSubcommand((sub) =>
           sub.setName(s.channels.list).setDescription('Show the channels where /imagine may be used'),
+        ),
+    )
+    .addSubcommandGroup((group) =>
+      group
+        .setName(s.roles.group)
+        .setDescription('Roles whose members may create images (none listed: everyone)')
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.roles.allow)
+            .setDescription('Let members with a role create images')
+            .addRoleOption((option) => option.setName(s.roles.role).setDescription('Role').setRequired(true)),
+        )
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.roles.disallow)
+            .setDescription('Stop listing a role')
+            .addRoleOption((option) => option.setName(s.roles.role).setDescription('Role').setRequired(true)),
+        )
+        .addSubcommand((sub) =>
+          sub.setName(s.roles.list).setDescription('Show the roles that may create images'),
+        ),
+    )
+    .addSubcommandGroup((group) =>
+      group
+        .setName(s.bannedUsers.group)
+        .setDescription('Members who may not create images')
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.bannedUsers.add)
+            .setDescription('Ban a member from creating images')
+            .addUserOption((option) =>
+              option.setName(s.bannedUsers.user).setDescription('Member').setRequired(true),
+            ),
+        )
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.bannedUsers.remove)
+            .setDescription('Let a member create images again')
+            .addUserOption((option) =>
+              option.setName(s.bannedUsers.user).setDescription('Member').setRequired(true),
+            ),
+        )
+        .addSubcommand((sub) => sub.setName(s.bannedUsers.list).setDescription('Show the banned members')),
+    )
+    .addSubcommandGroup((group) =>
+      group
+        .setName(s.channelDefaults.group)
+        .setDescription("A channel's default model and negative prompt")
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.channelDefaults.set)
+            .setDescription("Set a channel's default model and/or negative prompt")
+            .addChannelOption((option) => requiredChannel(option, s.channelDefaults.channel))
+            .addStringOption((option) =>
+              option
+                .setName(s.channelDefaults.model)
+                .setDescription('Default model in this channel')
+                .setAutocomplete(true)
+                .setMaxLength(64),
+            )
+            .addStringOption((option) =>
+              option
+                .setName(s.channelDefaults.negative)
+                .setDescription('Default negative prompt in this channel (empty removes it)')
+                .setMaxLength(LIMITS.negativePromptMaxChars),
+            ),
+        )
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.channelDefaults.clear)
+            .setDescription("Remove a channel's defaults")
+            .addChannelOption((option) => requiredChannel(option, s.channelDefaults.channel)),
+        )
+        .addSubcommand((sub) =>
+          sub.setName(s.channelDefaults.list).setDescription('Show every channel that has its own defaults'),
         ),
     );
 }
@@ -265,7 +362,7 @@ function infoCommand() {
 
 /** Every command, ready for a bulk overwrite (`PUT /applications/{id}/commands`). */
 export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
-  return [imagineCommand(), settingsCommand(), queueCommand(), infoCommand()].map((command) =>
-    command.toJSON(),
+  return [imagineCommand(), settingsCommand(), queueCommand(), infoCommand(), preferencesCommand()].map(
+    (command) => command.toJSON(),
   );
 }
