@@ -6,7 +6,9 @@ register();
 const { runCli } = await import('../src/cli/main.ts');
 const controller = new AbortController();
 let interrupts = 0;
-for (const signal of ['SIGINT', 'SIGTERM']) {
+// SIGHUP: the terminal went away (a closed window, a dropped SSH session); stop as on Ctrl-C
+// instead of dying and leaving child processes (nats-server, workers) behind.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     interrupts += 1;
     // A second signal means the operator does not want to wait for a graceful shutdown.

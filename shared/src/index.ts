@@ -103,6 +103,8 @@ export {
 } from './config.js';
 export {
   createLogger,
+  resolveLogFormat,
+  useColour,
   redactText,
   redactValue,
   REDACTED,
@@ -174,3 +176,4 @@ export {
   type ParsedOptions,
 } from './cli/command.js';
 export { runCli, discoverCommands, EXIT } from './cli/main.js';
+export { runService, type RunningService, type RunServiceOptions } from './cli/service-runner.js';
