@@ -72,7 +72,12 @@ async function askToDownload(question: string, output: NodeJS.WritableStream): P
   }
 }
 
-function offlineFailure(model: DefaultModel, directory: string, endpoint: string, cause: unknown): SdbotError {
+function offlineFailure(
+  model: DefaultModel,
+  directory: string,
+  endpoint: string,
+  cause: unknown,
+): SdbotError {
   const reason = toSdbotError(cause).message;
   return new SdbotError(
     'DOWNLOAD_FAILED',
@@ -120,11 +125,18 @@ export async function ensureDefaultModel(options: EnsureDefaultModelOptions): Pr
 
   const models = (await discoverCommands()).find((command) => command.name === 'models');
   if (models === undefined) {
-    throw new SdbotError('INTERNAL', 'this build has no `sdbot models` command to download the default model');
+    throw new SdbotError(
+      'INTERNAL',
+      'this build has no `sdbot models` command to download the default model',
+    );
   }
   const command = await models.load();
   // The download's own summary ("serve it with ...") is for `models download` users; `up` serves it.
-  const quiet = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const quiet = new Writable({
+    write: (_chunk, _encoding, done) => {
+      done();
+    },
+  });
   try {
     await command.run({
       stdout: quiet,

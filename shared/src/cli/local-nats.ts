@@ -114,4 +114,3 @@ export function startLocalNats(
   server.start();
   return { server, logFile };
 }
-

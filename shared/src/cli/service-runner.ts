@@ -43,10 +43,11 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 }
 
 /** Runs a service until the signal aborts; returns the exit code. */
-export async function runService({ signal, logger, metrics, start }: RunServiceOptions): Promise<number> {
+export async function runService(options: RunServiceOptions): Promise<number> {
+  const { signal, logger, metrics } = options;
   let stopping = false;
   let metricsServer: MetricsServer | undefined;
-  const service = await start();
+  const service = await options.start();
   try {
     if (metrics?.port !== undefined) {
       collectDefaultMetrics({ register: metrics.registry });
@@ -57,7 +58,10 @@ export async function runService({ signal, logger, metrics, start }: RunServiceO
       });
     }
     await untilAborted(signal);
-    logger.info({ signal: typeof signal.reason === 'string' ? signal.reason : undefined }, 'service:stopping');
+    logger.info(
+      { signal: typeof signal.reason === 'string' ? signal.reason : undefined },
+      'service:stopping',
+    );
   } finally {
     stopping = true;
     try {

@@ -19,7 +19,13 @@ import {
   type CommandIO,
 } from './command.js';
 import { ensureDefaultModel } from './default-model.js';
-import { ensurePortFree, natsServerAvailable, natsServerMissing, startLocalNats, waitForNats } from './local-nats.js';
+import {
+  ensurePortFree,
+  natsServerAvailable,
+  natsServerMissing,
+  startLocalNats,
+  waitForNats,
+} from './local-nats.js';
 import { discoverCommands } from './main.js';
 import { runService, type RunningService } from './service-runner.js';
 import { SupervisedProcess } from './supervisor.js';
@@ -104,7 +110,12 @@ export const upCommand: CommandDefinition = {
     if (format !== undefined) overrides.LOG_FORMAT = format;
     let config = loadConfig({ env, overrides });
     const logFormat = resolveLogFormat(config.log.format, stderr);
-    const logger = createLogger({ name: 'up', level: config.log.level, format: logFormat, destination: stderr });
+    const logger = createLogger({
+      name: 'up',
+      level: config.log.level,
+      format: logFormat,
+      destination: stderr,
+    });
     if (config.worker.models.length === 0) {
       if (simulate !== undefined) {
         throw new UsageError('no models: pass --model DIR (a model id with --simulate) or set SDBOT_MODELS');
@@ -129,8 +140,7 @@ export const upCommand: CommandDefinition = {
     return runService({
       signal,
       logger,
-      start: () =>
-        startEverything({ io, config, logger, logFormat, simulate, port, dataDir, binary }),
+      start: () => startEverything({ io, config, logger, logFormat, simulate, port, dataDir, binary }),
     });
   },
 };
@@ -138,7 +148,8 @@ export const upCommand: CommandDefinition = {
 function logFormatOption(raw: string | undefined): LogFormat | undefined {
   if (raw === undefined) return undefined;
   const parsed = oneOf(LOG_FORMATS).safeParse(raw);
-  if (!parsed.success) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')} (got "${raw}")`);
+  if (!parsed.success)
+    throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')} (got "${raw}")`);
   return parsed.data;
 }
 
