@@ -13,6 +13,7 @@ import {
   INBOX_PREFIXES,
   JobsClient,
   JobsClientMetrics,
+  registerSystemMetrics,
   SdbotError,
   connectNats,
   createLogger,
@@ -121,6 +122,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
       softwareVersion(),
     ]);
     jobs = jobsClient;
+    registerSystemMetrics(metrics.registry, { jsm, workers: jobsClient.workers });
     const trackerContext: TrackerContext = {
       jobs,
       deliveries,
