@@ -50,7 +50,7 @@ export class ImagineBar {
     this.steps = steps;
     this.now = now;
     this.bar = new SingleBar({
-      stream: stream as NodeJS.WriteStream,
+      stream,
       format: '{bar} {percentage}% | {label}',
       barsize: 24,
       hideCursor: true,
