@@ -44,8 +44,8 @@ describe.skipIf(!natsServerAvailable())('sdbot status for people', () => {
       expect(shown).toContain(`${ESC}H${ESC}2J`);
       expect(shown).toContain(`${ESC}1mWorkers (1):`);
       // Free slots in green, the model in cyan.
-      expect(shown).toMatch(/\x1b\[32m1\/1\s*\x1b\[39m/);
-      expect(shown).toMatch(/\x1b\[36msim\s*\x1b\[39m/);
+      expect(shown).toMatch(new RegExp(`${ESC_PATTERN}32m1/1\\s*${ESC_PATTERN}39m`));
+      expect(shown).toMatch(new RegExp(`${ESC_PATTERN}36msim\\s*${ESC_PATTERN}39m`));
     },
   );
 
