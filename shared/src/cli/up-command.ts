@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { loadConfig, type Config } from '../config.js';
 import { SdbotError } from '../errors.js';
 import { createLogger, LOG_FORMATS, resolveLogFormat, type LogFormat, type Logger } from '../logger.js';
-import { connectNats } from '../nats.js';
+import { connectNats, type NatsConnection } from '../nats.js';
 import { natsFailure } from '../nats/errors.js';
 import { provisionJetStream } from '../nats/provision.js';
 import { integerIn, oneOf } from '../protocol/fields.js';
@@ -30,11 +30,14 @@ import { discoverCommands } from './main.js';
 import { runService, type RunningService } from './service-runner.js';
 import { SupervisedProcess } from './supervisor.js';
 import { formatUpSummary } from './up-summary.js';
+import { watchWorkers, type WorkerWatch } from './up-workers.js';
 
 const sdbotEntryPoint = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/sdbot.js');
 const DEFAULT_PORT = 4222;
 /** How long children get to shut down cleanly before SIGKILL (workers finish within their grace). */
 const CHILD_GRACE_MARGIN_MS = 10_000;
+/** How often `up` looks for workers that came online or left. */
+const WORKER_WATCH_INTERVAL_MS = 1000;
 
 /** Environment of child number `index`: ids and metrics ports must not collide. */
 function childEnv(
@@ -171,7 +174,11 @@ async function startEverything(options: StartOptions): Promise<RunningService> {
   const children: SupervisedProcess[] = [];
   let natsServer: SupervisedProcess | undefined;
   let natsLog: string | undefined;
+  let connection: NatsConnection | undefined;
+  let workers: WorkerWatch | undefined;
   const stop = async () => {
+    workers?.stop();
+    await connection?.close().catch(() => undefined);
     const grace = config.worker.shutdownGraceMs + CHILD_GRACE_MARGIN_MS;
     await Promise.all(children.map((child) => child.stop(grace)));
     await natsServer?.stop(CHILD_GRACE_MARGIN_MS);
@@ -188,15 +195,12 @@ async function startEverything(options: StartOptions): Promise<RunningService> {
       await waitForNats(natsUrl, natsServer, natsLog);
       logger.info({ url: natsUrl, dataDir, log: natsLog }, 'nats:started');
     }
-    const connection = await connectNats({ ...config.nats, url: natsUrl.split(',') }, { name: 'sdbot-up' });
-    try {
-      const jsm = await jetstreamManager(connection).catch((error: unknown) => {
-        throw natsFailure(error, 'opening JetStream');
-      });
-      await provisionJetStream(jsm, config, { logger });
-    } finally {
-      await connection.close();
-    }
+    connection = await connectNats({ ...config.nats, url: natsUrl.split(',') }, { name: 'sdbot-up' });
+    const jsm = await jetstreamManager(connection).catch((error: unknown) => {
+      throw natsFailure(error, 'opening JetStream');
+    });
+    await provisionJetStream(jsm, config, { logger });
+    workers = await watchWorkers(connection, logger, WORKER_WATCH_INTERVAL_MS);
     // Children write to a pipe, so they would pick JSON: they follow what this terminal shows.
     const childLogs = { LOG_FORMAT: logFormat };
     for (const [index, model] of config.worker.models.entries()) {

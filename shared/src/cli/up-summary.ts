@@ -32,7 +32,7 @@ export function formatUpSummary(summary: UpSummary, colour = true): string {
   lines.push(`  ${'NATS'.padEnd(8)}${nats}`);
   for (const worker of summary.workers) {
     lines.push(
-      `  ${'worker'.padEnd(8)}${basename(worker.model)}  ${worker.provider}  starting ${dim(`(${tilde(worker.model)})`)}`,
+      `  ${'worker'.padEnd(8)}${basename(worker.model)}  ${worker.provider}  starting ${dim(`(${tilde(worker.model)}; a worker:online line follows when it is ready)`)}`,
     );
   }
   const bot =

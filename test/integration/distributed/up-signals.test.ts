@@ -117,6 +117,8 @@ describe.skipIf(!natsServerAvailable())('sdbot up: signals and terminals', () =>
         expect(shown).not.toMatch(/^\{"level"/m);
         expect(shown).not.toContain('Starting nats-server');
         expect(readFileSync(join(data, 'nats-server.log'), 'utf8')).toContain('Starting nats-server');
+        // The summary's "starting" is followed by a line once the worker is ready.
+        await run.waitFor(/worker:online.*"provider":"simulated"/, 30_000);
         const nats = natsPid(data);
 
         // The terminal goes away: `script` dies and the kernel hangs up its session.
