@@ -73,7 +73,7 @@ export function formatStatus(
     lines.push(
       ...table(
         [
-          ['ID', 'MODELS', 'PROVIDER', 'FREE/SLOTS', 'JOBS/MIN', 'STEPS/S', 'SEEN'],
+          ['ID', 'MODELS', 'PROVIDER', 'BUSY/FREE', 'JOBS/MIN', 'STEPS/S', 'SEEN'],
           ...status.workers.map((worker): Cell[] => [
             worker.workerId,
             {
@@ -82,7 +82,7 @@ export function formatStatus(
             },
             worker.simulated ? `${worker.provider} (simulated)` : worker.provider,
             {
-              text: `${worker.slots.free}/${worker.slots.total}`,
+              text: `${worker.slots.total - worker.slots.free}/${worker.slots.free}`,
               style: worker.slots.free > 0 ? 'green' : 'yellow',
             },
             worker.throughput.jobsPerMinute.toFixed(1),

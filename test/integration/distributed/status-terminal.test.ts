@@ -43,8 +43,8 @@ describe.skipIf(!natsServerAvailable())('sdbot status for people', () => {
       const shown = run.output();
       expect(shown).toContain(`${ESC}H${ESC}2J`);
       expect(shown).toContain(`${ESC}1mWorkers (1):`);
-      // Free slots in green, the model in cyan.
-      expect(shown).toMatch(new RegExp(`${ESC_PATTERN}32m1/1\\s*${ESC_PATTERN}39m`));
+      // Busy/free slots in green (one free), the model in cyan.
+      expect(shown).toMatch(new RegExp(`${ESC_PATTERN}32m0/1\\s*${ESC_PATTERN}39m`));
       expect(shown).toMatch(new RegExp(`${ESC_PATTERN}36msim\\s*${ESC_PATTERN}39m`));
     },
   );
@@ -52,7 +52,7 @@ describe.skipIf(!natsServerAvailable())('sdbot status for people', () => {
   it('prints plain tables without a terminal, and --watch --json as one object a line', async () => {
     const plain = await runSdbot(['status', '--nats', nats.url], { LOG_LEVEL: 'silent' });
     expect(plain.stdout).not.toContain(ESC);
-    expect(plain.stdout).toMatch(/ {2}status-tty +sim +cpu \(simulated\) +1\/1/);
+    expect(plain.stdout).toMatch(/ {2}status-tty +sim +cpu \(simulated\) +0\/1/);
 
     const stop = new AbortController();
     const watching = runSdbot(
