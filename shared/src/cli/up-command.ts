@@ -199,7 +199,9 @@ async function startEverything(options: StartOptions): Promise<RunningService> {
     const jsm = await jetstreamManager(connection).catch((error: unknown) => {
       throw natsFailure(error, 'opening JetStream');
     });
-    await provisionJetStream(jsm, config, { logger });
+    // A terminal gets the summary below, not a line per stream created.
+    const provisionLogger = logFormat === 'pretty' ? logger.child({}, { level: 'warn' }) : logger;
+    await provisionJetStream(jsm, config, { logger: provisionLogger });
     workers = await watchWorkers(connection, logger, WORKER_WATCH_INTERVAL_MS);
     // Children write to a pipe, so they would pick JSON: they follow what this terminal shows.
     const childLogs = { LOG_FORMAT: logFormat };
@@ -239,8 +241,9 @@ async function startEverything(options: StartOptions): Promise<RunningService> {
       );
     }
     const next = `npx sdbot imagine --nats ${natsUrl} --prompt "a lighthouse at dusk" --out out.png`;
-    logger.info({ url: natsUrl, workers: config.worker.models.length }, `ready: try \`${next}\``);
-    if (logFormat === 'pretty') {
+    if (logFormat === 'json') {
+      logger.info({ url: natsUrl, workers: config.worker.models.length }, `ready: try \`${next}\``);
+    } else {
       stderr.write(
         formatUpSummary({
           natsUrl,
