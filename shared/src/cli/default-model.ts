@@ -72,13 +72,35 @@ async function askToDownload(question: string, output: NodeJS.WritableStream): P
   }
 }
 
+const HUB_PROBE_TIMEOUT_MS = 10_000;
+
+/** Why the hub cannot be reached at all (no answer), or undefined when it answers anything. */
+async function hubUnreachable(endpoint: string, signal: AbortSignal): Promise<Error | undefined> {
+  try {
+    const response = await fetch(endpoint, {
+      method: 'HEAD',
+      redirect: 'manual',
+      signal: AbortSignal.any([signal, AbortSignal.timeout(HUB_PROBE_TIMEOUT_MS)]),
+    });
+    await response.body?.cancel();
+    return undefined;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const cause = error instanceof Error ? error.cause : undefined;
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    const detail = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+    return new Error(`no answer from ${endpoint}: ${detail}`);
+  }
+}
+
 function offlineFailure(
   model: DefaultModel,
   directory: string,
   endpoint: string,
   cause: unknown,
 ): SdbotError {
-  const reason = toSdbotError(cause).message;
+  const reason =
+    cause instanceof Error && !(cause instanceof SdbotError) ? cause.message : toSdbotError(cause).message;
   return new SdbotError(
     'DOWNLOAD_FAILED',
     `could not download the default model ${model.repo} from ${endpoint} (${reason}). ` +
@@ -123,6 +145,11 @@ export async function ensureDefaultModel(options: EnsureDefaultModelOptions): Pr
     }
   }
 
+  // Offline fails at once, in one paragraph, instead of after the download's retries.
+  const endpoint = config.models.hfEndpoint;
+  const unreachable = await hubUnreachable(endpoint, signal);
+  if (unreachable !== undefined) throw offlineFailure(model, directory, endpoint, unreachable);
+
   const models = (await discoverCommands()).find((command) => command.name === 'models');
   if (models === undefined) {
     throw new SdbotError(
@@ -149,7 +176,7 @@ export async function ensureDefaultModel(options: EnsureDefaultModelOptions): Pr
   } catch (error) {
     const failure = toSdbotError(error);
     if (signal.aborted || failure.code !== 'DOWNLOAD_FAILED') throw error;
-    throw offlineFailure(model, directory, config.models.hfEndpoint, error);
+    throw offlineFailure(model, directory, endpoint, error);
   }
   options.logger.info({ repo: model.repo, dir: directory }, 'model:downloaded');
   return directory;

@@ -130,8 +130,11 @@ describe.skipIf(!natsServerAvailable() || !tinySd.available)(
       expect(error).toContain(`could not download the default model ${DEFAULT.repo}`);
       expect(error).toContain('npx sdbot up --simulate 50 --model demo');
       expect(error).toContain(`npx sdbot models download ${DEFAULT.repo}`);
+      // At once, not after the download's retries.
+      expect(run.stderr).not.toContain('retrying');
+      expect(error).toContain('ECONNREFUSED');
       expect(existsSync(join(root, 'data-offline'))).toBe(false);
-    }, 60_000);
+    }, 20_000);
 
     it.skipIf(!ptyAvailable())(
       'in a terminal: asks, draws a progress bar while downloading, then shows the summary',
