@@ -7,11 +7,12 @@ const { runCli } = await import('../src/cli/main.ts');
 const controller = new AbortController();
 let interrupts = 0;
 // SIGHUP: the terminal went away (a closed window, a dropped SSH session); stop as on Ctrl-C
-// instead of dying and leaving child processes (nats-server, workers) behind.
+// instead of dying and leaving child processes (nats-server, workers) behind. A hangup often
+// arrives twice (from the kernel and from the shell), so only a second Ctrl-C or SIGTERM means
+// the operator does not want to wait for a graceful shutdown.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
-    interrupts += 1;
-    // A second signal means the operator does not want to wait for a graceful shutdown.
+    if (signal !== 'SIGHUP') interrupts += 1;
     if (interrupts > 1) process.exit(130);
     controller.abort(signal);
   });

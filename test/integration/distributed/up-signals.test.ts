@@ -82,10 +82,17 @@ describe.skipIf(!natsServerAvailable())('sdbot up: signals and terminals', () =>
       const lines = log.trim().split('\n');
       for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
       expect(log).not.toContain('Starting nats-server');
+      await eventually(
+        () => /^\[\d+\]/m.test(readFileSync(join(data, 'nats-server.log'), 'utf8')),
+        10_000,
+        "nats-server's log has its first line",
+      );
       const workers = [...log.matchAll(/"process":"worker sim","childPid":(\d+)/g)].map((m) => Number(m[1]));
       const nats = natsPid(data);
       expect(alive(nats)).toBe(true);
 
+      // A closed terminal often delivers two hangups (the kernel's and the shell's): still graceful.
+      child.kill('SIGHUP');
       child.kill('SIGHUP');
       expect(await exited).toBe(0);
       expect(log).toContain('"signal":"SIGHUP"');
@@ -116,7 +123,12 @@ describe.skipIf(!natsServerAvailable())('sdbot up: signals and terminals', () =>
         expect(shown).toMatch(/INFO.*nats:started/);
         expect(shown).not.toMatch(/^\{"level"/m);
         expect(shown).not.toContain('Starting nats-server');
-        expect(readFileSync(join(data, 'nats-server.log'), 'utf8')).toContain('Starting nats-server');
+        // Piped into the file asynchronously: the banner lands there shortly after the server is up.
+        await eventually(
+          () => readFileSync(join(data, 'nats-server.log'), 'utf8').includes('Starting nats-server'),
+          10_000,
+          "nats-server's banner is in its log file",
+        );
         // The summary's "starting" is followed by a line once the worker is ready.
         await run.waitFor(/worker:online.*"provider":"simulated"/, 30_000);
         const nats = natsPid(data);
