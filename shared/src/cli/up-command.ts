@@ -119,6 +119,10 @@ export const upCommand: CommandDefinition = {
       format: logFormat,
       destination: stderr,
     });
+    // Every flag is checked before a download that may take an hour.
+    const port = numberOption(options, 'port', integerIn({ min: 1, max: 65_535 })) ?? DEFAULT_PORT;
+    const dataDir = resolve(stringOption(options, 'data') ?? join(homedir(), '.sdbot', 'nats'));
+    const binary = stringOption(options, 'nats-server') ?? 'nats-server';
     if (config.worker.models.length === 0) {
       if (simulate !== undefined) {
         throw new UsageError('no models: pass --model DIR (a model id with --simulate) or set SDBOT_MODELS');
@@ -137,9 +141,6 @@ export const upCommand: CommandDefinition = {
         );
       }
     }
-    const port = numberOption(options, 'port', integerIn({ min: 1, max: 65_535 })) ?? DEFAULT_PORT;
-    const dataDir = resolve(stringOption(options, 'data') ?? join(homedir(), '.sdbot', 'nats'));
-    const binary = stringOption(options, 'nats-server') ?? 'nats-server';
     return runService({
       signal,
       logger,
