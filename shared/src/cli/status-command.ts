@@ -73,7 +73,7 @@ export function formatStatus(
     lines.push(
       ...table(
         [
-          ['ID', 'MODELS', 'PROVIDER', 'BUSY/FREE', 'JOBS/MIN', 'STEPS/S', 'SEEN'],
+          ['ID', 'MODELS', 'PROVIDER', 'BUSY/FREE', 'JOBS/MIN', 'IMAGES/MIN', 'STEPS/S', 'SEEN'],
           ...status.workers.map((worker): Cell[] => [
             worker.workerId,
             {
@@ -86,6 +86,7 @@ export function formatStatus(
               style: worker.slots.free > 0 ? 'green' : 'yellow',
             },
             worker.throughput.jobsPerMinute.toFixed(1),
+            worker.throughput.imagesPerMinute?.toFixed(1) ?? '-',
             worker.throughput.stepsPerSecond.toFixed(1),
             { text: `${ago(worker.at, at)} ago`, style: 'dim' },
           ]),
