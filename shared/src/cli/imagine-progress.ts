@@ -19,7 +19,7 @@ export function stepsToRun(job: { steps: number; strength?: number | undefined; 
 }
 
 /** Why a worker reports more UNet calls than steps. */
-function extraCallsNote(scheduler: SchedulerName, extra: number): string | undefined {
+function extraCallsNote(scheduler: SchedulerName | undefined, extra: number): string | undefined {
   if (extra <= 0) return undefined;
   if (scheduler === 'pndm' && extra === 1) return '(+1 PNDM warm-up call)';
   if (scheduler === 'heun') return '(Heun: 2 UNet calls per step)';
@@ -28,16 +28,17 @@ function extraCallsNote(scheduler: SchedulerName, extra: number): string | undef
 
 export interface ImagineBarOptions {
   stream: NodeJS.WritableStream;
-  scheduler: SchedulerName;
-  /** Steps the job runs (`stepsToRun`); the worker's total counts UNet calls. */
-  steps: number;
+  /** Absent for jobs without a denoising schedule (upscales). */
+  scheduler?: SchedulerName | undefined;
+  /** Steps the job runs (`stepsToRun`); the worker's total counts UNet calls. Default: the total. */
+  steps?: number | undefined;
   now?: () => number;
 }
 
 export class ImagineBar {
   private readonly bar: SingleBar;
-  private readonly scheduler: SchedulerName;
-  private readonly steps: number;
+  private readonly scheduler: SchedulerName | undefined;
+  private readonly steps: number | undefined;
   private readonly now: () => number;
   private started = false;
   private running = false;
@@ -79,7 +80,7 @@ export class ImagineBar {
     const at = this.now();
     this.running = true;
     this.firstStep ??= { at, step: progress.step };
-    const steps = Math.min(this.steps, progress.total);
+    const steps = Math.min(this.steps ?? progress.total, progress.total);
     const shown = Math.min(steps, Math.floor((progress.step * steps) / progress.total));
     const seconds = (at - this.firstStep.at) / 1000;
     const calls = progress.step - this.firstStep.step;
