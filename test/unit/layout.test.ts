@@ -87,5 +87,13 @@ describe('repository layout', () => {
       allowScripts?: Record<string, boolean>;
     };
     expect(manifest.allowScripts?.['onnxruntime-node']).toBe(false);
+    // npm 11 warns about every install script the policy does not cover.
+    const lock = JSON.parse(readFileSync(join(repositoryRoot, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { hasInstallScript?: boolean }>;
+    };
+    const withScripts = Object.entries(lock.packages)
+      .filter(([, entry]) => entry.hasInstallScript === true)
+      .map(([path]) => path.split('node_modules/').at(-1) ?? path);
+    expect(withScripts.filter((name) => manifest.allowScripts?.[name] === undefined)).toEqual([]);
   });
 });
