@@ -12,7 +12,10 @@ let interrupts = 0;
 // the operator does not want to wait for a graceful shutdown.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
-    if (signal !== 'SIGHUP') interrupts += 1;
+    if (signal === 'SIGHUP') {
+      // The terminal is gone: writes to it fail (EIO), which must not end the shutdown early.
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+    } else interrupts += 1;
     if (interrupts > 1) process.exit(130);
     controller.abort(signal);
   });

@@ -127,5 +127,10 @@ export function createLogger({
     });
     return pino(options, pretty);
   }
-  return pino(options, destination ?? pino.destination({ dest: 2, sync: true }));
+  if (destination !== undefined) return pino(options, destination);
+  const stderr = pino.destination({ dest: 2, sync: true });
+  // A terminal that went away (SIGHUP) fails every write with EIO; losing a log line must not
+  // crash a process that is shutting down what it started.
+  stderr.on('error', () => undefined);
+  return pino(options, stderr);
 }

@@ -103,6 +103,32 @@ describe.skipIf(!natsServerAvailable())('sdbot up: signals and terminals', () =>
     }
   });
 
+  it.skipIf(!ptyAvailable())('--log-format json forces JSON lines on a terminal too', async () => {
+    const port = await freePort();
+    const run = spawnSdbotInPty(
+      [
+        'up',
+        '--simulate',
+        '5',
+        '--model',
+        'sim',
+        '--data',
+        join(root, 'forced'),
+        '--port',
+        String(port),
+      ].concat(['--log-format', 'json']),
+    );
+    try {
+      const shown = await run.waitFor(/"msg":"ready: try/, 60_000);
+      expect(shown).toMatch(/^\{"level":"info".*"msg":"nats:started"/m);
+      expect(shown).not.toContain('sdbot is up');
+    } finally {
+      run.child.kill('SIGKILL');
+      await run.exited;
+      await eventually(() => portFree(port), 30_000, 'the port is free');
+    }
+  });
+
   it.skipIf(!ptyAvailable())(
     'in a terminal: a summary and readable logs, nats-server output in its log file; a closed terminal stops it all',
     async () => {
