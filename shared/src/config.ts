@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { LIMITS } from './limits.js';
+import { LOG_FORMATS } from './logger.js';
 import { describeValue } from './protocol/fields.js';
 import { SCHEDULER_NAMES } from './protocol/job.js';
 import { EXECUTION_PROVIDERS } from './protocol/worker.js';
@@ -190,6 +191,12 @@ export const CONFIG_SPEC = {
       schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
       default: 'info',
       description: 'Log level: trace, debug, info, warn, error, fatal or silent.',
+    }),
+    format: variable({
+      env: 'LOG_FORMAT',
+      schema: z.enum(LOG_FORMATS),
+      default: 'auto',
+      description: 'Log lines: json, pretty (one human line each), or auto (pretty on a terminal).',
     }),
   },
   discord: {
