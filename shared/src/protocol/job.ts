@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS, rangeText } from '../limits.js';
+import { PROMPT_SYNTAXES } from '../prompt-syntax.js';
 import { objectRefSchema, versionField } from './common.js';
 import {
   identifier,
@@ -67,8 +68,11 @@ const jobFields = {
   v: versionField,
   id: identifier('job id'),
   kind: oneOf(JOB_KINDS),
-  prompt: textUpTo(LIMITS.promptMaxChars, { allowEmpty: false }),
+  /** May be empty: unconditional generation, as in diffusers. */
+  prompt: textUpTo(LIMITS.promptMaxChars, { allowEmpty: true }),
   negativePrompt: textUpTo(LIMITS.negativePromptMaxChars, { allowEmpty: true }).default(''),
+  /** How the worker reads both prompts; absent (producers older than the field): plain. */
+  syntax: oneOf(PROMPT_SYNTAXES).optional(),
   seed: integerIn(LIMITS.seed),
   steps: integerIn(LIMITS.steps),
   guidance: numberIn(LIMITS.guidance),

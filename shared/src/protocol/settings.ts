@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from '../limits.js';
+import { PROMPT_SYNTAXES } from '../prompt-syntax.js';
 import { versionField } from './common.js';
 import { SCHEDULER_NAMES } from './job.js';
 import { identifier, integerIn, numberIn, oneOf, snowflake, textUpTo, timestamp } from './fields.js';
@@ -34,6 +35,8 @@ export const guildSettingsSchema = z.object({
   /** Empty means every channel. */
   allowedChannels: z.array(snowflake()).max(500).default([]),
   nsfwPolicy: oneOf(NSFW_POLICIES).default('block'),
+  /** How this server's prompts are read; unset: DEFAULT_PROMPT_SYNTAX. */
+  promptSyntax: oneOf(PROMPT_SYNTAXES).optional(),
   updatedAt: timestamp(),
   updatedBy: textUpTo(64, { allowEmpty: false }),
 });

@@ -3,12 +3,14 @@
  * `steps: must be an integer in 1..150 (got 0)` reads the same from the CLI, Discord or a worker.
  */
 import {
+  DEFAULT_PROMPT_SYNTAX,
   jobSchema,
   LIMITS,
   seedVariationSchema,
   validate,
   ValidationError,
   type NoiseSource,
+  type PromptSyntax,
   type SchedulerName,
 } from '@sdbot/shared';
 import { z } from 'zod';
@@ -17,9 +19,12 @@ import { z } from 'zod';
 export type ImageInput = Uint8Array | string;
 
 export interface GenerationRequest {
+  /** May be empty (unconditional generation). */
   prompt: string;
   /** Defaults to "" (the reference's unconditional prompt). */
   negativePrompt?: string;
+  /** How both prompts are read (default a1111; plain is the reference pipeline's reading). */
+  syntax?: PromptSyntax;
   /** Image i of the batch uses seed + i (mod 2^32) with its own generator. */
   seed: number;
   steps: number;
@@ -42,6 +47,7 @@ export interface GenerationRequest {
 export interface ValidatedRequest {
   prompt: string;
   negativePrompt: string;
+  syntax: PromptSyntax;
   seed: number;
   steps: number;
   guidance: number;
@@ -60,6 +66,7 @@ const fields = jobSchema.shape;
 const requestSchema = z.object({
   prompt: fields.prompt,
   negativePrompt: fields.negativePrompt,
+  syntax: fields.syntax.unwrap().default(DEFAULT_PROMPT_SYNTAX),
   seed: fields.seed,
   steps: fields.steps,
   guidance: fields.guidance,
@@ -81,6 +88,7 @@ export function validateRequest(
   const parsed = validate(requestSchema, {
     prompt: request.prompt,
     negativePrompt: request.negativePrompt,
+    syntax: request.syntax,
     seed: request.seed,
     steps: request.steps,
     guidance: request.guidance,
@@ -115,6 +123,7 @@ export function validateRequest(
   return {
     prompt: parsed.prompt,
     negativePrompt: parsed.negativePrompt,
+    syntax: parsed.syntax,
     seed: parsed.seed,
     steps: parsed.steps,
     guidance: parsed.guidance,

@@ -43,6 +43,7 @@ function pipelineRequest(
   const request: PipelineRequest = {
     prompt: job.prompt,
     negativePrompt: job.negativePrompt,
+    syntax: job.syntax ?? 'plain',
     seed: job.seed,
     steps: job.steps,
     guidance: job.guidance,
@@ -123,6 +124,8 @@ export class PipelineGenerator implements ImageGenerator {
     return {
       images,
       truncatedTokens: result.truncatedTokens,
+      negativeTruncatedTokens: result.negativeTruncatedTokens,
+      ...(result.promptChunkLimit === undefined ? {} : { promptChunkLimit: result.promptChunkLimit }),
       stages: { ...result.timings.stages, ...finishing },
     };
   }
