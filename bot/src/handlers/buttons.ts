@@ -102,6 +102,8 @@ async function variation(ctx: BotContext, interaction: ButtonInteraction, jobId:
       requester,
       prompt: job.prompt,
       negativePrompt: job.negativePrompt,
+      // A job from before the syntax field meant its prompt literally.
+      syntax: job.syntax ?? 'plain',
       model: job.model,
       seed: randomSeed(),
       steps: job.steps,
@@ -130,6 +132,8 @@ async function reroll(ctx: BotContext, interaction: ButtonInteraction, jobId: st
       requester,
       prompt: job.prompt,
       negativePrompt: job.negativePrompt,
+      // A job from before the syntax field meant its prompt literally.
+      syntax: job.syntax ?? 'plain',
       model: job.model,
       seed: randomSeed(),
       steps: job.steps,

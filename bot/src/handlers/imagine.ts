@@ -94,6 +94,7 @@ export async function handleImagine(
       requester,
       prompt: request.prompt,
       negativePrompt: request.negativePrompt,
+      syntax: request.syntax,
       model: request.model,
       seed: request.seed,
       steps: request.steps,

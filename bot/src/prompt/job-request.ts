@@ -11,6 +11,7 @@
  */
 import { randomInt } from 'node:crypto';
 import {
+  DEFAULT_PROMPT_SYNTAX,
   jobSchema,
   LIMITS,
   PROTOCOL_VERSION,
@@ -18,6 +19,7 @@ import {
   type Config,
   type GenerationJob,
   type GuildSettings,
+  type PromptSyntax,
   type SchedulerName,
   type ValidationIssue,
 } from '@sdbot/shared';
@@ -110,7 +112,7 @@ export type JobRequest = Pick<
   | 'rng'
   | 'model'
   | 'count'
->;
+> & { syntax: PromptSyntax };
 
 /** A value the user gave, with where it came from so errors can quote it the way it was typed. */
 interface Given<T> {
@@ -407,6 +409,7 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
     kind: 'txt2img',
     prompt,
     negativePrompt,
+    syntax: settings?.promptSyntax ?? DEFAULT_PROMPT_SYNTAX,
     seed: given.seed?.value ?? (context.randomSeed ?? (() => randomInt(0, LIMITS.seed.max + 1)))(),
     steps: capped(given.steps, defaults.steps, settings?.maxSteps, issues),
     guidance: given.guidance?.value ?? defaults.guidance,

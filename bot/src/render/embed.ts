@@ -1,6 +1,6 @@
 /** The embed posted with a result: what was asked, what was used, and what the user should know. */
 import { escapeMarkdown, type APIEmbed, type APIEmbedField } from 'discord.js';
-import { LIMITS, type GenerationJob, type JobResult } from '@sdbot/shared';
+import { promptCutNotice, unsupportedPromptNotice, type GenerationJob, type JobResult } from '@sdbot/shared';
 import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 
 /** Discord's embed limits. */
@@ -86,17 +86,34 @@ export function resultEmbed(
       value: `${filtered} of ${result.images.length} image${result.images.length === 1 ? '' : 's'} ${filtered === 1 ? 'was' : 'were'} withheld by the safety filter.`,
     });
   }
-  if (result.truncatedTokens > 0) {
-    fields.push({
-      name: 'Prompt cut short',
-      value: `The model reads ${LIMITS.tokenizerMaxLength} tokens; the last ${result.truncatedTokens} of this prompt were ignored.`,
-    });
-  }
+  // A job without a syntax (older producers) was read as plain text.
+  const syntax = job.syntax ?? 'plain';
+  const cut = [
+    ...(result.truncatedTokens > 0
+      ? [promptCutNotice('prompt', result.truncatedTokens, syntax, result.promptChunkLimit)]
+      : []),
+    ...((result.negativeTruncatedTokens ?? 0) > 0
+      ? [
+          promptCutNotice(
+            'negative prompt',
+            result.negativeTruncatedTokens ?? 0,
+            syntax,
+            result.promptChunkLimit,
+          ),
+        ]
+      : []),
+  ];
+  if (cut.length > 0) fields.push({ name: 'Prompt cut short', value: cut.join(' ') });
+  const unsupported = unsupportedPromptNotice(job.prompt, syntax);
+  if (unsupported !== undefined) fields.push({ name: 'Prompt syntax', value: unsupported });
   if (options.attachmentNote !== undefined) {
     fields.push({ name: 'Attachment', value: clip(options.attachmentNote, EMBED_LIMITS.fieldValue) });
   }
   const embed: APIEmbed = {
-    description: clip(escapeMarkdown(job.prompt), EMBED_LIMITS.description),
+    description:
+      job.prompt === ''
+        ? '*(no prompt: unconditional)*'
+        : clip(escapeMarkdown(job.prompt), EMBED_LIMITS.description),
     color: EMBED_COLOUR,
     fields,
     footer: { text: `job ${job.id}` },

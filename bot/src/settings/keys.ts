@@ -5,6 +5,7 @@
  * may only lower the bot's own limits (pixels, rate limits), never raise them.
  */
 import {
+  DEFAULT_PROMPT_SYNTAX,
   guildSettingsSchema,
   LIMITS,
   ValidationError,
@@ -43,7 +44,8 @@ type TopLevelField =
   | 'defaultModel'
   | 'defaultScheduler'
   | 'variationStrength'
-  | 'nsfwPolicy';
+  | 'nsfwPolicy'
+  | 'promptSyntax';
 type RateLimitField = keyof Config['rateLimits'];
 type SettingLocation = { in: 'settings'; field: TopLevelField } | { in: 'rateLimits'; field: RateLimitField };
 
@@ -142,6 +144,13 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     'block, or spoiler-in-age-restricted',
     (text) => text.trim().toLowerCase(),
     () => 'block',
+  ),
+  topLevel(
+    'prompt-syntax',
+    'promptSyntax',
+    'a1111 (weights, BREAK, 3 chunks) or plain (text as is, 77 tokens)',
+    (text) => text.trim().toLowerCase(),
+    () => DEFAULT_PROMPT_SYNTAX,
   ),
   rateLimit('guild-jobs-per-minute', 'guildJobsPerMinute', 'Jobs per minute for the whole server'),
   rateLimit(

@@ -8,6 +8,13 @@ import { imageSide, integerIn, numberIn, oneOf } from '../protocol/fields.js';
 import { NOISE_SOURCES, SCHEDULER_NAMES } from '../protocol/job.js';
 import type { JobResult } from '../protocol/outcome.js';
 import {
+  DEFAULT_PROMPT_SYNTAX,
+  PROMPT_SYNTAXES,
+  promptCutNotice,
+  unsupportedPromptNotice,
+  type PromptSyntax,
+} from '../prompt-syntax.js';
+import {
   UsageError,
   numberOption,
   stringOption,
@@ -22,6 +29,7 @@ const DEFAULT_TIMEOUT = '10m';
 const FLAG_OF_FIELD: Record<string, string> = {
   prompt: '--prompt',
   negativePrompt: '--negative',
+  syntax: '--syntax',
   scheduler: '--scheduler',
   rng: '--rng',
   model: '--model',
@@ -89,6 +97,7 @@ function buildRequest(options: ParsedOptions, model: string, id: string): JobReq
   if (scheduler !== undefined) request.scheduler = scheduler;
   const rng = choiceOption(options, 'rng', NOISE_SOURCES);
   if (rng !== undefined) request.rng = rng;
+  request.syntax = choiceOption(options, 'syntax', PROMPT_SYNTAXES) ?? DEFAULT_PROMPT_SYNTAX;
   return request;
 }
 
@@ -104,13 +113,19 @@ export const imagineCommand: CommandDefinition = {
   name: 'imagine',
   summary: 'Generate images through NATS on whichever worker is free, and save them',
   usage:
-    '--nats URL --prompt TEXT --out FILE.png [--negative TEXT] [--seed N] [--steps N] [--guidance X]\n' +
+    '--nats URL --prompt TEXT --out FILE.png [--negative TEXT] [--syntax a1111|plain] [--seed N]\n' +
+    '       [--steps N] [--guidance X]\n' +
     '       [--width N] [--height N] [--scheduler NAME] [--rng numpy|torch] [--count N]\n' +
     '       [--init IMAGE --strength X] [--model ID] [--timeout DURATION] [--json]',
   options: {
     nats: natsUrlOption,
-    prompt: { type: 'string', valueName: 'TEXT', description: 'What to draw' },
+    prompt: { type: 'string', valueName: 'TEXT', description: 'What to draw ("" for unconditional)' },
     negative: { type: 'string', valueName: 'TEXT', description: 'What to avoid' },
+    syntax: {
+      type: 'string',
+      valueName: 'a1111|plain',
+      description: `How prompts are read (default ${DEFAULT_PROMPT_SYNTAX}): A1111 weights, BREAK and 3 chunks, or plain text cut at 77 tokens`,
+    },
     seed: { type: 'string', valueName: 'N', description: 'Seed of the first image (default random)' },
     steps: { type: 'string', valueName: 'N', description: 'Denoising steps (default SDBOT_DEFAULT_STEPS)' },
     guidance: {
@@ -230,6 +245,9 @@ export const imagineCommand: CommandDefinition = {
               `${paths[index] ?? ''}  seed ${image.seed}${image.nsfw ? '  (filtered: NSFW)' : ''}\n`,
             );
           }
+          for (const line of promptNotes(submitted.prompt, submitted.syntax ?? 'plain', finished)) {
+            stdout.write(`${line}\n`);
+          }
         }
       } finally {
         watch.stop();
@@ -242,6 +260,19 @@ export const imagineCommand: CommandDefinition = {
     return 0;
   },
 };
+
+/** What the model did not read of the prompts, and the A1111 constructs it read as text. */
+function promptNotes(prompt: string, syntax: PromptSyntax, result: JobResult): string[] {
+  const notes: string[] = [];
+  const unsupported = unsupportedPromptNotice(prompt, syntax);
+  if (unsupported !== undefined) notes.push(unsupported);
+  const negative = result.negativeTruncatedTokens ?? 0;
+  if (result.truncatedTokens > 0) {
+    notes.push(promptCutNotice('prompt', result.truncatedTokens, syntax, result.promptChunkLimit));
+  }
+  if (negative > 0) notes.push(promptCutNotice('negative prompt', negative, syntax, result.promptChunkLimit));
+  return notes;
+}
 
 async function saveImages(client: JobsClient, result: JobResult, paths: string[]): Promise<void> {
   for (const [index, image] of result.images.entries()) {
@@ -265,6 +296,7 @@ function summary(result: JobResult, paths: string[]) {
       height: image.height,
     })),
     truncatedTokens: result.truncatedTokens,
+    negativeTruncatedTokens: result.negativeTruncatedTokens ?? 0,
     timings: result.timings,
   };
 }

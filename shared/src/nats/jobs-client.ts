@@ -33,6 +33,7 @@ import {
 } from '../protocol/job.js';
 import { jobOutcomeSchema, type JobOutcome } from '../protocol/outcome.js';
 import { progressSchema, type Progress } from '../protocol/progress.js';
+import { DEFAULT_PROMPT_SYNTAX, type PromptSyntax } from '../prompt-syntax.js';
 import type { JobStateRecord } from '../protocol/state.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
 import { isMissingResource, natsFailure } from './errors.js';
@@ -53,6 +54,8 @@ export interface JobRequest {
   requester: Requester;
   id?: string;
   negativePrompt?: string;
+  /** How the worker reads the prompts (default DEFAULT_PROMPT_SYNTAX). */
+  syntax?: PromptSyntax;
   seed?: number;
   steps?: number;
   guidance?: number;
@@ -193,6 +196,7 @@ export class JobsClient {
       kind: request.source === undefined ? 'txt2img' : 'img2img',
       prompt: request.prompt,
       negativePrompt: request.negativePrompt ?? '',
+      syntax: request.syntax ?? DEFAULT_PROMPT_SYNTAX,
       seed: request.seed ?? randomBytes(4).readUInt32BE(0),
       steps: request.steps ?? limits.defaultSteps,
       guidance: request.guidance ?? limits.defaultGuidance,

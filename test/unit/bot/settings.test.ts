@@ -162,6 +162,7 @@ describe('guild setting keys', () => {
       '`default-scheduler`: pndm (PNDM) (bot default)',
       '`variation-strength`: 0.6 (bot default)',
       '`nsfw-policy`: block',
+      '`prompt-syntax`: a1111 (bot default)',
       '`guild-jobs-per-minute`: 20 (bot default)',
       '`guild-burst`: 10 (bot default)',
       '`user-jobs-per-minute`: 6 (bot default)',
