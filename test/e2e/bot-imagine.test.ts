@@ -133,6 +133,7 @@ describe.skipIf(!hasNats)(
         kind: 'variation',
         strength: 0.6,
         prompt: 'a lighthouse at dusk',
+        syntax: 'a1111',
         steps: 8,
         source: { index: 2, jobId: jobIdOf(grid) },
       });
@@ -150,6 +151,7 @@ describe.skipIf(!hasNats)(
       expect(after?.job).toMatchObject({
         kind: 'txt2img',
         prompt: before?.job.prompt,
+        syntax: 'a1111',
         steps: before?.job.steps,
         count: before?.job.count,
       });
