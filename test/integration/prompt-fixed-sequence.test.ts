@@ -7,6 +7,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLogger } from '@sdbot/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOnnxModel } from '../helpers/onnx-builder.js';
 import { catRequest, tinySd } from '../helpers/tiny-sd.js';
@@ -46,16 +47,26 @@ describe.skipIf(!tinySd.available)(`a UNet with a fixed sequence length${tinySd.
     rmSync(root, { recursive: true, force: true });
   });
 
+  const logLines: string[] = [];
+  const logger = createLogger({
+    name: 'worker',
+    level: 'warn',
+    destination: { write: (line: string) => logLines.push(line) },
+  });
   const load = (directory: string) =>
     StableDiffusionPipeline.load(directory, {
       provider: 'cpu',
       intraOpThreads: 1,
       graphOptimization: 'all',
       safetyChecker: false,
+      logger,
     });
 
   it('of 77: a long A1111 prompt is cut to one chunk and the cut is counted', async () => {
     const pipeline = await load(withFixedSequence(root, 77));
+    expect(logLines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ msg: 'prompt:chunks-limited', model: 'fixed-77', chunks: 1 }),
+    );
     try {
       const result = await pipeline.generate({ ...catRequest, prompt: LONG, steps: 2, syntax: 'a1111' });
       expect(result.promptChunkLimit).toBe(1);

@@ -95,6 +95,11 @@ export class StableDiffusionPipeline {
   static async load(directory: string, options: PipelineOptions): Promise<StableDiffusionPipeline> {
     const model = await loadModelDirectory(directory, options);
     options.logger?.info({ model: model.info }, 'model loaded');
+    const chunks = model.fixedPromptChunks;
+    if (chunks !== undefined && chunks < LIMITS.promptMaxChunks) {
+      // A1111 prompts longer than this are cut here; the results say how many tokens were lost.
+      options.logger?.warn({ model: model.info.name, chunks }, 'prompt:chunks-limited');
+    }
     return new StableDiffusionPipeline(model, options.maxPixels ?? LIMITS.defaultMaxPixels);
   }
 
