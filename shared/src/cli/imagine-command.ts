@@ -113,9 +113,9 @@ export const imagineCommand: CommandDefinition = {
   name: 'imagine',
   summary: 'Generate images through NATS on whichever worker is free, and save them',
   usage:
-    '--nats URL --prompt TEXT --out FILE.png [--negative TEXT] [--syntax a1111|plain] [--seed N]\n' +
-    '       [--steps N] [--guidance X]\n' +
-    '       [--width N] [--height N] [--scheduler NAME] [--rng numpy|torch] [--count N]\n' +
+    '--nats URL --prompt TEXT --out FILE.png [--negative TEXT] [--syntax a1111|plain]\n' +
+    '       [--seed N] [--steps N] [--guidance X] [--width N] [--height N] [--scheduler NAME]\n' +
+    '       [--rng numpy|torch] [--count N]\n' +
     '       [--init IMAGE --strength X] [--model ID] [--timeout DURATION] [--json]',
   options: {
     nats: natsUrlOption,
