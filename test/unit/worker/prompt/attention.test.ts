@@ -3,8 +3,17 @@
  * documented examples first, then nesting, escapes, unbalanced brackets, malformed weights and
  * BREAK. Expected weights are A1111's, float for float (1.1 * 1.1 is 1.2100000000000002 there too).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isBreak, parsePromptAttention } from '../../../../worker/src/diffusion/prompt/index.js';
+
+/**
+ * Random prompts over brackets, escapes, weights, BREAK, Unicode spaces and digits, with the
+ * fragments A1111's parse_prompt_attention returned for each (inputs it rejects left out).
+ */
+const A1111_CASES = JSON.parse(
+  readFileSync(new URL('./a1111-parse-cases.json', import.meta.url), 'utf8'),
+) as { prompt: string; fragments: [string, number][] }[];
 
 const parse = (text: string) => parsePromptAttention(text).map(({ text: part, weight }) => [part, weight]);
 
@@ -122,6 +131,11 @@ describe('A1111 attention syntax', () => {
     ['(word:\u0663.\u0665)', [['word', 3.5]]],
   ])('weights, well-formed or not: %j', (prompt, expected) => {
     expect(parse(prompt)).toEqual(expected);
+  });
+
+  it(`matches A1111 on ${A1111_CASES.length} random prompts of odd syntax`, () => {
+    for (const { prompt, fragments } of A1111_CASES)
+      expect(parse(prompt), JSON.stringify(prompt)).toEqual(fragments);
   });
 
   it('a weight Python cannot read stays text instead of failing the prompt', () => {

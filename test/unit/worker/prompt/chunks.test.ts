@@ -3,6 +3,7 @@
  * and the comma backtrack. A toy tokenizer (one id per letter, `,` is the comma id) makes the
  * positions easy to reason about; the real CLIP tokenizer checks the ids a model gets.
  */
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   chunkPrompt,
@@ -27,7 +28,45 @@ const body = (chunk: PromptChunk | undefined) =>
   Array.from(chunk?.inputIds ?? []).slice(1, 1 + (chunk?.tokenCount ?? 0));
 const letters = (count: number, letter = 'a') => letter.repeat(count);
 
+/**
+ * Random long prompts (letters, commas, brackets, weights, BREAK) with the chunks A1111's
+ * tokenize_line made of them under the toy tokenizer: each chunk's tokens as characters and its
+ * weights run-length encoded.
+ */
+const A1111_CASES = JSON.parse(
+  readFileSync(new URL('./a1111-chunk-cases.json', import.meta.url), 'utf8'),
+) as { prompt: string; chunks: { tokens: string; weights: [number, number][] }[] }[];
+
+function runLengths(weights: readonly number[]): [number, number][] {
+  const runs: [number, number][] = [];
+  for (const weight of weights) {
+    const last = runs.at(-1);
+    if (last?.[0] === weight) last[1] += 1;
+    else runs.push([weight, 1]);
+  }
+  return runs;
+}
+
 describe('chunking a parsed prompt', () => {
+  it(`matches A1111 on ${A1111_CASES.length} random long prompts`, () => {
+    for (const { prompt, chunks: expected } of A1111_CASES) {
+      const chunks = chunksOf(prompt);
+      const described = chunks.map((chunk) => ({
+        tokens: String.fromCodePoint(...body(chunk)),
+        weights: runLengths(chunk.weights.slice(1, 1 + chunk.tokenCount)),
+      }));
+      expect(described, prompt).toEqual(expected);
+      for (const chunk of chunks) {
+        expect(Array.from(chunk.inputIds.slice(chunk.tokenCount + 1))).toEqual(
+          new Array<number>(76 - chunk.tokenCount).fill(IDS.end),
+        );
+        expect(chunk.weights.slice(chunk.tokenCount + 1)).toEqual(
+          new Array<number>(76 - chunk.tokenCount).fill(1),
+        );
+      }
+    }
+  });
+
   it('wraps each chunk of up to 75 tokens in start and end tokens, padded to 77', () => {
     const chunks = chunksOf(letters(80));
     expect(chunks).toHaveLength(2);
