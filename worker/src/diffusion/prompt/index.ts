@@ -6,7 +6,14 @@
 import { LIMITS, type PromptSyntax } from '@sdbot/shared';
 import type { ClipTokenizer } from '../tokenizer.js';
 import { parsePromptAttention } from './attention.js';
-import { chunkPrompt, emptyChunk, type ChunkTokenIds, type PromptChunk } from './chunks.js';
+import {
+  A1111_CHUNKING,
+  chunkPrompt,
+  emptyChunk,
+  type ChunkOptions,
+  type ChunkTokenIds,
+  type PromptChunk,
+} from './chunks.js';
 
 export { isBreak, parsePromptAttention, type PromptFragment } from './attention.js';
 export { A1111_CHUNKING, chunkPrompt, emptyChunk, type ChunkTokenIds, type PromptChunk } from './chunks.js';
@@ -30,12 +37,14 @@ export function chunkTokenIds(tokenizer: ClipTokenizer): ChunkTokenIds {
   };
 }
 
+/** A1111's chunking for this tokenizer's window (75 tokens for CLIP's 77). */
+function chunking(tokenizer: ClipTokenizer): ChunkOptions {
+  return { ...A1111_CHUNKING, chunkLength: tokenizer.maxLength - 2 };
+}
+
 /** The empty chunk A1111 pads the shorter of prompt and negative prompt with. */
 export function paddingChunk(tokenizer: ClipTokenizer): PromptChunk {
-  return emptyChunk(chunkTokenIds(tokenizer), {
-    chunkLength: tokenizer.maxLength - 2,
-    commaBacktrack: 0,
-  });
+  return emptyChunk(chunkTokenIds(tokenizer), chunking(tokenizer));
 }
 
 /**
@@ -64,7 +73,7 @@ export function tokenizePrompt(
     parsePromptAttention(prompt),
     (text) => tokenizer.tokenIds(text),
     chunkTokenIds(tokenizer),
-    { chunkLength: tokenizer.maxLength - 2, commaBacktrack: 20 },
+    chunking(tokenizer),
   );
   const kept = chunks.slice(0, Math.max(1, maxChunks));
   const count = (list: readonly PromptChunk[]) => list.reduce((sum, chunk) => sum + chunk.tokenCount, 0);
