@@ -94,11 +94,13 @@ describe.skipIf(!tinySd.available)(`sdbot tokenize${tinySd.skipNote}`, () => {
     expect(output).toMatchObject({ untruncated_length: 100, truncated: false });
     expect(output.chunks).toHaveLength(2);
     expect(output.chunks.every((chunk) => chunk.input_ids.length === 77)).toBe(true);
-    const tooLong = Array.from({ length: 240 }, () => 'cat').join(' ');
+    const tooLong = `${Array.from({ length: 236 }, () => 'cat').join(' ')} red fox in snow`;
     const readable = await runSdbot(['tokenize', '--model', tinySd.path, tooLong]);
     expect(readable.code).toBe(0);
     expect(readable.stdout).toContain('prompt tokens: 240 in 3 chunks (at most 3 of 75)');
-    expect(readable.stdout).toContain('truncated: the last 15 tokens are past chunk 3');
+    expect(readable.stdout).toContain(
+      'truncated: the last 15 tokens are past chunk 3 and the model never sees them: "cat cat cat cat cat cat cat cat cat cat cat red fox in snow"',
+    );
   });
 
   it('refuses an unknown syntax, naming the flag', async () => {

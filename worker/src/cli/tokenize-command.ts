@@ -71,7 +71,11 @@ export const tokenizeCommand: CommandDefinition = {
     } else if (syntax === 'plain') {
       stdout.write(formatPlain(tokenizer, text, tokenizer.encode(text)));
     } else {
-      stdout.write(formatChunks(tokens));
+      const all = tokenizePrompt(tokenizer, text, syntax, Number.POSITIVE_INFINITY);
+      const lost = all.chunks
+        .slice(tokens.chunks.length)
+        .flatMap((chunk) => Array.from(chunk.inputIds.subarray(1, 1 + chunk.tokenCount)));
+      stdout.write(formatChunks(tokens, tokenizer.decode(lost)));
     }
     return 0;
   },
@@ -97,8 +101,8 @@ function formatPlain(tokenizer: ClipTokenizer, text: string, result: TokenizedPr
   return `${lines.join('\n')}\n`;
 }
 
-/** Each chunk's ids, and the weights of the tokens that are not 1. */
-function formatChunks(tokens: PromptTokens): string {
+/** Each chunk's ids, the weights of the tokens that are not 1, and the words cut. */
+function formatChunks(tokens: PromptTokens, lostText: string): string {
   const lines = tokens.chunks.flatMap((chunk, index) => {
     const weighted = chunk.weights
       .map((weight, position) => ({ weight, position }))
@@ -115,7 +119,7 @@ function formatChunks(tokens: PromptTokens): string {
   );
   lines.push(
     tokens.droppedTokens > 0
-      ? `truncated: the last ${tokens.droppedTokens} tokens are past chunk ${LIMITS.promptMaxChunks} and the model never sees them`
+      ? `truncated: the last ${tokens.droppedTokens} tokens are past chunk ${LIMITS.promptMaxChunks} and the model never sees them: "${lostText}"`
       : 'not truncated',
   );
   return `${lines.join('\n')}\n`;
