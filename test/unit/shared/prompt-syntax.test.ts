@@ -29,14 +29,14 @@ describe('prompt syntax on the wire', () => {
   it('a job carries the raw prompt and a1111 or plain; without the field it was plain', () => {
     const job = validate(jobSchema, exampleJob({ prompt: '(masterpiece:1.2), [blurry]', syntax: 'a1111' }));
     expect(job).toMatchObject({ prompt: '(masterpiece:1.2), [blurry]', syntax: 'a1111' });
-    expect(validate(jobSchema, exampleJob()).syntax).toBeUndefined();
+    expect(validate(jobSchema, exampleJob())).not.toHaveProperty('syntax');
     expect(fieldsOf(() => validate(jobSchema, exampleJob({ syntax: 'nai' as 'plain' })))).toEqual([
       'syntax: must be one of a1111, plain (got "nai")',
     ]);
   });
 
   it('an empty prompt is a valid job (unconditional generation)', () => {
-    expect(validate(jobSchema, exampleJob({ prompt: '' })).prompt).toBe('');
+    expect(validate(jobSchema, exampleJob({ prompt: '' }))).toMatchObject({ prompt: '' });
   });
 
   it('a result may say how much of each prompt was cut and under which chunk limit', () => {

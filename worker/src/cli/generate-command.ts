@@ -4,7 +4,7 @@ import { extname } from 'node:path';
 import {
   createLogger,
   DEFAULT_PROMPT_SYNTAX,
-  jobSchema,
+  GENERATION_FIELDS,
   loadConfig,
   numberOption,
   promptCutNotice,
@@ -17,9 +17,9 @@ import {
   type ParsedOptions,
 } from '@sdbot/shared';
 import type { z } from 'zod';
-import type { ModelInfo } from '../diffusion/model.js';
-import { StableDiffusionPipeline, type GeneratedImage } from '../diffusion/pipeline.js';
-import type { GenerationRequest } from '../diffusion/request.js';
+import type { ModelDirectoryInfo } from '../diffusion/model.js';
+import { StableDiffusionPipeline, type PipelineImage } from '../diffusion/pipeline.js';
+import type { PipelineRequest } from '../diffusion/request.js';
 import { encodePng, formatParameters } from '../provenance.js';
 import { filteredPlaceholder } from '../safety/placeholder.js';
 import { embedWatermark } from '../watermark/index.js';
@@ -54,8 +54,8 @@ function choiceOption<S extends z.ZodType<string>>(
 function buildRequest(
   options: ParsedOptions,
   defaults: ReturnType<typeof loadConfig>['limits'],
-): GenerationRequest {
-  const fields = jobSchema.shape;
+): PipelineRequest {
+  const fields = GENERATION_FIELDS;
   const init = stringOption(options, 'init');
   const strength = numberOption(options, 'strength', fields.strength.unwrap());
   if (strength !== undefined && init === undefined) throw new UsageError('--strength needs --init IMAGE');
@@ -103,8 +103,8 @@ interface SavedImage {
 interface SaveSettings {
   /** Payload to embed, or undefined for no watermark. */
   watermarkText: string | undefined;
-  request: GenerationRequest;
-  model: ModelInfo;
+  request: PipelineRequest;
+  model: ModelDirectoryInfo;
 }
 
 /**
@@ -112,7 +112,7 @@ interface SaveSettings {
  * otherwise watermarked (unless off) and encoded with its generation parameters (A1111 infotext).
  */
 async function saveImage(
-  image: GeneratedImage,
+  image: PipelineImage,
   file: string,
   { watermarkText, request, model }: SaveSettings,
   stages: { watermark: number; encode: number },
@@ -135,11 +135,7 @@ async function saveImage(
     started = performance.now();
   }
   const parameters = formatParameters({
-    prompt: request.prompt,
-    ...(request.negativePrompt === undefined ? {} : { negativePrompt: request.negativePrompt }),
-    steps: request.steps,
-    scheduler: request.scheduler,
-    cfgScale: request.guidance,
+    ...request,
     seed,
     width,
     height,
@@ -163,7 +159,7 @@ async function saveImage(
 
 /** What the model did not read of the prompts, and the A1111 constructs it read as text. */
 function promptNotes(
-  request: GenerationRequest,
+  request: PipelineRequest,
   result: { truncatedTokens: number; negativeTruncatedTokens: number; promptChunkLimit: number | undefined },
 ): string[] {
   const syntax = request.syntax ?? DEFAULT_PROMPT_SYNTAX;

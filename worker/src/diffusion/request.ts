@@ -4,9 +4,8 @@
  */
 import {
   DEFAULT_PROMPT_SYNTAX,
-  jobSchema,
+  GENERATION_FIELDS,
   LIMITS,
-  seedVariationSchema,
   validate,
   ValidationError,
   type NoiseSource,
@@ -18,13 +17,13 @@ import { z } from 'zod';
 /** An encoded image (PNG, JPEG, WebP...) as bytes, or the path of one. */
 export type ImageInput = Uint8Array | string;
 
-export interface GenerationRequest {
+export interface PipelineRequest {
   /** May be empty (unconditional generation). */
   prompt: string;
   /** Defaults to "" (the reference's unconditional prompt). */
   negativePrompt?: string;
   /** How both prompts are read (default a1111; plain is the reference pipeline's reading). */
-  syntax?: PromptSyntax;
+  syntax?: PromptSyntax | undefined;
   /** Image i of the batch uses seed + i (mod 2^32) with its own generator. */
   seed: number;
   steps: number;
@@ -39,9 +38,11 @@ export interface GenerationRequest {
   /** img2img: start from this image; strength 0 keeps it, 1 ignores it. */
   init?: { image: ImageInput; strength: number };
   /** Blend a second seed's initial noise into the first one's (0: plain seed, 1: the other seed). */
-  variation?: { seed: number; strength: number };
+  variation?: { seed: number; strength: number } | undefined;
   /** Run the model's safety checker (default true). */
   safetyCheck?: boolean;
+  /** Keep the pixels of flagged images instead of blanking them (default false): they are still marked. */
+  keepFlagged?: boolean;
 }
 
 export interface ValidatedRequest {
@@ -59,50 +60,31 @@ export interface ValidatedRequest {
   init: { image: ImageInput; strength: number } | undefined;
   variation: { seed: number; strength: number } | undefined;
   safetyCheck: boolean;
+  keepFlagged: boolean;
 }
 
-const fields = jobSchema.shape;
+const fields = GENERATION_FIELDS;
 
+/** A job's generation fields; the size may follow an init image and one image is the default. */
 const requestSchema = z.object({
-  prompt: fields.prompt,
-  negativePrompt: fields.negativePrompt,
+  ...fields,
   syntax: fields.syntax.unwrap().default(DEFAULT_PROMPT_SYNTAX),
-  seed: fields.seed,
-  steps: fields.steps,
-  guidance: fields.guidance,
   width: fields.width.optional(),
   height: fields.height.optional(),
-  scheduler: fields.scheduler,
-  rng: fields.rng,
   count: fields.count.default(1),
-  strength: fields.strength,
-  variation: seedVariationSchema.optional(),
   safetyCheck: z.boolean().default(true),
+  keepFlagged: z.boolean().default(false),
 });
 
 /** Validates a request; the ValidationError names every bad field. */
 export function validateRequest(
-  request: GenerationRequest,
+  request: PipelineRequest,
   maxPixels: number = LIMITS.defaultMaxPixels,
 ): ValidatedRequest {
-  const parsed = validate(requestSchema, {
-    prompt: request.prompt,
-    negativePrompt: request.negativePrompt,
-    syntax: request.syntax,
-    seed: request.seed,
-    steps: request.steps,
-    guidance: request.guidance,
-    width: request.width,
-    height: request.height,
-    scheduler: request.scheduler,
-    rng: request.rng,
-    count: request.count,
-    strength: request.init?.strength,
-    variation: request.variation,
-    safetyCheck: request.safetyCheck,
-  });
+  const { init, ...rest } = request;
+  const { strength, ...parsed } = validate(requestSchema, { ...rest, strength: init?.strength });
   const issues: { field: string; message: string }[] = [];
-  if (request.init === undefined) {
+  if (init === undefined) {
     if (parsed.width === undefined)
       issues.push({ field: 'width', message: 'is required without an init image' });
     if (parsed.height === undefined)
@@ -121,20 +103,10 @@ export function validateRequest(
   }
   if (issues.length > 0) throw new ValidationError(issues);
   return {
-    prompt: parsed.prompt,
-    negativePrompt: parsed.negativePrompt,
-    syntax: parsed.syntax,
-    seed: parsed.seed,
-    steps: parsed.steps,
-    guidance: parsed.guidance,
+    ...parsed,
     width: parsed.width,
     height: parsed.height,
-    scheduler: parsed.scheduler,
-    rng: parsed.rng,
-    count: parsed.count,
-    init:
-      request.init === undefined ? undefined : { image: request.init.image, strength: parsed.strength ?? 0 },
+    init: init === undefined ? undefined : { image: init.image, strength: strength ?? 0 },
     variation: parsed.variation,
-    safetyCheck: parsed.safetyCheck,
   };
 }
