@@ -164,7 +164,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   topLevel(
     'prompt-syntax',
     'promptSyntax',
-    'a1111 (weights, BREAK, 3 chunks) or plain (text as is, 77 tokens)',
+    'a1111 (weights, BREAK) or plain',
     (text) => text.trim().toLowerCase(),
     () => DEFAULT_PROMPT_SYNTAX,
   ),
