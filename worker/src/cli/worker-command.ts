@@ -8,12 +8,15 @@ import {
   connectNats,
   createLogger,
   loadConfig,
-  startMetricsServer,
+  runService,
   stringListOption,
   stringOption,
   type CommandDefinition,
+  type Config,
+  type Logger,
+  type NatsConnection,
+  type RunningService,
 } from '@sdbot/shared';
-import { collectDefaultMetrics } from 'prom-client';
 import type { ImageGenerator } from '../service/generator.js';
 import { WorkerMetrics } from '../service/metrics.js';
 import { PipelineGenerator } from '../service/pipeline-generator.js';
@@ -50,21 +53,6 @@ function parseMsPerStep(text: string): number {
   return value;
 }
 
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else {
-      signal.addEventListener(
-        'abort',
-        () => {
-          resolve();
-        },
-        { once: true },
-      );
-    }
-  });
-}
-
 export const workerCommand: CommandDefinition = {
   name: 'worker',
   summary: 'Run a worker: pull generation jobs from NATS for the models it loads',
@@ -99,7 +87,7 @@ export const workerCommand: CommandDefinition = {
     },
   },
   details:
-    'The worker runs until SIGINT/SIGTERM, then stops pulling, lets running jobs finish for\n' +
+    'The worker runs until SIGINT, SIGTERM or SIGHUP, then stops pulling, lets running jobs finish for\n' +
     'SDBOT_SHUTDOWN_GRACE, hands the rest back to the queue and leaves the worker registry; it\n' +
     'exits within the grace even when NATS is unreachable. Each job gets SDBOT_JOB_TIMEOUT.',
   async run({ options, env, signal }) {
@@ -121,57 +109,81 @@ export const workerCommand: CommandDefinition = {
     if (config.nats.url === undefined) throw new UsageError('--nats is required (or set NATS_URL)');
     const simulate = stringOption(options, 'simulate');
     const workerId = config.worker.workerId ?? defaultWorkerId();
-    const logger = createLogger({ name: 'worker', level: config.log.level, bindings: { workerId } });
-
-    const generator: ImageGenerator =
-      simulate === undefined
-        ? await PipelineGenerator.load(config.worker.models, config, logger)
-        : new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
-    warnUncheckedModels(logger, generator);
-    const connection = await connectNats(config.nats, {
-      name: `sdbot-worker-${workerId}`,
-      waitOnFirstConnect: true,
-      inboxPrefix: INBOX_PREFIXES.worker,
+    const logger = createLogger({
+      name: 'worker',
+      level: config.log.level,
+      format: config.log.format,
+      bindings: { workerId },
     });
+
     const metrics = new WorkerMetrics();
-    collectDefaultMetrics({ register: metrics.registry });
-    let service: WorkerService | undefined;
-    try {
-      service = await WorkerService.start({
-        connection,
-        generator,
-        config,
-        workerId,
-        version: await softwareVersion(),
-        logger,
-        metrics,
-      });
-      const running = service;
-      const metricsServer =
-        config.metrics.port === undefined
-          ? undefined
-          : await startMetricsServer({
-              port: config.metrics.port,
-              registry: metrics.registry,
-              isReady: () => running.isReady(),
-            });
-      await untilAborted(signal);
-      logger.info('worker:stopping');
-      await service.stop();
-      await metricsServer?.close();
-    } finally {
-      await service?.stop();
-      // Draining waits for the server; one that is gone must not keep the process alive.
+    return runService({
+      signal,
+      logger,
+      metrics: { port: config.metrics.port, registry: metrics.registry },
+      start: () => startWorker({ config, workerId, simulate, logger, metrics }),
+    });
+  },
+};
+
+interface StartWorkerOptions {
+  config: Config;
+  workerId: string;
+  simulate: string | undefined;
+  logger: Logger;
+  metrics: WorkerMetrics;
+}
+
+/** Loads the models, connects and starts pulling; `stop()` drains and releases all of it. */
+async function startWorker({
+  config,
+  workerId,
+  simulate,
+  logger,
+  metrics,
+}: StartWorkerOptions): Promise<RunningService> {
+  const generator: ImageGenerator =
+    simulate === undefined
+      ? await PipelineGenerator.load(config.worker.models, config, logger)
+      : new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
+  warnUncheckedModels(logger, generator);
+  let connection: NatsConnection | undefined;
+  let service: WorkerService | undefined;
+  const release = async () => {
+    await service?.stop();
+    // Draining waits for the server; one that is gone must not keep the process alive.
+    if (connection !== undefined) {
+      const open = connection;
       const drained = await Promise.race([
-        connection.drain().then(
+        open.drain().then(
           () => true,
           () => false,
         ),
         sleep(DRAIN_TIMEOUT_MS).then(() => false),
       ]);
-      if (!drained) await connection.close().catch(() => undefined);
-      await generator.close();
+      if (!drained) await open.close().catch(() => undefined);
     }
-    return 0;
-  },
-};
+    await generator.close();
+  };
+  try {
+    connection = await connectNats(config.nats, {
+      name: `sdbot-worker-${workerId}`,
+      waitOnFirstConnect: true,
+      inboxPrefix: INBOX_PREFIXES.worker,
+    });
+    service = await WorkerService.start({
+      connection,
+      generator,
+      config,
+      workerId,
+      version: await softwareVersion(),
+      logger,
+      metrics,
+    });
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  const running = service;
+  return { isReady: () => running.isReady(), stop: release };
+}
