@@ -76,6 +76,7 @@ export {
   validate,
   encodeMessage,
   decodeMessage,
+  parseOrNull,
   type ObjectRef,
   type JobKind,
   type NsfwHandling,

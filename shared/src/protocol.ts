@@ -69,4 +69,4 @@ export {
   type NsfwPolicy,
 } from './protocol/settings.js';
 export { userPreferencesSchema, type UserPreferences } from './protocol/preferences.js';
-export { toValidationIssues, validate, encodeMessage, decodeMessage } from './protocol/codec.js';
+export { toValidationIssues, validate, encodeMessage, decodeMessage, parseOrNull } from './protocol/codec.js';
