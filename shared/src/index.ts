@@ -14,6 +14,14 @@ export {
 } from './errors.js';
 export { LIMITS, rangeText } from './limits.js';
 export {
+  PROMPT_SYNTAXES,
+  DEFAULT_PROMPT_SYNTAX,
+  unsupportedPromptConstructs,
+  unsupportedPromptNotice,
+  promptCutNotice,
+  type PromptSyntax,
+} from './prompt-syntax.js';
+export {
   SUBJECT_ROOT,
   STREAMS,
   KV_BUCKETS,
@@ -137,6 +145,8 @@ export {
 } from './config.js';
 export {
   createLogger,
+  resolveLogFormat,
+  useColour,
   redactText,
   redactValue,
   REDACTED,
@@ -219,3 +229,5 @@ export {
   type ParsedOptions,
 } from './cli/command.js';
 export { runCli, discoverCommands, EXIT } from './cli/main.js';
+export { registerSystemMetrics, type SystemMetricsOptions } from './nats/system-metrics.js';
+export { runService, type RunningService, type RunServiceOptions } from './cli/service-runner.js';

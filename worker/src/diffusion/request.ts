@@ -2,7 +2,7 @@
  * What one `generate` call asks for, validated with the same field rules as a job on the wire, so
  * `steps: must be an integer in 1..150 (got 0)` reads the same from the CLI, Discord or a worker.
  */
-import { GENERATION_FIELDS, LIMITS, validate, ValidationError } from '@sdbot/shared';
+import { DEFAULT_PROMPT_SYNTAX, GENERATION_FIELDS, LIMITS, validate, ValidationError } from '@sdbot/shared';
 import { z } from 'zod';
 
 /** An encoded image (PNG, JPEG, WebP...) as bytes, or the path of one. */
@@ -11,12 +11,15 @@ export type ImageInput = Uint8Array | string;
 const fields = GENERATION_FIELDS;
 
 /**
- * A job's generation fields (GENERATION_FIELDS: image i of a batch uses seed + i; guidance <= 1
- * turns classifier-free guidance off), except that the size may follow an init image (rounded down
- * to 64) and one image is the default.
+ * A job's generation fields (GENERATION_FIELDS: the prompt may be empty, for unconditional
+ * generation; image i of a batch uses seed + i; guidance <= 1 turns classifier-free guidance off),
+ * except that both prompts are read as `syntax` says (default a1111; plain is the reference
+ * pipeline's reading), the size may follow an init image (rounded down to 64) and one image is the
+ * default.
  */
 const requestSchema = z.object({
   ...fields,
+  syntax: fields.syntax.unwrap().default(DEFAULT_PROMPT_SYNTAX),
   width: fields.width.optional(),
   height: fields.height.optional(),
   count: fields.count.default(1),
