@@ -28,6 +28,7 @@ import { InteractionReply, isPermanentDiscordFailure, postToChannel } from '../s
 import type { BotMetrics, DeliveryRoute } from '../service/metrics.js';
 import type { DeliveryRecord, DeliveryStore } from './store.js';
 import { ThrottledEditor } from './throttled-editor.js';
+import { renderUpscale } from '../upscale/render.js';
 import { failureView, progressView, queuedView, resultView, type OutgoingMessage } from './views.js';
 
 export interface TrackerContext {
@@ -332,6 +333,17 @@ export class JobTracker {
     );
     const filtered = outcome.images.some((image) => image.nsfw);
     const spoiler = filtered && record.channelNsfw && (await this.spoilerAllowed(record.guildId));
+    if (job.kind === 'upscale') {
+      return renderUpscale(this.ctx.settings, {
+        job,
+        result: outcome,
+        images,
+        userId: record.userId,
+        attachmentLimit: record.attachmentLimit,
+        spoiler,
+        guildId: record.guildId,
+      });
+    }
     return resultView({
       job,
       result: outcome,

@@ -33,7 +33,7 @@ export interface OutgoingMessage {
 /** Prompts are shown bold in the first line; long ones are cut so the line stays readable. */
 const PROMPT_PREVIEW_CHARS = 300;
 
-function promptLine(prompt: string): string {
+export function promptLine(prompt: string): string {
   const clipped =
     prompt.length <= PROMPT_PREVIEW_CHARS ? prompt : `${prompt.slice(0, PROMPT_PREVIEW_CHARS - 1)}…`;
   return `**${escapeMarkdown(clipped)}**`;

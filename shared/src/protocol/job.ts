@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LIMITS, rangeText } from '../limits.js';
 import { objectRefSchema, versionField } from './common.js';
 import {
+  flag,
   identifier,
   imageSide,
   integerIn,
@@ -63,6 +64,22 @@ export const seedVariationSchema = z.object({
   strength: numberIn(LIMITS.strength),
 });
 
+/** Upscale factors U and Upscale again offer (per-server `upscale-factor`). */
+export const UPSCALE_FACTORS = [2, 4] as const;
+
+/**
+ * What an `upscale` job does. Plain: the super-resolution model `upscaler` (the job's `model`, its
+ * queue) enlarges the source to `width` x `height`. Creative (a hires fix): the job goes to the
+ * diffusion `model`, which enlarges the source with `upscaler` when it serves it (Lanczos when it
+ * does not), then runs img2img at `strength` with the same prompt and seed.
+ */
+export const upscaleSpecSchema = z.object({
+  upscaler: identifier('upscaler id').optional(),
+  factor: z.union(UPSCALE_FACTORS.map((factor) => z.literal(factor))),
+  creative: flag().default(false),
+});
+export type UpscaleSpec = z.output<typeof upscaleSpecSchema>;
+
 const jobFields = {
   v: versionField,
   id: identifier('job id'),
@@ -82,6 +99,7 @@ const jobFields = {
   strength: numberIn(LIMITS.strength).optional(),
   source: sourceImageSchema.optional(),
   variation: seedVariationSchema.optional(),
+  upscale: upscaleSpecSchema.optional(),
   requester: requesterSchema,
   createdAt: timestamp(),
 };
@@ -94,7 +112,9 @@ export interface JobSchemaOptions {
 /** The job schema for a given pixel budget; cross-field rules name the fields involved. */
 export function createJobSchema({ maxPixels }: JobSchemaOptions) {
   return z.object(jobFields).superRefine((job, ctx) => {
-    if (job.width * job.height > maxPixels) {
+    // A plain upscale runs no diffusion: its output is bounded by the side limit, not maxPixels.
+    const plainUpscale = job.kind === 'upscale' && job.upscale !== undefined && !job.upscale.creative;
+    if (job.width * job.height > maxPixels && !plainUpscale) {
       ctx.addIssue({
         code: 'custom',
         path: ['width'],
@@ -112,7 +132,17 @@ export function createJobSchema({ maxPixels }: JobSchemaOptions) {
         message: 'a variation needs a source image or a seed variation (variation.seed)',
       });
     }
-    if (job.source !== undefined && job.strength === undefined) {
+    if (job.upscale !== undefined && job.kind !== 'upscale') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upscale'],
+        message: `is only for upscale jobs (got ${job.kind})`,
+      });
+    }
+    if (plainUpscale && job.upscale?.upscaler !== job.model) {
+      ctx.addIssue({ code: 'custom', path: ['upscale', 'upscaler'], message: "must be the job's model" });
+    }
+    if (job.source !== undefined && job.strength === undefined && !plainUpscale) {
       ctx.addIssue({
         code: 'custom',
         path: ['strength'],

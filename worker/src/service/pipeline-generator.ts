@@ -153,6 +153,11 @@ export class PipelineGenerator implements ImageGenerator {
     const started = performance.now();
     const extra: Record<string, string | number> = { RNG: job.rng };
     if (job.strength !== undefined && job.source !== undefined) extra['Denoising strength'] = job.strength;
+    if (job.upscale !== undefined) {
+      // A Creative upscale (hires fix), as A1111 records it.
+      extra['Hires upscale'] = job.upscale.factor;
+      if (job.upscale.upscaler !== undefined) extra['Hires upscaler'] = job.upscale.upscaler;
+    }
     const parameters = formatParameters({
       prompt: job.prompt,
       negativePrompt: job.negativePrompt,

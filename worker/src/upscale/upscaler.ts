@@ -1,0 +1,247 @@
+/**
+ * A super-resolution model in the Real-ESRGAN convention (one RGB NCHW input and output, 0..1 in and
+ * out, dynamic height and width). Names and the scale are read from the model itself: the input and
+ * output names from the session, the scale by running it once on a small probe. Large images run in
+ * overlapping tiles (tiles.ts) so memory depends on the tile size, not on the image.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { LIMITS, SdbotError, type Logger } from '@sdbot/shared';
+import { openOnnxModel } from '../diffusion/backend/onnx.js';
+import { float32Tensor } from '../diffusion/backend/tensor.js';
+import type { InferenceModel, SessionSettings } from '../diffusion/backend/types.js';
+import { axisWeights, layoutTiles, sharedStrips, type Tile, type TileLayout } from './tiles.js';
+
+/** Default tile side and overlap (input pixels); see the README on picking the overlap. */
+export const DEFAULT_TILE = 256;
+export const DEFAULT_OVERLAP = 32;
+/** Output pixels at each tile's inner edges that get no weight in the blend. */
+const EDGE_MARGIN_FRACTION = 0.25;
+/** Side of the probe image that reveals the scale. */
+const PROBE_SIDE = 16;
+const SCALES = [2, 3, 4, 8] as const;
+
+export interface UpscalerInfo {
+  /** Subject-safe id jobs route by: the directory (or file) name. */
+  id: string;
+  /** Display name, as the parameters text shows it. */
+  name: string;
+  scale: number;
+  file: string;
+  input: string;
+  output: string;
+}
+
+export interface RgbPixels {
+  /** HWC, 8-bit RGB. */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface UpscaleOptions {
+  /** Tile side in input pixels; 0: the whole image at once. */
+  tile: number;
+  overlap: number;
+  signal?: AbortSignal;
+  onTile?: (done: number, total: number) => void;
+  logger?: Logger;
+}
+
+function invalid(file: string, problem: string): SdbotError {
+  return new SdbotError('MODEL_INVALID', `${file}: ${problem}`);
+}
+
+/** The one .onnx file a directory holds (or the file itself). */
+export async function findUpscalerFile(path: string): Promise<string> {
+  const info = await stat(path).catch((cause: unknown) => {
+    throw new SdbotError('MODEL_INVALID', `${path}: no such upscaler file or directory`, { cause });
+  });
+  if (info.isFile()) return path;
+  const files = (await readdir(path)).filter((name) => name.toLowerCase().endsWith('.onnx')).sort();
+  if (files.length === 0) throw invalid(path, 'holds no .onnx file (an upscaler directory holds one)');
+  if (files.length > 1) {
+    throw invalid(path, `holds several .onnx files (${files.join(', ')}); name one of them instead`);
+  }
+  return join(path, files[0] ?? '');
+}
+
+/** Job subject token for an upscaler path: the directory's name (or the file's, without .onnx). */
+export function upscalerIdOf(path: string, file: string): string {
+  const source =
+    resolve(path) === resolve(file) ? basename(file).replace(/\.onnx$/i, '') : basename(resolve(path));
+  const id = source.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  if (!LIMITS.idPattern.test(id)) throw invalid(path, 'cannot derive an upscaler id from its name');
+  return id;
+}
+
+function checkSignature(model: InferenceModel): { input: string; output: string } {
+  const [input, ...extraInputs] = model.inputs;
+  const [output] = model.outputs;
+  if (input === undefined || extraInputs.length > 0) {
+    throw invalid(model.file, `has ${model.inputs.length} inputs; an upscaler takes one image`);
+  }
+  if (output === undefined) throw invalid(model.file, 'has no output');
+  for (const value of [input, output]) {
+    if (value.shape.length !== 4) {
+      throw invalid(model.file, `${value.name} has shape [${value.shape.join(', ')}]; expected [1, 3, H, W]`);
+    }
+    const channels = value.shape[1];
+    if (typeof channels === 'number' && channels !== 3) {
+      throw invalid(model.file, `${value.name} has ${channels} channels; expected 3 (RGB)`);
+    }
+    if (value.dtype !== 'float32' && value.dtype !== 'float16') {
+      throw invalid(model.file, `${value.name} is ${value.dtype}; expected float32 or float16`);
+    }
+  }
+  return { input: input.name, output: output.name };
+}
+
+export class Upscaler {
+  private constructor(
+    readonly info: UpscalerInfo,
+    private readonly model: InferenceModel,
+  ) {}
+
+  /** Opens `path` (a directory with one .onnx file, or the file) and measures its scale. */
+  static async load(path: string, settings: SessionSettings): Promise<Upscaler> {
+    const file = await findUpscalerFile(path);
+    const model = await openOnnxModel(file, settings);
+    try {
+      const { input, output } = checkSignature(model);
+      const probe = float32Tensor(new Float32Array(3 * PROBE_SIDE * PROBE_SIDE).fill(0.5), [
+        1,
+        3,
+        PROBE_SIDE,
+        PROBE_SIDE,
+      ]);
+      const result = await model.run({ [input]: probe }, [output]);
+      const dims = result[output]?.dims ?? [];
+      const scale = (dims[3] ?? 0) / PROBE_SIDE;
+      if (!(SCALES as readonly number[]).includes(scale) || (dims[2] ?? 0) / PROBE_SIDE !== scale) {
+        throw invalid(
+          file,
+          `turns a ${PROBE_SIDE}x${PROBE_SIDE} image into [${dims.join(', ')}]; expected 2x, 3x, 4x or 8x`,
+        );
+      }
+      const id = upscalerIdOf(path, file);
+      const name =
+        resolve(path) === resolve(file) ? basename(dirname(resolve(file))) : basename(resolve(path));
+      return new Upscaler({ id, name: name === '' ? id : name, scale, file, input, output }, model);
+    } catch (error) {
+      await model.release();
+      throw error;
+    }
+  }
+
+  get provider() {
+    return this.model.provider;
+  }
+
+  /** Upscales by the model's scale; tiled unless `tile` is 0 or the image fits in one tile. */
+  async upscale(image: RgbPixels, options: UpscaleOptions): Promise<RgbPixels> {
+    const { width, height } = image;
+    const tile = options.tile === 0 ? Math.max(width, height, 64) : options.tile;
+    const layout = layoutTiles(width, height, tile, options.tile === 0 ? 0 : options.overlap);
+    const scale = this.info.scale;
+    const outWidth = width * scale;
+    const outHeight = height * scale;
+    const sums = new Float32Array(3 * outWidth * outHeight);
+    const weights = new Float32Array(outWidth * outHeight);
+    let done = 0;
+    for (const region of layout.tiles) {
+      options.signal?.throwIfAborted();
+      const output = await this.runTile(image, region);
+      accumulate(sums, weights, output, region, layout, scale, outWidth, outHeight);
+      done += 1;
+      options.onTile?.(done, layout.tiles.length);
+      options.logger?.debug({ tile: done, tiles: layout.tiles.length, ...region }, 'upscale:tile');
+    }
+    return { rgb: toRgb8(sums, weights, outWidth * outHeight), width: outWidth, height: outHeight };
+  }
+
+  private async runTile(image: RgbPixels, region: Tile): Promise<Float32Array> {
+    const { x, y, width, height } = region;
+    const plane = width * height;
+    const data = new Float32Array(3 * plane);
+    for (let row = 0; row < height; row += 1) {
+      for (let column = 0; column < width; column += 1) {
+        const from = ((y + row) * image.width + (x + column)) * 3;
+        const to = row * width + column;
+        data[to] = (image.rgb[from] ?? 0) / 255;
+        data[plane + to] = (image.rgb[from + 1] ?? 0) / 255;
+        data[2 * plane + to] = (image.rgb[from + 2] ?? 0) / 255;
+      }
+    }
+    const { input, output, scale } = this.info;
+    const result = await this.model.run({ [input]: float32Tensor(data, [1, 3, height, width]) }, [output]);
+    const tensor = result[output];
+    const expected = [1, 3, height * scale, width * scale];
+    if (tensor?.dtype !== 'float32' || tensor.dims.join() !== expected.join()) {
+      throw new SdbotError(
+        'INFERENCE_FAILED',
+        `${this.info.file}: returned [${tensor?.dims.join(', ') ?? ''}] for a ${width}x${height} tile; expected [${expected.join(', ')}]`,
+      );
+    }
+    return tensor.data;
+  }
+
+  release(): Promise<void> {
+    return this.model.release();
+  }
+}
+
+/** Adds one tile's output, weighted, into the running sums (planar RGB, output pixels). */
+function accumulate(
+  sums: Float32Array,
+  weights: Float32Array,
+  output: Float32Array,
+  region: Tile,
+  layout: TileLayout,
+  scale: number,
+  outWidth: number,
+  outHeight: number,
+): void {
+  const width = region.width * scale;
+  const height = region.height * scale;
+  const strips = sharedStrips(region, layout, scale);
+  const margin = Math.floor(layout.overlap * scale * EDGE_MARGIN_FRACTION);
+  const wx = axisWeights(width, strips.left, strips.right, margin);
+  const wy = axisWeights(height, strips.top, strips.bottom, margin);
+  const plane = width * height;
+  const outPlane = outWidth * outHeight;
+  const left = region.x * scale;
+  const top = region.y * scale;
+  for (let row = 0; row < height; row += 1) {
+    const rowWeight = wy[row] ?? 0;
+    if (rowWeight === 0) continue;
+    for (let column = 0; column < width; column += 1) {
+      const weight = rowWeight * (wx[column] ?? 0);
+      if (weight === 0) continue;
+      const from = row * width + column;
+      const to = (top + row) * outWidth + left + column;
+      weights[to] = (weights[to] ?? 0) + weight;
+      for (let channel = 0; channel < 3; channel += 1) {
+        const index = channel * outPlane + to;
+        sums[index] = (sums[index] ?? 0) + weight * clamp01(output[channel * plane + from] ?? 0);
+      }
+    }
+  }
+}
+
+function clamp01(value: number): number {
+  return value < 0 ? 0 : value > 1 ? 1 : value;
+}
+
+/** Weighted mean per pixel, clamped and rounded to 8 bits (HWC). */
+function toRgb8(sums: Float32Array, weights: Float32Array, pixels: number): Uint8Array {
+  const rgb = new Uint8Array(pixels * 3);
+  for (let pixel = 0; pixel < pixels; pixel += 1) {
+    const weight = weights[pixel] ?? 0;
+    for (let channel = 0; channel < 3; channel += 1) {
+      const value = weight > 0 ? (sums[channel * pixels + pixel] ?? 0) / weight : 0;
+      rgb[pixel * 3 + channel] = Math.round(clamp01(value) * 255);
+    }
+  }
+  return rgb;
+}
