@@ -6,7 +6,7 @@ import {
   cappedSize,
   layoutTiles,
   sharedStrips,
-  tileStarts,
+  axisTiles,
   validateTiling,
 } from '../../../worker/src/upscale/tiles.js';
 import { DEFAULT_OVERLAP, DEFAULT_TILE } from '../../../worker/src/upscale/upscaler.js';
@@ -21,23 +21,29 @@ describe('tile layout', () => {
     [1000, 256, 32],
     [513, 128, 16],
     [300, 64, 31],
-  ])('covers %i pixels with %i-pixel tiles overlapping by at least %i', (length, tile, overlap) => {
-    const starts = tileStarts(length, tile, overlap);
+  ])('covers %i pixels with tiles of at most %i overlapping by at least %i', (length, tile, overlap) => {
+    const { starts, size } = axisTiles(length, tile, overlap);
+    expect(size).toBeLessThanOrEqual(tile);
     expect(starts[0]).toBe(0);
-    expect((starts.at(-1) ?? 0) + tile).toBe(length);
+    expect((starts.at(-1) ?? 0) + size).toBe(length);
     for (let index = 1; index < starts.length; index += 1) {
-      const shared = (starts[index - 1] ?? 0) + tile - (starts[index] ?? 0);
+      const shared = (starts[index - 1] ?? 0) + size - (starts[index] ?? 0);
       expect(shared).toBeGreaterThanOrEqual(overlap);
-      expect(shared).toBeLessThan(tile);
+      expect(shared).toBeLessThan(size);
     }
   });
 
-  it('lays a 1024x1024 input out as a grid of full-size tiles with the defaults', () => {
+  it('spreads tiles evenly instead of leaving a last tile that is mostly overlap', () => {
+    // 512 pixels need 3 tiles of at most 256 with 32 shared: 192 each, not 256 each.
+    expect(axisTiles(512, 256, 32)).toEqual({ starts: [0, 160, 320], size: 192 });
+  });
+
+  it('lays a 1024x1024 input out as a 5 x 5 grid of equal tiles with the defaults', () => {
     const layout = layoutTiles(1024, 1024, DEFAULT_TILE, DEFAULT_OVERLAP);
     expect(layout.tiles).toHaveLength(25);
     for (const tile of layout.tiles) {
-      expect(tile.width).toBe(DEFAULT_TILE);
-      expect(tile.height).toBe(DEFAULT_TILE);
+      expect(tile.width).toBeLessThanOrEqual(DEFAULT_TILE);
+      expect(tile.height).toBe(tile.width);
     }
   });
 

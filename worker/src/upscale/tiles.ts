@@ -25,17 +25,18 @@ export interface TileLayout {
 export const MIN_TILE = 32;
 
 /**
- * Start offsets along one axis: tiles of `size` stepping by `size - overlap`, the last one moved
- * back to end exactly at `length`, so every tile is full-size (when the image is at least a tile)
- * and neighbours overlap by at least `overlap`.
+ * Tiles along one axis: as few as cover `length` with at most `tile` pixels each while neighbours
+ * share at least `overlap`, all of one size and spread evenly (so no tile is mostly overlap, which
+ * would cost model time for nothing), the first at 0 and the last ending at `length`.
  */
-export function tileStarts(length: number, size: number, overlap: number): number[] {
-  if (length <= size) return [0];
-  const stride = size - overlap;
-  const count = Math.ceil((length - overlap) / stride);
-  const starts: number[] = [];
-  for (let index = 0; index < count; index += 1) starts.push(Math.min(index * stride, length - size));
-  return [...new Set(starts)];
+export function axisTiles(length: number, tile: number, overlap: number): { starts: number[]; size: number } {
+  if (length <= tile) return { starts: [0], size: length };
+  const count = Math.ceil((length - overlap) / (tile - overlap));
+  const size = Math.ceil((length + (count - 1) * overlap) / count);
+  const starts = Array.from({ length: count }, (_, index) =>
+    Math.floor((index * (length - size)) / (count - 1)),
+  );
+  return { starts, size };
 }
 
 /** Checks the tile settings; `overlap` must leave each tile some pixels of its own. */
@@ -54,13 +55,11 @@ export function validateTiling(tile: number, overlap: number): void {
 /** Tiles covering a width x height input; one tile when the image fits in one. */
 export function layoutTiles(width: number, height: number, tile: number, overlap: number): TileLayout {
   validateTiling(tile, overlap);
-  const xs = tileStarts(width, tile, overlap);
-  const ys = tileStarts(height, tile, overlap);
+  const columns = axisTiles(width, tile, overlap);
+  const rows = axisTiles(height, tile, overlap);
   const tiles: Tile[] = [];
-  for (const y of ys) {
-    for (const x of xs) {
-      tiles.push({ x, y, width: Math.min(tile, width - x), height: Math.min(tile, height - y) });
-    }
+  for (const y of rows.starts) {
+    for (const x of columns.starts) tiles.push({ x, y, width: columns.size, height: rows.size });
   }
   return { tile, overlap, tiles };
 }
