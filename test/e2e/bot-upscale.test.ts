@@ -116,6 +116,12 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       expect(job).toMatchObject({ kind: 'upscale', model: 'tiny-sd', strength: 0.35, seed: 7 });
       expect(job?.upscale).toEqual({ upscaler: 'x2', factor: 2, creative: true });
     });
+
+    it('/info lists the upscaler apart from the models', async () => {
+      const answer = await privateAnswer(world, await world.emulator.sendCommand({ name: 'info' }));
+      expect(answer).toContain('**Upscalers**: `x2` (2x)');
+      expect(answer).not.toMatch(/- `x2`/);
+    });
   },
 );
 

@@ -155,13 +155,20 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 export const upCommand: CommandDefinition = {
   name: 'up',
   summary: 'Run everything on this machine: a local NATS server, one worker per model, and the bot',
-  usage: '[--model DIR ...] [--simulate MS_PER_STEP] [--data DIR] [--port N] [--nats-server PATH]',
+  usage:
+    '[--model DIR ...] [--upscaler DIR ...] [--simulate MS_PER_STEP] [--data DIR] [--port N] [--nats-server PATH]',
   options: {
     model: {
       type: 'string',
       multiple: true,
       valueName: 'DIR',
       description: 'Model directory (default SDBOT_MODELS); with --simulate, a model id',
+    },
+    upscaler: {
+      type: 'string',
+      multiple: true,
+      valueName: 'DIR',
+      description: 'Super-resolution model every worker also loads (default SDBOT_UPSCALERS)',
     },
     simulate: {
       type: 'string',
@@ -189,7 +196,14 @@ export const upCommand: CommandDefinition = {
     'The Discord bot runs when DISCORD_TOKEN is set. Ctrl-C stops everything cleanly.',
   async run({ options, env, stderr, signal }) {
     const models = stringListOption(options, 'model');
-    const config = loadConfig({ env, overrides: models.length > 0 ? { SDBOT_MODELS: models } : {} });
+    const upscalers = stringListOption(options, 'upscaler');
+    const config = loadConfig({
+      env,
+      overrides: {
+        ...(models.length > 0 ? { SDBOT_MODELS: models } : {}),
+        ...(upscalers.length > 0 ? { SDBOT_UPSCALERS: upscalers } : {}),
+      },
+    });
     const logger = createLogger({ name: 'up', level: config.log.level, destination: stderr });
     if (config.worker.models.length === 0) {
       throw new UsageError('no models: pass --model DIR (a model id with --simulate) or set SDBOT_MODELS');
@@ -235,6 +249,8 @@ export const upCommand: CommandDefinition = {
       for (const [index, model] of config.worker.models.entries()) {
         const args = [sdbotEntryPoint, 'worker', '--model', model];
         if (simulate !== undefined) args.push('--simulate', simulate);
+        // Each worker serves the upscalers too, so a Creative upscale finds one beside its model.
+        for (const upscaler of config.worker.upscalers) args.push('--upscaler', upscaler);
         const worker = new SupervisedProcess({
           name: `worker ${model}`,
           command: process.execPath,
