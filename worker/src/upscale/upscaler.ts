@@ -5,7 +5,7 @@
  * overlapping tiles (tiles.ts) so memory depends on the tile size, not on the image.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { LIMITS, SdbotError, type Logger } from '@sdbot/shared';
 import { openOnnxModel } from '../diffusion/backend/onnx.js';
 import { float32Tensor } from '../diffusion/backend/tensor.js';
@@ -66,11 +66,16 @@ export async function findUpscalerFile(path: string): Promise<string> {
   return join(path, files[0] ?? '');
 }
 
-/** Job subject token for an upscaler path: the directory's name (or the file's, without .onnx). */
+/** Display name of an upscaler path: the directory's name, or the file's without .onnx. */
+export function upscalerNameOf(path: string, file: string): string {
+  return resolve(path) === resolve(file) ? basename(file).replace(/\.onnx$/i, '') : basename(resolve(path));
+}
+
+/** Job subject token for an upscaler path: its name, reduced to a subject token. */
 export function upscalerIdOf(path: string, file: string): string {
-  const source =
-    resolve(path) === resolve(file) ? basename(file).replace(/\.onnx$/i, '') : basename(resolve(path));
-  const id = source.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  const id = upscalerNameOf(path, file)
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 64);
   if (!LIMITS.idPattern.test(id)) throw invalid(path, 'cannot derive an upscaler id from its name');
   return id;
 }
@@ -125,8 +130,7 @@ export class Upscaler {
         );
       }
       const id = upscalerIdOf(path, file);
-      const name =
-        resolve(path) === resolve(file) ? basename(dirname(resolve(file))) : basename(resolve(path));
+      const name = upscalerNameOf(path, file);
       return new Upscaler({ id, name: name === '' ? id : name, scale, file, input, output }, model);
     } catch (error) {
       await model.release();
