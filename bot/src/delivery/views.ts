@@ -65,8 +65,10 @@ export function progressView(
   preview: Buffer | undefined,
 ): OutgoingMessage {
   const percent = Math.floor((100 * progress.step) / progress.total);
+  // A plain upscale reports the tiles it has run, not denoising steps.
+  const unit = job.kind === 'upscale' && job.upscale?.creative === false ? 'upscaling, tile' : 'step';
   return {
-    content: `${promptLine(job.prompt)} - step ${progress.step}/${progress.total} (${percent}%)`,
+    content: `${promptLine(job.prompt)} - ${unit} ${progress.step}/${progress.total} (${percent}%)`,
     embeds: [],
     components: pendingComponents(job.id),
     files: preview === undefined ? [] : [{ name: 'preview.png', data: preview }],

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { jobSchema } from '@sdbot/shared';
+import { progressView } from '../../../bot/src/delivery/views.js';
 import { parseCustomId } from '../../../bot/src/render/custom-id.js';
 import {
   pickUpscaler,
@@ -7,6 +9,7 @@ import {
   UPSCALE_DEFAULTS,
 } from '../../../bot/src/upscale/sizes.js';
 import { noUpscalerLine, upscaleComponents } from '../../../bot/src/upscale/view.js';
+import { exampleImageRef, exampleJob } from '../../helpers/messages.js';
 
 describe('upscale sizes', () => {
   it('doubles a 512x512 image with the default factor and cap', () => {
@@ -68,5 +71,37 @@ describe('upscale buttons', () => {
     expect(noUpscalerLine(128, 128)).toBe(
       'No upscaler is online, so this is the image at its generated size (128x128).',
     );
+  });
+});
+
+describe('upscale progress', () => {
+  const source = { image: exampleImageRef, index: 0, jobId: 'job-0000' };
+  const progress = { v: 1, jobId: 'job-0001', workerId: 'w-1', step: 3, total: 4, at: 0 } as const;
+
+  it('counts tiles for a plain upscale and steps for a creative one', () => {
+    const plain = jobSchema.parse(
+      exampleJob({
+        kind: 'upscale',
+        model: 'x2',
+        count: 1,
+        width: 1024,
+        height: 1024,
+        source,
+        upscale: { upscaler: 'x2', factor: 2, creative: false },
+      }),
+    );
+    expect(progressView(plain, progress, undefined).content).toContain('upscaling, tile 3/4 (75%)');
+    const creative = jobSchema.parse(
+      exampleJob({
+        kind: 'upscale',
+        count: 1,
+        width: 1024,
+        height: 1024,
+        source,
+        strength: 0.35,
+        upscale: { upscaler: 'x2', factor: 2, creative: true },
+      }),
+    );
+    expect(progressView(creative, progress, undefined).content).toContain('step 3/4 (75%)');
   });
 });
