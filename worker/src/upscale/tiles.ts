@@ -29,10 +29,16 @@ export const MIN_TILE = 32;
  * share at least `overlap`, all of one size and spread evenly (so no tile is mostly overlap, which
  * would cost model time for nothing), the first at 0 and the last ending at `length`.
  */
-export function axisTiles(length: number, tile: number, overlap: number): { starts: number[]; size: number } {
+export function axisTiles(
+  length: number,
+  tile: number,
+  overlap: number,
+  { exact = false }: { exact?: boolean } = {},
+): { starts: number[]; size: number } {
   if (length <= tile) return { starts: [0], size: length };
   const count = Math.ceil((length - overlap) / (tile - overlap));
-  const size = Math.ceil((length + (count - 1) * overlap) / count);
+  // A model with a fixed input size takes tiles of exactly that size.
+  const size = exact ? tile : Math.ceil((length + (count - 1) * overlap) / count);
   const starts = Array.from({ length: count }, (_, index) =>
     Math.floor((index * (length - size)) / (count - 1)),
   );
@@ -52,11 +58,20 @@ export function validateTiling(tile: number, overlap: number): void {
   }
 }
 
-/** Tiles covering a width x height input; one tile when the image fits in one. */
-export function layoutTiles(width: number, height: number, tile: number, overlap: number): TileLayout {
+/**
+ * Tiles covering a width x height input; one tile when the image fits in one. `exact`: every tile
+ * is `tile` pixels where the image is at least that large (a model with a fixed input size).
+ */
+export function layoutTiles(
+  width: number,
+  height: number,
+  tile: number,
+  overlap: number,
+  { exact = false }: { exact?: boolean } = {},
+): TileLayout {
   validateTiling(tile, overlap);
-  const columns = axisTiles(width, tile, overlap);
-  const rows = axisTiles(height, tile, overlap);
+  const columns = axisTiles(width, tile, overlap, { exact });
+  const rows = axisTiles(height, tile, overlap, { exact });
   const tiles: Tile[] = [];
   for (const y of rows.starts) {
     for (const x of columns.starts) tiles.push({ x, y, width: columns.size, height: rows.size });

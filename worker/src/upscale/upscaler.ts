@@ -10,7 +10,7 @@ import { LIMITS, SdbotError, type Logger } from '@sdbot/shared';
 import { openOnnxModel } from '../diffusion/backend/onnx.js';
 import { float32Tensor } from '../diffusion/backend/tensor.js';
 import type { InferenceModel, SessionSettings } from '../diffusion/backend/types.js';
-import { axisWeights, layoutTiles, sharedStrips, type Tile, type TileLayout } from './tiles.js';
+import { MIN_TILE, axisWeights, layoutTiles, sharedStrips, type Tile, type TileLayout } from './tiles.js';
 
 /** Default tile side and overlap (input pixels); see the README on picking the overlap. */
 export const DEFAULT_TILE = 256;
@@ -30,6 +30,8 @@ export interface UpscalerInfo {
   file: string;
   input: string;
   output: string;
+  /** Side of the square input a model with a fixed input size takes; undefined: any size. */
+  fixedSide?: number;
 }
 
 export interface RgbPixels {
@@ -80,6 +82,19 @@ export function upscalerIdOf(path: string, file: string): string {
   return id;
 }
 
+/** The fixed square input side a model declares (`[1, 3, 128, 128]`), or undefined when free. */
+function fixedSideOf(model: InferenceModel): number | undefined {
+  const [, , height, width] = model.inputs[0]?.shape ?? [];
+  if (typeof height !== 'number' && typeof width !== 'number') return undefined;
+  if (height !== width || typeof height !== 'number' || height < MIN_TILE) {
+    throw invalid(
+      model.file,
+      `takes a fixed ${String(width)}x${String(height)} input; sdbot runs free sizes or a fixed square of at least ${MIN_TILE}`,
+    );
+  }
+  return height;
+}
+
 function checkSignature(model: InferenceModel): { input: string; output: string } {
   const [input, ...extraInputs] = model.inputs;
   const [output] = model.outputs;
@@ -114,24 +129,23 @@ export class Upscaler {
     const model = await openOnnxModel(file, settings);
     try {
       const { input, output } = checkSignature(model);
-      const probe = float32Tensor(new Float32Array(3 * PROBE_SIDE * PROBE_SIDE).fill(0.5), [
-        1,
-        3,
-        PROBE_SIDE,
-        PROBE_SIDE,
-      ]);
+      const fixedSide = fixedSideOf(model);
+      const side = fixedSide ?? PROBE_SIDE;
+      const probe = float32Tensor(new Float32Array(3 * side * side).fill(0.5), [1, 3, side, side]);
       const result = await model.run({ [input]: probe }, [output]);
       const dims = result[output]?.dims ?? [];
-      const scale = (dims[3] ?? 0) / PROBE_SIDE;
-      if (!(SCALES as readonly number[]).includes(scale) || (dims[2] ?? 0) / PROBE_SIDE !== scale) {
+      const scale = (dims[3] ?? 0) / side;
+      if (!(SCALES as readonly number[]).includes(scale) || (dims[2] ?? 0) / side !== scale) {
         throw invalid(
           file,
-          `turns a ${PROBE_SIDE}x${PROBE_SIDE} image into [${dims.join(', ')}]; expected 2x, 3x, 4x or 8x`,
+          `turns a ${side}x${side} image into [${dims.join(', ')}]; expected 2x, 3x, 4x or 8x`,
         );
       }
       const id = upscalerIdOf(path, file);
       const name = upscalerNameOf(path, file);
-      return new Upscaler({ id, name: name === '' ? id : name, scale, file, input, output }, model);
+      const info: UpscalerInfo = { id, name: name === '' ? id : name, scale, file, input, output };
+      if (fixedSide !== undefined) info.fixedSide = fixedSide;
+      return new Upscaler(info, model);
     } catch (error) {
       await model.release();
       throw error;
@@ -145,8 +159,16 @@ export class Upscaler {
   /** Upscales by the model's scale; tiled unless `tile` is 0 or the image fits in one tile. */
   async upscale(image: RgbPixels, options: UpscaleOptions): Promise<RgbPixels> {
     const { width, height } = image;
-    const tile = options.tile === 0 ? Math.max(width, height, 64) : options.tile;
-    const layout = layoutTiles(width, height, tile, options.tile === 0 ? 0 : options.overlap);
+    const { fixedSide } = this.info;
+    let layout: TileLayout;
+    if (fixedSide !== undefined) {
+      // The model's own input size sets the tile; the overlap shrinks to fit it if need be.
+      const overlap = Math.min(options.overlap, Math.ceil(fixedSide / 2) - 1);
+      layout = layoutTiles(width, height, fixedSide, overlap, { exact: true });
+    } else {
+      const tile = options.tile === 0 ? Math.max(width, height, MIN_TILE) : options.tile;
+      layout = layoutTiles(width, height, tile, options.tile === 0 ? 0 : options.overlap);
+    }
     const scale = this.info.scale;
     const outWidth = width * scale;
     const outHeight = height * scale;
@@ -164,13 +186,20 @@ export class Upscaler {
     return { rgb: toRgb8(sums, weights, outWidth * outHeight), width: outWidth, height: outHeight };
   }
 
+  /**
+   * Runs one tile; the output is `region` scaled. A fixed-size model gets the tile padded to its
+   * input size by repeating the edge pixels, and only the region's part of its output is kept.
+   */
   private async runTile(image: RgbPixels, region: Tile): Promise<Float32Array> {
-    const { x, y, width, height } = region;
+    const { x, y } = region;
+    const width = this.info.fixedSide ?? region.width;
+    const height = this.info.fixedSide ?? region.height;
     const plane = width * height;
     const data = new Float32Array(3 * plane);
     for (let row = 0; row < height; row += 1) {
+      const sourceRow = Math.min(y + row, image.height - 1);
       for (let column = 0; column < width; column += 1) {
-        const from = ((y + row) * image.width + (x + column)) * 3;
+        const from = (sourceRow * image.width + Math.min(x + column, image.width - 1)) * 3;
         const to = row * width + column;
         data[to] = (image.rgb[from] ?? 0) / 255;
         data[plane + to] = (image.rgb[from + 1] ?? 0) / 255;
@@ -187,12 +216,37 @@ export class Upscaler {
         `${this.info.file}: returned [${tensor?.dims.join(', ') ?? ''}] for a ${width}x${height} tile; expected [${expected.join(', ')}]`,
       );
     }
-    return tensor.data;
+    if (width === region.width && height === region.height) return tensor.data;
+    return cropPlanes(
+      tensor.data,
+      width * scale,
+      height * scale,
+      region.width * scale,
+      region.height * scale,
+    );
   }
 
   release(): Promise<void> {
     return this.model.release();
   }
+}
+
+/** The top-left `width` x `height` of planar RGB data `fullWidth` x `fullHeight`. */
+function cropPlanes(
+  data: Float32Array,
+  fullWidth: number,
+  fullHeight: number,
+  width: number,
+  height: number,
+): Float32Array {
+  const cropped = new Float32Array(3 * width * height);
+  for (let channel = 0; channel < 3; channel += 1) {
+    for (let row = 0; row < height; row += 1) {
+      const from = channel * fullWidth * fullHeight + row * fullWidth;
+      cropped.set(data.subarray(from, from + width), channel * width * height + row * width);
+    }
+  }
+  return cropped;
 }
 
 /** Adds one tile's output, weighted, into the running sums (planar RGB, output pixels). */
