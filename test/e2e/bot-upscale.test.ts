@@ -65,7 +65,7 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       expect(world.emulator.errors).toEqual([]);
     });
 
-    it('U doubles the image, Upscale again doubles it up to the cap, Creative redraws it larger', async () => {
+    it('U2 doubles image 2, Upscale again doubles it up to the cap, Creative redraws it larger', async () => {
       const set = await world.emulator.sendCommand({
         name: 'settings',
         subcommand: 'set',
@@ -75,18 +75,19 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       expect(await privateAnswer(world, set)).toBe('`upscale-max-pixels` is now 65536.');
 
       const grid = await resultOf(
-        await world.imagine({ prompt: 'a lighthouse --steps 4 --count 1 --seed 7 --w 64 --h 64' }),
+        await world.imagine({ prompt: 'a lighthouse --steps 4 --count 2 --seed 7 --w 64 --h 64' }),
         60_000,
       );
-      expect(await imageSize(attachmentOf(grid))).toEqual({ width: 64, height: 64, format: 'png' });
+      expect(await imageSize(attachmentOf(grid))).toEqual({ width: 128, height: 64, format: 'png' });
 
-      const u1 = await world.emulator.clickButton({ message: grid, customId: button(grid, 'U1') });
-      const upscaled = await u1.waitForOriginal(isResult, 60_000);
+      const u2 = await world.emulator.clickButton({ message: grid, customId: button(grid, 'U2') });
+      const upscaled = await u2.waitForOriginal(isResult, 60_000);
       expect(await imageSize(attachmentOf(upscaled))).toEqual({ width: 128, height: 128, format: 'png' });
       expect(buttonLabels(upscaled)).toEqual(['Upscale again', 'Upscale (Creative)', 'Delete']);
       expect(upscaled.content).toContain('upscaled to 128x128');
+      expect(upscaled.embeds[0]?.title).toBe('Upscale of image 2');
       expect(readParameters(attachmentOf(upscaled))).toMatch(
-        /^a lighthouse\n.*Seed: 7, Size: 64x64.*, Postprocess upscale by: 2, Postprocess upscaler: x2$/s,
+        /^a lighthouse\n.*Seed: 8, Size: 64x64.*, Postprocess upscale by: 2, Postprocess upscaler: x2$/s,
       );
 
       const again = await world.emulator.clickButton({
@@ -98,6 +99,7 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       expect(await imageSize(png)).toEqual({ width: 256, height: 256, format: 'png' });
       // At the server's 256x256 cap: no Upscale again any more.
       expect(buttonLabels(twice)).toEqual(['Upscale (Creative)', 'Delete']);
+      expect(twice.embeds[0]?.title).toBe('Upscale of image 2');
       const rgb = await readRgbImage(png);
       expect(detectWatermark(rgb.rgb, rgb.width, rgb.height).match).toBe(true);
 
@@ -108,12 +110,13 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       const creative = await creativeClick.waitForOriginal(isResult, 60_000);
       expect(await imageSize(attachmentOf(creative))).toEqual({ width: 128, height: 128, format: 'png' });
       expect(creative.content).toContain('upscaled (creative) to 128x128');
+      expect(creative.embeds[0]?.title).toBe('Upscale (Creative) of image 2');
       expect(readParameters(attachmentOf(creative))).toMatch(
-        /Seed: 7, Size: 128x128.*Denoising strength: 0\.35.*Hires upscale: 2, Hires upscaler: x2/s,
+        /Seed: 8, Size: 128x128.*Denoising strength: 0\.35.*Hires upscale: 2, Hires upscaler: x2/s,
       );
       const { client } = await world.jobs();
       const job = (await client.state(upscaledJobId(creative)))?.job;
-      expect(job).toMatchObject({ kind: 'upscale', model: 'tiny-sd', strength: 0.35, seed: 7 });
+      expect(job).toMatchObject({ kind: 'upscale', model: 'tiny-sd', strength: 0.35, seed: 8 });
       expect(job?.upscale).toEqual({ upscaler: 'x2', factor: 2, creative: true });
     });
 

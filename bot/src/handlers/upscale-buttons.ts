@@ -152,7 +152,8 @@ export async function upscaleAgain(
     guildSettings(ctx, interaction),
   ]);
   const image = chosenImage(result, 0);
-  await submitPlainUpscale(ctx, interaction, settings, { job, image, index: 0, jobId });
+  // The index names the grid image the chain started from, for the title; the image is this one.
+  await submitPlainUpscale(ctx, interaction, settings, { job, image, index: job.source?.index ?? 0, jobId });
 }
 
 /** The job that drew the picture an upscale chain started from (its diffusion model). */
@@ -185,9 +186,10 @@ export async function creativeUpscale(
   if (upscaled.kind !== 'upscale' || from?.jobId === undefined) {
     throw new RequestRefusedError('result-unavailable', 'This picture is not an upscale.');
   }
-  const [{ result }, drawing] = await Promise.all([finishedJob(ctx, from.jobId), drawingJob(ctx, upscaled)]);
+  const [source, drawing] = await Promise.all([finishedJob(ctx, from.jobId), drawingJob(ctx, upscaled)]);
   const index = from.index ?? 0;
-  const image = chosenImage(result, index);
+  // An upscale has one image; `index` then only names the grid image the chain started from.
+  const image = chosenImage(source.result, source.job.kind === 'upscale' ? 0 : index);
   const { factor, creativeStrength } = upscaleSettings(settings);
   const pixelBudget = Math.min(ctx.config.limits.maxPixels, settings?.maxPixels ?? Infinity);
   const size = upscaleTarget(image.width, image.height, factor, pixelBudget);

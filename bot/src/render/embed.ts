@@ -34,7 +34,7 @@ function title(job: GenerationJob): string | undefined {
     case 'txt2img':
       return undefined;
     case 'upscale':
-      return `Upscale of image${image}`;
+      return `${job.upscale?.creative === true ? 'Upscale (Creative)' : 'Upscale'} of image${image}`;
     case 'variation':
       return `Variation of image${image}`;
     case 'img2img':
