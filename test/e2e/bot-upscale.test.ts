@@ -116,8 +116,13 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       );
       const { client } = await world.jobs();
       const job = (await client.state(upscaledJobId(creative)))?.job;
-      expect(job).toMatchObject({ kind: 'upscale', model: 'tiny-sd', strength: 0.35, seed: 8 });
-      expect(job?.upscale).toEqual({ upscaler: 'x2', factor: 2, creative: true });
+      expect(job).toMatchObject({
+        kind: 'img2img',
+        model: 'tiny-sd',
+        strength: 0.35,
+        seed: 8,
+        hires: { upscaler: 'x2', factor: 2 },
+      });
     });
 
     it('/info lists the upscaler apart from the models', async () => {

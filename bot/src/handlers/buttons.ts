@@ -4,14 +4,16 @@
  * replica and after a restart.
  */
 import { PermissionFlagsBits, type ButtonInteraction } from 'discord.js';
-import { LIMITS, isTerminalStatus } from '@sdbot/shared';
+import { deriveJob, isGenerationJob, isTerminalStatus, LIMITS, randomSeed } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
+import { flaggedIntact } from '../delivery/views.js';
 import type { ButtonAction } from '../render/custom-id.js';
 import type { BotContext } from '../service/context.js';
 import { InteractionReply, tokenExpiry } from '../service/discord.js';
 import { answerPrivately, deferButton, deferPublicly } from './respond.js';
-import { chosenImage, finishedJob, guildSettings, jobState } from './finished-job.js';
-import { randomSeed, submitJob } from './submit.js';
+import { nsfwAllowedHere } from '../requests/policy.js';
+import { requestContext, requestJob } from '../requests/request-job.js';
+import { chosenImage, finishedJob, flaggedNotAllowed, jobState } from './finished-job.js';
 import { creativeUpscale, upscaleAgain, upscaleImage } from './upscale-buttons.js';
 
 function canManageMessages(interaction: ButtonInteraction): boolean {
@@ -21,66 +23,37 @@ function canManageMessages(interaction: ButtonInteraction): boolean {
 /** V: img2img from that image, as far from it as the guild's variation strength says. */
 async function variation(ctx: BotContext, interaction: ButtonInteraction, jobId: string, index: number) {
   if (!(await deferPublicly(interaction))) return;
-  const [{ job, result }, settings] = await Promise.all([
+  const [{ job, result }, context] = await Promise.all([
     finishedJob(ctx, jobId),
-    guildSettings(ctx, interaction),
+    requestContext(ctx, interaction),
   ]);
-  const image = chosenImage(result, index);
-  const strength = settings?.variationStrength ?? ctx.config.limits.variationStrength;
-  const count = Math.min(job.count, settings?.maxCount ?? LIMITS.count.max);
-  await submitJob(ctx, interaction, settings, (id, requester) => ({
-    ...ctx.jobs.buildJob({
-      id,
-      requester,
-      prompt: job.prompt,
-      negativePrompt: job.negativePrompt,
-      model: job.model,
-      seed: randomSeed(),
-      steps: job.steps,
-      guidance: job.guidance,
-      width: job.width,
-      height: job.height,
-      scheduler: job.scheduler,
-      rng: job.rng,
-      count,
-      source: image.image,
-      strength,
-    }),
-    kind: 'variation',
+  const image = chosenImage(job, result, index, context);
+  if (!isGenerationJob(job)) {
+    throw new RequestRefusedError('result-unavailable', 'An upscaled picture has no settings to vary.');
+  }
+  const settings = context.settings;
+  const draft = deriveJob(job, {
+    type: 'variation',
     source: { image: image.image, index, jobId },
-  }));
+    strength: settings?.variationStrength ?? ctx.config.limits.variationStrength,
+    seed: randomSeed(),
+    count: Math.min(job.count, settings?.maxCount ?? LIMITS.count.max),
+  });
+  await requestJob(ctx, interaction, draft, context);
 }
 
 /** Re-roll: the same request with a new seed. */
 async function reroll(ctx: BotContext, interaction: ButtonInteraction, jobId: string) {
   if (!(await deferPublicly(interaction))) return;
-  const [state, settings] = await Promise.all([jobState(ctx, jobId), guildSettings(ctx, interaction)]);
-  const job = state.job;
-  await submitJob(ctx, interaction, settings, (id, requester) => {
-    const built = ctx.jobs.buildJob({
-      id,
-      requester,
-      prompt: job.prompt,
-      negativePrompt: job.negativePrompt,
-      model: job.model,
-      seed: randomSeed(),
-      steps: job.steps,
-      guidance: job.guidance,
-      width: job.width,
-      height: job.height,
-      scheduler: job.scheduler,
-      rng: job.rng,
-      count: job.count,
-      ...(job.source === undefined ? {} : { source: job.source.image }),
-      ...(job.strength === undefined ? {} : { strength: job.strength }),
-    });
-    return {
-      ...built,
-      kind: job.kind,
-      ...(job.source === undefined ? {} : { source: job.source }),
-      ...(job.variation === undefined ? {} : { variation: job.variation }),
-    };
-  });
+  const [state, context, outcome] = await Promise.all([
+    jobState(ctx, jobId),
+    requestContext(ctx, interaction),
+    ctx.jobs.findOutcome(jobId),
+  ]);
+  const flagged = outcome?.type === 'result' && flaggedIntact(state.job, outcome);
+  if (flagged && !nsfwAllowedHere(context)) throw flaggedNotAllowed();
+  const draft = deriveJob(state.job, { type: 'reroll', seed: randomSeed() });
+  await requestJob(ctx, interaction, draft, context);
 }
 
 /** Delete: the requester, whoever made this message, or a member who can manage messages. */

@@ -1,7 +1,7 @@
 /** Reading what a button refers to: the job, its stored result and one of its images. */
-import type { ButtonInteraction } from 'discord.js';
-import type { GenerationJob, JobResult, JobStateRecord } from '@sdbot/shared';
+import type { Job, JobResult, JobStateRecord } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
+import { nsfwAllowedHere, type PolicyContext } from '../requests/policy.js';
 import type { BotContext } from '../service/context.js';
 
 export function expired(): RequestRefusedError {
@@ -18,10 +18,7 @@ export async function jobState(ctx: BotContext, jobId: string): Promise<JobState
 }
 
 /** The job and its result, for buttons under a finished job. */
-export async function finishedJob(
-  ctx: BotContext,
-  jobId: string,
-): Promise<{ job: GenerationJob; result: JobResult }> {
+export async function finishedJob(ctx: BotContext, jobId: string): Promise<{ job: Job; result: JobResult }> {
   const [state, outcome] = await Promise.all([jobState(ctx, jobId), ctx.jobs.findOutcome(jobId)]);
   if (outcome === null) {
     if (state.status.state === 'completed') throw expired();
@@ -33,18 +30,30 @@ export async function finishedJob(
   return { job: state.job, result: outcome };
 }
 
-export function chosenImage(result: JobResult, index: number) {
+export function flaggedNotAllowed(): RequestRefusedError {
+  return new RequestRefusedError(
+    'nsfw-not-allowed',
+    'This picture was flagged by the safety filter: its buttons work only in age-restricted channels of a server that allows such pictures.',
+  );
+}
+
+/**
+ * The image a U or V button names. A flagged image the worker replaced has nothing to work from; one
+ * that came back intact may be used only where the same job would be allowed now.
+ */
+export function chosenImage(job: Job, result: JobResult, index: number, context: PolicyContext) {
   const image = result.images[index];
   if (image === undefined) {
     throw new RequestRefusedError('result-unavailable', `This result has no image ${index + 1}.`);
   }
   if (image.nsfw) {
-    throw new RequestRefusedError('image-withheld', `Image ${index + 1} was withheld by the safety filter.`);
+    if (job.nsfw !== 'allow') {
+      throw new RequestRefusedError(
+        'image-withheld',
+        `Image ${index + 1} was withheld by the safety filter.`,
+      );
+    }
+    if (!nsfwAllowedHere(context)) throw flaggedNotAllowed();
   }
   return image;
-}
-
-/** The settings of the guild the button is in (null in direct messages). */
-export function guildSettings(ctx: BotContext, interaction: ButtonInteraction) {
-  return interaction.guildId === null ? Promise.resolve(null) : ctx.settings.get(interaction.guildId);
 }

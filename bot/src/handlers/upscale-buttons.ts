@@ -1,91 +1,44 @@
 /**
- * U1-U4, Upscale again and Upscale (Creative). U and Upscale again send an `upscale` job to a
- * super-resolution worker (the guild's factor, capped by its `upscale-max-pixels`); Creative sends
- * one to the diffusion model that drew the picture, which enlarges it and redraws it with img2img
- * at the guild's `creative-strength`, same prompt and seed (a hires fix), within the pixel budget.
- * Without an upscaler online, U posts the image at its size and says so.
+ * U1-U4, Upscale again and Upscale (Creative). U and Upscale again derive an `upscale` job for a
+ * super-resolution worker (the guild's factor, capped by its `upscale-max-pixels`); Creative derives
+ * an img2img job with `hires` for the diffusion model that drew the picture, which enlarges it and
+ * redraws it at the guild's `creative-strength` with the same prompt and seed (a hires fix), within
+ * the pixel budget. All go through the one request path (policy, quotas, rate limits). Without an
+ * upscaler online, U posts the image at its size and says so.
  */
 import type { ButtonInteraction } from 'discord.js';
-import {
-  createJobSchema,
-  validate,
-  type GenerationJob,
-  type GenerationJobInput,
-  type GuildSettings,
-  type Requester,
-  type ResultImage,
-} from '@sdbot/shared';
+import { deriveJob, isGenerationJob, type GenerationJob, type Job, type ResultImage } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
 import { DEFAULT_ATTACHMENT_LIMIT_BYTES } from '../render/fit.js';
+import type { PolicyContext } from '../requests/policy.js';
+import { requestContext, requestJob } from '../requests/request-job.js';
 import type { BotContext } from '../service/context.js';
 import { editOptions } from '../service/discord.js';
-import { pickUpscaler, upscaleSettings, upscaleTarget, type Size } from '../upscale/sizes.js';
+import { pickUpscaler, upscaleSettings, upscaleTarget } from '../upscale/sizes.js';
 import { notUpscaledView } from '../upscale/view.js';
-import { chosenImage, finishedJob, guildSettings, jobState } from './finished-job.js';
+import { chosenImage, finishedJob, jobState } from './finished-job.js';
 import { deferPublicly } from './respond.js';
-import { submitJob } from './submit.js';
 
 /** Upscale again chains are short; this bounds the walk back to the drawing job. */
 const MAX_CHAIN = 16;
 
 interface UpscaleSource {
-  /** The job whose settings (prompt, seed, steps...) the upscale carries on. */
-  job: GenerationJob;
+  /** The job the image came from. */
+  job: Job;
   image: ResultImage;
+  /** The grid image the chain started from, for titles. */
   index: number;
   jobId: string;
 }
 
-function isPlainUpscale(job: GenerationJob): boolean {
-  return job.kind === 'upscale' && job.upscale?.creative !== true;
-}
-
-/** The upscale job for `source` at `size`: plain (an upscaler) or creative (the diffusion model). */
-function upscaleJob(
-  ctx: BotContext,
-  id: string,
-  requester: Requester,
-  source: UpscaleSource,
-  size: Size,
-  spec: { model: string; upscaler: string | undefined; factor: number; creative: boolean; strength?: number },
-): GenerationJob {
-  const { job } = source;
-  const input: GenerationJobInput = {
-    v: 1,
-    id,
-    kind: 'upscale',
-    prompt: job.prompt,
-    negativePrompt: job.negativePrompt,
-    seed: source.image.seed,
-    steps: job.steps,
-    guidance: job.guidance,
-    width: size.width,
-    height: size.height,
-    scheduler: job.scheduler,
-    rng: job.rng,
-    model: spec.model,
-    count: 1,
-    source: { image: source.image.image, index: source.index, jobId: source.jobId },
-    upscale: {
-      ...(spec.upscaler === undefined ? {} : { upscaler: spec.upscaler }),
-      factor: spec.factor === 4 ? 4 : 2,
-      creative: spec.creative,
-    },
-    ...(spec.strength === undefined ? {} : { strength: spec.strength }),
-    requester,
-    createdAt: ctx.now(),
-  };
-  return validate(createJobSchema({ maxPixels: ctx.config.limits.maxPixels }), input);
-}
-
-/** Sends a plain upscale of `source` to an online upscaler; refuses when none is online. */
-async function submitPlainUpscale(
+/** Sends an upscale of `source` to an online upscaler; refuses when none is online or at the cap. */
+async function requestUpscale(
   ctx: BotContext,
   interaction: ButtonInteraction,
-  settings: GuildSettings | null,
+  context: PolicyContext,
   source: UpscaleSource,
 ): Promise<void> {
-  const { factor, maxPixels } = upscaleSettings(settings);
+  const { factor, maxPixels } = upscaleSettings(context.settings);
   const size = upscaleTarget(source.image.width, source.image.height, factor, maxPixels);
   if (size === null) {
     throw new RequestRefusedError(
@@ -97,14 +50,13 @@ async function submitPlainUpscale(
   if (upscaler === undefined) {
     throw new RequestRefusedError('result-unavailable', 'No upscaler is online right now; try again later.');
   }
-  await submitJob(ctx, interaction, settings, (id, requester) =>
-    upscaleJob(ctx, id, requester, source, size, {
-      model: upscaler.id,
-      upscaler: upscaler.id,
-      factor,
-      creative: false,
-    }),
-  );
+  const draft = deriveJob(source.job, {
+    type: 'upscale',
+    source: { image: source.image.image, index: source.index, jobId: source.jobId },
+    upscaler: upscaler.id,
+    ...size,
+  });
+  await requestJob(ctx, interaction, draft, context);
 }
 
 /** U: the chosen image of a grid, upscaled; at its own size with a notice when no upscaler is online. */
@@ -115,12 +67,12 @@ export async function upscaleImage(
   index: number,
 ): Promise<void> {
   if (!(await deferPublicly(interaction))) return;
-  const [{ job, result }, settings, upscalers] = await Promise.all([
+  const [{ job, result }, context, upscalers] = await Promise.all([
     finishedJob(ctx, jobId),
-    guildSettings(ctx, interaction),
+    requestContext(ctx, interaction),
     ctx.jobs.servedUpscalers(),
   ]);
-  const image = chosenImage(result, index);
+  const image = chosenImage(job, result, index, context);
   if (upscalers.length === 0) {
     // Nothing is resized here: only the worker may produce images (it owns the watermark).
     const message = await notUpscaledView({
@@ -137,7 +89,7 @@ export async function upscaleImage(
     ctx.logger.info({ guildId: interaction.guildId, jobId }, 'upscale:unavailable');
     return;
   }
-  await submitPlainUpscale(ctx, interaction, settings, { job, image, index, jobId });
+  await requestUpscale(ctx, interaction, context, { job, image, index, jobId });
 }
 
 /** Upscale again: the upscaled image, enlarged once more (up to the guild's cap). */
@@ -147,24 +99,23 @@ export async function upscaleAgain(
   jobId: string,
 ): Promise<void> {
   if (!(await deferPublicly(interaction))) return;
-  const [{ job, result }, settings] = await Promise.all([
+  const [{ job, result }, context] = await Promise.all([
     finishedJob(ctx, jobId),
-    guildSettings(ctx, interaction),
+    requestContext(ctx, interaction),
   ]);
-  const image = chosenImage(result, 0);
-  // The index names the grid image the chain started from, for the title; the image is this one.
-  await submitPlainUpscale(ctx, interaction, settings, { job, image, index: job.source?.index ?? 0, jobId });
+  const image = chosenImage(job, result, 0, context);
+  await requestUpscale(ctx, interaction, context, { job, image, index: job.source?.index ?? 0, jobId });
 }
 
-/** The job that drew the picture an upscale chain started from (its diffusion model). */
-async function drawingJob(ctx: BotContext, job: GenerationJob): Promise<GenerationJob> {
+/** The job that drew the picture an upscale chain started from (its model, prompt and settings). */
+async function drawingJob(ctx: BotContext, job: Job): Promise<GenerationJob> {
   let current = job;
-  for (let hop = 0; hop < MAX_CHAIN && isPlainUpscale(current); hop += 1) {
-    const sourceJobId = current.source?.jobId;
+  for (let hop = 0; hop < MAX_CHAIN && current.kind === 'upscale'; hop += 1) {
+    const sourceJobId: string | undefined = current.source.jobId;
     if (sourceJobId === undefined) break;
     current = (await jobState(ctx, sourceJobId)).job;
   }
-  if (isPlainUpscale(current)) {
+  if (!isGenerationJob(current)) {
     throw new RequestRefusedError('result-unavailable', 'The picture this upscale came from has expired.');
   }
   return current;
@@ -180,18 +131,21 @@ export async function creativeUpscale(
   jobId: string,
 ): Promise<void> {
   if (!(await deferPublicly(interaction))) return;
-  const [state, settings] = await Promise.all([jobState(ctx, jobId), guildSettings(ctx, interaction)]);
+  const [state, context] = await Promise.all([jobState(ctx, jobId), requestContext(ctx, interaction)]);
   const upscaled = state.job;
   const from = upscaled.source;
-  if (upscaled.kind !== 'upscale' || from?.jobId === undefined) {
+  const isUpscale =
+    upscaled.kind === 'upscale' || (upscaled.kind === 'img2img' && upscaled.hires !== undefined);
+  if (!isUpscale || from?.jobId === undefined) {
     throw new RequestRefusedError('result-unavailable', 'This picture is not an upscale.');
   }
-  const [source, drawing] = await Promise.all([finishedJob(ctx, from.jobId), drawingJob(ctx, upscaled)]);
+  const sourceJobId = from.jobId;
+  const [source, drawing] = await Promise.all([finishedJob(ctx, sourceJobId), drawingJob(ctx, upscaled)]);
   const index = from.index ?? 0;
   // An upscale has one image; `index` then only names the grid image the chain started from.
-  const image = chosenImage(source.result, source.job.kind === 'upscale' ? 0 : index);
-  const { factor, creativeStrength } = upscaleSettings(settings);
-  const pixelBudget = Math.min(ctx.config.limits.maxPixels, settings?.maxPixels ?? Infinity);
+  const image = chosenImage(source.job, source.result, source.job.kind === 'upscale' ? 0 : index, context);
+  const { factor, creativeStrength } = upscaleSettings(context.settings);
+  const pixelBudget = Math.min(context.maxPixels, context.settings?.maxPixels ?? Infinity);
   const size = upscaleTarget(image.width, image.height, factor, pixelBudget);
   if (size === null) {
     throw new RequestRefusedError(
@@ -200,13 +154,13 @@ export async function creativeUpscale(
     );
   }
   const upscaler = pickUpscaler(await ctx.jobs.servedUpscalers(), factor);
-  await submitJob(ctx, interaction, settings, (id, requester) =>
-    upscaleJob(ctx, id, requester, { job: upscaled, image, index, jobId: from.jobId ?? jobId }, size, {
-      model: drawing.model,
-      upscaler: upscaler?.id,
-      factor,
-      creative: true,
-      strength: creativeStrength,
-    }),
-  );
+  const draft = deriveJob(drawing, {
+    type: 'hires',
+    source: { image: image.image, index, jobId: sourceJobId },
+    seed: image.seed,
+    strength: creativeStrength,
+    ...size,
+    hires: { factor: factor === 4 ? 4 : 2, ...(upscaler === undefined ? {} : { upscaler: upscaler.id }) },
+  });
+  await requestJob(ctx, interaction, draft, context);
 }

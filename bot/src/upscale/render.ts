@@ -1,5 +1,5 @@
 /** The posted message of a finished upscale job, with Upscale again offered while under the cap. */
-import type { GenerationJob, JobResult } from '@sdbot/shared';
+import type { Job, JobResult } from '@sdbot/shared';
 import type { OutgoingMessage } from '../delivery/views.js';
 import { SdbotError } from '@sdbot/shared';
 import type { GuildSettingsStore } from '../settings/store.js';
@@ -7,7 +7,7 @@ import { upscaleSettings, upscaleTarget } from './sizes.js';
 import { upscaleResultView } from './view.js';
 
 export interface UpscaleRenderInput {
-  job: GenerationJob;
+  job: Job;
   result: JobResult;
   images: Buffer[];
   userId: string;
@@ -34,6 +34,8 @@ export async function renderUpscale(
     userId: input.userId,
     attachmentLimit: input.attachmentLimit,
     spoiler: input.spoiler,
+    width: described.width,
+    height: described.height,
     again: !described.nsfw && upscaleTarget(described.width, described.height, factor, maxPixels) !== null,
   });
 }

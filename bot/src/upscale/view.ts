@@ -4,8 +4,8 @@
  * U posts when no upscaler is online (the image at its size, saying so).
  */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from 'discord.js';
-import type { GenerationJob, JobResult } from '@sdbot/shared';
-import { promptLine, singleImageView, type OutgoingMessage } from '../delivery/views.js';
+import type { Job, JobResult } from '@sdbot/shared';
+import { jobCaption, promptLine, singleImageView, type OutgoingMessage } from '../delivery/views.js';
 import type { ButtonRow } from '../render/components.js';
 import { encodeCustomId } from '../render/custom-id.js';
 import { resultEmbed } from '../render/embed.js';
@@ -42,7 +42,7 @@ export function upscaleComponents(jobId: string, { again }: UpscaleButtonsOption
 }
 
 export interface UpscaleViewInput {
-  job: GenerationJob;
+  job: Job;
   result: JobResult;
   /** PNG bytes of the upscaled image. */
   image: Buffer;
@@ -50,6 +50,9 @@ export interface UpscaleViewInput {
   attachmentLimit: number;
   spoiler: boolean;
   again: boolean;
+  /** The upscaled image's size. */
+  width: number;
+  height: number;
 }
 
 export async function upscaleResultView(input: UpscaleViewInput): Promise<OutgoingMessage> {
@@ -63,9 +66,9 @@ export async function upscaleResultView(input: UpscaleViewInput): Promise<Outgoi
     ...(input.spoiler ? {} : { imageFileName: file.fileName }),
     ...(file.note === undefined ? {} : { attachmentNote: file.note }),
   });
-  const how = job.upscale?.creative === true ? 'upscaled (creative)' : 'upscaled';
+  const how = job.kind === 'img2img' && job.hires !== undefined ? 'upscaled (creative)' : 'upscaled';
   return {
-    content: `${promptLine(job.prompt)} - ${how} to ${job.width}x${job.height} - <@${input.userId}>`,
+    content: `${promptLine(jobCaption(job))} - ${how} to ${input.width}x${input.height} - <@${input.userId}>`,
     embeds: [embed],
     components: upscaleComponents(job.id, { again: input.again }),
     files: [{ name: file.fileName, data: file.data }],

@@ -78,30 +78,24 @@ describe('upscale progress', () => {
   const source = { image: exampleImageRef, index: 0, jobId: 'job-0000' };
   const progress = { v: 1, jobId: 'job-0001', workerId: 'w-1', step: 3, total: 4, at: 0 } as const;
 
-  it('counts tiles for a plain upscale and steps for a creative one', () => {
-    const plain = jobSchema.parse(
-      exampleJob({
-        kind: 'upscale',
-        model: 'x2',
-        count: 1,
-        width: 1024,
-        height: 1024,
-        source,
-        upscale: { upscaler: 'x2', factor: 2, creative: false },
-      }),
-    );
+  it('counts tiles for an upscale and steps for a creative one', () => {
+    const base = jobSchema.parse(exampleJob({ count: 1 }));
+    const plain = jobSchema.parse({
+      v: 1,
+      id: 'job-0001',
+      kind: 'upscale',
+      model: 'x2',
+      source,
+      width: 1024,
+      height: 1024,
+      requester: base.requester,
+      createdAt: base.createdAt,
+    });
     expect(progressView(plain, progress, undefined).content).toContain('upscaling, tile 3/4 (75%)');
-    const creative = jobSchema.parse(
-      exampleJob({
-        kind: 'upscale',
-        count: 1,
-        width: 1024,
-        height: 1024,
-        source,
-        strength: 0.35,
-        upscale: { upscaler: 'x2', factor: 2, creative: true },
-      }),
-    );
+    const creative = jobSchema.parse({
+      ...exampleJob({ kind: 'img2img', count: 1, width: 1024, height: 1024, source, strength: 0.35 }),
+      hires: { upscaler: 'x2', factor: 2 },
+    });
     expect(progressView(creative, progress, undefined).content).toContain('step 3/4 (75%)');
   });
 });

@@ -81,6 +81,13 @@ export function upscaledParameters(source: string | null, factor: number, upscal
   return `${source.trimEnd()}, ${added}`;
 }
 
+/** The `Seed: N` of an infotext, or 0 when it names none. */
+export function seedOfParameters(parameters: string | null): number {
+  const seed = /(?:^|, )Seed: (\d+)(?:,|$)/m.exec(parameters?.split('\n').at(-1) ?? '')?.[1];
+  const value = seed === undefined ? 0 : Number(seed);
+  return Number.isSafeInteger(value) && value <= 2 ** 32 - 1 ? value : 0;
+}
+
 export interface FinishedImage {
   png: Buffer;
   watermarked: boolean;

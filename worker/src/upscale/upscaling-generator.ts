@@ -5,7 +5,14 @@
  * upscale runs the upscaler alone; a Creative one (hires fix) enlarges the source, then hands an
  * img2img job at the larger size to the diffusion generator, all in one job.
  */
-import { SdbotError, type Config, type GenerationJob, type Logger } from '@sdbot/shared';
+import {
+  SdbotError,
+  type Config,
+  type GenerationJob,
+  type Hires,
+  type Logger,
+  type UpscaleJob,
+} from '@sdbot/shared';
 import { readRgbImage } from '../image-io.js';
 import { encodePng, readParameters } from '../provenance.js';
 import type {
@@ -14,8 +21,9 @@ import type {
   GenerationRequest,
   ImageGenerator,
   ModelInfo,
+  UpscaleRequest,
 } from '../service/generator.js';
-import { enlarge, finishUpscaled, upscaledParameters } from './enlarge.js';
+import { enlarge, finishUpscaled, seedOfParameters, upscaledParameters } from './enlarge.js';
 import type { Upscaler } from './upscaler.js';
 
 export class UpscalingGenerator implements ImageGenerator {
@@ -56,19 +64,21 @@ export class UpscalingGenerator implements ImageGenerator {
   }
 
   async generate(request: GenerationRequest, hooks: GenerationHooks): Promise<GenerationOutput> {
-    const { job, sourceImage } = request;
-    // The one dispatch point: an upscaler's queue, a Creative upscale, or the diffusion model.
-    const upscaler = this.upscalers.has(job.model);
-    const creative = job.kind === 'upscale' && job.upscale?.creative === true;
-    if ((upscaler || creative) && sourceImage === undefined) {
-      throw new SdbotError('INVALID_INPUT', 'an upscale job needs its source image');
-    }
-    if (upscaler && sourceImage !== undefined) return this.plain(job, sourceImage, hooks);
     if (this.diffusion === undefined) {
-      throw new SdbotError('UNKNOWN_MODEL', `model "${job.model}" is not loaded by this worker`);
+      throw new SdbotError('UNKNOWN_MODEL', `model "${request.job.model}" is not loaded by this worker`);
     }
-    if (creative && sourceImage !== undefined) return this.creative(job, sourceImage, hooks);
+    const { job, sourceImage } = request;
+    // A Creative upscale (hires fix) enlarges first; everything else is plain diffusion.
+    if (job.kind === 'img2img' && job.hires !== undefined) {
+      if (sourceImage === undefined)
+        throw new SdbotError('INVALID_INPUT', 'an img2img job needs its source image');
+      return this.creative(job, job.hires, sourceImage, hooks);
+    }
     return this.diffusion.generate(request, hooks);
+  }
+
+  upscale({ job, sourceImage }: UpscaleRequest, hooks: GenerationHooks): Promise<GenerationOutput> {
+    return this.plain(job, sourceImage, hooks);
   }
 
   private tiling(hooks: GenerationHooks) {
@@ -81,7 +91,7 @@ export class UpscalingGenerator implements ImageGenerator {
   }
 
   private async plain(
-    job: GenerationJob,
+    job: UpscaleJob,
     source: Uint8Array,
     hooks: GenerationHooks,
   ): Promise<GenerationOutput> {
@@ -91,7 +101,10 @@ export class UpscalingGenerator implements ImageGenerator {
     }
     const started = performance.now();
     const image = await readRgbImage(source, 'source image');
-    const target = { width: job.width, height: job.height };
+    const target = {
+      width: job.width ?? image.width * upscaler.info.scale,
+      height: job.height ?? image.height * upscaler.info.scale,
+    };
     const enlarged = await enlarge(image, target, upscaler, {
       ...this.tiling(hooks),
       onTile: (done, total) => {
@@ -99,10 +112,11 @@ export class UpscalingGenerator implements ImageGenerator {
       },
     });
     const upscaled = performance.now();
-    const factor = Math.round((100 * job.width) / image.width) / 100;
+    const factor = Math.round((100 * target.width) / image.width) / 100;
+    const sourceParameters = readParameters(source);
     const finished = await finishUpscaled(enlarged, {
       watermarkText: this.config.worker.watermark ? this.config.worker.watermarkText : undefined,
-      parameters: upscaledParameters(readParameters(source), factor, upscaler.info.name),
+      parameters: upscaledParameters(sourceParameters, factor, upscaler.info.name),
       logger: this.logger,
     });
     this.logger.info(
@@ -110,7 +124,7 @@ export class UpscalingGenerator implements ImageGenerator {
         jobId: job.id,
         upscaler: upscaler.info.id,
         from: `${image.width}x${image.height}`,
-        to: `${job.width}x${job.height}`,
+        to: `${target.width}x${target.height}`,
       },
       'upscale:finished',
     );
@@ -118,7 +132,8 @@ export class UpscalingGenerator implements ImageGenerator {
       images: [
         {
           png: new Uint8Array(finished.png),
-          seed: job.seed,
+          // An upscale draws nothing: its seed is the source's, as its parameters text says.
+          seed: seedOfParameters(sourceParameters),
           nsfw: false,
           watermarked: finished.watermarked,
           width: finished.width,
@@ -132,7 +147,8 @@ export class UpscalingGenerator implements ImageGenerator {
 
   /** Hires fix: enlarge with the named upscaler when loaded here (else Lanczos), then img2img. */
   private async creative(
-    job: GenerationJob,
+    job: Extract<GenerationJob, { kind: 'img2img' }>,
+    hires: Hires,
     source: Uint8Array,
     hooks: GenerationHooks,
   ): Promise<GenerationOutput> {
@@ -140,8 +156,7 @@ export class UpscalingGenerator implements ImageGenerator {
       throw new SdbotError('UNKNOWN_MODEL', `model "${job.model}" is not loaded by this worker`);
     }
     const started = performance.now();
-    const upscaler =
-      job.upscale?.upscaler === undefined ? undefined : this.upscalers.get(job.upscale.upscaler);
+    const upscaler = hires.upscaler === undefined ? undefined : this.upscalers.get(hires.upscaler);
     const image = await readRgbImage(source, 'source image');
     const enlarged = await enlarge(
       image,
@@ -156,15 +171,8 @@ export class UpscalingGenerator implements ImageGenerator {
       'upscale:enlarged',
     );
     // The parameters text names what really enlarged the image (Lanczos when the upscaler is elsewhere).
-    const used = {
-      factor: job.upscale?.factor ?? 2,
-      creative: true,
-      upscaler: upscaler?.info.name ?? 'Lanczos',
-    };
-    const output = await this.diffusion.generate(
-      { job: { ...job, upscale: used }, sourceImage: init },
-      hooks,
-    );
+    const used: Hires = { factor: hires.factor, upscaler: upscaler?.info.name ?? 'Lanczos' };
+    const output = await this.diffusion.generate({ job: { ...job, hires: used }, sourceImage: init }, hooks);
     return { ...output, stages: { upscale: upscaled, ...output.stages } };
   }
 
