@@ -7,7 +7,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { LIMITS, SdbotError, type Logger } from '@sdbot/shared';
-import { openOnnxModel } from '../diffusion/backend/onnx.js';
+import { InferenceThread } from '../diffusion/backend/inference-thread-host.js';
 import { float32Tensor } from '../diffusion/backend/tensor.js';
 import type { InferenceModel, SessionSettings } from '../diffusion/backend/types.js';
 import { MIN_TILE, axisWeights, layoutTiles, sharedStrips, type Tile, type TileLayout } from './tiles.js';
@@ -126,7 +126,24 @@ export class Upscaler {
   /** Opens `path` (a directory with one .onnx file, or the file) and measures its scale. */
   static async load(path: string, settings: SessionSettings): Promise<Upscaler> {
     const file = await findUpscalerFile(path);
-    const model = await openOnnxModel(file, settings);
+    // Its own inference thread, as every model has: a tile (seconds on a CPU) never blocks the
+    // event loop that sends heartbeats, progress and cancellation.
+    const thread = new InferenceThread(basename(file), settings.logger);
+    const opened = await thread.open(file, settings).catch(async (error: unknown) => {
+      await thread.close();
+      throw error;
+    });
+    const model: InferenceModel = {
+      file: opened.file,
+      provider: opened.provider,
+      inputs: opened.inputs,
+      outputs: opened.outputs,
+      run: (feeds, outputNames) => opened.run(feeds, outputNames),
+      release: async () => {
+        await opened.release();
+        await thread.close();
+      },
+    };
     try {
       const { input, output } = checkSignature(model);
       const fixedSide = fixedSideOf(model);
