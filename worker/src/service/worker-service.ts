@@ -383,7 +383,7 @@ export class WorkerService {
       if (output.truncatedTokens > 0 || (output.negativeTruncatedTokens ?? 0) > 0) {
         log.info(
           {
-            syntax: job.syntax ?? 'plain',
+            syntax: (isGenerationJob(job) ? job.syntax : undefined) ?? 'plain',
             // Counts of tokens cut from each prompt (key names avoid the logger's secret filter).
             cut: { prompt: output.truncatedTokens, negative: output.negativeTruncatedTokens ?? 0 },
             chunkLimit: output.promptChunkLimit,
