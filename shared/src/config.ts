@@ -222,6 +222,12 @@ export const CONFIG_SPEC = {
       default: 'https://discord.com/api',
       description: 'Discord REST base URL; point it at the emulator in tests.',
     }),
+    cdnUrl: variable({
+      env: 'DISCORD_CDN_URL',
+      schema: url.optional(),
+      description:
+        'One more origin the bot downloads attachments from, besides cdn.discordapp.com and media.discordapp.net (a proxy, or the emulator in tests).',
+    }),
   },
   worker: {
     models: variable({
