@@ -50,10 +50,12 @@ export async function checkImagePixels(
 }
 
 /** Decodes an image file (path or bytes) after checking its size; errors name it. */
+/** `options` may be just the label, as older callers pass it. */
 export async function readRgbImage(
   source: string | Uint8Array,
-  options: ImageReadOptions = {},
+  labelOrOptions: string | ImageReadOptions = {},
 ): Promise<RgbImage> {
+  const options = typeof labelOrOptions === 'string' ? { label: labelOrOptions } : labelOrOptions;
   const label = options.label ?? (typeof source === 'string' ? source : 'image');
   const maxPixels = options.maxPixels ?? LIMITS.defaultMaxInputPixels;
   await checkImagePixels(source, { label, maxPixels });

@@ -10,7 +10,6 @@ import {
   CancelledError,
   type Config,
   type ErrorCode,
-  type GenerationJob,
   type Job,
   type JobStateStore,
   type JobOutcome,
@@ -50,7 +49,7 @@ export interface GivenUpJob {
 /** A job this worker took and ran. */
 export interface RunningDelivery {
   message: JsMsg;
-  job: GenerationJob;
+  job: Job;
   state: JobStateTracker;
   log: Logger;
 }

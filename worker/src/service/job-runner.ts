@@ -14,7 +14,7 @@ import {
   isTerminalStatus,
   toSdbotError,
   type Config,
-  type GenerationJob,
+  type Job,
   type JobOutcome,
   type JobStateRecord,
   type JobStateStore,
@@ -25,7 +25,12 @@ import { checkImagePixels } from '../image-io.js';
 import { jobIdOf } from './dead-letters.js';
 import { untilAborted, withDeadline, type JobDeadline } from './deadline.js';
 import type { FailurePolicy, SettleDeadline } from './failure-policy.js';
-import type { GenerationOutput, ImageGenerator } from './generator.js';
+import {
+  upscaleWith,
+  type GenerationHooks,
+  type GenerationOutput,
+  type ImageGenerator,
+} from './generator.js';
 import type { JobEvents } from './job-events.js';
 import type { JobImages } from './job-images.js';
 import { JobStateTracker } from './job-state-tracker.js';
@@ -52,7 +57,7 @@ export interface JobRunnerDeps {
 }
 
 interface RunningJob {
-  job: GenerationJob;
+  job: Job;
   controller: AbortController;
 }
 
@@ -83,7 +88,7 @@ export class JobRunner {
     const { logger, metrics, policy } = this.deps;
     const deliveries = message.info.deliveryCount;
     if (deliveries > 1) metrics?.redeliveries.inc({ model });
-    let job: GenerationJob;
+    let job: Job;
     try {
       const decoded = decodeMessage(this.jobSchema, message.data);
       if (decoded.model !== model) {
@@ -92,7 +97,7 @@ export class JobRunner {
           `job names model "${decoded.model}" but was queued for "${model}" (${message.subject})`,
         );
       }
-      if (!isGenerationJob(decoded)) {
+      if (!isGenerationJob(decoded) && this.deps.generator.upscale === undefined) {
         throw new SdbotError('INVALID_INPUT', `this worker cannot run ${decoded.kind} jobs`);
       }
       job = decoded;
@@ -113,7 +118,7 @@ export class JobRunner {
     }
   }
 
-  private async run(message: JsMsg, job: GenerationJob, log: Logger): Promise<void> {
+  private async run(message: JsMsg, job: Job, log: Logger): Promise<void> {
     const { metrics } = this.deps;
     const controller = new AbortController();
     this.running.set(job.id, { job, controller });
@@ -137,7 +142,7 @@ export class JobRunner {
 
   private async runBounded(
     message: JsMsg,
-    job: GenerationJob,
+    job: Job,
     log: Logger,
     controller: AbortController,
   ): Promise<void> {
@@ -194,21 +199,25 @@ export class JobRunner {
       const sourceImage = await this.readSource(job, deadline, progressed);
       progressed();
       // Raced against the signal: a generator that does not stop still frees the slot.
+      const hooks: GenerationHooks = {
+        signal: controller.signal,
+        onStep: (step, total, latents) => {
+          progressed();
+          reporter.step(step, total, latents);
+        },
+      };
+      // The one place a job's kind picks what runs it.
       const output = await untilAborted(
-        generator.generate(sourceImage === undefined ? { job } : { job, sourceImage }, {
-          signal: controller.signal,
-          onStep: (step, total, latents) => {
-            progressed();
-            reporter.step(step, total, latents);
-          },
-        }),
+        isGenerationJob(job)
+          ? generator.generate(sourceImage === undefined ? { job } : { job, sourceImage }, hooks)
+          : upscaleWith(generator, job, sourceImage, hooks),
         controller.signal,
       );
       controller.signal.throwIfAborted();
       if (output.truncatedTokens > 0 || (output.negativeTruncatedTokens ?? 0) > 0) {
         log.info(
           {
-            syntax: job.syntax ?? 'plain',
+            syntax: (isGenerationJob(job) ? job.syntax : undefined) ?? 'plain',
             // Counts of tokens cut from each prompt (key names avoid the logger's secret filter).
             cut: { prompt: output.truncatedTokens, negative: output.negativeTruncatedTokens ?? 0 },
             chunkLimit: output.promptChunkLimit,
@@ -232,7 +241,7 @@ export class JobRunner {
 
   /** The job's source image, refused before decoding when it claims too many pixels. */
   private async readSource(
-    job: GenerationJob,
+    job: Job,
     deadline: JobDeadline,
     progressed: () => void,
   ): Promise<Uint8Array | undefined> {
@@ -255,12 +264,7 @@ export class JobRunner {
    * Handles a job whose state says it already ended (cancelled while queued, or failed before):
    * makes sure its outcome exists, acknowledges it, and returns true. Returns false otherwise.
    */
-  private async settleEnded(
-    message: JsMsg,
-    job: GenerationJob,
-    record: JobStateRecord,
-    log: Logger,
-  ): Promise<boolean> {
+  private async settleEnded(message: JsMsg, job: Job, record: JobStateRecord, log: Logger): Promise<boolean> {
     const { outcomes, policy } = this.deps;
     const status = record.status;
     if (status.state === 'cancelled') {
@@ -284,7 +288,7 @@ export class JobRunner {
 
   private async complete(
     message: JsMsg,
-    job: GenerationJob,
+    job: Job,
     output: GenerationOutput,
     startedAt: number,
     tracker: JobStateTracker,

@@ -5,7 +5,7 @@
  * deadline: the job's while it runs, a plain time limit while its outcome is recorded.
  */
 import type {
-  GenerationJob,
+  Job,
   JobStateChange,
   JobStateEntry,
   JobStateStore,
@@ -17,7 +17,7 @@ import { withDeadline, type JobDeadline } from './deadline.js';
 export class JobStateTracker {
   constructor(
     private readonly store: JobStateStore,
-    private readonly job: GenerationJob,
+    private readonly job: Job,
     private entry: JobStateEntry | null,
     private readonly deadline: JobDeadline,
   ) {}

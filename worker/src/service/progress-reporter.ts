@@ -10,7 +10,7 @@ import {
   encodeMessage,
   previewObjectName,
   progressSchema,
-  type GenerationJob,
+  type Job,
   type Logger,
   type Progress,
 } from '@sdbot/shared';
@@ -41,7 +41,7 @@ export class ProgressReporter {
 
   constructor(
     private readonly deps: ProgressReporterDeps,
-    private readonly job: GenerationJob,
+    private readonly job: Job,
     private readonly state: JobStateTracker,
     private readonly controller: AbortController,
     private readonly log: Logger,
@@ -78,13 +78,15 @@ export class ProgressReporter {
     const every = this.deps.previewEvery;
     if (
       latents !== undefined &&
+      this.job.kind !== 'upscale' &&
       every > 0 &&
       step % every === 0 &&
       step < total &&
       this.preview === undefined
     ) {
-      const snapshot = latents.slice(0, 4 * (this.job.width / 8) * (this.job.height / 8));
-      this.preview = this.sendPreview(progress, snapshot).finally(() => {
+      const { width, height } = this.job;
+      const snapshot = latents.slice(0, 4 * (width / 8) * (height / 8));
+      this.preview = this.sendPreview(progress, snapshot, width, height).finally(() => {
         this.preview = undefined;
       });
     }
@@ -114,9 +116,14 @@ export class ProgressReporter {
     }
   }
 
-  private async sendPreview(progress: Progress, latents: Float32Array): Promise<void> {
+  private async sendPreview(
+    progress: Progress,
+    latents: Float32Array,
+    width: number,
+    height: number,
+  ): Promise<void> {
     try {
-      const png = await previewPng(latents, this.job.width, this.job.height);
+      const png = await previewPng(latents, width, height);
       const preview = await this.deps.images.store(previewObjectName(this.job.id), png, this.deadline);
       this.publish({ ...progress, preview, at: Date.now() });
     } catch (error) {
