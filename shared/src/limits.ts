@@ -12,7 +12,10 @@ export const LIMITS = {
    * latents three more times, so other sizes fail inside the UNet (a Concat shape mismatch).
    */
   sizeMultiple: 64,
-  /** Sides of result images: multiples of 8 (the VAE's factor) were allowed before 64 was. */
+  /**
+   * Sides of images no UNet runs on: results (multiples of 8, the VAE's factor, were allowed before
+   * 64 was) and plain upscales.
+   */
   resultSizeMultiple: 8,
   size: { min: 64, max: 2048 },
   /** Default cap on width x height; operators raise or lower it with SDBOT_MAX_PIXELS. */

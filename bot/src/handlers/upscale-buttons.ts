@@ -7,7 +7,14 @@
  * upscaler online, U posts the image at its size and says so.
  */
 import type { ButtonInteraction } from 'discord.js';
-import { deriveJob, isGenerationJob, type GenerationJob, type Job, type ResultImage } from '@sdbot/shared';
+import {
+  LIMITS,
+  deriveJob,
+  isGenerationJob,
+  type GenerationJob,
+  type Job,
+  type ResultImage,
+} from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
 import { DEFAULT_ATTACHMENT_LIMIT_BYTES } from '../render/fit.js';
 import type { PolicyContext } from '../requests/policy.js';
@@ -146,7 +153,8 @@ export async function creativeUpscale(
   const image = chosenImage(source.job, source.result, source.job.kind === 'upscale' ? 0 : index, context);
   const { factor, creativeStrength } = upscaleSettings(context.settings);
   const pixelBudget = Math.min(context.maxPixels, context.settings?.maxPixels ?? Infinity);
-  const size = upscaleTarget(image.width, image.height, factor, pixelBudget);
+  // The redraw runs the UNet: its sizes are multiples of 64.
+  const size = upscaleTarget(image.width, image.height, factor, pixelBudget, LIMITS.sizeMultiple);
   if (size === null) {
     throw new RequestRefusedError(
       'result-unavailable',

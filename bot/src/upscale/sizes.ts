@@ -24,7 +24,14 @@ function floorTo(value: number, multiple: number): number {
  * `width` x `height` enlarged by `factor`, or less when that would exceed `maxPixels` or the side
  * limit (aspect kept, rounded down to multiples of 8). Null when the image cannot grow at all.
  */
-export function upscaleTarget(width: number, height: number, factor: number, maxPixels: number): Size | null {
+export function upscaleTarget(
+  width: number,
+  height: number,
+  factor: number,
+  maxPixels: number,
+  /** Sides are multiples of this: 8 for an upscaler, LIMITS.sizeMultiple for a redraw (hires). */
+  multiple: number = LIMITS.resultSizeMultiple,
+): Size | null {
   const fit = Math.min(
     factor,
     Math.sqrt(maxPixels / (width * height)),
@@ -32,8 +39,8 @@ export function upscaleTarget(width: number, height: number, factor: number, max
     LIMITS.size.max / height,
   );
   const target = {
-    width: floorTo(width * fit, LIMITS.sizeMultiple),
-    height: floorTo(height * fit, LIMITS.sizeMultiple),
+    width: floorTo(width * fit, multiple),
+    height: floorTo(height * fit, multiple),
   };
   if (target.width <= width || target.height <= height) return null;
   return target;

@@ -161,8 +161,9 @@ const upscaleJob = z.object({
   ...baseFields,
   kind: z.literal('upscale'),
   source: requiredSource('upscale'),
-  width: imageSide().optional(),
-  height: imageSide().optional(),
+  // No UNet runs on an upscale: the VAE's multiple of 8 is enough.
+  width: imageSide(LIMITS.resultSizeMultiple).optional(),
+  height: imageSide(LIMITS.resultSizeMultiple).optional(),
 });
 
 const JOB_VARIANTS = [txt2imgJob, img2imgJob, variationJob, upscaleJob] as const;
