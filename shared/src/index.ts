@@ -109,6 +109,7 @@ export {
   type Logger,
   type CreateLoggerOptions,
 } from './logger.js';
+export { LOG_EVENTS, LOG_EVENT_NAMES, type LogEvent } from './log-events.js';
 export { connectNats, publishMessage, type ConnectNatsOptions, type NatsConnection } from './nats.js';
 export { isMissingResource, isPermissionViolation, isWrongLastSequence, natsFailure } from './nats/errors.js';
 export {

@@ -1,0 +1,152 @@
+/**
+ * Every log line's message is one of these `noun:verb` events, so logs can be filtered and counted
+ * by name. Why it happened (a reason, an error, a retry delay) goes in the line's fields, never in
+ * the event text. Grouped by noun: `LOG_EVENTS.job.failed` is `'job:failed'`.
+ */
+export const LOG_EVENTS = {
+  job: {
+    submitted: 'job:submitted',
+    dispatched: 'job:dispatched',
+    started: 'job:started',
+    completed: 'job:completed',
+    failed: 'job:failed',
+    retrying: 'job:retrying',
+    cancelled: 'job:cancelled',
+    released: 'job:released',
+    interrupted: 'job:interrupted',
+    skipped: 'job:skipped',
+    rejected: 'job:rejected',
+    deadLettered: 'job:dead-lettered',
+    rateLimited: 'job:rate-limited',
+    delivered: 'job:delivered',
+    adopted: 'job:adopted',
+    adoptFailed: 'job:adopt-failed',
+    removeSkipped: 'job:remove-skipped',
+  },
+  deadLetter: {
+    failed: 'dead-letter:failed',
+  },
+  delivery: {
+    failed: 'delivery:failed',
+    abandoned: 'delivery:abandoned',
+    removeFailed: 'delivery:remove-failed',
+  },
+  claim: {
+    releaseFailed: 'claim:release-failed',
+  },
+  rateLimit: {
+    releaseFailed: 'rate-limit:release-failed',
+  },
+  progress: {
+    ignored: 'progress:ignored',
+    editFailed: 'progress:edit-failed',
+    recordFailed: 'progress:record-failed',
+  },
+  preview: {
+    failed: 'preview:failed',
+  },
+  outcome: {
+    ignored: 'outcome:ignored',
+    lookupFailed: 'outcome:lookup-failed',
+    waitFailed: 'outcome:wait-failed',
+  },
+  queue: {
+    readFailed: 'queue:read-failed',
+  },
+  state: {
+    readFailed: 'state:read-failed',
+  },
+  cancel: {
+    ignored: 'cancel:ignored',
+  },
+  dispatch: {
+    failed: 'dispatch:failed',
+  },
+  pull: {
+    failed: 'pull:failed',
+  },
+  heartbeat: {
+    failed: 'heartbeat:failed',
+  },
+  registry: {
+    removeFailed: 'registry:remove-failed',
+  },
+  instance: {
+    scanFailed: 'instance:scan-failed',
+    removeFailed: 'instance:remove-failed',
+    stopFailed: 'instance:stop-failed',
+  },
+  settings: {
+    changed: 'settings:changed',
+    readFailed: 'settings:read-failed',
+  },
+  result: {
+    deleted: 'result:deleted',
+  },
+  interaction: {
+    refused: 'interaction:refused',
+  },
+  reply: {
+    failed: 'reply:failed',
+  },
+  discord: {
+    errored: 'discord:errored',
+    warned: 'discord:warned',
+  },
+  gateway: {
+    disconnected: 'gateway:disconnected',
+    resumed: 'gateway:resumed',
+  },
+  bot: {
+    ready: 'bot:ready',
+    skipped: 'bot:skipped',
+    stopping: 'bot:stopping',
+    stopped: 'bot:stopped',
+  },
+  worker: {
+    started: 'worker:started',
+    stopping: 'worker:stopping',
+    stopped: 'worker:stopped',
+  },
+  up: {
+    ready: 'up:ready',
+    stopping: 'up:stopping',
+  },
+  nats: {
+    started: 'nats:started',
+  },
+  process: {
+    started: 'process:started',
+    startFailed: 'process:start-failed',
+    restarting: 'process:restarting',
+  },
+  stream: {
+    created: 'stream:created',
+    updated: 'stream:updated',
+  },
+  consumer: {
+    created: 'consumer:created',
+    updated: 'consumer:updated',
+  },
+  model: {
+    loaded: 'model:loaded',
+  },
+  provider: {
+    fellBack: 'provider:fell-back',
+  },
+  safety: {
+    disabled: 'safety:disabled',
+  },
+} as const;
+
+type EventGroups = typeof LOG_EVENTS;
+
+/** One log event name, e.g. `'job:failed'`. */
+export type LogEvent = {
+  [Noun in keyof EventGroups]: EventGroups[Noun][keyof EventGroups[Noun]];
+}[keyof EventGroups];
+
+/** Every event name, for tests and log tooling. */
+export const LOG_EVENT_NAMES: readonly LogEvent[] = Object.values(LOG_EVENTS).flatMap(
+  (group: Record<string, LogEvent>) => Object.values(group),
+);
