@@ -85,6 +85,7 @@ export const LOG_EVENTS = {
   },
   interaction: {
     refused: 'interaction:refused',
+    failed: 'interaction:failed',
   },
   reply: {
     failed: 'reply:failed',

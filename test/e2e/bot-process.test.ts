@@ -98,7 +98,7 @@ describe.skipIf(!hasNats)(`the bot process${hasNats ? '' : ' (skipped: no nats-s
       jobId: `discord-${interaction.id}`,
       route: 'interaction',
     });
-    expect(records.some((record) => record.msg === 'progress edit failed' && record.level === 'warn')).toBe(
+    expect(records.some((record) => record.msg === 'progress:edit-failed' && record.level === 'warn')).toBe(
       true,
     );
     const everything = lines.join('\n');

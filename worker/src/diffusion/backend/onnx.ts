@@ -3,7 +3,7 @@
  * provider (falling back to cpu when it cannot start), reports input/output metadata, and converts
  * tensors between the pipeline's float32/int32 and what each model declares.
  */
-import { SdbotError, type ExecutionProviderName } from '@sdbot/shared';
+import { LOG_EVENTS, SdbotError, type ExecutionProviderName } from '@sdbot/shared';
 import ort from 'onnxruntime-node';
 import { castTensor, isTensorDtype, type Tensor } from './tensor.js';
 import type { InferenceModel, SessionSettings, ValueInfo } from './types.js';
@@ -117,8 +117,8 @@ export async function openOnnxModel(file: string, settings: SessionSettings): Pr
       return new OnnxModel(file, provider, session);
     } catch (cause) {
       logger?.warn(
-        { file, provider, reason: describeFailure(cause) },
-        `execution provider ${provider} could not start; falling back to cpu`,
+        { file, provider, fallback: 'cpu', reason: describeFailure(cause) },
+        LOG_EVENTS.provider.fellBack,
       );
     }
   }
