@@ -40,7 +40,6 @@ export {
   type ChannelRef,
 } from './prompt/job-request.js';
 export { findBannedWord } from './prompt/banned-words.js';
-export { SCHEDULER_LABELS, parseSchedulerName } from './prompt/schedulers.js';
 export {
   ASPECT_CHOICES,
   ASPECT_SIZE_STEP,

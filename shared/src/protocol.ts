@@ -18,6 +18,14 @@ export {
   type GenerationJobInput,
   type JobSchemaOptions,
 } from './protocol/job.js';
+export {
+  SCHEDULERS,
+  schedulerLabel,
+  samplerName,
+  parseSchedulerName,
+  schedulerForSampler,
+  type SchedulerNaming,
+} from './protocol/schedulers.js';
 export { progressSchema, type Progress } from './protocol/progress.js';
 export {
   jobResultSchema,

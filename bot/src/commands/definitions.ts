@@ -11,8 +11,7 @@ import {
   SlashCommandBuilder,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import { LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
-import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
+import { schedulerLabel, LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
 import { ASPECT_CHOICES } from '../prompt/size.js';
 import { LIST_KEYS, SETTING_SPECS } from '../settings/keys.js';
 
@@ -125,7 +124,7 @@ function imagineCommand() {
       option
         .setName(IMAGINE_OPTIONS.scheduler)
         .setDescription('Sampler (same as --scheduler)')
-        .addChoices(SCHEDULER_NAMES.map((name) => ({ name: SCHEDULER_LABELS[name], value: name }))),
+        .addChoices(SCHEDULER_NAMES.map((name) => ({ name: schedulerLabel(name), value: name }))),
     )
     .addStringOption((option) =>
       option

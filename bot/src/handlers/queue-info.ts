@@ -4,9 +4,14 @@
  * privately from NATS: the rate limiter's slots, job state, the queue streams and worker heartbeats.
  */
 import type { ChatInputCommandInteraction } from 'discord.js';
-import { collectStatus, LIMITS, type JobStateRecord, type WorkerHeartbeat } from '@sdbot/shared';
+import {
+  schedulerLabel,
+  collectStatus,
+  LIMITS,
+  type JobStateRecord,
+  type WorkerHeartbeat,
+} from '@sdbot/shared';
 import { KNOWN_FLAGS_TEXT } from '../prompt/flags.js';
-import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 import { effectiveLimits } from '../ratelimit/policy.js';
 import type { BotContext } from '../service/context.js';
 import { deferPrivately } from './respond.js';
@@ -131,7 +136,7 @@ export async function handleInfo(ctx: BotContext, interaction: ChatInputCommandI
   lines.push(
     `**Limits here**: steps up to ${settings?.maxSteps ?? LIMITS.steps.max} (default ${Math.min(defaults.steps, settings?.maxSteps ?? defaults.steps)}), ` +
       `up to ${settings?.maxCount ?? LIMITS.count.max} images per request, width x height up to ${maxPixels} pixels; ` +
-      `default model \`${model}\`, scheduler ${SCHEDULER_LABELS[scheduler]}.`,
+      `default model \`${model}\`, scheduler ${schedulerLabel(scheduler)}.`,
   );
   const rates = effectiveLimits(ctx.config.rateLimits, settings?.rateLimits);
   lines.push(

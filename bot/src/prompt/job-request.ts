@@ -11,6 +11,7 @@
  */
 import { randomInt } from 'node:crypto';
 import {
+  parseSchedulerName,
   jobSchema,
   LIMITS,
   PROTOCOL_VERSION,
@@ -25,7 +26,6 @@ import type { z } from 'zod';
 import { RequestRefusedError } from '../errors.js';
 import { findBannedWord } from './banned-words.js';
 import { collectPromptFlags, type ParsedPrompt, type PromptFlagName } from './flags.js';
-import { parseSchedulerName } from './schedulers.js';
 import {
   ASPECT_CHOICES,
   DEFAULT_BASE_SIZE,

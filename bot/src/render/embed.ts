@@ -1,7 +1,6 @@
 /** The embed posted with a result: what was asked, what was used, and what the user should know. */
 import { escapeMarkdown, type APIEmbed, type APIEmbedField } from 'discord.js';
-import { LIMITS, type GenerationJob, type JobResult } from '@sdbot/shared';
-import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
+import { schedulerLabel, LIMITS, type GenerationJob, type JobResult } from '@sdbot/shared';
 
 /** Discord's embed limits. */
 export const EMBED_LIMITS = {
@@ -71,7 +70,7 @@ export function resultEmbed(
     inline(seeds.length === 1 ? 'Seed' : 'Seeds', seeds.join(', ')),
     inline('Steps', String(job.steps)),
     inline('Guidance', String(job.guidance)),
-    inline('Scheduler', SCHEDULER_LABELS[job.scheduler]),
+    inline('Scheduler', schedulerLabel(job.scheduler)),
     inline('Size', `${job.width}x${job.height}`),
     inline('Model', result.model),
     inline(

@@ -5,6 +5,8 @@
  * may only lower the bot's own limits (pixels, rate limits), never raise them.
  */
 import {
+  schedulerLabel,
+  parseSchedulerName,
   guildSettingsSchema,
   LIMITS,
   ValidationError,
@@ -13,7 +15,6 @@ import {
   type SchedulerName,
   type ValidationIssue,
 } from '@sdbot/shared';
-import { SCHEDULER_LABELS, parseSchedulerName } from '../prompt/schedulers.js';
 
 /** Bot-wide values a guild's settings fall back to and may not exceed. */
 export interface SettingsDefaults {
@@ -62,7 +63,7 @@ export interface SettingSpec {
 }
 
 function schedulerText(name: SchedulerName): string {
-  return `${name} (${SCHEDULER_LABELS[name]})`;
+  return `${name} (${schedulerLabel(name)})`;
 }
 
 const NUMBER_TEXT = /^[-+]?\d+(\.\d+)?$/;
