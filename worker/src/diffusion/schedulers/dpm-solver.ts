@@ -5,7 +5,12 @@
  * `dpmpp_2m_karras` is the same solver on Karras et al.'s rho = 7 sigmas.
  */
 import { buffer, requireSameLength, validateStepCount } from './common.js';
-import { ConfigReader, PREDICTION_TYPES, TIMESTEP_SPACINGS, type PredictionType } from './config.js';
+import {
+  PREDICTION_TYPES,
+  UNSUPPORTED_SIGMA_SPACINGS,
+  readSchedulerBasis,
+  type PredictionType,
+} from './config.js';
 import {
   MultistepScheduler,
   buildMultistepSchedule,
@@ -15,7 +20,7 @@ import {
   type MultistepScheduleRequest,
 } from './multistep.js';
 import { f32 } from './numeric.js';
-import { alphasCumprodForSigmas, sigmaTable, trainingBetas } from './training-schedule.js';
+import { alphasCumprodForSigmas, trainingBetas } from './training-schedule.js';
 import type { SchedulerConfig, StepResult } from './types.js';
 
 /**
@@ -49,23 +54,26 @@ export class DpmSolverScheduler extends MultistepScheduler {
   constructor(name: 'dpmpp_2m' | 'dpmpp_2m_karras', config: SchedulerConfig) {
     super();
     this.name = name;
-    const read = new ConfigReader(config, name);
-    const training = read.trainingSchedule({
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      supportsZeroSnrRescale: true,
+    const {
+      read,
+      training,
+      sigmaTable: table,
+      predictionType,
+    } = readSchedulerBasis(config, name, {
+      zeroSnrRescale: true,
+      unsupported: {
+        thresholding: false,
+        variance_type: undefined,
+        ...UNSUPPORTED_SIGMA_SPACINGS,
+        use_lu_lambdas: false,
+        use_flow_sigmas: false,
+        use_dynamic_shifting: false,
+      },
+      predictionTypes: PREDICTION_TYPES,
     });
-    read.unsupported('thresholding', false);
-    read.unsupported('variance_type', undefined);
-    read.unsupported('use_exponential_sigmas', false);
-    read.unsupported('use_beta_sigmas', false);
-    read.unsupported('use_lu_lambdas', false);
-    read.unsupported('use_flow_sigmas', false);
-    read.unsupported('use_dynamic_shifting', false);
+    // The clipped range is measured on the alpha bars the sigma table was made from.
     const cumprod = alphasCumprodForSigmas(trainingBetas(training), training.rescaleBetasZeroSnr);
-    const table = sigmaTable(cumprod);
-    this.predictionType = read.oneOf('prediction_type', PREDICTION_TYPES, 'epsilon');
+    this.predictionType = predictionType;
     this.solverType = read.oneOf('solver_type', ['midpoint', 'heun'], 'midpoint');
     this.lowerOrderFinal = read.boolean('lower_order_final', true);
     this.eulerAtFinal = read.boolean('euler_at_final', false);
@@ -74,8 +82,7 @@ export class DpmSolverScheduler extends MultistepScheduler {
     const lastTimestep = lastUsableTimestep(cumprod, read.optionalNumber('lambda_min_clipped') ?? -Infinity);
     this.maxSteps = training.numTrainTimesteps;
     this.request = {
-      spacing: read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'linspace'),
-      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
+      ...read.spacing('linspace'),
       sigmaTable: table,
       lastTimestep,
       // The name decides Karras sigmas; the bounds are the training table's (diffusers' DPM class

@@ -5,7 +5,12 @@
  * lower-order final steps.
  */
 import { buffer, requireSameLength, validateStepCount } from './common.js';
-import { ConfigReader, PREDICTION_TYPES, TIMESTEP_SPACINGS, type PredictionType } from './config.js';
+import {
+  PREDICTION_TYPES,
+  UNSUPPORTED_SIGMA_SPACINGS,
+  readSchedulerBasis,
+  type PredictionType,
+} from './config.js';
 import {
   MultistepScheduler,
   buildMultistepSchedule,
@@ -15,7 +20,6 @@ import {
   type MultistepScheduleRequest,
 } from './multistep.js';
 import { solveLinearSystem } from './numeric.js';
-import { alphasCumprodForSigmas, sigmaTable, trainingBetas } from './training-schedule.js';
 import type { SchedulerConfig, StepResult } from './types.js';
 
 /**
@@ -54,21 +58,23 @@ export class UniPcScheduler extends MultistepScheduler {
 
   constructor(config: SchedulerConfig) {
     super();
-    const read = new ConfigReader(config, 'unipc');
-    const training = read.trainingSchedule({
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      supportsZeroSnrRescale: true,
+    const {
+      read,
+      training,
+      sigmaTable: table,
+      predictionType,
+    } = readSchedulerBasis(config, 'unipc', {
+      zeroSnrRescale: true,
+      unsupported: {
+        thresholding: false,
+        solver_p: undefined,
+        ...UNSUPPORTED_SIGMA_SPACINGS,
+        use_flow_sigmas: false,
+        use_dynamic_shifting: false,
+      },
+      predictionTypes: PREDICTION_TYPES,
     });
-    read.unsupported('thresholding', false);
-    read.unsupported('solver_p', undefined);
-    read.unsupported('use_exponential_sigmas', false);
-    read.unsupported('use_beta_sigmas', false);
-    read.unsupported('use_flow_sigmas', false);
-    read.unsupported('use_dynamic_shifting', false);
-    const table = sigmaTable(alphasCumprodForSigmas(trainingBetas(training), training.rescaleBetasZeroSnr));
-    this.predictionType = read.oneOf('prediction_type', PREDICTION_TYPES, 'epsilon');
+    this.predictionType = predictionType;
     this.predictX0 = read.boolean('predict_x0', true);
     this.solverOrder = read.number('solver_order', 2, { integer: true, min: 1, max: 3 });
     // diffusers maps the DPM-Solver names (midpoint, heun, logrho) to bh2.
@@ -80,8 +86,7 @@ export class UniPcScheduler extends MultistepScheduler {
     const finalSigmas = read.oneOf('final_sigmas_type', ['zero', 'sigma_min'], 'zero');
     this.maxSteps = training.numTrainTimesteps;
     this.request = {
-      spacing: read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'linspace'),
-      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
+      ...read.spacing('linspace'),
       sigmaTable: table,
       lastTimestep: training.numTrainTimesteps,
       karras: karras
