@@ -1,3 +1,4 @@
+/** The wire protocol: every NATS message schema, its inferred type, and the codec, one export each. */
 export { PROTOCOL_VERSION, IMAGE_CONTENT_TYPES, objectRefSchema, type ObjectRef } from './protocol/common.js';
 export { describeValue } from './protocol/fields.js';
 export {
