@@ -5,7 +5,7 @@
  * and a result over the upload limit is re-encoded to fit.
  */
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   SimulatedGenerator,
   type GenerationHooks,
@@ -14,7 +14,15 @@ import {
   type ImageGenerator,
 } from '@sdbot/worker';
 import { customIdsOf, type EmulatorMessage } from '../discord-emulator/index.js';
-import { BotWorld, buttonLabels, imageSize, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import {
+  BotWorld,
+  useBotWorld,
+  buttonLabels,
+  imageSize,
+  jobIdOf,
+  privateAnswer,
+  resultOf,
+} from '../helpers/bot-world.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
@@ -70,17 +78,7 @@ function disabledButtons(message: EmulatorMessage): string[] {
 describe.skipIf(!hasNats)(
   `/settings, /queue, /info and result policies${hasNats ? '' : ' (skipped: no nats-server)'}`,
   () => {
-    let world: BotWorld;
-
-    beforeAll(async () => {
-      world = await BotWorld.start({ workers: [{ generator: new FlaggingGenerator() }] });
-      await world.startBot();
-    });
-
-    afterAll(async () => {
-      await world.cleanup();
-      expect(world.emulator.errors).toEqual([]);
-    });
+    const world = useBotWorld({ workers: [{ generator: new FlaggingGenerator() }] });
 
     async function settings(
       subcommand: string,
