@@ -1,16 +1,9 @@
 import { ValidationError } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 import { validateRequest, type GenerationRequest } from '../../../../worker/src/diffusion/request.js';
+import { catRequest } from '../../../helpers/tiny-sd.js';
 
-const base: GenerationRequest = {
-  prompt: 'a photo of a cat',
-  seed: 42,
-  steps: 10,
-  guidance: 7.5,
-  width: 64,
-  height: 64,
-  scheduler: 'pndm',
-};
+const base: GenerationRequest = { ...catRequest };
 
 function validationMessage(request: GenerationRequest, maxPixels?: number): string {
   try {
