@@ -20,13 +20,8 @@ import {
   type SendCommandInput,
 } from '../discord-emulator/index.js';
 import { startNatsServer, type NatsServerOptions, type NatsTestServer } from './nats-server.js';
-import {
-  openTestClient,
-  startTestWorker,
-  type TestClient,
-  type TestWorker,
-  type TestWorkerOptions,
-} from './workers.js';
+import { openTestClient, startTestWorker } from './workers.js';
+import type { TestClient, TestWorker, TestWorkerOptions } from './workers.js';
 
 /** Small, fast defaults: 64x64 images, few steps, previews every 2 steps, generous rate limits. */
 export const FAST_BOT_ENV: NodeJS.ProcessEnv = {

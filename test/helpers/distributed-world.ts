@@ -3,12 +3,13 @@
  * child processes and job clients, all stopped after each test (or after the file, `scope: 'file'`),
  * plus the jobs and outcome bookkeeping the distributed tests share. A test reads as what it does:
  *
- *   const world = useDistributedWorld();
+ *   describeDistributed('jobs', (world) => {
+ *     it('runs one', async () => {
  *   await world.startWorker({ msPerStep: 20 });
  *   const { client } = await world.openClient();
  *   expect((await submitAndWait(client, simulatedJob(client, { prompt: 'x', steps: 3 }))).type).toBe('result');
  */
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe } from 'vitest';
 import {
   SUBJECTS,
   decodeMessage,
@@ -19,16 +20,10 @@ import {
   type JobsClient,
   type NatsConnection,
 } from '@sdbot/shared';
-import { startNatsServer, type NatsTestServer } from './nats-server.js';
+import { natsServerAvailable, startNatsServer, type NatsTestServer } from './nats-server.js';
 import { spawnWorker, type WorkerProcess } from './worker-process.js';
-import {
-  cliRequester,
-  openTestClient,
-  startTestWorker,
-  type TestClient,
-  type TestWorker,
-  type TestWorkerOptions,
-} from './workers.js';
+import { cliRequester, openTestClient, startTestWorker } from './workers.js';
+import type { TestClient, TestWorker, TestWorkerOptions } from './workers.js';
 
 export interface DistributedWorld {
   readonly server: NatsTestServer;
@@ -93,6 +88,13 @@ export function useDistributedWorld({ scope = 'test' }: { scope?: 'test' | 'file
     afterAll(stop);
   }
   return world;
+}
+
+/** A describe block with its own distributed world per test; skipped where nats-server is missing. */
+export function describeDistributed(name: string, body: (world: DistributedWorld) => void): void {
+  describe.skipIf(!natsServerAvailable())(name, () => {
+    body(useDistributedWorld());
+  });
 }
 
 /** What a test says about a simulated job; the rest is a small 64x64 job of the `sim` model. */

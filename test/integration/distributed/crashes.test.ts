@@ -1,21 +1,16 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { GenerationJob } from '@sdbot/shared';
 import {
+  describeDistributed,
   eventually,
   recordOutcomes,
   simulatedJob,
   submitAndWait,
-  useDistributedWorld,
 } from '../../helpers/distributed-world.js';
-import { natsServerAvailable } from '../../helpers/nats-server.js';
 import { waitForWorkers } from '../../helpers/worker-process.js';
 
-const available = natsServerAvailable();
-
-describe.skipIf(!available)('distributed generation: crashes', () => {
-  const world = useDistributedWorld();
-
+describeDistributed('distributed generation: crashes', (world) => {
   it('a worker SIGKILLed mid-job: the job is redelivered to the other worker, the client gets one result', async () => {
     const env = { SDBOT_ACK_WAIT: '2s' };
     const { client, connection } = await world.openClient(env);

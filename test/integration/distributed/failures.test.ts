@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   SUBJECTS,
   SdbotError,
@@ -10,11 +10,8 @@ import {
 } from '@sdbot/shared';
 import { SimulatedGenerator, type GenerationHooks, type GenerationRequest } from '@sdbot/worker';
 import { exampleJob } from '../../helpers/messages.js';
-import { simulatedJob, submitAndWait, useDistributedWorld } from '../../helpers/distributed-world.js';
-import { natsServerAvailable } from '../../helpers/nats-server.js';
+import { describeDistributed, simulatedJob, submitAndWait } from '../../helpers/distributed-world.js';
 import { cliRequester, counterValue, testConfig } from '../../helpers/workers.js';
-
-const available = natsServerAvailable();
 
 /** Fails its first `failures` generations with a retryable error, then behaves like the simulator. */
 class FlakyGenerator extends SimulatedGenerator {
@@ -31,9 +28,7 @@ class FlakyGenerator extends SimulatedGenerator {
   }
 }
 
-describe.skipIf(!available)('distributed generation: failures', () => {
-  const world = useDistributedWorld();
-
+describeDistributed('distributed generation: failures', (world) => {
   it('cancellation stops a running job within one step', async () => {
     await world.startWorker({ msPerStep: 60 });
     const { client } = await world.openClient();

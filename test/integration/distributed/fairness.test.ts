@@ -4,7 +4,7 @@
  * simulated workers.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   STREAMS,
   backlogConsumerName,
@@ -13,11 +13,8 @@ import {
   type JobOutcome,
   type Requester,
 } from '@sdbot/shared';
-import { recordOutcomes, simulatedJob, useDistributedWorld } from '../../helpers/distributed-world.js';
-import { natsServerAvailable } from '../../helpers/nats-server.js';
+import { describeDistributed, recordOutcomes, simulatedJob } from '../../helpers/distributed-world.js';
 import { cliRequester, counterValue, type TestClient } from '../../helpers/workers.js';
-
-const available = natsServerAvailable();
 
 function guild(id: string): Requester {
   return { source: 'discord', guildId: id, channelId: id, userId: 'flooder' };
@@ -26,8 +23,7 @@ const guildA = guild('111111111111111111');
 const guildB = guild('222222222222222222');
 const directMessage: Requester = { source: 'discord', guildId: null, channelId: null, userId: 'dm-user' };
 
-describe.skipIf(!available)('fair scheduling between guilds', () => {
-  const world = useDistributedWorld();
+describeDistributed('fair scheduling between guilds', (world) => {
   const client = () => world.openClient();
 
   function job(requester: TestClient, who: Requester, prompt: string, steps = 3): GenerationJob {

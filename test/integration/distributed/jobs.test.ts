@@ -1,20 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { type Progress } from '@sdbot/shared';
 import sharp from 'sharp';
 import {
+  describeDistributed,
   recordOutcomes,
   simulatedJob,
   submitAndWait,
-  useDistributedWorld,
 } from '../../helpers/distributed-world.js';
-import { natsServerAvailable } from '../../helpers/nats-server.js';
 import { cliRequester, counterValue } from '../../helpers/workers.js';
 
-const available = natsServerAvailable();
-
-describe.skipIf(!available)('distributed generation with simulated workers', () => {
-  const world = useDistributedWorld();
-
+describeDistributed('distributed generation with simulated workers', (world) => {
   it('two workers complete ten jobs, each exactly once', async () => {
     const workers = await Promise.all([world.startWorker(), world.startWorker()]);
     const { client, connection } = await world.openClient();
