@@ -15,16 +15,17 @@ export const LOG_EVENTS = {
     released: 'job:released',
     interrupted: 'job:interrupted',
     skipped: 'job:skipped',
+    duplicate: 'job:duplicate',
+    ended: 'job:ended',
     rejected: 'job:rejected',
+    rejectFailed: 'job:reject-failed',
     deadLettered: 'job:dead-lettered',
+    deadLetterFailed: 'job:dead-letter-failed',
+    alreadyRemoved: 'job:already-removed',
     rateLimited: 'job:rate-limited',
     delivered: 'job:delivered',
     adopted: 'job:adopted',
     adoptFailed: 'job:adopt-failed',
-    removeSkipped: 'job:remove-skipped',
-  },
-  deadLetter: {
-    failed: 'dead-letter:failed',
   },
   delivery: {
     failed: 'delivery:failed',
@@ -106,8 +107,16 @@ export const LOG_EVENTS = {
   },
   worker: {
     started: 'worker:started',
+    online: 'worker:online',
+    offline: 'worker:offline',
     stopping: 'worker:stopping',
+    stopForced: 'worker:stop-forced',
+    deregisterFailed: 'worker:deregister-failed',
     stopped: 'worker:stopped',
+  },
+  service: {
+    stopping: 'service:stopping',
+    stopped: 'service:stopped',
   },
   up: {
     ready: 'up:ready',
@@ -115,11 +124,15 @@ export const LOG_EVENTS = {
   },
   nats: {
     started: 'nats:started',
+    connecting: 'nats:connecting',
+    retrying: 'nats:retrying',
   },
   process: {
     started: 'process:started',
     startFailed: 'process:start-failed',
     restarting: 'process:restarting',
+    unhandledRejection: 'process:unhandled-rejection',
+    uncaughtException: 'process:uncaught-exception',
   },
   stream: {
     created: 'stream:created',
@@ -131,9 +144,26 @@ export const LOG_EVENTS = {
   },
   model: {
     loaded: 'model:loaded',
+    downloaded: 'model:downloaded',
   },
   provider: {
-    fellBack: 'provider:fell-back',
+    fallback: 'provider:fallback',
+  },
+  prompt: {
+    truncated: 'prompt:truncated',
+    chunksLimited: 'prompt:chunks-limited',
+  },
+  upscale: {
+    unavailable: 'upscale:unavailable',
+    tile: 'upscale:tile',
+    enlarged: 'upscale:enlarged',
+    finished: 'upscale:finished',
+  },
+  upscaler: {
+    loaded: 'upscaler:loaded',
+  },
+  watermark: {
+    unverified: 'watermark:unverified',
   },
   safety: {
     disabled: 'safety:disabled',

@@ -217,7 +217,7 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
       expect(warnings.length).toBeGreaterThanOrEqual(4);
       expect(warnings[0]).toMatchObject({
         provider: 'cuda',
-        msg: 'provider:fell-back',
+        msg: 'provider:fallback',
         fallback: 'cpu',
       });
       const result = await pipeline.generate({ ...catRequest, steps: 1 });

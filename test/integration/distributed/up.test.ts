@@ -102,7 +102,7 @@ describe.skipIf(!available)('sdbot up', () => {
         30_000,
         'the restarted worker',
       );
-      expect(log).toContain('process exited; restarting');
+      expect(log).toContain('process:restarting');
       const again = await runSdbot([...imagine, '--out', join(data.path, 'two.png')], {
         LOG_LEVEL: 'silent',
       });

@@ -118,7 +118,7 @@ export async function openOnnxModel(file: string, settings: SessionSettings): Pr
     } catch (cause) {
       logger?.warn(
         { file, provider, fallback: 'cpu', reason: describeFailure(cause) },
-        LOG_EVENTS.provider.fellBack,
+        LOG_EVENTS.provider.fallback,
       );
     }
   }
