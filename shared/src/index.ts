@@ -26,6 +26,8 @@ export {
   maxDeliveriesAdvisorySubject,
   workerKey,
   jobStateKey,
+  kvStreamName,
+  kvSubject,
   imageObjectName,
   previewObjectName,
   sourceObjectName,
@@ -35,6 +37,23 @@ export {
 } from './names.js';
 // Every schema, message type and codec, listed once in the protocol barrel.
 export * from './protocol.js';
+export {
+  deliveryRecordSchema,
+  instanceRecordSchema,
+  type DeliveryRecord,
+  type InstanceRecord,
+} from './protocol/delivery.js';
+export {
+  completeJob,
+  deriveJob,
+  randomSeed,
+  type JobDerivation,
+  type JobDraft,
+  type JobDraftInput,
+  type JobIdentity,
+  type SourceImage,
+} from './jobs/draft.js';
+export { configuredJobDefaults, DEFAULT_IMAGE_SIDE, type ConfiguredJobDefaults } from './jobs/defaults.js';
 export {
   CONFIG_SPEC,
   CONFIG_FILE_VARIABLE,
@@ -56,7 +75,16 @@ export {
 } from './logger.js';
 export { LOG_EVENTS, LOG_EVENT_NAMES, type LogEvent } from './log-events.js';
 export { connectNats, type ConnectNatsOptions, type NatsConnection } from './nats.js';
-export { isMissingResource, isPermissionViolation, isWrongLastSequence, natsFailure } from './nats/errors.js';
+export { isMissingResource, isPermissionViolation, isRevisionConflict, natsFailure } from './nats/errors.js';
+export {
+  compareAndSet,
+  ContentionError,
+  readEntry,
+  readValue,
+  type CompareAndSet,
+  type CompareAndSetResult,
+  type KnownValue,
+} from './nats/cas.js';
 export {
   JETSTREAM_RESOURCES,
   JOB_FLOW_RESOURCES,
@@ -65,9 +93,11 @@ export {
   desiredStreams,
   jobConsumerConfig,
   backlogConsumerConfig,
-  kvStreamName,
+  KV_RESOURCES,
+  RATE_LIMIT_STATE_TTL_MS,
   objectStoreStreamName,
   provisionJetStream,
+  type KvResource,
   type JetStreamResource,
   type ProvisionOptions,
   type ProvisionReport,
@@ -76,6 +106,7 @@ export {
   JobStateStore,
   WorkerRegistry,
   openBucket,
+  openProvisionedBucket,
   isTerminalStatus,
   type JobStateEntry,
   type JobStateChange,
@@ -84,7 +115,6 @@ export {
 export {
   JobsClient,
   newJobId,
-  type JobRequest,
   type SubmittedJob,
   type QueuePosition,
   type AwaitOutcomeOptions,

@@ -16,10 +16,10 @@ import {
   jobOutcomeSchema,
   type GenerationJob,
   type JobOutcome,
-  type JobRequest,
   type JobsClient,
   type NatsConnection,
 } from '@sdbot/shared';
+import { testJob, type TestJobRequest } from './jobs.js';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from './nats-server.js';
 import { spawnWorker, type WorkerProcess } from './worker-process.js';
 import { cliRequester, openTestClient, startTestWorker } from './workers.js';
@@ -98,10 +98,11 @@ export function describeDistributed(name: string, body: (world: DistributedWorld
 }
 
 /** What a test says about a simulated job; the rest is a small 64x64 job of the `sim` model. */
-export type SimulatedJobRequest = Pick<JobRequest, 'prompt'> & Partial<JobRequest>;
+export type SimulatedJobRequest = Omit<TestJobRequest, 'model' | 'requester'> &
+  Partial<Pick<TestJobRequest, 'model' | 'requester'>>;
 
 export function simulatedJob(client: JobsClient, request: SimulatedJobRequest): GenerationJob {
-  return client.buildJob({ model: 'sim', requester: cliRequester, width: 64, height: 64, ...request });
+  return testJob(client, { model: 'sim', requester: cliRequester, width: 64, height: 64, ...request });
 }
 
 /** Submits `job` and waits for its outcome (awaited before submitting, so none is missed). */

@@ -1,7 +1,7 @@
 import { Kvm } from '@nats-io/kv';
-import { KV_BUCKETS } from '@sdbot/shared';
+import { KV_BUCKETS, RATE_LIMIT_STATE_TTL_MS } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
-import { RATE_STATE_TTL_MS, RateLimiter, type AcquireResult } from '../../bot/src/ratelimit/limiter.js';
+import { RateLimiter, type AcquireResult } from '../../bot/src/ratelimit/limiter.js';
 import { exampleRateLimits } from '../helpers/bot-settings.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 import { useReplicaConnections } from '../helpers/replica-connections.js';
@@ -138,6 +138,6 @@ describe.skipIf(!available)('rate limiter shared by two bot replicas (real nats-
     for await (const key of await kv.keys()) keys.push(key);
     expect(keys).toContain('dm');
     // Idle state expires on its own; by then every slot in it has expired too.
-    expect((await kv.status()).ttl).toBe(RATE_STATE_TTL_MS);
+    expect((await kv.status()).ttl).toBe(RATE_LIMIT_STATE_TTL_MS);
   });
 });

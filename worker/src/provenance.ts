@@ -15,7 +15,8 @@ export interface GenerationParameters {
   negativePrompt?: string;
   steps: number;
   scheduler: SchedulerName;
-  cfgScale: number;
+  /** Written as A1111's "CFG scale". */
+  guidance: number;
   seed: number;
   width: number;
   height: number;
@@ -40,7 +41,7 @@ export function formatParameters(parameters: GenerationParameters): string {
   const fields: [string, string | number | undefined][] = [
     ['Steps', parameters.steps],
     ['Sampler', samplerName(parameters.scheduler)],
-    ['CFG scale', parameters.cfgScale],
+    ['CFG scale', parameters.guidance],
     ['Seed', parameters.seed],
     ['Size', `${parameters.width}x${parameters.height}`],
     ['Model hash', parameters.modelHash],

@@ -5,7 +5,7 @@
  */
 import {
   parseSchedulerName,
-  jobSchema,
+  JOB_FIELDS,
   SCHEDULER_NAMES,
   ValidationError,
   type SchedulerName,
@@ -69,7 +69,7 @@ function flag<K extends PromptFlagName>(spec: FlagSpec<K>): FlagSpec<K> {
   return spec;
 }
 
-const shape = jobSchema.shape;
+const shape = JOB_FIELDS;
 
 export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   flag({

@@ -42,6 +42,7 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
       'KV_sdbot-settings',
       'KV_sdbot-ratelimits',
       'KV_sdbot-dispatch',
+      'KV_sdbot-deliveries',
       'OBJ_sdbot-images',
     ]);
     const again = await runSdbot(['nats', 'setup', '--nats', server.url], env);

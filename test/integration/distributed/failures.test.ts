@@ -9,6 +9,7 @@ import {
   type Progress,
 } from '@sdbot/shared';
 import { SimulatedGenerator, type GenerationHooks, type GenerationRequest } from '@sdbot/worker';
+import { testJob } from '../../helpers/jobs.js';
 import { exampleJob } from '../../helpers/messages.js';
 import { describeDistributed, simulatedJob, submitAndWait } from '../../helpers/distributed-world.js';
 import { cliRequester, counterValue, testConfig } from '../../helpers/workers.js';
@@ -161,7 +162,7 @@ describeDistributed('distributed generation: failures', (world) => {
     const { client, connection } = await world.openClient(env);
     const jsm = await jetstreamManager(connection);
     await provisionJetStream(jsm, testConfig(world.url, env), { models: ['sim'] });
-    const job: GenerationJob = client.buildJob({ prompt: 'cursed', model: 'sim', requester: cliRequester });
+    const job: GenerationJob = testJob(client, { prompt: 'cursed', model: 'sim', requester: cliRequester });
     const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
     await client.submit(job, { requireServedModel: false });
 

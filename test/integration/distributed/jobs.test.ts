@@ -7,6 +7,7 @@ import {
   simulatedJob,
   submitAndWait,
 } from '../../helpers/distributed-world.js';
+import { testJob } from '../../helpers/jobs.js';
 import { cliRequester, counterValue } from '../../helpers/workers.js';
 
 describeDistributed('distributed generation with simulated workers', (world) => {
@@ -69,7 +70,7 @@ describeDistributed('distributed generation with simulated workers', (world) => 
   it('refuses a model no worker serves instead of queuing it forever', async () => {
     await world.startWorker();
     const { client } = await world.openClient();
-    const job = client.buildJob({ prompt: 'x', model: 'nobody', requester: cliRequester });
+    const job = testJob(client, { prompt: 'x', model: 'nobody', requester: cliRequester });
     await expect(client.submit(job)).rejects.toMatchObject({
       code: 'UNKNOWN_MODEL',
       message: 'no worker serves model "nobody" (online: sim)',

@@ -5,6 +5,7 @@ import { PipelineGenerator, modelIdOf } from '@sdbot/worker';
 import { readParameters } from '../../../worker/src/provenance.js';
 import { recordOutcomes, submitAndWait, useDistributedWorld } from '../../helpers/distributed-world.js';
 import { natsServerAvailable } from '../../helpers/nats-server.js';
+import { testJob } from '../../helpers/jobs.js';
 import { sharedFixture } from '../../helpers/shared-fixtures.js';
 import { cliRequester, testConfig, type TestClient } from '../../helpers/workers.js';
 
@@ -37,7 +38,7 @@ describe.skipIf(!available || !tinySd.available)(
       expect(await client.servedModels()).toEqual([model]);
       const published = recordOutcomes(connection);
       const jobs = Array.from({ length: 10 }, (_, index) =>
-        client.buildJob({
+        testJob(client, {
           prompt: 'a lighthouse at dusk',
           model,
           requester: cliRequester,

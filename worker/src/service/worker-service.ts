@@ -37,6 +37,7 @@ import {
   provisionJetStream,
   toSdbotError,
   type Config,
+  isGenerationJob,
   type GenerationJob,
   type JobStateChange,
   type JobStateEntry,
@@ -283,13 +284,17 @@ export class WorkerService {
     if (deliveries > 1) metrics?.redeliveries.inc({ model });
     let job: GenerationJob;
     try {
-      job = decodeMessage(this.jobSchema, message.data);
-      if (job.model !== model) {
+      const decoded = decodeMessage(this.jobSchema, message.data);
+      if (decoded.model !== model) {
         throw new SdbotError(
           'UNKNOWN_MODEL',
-          `job names model "${job.model}" but was queued for "${model}" (${message.subject})`,
+          `job names model "${decoded.model}" but was queued for "${model}" (${message.subject})`,
         );
       }
+      if (!isGenerationJob(decoded)) {
+        throw new SdbotError('INVALID_INPUT', `this worker cannot run ${decoded.kind} jobs`);
+      }
+      job = decoded;
     } catch (error) {
       await this.reject(
         message,
