@@ -9,6 +9,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { loadConfig, type Config } from '../config.js';
 import { SdbotError } from '../errors.js';
+import { LOG_EVENTS } from '../log-events.js';
 import { createLogger, type Logger } from '../logger.js';
 import { connectNats } from '../nats.js';
 import { natsFailure } from '../nats/errors.js';
@@ -220,7 +221,7 @@ export const upCommand: CommandDefinition = {
         await ensurePortFree(port);
         natsServer = startLocalNats(binary, dataDir, port, logger, stderr);
         await waitForNats(natsUrl, natsServer);
-        logger.info({ url: natsUrl, dataDir }, 'local nats-server is up');
+        logger.info({ url: natsUrl, dataDir }, LOG_EVENTS.nats.started);
       }
       const connection = await connectNats({ ...config.nats, url: natsUrl.split(',') }, { name: 'sdbot-up' });
       try {
@@ -248,7 +249,10 @@ export const upCommand: CommandDefinition = {
       }
 
       if (config.discord.token === undefined) {
-        logger.info('DISCORD_TOKEN is not set: running without the Discord bot (try `sdbot imagine`)');
+        logger.info(
+          { reason: 'DISCORD_TOKEN is not set: running without the Discord bot (try `sdbot imagine`)' },
+          LOG_EVENTS.bot.skipped,
+        );
       } else if ((await discoverCommands()).some((command) => command.name === 'bot')) {
         const bot = new SupervisedProcess({
           name: 'bot',
@@ -262,15 +266,23 @@ export const upCommand: CommandDefinition = {
         children.push(bot);
       } else {
         logger.warn(
-          'DISCORD_TOKEN is set but this build has no `sdbot bot` command yet: running without the bot',
+          {
+            reason:
+              'DISCORD_TOKEN is set but this build has no `sdbot bot` command yet: running without the bot',
+          },
+          LOG_EVENTS.bot.skipped,
         );
       }
       logger.info(
-        { url: natsUrl, workers: config.worker.models.length },
-        `ready: try \`npx sdbot imagine --nats ${natsUrl} --prompt "a lighthouse at dusk" --out out.png\``,
+        {
+          url: natsUrl,
+          workers: config.worker.models.length,
+          next: `npx sdbot imagine --nats ${natsUrl} --prompt "a lighthouse at dusk" --out out.png`,
+        },
+        LOG_EVENTS.up.ready,
       );
       await untilAborted(signal);
-      logger.info('stopping');
+      logger.info(LOG_EVENTS.up.stopping);
     } finally {
       const grace = config.worker.shutdownGraceMs + CHILD_GRACE_MARGIN_MS;
       await Promise.all(children.map((child) => child.stop(grace)));
