@@ -23,6 +23,7 @@ export const LOG_EVENTS = {
     deadLetterFailed: 'job:dead-letter-failed',
     alreadyRemoved: 'job:already-removed',
     rateLimited: 'job:rate-limited',
+    quotaRefused: 'job:quota-refused',
     delivered: 'job:delivered',
     adopted: 'job:adopted',
     adoptFailed: 'job:adopt-failed',
@@ -37,6 +38,9 @@ export const LOG_EVENTS = {
   },
   rateLimit: {
     releaseFailed: 'rate-limit:release-failed',
+  },
+  quota: {
+    releaseFailed: 'quota:release-failed',
   },
   progress: {
     ignored: 'progress:ignored',
@@ -80,6 +84,9 @@ export const LOG_EVENTS = {
   settings: {
     changed: 'settings:changed',
     readFailed: 'settings:read-failed',
+  },
+  preferences: {
+    changed: 'preferences:changed',
   },
   result: {
     deleted: 'result:deleted',
@@ -181,3 +188,24 @@ export type LogEvent = {
 export const LOG_EVENT_NAMES: readonly LogEvent[] = Object.values(LOG_EVENTS).flatMap(
   (group: Record<string, LogEvent>) => Object.values(group),
 );
+
+/** A level method: the message is always a known event; what it is about goes in the fields. */
+export interface LogMethod {
+  (fields: Record<string, unknown>, event: LogEvent): void;
+  (event: LogEvent): void;
+}
+
+/**
+ * The logger every component takes: pino's, typed so that a message can only be a LOG_EVENTS name.
+ * A pino logger is one (pino accepts any string); `child` binds fields such as `jobId`.
+ */
+export interface Logger {
+  level: string;
+  fatal: LogMethod;
+  error: LogMethod;
+  warn: LogMethod;
+  info: LogMethod;
+  debug: LogMethod;
+  trace: LogMethod;
+  child(bindings: Record<string, unknown>): Logger;
+}
