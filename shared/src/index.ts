@@ -13,6 +13,14 @@ export {
 } from './errors.js';
 export { LIMITS, rangeText } from './limits.js';
 export {
+  PROMPT_SYNTAXES,
+  DEFAULT_PROMPT_SYNTAX,
+  unsupportedPromptConstructs,
+  unsupportedPromptNotice,
+  promptCutNotice,
+  type PromptSyntax,
+} from './prompt-syntax.js';
+export {
   SUBJECT_ROOT,
   STREAMS,
   KV_BUCKETS,
@@ -67,6 +75,8 @@ export {
 } from './config.js';
 export {
   createLogger,
+  resolveLogFormat,
+  useColour,
   redactText,
   redactValue,
   REDACTED,
@@ -150,3 +160,5 @@ export {
   type ParsedOptions,
 } from './cli/command.js';
 export { runCli, discoverCommands, EXIT } from './cli/main.js';
+export { registerSystemMetrics, type SystemMetricsOptions } from './nats/system-metrics.js';
+export { runService, type RunningService, type RunServiceOptions } from './cli/service-runner.js';

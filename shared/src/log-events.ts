@@ -156,6 +156,9 @@ export const LOG_EVENTS = {
   provider: {
     fallback: 'provider:fallback',
   },
+  inference: {
+    failed: 'inference:failed',
+  },
   prompt: {
     truncated: 'prompt:truncated',
     chunksLimited: 'prompt:chunks-limited',
@@ -207,5 +210,5 @@ export interface Logger {
   info: LogMethod;
   debug: LogMethod;
   trace: LogMethod;
-  child(bindings: Record<string, unknown>): Logger;
+  child(bindings: Record<string, unknown>, options?: { level?: string }): Logger;
 }

@@ -53,6 +53,7 @@ export async function submitJob(
   });
   if (!grant.ok) {
     log.info({ reason: grant.reason, retryAfterMs: grant.retryAfterMs }, LOG_EVENTS.job.rateLimited);
+    ctx.metrics.rateLimited.inc({ reason: grant.reason });
     throw new RateLimitError(grant.message, grant.retryAfterMs ?? 0);
   }
   let recorded = false;

@@ -14,6 +14,7 @@ import {
   JobsClient,
   JobsClientMetrics,
   LOG_EVENTS,
+  registerSystemMetrics,
   SdbotError,
   connectNats,
   createLogger,
@@ -125,6 +126,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
       DailyQuota.open(connection, { config, now }),
     ]);
     jobs = jobsClient;
+    registerSystemMetrics(metrics.registry, { jsm, workers: jobsClient.workers });
     const trackerContext: TrackerContext = {
       jobs,
       deliveries,

@@ -196,7 +196,7 @@ export class WorkerService {
 
   heartbeat(now = Date.now()): WorkerHeartbeat {
     const { generator, config, workerId, version } = this.options;
-    const { jobsPerMinute, stepsPerSecond } = this.throughput.snapshot(now);
+    const { jobsPerMinute, stepsPerSecond, imagesPerSecond } = this.throughput.snapshot(now);
     return {
       v: 1,
       workerId,
@@ -206,7 +206,7 @@ export class WorkerService {
       provider: generator.provider,
       simulated: generator.simulated,
       slots: { total: config.worker.slots, free: this.stopping ? 0 : this.freeSlots },
-      throughput: { jobsPerMinute, stepsPerSecond },
+      throughput: { jobsPerMinute, stepsPerSecond, imagesPerMinute: imagesPerSecond * 60 },
       startedAt: this.startedAt,
       at: now,
     };
@@ -372,6 +372,17 @@ export class WorkerService {
         },
       });
       controller.signal.throwIfAborted();
+      if (output.truncatedTokens > 0 || (output.negativeTruncatedTokens ?? 0) > 0) {
+        log.info(
+          {
+            syntax: job.syntax ?? 'plain',
+            // Counts of tokens cut from each prompt (key names avoid the logger's secret filter).
+            cut: { prompt: output.truncatedTokens, negative: output.negativeTruncatedTokens ?? 0 },
+            chunkLimit: output.promptChunkLimit,
+          },
+          'prompt:truncated',
+        );
+      }
       // The last progress write lands before the final state, so that one needs no re-read.
       await reporter.settled();
       await this.complete(message, job, output, startedAt, state, log);
@@ -504,6 +515,10 @@ export class WorkerService {
       model: job.model,
       images,
       truncatedTokens: output.truncatedTokens,
+      ...(output.negativeTruncatedTokens === undefined
+        ? {}
+        : { negativeTruncatedTokens: output.negativeTruncatedTokens }),
+      ...(output.promptChunkLimit === undefined ? {} : { promptChunkLimit: output.promptChunkLimit }),
       timings: {
         queuedMs: Math.max(0, startedAt - job.createdAt),
         totalMs: completedAt - startedAt,
