@@ -1,6 +1,12 @@
 /** The embed posted with a result: what was asked, what was used, and what the user should know. */
 import { escapeMarkdown, type APIEmbed, type APIEmbedField } from 'discord.js';
-import { promptCutNotice, schedulerLabel, unsupportedPromptNotice, type Job, type JobResult } from '@sdbot/shared';
+import {
+  promptCutNotice,
+  schedulerLabel,
+  unsupportedPromptNotice,
+  type Job,
+  type JobResult,
+} from '@sdbot/shared';
 
 /** Discord's embed limits. */
 export const EMBED_LIMITS = {

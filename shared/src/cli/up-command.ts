@@ -242,7 +242,10 @@ async function startEverything(options: StartOptions): Promise<RunningService> {
     } else {
       bot = 'not in this build';
       logger.warn(
-        { reason: 'DISCORD_TOKEN is set but this build has no `sdbot bot` command yet: running without the bot' },
+        {
+          reason:
+            'DISCORD_TOKEN is set but this build has no `sdbot bot` command yet: running without the bot',
+        },
         LOG_EVENTS.bot.skipped,
       );
     }
