@@ -380,7 +380,7 @@ export class WorkerService {
             cut: { prompt: output.truncatedTokens, negative: output.negativeTruncatedTokens ?? 0 },
             chunkLimit: output.promptChunkLimit,
           },
-          'prompt:truncated',
+          LOG_EVENTS.prompt.truncated,
         );
       }
       // The last progress write lands before the final state, so that one needs no re-read.
