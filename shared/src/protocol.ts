@@ -15,6 +15,9 @@ export {
   requesterSchema,
   sourceImageSchema,
   seedVariationSchema,
+  hiresSchema,
+  UPSCALE_FACTORS,
+  type Hires,
   type JobKind,
   type NsfwHandling,
   type SchedulerName,
@@ -78,4 +81,4 @@ export {
   type NsfwPolicy,
 } from './protocol/settings.js';
 export { userPreferencesSchema, type UserPreferences } from './protocol/preferences.js';
-export { toValidationIssues, validate, encodeMessage, decodeMessage } from './protocol/codec.js';
+export { toValidationIssues, validate, encodeMessage, decodeMessage, parseOrNull } from './protocol/codec.js';

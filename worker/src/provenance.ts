@@ -12,7 +12,7 @@ export const PARAMETERS_KEYWORD = 'parameters';
 
 export interface GenerationParameters {
   prompt: string;
-  negativePrompt?: string;
+  negativePrompt?: string | undefined;
   steps: number;
   scheduler: SchedulerName;
   /** Written as A1111's "CFG scale". */

@@ -3,6 +3,7 @@
  * The pipeline computes in float32 and int32; `castTensor` adapts a tensor to whatever dtype a model
  * declares (float16 halves, int64 ids and timesteps) at the session boundary.
  */
+import { SdbotError } from '@sdbot/shared';
 import { float16ToFloat32, float32ToFloat16 } from './float16.js';
 
 export interface TensorDataByType {
@@ -34,6 +35,16 @@ export function isTensorDtype(value: string): value is TensorDtype {
 
 export function elementCount(dims: readonly number[]): number {
   return dims.reduce((product, dim) => product * dim, 1);
+}
+
+export function float32Tensor(data: Float32Array, dims: readonly number[]): Float32Tensor {
+  if (data.length !== elementCount(dims)) {
+    throw new SdbotError(
+      'INTERNAL',
+      `tensor of shape [${dims.join(', ')}] needs ${elementCount(dims)} values, got ${data.length}`,
+    );
+  }
+  return { dtype: 'float32', data, dims };
 }
 
 function toNumbers(tensor: Tensor): Float32Array | Int32Array | Uint8Array | number[] {
