@@ -22,6 +22,7 @@ export const LOG_EVENTS = {
     deadLettered: 'job:dead-lettered',
     deadLetterFailed: 'job:dead-letter-failed',
     alreadyRemoved: 'job:already-removed',
+    stateWriteFailed: 'job:state-write-failed',
     rateLimited: 'job:rate-limited',
     quotaRefused: 'job:quota-refused',
     delivered: 'job:delivered',
