@@ -47,10 +47,6 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export const errorCodes = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
 
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
-}
-
 export interface SdbotErrorOptions {
   cause?: unknown;
   /** Overrides the code's default retryability (e.g. a transient model-load failure). */

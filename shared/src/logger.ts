@@ -3,10 +3,11 @@
  * replaced at any depth, and tokens embedded in strings (webhook URLs, nats://user:pass@ URLs,
  * Authorization headers) are masked, including inside error messages and stacks.
  */
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type LoggerOptions } from 'pino';
 import { PinoPretty } from 'pino-pretty';
+import type { Logger } from './log-events.js';
 
-export type { Logger } from 'pino';
+export type { Logger } from './log-events.js';
 
 export const REDACTED = '[REDACTED]';
 

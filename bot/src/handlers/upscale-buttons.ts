@@ -9,6 +9,7 @@
 import type { ButtonInteraction } from 'discord.js';
 import {
   LIMITS,
+  LOG_EVENTS,
   deriveJob,
   isGenerationJob,
   type GenerationJob,
@@ -93,7 +94,7 @@ export async function upscaleImage(
       height: image.height,
     });
     await interaction.editReply(editOptions(message));
-    ctx.logger.info({ guildId: interaction.guildId, jobId }, 'upscale:unavailable');
+    ctx.logger.info({ guildId: interaction.guildId, jobId }, LOG_EVENTS.upscale.unavailable);
     return;
   }
   await requestUpscale(ctx, interaction, context, { job, image, index, jobId });

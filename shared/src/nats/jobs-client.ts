@@ -11,6 +11,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
 import { configuredJobDefaults, type ConfiguredJobDefaults } from '../jobs/defaults.js';
 import { SdbotError } from '../errors.js';
+import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 import {
   KV_BUCKETS,
@@ -235,7 +236,7 @@ export class JobsClient {
     // An idle worker should not wait for the dispatcher's timer; once this resolves, a job that
     // found a free slot is in the work queue.
     await this.dispatcher.kick();
-    this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, 'job:submitted');
+    this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, LOG_EVENTS.job.submitted);
     return { job, seq: ack.seq, duplicate: ack.duplicate };
   }
 
@@ -262,7 +263,7 @@ export class JobsClient {
         try {
           onProgress(decodeMessage(progressSchema, message.data));
         } catch (invalid) {
-          this.logger?.warn({ jobId, err: invalid }, 'ignoring an invalid progress message');
+          this.logger?.warn({ jobId, err: invalid, reason: 'invalid message' }, LOG_EVENTS.progress.ignored);
         }
       },
     });
@@ -313,7 +314,7 @@ export class JobsClient {
       };
       const lookUp = () => {
         this.findOutcome(jobId).then(accept, (error: unknown) => {
-          this.logger?.warn({ jobId, err: error }, 'looking up a stored outcome failed; still listening');
+          this.logger?.warn({ jobId, err: error, next: 'keep listening' }, LOG_EVENTS.outcome.lookupFailed);
         });
       };
       const onAbort = () => {
@@ -331,7 +332,7 @@ export class JobsClient {
           try {
             accept(decodeMessage(jobOutcomeSchema, message.data));
           } catch (invalid) {
-            this.logger?.warn({ jobId, err: invalid }, 'ignoring an invalid outcome message');
+            this.logger?.warn({ jobId, err: invalid, reason: 'invalid message' }, LOG_EVENTS.outcome.ignored);
           }
         },
       });

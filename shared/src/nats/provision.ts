@@ -18,6 +18,7 @@ import {
 } from '@nats-io/jetstream';
 import type { Config } from '../config.js';
 import { LIMITS } from '../limits.js';
+import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 import {
   KV_BUCKETS,
@@ -294,7 +295,7 @@ async function ensureStream(
       throw natsFailure(error, `creating stream ${desired.name}`);
     }
     report.created.push(desired.name);
-    logger?.info({ stream: desired.name }, 'created stream');
+    logger?.info({ stream: desired.name }, LOG_EVENTS.stream.created);
     return;
   }
   const drift = streamDrift(existing, desired);
@@ -317,7 +318,7 @@ async function ensureStream(
     throw natsFailure(error, `updating ${drift.join(', ')} of stream ${desired.name}`);
   }
   report.updated.push(desired.name);
-  logger?.info({ stream: desired.name, changed: drift }, 'updated stream settings');
+  logger?.info({ stream: desired.name, changed: drift }, LOG_EVENTS.stream.updated);
 }
 
 async function ensureJobConsumer(
@@ -342,7 +343,7 @@ async function ensureJobConsumer(
       throw natsFailure(error, `creating consumer ${name}`);
     }
     report.created.push(`${STREAMS.jobs}/${name}`);
-    logger?.info({ consumer: name }, 'created worker consumer');
+    logger?.info({ consumer: name, role: 'worker' }, LOG_EVENTS.consumer.created);
     return;
   }
   if (existing.filter_subject !== desired.filter_subject) {
@@ -364,7 +365,7 @@ async function ensureJobConsumer(
     throw natsFailure(error, `updating ack wait / max deliver of consumer ${name}`);
   }
   report.updated.push(`${STREAMS.jobs}/${name}`);
-  logger?.info({ consumer: name }, 'updated worker consumer settings');
+  logger?.info({ consumer: name, role: 'worker' }, LOG_EVENTS.consumer.updated);
 }
 
 async function ensureBacklogObserver(
@@ -388,7 +389,7 @@ async function ensureBacklogObserver(
     throw natsFailure(error, `creating consumer ${name}`);
   }
   report.created.push(label);
-  logger?.info({ consumer: name }, 'created backlog observer consumer');
+  logger?.info({ consumer: name, role: 'backlog observer' }, LOG_EVENTS.consumer.created);
 }
 
 /**

@@ -35,6 +35,7 @@ import {
   startNatsServer,
   type NatsTestServer,
 } from '../../helpers/nats-server.js';
+import { botEnv, passwords, workerEnv } from '../../helpers/nats-users.js';
 import { repositoryRoot } from '../../helpers/shared-fixtures.js';
 import {
   cliRequester,
@@ -47,13 +48,6 @@ import {
 
 const available = natsServerAvailable();
 const deployDirectory = join(repositoryRoot, 'deploy/nats');
-const passwords = {
-  NATS_ADMIN_PASSWORD: 'admin-test-password',
-  NATS_BOT_PASSWORD: 'bot-test-password',
-  NATS_WORKER_PASSWORD: 'worker-test-password',
-};
-const botEnv = { NATS_USER: 'sdbot-bot', NATS_PASSWORD: passwords.NATS_BOT_PASSWORD };
-const workerEnv = { NATS_USER: 'sdbot-worker', NATS_PASSWORD: passwords.NATS_WORKER_PASSWORD };
 
 async function expectDenied(action: Promise<unknown>): Promise<void> {
   const error = await action.then(

@@ -1,5 +1,6 @@
 import { PassThrough, Writable } from 'node:stream';
-import { createLogger, redactText, resolveLogFormat } from '@sdbot/shared';
+import { LOG_EVENTS, createLogger, redactText, resolveLogFormat } from '@sdbot/shared';
+import type { Logger as PinoLogger } from 'pino';
 import { describe, expect, it } from 'vitest';
 
 function capture() {
@@ -20,14 +21,14 @@ describe('logger', () => {
   it('writes structured JSON with bindings from child loggers', () => {
     const { lines, destination } = capture();
     const logger = createLogger({ name: 'worker', destination, bindings: { workerId: 'gpu-1' } });
-    logger.child({ jobId: 'job-1' }).info({ step: 3 }, 'step done');
+    logger.child({ jobId: 'job-1' }).info({ step: 3 }, LOG_EVENTS.job.started);
     expect(lines[0]).toMatchObject({
       name: 'worker',
       level: 'info',
       workerId: 'gpu-1',
       jobId: 'job-1',
       step: 3,
-      msg: 'step done',
+      msg: 'job:started',
     });
     expect(typeof lines[0]?.time).toBe('string');
   });
@@ -43,7 +44,7 @@ describe('logger', () => {
         list: [{ apiKey: 'k' }],
         truncatedTokens: 3,
       },
-      'start',
+      LOG_EVENTS.worker.started,
     );
     const text = JSON.stringify(lines[0]);
     for (const secret of ['hunter2', botToken, 'Bot xyz', '"k"']) expect(text).not.toContain(secret);
@@ -57,7 +58,9 @@ describe('logger', () => {
     const error = new Error(
       `401 on PATCH /api/v10/webhooks/123456789012345678/aW50ZXJhY3Rpb246c2VjcmV0/messages/@original`,
     );
-    logger.error({ err: error, url: 'nats://bot:s3cret@nats:4222' }, `login with ${botToken} failed`);
+    // Messages are typed as event names; the masking still covers text that reaches pino another way.
+    const untyped = logger as unknown as PinoLogger;
+    untyped.error({ err: error, url: 'nats://bot:s3cret@nats:4222' }, `login with ${botToken} failed`);
     const text = JSON.stringify(lines[0]);
     expect(text).not.toContain('aW50ZXJhY3Rpb246c2VjcmV0');
     expect(text).not.toContain('s3cret');
