@@ -213,8 +213,15 @@ export const imagineCommand: CommandDefinition = {
         cancelling = client.cancel(submitted.id, cliUser()).catch(() => undefined);
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      // Ends the wait for an outcome whenever this command ends first (a refused submit, a failed
+      // read): the wait's timer must neither keep the process alive nor reject unobserved.
+      const done = new AbortController();
+      const outcome = client.awaitOutcome(job.id, {
+        timeoutMs,
+        signal: AbortSignal.any([signal, done.signal]),
+      });
+      outcome.catch(() => undefined);
       try {
-        const outcome = client.awaitOutcome(job.id, { timeoutMs, signal });
         await client.submit(job);
         const position = await client.queuePosition(job.id);
         stderr.write(`job ${job.id} queued on ${job.model}`);
@@ -232,6 +239,7 @@ export const imagineCommand: CommandDefinition = {
           }
         }
       } finally {
+        done.abort();
         watch.stop();
         signal.removeEventListener('abort', onAbort);
         await cancelling;
