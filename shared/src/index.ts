@@ -112,6 +112,13 @@ export {
 export { connectNats, publishMessage, type ConnectNatsOptions, type NatsConnection } from './nats.js';
 export { isMissingResource, isPermissionViolation, isWrongLastSequence, natsFailure } from './nats/errors.js';
 export {
+  DEFAULT_RETRY_WINDOW_MS,
+  isTransientNatsError,
+  withNatsRetry,
+  type NatsRetryOptions,
+} from './nats/retry.js';
+export { installProcessGuards, UNHANDLED_EXIT_CODE } from './cli/process-guard.js';
+export {
   JETSTREAM_RESOURCES,
   JOB_FLOW_RESOURCES,
   REQUESTER_RESOURCES,

@@ -4,6 +4,7 @@ import { parseDuration } from '../config.js';
 import { SdbotError, ValidationError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { JobsClient, newJobId, type JobRequest } from '../nats/jobs-client.js';
+import { withNatsRetry } from '../nats/retry.js';
 import { imageSide, integerIn, numberIn, oneOf } from '../protocol/fields.js';
 import { NOISE_SOURCES, SCHEDULER_NAMES } from '../protocol/job.js';
 import type { JobResult } from '../protocol/outcome.js';
@@ -17,6 +18,8 @@ import {
 import { configWithNats, connectAsClient, natsUrlOption } from './nats-cli.js';
 
 const DEFAULT_TIMEOUT = '10m';
+/** How long `imagine` waits for an unreachable server before giving up. */
+const CONNECT_WINDOW_MS = 15_000;
 
 /** Job fields and the flags that set them, so a validation error names what the user typed. */
 const FLAG_OF_FIELD: Record<string, string> = {
@@ -183,7 +186,14 @@ export const imagineCommand: CommandDefinition = {
             throw new SdbotError('IMAGE_INVALID', `--init: cannot read ${initPath}`, { cause });
           });
     const config = configWithNats(options, env);
-    const connection = await connectAsClient(config, 'sdbot-imagine');
+    // Started while the server restarts, the command waits for it a little instead of failing.
+    const connection = await withNatsRetry(
+      'connecting to NATS',
+      () => connectAsClient(config, 'sdbot-imagine'),
+      {
+        withinMs: CONNECT_WINDOW_MS,
+      },
+    );
     try {
       const client = await JobsClient.open(connection, config);
       const model = stringOption(options, 'model') ?? (await client.defaultModel());

@@ -40,6 +40,7 @@ import type { JobsClientMetrics } from './client-metrics.js';
 import { FairDispatcher, backlogLanes, estimateBacklogAhead, readyPending } from './fair-dispatcher.js';
 import { JobStateStore, WorkerRegistry, isTerminalStatus, openBucket } from './kv.js';
 import { REQUESTER_RESOURCES, provisionJetStream } from './provision.js';
+import { withNatsRetry } from './retry.js';
 
 /** A fresh job id: time-ordered, unique, and a valid subject token. */
 export function newJobId(prefix = 'job'): string {
@@ -143,16 +144,21 @@ export class JobsClient {
     const jsm = await jetstreamManager(connection).catch((error: unknown) => {
       throw natsFailure(error, 'opening JetStream');
     });
+    const retry = logger === undefined ? {} : { logger };
     if (provision) {
-      await provisionJetStream(jsm, config, {
-        resources: REQUESTER_RESOURCES,
-        ...(logger === undefined ? {} : { logger }),
-      });
+      // Provisioning only creates what is missing: repeating it after a timeout is harmless.
+      await withNatsRetry(
+        'provisioning JetStream',
+        () => provisionJetStream(jsm, config, { resources: REQUESTER_RESOURCES, ...retry }),
+        retry,
+      );
     }
     const js = jetstream(connection);
-    const images = await new Objm(js).open(OBJECT_STORES.images).catch((error: unknown) => {
-      throw natsFailure(error, `opening object store ${OBJECT_STORES.images}`);
-    });
+    const images = await withNatsRetry(
+      `opening object store ${OBJECT_STORES.images}`,
+      () => new Objm(js).open(OBJECT_STORES.images),
+      retry,
+    );
     const jobStates = await JobStateStore.open(js);
     const workers = await WorkerRegistry.open(js);
     const dispatcher = new FairDispatcher({
@@ -245,14 +251,17 @@ export class JobsClient {
         throw new SdbotError('UNKNOWN_MODEL', `no worker serves model "${job.model}" (${online})`);
       }
     }
-    let ack;
-    try {
-      const subject = SUBJECTS.backlog(job.model, requesterLane(job.requester));
-      ack = await this.js.publish(subject, encodeMessage(this.jobSchema, job), { msgID: job.id });
-    } catch (error) {
-      throw natsFailure(error, `submitting job ${job.id}`);
-    }
-    if (!ack.duplicate) await this.jobStates.createQueued(job, { backlogSeq: ack.seq });
+    const subject = SUBJECTS.backlog(job.model, requesterLane(job.requester));
+    const payload = encodeMessage(this.jobSchema, job);
+    // The job id is the message id: a publish repeated after a lost acknowledgement is stored once.
+    const ack = await withNatsRetry(
+      `submitting job ${job.id}`,
+      () => this.js.publish(subject, payload, { msgID: job.id }),
+      this.retryOptions(),
+    );
+    // Also after a duplicate: the first attempt may have been stored without its state being
+    // recorded. createQueued never overwrites a state that exists.
+    await this.jobStates.createQueued(job, { backlogSeq: ack.seq });
     this.metrics?.submitted.inc({ model: job.model });
     this.submittedAt.set(job.id, Date.now());
     // An idle worker should not wait for the dispatcher's timer; once this resolves, a job that
@@ -298,12 +307,11 @@ export class JobsClient {
 
   /** The stored outcome of a job, if a worker published one. */
   async findOutcome(jobId: string): Promise<JobOutcome | null> {
-    let stored;
-    try {
-      stored = await this.jsm.streams.getMessage(STREAMS.results, { last_by_subj: SUBJECTS.result(jobId) });
-    } catch (error) {
-      throw natsFailure(error, `looking up the outcome of job ${jobId}`);
-    }
+    const stored = await withNatsRetry(
+      `looking up the outcome of job ${jobId}`,
+      () => this.jsm.streams.getMessage(STREAMS.results, { last_by_subj: SUBJECTS.result(jobId) }),
+      this.retryOptions(),
+    );
     return stored === null ? null : decodeMessage(jobOutcomeSchema, stored.data);
   }
 
@@ -417,12 +425,11 @@ export class JobsClient {
    * outcomes), so the requester hears back without waiting for the lane's turn.
    */
   private async hurryCancelled(model: string, backlogSeq: number): Promise<void> {
-    let stored;
-    try {
-      stored = await this.jsm.direct.getMessage(STREAMS.backlog, { seq: backlogSeq });
-    } catch (error) {
-      throw natsFailure(error, 'reading the backlog');
-    }
+    const stored = await withNatsRetry(
+      'reading the backlog',
+      () => this.jsm.direct.getMessage(STREAMS.backlog, { seq: backlogSeq }),
+      this.retryOptions(),
+    );
     // Gone: a dispatcher already moved it.
     if (stored !== null) await this.dispatcher.move(model, stored);
   }
@@ -523,12 +530,20 @@ export class JobsClient {
     if (ref.store !== OBJECT_STORES.images) {
       throw new SdbotError('NOT_FOUND', `unknown object store "${ref.store}"`);
     }
-    let found;
-    try {
-      found = await this.images.get(ref.name);
-    } catch (error) {
-      throw natsFailure(error, `reading image ${ref.name}`);
-    }
+    // A server restarting under the read times it out: read the whole object again, within the
+    // same deadline as one read.
+    return withNatsRetry(`reading image ${ref.name}`, () => this.readImageOnce(ref, timeoutMs), {
+      ...this.retryOptions(),
+      withinMs: timeoutMs,
+    });
+  }
+
+  private retryOptions(): { logger?: Logger } {
+    return this.logger === undefined ? {} : { logger: this.logger };
+  }
+
+  private async readImageOnce(ref: ObjectRef, timeoutMs: number): Promise<Uint8Array> {
+    const found = await this.images.get(ref.name);
     if (found === null) throw new SdbotError('NOT_FOUND', `image ${ref.name} is gone (expired or deleted)`);
     const reader = found.data.getReader();
     let timer: NodeJS.Timeout | undefined;

@@ -12,6 +12,7 @@ import { jobStateRecordSchema, type JobStateRecord, type JobStatus } from '../pr
 import { workerHeartbeatSchema, type WorkerHeartbeat } from '../protocol/worker.js';
 import { isWrongLastSequence, natsFailure } from './errors.js';
 import { kvStreamName } from './provision.js';
+import { withNatsRetry } from './retry.js';
 
 /** Opens a bucket created by provisioning; reads go through direct get (nats-server 2.9+). */
 export async function openBucket(js: JetStreamClient, bucket: string): Promise<KV> {
@@ -58,12 +59,11 @@ export class JobStateStore {
   }
 
   async get(jobId: string): Promise<JobStateEntry | null> {
-    let entry;
-    try {
-      entry = await this.kv.get(jobStateKey(jobId));
-    } catch (error) {
-      throw natsFailure(error, `reading the state of job ${jobId}`);
-    }
+    return withNatsRetry(`reading the state of job ${jobId}`, () => this.getOnce(jobId));
+  }
+
+  private async getOnce(jobId: string): Promise<JobStateEntry | null> {
+    const entry = await this.kv.get(jobStateKey(jobId));
     if (entry?.operation !== 'PUT') return null;
     return { record: decodeMessage(jobStateRecordSchema, entry.value), revision: entry.revision };
   }
@@ -91,10 +91,21 @@ export class JobStateStore {
     decide: (current: JobStateRecord | null) => JobStateRecord | undefined,
     known?: JobStateEntry | null,
   ): Promise<JobStateChange> {
+    // A write that timed out may have been stored: the next attempt reads again and decides anew.
+    return withNatsRetry(`writing the state of job ${jobId}`, (attempt) =>
+      this.updateOnce(jobId, decide, attempt === 1 ? known : undefined),
+    );
+  }
+
+  private async updateOnce(
+    jobId: string,
+    decide: (current: JobStateRecord | null) => JobStateRecord | undefined,
+    known?: JobStateEntry | null,
+  ): Promise<JobStateChange> {
     const key = jobStateKey(jobId);
     let current = known;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt += 1) {
-      current ??= await this.get(jobId);
+      current ??= await this.getOnce(jobId);
       const next = decide(current?.record ?? null);
       if (next === undefined) return { record: current?.record, changed: false, entry: current };
       const value = encodeMessage(jobStateRecordSchema, next);
@@ -179,20 +190,15 @@ export class WorkerRegistry {
    */
   async list(): Promise<WorkerHeartbeat[]> {
     const prefix = `$KV.${KV_BUCKETS.workers}.`;
-    let subjects: Record<string, number>;
-    try {
-      const info = await this.jsm.streams.info(kvStreamName(KV_BUCKETS.workers), {
-        subjects_filter: `${prefix}>`,
-      });
-      subjects = info.state.subjects ?? {};
-    } catch (error) {
-      throw natsFailure(error, 'listing workers');
-    }
+    const info = await withNatsRetry('listing workers', () =>
+      this.jsm.streams.info(kvStreamName(KV_BUCKETS.workers), { subjects_filter: `${prefix}>` }),
+    );
+    const subjects = info.state.subjects ?? {};
     const heartbeats: WorkerHeartbeat[] = [];
     for (const subject of Object.keys(subjects)) {
-      const entry = await this.kv.get(subject.slice(prefix.length)).catch((error: unknown) => {
-        throw natsFailure(error, 'reading a worker heartbeat');
-      });
+      const entry = await withNatsRetry('reading a worker heartbeat', () =>
+        this.kv.get(subject.slice(prefix.length)),
+      );
       if (entry?.operation !== 'PUT') continue;
       // A worker speaking another protocol version is not one this process can send jobs to.
       const parsed = workerHeartbeatSchema.safeParse(safeJson(entry.value));
