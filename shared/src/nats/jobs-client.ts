@@ -40,6 +40,7 @@ import type { JobsClientMetrics } from './client-metrics.js';
 import { FairDispatcher, backlogLanes, estimateBacklogAhead, readyPending } from './fair-dispatcher.js';
 import { JobStateStore, WorkerRegistry, isTerminalStatus, openBucket } from './kv.js';
 import { REQUESTER_RESOURCES, provisionJetStream } from './provision.js';
+import { openPreviewStore } from './previews.js';
 import { withNatsRetry } from './retry.js';
 
 /** A fresh job id: time-ordered, unique, and a valid subject token. */
@@ -127,6 +128,7 @@ export class JobsClient {
     readonly jobStates: JobStateStore,
     readonly workers: WorkerRegistry,
     private readonly images: ObjectStore,
+    private readonly previews: ObjectStore,
     readonly dispatcher: FairDispatcher,
     private readonly config: Config,
     private readonly logger: Logger | undefined,
@@ -159,6 +161,7 @@ export class JobsClient {
       () => new Objm(js).open(OBJECT_STORES.images),
       retry,
     );
+    const previews = await openPreviewStore(js);
     const jobStates = await JobStateStore.open(js);
     const workers = await WorkerRegistry.open(js);
     const dispatcher = new FairDispatcher({
@@ -177,6 +180,7 @@ export class JobsClient {
       jobStates,
       workers,
       images,
+      previews,
       dispatcher,
       config,
       logger,
@@ -527,12 +531,10 @@ export class JobsClient {
    * so reads give up after `timeoutMs` with TIMEOUT instead of waiting forever.
    */
   async readImage(ref: ObjectRef, { timeoutMs = IMAGE_READ_TIMEOUT_MS } = {}): Promise<Uint8Array> {
-    if (ref.store !== OBJECT_STORES.images) {
-      throw new SdbotError('NOT_FOUND', `unknown object store "${ref.store}"`);
-    }
+    const store = this.storeOf(ref);
     // A server restarting under the read times it out: read the whole object again, within the
     // same deadline as one read.
-    return withNatsRetry(`reading image ${ref.name}`, () => this.readImageOnce(ref, timeoutMs), {
+    return withNatsRetry(`reading image ${ref.name}`, () => this.readImageOnce(store, ref, timeoutMs), {
       ...this.retryOptions(),
       withinMs: timeoutMs,
     });
@@ -542,8 +544,14 @@ export class JobsClient {
     return this.logger === undefined ? {} : { logger: this.logger };
   }
 
-  private async readImageOnce(ref: ObjectRef, timeoutMs: number): Promise<Uint8Array> {
-    const found = await this.images.get(ref.name);
+  private storeOf(ref: ObjectRef): ObjectStore {
+    if (ref.store === OBJECT_STORES.images) return this.images;
+    if (ref.store === OBJECT_STORES.previews) return this.previews;
+    throw new SdbotError('NOT_FOUND', `unknown object store "${ref.store}"`);
+  }
+
+  private async readImageOnce(store: ObjectStore, ref: ObjectRef, timeoutMs: number): Promise<Uint8Array> {
+    const found = await store.get(ref.name);
     if (found === null) throw new SdbotError('NOT_FOUND', `image ${ref.name} is gone (expired or deleted)`);
     const reader = found.data.getReader();
     let timer: NodeJS.Timeout | undefined;

@@ -40,6 +40,7 @@ export const JETSTREAM_RESOURCES = [
   'rateLimits',
   'dispatch',
   'images',
+  'previews',
 ] as const;
 export type JetStreamResource = (typeof JETSTREAM_RESOURCES)[number];
 
@@ -52,10 +53,17 @@ export const JOB_FLOW_RESOURCES: readonly JetStreamResource[] = [
   'jobState',
   'workers',
   'images',
+  'previews',
 ];
 
 /** What a requester (bot, CLI) needs: the job flow plus the fair dispatcher's cursor bucket. */
 export const REQUESTER_RESOURCES: readonly JetStreamResource[] = [...JOB_FLOW_RESOURCES, 'dispatch'];
+
+/**
+ * How long a progress preview is kept: it is shown while its job runs, and an interaction (where
+ * the bot shows it) lives 15 minutes at most.
+ */
+export const PREVIEW_MAX_AGE_MS = 15 * 60_000;
 
 /** A worker is gone once this many heartbeats are missed (the workers bucket's TTL). */
 export const HEARTBEATS_PER_TTL = 3;
@@ -182,6 +190,17 @@ export function desiredStreams(config: Config): Record<JetStreamResource, Desire
       num_replicas: replicas,
       max_age: nanos(js.resultMaxAgeMs),
       discard: DiscardPolicy.New,
+      allow_direct: true,
+      allow_rollup_hdrs: true,
+    },
+    previews: {
+      name: objectStoreStreamName(OBJECT_STORES.previews),
+      subjects: [`$O.${OBJECT_STORES.previews}.C.>`, `$O.${OBJECT_STORES.previews}.M.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_age: nanos(PREVIEW_MAX_AGE_MS),
+      discard: DiscardPolicy.Old,
       allow_direct: true,
       allow_rollup_hdrs: true,
     },

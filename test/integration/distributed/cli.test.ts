@@ -43,6 +43,7 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
       'KV_sdbot-ratelimits',
       'KV_sdbot-dispatch',
       'OBJ_sdbot-images',
+      'OBJ_sdbot-previews',
     ]);
     const again = await runSdbot(['nats', 'setup', '--nats', server.url], env);
     expect(again.code).toBe(0);

@@ -32,7 +32,8 @@ import {
   isTerminalStatus,
   jobConsumerName,
   natsFailure,
-  previewObjectName,
+  openPreviewStore,
+  putPreview,
   progressSchema,
   provisionJetStream,
   toSdbotError,
@@ -418,6 +419,14 @@ export class WorkerService {
     return bytes;
   }
 
+  private previewStore: Promise<ObjectStore> | undefined;
+
+  /** Stores a progress preview in its own short-lived store (never in the image store). */
+  async storePreview(jobId: string, step: number, png: Uint8Array): Promise<ObjectRef> {
+    this.previewStore ??= openPreviewStore(this.js);
+    return putPreview(await this.previewStore, jobId, step, png);
+  }
+
   /** Stores a PNG in the object store (chunked: images never have to fit in one message). */
   async storeImage(name: string, png: Uint8Array): Promise<ObjectRef> {
     try {
@@ -725,7 +734,7 @@ class ProgressReporter {
   private async sendPreview(progress: Progress, latents: Float32Array): Promise<void> {
     try {
       const png = await previewPng(latents, this.job.width, this.job.height);
-      const preview = await this.service.storeImage(previewObjectName(this.job.id), png);
+      const preview = await this.service.storePreview(this.job.id, progress.step, png);
       this.service.publishProgress({ ...progress, preview, at: Date.now() });
     } catch (error) {
       this.log.warn({ err: error }, 'preview failed');
