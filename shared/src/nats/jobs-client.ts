@@ -443,86 +443,92 @@ export class JobsClient {
   }
 
   /**
-   * Where a waiting job stands, or null when it is not waiting (running, finished, unknown). In the
-   * work queue: the jobs of the same model ahead of it, counted by walking the model's subject from
-   * the first undelivered job, up to `limit` steps (the dispatcher keeps that queue short). In the
-   * backlog: the work queue's waiting jobs,
-   * plus the jobs ahead in its own lane, plus an estimate of the other lanes' turns before it
-   * (see estimateBacklogAhead).
+   * Where a waiting job stands, or null when it is not waiting (running, finished, unknown). The
+   * cost is a handful of reads however long the queue is (it runs every few seconds for every
+   * waiting job): counts come from stream and consumer info, and a job's place among the jobs of
+   * its lane from stream sequence numbers. In the backlog: the work queue's waiting jobs, plus the
+   * jobs ahead in its own lane, plus an estimate of the other lanes' turns before it (see
+   * estimateBacklogAhead). In the work queue (kept short by the dispatcher): the jobs before it.
    */
   async queuePosition(jobId: string, { limit = 100 } = {}): Promise<QueuePosition | null> {
     const record = await this.state(jobId);
     if (record?.status.state !== 'queued') return null;
-    if (record.jobStreamSeq !== undefined)
-      return this.readyPosition(record.job.model, record.jobStreamSeq, limit);
-    if (record.backlogSeq === undefined) return null;
-    const position = await this.backlogPosition(record.job, record.backlogSeq, limit);
-    // Dispatched: it is in the work queue (kept short by the dispatcher) unless a worker has it.
-    return position ?? this.readyPosition(record.job.model, jobId, limit);
+    const model = record.job.model;
+    const position = await withNatsRetry(
+      'reading the queue',
+      async () => {
+        if (record.jobStreamSeq === undefined && record.backlogSeq !== undefined) {
+          const inBacklog = await this.backlogPosition(record.job, record.backlogSeq);
+          if (inBacklog !== null) return inBacklog;
+        }
+        // Dispatched: it is in the work queue unless a worker has it.
+        return this.readyPosition(model, record.jobStreamSeq);
+      },
+      this.retryOptions(),
+    );
+    if (position === null) return null;
+    return position >= limit ? { ahead: limit, capped: true } : { ahead: position, capped: false };
   }
 
-  /** `job`: its sequence in the work queue, or its id when only that is known. */
-  private async readyPosition(
-    model: string,
-    job: number | string,
-    limit: number,
-  ): Promise<QueuePosition | null> {
-    const subject = SUBJECTS.job(model);
+  /**
+   * Jobs of the model's work queue before the job at sequence `seq` (unknown: the job was moved
+   * there by a dispatcher), or null when a worker has it.
+   */
+  private async readyPosition(model: string, seq: number | undefined): Promise<number | null> {
     let delivered = 0;
+    let pending: number;
     try {
-      delivered = (await this.jsm.consumers.info(STREAMS.jobs, jobConsumerName(model))).delivered.stream_seq;
+      const info = await this.jsm.consumers.info(STREAMS.jobs, jobConsumerName(model));
+      delivered = info.delivered.stream_seq;
+      pending = info.num_pending;
     } catch (error) {
-      if (!isMissingResource(error)) throw natsFailure(error, 'reading the job queue');
+      if (!isMissingResource(error)) throw error;
+      pending = await readyPending(this.jsm, model);
     }
-    if (typeof job === 'number' && job <= delivered) return null;
-    let ahead = 0;
-    let cursor = delivered + 1;
-    while (ahead < limit) {
-      let next;
-      try {
-        next = await this.jsm.direct.getMessage(STREAMS.jobs, { next_by_subj: subject, seq: cursor });
-      } catch (error) {
-        throw natsFailure(error, 'reading the job queue');
-      }
-      if (typeof job === 'string') {
-        if (next === null) return null;
-        if (next.header.get('Nats-Msg-Id') === job) return { ahead, capped: false };
-      } else if (next === null || next.seq >= job) return { ahead, capped: false };
-      ahead += 1;
-      cursor = next.seq + 1;
-    }
-    return { ahead, capped: true };
+    if (pending === 0 || (seq !== undefined && seq <= delivered)) return null;
+    if (seq === undefined) return pending - 1;
+    const subject = SUBJECTS.job(model);
+    return this.placeAmong(STREAMS.jobs, subject, seq, pending, delivered + 1);
   }
 
-  /** Null when the job is no longer in the backlog. */
-  private async backlogPosition(
-    job: GenerationJob,
-    mine: number,
-    limit: number,
-  ): Promise<QueuePosition | null> {
+  /** Jobs ahead of the job at backlog sequence `mine`, or null when it left the backlog. */
+  private async backlogPosition(job: GenerationJob, mine: number): Promise<number | null> {
     const lane = requesterLane(job.requester);
-    const subject = SUBJECTS.backlog(job.model, lane);
-    let index = 0;
-    let cursor = 0;
-    for (;;) {
-      if (index >= limit) return { ahead: index, capped: true };
-      let next;
-      try {
-        next = await this.jsm.direct.getMessage(STREAMS.backlog, { next_by_subj: subject, seq: cursor });
-      } catch (error) {
-        throw natsFailure(error, 'reading the backlog');
-      }
-      if (next === null || next.seq > mine) return null;
-      if (next.seq === mine) break;
-      index += 1;
-      cursor = next.seq + 1;
-    }
+    const laneSubject = SUBJECTS.backlog(job.model, lane);
     const lanes =
       (await backlogLanes(this.jsm, SUBJECTS.backlogModel(job.model))).get(job.model) ??
       new Map<string, number>();
+    const count = lanes.get(lane) ?? 0;
+    if (count === 0) return null;
+    const index = await this.placeAmong(STREAMS.backlog, laneSubject, mine, count, 0);
+    if (index === null) return null;
     const others = estimateBacklogAhead(lanes, lane, index, await this.dispatcher.lastServedLane(job.model));
-    const ahead = (await readyPending(this.jsm, job.model)) + index + others;
-    return ahead >= limit ? { ahead: limit, capped: true } : { ahead, capped: false };
+    return (await readyPending(this.jsm, job.model)) + index + others;
+  }
+
+  /**
+   * The index of the message at sequence `mine` among the `count` messages of `subject` (a FIFO:
+   * messages leave from its head), from the first and last sequences alone: exact for the first
+   * and the last, interpolated between them (other subjects interleave with this one). Null when
+   * `mine` is no longer there.
+   */
+  private async placeAmong(
+    stream: string,
+    subject: string,
+    mine: number,
+    count: number,
+    from: number,
+  ): Promise<number | null> {
+    const first = await this.jsm.direct.getMessage(stream, { next_by_subj: subject, seq: from });
+    if (first === null || first.seq > mine) return null;
+    if (first.seq === mine || count <= 1) return 0;
+    const last = await this.jsm.direct.getMessage(stream, { last_by_subj: subject });
+    if (last === null || last.seq < mine) return null;
+    if (last.seq === mine) return count - 1;
+    return Math.min(
+      count - 2,
+      Math.max(1, Math.round(((count - 1) * (mine - first.seq)) / (last.seq - first.seq))),
+    );
   }
 
   /**
