@@ -35,6 +35,13 @@ export {
   type NatsRole,
 } from './names.js';
 export {
+  BASE_CAPABILITIES,
+  WORKER_CAPABILITIES,
+  announcedCapabilities,
+  missingCapabilities,
+  requiredCapabilities,
+} from './protocol.js';
+export {
   PROTOCOL_VERSION,
   IMAGE_CONTENT_TYPES,
   objectRefSchema,

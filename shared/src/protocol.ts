@@ -57,3 +57,12 @@ export {
   type GuildSettings,
 } from './protocol/settings.js';
 export { toValidationIssues, validate, encodeMessage, decodeMessage } from './protocol/codec.js';
+export {
+  BASE_CAPABILITIES,
+  WORKER_CAPABILITIES,
+  announcedCapabilities,
+  capabilityName,
+  missingCapabilities,
+  requiredCapabilities,
+  type CapabilityNeeds,
+} from './protocol/capabilities.js';

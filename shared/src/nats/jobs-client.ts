@@ -35,6 +35,7 @@ import { jobOutcomeSchema, type JobOutcome } from '../protocol/outcome.js';
 import { progressSchema, type Progress } from '../protocol/progress.js';
 import type { JobStateRecord } from '../protocol/state.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
+import { announcedCapabilities, missingCapabilities } from '../protocol/capabilities.js';
 import { isMissingResource, natsFailure } from './errors.js';
 import type { JobsClientMetrics } from './client-metrics.js';
 import { FairDispatcher, backlogLanes, estimateBacklogAhead, readyPending } from './fair-dispatcher.js';
@@ -113,6 +114,26 @@ function sniffImageType(bytes: Uint8Array): ObjectRef['contentType'] | undefined
   if (starts(0xff, 0xd8, 0xff)) return 'image/jpeg';
   if (starts(0x52, 0x49, 0x46, 0x46) && bytes[8] === 0x57 && bytes[9] === 0x45) return 'image/webp';
   return undefined;
+}
+
+/**
+ * Every live worker of the job's model shares its queue, so any of them may take the job: refuse it
+ * while one of them lacks a capability the job needs (an older worker mid-upgrade would silently
+ * ignore the field), naming the workers, rather than let it run wrong.
+ */
+function refuseUnsupported(job: GenerationJob, workers: readonly WorkerHeartbeat[]): void {
+  const lacking = workers
+    .filter((worker) => worker.models.some((model) => model.id === job.model))
+    .map((worker) => ({ worker, missing: missingCapabilities(job, announcedCapabilities(worker)) }))
+    .filter(({ missing }) => missing.length > 0);
+  if (lacking.length === 0) return;
+  const named = lacking.map(
+    ({ worker, missing }) => `${worker.workerId} (version ${worker.version}) lacks ${missing.join(', ')}`,
+  );
+  throw new SdbotError(
+    'UNSUPPORTED_CAPABILITY',
+    `not every worker of model "${job.model}" can run this job yet: ${named.join('; ')}; upgrade them and try again`,
+  );
 }
 
 export class JobsClient {
@@ -249,11 +270,13 @@ export class JobsClient {
    */
   async submit(job: GenerationJob, { requireServedModel = true } = {}): Promise<SubmittedJob> {
     if (requireServedModel) {
-      const served = await this.servedModels();
+      const workers = await this.liveWorkers();
+      const served = [...new Set(workers.flatMap((worker) => worker.models.map((model) => model.id)))];
       if (!served.includes(job.model)) {
         const online = served.length === 0 ? 'no worker is online' : `online: ${served.join(', ')}`;
         throw new SdbotError('UNKNOWN_MODEL', `no worker serves model "${job.model}" (${online})`);
       }
+      refuseUnsupported(job, workers);
     }
     const subject = SUBJECTS.backlog(job.model, requesterLane(job.requester));
     const payload = encodeMessage(this.jobSchema, job);

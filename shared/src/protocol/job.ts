@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS, rangeText } from '../limits.js';
+import { capabilityName } from './capabilities.js';
 import { objectRefSchema, versionField } from './common.js';
 import {
   identifier,
@@ -84,6 +85,8 @@ const jobFields = {
   variation: seedVariationSchema.optional(),
   requester: requesterSchema,
   createdAt: timestamp(),
+  /** Capabilities beyond what the fields imply that a worker needs for this job (rolling upgrades). */
+  requires: z.array(capabilityName).max(16).optional(),
 };
 
 export interface JobSchemaOptions {

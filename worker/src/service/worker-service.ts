@@ -19,6 +19,8 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   JOB_FLOW_RESOURCES,
   JobStateStore,
+  WORKER_CAPABILITIES,
+  missingCapabilities,
   OBJECT_STORES,
   STREAMS,
   SUBJECTS,
@@ -208,6 +210,7 @@ export class WorkerService {
       throughput: { jobsPerMinute, stepsPerSecond },
       startedAt: this.startedAt,
       at: now,
+      capabilities: [...WORKER_CAPABILITIES],
     };
   }
 
@@ -289,6 +292,13 @@ export class WorkerService {
         throw new SdbotError(
           'UNKNOWN_MODEL',
           `job names model "${job.model}" but was queued for "${model}" (${message.subject})`,
+        );
+      }
+      const missing = missingCapabilities(job, new Set(WORKER_CAPABILITIES));
+      if (missing.length > 0) {
+        throw new SdbotError(
+          'UNSUPPORTED_CAPABILITY',
+          `this worker cannot run the job: it lacks ${missing.join(', ')}`,
         );
       }
     } catch (error) {
