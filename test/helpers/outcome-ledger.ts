@@ -65,7 +65,7 @@ export class OutcomeLedger {
     this.submittedAt.set(jobId, at);
   }
 
-  /** Records an outcome (also one found in the results stream after a reconnect). */
+  /** Records an outcome message as published. */
   record(outcome: JobOutcome, at = Date.now()): void {
     const seen = this.outcomes.get(outcome.jobId);
     if (seen === undefined) {
@@ -79,6 +79,14 @@ export class OutcomeLedger {
     }
     seen.kinds.add(fingerprint(outcome));
     seen.count += 1;
+  }
+
+  /**
+   * An outcome the requester got by its own route (awaitOutcome, which also looks in the results
+   * stream after a reconnect): counts only when the live subscription missed it.
+   */
+  found(outcome: JobOutcome, at = Date.now()): void {
+    if (!this.outcomes.has(outcome.jobId)) this.record(outcome, at);
   }
 
   /** Job ids submitted that have no outcome yet. */

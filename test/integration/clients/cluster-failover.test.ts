@@ -32,7 +32,7 @@ function submitJobs(client: JobsClient, ledger: OutcomeLedger, count: number): P
     const outcome = client.awaitOutcome(job.id, { timeoutMs: 120_000 });
     ledger.submitted(job.id);
     await client.submit(job, { requireServedModel: false });
-    ledger.record(await outcome);
+    ledger.found(await outcome);
   });
 }
 
