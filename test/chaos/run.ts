@@ -79,7 +79,7 @@ const workers = new Map<string, WorkerProcess>();
 const startWorker = () => {
   generation += 1;
   const id = `chaos-${String(generation)}`;
-  workers.set(id, spawnWorker(url, { id, msPerStep: 25, env }));
+  workers.set(id, spawnWorker(url, { id, msPerStep: 40, env }));
 };
 for (let index = 0; index < workerCount; index += 1) startWorker();
 
@@ -134,7 +134,7 @@ async function submitAll(): Promise<void> {
     const job = client.buildJob({
       prompt: `chaos ${String(index)}`,
       model: 'sim',
-      steps: 4 + Math.floor(rand() * 8),
+      steps: 10 + Math.floor(rand() * 30),
       width: 64,
       height: 64,
       requester: { source: 'discord', guildId, channelId: guildId, userId: `user-${String(index % 11)}` },
