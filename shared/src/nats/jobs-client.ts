@@ -149,13 +149,14 @@ export class JobsClient {
     readonly jobStates: JobStateStore,
     readonly workers: WorkerRegistry,
     private readonly images: ObjectStore,
-    private readonly previews: ObjectStore,
+    previews: ObjectStore | undefined,
     readonly dispatcher: FairDispatcher,
     private readonly config: Config,
     private readonly logger: Logger | undefined,
     private readonly metrics: JobsClientMetrics | undefined,
   ) {
     this.jobSchema = createJobSchema({ maxPixels: config.limits.maxPixels });
+    if (previews !== undefined) this.previews = Promise.resolve(previews);
     void this.watchReconnects();
   }
 
@@ -182,7 +183,8 @@ export class JobsClient {
       () => new Objm(js).open(OBJECT_STORES.images),
       retry,
     );
-    const previews = await openPreviewStore(js);
+    // Opened now when it exists (so the first preview is not slower); otherwise on first use.
+    const previews = await openPreviewStore(js).catch(() => undefined);
     const jobStates = await JobStateStore.open(js);
     const workers = await WorkerRegistry.open(js);
     const dispatcher = new FairDispatcher({
@@ -560,7 +562,7 @@ export class JobsClient {
    * so reads give up after `timeoutMs` with TIMEOUT instead of waiting forever.
    */
   async readImage(ref: ObjectRef, { timeoutMs = IMAGE_READ_TIMEOUT_MS } = {}): Promise<Uint8Array> {
-    const store = this.storeOf(ref);
+    const store = await this.storeOf(ref);
     // A server restarting under the read times it out: read the whole object again, within the
     // same deadline as one read.
     return withNatsRetry(`reading image ${ref.name}`, () => this.readImageOnce(store, ref, timeoutMs), {
@@ -573,10 +575,20 @@ export class JobsClient {
     return this.logger === undefined ? {} : { logger: this.logger };
   }
 
-  private storeOf(ref: ObjectRef): ObjectStore {
+  private previews: Promise<ObjectStore> | undefined;
+
+  /** The store of an image; the previews store is opened when a preview is first read. */
+  private async storeOf(ref: ObjectRef): Promise<ObjectStore> {
     if (ref.store === OBJECT_STORES.images) return this.images;
-    if (ref.store === OBJECT_STORES.previews) return this.previews;
-    throw new SdbotError('NOT_FOUND', `unknown object store "${ref.store}"`);
+    if (ref.store !== OBJECT_STORES.previews) {
+      throw new SdbotError('NOT_FOUND', `unknown object store "${ref.store}"`);
+    }
+    this.previews ??= openPreviewStore(this.js);
+    // A failed open is not remembered: the store may be provisioned later.
+    return this.previews.catch((error: unknown) => {
+      this.previews = undefined;
+      throw error;
+    });
   }
 
   private async readImageOnce(store: ObjectStore, ref: ObjectRef, timeoutMs: number): Promise<Uint8Array> {

@@ -53,11 +53,18 @@ export const JOB_FLOW_RESOURCES: readonly JetStreamResource[] = [
   'jobState',
   'workers',
   'images',
-  'previews',
 ];
 
-/** What a requester (bot, CLI) needs: the job flow plus the fair dispatcher's cursor bucket. */
-export const REQUESTER_RESOURCES: readonly JetStreamResource[] = [...JOB_FLOW_RESOURCES, 'dispatch'];
+/**
+ * What a requester (bot, CLI) needs: the job flow plus the fair dispatcher's cursor bucket and the
+ * previews store. Workers use previews when they exist but do not need them to start, so workers
+ * upgraded before the bots (which create the store) still start.
+ */
+export const REQUESTER_RESOURCES: readonly JetStreamResource[] = [
+  ...JOB_FLOW_RESOURCES,
+  'dispatch',
+  'previews',
+];
 
 /**
  * How long a progress preview is kept: it is shown while its job runs, and an interaction (where

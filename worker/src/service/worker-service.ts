@@ -433,7 +433,11 @@ export class WorkerService {
 
   /** Stores a progress preview in its own short-lived store (never in the image store). */
   async storePreview(jobId: string, step: number, png: Uint8Array): Promise<ObjectRef> {
-    this.previewStore ??= openPreviewStore(this.js);
+    this.previewStore ??= openPreviewStore(this.js).catch((error: unknown) => {
+      // Not provisioned yet (bots not upgraded): try again with a later preview.
+      this.previewStore = undefined;
+      throw error;
+    });
     return putPreview(await this.previewStore, jobId, step, png);
   }
 
