@@ -17,6 +17,14 @@ export const REFUSAL_REASONS = [
   'already-finished',
   /** A server-only command used in a direct message. */
   'guild-only',
+  /** The member is on the server's ban list. */
+  'user-banned',
+  /** The server lets only some roles create jobs, and the member has none of them. */
+  'role-not-allowed',
+  /** The member's or the server's daily image quota is used up. */
+  'daily-quota',
+  /** A flagged image's button where the same job would not be allowed now. */
+  'nsfw-not-allowed',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 

@@ -1,20 +1,11 @@
 export { RequestRefusedError, REFUSAL_REASONS, userMessage, type RefusalReason } from './errors.js';
 export {
-  openBucket,
-  casUpdate,
-  readValue,
-  isRevisionConflict,
-  type CasUpdate,
-  type CasOutcome,
-  type OpenBucketOptions,
-} from './kv.js';
-export {
   COMMAND_NAMES,
   IMAGINE_OPTIONS,
   SETTINGS_SUBCOMMANDS,
   commandDefinitions,
 } from './commands/definitions.js';
-export { modelSuggestions, MAX_SUGGESTIONS, type ModelInfo } from './commands/autocomplete.js';
+export { modelSuggestions, MAX_SUGGESTIONS, type ModelChoice } from './commands/autocomplete.js';
 export {
   registerCommands,
   type RegisterCommandsOptions,
@@ -35,10 +26,16 @@ export {
   jobDefaultsFromConfig,
   type ImagineOptions,
   type JobDefaults,
-  type JobRequest,
+  type ImagineDraft,
   type JobRequestContext,
-  type ChannelRef,
 } from './prompt/job-request.js';
+export {
+  enforcePolicy,
+  SERVER_POLICY,
+  type ChannelRef,
+  type PolicyContext,
+  type PolicyRule,
+} from './requests/policy.js';
 export { findBannedWord } from './prompt/banned-words.js';
 export { SCHEDULER_LABELS, parseSchedulerName } from './prompt/schedulers.js';
 export {
@@ -55,7 +52,6 @@ export {
 export {
   RateLimiter,
   DEFAULT_SLOT_LEASE_MS,
-  RATE_STATE_TTL_MS,
   type ActiveJob,
   type RateLimiterOptions,
   type AcquireRequest,
@@ -143,15 +139,7 @@ export {
   isPermanentDiscordFailure,
   tokenExpiry,
 } from './service/discord.js';
-export {
-  DeliveryStore,
-  deliveryRecordSchema,
-  instanceRecordSchema,
-  type ClaimResult,
-  type DeliveryRecord,
-  type DeliveryStoreOptions,
-  type InstanceRecord,
-} from './delivery/store.js';
+export { DeliveryStore, type ClaimResult, type DeliveryStoreOptions } from './delivery/store.js';
 export { ThrottledEditor, type ThrottledEditorOptions } from './delivery/throttled-editor.js';
 export {
   failureText,

@@ -34,7 +34,21 @@ export const KV_BUCKETS = {
   deliveries: 'sdbot-deliveries',
   /** The fair dispatcher's round-robin cursor per model, shared by every dispatching process. */
   dispatch: 'sdbot-dispatch',
+  /** Each member's own defaults (/preferences), kept across servers. */
+  preferences: 'sdbot-preferences',
+  /** Images made per UTC day, per member of a server and per server, for daily quotas. */
+  quotas: 'sdbot-quotas',
 } as const;
+
+/** The stream behind a KV bucket (the layout nats.js and the nats CLI use). */
+export function kvStreamName(bucket: string): string {
+  return `KV_${bucket}`;
+}
+
+/** The subject a KV bucket stores `key` under; without a key, the wildcard of the whole bucket. */
+export function kvSubject(bucket: string, key = '>'): string {
+  return `$KV.${bucket}.${key}`;
+}
 
 export const OBJECT_STORES = {
   /** Generated images, previews and source images for img2img. */

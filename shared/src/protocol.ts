@@ -2,19 +2,28 @@ export { PROTOCOL_VERSION, IMAGE_CONTENT_TYPES, objectRefSchema, type ObjectRef 
 export { describeValue } from './protocol/fields.js';
 export {
   JOB_KINDS,
+  NSFW_HANDLING,
   SCHEDULER_NAMES,
   NOISE_SOURCES,
   REQUEST_SOURCES,
   createJobSchema,
   jobSchema,
+  GENERATION_FIELDS,
+  JOB_FIELDS,
+  isGenerationJob,
   requesterSchema,
   sourceImageSchema,
   seedVariationSchema,
   type JobKind,
+  type NsfwHandling,
   type SchedulerName,
   type NoiseSource,
   type Requester,
+  type Job,
+  type JobInput,
   type GenerationJob,
+  type GenerationParams,
+  type UpscaleJob,
   type GenerationJobInput,
   type JobSchemaOptions,
 } from './protocol/job.js';
@@ -52,10 +61,14 @@ export {
 } from './protocol/control.js';
 export {
   NSFW_POLICIES,
+  channelDefaultsSchema,
   guildSettingsSchema,
   rateLimitOverridesSchema,
+  type ChannelDefaults,
   type GuildSettings,
+  type NsfwPolicy,
 } from './protocol/settings.js';
+export { userPreferencesSchema, type UserPreferences } from './protocol/preferences.js';
 export { toValidationIssues, validate, encodeMessage, decodeMessage } from './protocol/codec.js';
 export {
   BASE_CAPABILITIES,

@@ -7,6 +7,7 @@
  */
 import type { JobOutcome } from '@sdbot/shared';
 import { startNatsServer } from '../helpers/nats-server.js';
+import { testJob } from '../helpers/jobs.js';
 import { cliRequester, openTestClient, startTestWorker } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
 
@@ -24,7 +25,7 @@ export async function run(args: string[]): Promise<void> {
   const requester = await openTestClient(server.url, env);
   const { client } = requester;
   const oneJob = async (index: number): Promise<{ ms: number; outcome: JobOutcome }> => {
-    const job = client.buildJob({
+    const job = testJob(client, {
       prompt: `orchestration ${index}`,
       model: 'sim',
       requester: cliRequester,

@@ -6,6 +6,7 @@
  */
 import { SUBJECTS, decodeMessage, jobOutcomeSchema, type JobResult } from '@sdbot/shared';
 import { startNatsServer } from '../helpers/nats-server.js';
+import { testJob } from '../helpers/jobs.js';
 import { cliRequester, openTestClient, startTestWorker } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
 
@@ -38,7 +39,7 @@ export async function run(args: string[]): Promise<void> {
       },
     });
     const jobs = Array.from({ length: jobCount }, (_, index) =>
-      client.buildJob({
+      testJob(client, {
         prompt: `scale ${index}`,
         model: 'sim',
         requester: cliRequester,

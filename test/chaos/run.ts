@@ -12,6 +12,7 @@ import { startNatsCluster, type NatsTestServer } from '../helpers/nats-server.js
 import { OutcomeLedger, type LedgerFigures } from '../helpers/outcome-ledger.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import { testConfig } from '../helpers/workers.js';
+import { testJob } from '../helpers/jobs.js';
 
 const RUN_LIMIT_MS = 4 * 60_000;
 const GUILDS = [
@@ -131,7 +132,7 @@ async function submitAll(): Promise<void> {
   const waits: Promise<void>[] = [];
   for (let index = 0; index < jobs; index += 1) {
     const guildId = GUILDS[index % GUILDS.length] ?? null;
-    const job = client.buildJob({
+    const job = testJob(client, {
       prompt: `chaos ${String(index)}`,
       model: 'sim',
       steps: 10 + Math.floor(rand() * 30),

@@ -31,6 +31,7 @@ import { restRoutes } from './rest.js';
 import { SnowflakeGenerator } from './snowflake.js';
 import { ChangeNotifier } from './waiting.js';
 import {
+  apiGuildChannel,
   apiUser,
   guildCreatePayload,
   shardGuilds,
@@ -358,6 +359,17 @@ export class DiscordEmulator {
   /** A user submits a modal the bot opened: INTERACTION_CREATE type 5. */
   submitModal(input: SubmitModalInput): Promise<EmulatorInteraction> {
     return this.#dispatch(() => this.#interactions.modalSubmit(input));
+  }
+
+  /** Marks a channel (id or name) age-restricted or not and tells the bot (CHANNEL_UPDATE). */
+  async setChannelNsfw(reference: string, nsfw: boolean): Promise<EmulatorChannel> {
+    const channel = this.#world.setChannelNsfw(this.channel(reference).id, nsfw);
+    await this.dispatch(
+      GatewayDispatchEvents.ChannelUpdate,
+      apiGuildChannel(channel, this.#messages.lastMessageId(channel.id)),
+      channel.guildId,
+    );
+    return channel;
   }
 
   /** Sends any dispatch event to the bot (guildId picks the shard; null for shard 0). */

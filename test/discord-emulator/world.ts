@@ -256,6 +256,18 @@ export class World {
     return channel;
   }
 
+  /** Marks a guild channel age-restricted or not, as a server admin would; returns the channel as it is now. */
+  setChannelNsfw(id: string, nsfw: boolean): EmulatorChannel {
+    const channel = { ...this.channel(id), nsfw };
+    this.#channels.set(id, channel);
+    if (channel.guildId !== null) {
+      const guild = this.guild(channel.guildId);
+      const channels = guild.channels.map((existing) => (existing.id === id ? channel : existing));
+      this.#guilds.set(guild.id, { ...guild, channels });
+    }
+    return channel;
+  }
+
   /** The direct message channel between the bot and a user, opened on first use. */
   dmChannel(userId: string): EmulatorChannel {
     const existing = [...this.#channels.values()].find(

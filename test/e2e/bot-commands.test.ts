@@ -15,6 +15,7 @@ import {
 } from '@sdbot/worker';
 import { customIdsOf, type EmulatorMessage } from '../discord-emulator/index.js';
 import { BotWorld, buttonLabels, imageSize, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { asGenerationJob } from '../helpers/messages.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
@@ -118,7 +119,7 @@ describe.skipIf(!hasNats)(
       const click = await world.emulator.clickButton({ message: result, customId: buttonId(result, 'V1') });
       const variation = await resultOf(click);
       const { client } = await world.jobs();
-      expect((await client.state(jobIdOf(variation)))?.job.strength).toBe(0.3);
+      expect(asGenerationJob((await client.state(jobIdOf(variation)))?.job).strength).toBe(0.3);
 
       expect(await settings('reset', { key: 'variation-strength' })).toBe(
         "`variation-strength` is back to the bot's default: 0.6.",
@@ -142,8 +143,9 @@ describe.skipIf(!hasNats)(
       );
       expect(blocked.attachments[0]?.filename).not.toMatch(/^SPOILER_/);
 
+      // The policy's old name still works; it is stored under the new one.
       expect(await settings('set', { key: 'nsfw-policy', value: 'spoiler-in-age-restricted' })).toBe(
-        '`nsfw-policy` is now spoiler-in-age-restricted.',
+        '`nsfw-policy` is now allow-in-age-restricted.',
       );
       const spoilered = await resultOf(
         await world.imagine({ prompt: 'allowed here --count 2' }, { channelId: nsfw }),

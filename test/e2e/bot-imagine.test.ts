@@ -15,6 +15,7 @@ import {
   privateAnswer,
   resultOf,
 } from '../helpers/bot-world.js';
+import { asGenerationJob } from '../helpers/messages.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
@@ -147,13 +148,14 @@ describe.skipIf(!hasNats)(
         client.state(jobIdOf(grid)),
         client.state(jobIdOf(rerolled)),
       ]);
-      expect(after?.job).toMatchObject({
+      const [parent, child] = [asGenerationJob(before?.job), asGenerationJob(after?.job)];
+      expect(child).toMatchObject({
         kind: 'txt2img',
-        prompt: before?.job.prompt,
-        steps: before?.job.steps,
-        count: before?.job.count,
+        prompt: parent.prompt,
+        steps: parent.steps,
+        count: parent.count,
       });
-      expect(after?.job.seed).not.toBe(before?.job.seed);
+      expect(child.seed).not.toBe(parent.seed);
       expect(attachmentOf(rerolled)).not.toEqual(attachmentOf(grid));
     });
 

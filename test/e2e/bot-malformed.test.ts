@@ -118,7 +118,7 @@ const REFUSED_BY_SETTINGS: Case[] = [
     'an NSFW policy that does not exist',
     'set',
     { key: 'nsfw-policy', value: 'maybe' },
-    /^nsfw-policy: must be one of block, spoiler-in-age-restricted/,
+    /^nsfw-policy: must be one of block, allow-in-age-restricted/,
   ),
   settings(
     'a variation strength above 1',

@@ -2,20 +2,30 @@
  * Valid example messages, one per schema. Tests derive bad inputs from these by changing a single
  * field, so each rejection is attributable to that field.
  */
-import type {
-  CancelRequest,
-  DeadLetter,
-  GenerationJobInput,
-  GuildSettings,
-  JobFailure,
-  JobResult,
-  Progress,
-  WorkerHeartbeat,
+import {
+  isGenerationJob,
+  jobSchema,
+  type CancelRequest,
+  type DeadLetter,
+  type GenerationJob,
+  type GenerationJobInput,
+  type Job,
+  type GuildSettings,
+  type JobFailure,
+  type JobResult,
+  type Progress,
+  type WorkerHeartbeat,
 } from '@sdbot/shared';
 
 const at = 1_764_000_000_000;
 
-export function exampleJob(overrides: Partial<GenerationJobInput> = {}): GenerationJobInput {
+/** Any generation job's fields, so a test may set a field another kind would not allow. */
+type ExampleJobFields = Omit<Extract<GenerationJobInput, { kind: 'variation' }>, 'kind'> & {
+  kind: GenerationJob['kind'];
+};
+
+export function exampleJob(overrides: Partial<ExampleJobFields> = {}): GenerationJobInput {
+  // Tests build invalid combinations on purpose; the schema, not this type, says which are valid.
   return {
     v: 1,
     id: 'job-0001',
@@ -41,7 +51,19 @@ export function exampleJob(overrides: Partial<GenerationJobInput> = {}): Generat
     },
     createdAt: at,
     ...overrides,
-  };
+  } as GenerationJobInput;
+}
+
+/** The job as a generation job (prompt, steps, seeds); fails the test when it is not one. */
+export function asGenerationJob(job: Job | undefined): GenerationJob {
+  if (job === undefined || !isGenerationJob(job))
+    throw new Error(`expected a generation job, got ${job?.kind}`);
+  return job;
+}
+
+/** exampleJob, parsed: a valid generation job. */
+export function exampleGenerationJob(overrides: Partial<ExampleJobFields> = {}): GenerationJob {
+  return asGenerationJob(jobSchema.parse(exampleJob(overrides)));
 }
 
 export const exampleImageRef = {
@@ -138,6 +160,9 @@ export function exampleSettings(overrides: Partial<GuildSettings> = {}): GuildSe
     bannedWords: ['gore'],
     allowedChannels: [],
     nsfwPolicy: 'block',
+    allowedRoles: [],
+    bannedUsers: [],
+    channelDefaults: {},
     updatedAt: at,
     updatedBy: '323456789012345678',
     ...overrides,

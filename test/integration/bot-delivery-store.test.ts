@@ -5,7 +5,8 @@
  */
 import { connectNats, INBOX_PREFIXES, type NatsConnection } from '@sdbot/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryStore, type DeliveryRecord } from '../../bot/src/delivery/store.js';
+import type { DeliveryRecord } from '@sdbot/shared';
+import { DeliveryStore } from '../../bot/src/delivery/store.js';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
 import { testConfig } from '../helpers/workers.js';
 

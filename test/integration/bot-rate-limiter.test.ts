@@ -1,8 +1,8 @@
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { KV_BUCKETS } from '@sdbot/shared';
+import { KV_BUCKETS, RATE_LIMIT_STATE_TTL_MS } from '@sdbot/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RATE_STATE_TTL_MS, RateLimiter, type AcquireResult } from '../../bot/src/ratelimit/limiter.js';
+import { RateLimiter, type AcquireResult } from '../../bot/src/ratelimit/limiter.js';
 import type { RateLimits } from '../../bot/src/ratelimit/policy.js';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
 
@@ -159,6 +159,6 @@ describe.skipIf(!available)('rate limiter shared by two bot replicas (real nats-
     for await (const key of await kv.keys()) keys.push(key);
     expect(keys).toContain('dm');
     // Idle state expires on its own; by then every slot in it has expired too.
-    expect((await kv.status()).ttl).toBe(RATE_STATE_TTL_MS);
+    expect((await kv.status()).ttl).toBe(RATE_LIMIT_STATE_TTL_MS);
   });
 });

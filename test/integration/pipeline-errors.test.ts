@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { createLogger, SdbotError, ValidationError } from '@sdbot/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
-import type { GenerationRequest } from '../../worker/src/diffusion/request.js';
+import type { PipelineRequest } from '../../worker/src/diffusion/request.js';
 import { buildOnnxModel } from '../helpers/onnx-builder.js';
 import { catRequest, loadTinySd, tinySd } from '../helpers/tiny-sd.js';
 
@@ -64,7 +64,7 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
       [{ count: 5 }, /^count: must be an integer in 1\.\.4 \(got 5\)$/],
       [{ init: { image: 'x.png', strength: 2 } }, /^strength: must be a number in 0\.\.1 \(got 2\)$/],
     ])('refuses %o with a message naming the field', async (change, message) => {
-      const error = await failure(pipeline.generate({ ...catRequest, ...change } as GenerationRequest));
+      const error = await failure(pipeline.generate({ ...catRequest, ...change } as PipelineRequest));
       expect(error).toBeInstanceOf(ValidationError);
       expect(error.code).toBe('INVALID_INPUT');
       expect(error.message).toMatch(message);

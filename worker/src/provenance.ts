@@ -37,7 +37,8 @@ export interface GenerationParameters {
   negativePrompt?: string;
   steps: number;
   scheduler: SchedulerName;
-  cfgScale: number;
+  /** Written as A1111's "CFG scale". */
+  guidance: number;
   seed: number;
   width: number;
   height: number;
@@ -62,7 +63,7 @@ export function formatParameters(parameters: GenerationParameters): string {
   const fields: [string, string | number | undefined][] = [
     ['Steps', parameters.steps],
     ['Sampler', samplerDisplayName(parameters.scheduler)],
-    ['CFG scale', parameters.cfgScale],
+    ['CFG scale', parameters.guidance],
     ['Seed', parameters.seed],
     ['Size', `${parameters.width}x${parameters.height}`],
     ['Model hash', parameters.modelHash],

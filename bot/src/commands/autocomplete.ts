@@ -4,13 +4,13 @@ import type { APIApplicationCommandOptionChoice } from 'discord.js';
 /** Discord shows at most this many suggestions. */
 export const MAX_SUGGESTIONS = 25;
 
-export interface ModelInfo {
+export interface ModelChoice {
   id: string;
   /** Human name, e.g. "Stable Diffusion 1.5". */
   name?: string;
 }
 
-function label(model: ModelInfo): string {
+function label(model: ModelChoice): string {
   const text = model.name === undefined || model.name === model.id ? model.id : `${model.name} (${model.id})`;
   return text.length <= 100 ? text : `${text.slice(0, 99)}…`;
 }
@@ -20,7 +20,7 @@ function label(model: ModelInfo): string {
  * first, then by id; without duplicates, at most 25.
  */
 export function modelSuggestions(
-  models: readonly ModelInfo[],
+  models: readonly ModelChoice[],
   typed: string,
 ): APIApplicationCommandOptionChoice<string>[] {
   const query = typed.trim().toLowerCase();
@@ -28,7 +28,7 @@ export function modelSuggestions(
   const unique = models.filter(
     (model, index) => models.findIndex((other) => other.id === model.id) === index,
   );
-  const rank = (model: ModelInfo): number => {
+  const rank = (model: ModelChoice): number => {
     const texts = [model.id, model.name ?? ''].map((text) => text.toLowerCase());
     if (texts.some((text) => text.startsWith(query))) return 0;
     return texts.some((text) => text.includes(query)) ? 1 : -1;

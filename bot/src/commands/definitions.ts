@@ -21,6 +21,7 @@ export const COMMAND_NAMES = {
   settings: 'settings',
   queue: 'queue',
   info: 'info',
+  preferences: 'preferences',
 } as const;
 
 /** Option names of /imagine, matching the fields of ImagineOptions. */
@@ -45,6 +46,17 @@ export const SETTINGS_SUBCOMMANDS = {
   reset: 'reset',
   bannedWords: { group: 'banned-words', add: 'add', remove: 'remove', list: 'list', words: 'words' },
   channels: { group: 'channels', allow: 'allow', disallow: 'disallow', list: 'list', channel: 'channel' },
+  roles: { group: 'roles', allow: 'allow', disallow: 'disallow', list: 'list', role: 'role' },
+  bannedUsers: { group: 'banned-users', add: 'add', remove: 'remove', list: 'list', user: 'user' },
+  channelDefaults: {
+    group: 'channel-defaults',
+    set: 'set',
+    clear: 'clear',
+    list: 'list',
+    channel: 'channel',
+    model: 'model',
+    negative: 'negative',
+  },
   key: 'key',
   value: 'value',
 } as const;
@@ -180,6 +192,15 @@ function settingsCommand() {
               ...keyChoices,
               { name: `${LIST_KEYS.bannedWords}: remove every banned word`, value: LIST_KEYS.bannedWords },
               { name: `${LIST_KEYS.allowedChannels}: allow every channel`, value: LIST_KEYS.allowedChannels },
+              {
+                name: `${LIST_KEYS.allowedRoles}: let every member create images`,
+                value: LIST_KEYS.allowedRoles,
+              },
+              { name: `${LIST_KEYS.bannedUsers}: unban every member`, value: LIST_KEYS.bannedUsers },
+              {
+                name: `${LIST_KEYS.channelDefaults}: remove every channel's defaults`,
+                value: LIST_KEYS.channelDefaults,
+              },
             ]),
         ),
     )
@@ -244,6 +265,190 @@ function settingsCommand() {
         .addSubcommand((sub) =>
           sub.setName(s.channels.list).setDescription('Show the channels where /imagine may be used'),
         ),
+    )
+    .addSubcommandGroup((group) =>
+      group
+        .setName(s.roles.group)
+        .setDescription('Roles whose members may create images (none listed: everyone)')
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.roles.allow)
+            .setDescription('Let members with a role create images')
+            .addRoleOption((option) => option.setName(s.roles.role).setDescription('Role').setRequired(true)),
+        )
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.roles.disallow)
+            .setDescription('Stop listing a role')
+            .addRoleOption((option) => option.setName(s.roles.role).setDescription('Role').setRequired(true)),
+        )
+        .addSubcommand((sub) =>
+          sub.setName(s.roles.list).setDescription('Show the roles that may create images'),
+        ),
+    )
+    .addSubcommandGroup((group) =>
+      group
+        .setName(s.bannedUsers.group)
+        .setDescription('Members who may not create images')
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.bannedUsers.add)
+            .setDescription('Ban a member from creating images')
+            .addUserOption((option) =>
+              option.setName(s.bannedUsers.user).setDescription('Member').setRequired(true),
+            ),
+        )
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.bannedUsers.remove)
+            .setDescription('Let a member create images again')
+            .addUserOption((option) =>
+              option.setName(s.bannedUsers.user).setDescription('Member').setRequired(true),
+            ),
+        )
+        .addSubcommand((sub) => sub.setName(s.bannedUsers.list).setDescription('Show the banned members')),
+    )
+    .addSubcommandGroup((group) =>
+      group
+        .setName(s.channelDefaults.group)
+        .setDescription("A channel's default model and negative prompt")
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.channelDefaults.set)
+            .setDescription("Set a channel's default model and/or negative prompt")
+            .addChannelOption((option) =>
+              option
+                .setName(s.channelDefaults.channel)
+                .setDescription('Channel')
+                .setRequired(true)
+                .addChannelTypes(...POSTABLE_CHANNELS),
+            )
+            .addStringOption((option) =>
+              option
+                .setName(s.channelDefaults.model)
+                .setDescription('Default model in this channel')
+                .setAutocomplete(true)
+                .setMaxLength(64),
+            )
+            .addStringOption((option) =>
+              option
+                .setName(s.channelDefaults.negative)
+                .setDescription('Default negative prompt in this channel (empty removes it)')
+                .setMaxLength(LIMITS.negativePromptMaxChars),
+            ),
+        )
+        .addSubcommand((sub) =>
+          sub
+            .setName(s.channelDefaults.clear)
+            .setDescription("Remove a channel's defaults")
+            .addChannelOption((option) =>
+              option
+                .setName(s.channelDefaults.channel)
+                .setDescription('Channel')
+                .setRequired(true)
+                .addChannelTypes(...POSTABLE_CHANNELS),
+            ),
+        )
+        .addSubcommand((sub) =>
+          sub.setName(s.channelDefaults.list).setDescription('Show every channel that has its own defaults'),
+        ),
+    );
+}
+
+/** Subcommands of /preferences and their option names (set's options match the preference fields). */
+export const PREFERENCES_SUBCOMMANDS = {
+  view: 'view',
+  set: 'set',
+  reset: 'reset',
+  negative: 'negative',
+  steps: 'steps',
+  aspect: 'aspect',
+  width: 'width',
+  height: 'height',
+  scheduler: 'scheduler',
+  count: 'count',
+  remix: 'remix',
+  key: 'key',
+} as const;
+
+/** What `/preferences reset key:` offers; `all` forgets everything. */
+export const PREFERENCE_KEYS = ['negative', 'steps', 'size', 'scheduler', 'count', 'remix', 'all'] as const;
+
+function preferencesCommand() {
+  const p = PREFERENCES_SUBCOMMANDS;
+  return new SlashCommandBuilder()
+    .setName(COMMAND_NAMES.preferences)
+    .setDescription('Your own defaults for /imagine, kept in every server')
+    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
+    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
+    .addSubcommand((sub) =>
+      sub.setName(p.view).setDescription("Show your preferences and today's quota in this server"),
+    )
+    .addSubcommand((sub) =>
+      sub
+        .setName(p.set)
+        .setDescription('Change your defaults (only the options you give)')
+        .addStringOption((option) =>
+          option
+            .setName(p.negative)
+            .setDescription('Default negative prompt')
+            .setMaxLength(LIMITS.negativePromptMaxChars),
+        )
+        .addIntegerOption((option) =>
+          option
+            .setName(p.steps)
+            .setDescription('Default denoising steps')
+            .setMinValue(LIMITS.steps.min)
+            .setMaxValue(LIMITS.steps.max),
+        )
+        .addStringOption((option) =>
+          option
+            .setName(p.aspect)
+            .setDescription('Default aspect ratio (replaces a default size)')
+            .addChoices(ASPECT_CHOICES.map((ratio) => ({ name: ratio, value: ratio }))),
+        )
+        .addIntegerOption((option) =>
+          option
+            .setName(p.width)
+            .setDescription(`Default width, a ${sizeHint} (replaces a default aspect ratio)`)
+            .setMinValue(LIMITS.size.min)
+            .setMaxValue(LIMITS.size.max),
+        )
+        .addIntegerOption((option) =>
+          option
+            .setName(p.height)
+            .setDescription(`Default height, a ${sizeHint} (replaces a default aspect ratio)`)
+            .setMinValue(LIMITS.size.min)
+            .setMaxValue(LIMITS.size.max),
+        )
+        .addStringOption((option) =>
+          option
+            .setName(p.scheduler)
+            .setDescription('Default sampler')
+            .addChoices(SCHEDULER_NAMES.map((name) => ({ name: SCHEDULER_LABELS[name], value: name }))),
+        )
+        .addIntegerOption((option) =>
+          option
+            .setName(p.count)
+            .setDescription('Default number of pictures')
+            .setMinValue(LIMITS.count.min)
+            .setMaxValue(LIMITS.count.max),
+        )
+        .addBooleanOption((option) =>
+          option.setName(p.remix).setDescription('Edit the prompt before Re-roll, V and Vary run'),
+        ),
+    )
+    .addSubcommand((sub) =>
+      sub
+        .setName(p.reset)
+        .setDescription('Forget one preference, or all of them')
+        .addStringOption((option) =>
+          option
+            .setName(p.key)
+            .setDescription('Which preference')
+            .setRequired(true)
+            .addChoices(PREFERENCE_KEYS.map((key) => ({ name: key, value: key }))),
+        ),
     );
 }
 
@@ -265,7 +470,7 @@ function infoCommand() {
 
 /** Every command, ready for a bulk overwrite (`PUT /applications/{id}/commands`). */
 export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
-  return [imagineCommand(), settingsCommand(), queueCommand(), infoCommand()].map((command) =>
-    command.toJSON(),
+  return [imagineCommand(), settingsCommand(), queueCommand(), infoCommand(), preferencesCommand()].map(
+    (command) => command.toJSON(),
   );
 }

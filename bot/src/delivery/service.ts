@@ -4,9 +4,9 @@
  * to whichever live instance adopts them first (compare-and-set on the owner), which then posts
  * their outcomes to the channel. A restarted bot is simply a new instance adopting the old one's.
  */
-import type { GenerationJob } from '@sdbot/shared';
+import type { Job } from '@sdbot/shared';
 import type { InteractionReply } from '../service/discord.js';
-import type { DeliveryRecord, InstanceRecord } from './store.js';
+import type { DeliveryRecord, InstanceRecord } from '@sdbot/shared';
 import { JobTracker, type TrackerContext } from './tracker.js';
 
 export interface DeliveryServiceOptions {
@@ -137,7 +137,7 @@ export class DeliveryService {
   }
 
   /** Follows a job until its outcome is posted (a job already followed keeps its tracker). */
-  track(record: DeliveryRecord, job?: GenerationJob, reply?: InteractionReply): JobTracker {
+  track(record: DeliveryRecord, job?: Job, reply?: InteractionReply): JobTracker {
     const existing = this.trackers.get(record.jobId);
     if (existing !== undefined) return existing;
     const tracker = new JobTracker(this.ctx, record, job, reply, (jobId) => {

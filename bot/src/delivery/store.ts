@@ -11,45 +11,28 @@
  */
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { KV_BUCKETS, SdbotError, type NatsConnection } from '@sdbot/shared';
-import { z } from 'zod';
-import { isRevisionConflict, openBucket } from '../kv.js';
+import {
+  compareAndSet,
+  deliveryRecordSchema,
+  instanceRecordSchema,
+  KV_BUCKETS,
+  kvStreamName,
+  kvSubject,
+  loadConfig,
+  natsFailure,
+  openProvisionedBucket,
+  readEntry,
+  type Config,
+  type DeliveryRecord,
+  type InstanceRecord,
+  type NatsConnection,
+} from '@sdbot/shared';
+import type { z } from 'zod';
 
 const JOB_PREFIX = 'job.';
 const INSTANCE_PREFIX = 'instance.';
-const STREAM = `KV_${KV_BUCKETS.deliveries}`;
-const SUBJECT_PREFIX = `$KV.${KV_BUCKETS.deliveries}.`;
-
-export const deliveryRecordSchema = z.object({
-  v: z.literal(1),
-  jobId: z.string().min(1),
-  /** Null in direct messages. */
-  guildId: z.string().nullable(),
-  channelId: z.string().min(1),
-  userId: z.string().min(1),
-  /** The channel is age-restricted (the guild's NSFW policy may allow spoilered results there). */
-  channelNsfw: z.boolean(),
-  /** Largest attachment the interaction allows (attachment_size_limit). */
-  attachmentLimit: z.number().int().positive(),
-  /** When the interaction token stops working; later results go to the channel. */
-  tokenExpiresAt: z.number().int(),
-  /** Bot instance following the job. */
-  owner: z.string().min(1),
-  /** An instance posting the outcome right now; others leave it alone until the claim is stale. */
-  claim: z.object({ by: z.string().min(1), at: z.number().int() }).optional(),
-  createdAt: z.number().int(),
-});
-export type DeliveryRecord = z.infer<typeof deliveryRecordSchema>;
-
-export const instanceRecordSchema = z.object({
-  v: z.literal(1),
-  id: z.string().min(1),
-  startedAt: z.number().int(),
-  heartbeatAt: z.number().int(),
-  /** Set by a clean shutdown: its jobs can be adopted at once. */
-  stoppedAt: z.number().int().optional(),
-});
-export type InstanceRecord = z.infer<typeof instanceRecordSchema>;
+const STREAM = kvStreamName(KV_BUCKETS.deliveries);
+const SUBJECT_PREFIX = kvSubject(KV_BUCKETS.deliveries, '');
 
 export type ClaimResult =
   | { type: 'claimed'; record: DeliveryRecord }
@@ -74,19 +57,10 @@ function decode<S extends z.ZodType>(schema: S, entry: KvEntry | null): z.output
   return parsed.success ? parsed.data : null;
 }
 
-function unavailable(what: string, cause: unknown): SdbotError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new SdbotError('NATS_UNAVAILABLE', `cannot ${what}: ${reason}`, { cause });
-}
-
 export interface DeliveryStoreOptions {
-  replicas?: number;
-  /** Records untouched for this long are dropped (the job state's lifetime). */
-  ttlMs?: number;
+  /** The bucket's settings (replicas; records live as long as job state). Default: the defaults. */
+  config?: Config;
 }
-
-/** Compare-and-set attempts on one record before giving up. */
-const MAX_ATTEMPTS = 20;
 
 export class DeliveryStore {
   constructor(
@@ -95,29 +69,26 @@ export class DeliveryStore {
   ) {}
 
   static async open(connection: NatsConnection, options: DeliveryStoreOptions = {}): Promise<DeliveryStore> {
-    const kv = await openBucket(connection, KV_BUCKETS.deliveries, {
-      ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
-      ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
-    });
+    const kv = await openProvisionedBucket(
+      connection,
+      'deliveries',
+      options.config ?? loadConfig({ env: {} }),
+    );
     const jsm = await jetstreamManager(connection).catch((cause: unknown) => {
-      throw unavailable('open JetStream', cause);
+      throw natsFailure(cause, 'opening JetStream');
     });
     return new DeliveryStore(kv, jsm);
   }
 
-  private async entry(key: string): Promise<KvEntry | null> {
-    try {
-      return await this.kv.get(key);
-    } catch (cause) {
-      throw unavailable(`read ${key}`, cause);
-    }
+  private entry(key: string): Promise<KvEntry | null> {
+    return readEntry(this.kv, key);
   }
 
   async create(record: DeliveryRecord): Promise<void> {
     try {
       await this.kv.create(JOB_PREFIX + record.jobId, encode(deliveryRecordSchema.parse(record)));
     } catch (cause) {
-      throw unavailable(`record the delivery of job ${record.jobId}`, cause);
+      throw natsFailure(cause, `recording the delivery of job ${record.jobId}`);
     }
   }
 
@@ -125,26 +96,25 @@ export class DeliveryStore {
     return decode(deliveryRecordSchema, await this.entry(JOB_PREFIX + jobId));
   }
 
-  /** Applies `change` with compare-and-set; undefined from `change` leaves the record as it is. */
+  /**
+   * Applies `change` with compare-and-set; undefined from `change` leaves the record as it is, and
+   * a record that is gone (posted, expired) stays gone.
+   */
   private async change(
     jobId: string,
     change: (current: DeliveryRecord) => DeliveryRecord | undefined,
   ): Promise<{ record: DeliveryRecord | null; written: boolean }> {
-    const key = JOB_PREFIX + jobId;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
-      const entry = await this.entry(key);
-      const current = decode(deliveryRecordSchema, entry);
-      if (entry === null || current === null) return { record: null, written: false };
-      const next = change(current);
-      if (next === undefined) return { record: current, written: false };
-      try {
-        await this.kv.update(key, encode(next), entry.revision);
-        return { record: next, written: true };
-      } catch (cause) {
-        if (!isRevisionConflict(cause)) throw unavailable(`update ${key}`, cause);
-      }
-    }
-    throw new SdbotError('NATS_UNAVAILABLE', `${key} kept changing under us; try again in a moment`);
+    const { after, written } = await compareAndSet<DeliveryRecord | null, DeliveryRecord>(
+      this.kv,
+      JOB_PREFIX + jobId,
+      {
+        what: `the delivery of job ${jobId}`,
+        read: (entry) => decode(deliveryRecordSchema, entry),
+        change: (current) => (current === null ? undefined : change(current)),
+        encode,
+      },
+    );
+    return { record: after, written };
   }
 
   /**
@@ -188,7 +158,7 @@ export class DeliveryStore {
       // A purge leaves no delete marker behind, so listings stay as short as the pending work.
       await this.jsm.streams.purge(STREAM, { filter: SUBJECT_PREFIX + JOB_PREFIX + jobId });
     } catch (cause) {
-      throw unavailable(`remove the delivery of job ${jobId}`, cause);
+      throw natsFailure(cause, `removing the delivery of job ${jobId}`);
     }
   }
 
@@ -196,7 +166,7 @@ export class DeliveryStore {
     try {
       await this.kv.put(INSTANCE_PREFIX + record.id, encode(instanceRecordSchema.parse(record)));
     } catch (cause) {
-      throw unavailable(`record bot instance ${record.id}`, cause);
+      throw natsFailure(cause, `recording bot instance ${record.id}`);
     }
   }
 
@@ -204,16 +174,18 @@ export class DeliveryStore {
     try {
       await this.jsm.streams.purge(STREAM, { filter: SUBJECT_PREFIX + INSTANCE_PREFIX + instanceId });
     } catch (cause) {
-      throw unavailable(`remove bot instance ${instanceId}`, cause);
+      throw natsFailure(cause, `removing bot instance ${instanceId}`);
     }
   }
 
   private async keys(prefix: string): Promise<string[]> {
     try {
-      const info = await this.jsm.streams.info(STREAM, { subjects_filter: `${SUBJECT_PREFIX}${prefix}>` });
+      const info = await this.jsm.streams.info(STREAM, {
+        subjects_filter: kvSubject(KV_BUCKETS.deliveries, `${prefix}>`),
+      });
       return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(SUBJECT_PREFIX.length));
     } catch (cause) {
-      throw unavailable('list pending deliveries', cause);
+      throw natsFailure(cause, 'listing pending deliveries');
     }
   }
 

@@ -12,7 +12,7 @@ import {
   SUBJECTS,
   cancelRequestSchema,
   decodeMessage,
-  type GenerationJob,
+  type Job,
   type JobFailure,
   type JobOutcome,
   type JobsClient,
@@ -31,9 +31,18 @@ import {
   postToChannel,
 } from '../service/discord.js';
 import type { BotMetrics, DeliveryRoute } from '../service/metrics.js';
-import type { DeliveryRecord, DeliveryStore } from './store.js';
+import type { DeliveryRecord } from '@sdbot/shared';
+import type { DeliveryStore } from './store.js';
 import { ThrottledEditor } from './throttled-editor.js';
-import { failureView, progressView, queuedView, resultView, type OutgoingMessage } from './views.js';
+import {
+  failureView,
+  flaggedIntact,
+  jobCaption,
+  progressView,
+  queuedView,
+  resultView,
+  type OutgoingMessage,
+} from './views.js';
 
 export interface TrackerContext {
   jobs: JobsClient;
@@ -101,7 +110,7 @@ export class JobTracker {
   constructor(
     private readonly ctx: TrackerContext,
     private readonly record: DeliveryRecord,
-    private job: GenerationJob | undefined,
+    private job: Job | undefined,
     private readonly reply: InteractionReply | undefined,
     private readonly onDone: (jobId: string) => void,
   ) {
@@ -189,7 +198,7 @@ export class JobTracker {
     }
   }
 
-  private async showPending(job: GenerationJob, reply: InteractionReply, view: PendingView): Promise<void> {
+  private async showPending(job: Job, reply: InteractionReply, view: PendingView): Promise<void> {
     if (!reply.usable()) return;
     if (view.type === 'queued') {
       await reply.edit(queuedView(job, view.position));
@@ -328,15 +337,15 @@ export class JobTracker {
     const { jobs } = this.ctx;
     this.job ??= (await jobs.state(this.jobId))?.job;
     const job = this.job;
-    if (outcome.type === 'failure') return failureView(job?.prompt, outcome, record.userId);
+    if (outcome.type === 'failure')
+      return failureView(job === undefined ? undefined : jobCaption(job), outcome, record.userId);
     if (job === undefined) {
       throw new SdbotError('NOT_FOUND', `job ${this.jobId} finished but its state has expired`);
     }
     const images = await Promise.all(
       outcome.images.map(async (image) => Buffer.from(await jobs.readImage(image.image))),
     );
-    const filtered = outcome.images.some((image) => image.nsfw);
-    const spoiler = filtered && record.channelNsfw && (await this.spoilerAllowed(record.guildId));
+    const spoiler = flaggedIntact(job, outcome);
     return resultView({
       job,
       result: outcome,
@@ -345,16 +354,6 @@ export class JobTracker {
       attachmentLimit: record.attachmentLimit,
       spoiler,
     });
-  }
-
-  private async spoilerAllowed(guildId: string | null): Promise<boolean> {
-    if (guildId === null) return false;
-    try {
-      return (await this.ctx.settings.get(guildId)).nsfwPolicy === 'spoiler-in-age-restricted';
-    } catch (error) {
-      this.log.warn({ err: error }, 'reading the NSFW policy failed; posting without spoiler');
-      return false;
-    }
   }
 
   private async post(message: OutgoingMessage, record: DeliveryRecord): Promise<DeliveryRoute> {

@@ -4,7 +4,7 @@
  * posted whether it goes through the interaction or straight to the channel.
  */
 import { escapeMarkdown, type APIEmbed } from 'discord.js';
-import type { GenerationJob, JobFailure, JobResult, Progress, QueuePosition } from '@sdbot/shared';
+import type { Job, JobFailure, JobResult, Progress, QueuePosition } from '@sdbot/shared';
 import {
   pendingComponents,
   resultComponents,
@@ -33,6 +33,12 @@ export interface OutgoingMessage {
 /** Prompts are shown bold in the first line; long ones are cut so the line stays readable. */
 const PROMPT_PREVIEW_CHARS = 300;
 
+/** What a job message leads with: the prompt, or what an upscale enlarges. */
+export function jobCaption(job: Job): string {
+  if (job.kind !== 'upscale') return job.prompt;
+  return job.source.index === undefined ? 'Upscale' : `Upscale of image ${job.source.index + 1}`;
+}
+
 function promptLine(prompt: string): string {
   const clipped =
     prompt.length <= PROMPT_PREVIEW_CHARS ? prompt : `${prompt.slice(0, PROMPT_PREVIEW_CHARS - 1)}…`;
@@ -43,7 +49,7 @@ function jobs(count: number): string {
   return `${count} job${count === 1 ? '' : 's'}`;
 }
 
-export function queuedView(job: GenerationJob, position: QueuePosition | null): OutgoingMessage {
+export function queuedView(job: Job, position: QueuePosition | null): OutgoingMessage {
   const where =
     position === null
       ? 'starting'
@@ -51,7 +57,7 @@ export function queuedView(job: GenerationJob, position: QueuePosition | null): 
         ? 'queued, next in line'
         : `queued, ${jobs(position.ahead)}${position.capped ? ' or more' : ''} ahead`;
   return {
-    content: `${promptLine(job.prompt)} - ${where}`,
+    content: `${promptLine(jobCaption(job))} - ${where}`,
     embeds: [],
     components: pendingComponents(job.id),
     files: [],
@@ -59,14 +65,10 @@ export function queuedView(job: GenerationJob, position: QueuePosition | null): 
   };
 }
 
-export function progressView(
-  job: GenerationJob,
-  progress: Progress,
-  preview: Buffer | undefined,
-): OutgoingMessage {
+export function progressView(job: Job, progress: Progress, preview: Buffer | undefined): OutgoingMessage {
   const percent = Math.floor((100 * progress.step) / progress.total);
   return {
-    content: `${promptLine(job.prompt)} - step ${progress.step}/${progress.total} (${percent}%)`,
+    content: `${promptLine(jobCaption(job))} - step ${progress.step}/${progress.total} (${percent}%)`,
     embeds: [],
     components: pendingComponents(job.id),
     files: preview === undefined ? [] : [{ name: 'preview.png', data: preview }],
@@ -75,14 +77,22 @@ export function progressView(
 }
 
 export interface ResultViewInput {
-  job: GenerationJob;
+  job: Job;
   result: JobResult;
   /** PNG bytes of each result image, in order. */
   images: Buffer[];
   userId: string;
   attachmentLimit: number;
-  /** Post the attachment as a spoiler (age-restricted channel, guild policy, filtered images). */
+  /**
+   * Post the attachment as a spoiler with a content warning: flagged images came back intact (the
+   * job was asked for in an age-restricted channel of a server that allows them).
+   */
   spoiler: boolean;
+}
+
+/** Flagged images that came back intact, rather than replaced by the worker. */
+export function flaggedIntact(job: Job, result: JobResult): boolean {
+  return job.nsfw === 'allow' && result.images.some((image) => image.nsfw);
 }
 
 /** The grid of every image (or the single image) with its embed and U/V/re-roll/delete buttons. */
@@ -99,9 +109,14 @@ export async function resultView(input: ResultViewInput): Promise<OutgoingMessag
     ...(input.spoiler ? {} : { imageFileName: file.fileName }),
     ...(file.note === undefined ? {} : { attachmentNote: file.note }),
   });
-  const withheld = result.images.flatMap((image, index) => (image.nsfw ? [index] : []));
+  // Replaced images have nothing to upscale or vary; intact flagged ones are checked when pressed.
+  const withheld =
+    job.nsfw === 'allow' ? [] : result.images.flatMap((image, index) => (image.nsfw ? [index] : []));
+  const warning = input.spoiler
+    ? '\n**Content warning**: flagged by the safety filter; open the spoiler to view.'
+    : '';
   return {
-    content: `${promptLine(job.prompt)} - <@${input.userId}>`,
+    content: `${promptLine(jobCaption(job))} - <@${input.userId}>${warning}`,
     embeds: [embed],
     components: resultComponents(job.id, result.images.length, { withheld }),
     files: [{ name: file.fileName, data: file.data }],
@@ -110,7 +125,7 @@ export async function resultView(input: ResultViewInput): Promise<OutgoingMessag
 }
 
 export interface SingleImageViewInput {
-  job: GenerationJob;
+  job: Job;
   result: JobResult;
   index: number;
   /** PNG bytes of that image. */
@@ -137,7 +152,7 @@ export async function singleImageView(input: SingleImageViewInput): Promise<Outg
   );
   embed.title = `Image ${index + 1}${embed.title === undefined ? '' : ` (${embed.title})`}`;
   return {
-    content: `${promptLine(job.prompt)} - image ${index + 1} - <@${input.userId}>`,
+    content: `${promptLine(jobCaption(job))} - image ${index + 1} - <@${input.userId}>`,
     embeds: [embed],
     components: singleImageComponents(job.id, index),
     files: [{ name: file.fileName, data: file.data }],

@@ -5,20 +5,24 @@
  */
 import { PermissionFlagsBits, type ButtonInteraction } from 'discord.js';
 import {
-  LIMITS,
+  deriveJob,
+  isGenerationJob,
   isTerminalStatus,
-  type GenerationJob,
+  LIMITS,
+  randomSeed,
+  type Job,
   type JobResult,
   type JobStateRecord,
 } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
-import { singleImageView } from '../delivery/views.js';
+import { flaggedIntact, singleImageView } from '../delivery/views.js';
 import { DEFAULT_ATTACHMENT_LIMIT_BYTES } from '../render/fit.js';
 import type { ButtonAction } from '../render/custom-id.js';
 import type { BotContext } from '../service/context.js';
 import { editOptions, InteractionReply, tokenExpiry } from '../service/discord.js';
 import { answerPrivately, deferButton, deferPublicly } from './respond.js';
-import { randomSeed, submitJob } from './submit.js';
+import { nsfwAllowedHere, type PolicyContext } from '../requests/policy.js';
+import { requestContext, requestJob } from '../requests/request-job.js';
 
 function expired(): RequestRefusedError {
   return new RequestRefusedError(
@@ -34,10 +38,7 @@ async function jobState(ctx: BotContext, jobId: string): Promise<JobStateRecord>
 }
 
 /** The job and its result, for buttons under a finished job. */
-async function finishedJob(
-  ctx: BotContext,
-  jobId: string,
-): Promise<{ job: GenerationJob; result: JobResult }> {
+async function finishedJob(ctx: BotContext, jobId: string): Promise<{ job: Job; result: JobResult }> {
   const [state, outcome] = await Promise.all([jobState(ctx, jobId), ctx.jobs.findOutcome(jobId)]);
   if (outcome === null) {
     if (state.status.state === 'completed') throw expired();
@@ -49,13 +50,30 @@ async function finishedJob(
   return { job: state.job, result: outcome };
 }
 
-function chosenImage(result: JobResult, index: number) {
+function flaggedNotAllowed(): RequestRefusedError {
+  return new RequestRefusedError(
+    'nsfw-not-allowed',
+    'This picture was flagged by the safety filter: its buttons work only in age-restricted channels of a server that allows such pictures.',
+  );
+}
+
+/**
+ * The image a U or V button names. A flagged image the worker replaced has nothing to work from; one
+ * that came back intact may be used only where the same job would be allowed now.
+ */
+function chosenImage(job: Job, result: JobResult, index: number, context: PolicyContext) {
   const image = result.images[index];
   if (image === undefined) {
     throw new RequestRefusedError('result-unavailable', `This result has no image ${index + 1}.`);
   }
   if (image.nsfw) {
-    throw new RequestRefusedError('image-withheld', `Image ${index + 1} was withheld by the safety filter.`);
+    if (job.nsfw !== 'allow') {
+      throw new RequestRefusedError(
+        'image-withheld',
+        `Image ${index + 1} was withheld by the safety filter.`,
+      );
+    }
+    if (!nsfwAllowedHere(context)) throw flaggedNotAllowed();
   }
   return image;
 }
@@ -67,8 +85,11 @@ function canManageMessages(interaction: ButtonInteraction): boolean {
 /** U: the image alone, at full size, with its own V, re-roll and delete buttons. */
 async function upscale(ctx: BotContext, interaction: ButtonInteraction, jobId: string, index: number) {
   if (!(await deferPublicly(interaction))) return;
-  const { job, result } = await finishedJob(ctx, jobId);
-  const image = chosenImage(result, index);
+  const [{ job, result }, context] = await Promise.all([
+    finishedJob(ctx, jobId),
+    requestContext(ctx, interaction),
+  ]);
+  const image = chosenImage(job, result, index, context);
   const bytes = Buffer.from(await ctx.jobs.readImage(image.image));
   const message = await singleImageView({
     job,
@@ -81,74 +102,40 @@ async function upscale(ctx: BotContext, interaction: ButtonInteraction, jobId: s
   await interaction.editReply(editOptions(message));
 }
 
-/** The settings of the guild the button is in (null in direct messages). */
-function guildSettings(ctx: BotContext, interaction: ButtonInteraction) {
-  return interaction.guildId === null ? Promise.resolve(null) : ctx.settings.get(interaction.guildId);
-}
-
 /** V: img2img from that image, as far from it as the guild's variation strength says. */
 async function variation(ctx: BotContext, interaction: ButtonInteraction, jobId: string, index: number) {
   if (!(await deferPublicly(interaction))) return;
-  const [{ job, result }, settings] = await Promise.all([
+  const [{ job, result }, context] = await Promise.all([
     finishedJob(ctx, jobId),
-    guildSettings(ctx, interaction),
+    requestContext(ctx, interaction),
   ]);
-  const image = chosenImage(result, index);
-  const strength = settings?.variationStrength ?? ctx.config.limits.variationStrength;
-  const count = Math.min(job.count, settings?.maxCount ?? LIMITS.count.max);
-  await submitJob(ctx, interaction, settings, (id, requester) => ({
-    ...ctx.jobs.buildJob({
-      id,
-      requester,
-      prompt: job.prompt,
-      negativePrompt: job.negativePrompt,
-      model: job.model,
-      seed: randomSeed(),
-      steps: job.steps,
-      guidance: job.guidance,
-      width: job.width,
-      height: job.height,
-      scheduler: job.scheduler,
-      rng: job.rng,
-      count,
-      source: image.image,
-      strength,
-    }),
-    kind: 'variation',
+  const image = chosenImage(job, result, index, context);
+  if (!isGenerationJob(job)) {
+    throw new RequestRefusedError('result-unavailable', 'An upscaled picture has no settings to vary.');
+  }
+  const settings = context.settings;
+  const draft = deriveJob(job, {
+    type: 'variation',
     source: { image: image.image, index, jobId },
-  }));
+    strength: settings?.variationStrength ?? ctx.config.limits.variationStrength,
+    seed: randomSeed(),
+    count: Math.min(job.count, settings?.maxCount ?? LIMITS.count.max),
+  });
+  await requestJob(ctx, interaction, draft, context);
 }
 
 /** Re-roll: the same request with a new seed. */
 async function reroll(ctx: BotContext, interaction: ButtonInteraction, jobId: string) {
   if (!(await deferPublicly(interaction))) return;
-  const [state, settings] = await Promise.all([jobState(ctx, jobId), guildSettings(ctx, interaction)]);
-  const job = state.job;
-  await submitJob(ctx, interaction, settings, (id, requester) => {
-    const built = ctx.jobs.buildJob({
-      id,
-      requester,
-      prompt: job.prompt,
-      negativePrompt: job.negativePrompt,
-      model: job.model,
-      seed: randomSeed(),
-      steps: job.steps,
-      guidance: job.guidance,
-      width: job.width,
-      height: job.height,
-      scheduler: job.scheduler,
-      rng: job.rng,
-      count: job.count,
-      ...(job.source === undefined ? {} : { source: job.source.image }),
-      ...(job.strength === undefined ? {} : { strength: job.strength }),
-    });
-    return {
-      ...built,
-      kind: job.kind,
-      ...(job.source === undefined ? {} : { source: job.source }),
-      ...(job.variation === undefined ? {} : { variation: job.variation }),
-    };
-  });
+  const [state, context, outcome] = await Promise.all([
+    jobState(ctx, jobId),
+    requestContext(ctx, interaction),
+    ctx.jobs.findOutcome(jobId),
+  ]);
+  const flagged = outcome?.type === 'result' && flaggedIntact(state.job, outcome);
+  if (flagged && !nsfwAllowedHere(context)) throw flaggedNotAllowed();
+  const draft = deriveJob(state.job, { type: 'reroll', seed: randomSeed() });
+  await requestJob(ctx, interaction, draft, context);
 }
 
 /** Delete: the requester, whoever made this message, or a member who can manage messages. */

@@ -14,7 +14,7 @@ import { IMAGINE_OPTIONS } from '../commands/definitions.js';
 import { buildJobRequest, checkImagineInput, type ImagineOptions } from '../prompt/job-request.js';
 import type { BotContext } from '../service/context.js';
 import { deferPublicly } from './respond.js';
-import { submitJob } from './submit.js';
+import { requestContext, requestJob } from '../requests/request-job.js';
 
 type StringOption = 'prompt' | 'negative' | 'aspect' | 'scheduler' | 'model';
 type NumberOption = 'width' | 'height' | 'steps' | 'guidance' | 'seed' | 'count';
@@ -64,12 +64,6 @@ export function readImagineOptions(interaction: ChatInputCommandInteraction): Im
   return options;
 }
 
-/** The thread's parent, so a channel allowed by the guild also allows its threads. */
-function parentChannelId(interaction: ChatInputCommandInteraction): string | null {
-  const channel = interaction.channel;
-  return channel !== null && 'parentId' in channel ? channel.parentId : null;
-}
-
 export async function handleImagine(
   ctx: BotContext,
   interaction: ChatInputCommandInteraction,
@@ -77,34 +71,10 @@ export async function handleImagine(
   const options = readImagineOptions(interaction);
   checkImagineInput(options, ctx.jobDefaults);
   if (!(await deferPublicly(interaction))) return;
-  const guildId = interaction.guildId;
-  const [settings, models] = await Promise.all([
-    guildId === null ? null : ctx.settings.get(guildId),
-    ctx.jobs.servedModels(),
-  ]);
-  const request = buildJobRequest(options, {
-    defaults: ctx.jobDefaults,
-    settings,
-    channel: { id: interaction.channelId, parentId: parentChannelId(interaction) },
-    models,
-  });
-  await submitJob(ctx, interaction, settings, (id, requester) =>
-    ctx.jobs.buildJob({
-      id,
-      requester,
-      prompt: request.prompt,
-      negativePrompt: request.negativePrompt,
-      model: request.model,
-      seed: request.seed,
-      steps: request.steps,
-      guidance: request.guidance,
-      width: request.width,
-      height: request.height,
-      scheduler: request.scheduler,
-      rng: request.rng,
-      count: request.count,
-    }),
-  );
+  const context = await requestContext(ctx, interaction);
+  const notes: string[] = [];
+  const draft = buildJobRequest(options, { ...context, defaults: ctx.jobDefaults, notes });
+  await requestJob(ctx, interaction, draft, context, notes);
 }
 
 export async function handleImagineAutocomplete(

@@ -5,10 +5,13 @@
  */
 import type { ChatInputCommandInteraction } from 'discord.js';
 import { collectStatus, LIMITS, type JobStateRecord, type WorkerHeartbeat } from '@sdbot/shared';
+import { formatQuota } from '../preferences/changes.js';
 import { KNOWN_FLAGS_TEXT } from '../prompt/flags.js';
+import { dailyLimits } from '../requests/request-job.js';
 import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 import { effectiveLimits } from '../ratelimit/policy.js';
 import type { BotContext } from '../service/context.js';
+import { jobCaption } from '../delivery/views.js';
 import { deferPrivately } from './respond.js';
 
 /** Jobs of the member listed by /queue; the rest are counted. */
@@ -29,7 +32,7 @@ function shortPrompt(prompt: string): string {
 }
 
 async function describeJob(ctx: BotContext, state: JobStateRecord): Promise<string> {
-  const what = `\`${shortPrompt(state.job.prompt)}\``;
+  const what = `\`${shortPrompt(jobCaption(state.job))}\``;
   const status = state.status;
   switch (status.state) {
     case 'queued': {
@@ -139,6 +142,12 @@ export async function handleInfo(ctx: BotContext, interaction: ChatInputCommandI
       `${rates.userJobsPerMinute} per member (bursts of ${rates.userBurst}), ${rates.userMaxConcurrent} at once per member, ` +
       `${rates.guildMaxQueued} queued at once in all.`,
   );
+  const quotas = settings === null ? {} : dailyLimits({ settings });
+  if (guildId !== null && (quotas.user !== undefined || quotas.server !== undefined)) {
+    const usage = await ctx.quotas.usage({ guildId, userId: interaction.user.id });
+    const line = formatQuota({ limits: quotas, usage, now: ctx.now() });
+    if (line !== undefined) lines.push(line);
+  }
   lines.push(`**Prompt flags**: ${KNOWN_FLAGS_TEXT}`);
   await interaction.editReply({ content: clip(lines.join('\n')), allowedMentions: { parse: [] } });
 }

@@ -4,16 +4,15 @@
  * re-roll buttons, on an interaction already deferred publicly.
  */
 import {
-  LIMITS,
+  completeJob,
   RateLimitError,
   SdbotError,
-  type GenerationJob,
+  type DeliveryRecord,
   type GuildSettings,
-  type Requester,
+  type Job,
+  type JobDraftInput,
 } from '@sdbot/shared';
 import type { RepliableInteraction } from 'discord.js';
-import { randomInt } from 'node:crypto';
-import type { DeliveryRecord } from '../delivery/store.js';
 import { DEFAULT_ATTACHMENT_LIMIT_BYTES } from '../render/fit.js';
 import type { BotContext } from '../service/context.js';
 import { InteractionReply, tokenExpiry } from '../service/discord.js';
@@ -21,10 +20,6 @@ import { InteractionReply, tokenExpiry } from '../service/discord.js';
 /** One job per interaction: the id also de-duplicates a job two replicas might both submit. */
 export function jobIdFor(interaction: RepliableInteraction): string {
   return `discord-${interaction.id}`;
-}
-
-export function randomSeed(): number {
-  return randomInt(0, LIMITS.seed.max + 1);
 }
 
 /** An age-restricted guild channel (text channels, threads of one, forums...). */
@@ -37,8 +32,10 @@ export async function submitJob(
   ctx: BotContext,
   interaction: RepliableInteraction,
   settings: GuildSettings | null,
-  build: (id: string, requester: Requester) => GenerationJob,
-): Promise<GenerationJob> {
+  draft: JobDraftInput,
+  /** Private notes for the requester, sent once the reply shows the job. */
+  notes: readonly string[] = [],
+): Promise<Job> {
   const jobId = jobIdFor(interaction);
   const guildId = interaction.guildId;
   const userId = interaction.user.id;
@@ -60,14 +57,20 @@ export async function submitJob(
   let recorded = false;
   try {
     const expiresAt = tokenExpiry(interaction);
-    const job = build(jobId, {
-      source: 'discord',
-      guildId,
-      channelId,
-      userId,
-      interactionId: interaction.id,
-      interactionTokenExpiresAt: expiresAt,
-    });
+    const job = ctx.jobs.checkJob(
+      completeJob(draft, {
+        id: jobId,
+        requester: {
+          source: 'discord',
+          guildId,
+          channelId,
+          userId,
+          interactionId: interaction.id,
+          interactionTokenExpiresAt: expiresAt,
+        },
+        createdAt: ctx.now(),
+      }),
+    );
     const record: DeliveryRecord = {
       v: 1,
       jobId,
@@ -82,16 +85,19 @@ export async function submitJob(
     };
     await ctx.deliveries.create(record);
     recorded = true;
-    const tracker = ctx.delivery.track(record, job, new InteractionReply(interaction, expiresAt, ctx.now));
+    const reply = new InteractionReply(interaction, expiresAt, ctx.now).withNotes(notes);
+    const tracker = ctx.delivery.track(record, job, reply);
     await ctx.jobs.submit(job);
     log.info(
-      {
-        kind: job.kind,
-        model: job.model,
-        count: job.count,
-        steps: job.steps,
-        size: `${job.width}x${job.height}`,
-      },
+      job.kind === 'upscale'
+        ? { kind: job.kind, model: job.model }
+        : {
+            kind: job.kind,
+            model: job.model,
+            count: job.count,
+            steps: job.steps,
+            size: `${job.width}x${job.height}`,
+          },
       'job:submitted',
     );
     tracker.showQueued(await ctx.jobs.queuePosition(jobId).catch(() => null));

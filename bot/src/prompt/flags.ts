@@ -4,7 +4,7 @@
  * job with 500 steps fail with the same range.
  */
 import {
-  jobSchema,
+  JOB_FIELDS,
   SCHEDULER_NAMES,
   ValidationError,
   type SchedulerName,
@@ -69,7 +69,7 @@ function flag<K extends PromptFlagName>(spec: FlagSpec<K>): FlagSpec<K> {
   return spec;
 }
 
-const shape = jobSchema.shape;
+const shape = JOB_FIELDS;
 
 export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   flag({

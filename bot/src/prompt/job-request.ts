@@ -3,27 +3,31 @@
  * guild's settings and the bot's defaults.
  *
  * Precedence, per field: a flag in the prompt text wins over the matching slash option (the text is
- * what users copy and re-run), then the guild's default, then the bot's default. The exception is
- * `--no`, which is appended to the `negative` option rather than replacing it.
+ * what users copy and re-run), then the default layers (the member's preferences, the channel's
+ * defaults, the guild's settings; see default-layers.ts), then the bot's default. The exception is `--no`, which is appended to the `negative` option
+ * rather than replacing it.
  *
  * Guild limits refuse explicit values above them and quietly lower defaults to them: a guild with
- * max-count 2 gets 2 images from a bare `/imagine`, but `--count 4` there is an error.
+ * max-count 2 gets 2 images from a bare `/imagine`, but `--count 4` there is an error. A member's
+ * preference above a limit is lowered to it too, with a note saying so.
  */
-import { randomInt } from 'node:crypto';
 import {
-  jobSchema,
+  configuredJobDefaults,
+  JOB_FIELDS,
   LIMITS,
   PROTOCOL_VERSION,
+  randomSeed,
   ValidationError,
   type Config,
-  type GenerationJob,
+  type JobDraft,
   type GuildSettings,
   type SchedulerName,
+  type UserPreferences,
   type ValidationIssue,
 } from '@sdbot/shared';
 import type { z } from 'zod';
-import { RequestRefusedError } from '../errors.js';
-import { findBannedWord } from './banned-words.js';
+import { channelLayer, layered, memberLayer, serverLayer, type DefaultsLayer } from './default-layers.js';
+import { refuseBannedWords, refuseChannel, unservedModel, type ChannelRef } from '../requests/policy.js';
 import { collectPromptFlags, type ParsedPrompt, type PromptFlagName } from './flags.js';
 import { parseSchedulerName } from './schedulers.js';
 import {
@@ -63,23 +67,12 @@ export interface JobDefaults {
   maxPixels: number;
 }
 
+/** The configuration's defaults, with Discord's own: four images, sizes from the model's square. */
 export function jobDefaultsFromConfig(config: Config, baseSize = DEFAULT_BASE_SIZE): JobDefaults {
-  const defaults: JobDefaults = {
-    scheduler: config.limits.defaultScheduler,
-    steps: config.limits.defaultSteps,
-    guidance: config.limits.defaultGuidance,
-    count: LIMITS.count.max,
-    baseSize,
-    maxPixels: config.limits.maxPixels,
-  };
-  if (config.limits.defaultModel !== undefined) defaults.model = config.limits.defaultModel;
+  const { model, scheduler, steps, guidance, maxPixels } = configuredJobDefaults(config);
+  const defaults: JobDefaults = { scheduler, steps, guidance, count: LIMITS.count.max, baseSize, maxPixels };
+  if (model !== undefined) defaults.model = model;
   return defaults;
-}
-
-/** Where the command was used; `parentId` is the channel a thread belongs to. */
-export interface ChannelRef {
-  id: string;
-  parentId?: string | null;
 }
 
 export interface JobRequestContext {
@@ -90,27 +83,18 @@ export interface JobRequestContext {
   channel: ChannelRef | null;
   /** Model ids workers serve right now; when given, other models are refused. */
   models?: readonly string[];
+  /** Defaults in precedence order, before the bot's own (default: the guild's settings). */
+  layers?: readonly DefaultsLayer[];
   /** Seed for requests that name none (injectable for tests). */
   randomSeed?: () => number;
+  /** The member's own defaults; null or absent when they set none. */
+  preferences?: UserPreferences | null;
+  /** Where to tell the member that a preference was lowered to a limit. */
+  notes?: string[];
 }
 
-/** Everything the job schema needs except id, requester and createdAt, which the handler adds. */
-export type JobRequest = Pick<
-  GenerationJob,
-  | 'v'
-  | 'kind'
-  | 'prompt'
-  | 'negativePrompt'
-  | 'seed'
-  | 'steps'
-  | 'guidance'
-  | 'width'
-  | 'height'
-  | 'scheduler'
-  | 'rng'
-  | 'model'
-  | 'count'
->;
+/** A /imagine request: the draft of a txt2img job. */
+export type ImagineDraft = Extract<JobDraft, { kind: 'txt2img' }>;
 
 /** A value the user gave, with where it came from so errors can quote it the way it was typed. */
 interface Given<T> {
@@ -205,7 +189,7 @@ class RequestAssembler {
   }
 
   given() {
-    const shape = jobSchema.shape;
+    const shape = JOB_FIELDS;
     const flags = this.parsed.flags;
     return {
       aspect: this.pick('aspect', flags.aspect, this.aspectOption()),
@@ -219,26 +203,6 @@ class RequestAssembler {
       count: this.pick('count', flags.count, this.option('count', shape.count)),
       negativeOption: this.option('negative', shape.negativePrompt),
     };
-  }
-}
-
-function refuseChannel(settings: GuildSettings | null, channel: ChannelRef | null): void {
-  if (settings === null || channel === null || settings.allowedChannels.length === 0) return;
-  const allowed = settings.allowedChannels;
-  if (allowed.includes(channel.id)) return;
-  if (channel.parentId !== undefined && channel.parentId !== null && allowed.includes(channel.parentId))
-    return;
-  throw new RequestRefusedError(
-    'channel-not-allowed',
-    `This server allows /imagine only in ${allowed.map((id) => `<#${id}>`).join(', ')}.`,
-  );
-}
-
-function refuseBannedWords(settings: GuildSettings | null, prompt: string): void {
-  if (settings === null) return;
-  const word = findBannedWord(prompt, settings.bannedWords);
-  if (word !== undefined) {
-    throw new RequestRefusedError('banned-word', `This server does not allow "${word}" in prompts.`);
   }
 }
 
@@ -263,13 +227,42 @@ interface SizeContext {
   guildBinding: boolean;
 }
 
+/**
+ * The member's preferred size when the request names none: an aspect ratio, or a size (a side left
+ * out is the model's square side); a size over the pixel limit keeps its shape and shrinks to fit.
+ */
+function preferredSize(
+  preferences: UserPreferences | null | undefined,
+  size: SizeContext,
+  notes: string[] | undefined,
+): { width: number; height: number } | undefined {
+  if (preferences === null || preferences === undefined) return undefined;
+  if (preferences.aspect !== undefined) {
+    const parsed = parseAspectRatio(preferences.aspect);
+    return parsed.ok ? sizeForAspect(parsed.ratio, size) : undefined;
+  }
+  if (preferences.width === undefined && preferences.height === undefined) return undefined;
+  const wanted = { width: preferences.width ?? size.baseSize, height: preferences.height ?? size.baseSize };
+  if (wanted.width * wanted.height <= size.maxPixels) return wanted;
+  const fitted = sizeForAspect(wanted, {
+    baseSize: Math.max(wanted.width, wanted.height),
+    maxPixels: size.maxPixels,
+  });
+  notes?.push(
+    `Your preferred size ${wanted.width}x${wanted.height} is above this server's limit; ${fitted.width}x${fitted.height} was used.`,
+  );
+  return fitted;
+}
+
 function resolveSize(
   given: ReturnType<RequestAssembler['given']>,
   size: SizeContext,
   issues: ValidationIssue[],
+  preferred?: { width: number; height: number },
 ): { width: number; height: number } {
   const { aspect, width, height } = given;
   if (width === undefined && height === undefined) {
+    if (aspect === undefined && preferred !== undefined) return preferred;
     return sizeForAspect(aspect?.value ?? { width: 1, height: 1 }, size);
   }
   if (aspect !== undefined && width !== undefined && height !== undefined) {
@@ -295,22 +288,33 @@ function resolveSize(
   return resolved;
 }
 
+function layersOf(context: JobRequestContext): readonly DefaultsLayer[] {
+  return (
+    context.layers ?? [
+      ...memberLayer(context.preferences ?? null, context.settings, context.notes),
+      ...channelLayer(context.settings, context.channel),
+      ...serverLayer(context.settings),
+    ]
+  );
+}
+
 function resolveModel(
   given: Given<string> | undefined,
   context: JobRequestContext,
   issues: ValidationIssue[],
 ): string {
   const served = context.models;
+  const fromLayer = layered(layersOf(context), 'model');
   const chosen: Given<string> | undefined =
     given ??
-    (context.settings?.defaultModel === undefined
+    (fromLayer === undefined
       ? undefined
-      : { value: context.settings.defaultModel, label: "this server's default model", fromFlag: false }) ??
+      : { value: fromLayer.value, label: `${fromLayer.owner} default model`, fromFlag: false }) ??
     (context.defaults.model === undefined
       ? undefined
       : { value: context.defaults.model, label: "the bot's default model", fromFlag: false });
   if (served?.length === 0) {
-    issues.push({ field: 'model', message: 'no worker is serving any model right now; try again later' });
+    issues.push({ field: 'model', message: unservedModel(chosen?.value ?? '', served) ?? '' });
     return chosen?.value ?? '';
   }
   if (chosen === undefined) {
@@ -324,9 +328,8 @@ function resolveModel(
     }
     return first;
   }
-  if (served !== undefined && !served.includes(chosen.value)) {
-    issues.push(limitIssue(chosen, `is not served right now; available: ${served.join(', ')}`));
-  }
+  const problem = served === undefined ? undefined : unservedModel(chosen.value, served);
+  if (problem !== undefined) issues.push(limitIssue(chosen, problem));
   return chosen.value;
 }
 
@@ -336,7 +339,7 @@ function textIssues(
   negativeOption: string | undefined,
 ): { negativePrompt: string; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
-  const shape = jobSchema.shape;
+  const shape = JOB_FIELDS;
   const prompt = parsed.prompt;
   if (prompt !== '' && !shape.prompt.safeParse(prompt).success) {
     issues.push({
@@ -378,8 +381,9 @@ export function checkImagineInput(options: ImagineOptions, defaults: JobDefaults
  * Builds the job request, or throws: RequestRefusedError when the channel or a banned word is not
  * allowed here, ValidationError listing every bad flag or option otherwise.
  */
-export function buildJobRequest(options: ImagineOptions, context: JobRequestContext): JobRequest {
+export function buildJobRequest(options: ImagineOptions, context: JobRequestContext): ImagineDraft {
   const { settings, defaults } = context;
+  const layers = layersOf(context);
   refuseChannel(settings, context.channel);
   const { parsed, issues: flagIssues } = collectPromptFlags(options.prompt);
   refuseBannedWords(settings, parsed.prompt);
@@ -389,33 +393,38 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
   const text = textIssues(parsed, given.negativeOption);
   const issues = [...flagIssues, ...assembler.issues, ...text.issues];
   const prompt = parsed.prompt;
-  const negativePrompt = text.negativePrompt;
+  // A negative prompt typed (option or --no) replaces the default ones rather than adding to them.
+  const negativePrompt =
+    text.negativePrompt !== '' ? text.negativePrompt : (layered(layers, 'negativePrompt')?.value ?? '');
 
   const guildMaxPixels = settings?.maxPixels;
   const maxPixels = Math.min(defaults.maxPixels, guildMaxPixels ?? Number.POSITIVE_INFINITY);
+  const sizeContext: SizeContext = {
+    baseSize: defaults.baseSize,
+    maxPixels,
+    guildBinding: guildMaxPixels !== undefined && guildMaxPixels < defaults.maxPixels,
+  };
+  const givenSize = given.aspect ?? given.width ?? given.height;
   const size = resolveSize(
     given,
-    {
-      baseSize: defaults.baseSize,
-      maxPixels,
-      guildBinding: guildMaxPixels !== undefined && guildMaxPixels < defaults.maxPixels,
-    },
+    sizeContext,
     issues,
+    givenSize === undefined ? preferredSize(context.preferences, sizeContext, context.notes) : undefined,
   );
-  const request: JobRequest = {
+  const request: ImagineDraft = {
     v: PROTOCOL_VERSION,
     kind: 'txt2img',
     prompt,
     negativePrompt,
-    seed: given.seed?.value ?? (context.randomSeed ?? (() => randomInt(0, LIMITS.seed.max + 1)))(),
-    steps: capped(given.steps, defaults.steps, settings?.maxSteps, issues),
-    guidance: given.guidance?.value ?? defaults.guidance,
+    seed: given.seed?.value ?? (context.randomSeed ?? randomSeed)(),
+    steps: capped(given.steps, layered(layers, 'steps')?.value ?? defaults.steps, settings?.maxSteps, issues),
+    guidance: given.guidance?.value ?? layered(layers, 'guidance')?.value ?? defaults.guidance,
     width: size.width,
     height: size.height,
-    scheduler: given.scheduler?.value ?? settings?.defaultScheduler ?? defaults.scheduler,
+    scheduler: given.scheduler?.value ?? layered(layers, 'scheduler')?.value ?? defaults.scheduler,
     rng: 'numpy',
     model: resolveModel(given.model, context, issues),
-    count: capped(given.count, defaults.count, settings?.maxCount, issues),
+    count: capped(given.count, layered(layers, 'count')?.value ?? defaults.count, settings?.maxCount, issues),
   };
   if (issues.length > 0) throw new ValidationError(issues);
   return request;

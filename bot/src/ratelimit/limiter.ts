@@ -5,8 +5,15 @@
  * both get it.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
-import { KV_BUCKETS, type NatsConnection } from '@sdbot/shared';
-import { casUpdate, openBucket, readValue } from '../kv.js';
+import {
+  compareAndSet,
+  loadConfig,
+  openProvisionedBucket,
+  RATE_LIMIT_STATE_TTL_MS,
+  readValue,
+  type Config,
+  type NatsConnection,
+} from '@sdbot/shared';
 import {
   decide,
   effectiveLimits,
@@ -18,9 +25,6 @@ import {
   type RateLimits,
   type ScopeState,
 } from './policy.js';
-
-/** Scope state untouched for a day is dropped by the bucket: by then every slot has expired. */
-export const RATE_STATE_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** Default time after which a slot whose job never reported back is freed. */
 export const DEFAULT_SLOT_LEASE_MS = 60 * 60 * 1000;
@@ -96,21 +100,20 @@ export class RateLimiter {
     this.now = options.now ?? Date.now;
     this.slotLeaseMs = options.slotLeaseMs ?? DEFAULT_SLOT_LEASE_MS;
     this.maxAttempts = options.maxAttempts;
-    if (this.slotLeaseMs > RATE_STATE_TTL_MS) {
-      throw new RangeError(`slotLeaseMs must be at most ${RATE_STATE_TTL_MS} (the state's time to live)`);
+    if (this.slotLeaseMs > RATE_LIMIT_STATE_TTL_MS) {
+      throw new RangeError(
+        `slotLeaseMs must be at most ${RATE_LIMIT_STATE_TTL_MS} (the state's time to live)`,
+      );
     }
   }
 
-  /** Opens (creating on first use) the rate-limits bucket. */
+  /** Opens the rate-limits bucket, provisioning it with `config`'s settings (default: the defaults). */
   static async open(
     connection: NatsConnection,
-    options: RateLimiterOptions & { replicas?: number },
+    options: RateLimiterOptions & { config?: Config },
   ): Promise<RateLimiter> {
-    const kv = await openBucket(connection, KV_BUCKETS.rateLimits, {
-      ttlMs: RATE_STATE_TTL_MS,
-      ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
-    });
-    return new RateLimiter(kv, options);
+    const config = options.config ?? loadConfig({ env: {} });
+    return new RateLimiter(await openProvisionedBucket(connection, 'rateLimits', config), options);
   }
 
   private update(guildId: string | null, change: (state: ScopeState) => ScopeState | undefined) {
@@ -119,11 +122,11 @@ export class RateLimiter {
       change,
       encode: (state: ScopeState) => new TextEncoder().encode(JSON.stringify(state)),
     };
-    return casUpdate(
-      this.kv,
-      keyOf(guildId),
-      this.maxAttempts === undefined ? update : { ...update, maxAttempts: this.maxAttempts },
-    );
+    return compareAndSet(this.kv, keyOf(guildId), {
+      ...update,
+      what: `the rate limits of ${guildId === null ? 'direct messages' : `guild ${guildId}`}`,
+      maxAttempts: this.maxAttempts ?? 100,
+    });
   }
 
   /**

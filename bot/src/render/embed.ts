@@ -1,6 +1,6 @@
 /** The embed posted with a result: what was asked, what was used, and what the user should know. */
 import { escapeMarkdown, type APIEmbed, type APIEmbedField } from 'discord.js';
-import { LIMITS, type GenerationJob, type JobResult } from '@sdbot/shared';
+import { LIMITS, type Job, type JobResult } from '@sdbot/shared';
 import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 
 /** Discord's embed limits. */
@@ -28,7 +28,7 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }
 
-function title(job: GenerationJob): string | undefined {
+function title(job: Job): string | undefined {
   const image = job.source?.index === undefined ? '' : ` ${job.source.index + 1}`;
   switch (job.kind) {
     case 'txt2img':
@@ -49,11 +49,7 @@ export interface ResultEmbedOptions {
   attachmentNote?: string;
 }
 
-export function resultEmbed(
-  job: GenerationJob,
-  result: JobResult,
-  options: ResultEmbedOptions = {},
-): APIEmbed {
+export function resultEmbed(job: Job, result: JobResult, options: ResultEmbedOptions = {}): APIEmbed {
   const inline = (name: string, value: string): APIEmbedField => ({
     name,
     value: clip(value, EMBED_LIMITS.fieldValue),
@@ -61,18 +57,22 @@ export function resultEmbed(
   });
   const seeds = result.images.map((image) => image.seed);
   const fields: APIEmbedField[] = [];
-  if (job.negativePrompt !== '') {
+  if (job.kind !== 'upscale' && job.negativePrompt !== '') {
     fields.push({
       name: 'Negative',
       value: clip(escapeMarkdown(job.negativePrompt), EMBED_LIMITS.fieldValue),
     });
   }
+  if (job.kind !== 'upscale') {
+    fields.push(
+      inline(seeds.length === 1 ? 'Seed' : 'Seeds', seeds.join(', ')),
+      inline('Steps', String(job.steps)),
+      inline('Guidance', String(job.guidance)),
+      inline('Scheduler', SCHEDULER_LABELS[job.scheduler]),
+      inline('Size', `${job.width}x${job.height}`),
+    );
+  }
   fields.push(
-    inline(seeds.length === 1 ? 'Seed' : 'Seeds', seeds.join(', ')),
-    inline('Steps', String(job.steps)),
-    inline('Guidance', String(job.guidance)),
-    inline('Scheduler', SCHEDULER_LABELS[job.scheduler]),
-    inline('Size', `${job.width}x${job.height}`),
     inline('Model', result.model),
     inline(
       'Time',
@@ -81,9 +81,13 @@ export function resultEmbed(
   );
   const filtered = result.images.filter((image) => image.nsfw).length;
   if (filtered > 0) {
+    const what =
+      job.nsfw === 'allow'
+        ? 'flagged by the safety filter (shown behind a spoiler)'
+        : 'withheld by the safety filter';
     fields.push({
       name: 'Safety filter',
-      value: `${filtered} of ${result.images.length} image${result.images.length === 1 ? '' : 's'} ${filtered === 1 ? 'was' : 'were'} withheld by the safety filter.`,
+      value: `${filtered} of ${result.images.length} image${result.images.length === 1 ? '' : 's'} ${filtered === 1 ? 'was' : 'were'} ${what}.`,
     });
   }
   if (result.truncatedTokens > 0) {
@@ -95,12 +99,8 @@ export function resultEmbed(
   if (options.attachmentNote !== undefined) {
     fields.push({ name: 'Attachment', value: clip(options.attachmentNote, EMBED_LIMITS.fieldValue) });
   }
-  const embed: APIEmbed = {
-    description: clip(escapeMarkdown(job.prompt), EMBED_LIMITS.description),
-    color: EMBED_COLOUR,
-    fields,
-    footer: { text: `job ${job.id}` },
-  };
+  const embed: APIEmbed = { color: EMBED_COLOUR, fields, footer: { text: `job ${job.id}` } };
+  if (job.kind !== 'upscale') embed.description = clip(escapeMarkdown(job.prompt), EMBED_LIMITS.description);
   const heading = title(job);
   if (heading !== undefined) embed.title = heading;
   if (options.imageFileName !== undefined) embed.image = { url: `attachment://${options.imageFileName}` };

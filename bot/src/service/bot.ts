@@ -23,7 +23,9 @@ import {
 import { DeliveryService } from '../delivery/service.js';
 import { DeliveryStore } from '../delivery/store.js';
 import type { TrackerContext } from '../delivery/tracker.js';
+import { UserPreferencesStore } from '../preferences/store.js';
 import { jobDefaultsFromConfig } from '../prompt/job-request.js';
+import { DailyQuota } from '../quota/daily-quota.js';
 import { RateLimiter } from '../ratelimit/limiter.js';
 import { settingsDefaultsFromConfig } from '../settings/keys.js';
 import { GuildSettingsStore } from '../settings/store.js';
@@ -111,14 +113,15 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     logger.info('bot:stopped');
   };
   try {
-    const replicas = config.jetstream.replicas;
-    const [jobsClient, jsm, settings, limiter, deliveries, version] = await Promise.all([
+    const [jobsClient, jsm, settings, limiter, deliveries, version, preferences, quotas] = await Promise.all([
       JobsClient.open(connection, config, { logger, metrics: new JobsClientMetrics(metrics.registry) }),
       jetstreamManager(connection),
-      GuildSettingsStore.open(connection, { replicas }),
-      RateLimiter.open(connection, { defaults: config.rateLimits, replicas }),
-      DeliveryStore.open(connection, { replicas, ttlMs: config.jetstream.jobStateTtlMs }),
+      GuildSettingsStore.open(connection, { config }),
+      RateLimiter.open(connection, { defaults: config.rateLimits, config }),
+      DeliveryStore.open(connection, { config }),
       softwareVersion(),
+      UserPreferencesStore.open(connection, { config }),
+      DailyQuota.open(connection, { config, now }),
     ]);
     jobs = jobsClient;
     const trackerContext: TrackerContext = {
@@ -145,6 +148,8 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
       jobs,
       jsm,
       settings,
+      preferences,
+      quotas,
       limiter,
       deliveries,
       delivery,

@@ -7,6 +7,8 @@ import type { DeliveryStore } from '../delivery/store.js';
 import type { JobDefaults } from '../prompt/job-request.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import type { SettingsDefaults } from '../settings/keys.js';
+import type { UserPreferencesStore } from '../preferences/store.js';
+import type { DailyQuota } from '../quota/daily-quota.js';
 import type { GuildSettingsStore } from '../settings/store.js';
 import type { BotMetrics } from './metrics.js';
 
@@ -16,6 +18,10 @@ export interface BotContext {
   jobs: JobsClient;
   jsm: JetStreamManager;
   settings: GuildSettingsStore;
+  /** Each member's own defaults (/preferences). */
+  preferences: UserPreferencesStore;
+  /** Daily image quotas per member of a server and per server. */
+  quotas: DailyQuota;
   limiter: RateLimiter;
   deliveries: DeliveryStore;
   delivery: DeliveryService;

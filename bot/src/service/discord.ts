@@ -5,6 +5,7 @@
  */
 import {
   DiscordAPIError,
+  MessageFlags,
   RESTJSONErrorCodes,
   type BaseMessageOptions,
   type Client,
@@ -121,12 +122,33 @@ export function tokenExpiry(interaction: RepliableInteraction): number {
  */
 export class InteractionReply {
   private dead = false;
+  private notes: readonly string[] = [];
 
   constructor(
     private readonly interaction: RepliableInteraction,
     readonly expiresAt: number,
     private readonly now: () => number,
   ) {}
+
+  /**
+   * Private notes for the requester (a preference lowered to a limit). They follow the first edit:
+   * a follow-up sent while the deferred reply still says "thinking" would replace it.
+   */
+  withNotes(notes: readonly string[]): this {
+    this.notes = notes;
+    return this;
+  }
+
+  private async sendNotes(): Promise<void> {
+    const notes = this.notes;
+    if (notes.length === 0) return;
+    this.notes = [];
+    await this.interaction.followUp({
+      content: notes.join('\n'),
+      flags: MessageFlags.Ephemeral,
+      allowedMentions: { parse: [] },
+    });
+  }
 
   usable(): boolean {
     return !this.dead && this.now() < this.expiresAt;
@@ -137,6 +159,7 @@ export class InteractionReply {
     if (!this.usable()) return false;
     try {
       await this.interaction.editReply(editOptions(message));
+      await this.sendNotes();
       return true;
     } catch (error) {
       if (!isDeadReply(error)) throw error;

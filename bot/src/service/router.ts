@@ -10,6 +10,7 @@ import { handleButton, refuseMalformedButton } from '../handlers/buttons.js';
 import { handleImagine, handleImagineAutocomplete } from '../handlers/imagine.js';
 import { handleInfo, handleQueue } from '../handlers/queue-info.js';
 import { answerPrivately, wasAnsweredElsewhere } from '../handlers/respond.js';
+import { handlePreferences } from '../handlers/preferences.js';
 import { handleSettings } from '../handlers/settings.js';
 import { parseCustomId } from '../render/custom-id.js';
 import type { BotContext } from './context.js';
@@ -56,6 +57,8 @@ async function route(ctx: BotContext, interaction: Interaction): Promise<void> {
         return handleQueue(ctx, interaction);
       case COMMAND_NAMES.info:
         return handleInfo(ctx, interaction);
+      case COMMAND_NAMES.preferences:
+        return handlePreferences(ctx, interaction);
       default:
         throw new ValidationError([
           { field: `/${interaction.commandName}`, message: 'is not a command of this bot' },

@@ -43,7 +43,9 @@ type TopLevelField =
   | 'defaultModel'
   | 'defaultScheduler'
   | 'variationStrength'
-  | 'nsfwPolicy';
+  | 'nsfwPolicy'
+  | 'userDailyImages'
+  | 'serverDailyImages';
 type RateLimitField = keyof Config['rateLimits'];
 type SettingLocation = { in: 'settings'; field: TopLevelField } | { in: 'rateLimits'; field: RateLimitField };
 
@@ -139,9 +141,23 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   topLevel(
     'nsfw-policy',
     'nsfwPolicy',
-    'block, or spoiler-in-age-restricted',
+    'block, or allow-in-age-restricted (flagged images as spoilers there)',
     (text) => text.trim().toLowerCase(),
     () => 'block',
+  ),
+  topLevel(
+    'user-daily-images',
+    'userDailyImages',
+    'Images each member may make per day (UTC)',
+    numberOrText,
+    () => 'no quota',
+  ),
+  topLevel(
+    'server-daily-images',
+    'serverDailyImages',
+    'Images the whole server may make per day (UTC)',
+    numberOrText,
+    () => 'no quota',
   ),
   rateLimit('guild-jobs-per-minute', 'guildJobsPerMinute', 'Jobs per minute for the whole server'),
   rateLimit(
@@ -156,7 +172,27 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
 ];
 
 /** Keys of the two lists, which `/settings reset` also clears. */
-export const LIST_KEYS = { bannedWords: 'banned-words', allowedChannels: 'channels' } as const;
+export const LIST_KEYS = {
+  bannedWords: 'banned-words',
+  allowedChannels: 'channels',
+  allowedRoles: 'roles',
+  bannedUsers: 'banned-users',
+  channelDefaults: 'channel-defaults',
+} as const;
+
+/** The field of GuildSettings each list key empties on `/settings reset`. */
+const LIST_FIELDS = {
+  [LIST_KEYS.bannedWords]: 'bannedWords',
+  [LIST_KEYS.allowedChannels]: 'allowedChannels',
+  [LIST_KEYS.allowedRoles]: 'allowedRoles',
+  [LIST_KEYS.bannedUsers]: 'bannedUsers',
+  [LIST_KEYS.channelDefaults]: 'channelDefaults',
+} as const satisfies Record<string, keyof GuildSettings>;
+type ListKey = keyof typeof LIST_FIELDS;
+
+function isListKey(key: string): key is ListKey {
+  return Object.hasOwn(LIST_FIELDS, key);
+}
 
 export function findSettingSpec(key: string): SettingSpec | undefined {
   return SETTING_SPECS.find((spec) => spec.key === key);
@@ -183,8 +219,8 @@ function withValue(settings: GuildSettings, spec: SettingSpec, value: unknown): 
 /** The user-facing key for a schema path, so errors say `guild-burst`, not `rateLimits.guildBurst`. */
 export function keyForPath(path: readonly PropertyKey[]): string {
   const [first, second] = path;
-  if (first === 'bannedWords') return LIST_KEYS.bannedWords;
-  if (first === 'allowedChannels') return LIST_KEYS.allowedChannels;
+  const list = Object.entries(LIST_FIELDS).find(([, field]) => field === first);
+  if (list !== undefined) return list[0];
   const spec = SETTING_SPECS.find(({ location }) =>
     location.in === 'rateLimits'
       ? first === 'rateLimits' && second === location.field
@@ -231,8 +267,10 @@ export function applySetting(
 
 /** The settings without the guild's value for `key` (the bot's default applies again). */
 export function resetSetting(settings: GuildSettings, key: string): GuildSettings {
-  if (key === LIST_KEYS.bannedWords) return { ...settings, bannedWords: [] };
-  if (key === LIST_KEYS.allowedChannels) return { ...settings, allowedChannels: [] };
+  if (isListKey(key)) {
+    const field = LIST_FIELDS[key];
+    return { ...settings, [field]: field === 'channelDefaults' ? {} : [] };
+  }
   const spec = findSettingSpec(key);
   if (spec === undefined) throw unknownKey(key);
   return checkSettings(withValue(settings, spec, undefined));

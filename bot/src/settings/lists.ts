@@ -1,8 +1,9 @@
 /**
- * The two lists in guild settings: banned words and the channels /imagine may be used in. Each
- * change is a pure function of the current settings, run inside the store's compare-and-set loop.
+ * The lists in guild settings: banned words, the channels /imagine may be used in, the roles that
+ * may create jobs, banned members and per-channel defaults. Each change is a pure function of the
+ * current settings, run inside the store's compare-and-set loop.
  */
-import type { GuildSettings } from '@sdbot/shared';
+import type { ChannelDefaults, GuildSettings } from '@sdbot/shared';
 import { checkSettings } from './keys.js';
 
 function normalizeWord(word: string): string {
@@ -43,4 +44,56 @@ export function allowChannel(settings: GuildSettings, channelId: string): GuildS
 
 export function disallowChannel(settings: GuildSettings, channelId: string): GuildSettings {
   return { ...settings, allowedChannels: settings.allowedChannels.filter((id) => id !== channelId) };
+}
+
+export function allowRole(settings: GuildSettings, roleId: string): GuildSettings {
+  if (settings.allowedRoles.includes(roleId)) return settings;
+  return checkSettings({ ...settings, allowedRoles: [...settings.allowedRoles, roleId] });
+}
+
+export function disallowRole(settings: GuildSettings, roleId: string): GuildSettings {
+  return { ...settings, allowedRoles: settings.allowedRoles.filter((id) => id !== roleId) };
+}
+
+export function banUser(settings: GuildSettings, userId: string): GuildSettings {
+  if (settings.bannedUsers.includes(userId)) return settings;
+  return checkSettings({ ...settings, bannedUsers: [...settings.bannedUsers, userId] });
+}
+
+export function unbanUser(settings: GuildSettings, userId: string): GuildSettings {
+  return { ...settings, bannedUsers: settings.bannedUsers.filter((id) => id !== userId) };
+}
+
+function withoutChannel(
+  defaults: GuildSettings['channelDefaults'],
+  channelId: string,
+): GuildSettings['channelDefaults'] {
+  return Object.fromEntries(Object.entries(defaults).filter(([id]) => id !== channelId));
+}
+
+/**
+ * Sets a channel's default model and/or negative prompt; a value left undefined keeps the current
+ * one, an empty negative prompt removes it.
+ */
+export function setChannelDefaults(
+  settings: GuildSettings,
+  channelId: string,
+  change: { model?: string; negativePrompt?: string },
+): GuildSettings {
+  const current = settings.channelDefaults[channelId] ?? {};
+  const next: ChannelDefaults = { ...current };
+  if (change.model !== undefined) next.model = change.model.trim();
+  if (change.negativePrompt !== undefined) {
+    const negative = change.negativePrompt.trim();
+    if (negative === '') delete next.negativePrompt;
+    else next.negativePrompt = negative;
+  }
+  const others = withoutChannel(settings.channelDefaults, channelId);
+  const empty = next.model === undefined && next.negativePrompt === undefined;
+  return checkSettings({ ...settings, channelDefaults: empty ? others : { ...others, [channelId]: next } });
+}
+
+export function clearChannelDefaults(settings: GuildSettings, channelId: string): GuildSettings {
+  if (settings.channelDefaults[channelId] === undefined) return settings;
+  return { ...settings, channelDefaults: withoutChannel(settings.channelDefaults, channelId) };
 }

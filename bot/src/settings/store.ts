@@ -5,15 +5,18 @@
  */
 import type { KV } from '@nats-io/kv';
 import {
+  compareAndSet,
   decodeMessage,
   encodeMessage,
   guildSettingsSchema,
-  KV_BUCKETS,
+  loadConfig,
+  openProvisionedBucket,
   PROTOCOL_VERSION,
+  readValue,
+  type Config,
   type GuildSettings,
   type NatsConnection,
 } from '@sdbot/shared';
-import { casUpdate, openBucket, readValue, type OpenBucketOptions } from '../kv.js';
 
 /** `updatedBy` of settings nobody has changed yet. */
 export const DEFAULT_SETTINGS_AUTHOR = 'defaults';
@@ -27,6 +30,9 @@ export function defaultGuildSettings(guildId: string): GuildSettings {
     bannedWords: [],
     allowedChannels: [],
     nsfwPolicy: 'block',
+    allowedRoles: [],
+    bannedUsers: [],
+    channelDefaults: {},
     updatedAt: 0,
     updatedBy: DEFAULT_SETTINGS_AUTHOR,
   };
@@ -50,14 +56,13 @@ export class GuildSettingsStore {
     this.now = options.now ?? Date.now;
   }
 
-  /** Opens (creating on first use) the settings bucket. */
+  /** Opens the settings bucket, provisioning it with `config`'s settings (default: the defaults). */
   static async open(
     connection: NatsConnection,
-    options: SettingsStoreOptions & Pick<OpenBucketOptions, 'replicas'> = {},
+    options: SettingsStoreOptions & { config?: Config } = {},
   ): Promise<GuildSettingsStore> {
-    const bucketOptions: OpenBucketOptions = {};
-    if (options.replicas !== undefined) bucketOptions.replicas = options.replicas;
-    return new GuildSettingsStore(await openBucket(connection, KV_BUCKETS.settings, bucketOptions), options);
+    const config = options.config ?? loadConfig({ env: {} });
+    return new GuildSettingsStore(await openProvisionedBucket(connection, 'settings', config), options);
   }
 
   private read(guildId: string, value: Uint8Array | null): GuildSettings {
@@ -66,7 +71,7 @@ export class GuildSettingsStore {
 
   /** The guild's settings, or the defaults when it has none. */
   async get(guildId: string): Promise<GuildSettings> {
-    return this.read(guildId, await readValue(this.kv, guildId));
+    return this.read(guildId, await readValue(this.kv, guildId, `the settings of guild ${guildId}`));
   }
 
   /**
@@ -78,7 +83,9 @@ export class GuildSettingsStore {
     updatedBy: string,
     change: SettingsChange,
   ): Promise<{ before: GuildSettings; after: GuildSettings }> {
-    const outcome = await casUpdate(this.kv, guildId, {
+    const outcome = await compareAndSet(this.kv, guildId, {
+      what: `the settings of guild ${guildId}`,
+      maxAttempts: 100,
       read: (entry) => this.read(guildId, entry?.value ?? null),
       change: (current) => {
         const next = change(current);

@@ -3,10 +3,13 @@ import { userInfo } from 'node:os';
 import { parseDuration } from '../config.js';
 import { SdbotError, ValidationError } from '../errors.js';
 import { LIMITS } from '../limits.js';
-import { JobsClient, newJobId, type JobRequest } from '../nats/jobs-client.js';
+import type { ConfiguredJobDefaults } from '../jobs/defaults.js';
+import { completeJob, randomSeed, type JobDraftInput } from '../jobs/draft.js';
+import { JobsClient, newJobId } from '../nats/jobs-client.js';
 import { withNatsRetry } from '../nats/retry.js';
-import { imageSide, integerIn, numberIn, oneOf } from '../protocol/fields.js';
-import { NOISE_SOURCES, SCHEDULER_NAMES } from '../protocol/job.js';
+import { PROTOCOL_VERSION, type ObjectRef } from '../protocol/common.js';
+import { numberIn, oneOf } from '../protocol/fields.js';
+import { GENERATION_FIELDS, NOISE_SOURCES, SCHEDULER_NAMES } from '../protocol/job.js';
 import type { JobResult } from '../protocol/outcome.js';
 import {
   UsageError,
@@ -65,34 +68,35 @@ function choiceOption<const T extends readonly [string, ...string[]]>(
   return parsed.data;
 }
 
-function buildRequest(options: ParsedOptions, model: string, id: string): JobRequest {
-  const request: JobRequest = {
-    id,
+/**
+ * The job's parameters: each flag, else the configuration's default. Values are checked with the
+ * job's field rules, so an error names the flag as typed.
+ */
+function buildDraft(
+  options: ParsedOptions,
+  model: string,
+  defaults: ConfiguredJobDefaults,
+  source?: ObjectRef,
+): JobDraftInput {
+  const params: Omit<Extract<JobDraftInput, { kind: 'txt2img' }>, 'kind'> = {
+    v: PROTOCOL_VERSION,
     model,
     prompt: stringOption(options, 'prompt', { required: true }) ?? '',
-    requester: { source: 'cli', guildId: null, channelId: null, userId: cliUser() },
+    negativePrompt: stringOption(options, 'negative') ?? '',
+    seed: numberOption(options, 'seed', GENERATION_FIELDS.seed) ?? randomSeed(),
+    steps: numberOption(options, 'steps', GENERATION_FIELDS.steps) ?? defaults.steps,
+    guidance: numberOption(options, 'guidance', GENERATION_FIELDS.guidance) ?? defaults.guidance,
+    width: numberOption(options, 'width', GENERATION_FIELDS.width) ?? defaults.width,
+    height: numberOption(options, 'height', GENERATION_FIELDS.height) ?? defaults.height,
+    count: numberOption(options, 'count', GENERATION_FIELDS.count) ?? 1,
+    scheduler: choiceOption(options, 'scheduler', SCHEDULER_NAMES) ?? defaults.scheduler,
+    rng: choiceOption(options, 'rng', NOISE_SOURCES) ?? defaults.rng,
   };
-  const negative = stringOption(options, 'negative');
-  if (negative !== undefined) request.negativePrompt = negative;
-  const seed = numberOption(options, 'seed', integerIn(LIMITS.seed));
-  if (seed !== undefined) request.seed = seed;
-  const steps = numberOption(options, 'steps', integerIn(LIMITS.steps));
-  if (steps !== undefined) request.steps = steps;
-  const guidance = numberOption(options, 'guidance', numberIn(LIMITS.guidance));
-  if (guidance !== undefined) request.guidance = guidance;
-  const width = numberOption(options, 'width', imageSide());
-  if (width !== undefined) request.width = width;
-  const height = numberOption(options, 'height', imageSide());
-  if (height !== undefined) request.height = height;
-  const count = numberOption(options, 'count', integerIn(LIMITS.count));
-  if (count !== undefined) request.count = count;
   const strength = numberOption(options, 'strength', numberIn(LIMITS.strength));
-  if (strength !== undefined) request.strength = strength;
-  const scheduler = choiceOption(options, 'scheduler', SCHEDULER_NAMES);
-  if (scheduler !== undefined) request.scheduler = scheduler;
-  const rng = choiceOption(options, 'rng', NOISE_SOURCES);
-  if (rng !== undefined) request.rng = rng;
-  return request;
+  if (source !== undefined) {
+    return { ...params, kind: 'img2img', source: { image: source }, strength: strength ?? defaults.strength };
+  }
+  return strength === undefined ? { ...params, kind: 'txt2img' } : { ...params, kind: 'txt2img', strength };
 }
 
 function withFlagNames(error: unknown): unknown {
@@ -197,20 +201,25 @@ export const imagineCommand: CommandDefinition = {
     try {
       const client = await JobsClient.open(connection, config);
       const model = stringOption(options, 'model') ?? (await client.defaultModel());
-      const id = newJobId('cli');
-      const request = buildRequest(options, model, id);
-      if (init !== undefined) request.strength ??= config.limits.variationStrength;
+      const identity = {
+        id: newJobId('cli'),
+        requester: { source: 'cli', guildId: null, channelId: null, userId: cliUser() },
+        createdAt: Date.now(),
+      } as const;
+      const defaults = client.defaults;
       let job;
       try {
         // Everything but the source image is checked before anything is uploaded.
-        job = client.buildJob(request);
-        if (init !== undefined)
-          job = client.buildJob({ ...request, source: await client.uploadSource(id, init) });
+        job = client.checkJob(completeJob(buildDraft(options, model, defaults), identity));
+        if (init !== undefined) {
+          const source = await client.uploadSource(identity.id, init);
+          job = client.checkJob(completeJob(buildDraft(options, model, defaults, source), identity));
+        }
       } catch (error) {
         throw withFlagNames(error);
       }
       const submitted = job;
-      const paths = outputPaths(out, job.count);
+      const paths = outputPaths(out, job.kind === 'upscale' ? 1 : job.count);
       let lastStep = -1;
       const watch = client.watchProgress(job.id, (progress) => {
         // A preview arrives after its step; show each step once, in order.

@@ -15,7 +15,7 @@ export function isMissingResource(error: unknown): boolean {
 }
 
 /** True when a compare-and-set write lost the race (the key changed since it was read). */
-export function isWrongLastSequence(error: unknown): boolean {
+export function isRevisionConflict(error: unknown): boolean {
   return (
     error instanceof JetStreamApiError &&
     (error.code === JetStreamApiCodes.StreamWrongLastSequence ||

@@ -16,7 +16,8 @@ import { LIMITS } from '../limits.js';
 import type { Logger } from '../logger.js';
 import { STREAMS, SUBJECTS, jobConsumerName } from '../names.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
-import { isMissingResource, isWrongLastSequence, natsFailure } from './errors.js';
+import { compareAndSet, ContentionError, readEntry } from './cas.js';
+import { isMissingResource, natsFailure } from './errors.js';
 import type { WorkerRegistry } from './kv.js';
 
 export interface FairDispatcherOptions {
@@ -217,38 +218,30 @@ export class FairDispatcher {
 
   /** The lane the rotation served last for `model` (undefined before the first dispatch). */
   async lastServedLane(model: string): Promise<string | undefined> {
-    try {
-      const entry = await this.options.cursors.get(model);
-      return entry?.operation === 'PUT' ? entry.string() : undefined;
-    } catch (error) {
-      throw natsFailure(error, `reading the dispatch cursor of model ${model}`);
-    }
+    const entry = await readEntry(this.options.cursors, model, `the dispatch cursor of model ${model}`);
+    return entry?.operation === 'PUT' ? entry.string() : undefined;
   }
 
   /** Takes the turn after the shared cursor's lane, compare-and-set so replicas share one rotation. */
   private async advanceCursor(model: string, lanes: readonly string[]): Promise<string | undefined> {
-    const { cursors } = this.options;
-    for (let attempt = 0; attempt < MAX_CURSOR_ATTEMPTS; attempt += 1) {
-      let entry;
-      try {
-        entry = await cursors.get(model);
-      } catch (error) {
-        throw natsFailure(error, `reading the dispatch cursor of model ${model}`);
-      }
-      const last = entry?.operation === 'PUT' ? entry.string() : undefined;
-      const lane = nextLane(lanes, last);
-      if (lane === undefined) return undefined;
-      try {
-        if (entry === null) await cursors.create(model, lane);
-        else await cursors.update(model, lane, entry.revision);
-        return lane;
-      } catch (error) {
-        if (!isWrongLastSequence(error))
-          throw natsFailure(error, `moving the dispatch cursor of model ${model}`);
-      }
+    try {
+      const { after, written } = await compareAndSet<string | undefined, string>(
+        this.options.cursors,
+        model,
+        {
+          what: `the dispatch cursor of model ${model}`,
+          read: (entry) => entry?.string(),
+          change: (last) => nextLane(lanes, last),
+          encode: (lane) => new TextEncoder().encode(lane),
+          maxAttempts: MAX_CURSOR_ATTEMPTS,
+        },
+      );
+      return written ? after : undefined;
+    } catch (error) {
+      // Other replicas keep winning the race: they are dispatching, so this pass can stop.
+      if (error instanceof ContentionError) return undefined;
+      throw error;
     }
-    // Other replicas keep winning the race: they are dispatching, so this pass can stop.
-    return undefined;
   }
 
   private async oldestOf(model: string, lane: string): Promise<StoredMsg | null> {

@@ -1,5 +1,5 @@
 /**
- * The requester's side of distributed generation, shared by the Discord bot and the CLI: build and
+ * The requester's side of distributed generation, shared by the Discord bot and the CLI: check and
  * submit jobs, follow their progress, wait for exactly one outcome, cancel, show queue positions
  * and read result images. Delivery is at-least-once, so outcomes are de-duplicated by job id and
  * looked up in the results stream (which survives restarts) as well as listened for live.
@@ -9,6 +9,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
+import { configuredJobDefaults, type ConfiguredJobDefaults } from '../jobs/defaults.js';
 import { SdbotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
@@ -23,14 +24,7 @@ import {
 import { decodeMessage, encodeMessage, validate } from '../protocol/codec.js';
 import { IMAGE_CONTENT_TYPES, type ObjectRef } from '../protocol/common.js';
 import { cancelRequestSchema } from '../protocol/control.js';
-import {
-  createJobSchema,
-  type GenerationJob,
-  type GenerationJobInput,
-  type NoiseSource,
-  type Requester,
-  type SchedulerName,
-} from '../protocol/job.js';
+import { createJobSchema, type Job, type JobInput } from '../protocol/job.js';
 import { jobOutcomeSchema, type JobOutcome } from '../protocol/outcome.js';
 import { progressSchema, type Progress } from '../protocol/progress.js';
 import type { JobStateRecord } from '../protocol/state.js';
@@ -49,28 +43,8 @@ export function newJobId(prefix = 'job'): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
 }
 
-/** What a requester chooses; everything left out comes from configuration defaults. */
-export interface JobRequest {
-  prompt: string;
-  model: string;
-  requester: Requester;
-  id?: string;
-  negativePrompt?: string;
-  seed?: number;
-  steps?: number;
-  guidance?: number;
-  width?: number;
-  height?: number;
-  scheduler?: SchedulerName;
-  rng?: NoiseSource;
-  count?: number;
-  /** img2img: the uploaded source image and how far to move from it. */
-  source?: ObjectRef;
-  strength?: number;
-}
-
 export interface SubmittedJob {
-  job: GenerationJob;
+  job: Job;
   /** Sequence of the job in the backlog stream, where it waits for its lane's turn. */
   seq: number;
   /** The job id had been submitted before (within the duplicate window); nothing new was queued. */
@@ -104,7 +78,6 @@ export interface JobsClientOptions {
   metrics?: JobsClientMetrics;
 }
 
-const DEFAULT_SIZE = 512;
 /** Longest wait for an image read (objects are at most a few MiB on the same NATS). */
 const IMAGE_READ_TIMEOUT_MS = 30_000;
 
@@ -121,7 +94,7 @@ function sniffImageType(bytes: Uint8Array): ObjectRef['contentType'] | undefined
  * while one of them lacks a capability the job needs (an older worker mid-upgrade would silently
  * ignore the field), naming the workers, rather than let it run wrong.
  */
-function refuseUnsupported(job: GenerationJob, workers: readonly WorkerHeartbeat[]): void {
+function refuseUnsupported(job: Job, workers: readonly WorkerHeartbeat[]): void {
   const lacking = workers
     .filter((worker) => worker.models.some((model) => model.id === job.model))
     .map((worker) => ({ worker, missing: missingCapabilities(job, announcedCapabilities(worker)) }))
@@ -141,6 +114,8 @@ export class JobsClient {
   /** Submission times of jobs this client waits for, for the submit-to-outcome metric. */
   private readonly submittedAt = new Map<string, number>();
   private readonly jobSchema;
+  /** The configuration's defaults for what a requester leaves out. */
+  readonly defaults: ConfiguredJobDefaults;
 
   private constructor(
     readonly connection: NatsConnection,
@@ -156,6 +131,7 @@ export class JobsClient {
     private readonly metrics: JobsClientMetrics | undefined,
   ) {
     this.jobSchema = createJobSchema({ maxPixels: config.limits.maxPixels });
+    this.defaults = configuredJobDefaults(config);
     if (previews !== undefined) this.previews = Promise.resolve(previews);
     void this.watchReconnects();
   }
@@ -217,30 +193,12 @@ export class JobsClient {
     }
   }
 
-  /** Fills defaults from configuration and validates; a ValidationError names each bad field. */
-  buildJob(request: JobRequest, now = Date.now()): GenerationJob {
-    const limits = this.config.limits;
-    const input: GenerationJobInput = {
-      v: 1,
-      id: request.id ?? newJobId(request.requester.source),
-      kind: request.source === undefined ? 'txt2img' : 'img2img',
-      prompt: request.prompt,
-      negativePrompt: request.negativePrompt ?? '',
-      seed: request.seed ?? randomBytes(4).readUInt32BE(0),
-      steps: request.steps ?? limits.defaultSteps,
-      guidance: request.guidance ?? limits.defaultGuidance,
-      width: request.width ?? DEFAULT_SIZE,
-      height: request.height ?? DEFAULT_SIZE,
-      scheduler: request.scheduler ?? limits.defaultScheduler,
-      rng: request.rng ?? 'numpy',
-      model: request.model,
-      count: request.count ?? 1,
-      requester: request.requester,
-      createdAt: now,
-    };
-    if (request.source !== undefined) input.source = { image: request.source };
-    if (request.strength !== undefined) input.strength = request.strength;
-    return validate(this.jobSchema, input);
+  /**
+   * Checks a job against this deployment's limits (SDBOT_MAX_PIXELS) before anything is stored;
+   * a ValidationError names each bad field.
+   */
+  checkJob(job: JobInput): Job {
+    return validate(this.jobSchema, job);
   }
 
   /** Heartbeats currently in the registry (a worker vanishes three missed heartbeats after dying). */
@@ -270,7 +228,7 @@ export class JobsClient {
    * serves is refused with UNKNOWN_MODEL instead of waiting forever; a worker that restarts keeps
    * its models known for the registry's TTL.
    */
-  async submit(job: GenerationJob, { requireServedModel = true } = {}): Promise<SubmittedJob> {
+  async submit(job: Job, { requireServedModel = true } = {}): Promise<SubmittedJob> {
     if (requireServedModel) {
       const workers = await this.liveWorkers();
       const served = [...new Set(workers.flatMap((worker) => worker.models.map((model) => model.id)))];
@@ -517,7 +475,7 @@ export class JobsClient {
   }
 
   /** Jobs ahead of the job at backlog sequence `mine`, or null when it left the backlog. */
-  private async backlogPosition(job: GenerationJob, mine: number): Promise<number | null> {
+  private async backlogPosition(job: Job, mine: number): Promise<number | null> {
     const lane = requesterLane(job.requester);
     const laneSubject = SUBJECTS.backlog(job.model, lane);
     const lanes =

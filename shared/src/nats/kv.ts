@@ -3,16 +3,19 @@
  * every write is a compare-and-set on the revision that was read, and a terminal state (completed,
  * failed, cancelled) is never overwritten by a late progress update from a slow or dead worker.
  */
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { KV_BUCKETS, jobStateKey, workerKey } from '../names.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Config } from '../config.js';
+import { KV_BUCKETS, jobStateKey, kvStreamName, kvSubject, workerKey } from '../names.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
-import type { GenerationJob } from '../protocol/job.js';
+import type { Job } from '../protocol/job.js';
 import { jobStateRecordSchema, type JobStateRecord, type JobStatus } from '../protocol/state.js';
 import { workerHeartbeatSchema, type WorkerHeartbeat } from '../protocol/worker.js';
-import { isWrongLastSequence, natsFailure } from './errors.js';
-import { kvStreamName } from './provision.js';
+import { compareAndSet, readEntry } from './cas.js';
 import { withNatsRetry } from './retry.js';
+import { natsFailure } from './errors.js';
+import { KV_RESOURCES, provisionJetStream, type KvResource } from './provision.js';
 
 /** Opens a bucket created by provisioning; reads go through direct get (nats-server 2.9+). */
 export async function openBucket(js: JetStreamClient, bucket: string): Promise<KV> {
@@ -21,6 +24,22 @@ export async function openBucket(js: JetStreamClient, bucket: string): Promise<K
   } catch (error) {
     throw natsFailure(error, `opening KV bucket ${bucket}`);
   }
+}
+
+/**
+ * Opens one of sdbot's buckets for a process that may be its first user: its stream is created, or
+ * brought to the configured settings, the same way `sdbot nats setup` does it.
+ */
+export async function openProvisionedBucket(
+  connection: NatsConnection,
+  resource: KvResource,
+  config: Config,
+): Promise<KV> {
+  const jsm = await jetstreamManager(connection).catch((error: unknown) => {
+    throw natsFailure(error, 'opening JetStream');
+  });
+  await provisionJetStream(jsm, config, { resources: [resource] });
+  return openBucket(jetstream(connection), KV_RESOURCES[resource]);
 }
 
 export function isTerminalStatus(status: JobStatus): boolean {
@@ -48,9 +67,6 @@ export interface TransitionOptions {
   known?: JobStateEntry | null;
 }
 
-/** Compare-and-set retries before giving up: only a storm of writers to one job gets there. */
-const MAX_CAS_ATTEMPTS = 20;
-
 export class JobStateStore {
   constructor(private readonly kv: KV) {}
 
@@ -59,11 +75,7 @@ export class JobStateStore {
   }
 
   async get(jobId: string): Promise<JobStateEntry | null> {
-    return withNatsRetry(`reading the state of job ${jobId}`, () => this.getOnce(jobId));
-  }
-
-  private async getOnce(jobId: string): Promise<JobStateEntry | null> {
-    const entry = await this.kv.get(jobStateKey(jobId));
+    const entry = await readEntry(this.kv, jobStateKey(jobId), `the state of job ${jobId}`);
     if (entry?.operation !== 'PUT') return null;
     return { record: decodeMessage(jobStateRecordSchema, entry.value), revision: entry.revision };
   }
@@ -73,7 +85,7 @@ export class JobStateStore {
    * sequence in the jobs stream or in the backlog.
    */
   async createQueued(
-    job: GenerationJob,
+    job: Job,
     where: { jobStreamSeq: number } | { backlogSeq: number },
     now = Date.now(),
   ): Promise<boolean> {
@@ -91,37 +103,17 @@ export class JobStateStore {
     decide: (current: JobStateRecord | null) => JobStateRecord | undefined,
     known?: JobStateEntry | null,
   ): Promise<JobStateChange> {
-    // A write that timed out may have been stored: the next attempt reads again and decides anew.
-    return withNatsRetry(`writing the state of job ${jobId}`, (attempt) =>
-      this.updateOnce(jobId, decide, attempt === 1 ? known : undefined),
-    );
-  }
-
-  private async updateOnce(
-    jobId: string,
-    decide: (current: JobStateRecord | null) => JobStateRecord | undefined,
-    known?: JobStateEntry | null,
-  ): Promise<JobStateChange> {
-    const key = jobStateKey(jobId);
-    let current = known;
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt += 1) {
-      current ??= await this.getOnce(jobId);
-      const next = decide(current?.record ?? null);
-      if (next === undefined) return { record: current?.record, changed: false, entry: current };
-      const value = encodeMessage(jobStateRecordSchema, next);
-      try {
-        const revision =
-          current === null
-            ? await this.kv.create(key, value)
-            : await this.kv.update(key, value, current.revision);
-        return { record: next, changed: true, entry: { record: next, revision } };
-      } catch (error) {
-        if (!isWrongLastSequence(error)) throw natsFailure(error, `writing the state of job ${jobId}`);
-        // Someone else wrote in between (or `known` was stale): read and decide again.
-        current = undefined;
-      }
-    }
-    throw natsFailure(new Error('too many concurrent writers'), `writing the state of job ${jobId}`);
+    const result = await compareAndSet<JobStateRecord | null, JobStateRecord>(this.kv, jobStateKey(jobId), {
+      what: `the state of job ${jobId}`,
+      read: (entry) => (entry === null ? null : decodeMessage(jobStateRecordSchema, entry.value)),
+      change: decide,
+      encode: (record) => encodeMessage(jobStateRecordSchema, record),
+      ...(known === undefined ? {} : { known: known && { value: known.record, revision: known.revision } }),
+    });
+    const record = result.after ?? undefined;
+    const entry =
+      record === undefined || result.revision === null ? null : { record, revision: result.revision };
+    return { record, changed: result.written, entry };
   }
 
   /**
@@ -129,7 +121,7 @@ export class JobStateStore {
    * The job itself is needed only when no record exists yet.
    */
   async transition(
-    job: GenerationJob,
+    job: Job,
     status: JobStatus,
     {
       now = Date.now(),
@@ -189,16 +181,16 @@ export class WorkerRegistry {
    * KV watcher, so readers need no consumer (and no permission to create one).
    */
   async list(): Promise<WorkerHeartbeat[]> {
-    const prefix = `$KV.${KV_BUCKETS.workers}.`;
+    const prefix = kvSubject(KV_BUCKETS.workers, '');
     const info = await withNatsRetry('listing workers', () =>
-      this.jsm.streams.info(kvStreamName(KV_BUCKETS.workers), { subjects_filter: `${prefix}>` }),
+      this.jsm.streams.info(kvStreamName(KV_BUCKETS.workers), {
+        subjects_filter: kvSubject(KV_BUCKETS.workers),
+      }),
     );
     const subjects = info.state.subjects ?? {};
     const heartbeats: WorkerHeartbeat[] = [];
     for (const subject of Object.keys(subjects)) {
-      const entry = await withNatsRetry('reading a worker heartbeat', () =>
-        this.kv.get(subject.slice(prefix.length)),
-      );
+      const entry = await readEntry(this.kv, subject.slice(prefix.length), 'a worker heartbeat');
       if (entry?.operation !== 'PUT') continue;
       // A worker speaking another protocol version is not one this process can send jobs to.
       const parsed = workerHeartbeatSchema.safeParse(safeJson(entry.value));

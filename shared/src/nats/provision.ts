@@ -26,6 +26,8 @@ import {
   SUBJECTS,
   backlogConsumerName,
   jobConsumerName,
+  kvStreamName,
+  kvSubject,
 } from '../names.js';
 import { isMissingResource, natsFailure } from './errors.js';
 
@@ -38,7 +40,10 @@ export const JETSTREAM_RESOURCES = [
   'workers',
   'settings',
   'rateLimits',
+  'preferences',
+  'quotas',
   'dispatch',
+  'deliveries',
   'images',
   'previews',
 ] as const;
@@ -72,6 +77,25 @@ export const REQUESTER_RESOURCES: readonly JetStreamResource[] = [
  */
 export const PREVIEW_MAX_AGE_MS = 15 * 60_000;
 
+/** The KV buckets among the resources, by resource. */
+export const KV_RESOURCES = {
+  jobState: KV_BUCKETS.jobs,
+  workers: KV_BUCKETS.workers,
+  settings: KV_BUCKETS.settings,
+  rateLimits: KV_BUCKETS.rateLimits,
+  preferences: KV_BUCKETS.preferences,
+  quotas: KV_BUCKETS.quotas,
+  dispatch: KV_BUCKETS.dispatch,
+  deliveries: KV_BUCKETS.deliveries,
+} as const satisfies Partial<Record<JetStreamResource, string>>;
+export type KvResource = keyof typeof KV_RESOURCES;
+
+/** A daily quota count is read until its UTC day ends; two days keeps it past any clock skew. */
+export const QUOTA_TTL_MS = 2 * 24 * 60 * 60 * 1000;
+
+/** Rate-limit state untouched for a day is dropped: by then every slot it holds has expired. */
+export const RATE_LIMIT_STATE_TTL_MS = 24 * 60 * 60 * 1000;
+
 /** A worker is gone once this many heartbeats are missed (the workers bucket's TTL). */
 export const HEARTBEATS_PER_TTL = 3;
 
@@ -79,10 +103,6 @@ const NANOS_PER_MS = 1_000_000;
 const nanos = (ms: number) => ms * NANOS_PER_MS;
 /** Largest KV value: a job state record holds the job (prompts) and image references. */
 const KV_VALUE_MAX_BYTES = 128 * 1024;
-
-export function kvStreamName(bucket: string): string {
-  return `KV_${bucket}`;
-}
 
 export function objectStoreStreamName(store: string): string {
   return `OBJ_${store}`;
@@ -106,19 +126,20 @@ type DesiredStream = Pick<StreamConfig, 'name' | 'subjects'> &
     >
   >;
 
-function kvStream(bucket: string, replicas: number, ttlMs: number, history: number): DesiredStream {
+/** Every bucket keeps only the latest value of a key: nothing reads history, compare-and-set needs none. */
+function kvStream(bucket: string, replicas: number, ttlMs: number): DesiredStream {
   // The duplicate window may not exceed max_age; 2 minutes is the server's default.
   const window = ttlMs > 0 ? Math.min(ttlMs, 120_000) : 120_000;
   return {
     name: kvStreamName(bucket),
-    subjects: [`$KV.${bucket}.>`],
+    subjects: [kvSubject(bucket)],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     num_replicas: replicas,
     max_age: nanos(ttlMs),
     duplicate_window: nanos(window),
     max_msg_size: KV_VALUE_MAX_BYTES,
-    max_msgs_per_subject: history,
+    max_msgs_per_subject: 1,
     discard: DiscardPolicy.New,
     allow_direct: true,
     allow_rollup_hdrs: true,
@@ -184,11 +205,15 @@ export function desiredStreams(config: Config): Record<JetStreamResource, Desire
       duplicate_window: window(js.deadLetterMaxAgeMs),
       discard: DiscardPolicy.Old,
     },
-    jobState: kvStream(KV_BUCKETS.jobs, replicas, js.jobStateTtlMs, 1),
-    workers: kvStream(KV_BUCKETS.workers, replicas, heartbeatTtlMs, 1),
-    settings: kvStream(KV_BUCKETS.settings, replicas, 0, 5),
-    rateLimits: kvStream(KV_BUCKETS.rateLimits, replicas, 0, 1),
-    dispatch: kvStream(KV_BUCKETS.dispatch, replicas, 0, 1),
+    jobState: kvStream(KV_BUCKETS.jobs, replicas, js.jobStateTtlMs),
+    workers: kvStream(KV_BUCKETS.workers, replicas, heartbeatTtlMs),
+    settings: kvStream(KV_BUCKETS.settings, replicas, 0),
+    rateLimits: kvStream(KV_BUCKETS.rateLimits, replicas, RATE_LIMIT_STATE_TTL_MS),
+    preferences: kvStream(KV_BUCKETS.preferences, replicas, 0),
+    quotas: kvStream(KV_BUCKETS.quotas, replicas, QUOTA_TTL_MS),
+    dispatch: kvStream(KV_BUCKETS.dispatch, replicas, 0),
+    // Records of jobs whose outcome the bot still owes Discord live as long as the job's state.
+    deliveries: kvStream(KV_BUCKETS.deliveries, replicas, js.jobStateTtlMs),
     images: {
       name: objectStoreStreamName(OBJECT_STORES.images),
       subjects: [`$O.${OBJECT_STORES.images}.C.>`, `$O.${OBJECT_STORES.images}.M.>`],

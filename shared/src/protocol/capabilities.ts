@@ -14,9 +14,9 @@ export const capabilityName = z
 
 /**
  * What every v1 worker does, including workers from before capabilities were announced: the job
- * kinds and fields of the first v1 release.
+ * kinds it runs (`upscale` jobs are in the protocol, but no worker runs them yet).
  */
-export const BASE_CAPABILITIES: readonly string[] = ['txt2img', 'img2img', 'variation', 'upscale'];
+export const BASE_CAPABILITIES: readonly string[] = ['txt2img', 'img2img', 'variation'];
 
 /**
  * What this build's workers announce. Add a name here, in `requiredCapabilities`, and in the

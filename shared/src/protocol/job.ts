@@ -3,6 +3,7 @@ import { LIMITS, rangeText } from '../limits.js';
 import { capabilityName } from './capabilities.js';
 import { objectRefSchema, versionField } from './common.js';
 import {
+  describeValue,
   identifier,
   imageSide,
   integerIn,
@@ -64,71 +65,141 @@ export const seedVariationSchema = z.object({
   strength: numberIn(LIMITS.strength),
 });
 
-const jobFields = {
+/**
+ * What the worker does with images the safety checker flags: `replace` them with a placeholder (the
+ * default, and what a worker that predates the field does), or `allow` them back intact but marked,
+ * for a server that opted in and a job from one of its age-restricted channels. Absent: `replace`.
+ */
+export const NSFW_HANDLING = ['replace', 'allow'] as const;
+export type NsfwHandling = (typeof NSFW_HANDLING)[number];
+
+const baseFields = {
   v: versionField,
   id: identifier('job id'),
-  kind: oneOf(JOB_KINDS),
+  model: identifier('model id'),
+  requester: requesterSchema,
+  createdAt: timestamp(),
+  nsfw: oneOf(NSFW_HANDLING).optional(),
+  /** Capabilities beyond what the fields imply that a worker needs for this job (rolling upgrades). */
+  requires: z.array(capabilityName).max(16).optional(),
+};
+
+/**
+ * What a diffusion job asks for, one schema per field. Every producer (slash options, prompt flags,
+ * `sdbot imagine`, `sdbot generate`) checks its values with these, so errors read the same.
+ */
+export const GENERATION_FIELDS = {
   prompt: textUpTo(LIMITS.promptMaxChars, { allowEmpty: false }),
   negativePrompt: textUpTo(LIMITS.negativePromptMaxChars, { allowEmpty: true }).default(''),
   seed: integerIn(LIMITS.seed),
   steps: integerIn(LIMITS.steps),
+  /** Classifier-free guidance scale (A1111's "CFG scale", the `--cfg` flag). */
   guidance: numberIn(LIMITS.guidance),
   width: imageSide(),
   height: imageSide(),
   scheduler: oneOf(SCHEDULER_NAMES),
   rng: oneOf(NOISE_SOURCES).default('numpy'),
-  model: identifier('model id'),
   count: integerIn(LIMITS.count),
   /** img2img / variation: how far from the source image to move (0 keeps it, 1 ignores it). */
   strength: numberIn(LIMITS.strength).optional(),
-  source: sourceImageSchema.optional(),
   variation: seedVariationSchema.optional(),
-  requester: requesterSchema,
-  createdAt: timestamp(),
-  /** Capabilities beyond what the fields imply that a worker needs for this job (rolling upgrades). */
-  requires: z.array(capabilityName).max(16).optional(),
 };
+
+/** Every field a producer sets, for checking options and flags one by one. */
+export const JOB_FIELDS = { model: baseFields.model, ...GENERATION_FIELDS };
+
+/** A source image the job kind cannot do without; its absence names the kind. */
+function requiredSource(kind: JobKind) {
+  return z.object(sourceImageSchema.shape, {
+    error: (issue) => (issue.input === undefined ? `is required for ${kind} jobs` : undefined),
+  });
+}
+
+const txt2imgJob = z.object({
+  ...baseFields,
+  kind: z.literal('txt2img'),
+  ...GENERATION_FIELDS,
+  source: z.never({ error: 'is not allowed for txt2img jobs' }).optional(),
+});
+
+const img2imgJob = z.object({
+  ...baseFields,
+  kind: z.literal('img2img'),
+  ...GENERATION_FIELDS,
+  source: requiredSource('img2img'),
+});
+
+/** V buttons: img2img from a result image, or (without a source) a seed variation. */
+const variationJob = z.object({
+  ...baseFields,
+  kind: z.literal('variation'),
+  ...GENERATION_FIELDS,
+  source: sourceImageSchema.optional(),
+});
+
+/** Enlarges a result image; it needs no prompt, steps or seed. */
+const upscaleJob = z.object({
+  ...baseFields,
+  kind: z.literal('upscale'),
+  source: requiredSource('upscale'),
+});
+
+const JOB_VARIANTS = [txt2imgJob, img2imgJob, variationJob, upscaleJob] as const;
 
 export interface JobSchemaOptions {
   /** Largest width x height a job may ask for (SDBOT_MAX_PIXELS). */
   maxPixels: number;
 }
 
+type AnyJob = z.output<(typeof JOB_VARIANTS)[number]>;
+
 /** The job schema for a given pixel budget; cross-field rules name the fields involved. */
 export function createJobSchema({ maxPixels }: JobSchemaOptions) {
-  return z.object(jobFields).superRefine((job, ctx) => {
-    if (job.width * job.height > maxPixels) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['width'],
-        message: `width x height must be at most ${maxPixels} pixels (got ${job.width}x${job.height} = ${job.width * job.height})`,
-      });
-    }
-    const needsSource = job.kind === 'img2img' || job.kind === 'upscale';
-    if (needsSource && job.source === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['source'], message: `is required for ${job.kind} jobs` });
-    }
-    if (job.kind === 'variation' && job.source === undefined && job.variation === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['source'],
-        message: 'a variation needs a source image or a seed variation (variation.seed)',
-      });
-    }
-    if (job.source !== undefined && job.strength === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['strength'],
-        message: `is required with a source image (a number in ${rangeText(LIMITS.strength)})`,
-      });
-    }
-    if (job.kind === 'txt2img' && job.source !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['source'], message: 'is not allowed for txt2img jobs' });
-    }
-  });
+  return z
+    .discriminatedUnion('kind', JOB_VARIANTS, {
+      // The union's own issue is the unknown kind; each variant reports its fields itself.
+      error: (issue) =>
+        `must be one of ${JOB_KINDS.join(', ')} (got ${describeValue((issue.input as { kind?: unknown } | undefined)?.kind)})`,
+    })
+    .superRefine((job: AnyJob, ctx) => {
+      if (job.kind === 'upscale') return;
+      if (job.width * job.height > maxPixels) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['width'],
+          message: `width x height must be at most ${maxPixels} pixels (got ${job.width}x${job.height} = ${job.width * job.height})`,
+        });
+      }
+      if (job.kind === 'variation' && job.source === undefined && job.variation === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['source'],
+          message: 'a variation needs a source image or a seed variation (variation.seed)',
+        });
+      }
+      if (job.source !== undefined && job.strength === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['strength'],
+          message: `is required with a source image (a number in ${rangeText(LIMITS.strength)})`,
+        });
+      }
+    });
 }
 
+/** Every job on the wire, a union by `kind`. */
 export const jobSchema = createJobSchema({ maxPixels: LIMITS.defaultMaxPixels });
-export type GenerationJob = z.output<typeof jobSchema>;
+export type Job = z.output<typeof jobSchema>;
 /** What a producer may omit (defaults fill in `negativePrompt` and `rng`). */
-export type GenerationJobInput = z.input<typeof jobSchema>;
+export type JobInput = z.input<typeof jobSchema>;
+/** The kinds that run the diffusion pipeline: they have a prompt, steps and seeds. */
+export type GenerationJob = Exclude<Job, { kind: 'upscale' }>;
+export type GenerationJobInput = Exclude<JobInput, { kind: 'upscale' }>;
+export type UpscaleJob = Extract<Job, { kind: 'upscale' }>;
+/** The generation parameters of a job, without who asked and when. */
+export type GenerationParams = Pick<GenerationJob, keyof typeof GENERATION_FIELDS>;
+
+/** True for the kinds that run the diffusion pipeline; works on jobs and on drafts. */
+export function isGenerationJob<T extends { kind: JobKind }>(job: T): job is Exclude<T, { kind: 'upscale' }> {
+  return job.kind !== 'upscale';
+}

@@ -14,7 +14,27 @@ export const rateLimitOverridesSchema = z.object({
   guildMaxQueued: integerIn({ min: 1, max: 10_000 }).optional(),
 });
 
-export const NSFW_POLICIES = ['block', 'spoiler-in-age-restricted'] as const;
+/**
+ * `block`: flagged images are replaced by the worker everywhere. `allow-in-age-restricted`: in this
+ * server's age-restricted channels flagged images come back intact, posted as spoilers with a
+ * content warning; elsewhere they are replaced.
+ */
+export const NSFW_POLICIES = ['block', 'allow-in-age-restricted'] as const;
+export type NsfwPolicy = (typeof NSFW_POLICIES)[number];
+/** Stored values of older versions, read as their current name. */
+const NSFW_POLICY_RENAMES: Readonly<Record<string, NsfwPolicy>> = {
+  'spoiler-in-age-restricted': 'allow-in-age-restricted',
+};
+
+/** What a server's admins set for one channel; the member's own preferences still win. */
+export const channelDefaultsSchema = z.object({
+  model: identifier('model id').optional(),
+  negativePrompt: textUpTo(LIMITS.negativePromptMaxChars, { allowEmpty: false }).optional(),
+});
+export type ChannelDefaults = z.output<typeof channelDefaultsSchema>;
+
+/** Images per UTC day; a job counts as many images as it draws. */
+const dailyImages = () => integerIn({ min: 1, max: 1_000_000 });
 
 /** A guild's settings in the settings KV bucket, changed with /settings. */
 export const guildSettingsSchema = z.object({
@@ -33,7 +53,20 @@ export const guildSettingsSchema = z.object({
     .default([]),
   /** Empty means every channel. */
   allowedChannels: z.array(snowflake()).max(500).default([]),
-  nsfwPolicy: oneOf(NSFW_POLICIES).default('block'),
+  nsfwPolicy: z
+    .preprocess((value) => NSFW_POLICY_RENAMES[String(value)] ?? value, oneOf(NSFW_POLICIES))
+    .default('block'),
+  /** Only members with one of these roles may create jobs; empty means everyone. */
+  allowedRoles: z.array(snowflake()).max(250).default([]),
+  /** Members who may not create jobs in this server. */
+  bannedUsers: z.array(snowflake()).max(1000).default([]),
+  userDailyImages: dailyImages().optional(),
+  serverDailyImages: dailyImages().optional(),
+  /** Per-channel defaults by channel id. */
+  channelDefaults: z
+    .record(snowflake(), channelDefaultsSchema)
+    .refine((record) => Object.keys(record).length <= 500, { message: 'must list at most 500 channels' })
+    .default({}),
   updatedAt: timestamp(),
   updatedBy: textUpTo(64, { allowEmpty: false }),
 });

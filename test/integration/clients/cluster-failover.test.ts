@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsServerAvailable, startNatsCluster, type NatsTestCluster } from '../../helpers/nats-server.js';
 import { OutcomeLedger } from '../../helpers/outcome-ledger.js';
 import { openTestClient, startTestWorker, type TestClient, type TestWorker } from '../../helpers/workers.js';
+import { testJob } from '../../helpers/jobs.js';
 
 const env = { SDBOT_JS_REPLICAS: '3', SDBOT_ACK_WAIT: '5s', SDBOT_HEARTBEAT_INTERVAL: '1s' };
 const guilds = ['111111111111111111', '222222222222222222', '333333333333333333'];
@@ -21,7 +22,7 @@ async function leaderOf(client: TestClient, stream: string): Promise<string | un
 function submitJobs(client: JobsClient, ledger: OutcomeLedger, count: number): Promise<unknown>[] {
   return Array.from({ length: count }, async (_, index) => {
     const guildId = guilds[index % guilds.length] ?? null;
-    const job = client.buildJob({
+    const job = testJob(client, {
       prompt: `clustered ${String(index)}`,
       model: 'sim',
       steps: 10,

@@ -18,6 +18,7 @@ import {
   type TestClient,
   type TestWorker,
 } from '../../helpers/workers.js';
+import { testJob } from '../../helpers/jobs.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -43,7 +44,7 @@ describe.skipIf(!natsServerAvailable())('NATS calls survive a server restart', (
 
   it('reads a finished result, the job state and the image while the server restarts', async () => {
     const { client } = requester;
-    const job = client.buildJob({ prompt: 'before', model: 'sim', requester: cliRequester, steps: 2 });
+    const job = testJob(client, { prompt: 'before', model: 'sim', requester: cliRequester, steps: 2 });
     const outcome = client.awaitOutcome(job.id, { timeoutMs: 30_000 });
     await client.submit(job);
     const result = await outcome;
@@ -63,7 +64,7 @@ describe.skipIf(!natsServerAvailable())('NATS calls survive a server restart', (
 
   it('submits during a restart and the job runs exactly once', async () => {
     const { client } = requester;
-    const job = client.buildJob({ prompt: 'during', model: 'sim', requester: cliRequester, steps: 2 });
+    const job = testJob(client, { prompt: 'during', model: 'sim', requester: cliRequester, steps: 2 });
     const outcome = client.awaitOutcome(job.id, { timeoutMs: 60_000 });
     await server.stop();
     const submitted = client.submit(job);
@@ -107,7 +108,8 @@ describe.skipIf(!natsServerAvailable())('NATS calls survive a server restart', (
     );
     await expect(refused).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(attempts).toBe(1);
-    const jsm = await jetstreamManager(requester.connection);
+    // The connection may still be reconnecting after the previous restart.
+    const jsm = await withNatsRetry('opening JetStream', () => jetstreamManager(requester.connection));
     await server.stop();
     try {
       const started = Date.now();

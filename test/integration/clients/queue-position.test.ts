@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
 import { cliRequester, openTestClient, type TestClient } from '../../helpers/workers.js';
+import { testJob } from '../../helpers/jobs.js';
 
 describe.skipIf(!natsServerAvailable())('queue positions', () => {
   let server: NatsTestServer;
@@ -25,7 +26,7 @@ describe.skipIf(!natsServerAvailable())('queue positions', () => {
     client.dispatcher.stop();
     const ids: string[] = [];
     for (let index = 0; index < 60; index += 1) {
-      const job = client.buildJob({
+      const job = testJob(client, {
         prompt: `job ${String(index)}`,
         model: 'nobody',
         requester: cliRequester,

@@ -18,6 +18,7 @@ import {
   type TestClient,
   type TestWorker,
 } from '../../helpers/workers.js';
+import { testJob } from '../../helpers/jobs.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -93,7 +94,7 @@ describe.skipIf(!natsServerAvailable())('rolling upgrades', () => {
   });
 
   const variationJob = (): GenerationJob => {
-    const job = requester.client.buildJob({
+    const job = testJob(requester.client, {
       prompt: 'varied',
       model: 'sim',
       requester: cliRequester,
@@ -118,7 +119,7 @@ describe.skipIf(!natsServerAvailable())('rolling upgrades', () => {
     expect(String(refused)).toContain('old-worker (version 0.0.9) lacks seed-variation');
 
     // A job of the base protocol runs although an old worker shares the queue.
-    const plain = client.buildJob({ prompt: 'plain', model: 'sim', requester: cliRequester, steps: 2 });
+    const plain = testJob(client, { prompt: 'plain', model: 'sim', requester: cliRequester, steps: 2 });
     const outcome = client.awaitOutcome(plain.id, { timeoutMs: 20_000 });
     await client.submit(plain);
     expect((await outcome).type).toBe('result');
@@ -135,7 +136,7 @@ describe.skipIf(!natsServerAvailable())('rolling upgrades', () => {
   it('an upgraded worker refuses a job needing a capability it lacks, with a clear code', async () => {
     const { client, connection } = requester;
     const job = {
-      ...client.buildJob({ prompt: 'from a newer bot', model: 'sim', requester: cliRequester }),
+      ...testJob(client, { prompt: 'from a newer bot', model: 'sim', requester: cliRequester }),
       requires: ['prompt-syntax-v9'],
     };
     const outcome = client.awaitOutcome(job.id, { timeoutMs: 20_000 });

@@ -41,7 +41,10 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
       'KV_sdbot-workers',
       'KV_sdbot-settings',
       'KV_sdbot-ratelimits',
+      'KV_sdbot-preferences',
+      'KV_sdbot-quotas',
       'KV_sdbot-dispatch',
+      'KV_sdbot-deliveries',
       'OBJ_sdbot-images',
       'OBJ_sdbot-previews',
     ]);

@@ -8,6 +8,7 @@ import {
   type JobOutcome,
 } from '@sdbot/shared';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
+import { testJob } from '../../helpers/jobs.js';
 import { spawnWorker, waitForWorkers, type WorkerProcess } from '../../helpers/worker-process.js';
 import {
   cliRequester,
@@ -63,7 +64,7 @@ describe.skipIf(!available)('distributed generation: crashes', () => {
       },
     });
     const jobs = Array.from({ length: 3 }, (_, index) =>
-      client.buildJob({
+      testJob(client, {
         prompt: `crash ${index}`,
         model: 'sim',
         requester: cliRequester,
@@ -114,7 +115,7 @@ describe.skipIf(!available)('distributed generation: crashes', () => {
     const leaving = spawnWorker(server.url, { id: 'leaving', msPerStep: 50, env });
     processes = [leaving];
     await waitForWorkers(client, ['leaving']);
-    const job = client.buildJob({
+    const job = testJob(client, {
       prompt: 'handed over',
       model: 'sim',
       requester: cliRequester,
@@ -151,7 +152,7 @@ describe.skipIf(!available)('distributed generation: crashes', () => {
     requester = await openTestClient(server.url, env);
     const { client, connection } = requester;
     const jobs = Array.from({ length: 8 }, (_, index) =>
-      client.buildJob({
+      testJob(client, {
         prompt: `outage ${index}`,
         model: 'sim',
         requester: cliRequester,
@@ -180,7 +181,7 @@ describe.skipIf(!available)('distributed generation: crashes', () => {
     );
 
     // The workers are still pulling after the outage.
-    const after = client.buildJob({
+    const after = testJob(client, {
       prompt: 'after',
       model: 'sim',
       requester: cliRequester,

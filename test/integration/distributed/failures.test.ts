@@ -10,6 +10,7 @@ import {
 } from '@sdbot/shared';
 import { SimulatedGenerator, type GenerationHooks, type GenerationRequest } from '@sdbot/worker';
 import { exampleJob } from '../../helpers/messages.js';
+import { testJob } from '../../helpers/jobs.js';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
 import {
   cliRequester,
@@ -58,7 +59,7 @@ describe.skipIf(!available)('distributed generation: failures', () => {
     workers = [await startTestWorker(server.url, { msPerStep: 60 })];
     requester = await openTestClient(server.url);
     const { client } = requester;
-    const job = client.buildJob({
+    const job = testJob(client, {
       prompt: 'long',
       model: 'sim',
       requester: cliRequester,
@@ -90,7 +91,7 @@ describe.skipIf(!available)('distributed generation: failures', () => {
     workers = [await startTestWorker(server.url, { msPerStep: 50 })];
     requester = await openTestClient(server.url);
     const { client } = requester;
-    const busy = client.buildJob({
+    const busy = testJob(client, {
       prompt: 'busy',
       model: 'sim',
       requester: cliRequester,
@@ -98,7 +99,7 @@ describe.skipIf(!available)('distributed generation: failures', () => {
       width: 64,
       height: 64,
     });
-    const queued = client.buildJob({
+    const queued = testJob(client, {
       prompt: 'queued',
       model: 'sim',
       requester: cliRequester,
@@ -148,7 +149,7 @@ describe.skipIf(!available)('distributed generation: failures', () => {
       'width x height must be at most 1048576 pixels',
     );
 
-    const good = client.buildJob({
+    const good = testJob(client, {
       prompt: 'still alive',
       model: 'sim',
       requester: cliRequester,
@@ -183,7 +184,7 @@ describe.skipIf(!available)('distributed generation: failures', () => {
     workers = [await startTestWorker(server.url, { generator, env: { SDBOT_RETRY_DELAY: '100ms' } })];
     requester = await openTestClient(server.url);
     const { client } = requester;
-    const job = client.buildJob({
+    const job = testJob(client, {
       prompt: 'flaky',
       model: 'sim',
       requester: cliRequester,
@@ -207,7 +208,7 @@ describe.skipIf(!available)('distributed generation: failures', () => {
     workers = [await startTestWorker(server.url, { generator: new FlakyGenerator(99), env })];
     requester = await openTestClient(server.url, env);
     const { client, connection } = requester;
-    const job = client.buildJob({
+    const job = testJob(client, {
       prompt: 'doomed',
       model: 'sim',
       requester: cliRequester,
@@ -242,7 +243,7 @@ describe.skipIf(!available)('distributed generation: failures', () => {
     const { client, connection } = requester;
     const jsm = await jetstreamManager(connection);
     await provisionJetStream(jsm, testConfig(server.url, env), { models: ['sim'] });
-    const job: GenerationJob = client.buildJob({ prompt: 'cursed', model: 'sim', requester: cliRequester });
+    const job: GenerationJob = testJob(client, { prompt: 'cursed', model: 'sim', requester: cliRequester });
     const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
     await client.submit(job, { requireServedModel: false });
 

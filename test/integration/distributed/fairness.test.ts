@@ -18,6 +18,7 @@ import {
   type Requester,
 } from '@sdbot/shared';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
+import { testJob } from '../../helpers/jobs.js';
 import {
   cliRequester,
   counterValue,
@@ -73,7 +74,7 @@ describe.skipIf(!available)('fair scheduling between guilds', () => {
   }
 
   function job(requester: TestClient, who: Requester, prompt: string, steps = 3): GenerationJob {
-    return requester.client.buildJob({ prompt, model: 'sim', requester: who, steps, width: 64, height: 64 });
+    return testJob(requester.client, { prompt, model: 'sim', requester: who, steps, width: 64, height: 64 });
   }
 
   /** Submits in order and returns the outcomes, awaited from before each submit. */

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SUBJECTS, decodeMessage, jobOutcomeSchema, type JobOutcome, type Progress } from '@sdbot/shared';
 import sharp from 'sharp';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
+import { testJob } from '../../helpers/jobs.js';
 import {
   cliRequester,
   counterValue,
@@ -40,7 +41,7 @@ describe.skipIf(!available)('distributed generation with simulated workers', () 
       },
     });
     const jobs = Array.from({ length: 10 }, (_, index) =>
-      client.buildJob({
+      testJob(client, {
         prompt: `job ${index}`,
         model: 'sim',
         requester: cliRequester,
@@ -87,7 +88,7 @@ describe.skipIf(!available)('distributed generation with simulated workers', () 
     workers = [await startTestWorker(server.url, { msPerStep: 20, env: { SDBOT_PREVIEW_EVERY: '3' } })];
     requester = await openTestClient(server.url);
     const { client } = requester;
-    const job = client.buildJob({
+    const job = testJob(client, {
       prompt: 'progress',
       model: 'sim',
       requester: cliRequester,
@@ -116,7 +117,7 @@ describe.skipIf(!available)('distributed generation with simulated workers', () 
   it('refuses a model no worker serves instead of queuing it forever', async () => {
     workers = [await startTestWorker(server.url)];
     requester = await openTestClient(server.url);
-    const job = requester.client.buildJob({ prompt: 'x', model: 'nobody', requester: cliRequester });
+    const job = testJob(requester.client, { prompt: 'x', model: 'nobody', requester: cliRequester });
     await expect(requester.client.submit(job)).rejects.toMatchObject({
       code: 'UNKNOWN_MODEL',
       message: 'no worker serves model "nobody" (online: sim)',

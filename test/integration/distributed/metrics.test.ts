@@ -11,6 +11,7 @@ import {
   type NatsConnection,
 } from '@sdbot/shared';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
+import { testJob } from '../../helpers/jobs.js';
 import { freePort } from '../../helpers/ports.js';
 import { cliRequester, testConfig } from '../../helpers/workers.js';
 import { waitForWorkers } from '../../helpers/worker-process.js';
@@ -58,7 +59,7 @@ describe.skipIf(!available)('metrics and health endpoints', () => {
     });
     try {
       await waitForWorkers(client, ['metered']);
-      const job = client.buildJob({
+      const job = testJob(client, {
         prompt: 'count me',
         model: 'sim',
         requester: cliRequester,

@@ -27,6 +27,7 @@ import {
   type NatsConnection,
 } from '@sdbot/shared';
 import { runSdbot } from '../../helpers/cli.js';
+import { testJob } from '../../helpers/jobs.js';
 import { exampleHeartbeat, exampleJob, exampleResult } from '../../helpers/messages.js';
 import {
   natsServerAvailable,
@@ -107,7 +108,7 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
 
   it('lets the bot and the worker run every job flow without a permission violation', async () => {
     const { client, connection } = bot;
-    const job = client.buildJob({
+    const job = testJob(client, {
       prompt: 'secure',
       model: 'sim',
       requester: cliRequester,
@@ -139,7 +140,7 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
     const source = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#00ff00' } })
       .png()
       .toBuffer();
-    const img2img = client.buildJob({
+    const img2img = testJob(client, {
       prompt: 'from source',
       model: 'sim',
       requester: cliRequester,
@@ -155,7 +156,7 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
     expect((await fromSource).type).toBe('result');
 
     // Queue position of a waiting job, then cancel it and the running one.
-    const long = client.buildJob({
+    const long = testJob(client, {
       prompt: 'long',
       model: 'sim',
       requester: cliRequester,
@@ -163,7 +164,7 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
       width: 64,
       height: 64,
     });
-    const next = client.buildJob({
+    const next = testJob(client, {
       prompt: 'next',
       model: 'sim',
       requester: cliRequester,
@@ -179,7 +180,7 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
     await client.submit(next);
     expect(await client.queuePosition(next.id)).toEqual({ ahead: 0, capped: false });
     // A third job waits in the backlog (the worker's one slot is taken and one job is on deck).
-    const third = client.buildJob({
+    const third = testJob(client, {
       prompt: 'third',
       model: 'sim',
       requester: { source: 'discord', guildId: '123456789012345678', channelId: null, userId: 'tester' },
@@ -232,7 +233,7 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
         models: ['doomed'],
       });
       const { client } = bot;
-      const job = client.buildJob({ prompt: 'doomed', model: 'doomed', requester: cliRequester });
+      const job = testJob(client, { prompt: 'doomed', model: 'doomed', requester: cliRequester });
       const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
       await client.submit(job, { requireServedModel: false });
       const consumer = await jetstream(dying).consumers.get(STREAMS.jobs, jobConsumerName('doomed'));

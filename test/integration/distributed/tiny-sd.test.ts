@@ -4,6 +4,7 @@ import { SUBJECTS, createLogger, decodeMessage, jobOutcomeSchema, type JobOutcom
 import { PipelineGenerator, modelIdOf } from '@sdbot/worker';
 import { readParameters } from '../../../worker/src/provenance.js';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
+import { testJob } from '../../helpers/jobs.js';
 import { sharedFixture } from '../../helpers/shared-fixtures.js';
 import {
   cliRequester,
@@ -56,7 +57,7 @@ describe.skipIf(!available || !tinySd.available)(
         },
       });
       const jobs = Array.from({ length: 10 }, (_, index) =>
-        client.buildJob({
+        testJob(client, {
           prompt: 'a lighthouse at dusk',
           model,
           requester: cliRequester,

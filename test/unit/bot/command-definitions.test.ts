@@ -99,8 +99,14 @@ function option(options: readonly Option[] | undefined, name: string): Option {
 describe('slash command definitions', () => {
   const commands = commandDefinitions();
 
-  it('are /imagine, /settings, /queue and /info, with unique names', () => {
-    expect(commands.map((command) => command.name)).toEqual(['imagine', 'settings', 'queue', 'info']);
+  it('are /imagine, /settings, /queue, /info and /preferences, with unique names', () => {
+    expect(commands.map((command) => command.name)).toEqual([
+      'imagine',
+      'settings',
+      'queue',
+      'info',
+      'preferences',
+    ]);
   });
 
   it.each(commandDefinitions().map((command) => [command.name, command] as const))(
@@ -185,6 +191,27 @@ describe('slash command definitions', () => {
       'reset',
       'banned-words: add remove list',
       'channels: allow disallow list',
+      'roles: allow disallow list',
+      'banned-users: add remove list',
+      'channel-defaults: set clear list',
+    ]);
+  });
+
+  it('/preferences is open to every member, in servers and DMs, with view, set and reset', () => {
+    const preferences = commands.find((command) => command.name === 'preferences');
+    expect(preferences?.default_member_permissions ?? null).toBeNull();
+    expect(preferences?.options?.map((entry) => entry.name)).toEqual(['view', 'set', 'reset']);
+    const set = preferences?.options?.find((entry) => entry.name === 'set');
+    if (set === undefined) throw new Error('no set subcommand');
+    expect((field(set, 'options') as Option[]).map((option) => option.name)).toEqual([
+      'negative',
+      'steps',
+      'aspect',
+      'width',
+      'height',
+      'scheduler',
+      'count',
+      'remix',
     ]);
   });
 });

@@ -16,7 +16,7 @@ import {
   type JobRequestContext,
 } from '../../../bot/src/prompt/job-request.js';
 import { ASPECT_CHOICES, sizeForAspect } from '../../../bot/src/prompt/size.js';
-import { exampleSettings } from '../../helpers/messages.js';
+import { asGenerationJob, exampleSettings } from '../../helpers/messages.js';
 
 const defaults: JobDefaults = {
   model: 'sd15',
@@ -112,7 +112,7 @@ describe('job request', () => {
       requester: { source: 'discord', guildId: '123456789012345678', channelId: channel.id, userId: '42' },
       createdAt: 1,
     });
-    expect(job.width).toBe(704);
+    expect(asGenerationJob(job).width).toBe(704);
   });
 
   it('takes its defaults from the configuration', () => {
@@ -329,5 +329,37 @@ describe('job request', () => {
     expect(userMessage(caught)).toBe(
       '• --ar 7:0: aspect must be W:H with positive integers, e.g. 16:9\n• --steps 500: must be an integer in 1..150',
     );
+  });
+});
+
+describe('default layers', () => {
+  const member = { owner: 'your', scheduler: 'euler' as const, steps: 12, model: 'sdxl' };
+  const server = { owner: "this server's", scheduler: 'ddim' as const, steps: 40, count: 2 };
+
+  it('take the first layer that sets a field, before the bot and after what was typed', () => {
+    const layers = [member, server];
+    expect(build('a cat', { layers, models: ['sd15', 'sdxl'] })).toMatchObject({
+      scheduler: 'euler',
+      steps: 12,
+      count: 2,
+      guidance: 7.5,
+      model: 'sdxl',
+    });
+    expect(build('a cat --steps 20 --scheduler lms', { layers, models: ['sd15', 'sdxl'] })).toMatchObject({
+      scheduler: 'lms',
+      steps: 20,
+    });
+  });
+
+  it("are lowered to the server's caps like the bot's defaults, and named when refused", () => {
+    const capped = settings({ maxSteps: 10 });
+    expect(build('a cat', { layers: [member], settings: capped, models: ['sdxl'] }).steps).toBe(10);
+    expect(issuesOf('a cat', { layers: [member], models: ['sd15'] })).toEqual([
+      { field: 'your default model', message: 'is not served right now; available: sd15 (got "sdxl")' },
+    ]);
+  });
+
+  it("default to the server's settings", () => {
+    expect(build('a cat', { settings: settings({ defaultScheduler: 'heun' }) }).scheduler).toBe('heun');
   });
 });

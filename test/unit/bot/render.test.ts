@@ -255,7 +255,7 @@ describe('result embed', () => {
 
   it('names upscales and variations by image number', () => {
     const source = { image: exampleResult().images[0]!.image, index: 2, jobId: 'job-0000' };
-    const upscale = jobSchema.parse(exampleJob({ kind: 'upscale', source, strength: 0.3, count: 1 }));
+    const upscale = jobSchema.parse({ ...exampleJob(), kind: 'upscale', source });
     expect(resultEmbed(upscale, jobResultSchema.parse(exampleResult())).title).toBe('Upscale of image 3');
   });
 

@@ -58,7 +58,8 @@ describe('guild setting keys', () => {
       maxPixels: 768 * 768,
       defaultScheduler: 'euler_a',
       rateLimits: { guildJobsPerMinute: 5 },
-      nsfwPolicy: 'spoiler-in-age-restricted',
+      // The policy's old name is still understood, and stored under its new one.
+      nsfwPolicy: 'allow-in-age-restricted',
     });
     const reset = resetSetting(resetSetting(settings, 'max-steps'), 'guild-jobs-per-minute');
     expect(reset.maxSteps).toBeUndefined();
@@ -101,7 +102,7 @@ describe('guild setting keys', () => {
     [
       'nsfw-policy',
       'allow',
-      { field: 'nsfw-policy', message: 'must be one of block, spoiler-in-age-restricted (got "allow")' },
+      { field: 'nsfw-policy', message: 'must be one of block, allow-in-age-restricted (got "allow")' },
     ],
     ['guild-burst', '0', { field: 'guild-burst', message: 'must be an integer in 1..10000 (got 0)' }],
     [
@@ -114,7 +115,7 @@ describe('guild setting keys', () => {
       'red',
       {
         field: 'colour',
-        message: `is not a setting; settings: ${SETTING_SPECS.map((spec) => spec.key).join(', ')}, banned-words, channels`,
+        message: `is not a setting; settings: ${SETTING_SPECS.map((spec) => spec.key).join(', ')}, banned-words, channels, roles, banned-users, channel-defaults`,
       },
     ],
   ];
@@ -162,6 +163,8 @@ describe('guild setting keys', () => {
       '`default-scheduler`: pndm (PNDM) (bot default)',
       '`variation-strength`: 0.6 (bot default)',
       '`nsfw-policy`: block',
+      '`user-daily-images`: no quota (bot default)',
+      '`server-daily-images`: no quota (bot default)',
       '`guild-jobs-per-minute`: 20 (bot default)',
       '`guild-burst`: 10 (bot default)',
       '`user-jobs-per-minute`: 6 (bot default)',
@@ -170,6 +173,9 @@ describe('guild setting keys', () => {
       '`guild-max-queued`: 25 (bot default)',
       '`banned-words`: 1 (see /settings banned-words list)',
       '`channels`: /imagine works in every channel.',
+      '`roles`: Every member may create images.',
+      '`banned-users`: none',
+      '`channel-defaults`: none',
       'Change with /settings set, undo with /settings reset.',
     ]);
     expect(formatBannedWords(settings)).toBe('1 banned word: gore');

@@ -19,6 +19,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import {
+  asGenerationJob,
   exampleCancel,
   exampleDeadLetter,
   exampleFailure,
@@ -38,6 +39,19 @@ const valid: [string, z.ZodType, unknown][] = [
     exampleJob({ kind: 'img2img', strength: 0.6, source: { image: exampleImageRef, index: 2 } }),
   ],
   ['seed variation job', jobSchema, exampleJob({ kind: 'variation', variation: { seed: 7, strength: 0.2 } })],
+  [
+    'upscale job (no prompt, steps or seed)',
+    jobSchema,
+    {
+      v: 1,
+      id: 'job-0002',
+      kind: 'upscale',
+      model: 'sd15',
+      source: { image: exampleImageRef, index: 1, jobId: 'job-0001' },
+      requester: exampleJob().requester,
+      createdAt: 1,
+    },
+  ],
   [
     'CLI job (no guild)',
     jobSchema,
@@ -83,7 +97,7 @@ describe('protocol schemas: valid messages', () => {
 
   it('fills defaults a producer may omit', () => {
     const { negativePrompt: _n, rng: _r, ...minimal } = exampleJob();
-    const job = validate(jobSchema, minimal);
+    const job = asGenerationJob(validate(jobSchema, minimal));
     expect(job.negativePrompt).toBe('');
     expect(job.rng).toBe('numpy');
   });
@@ -155,6 +169,13 @@ const badInputs: Case[] = [
     job({ strength: 0.5, source: { image: exampleImageRef } }),
     'source',
     'not allowed',
+  ],
+  [
+    'job: upscale without source',
+    jobSchema,
+    { ...job({ kind: 'upscale' }), source: undefined },
+    'source',
+    'required for upscale',
   ],
   ['job: variation with nothing to vary', jobSchema, job({ kind: 'variation' }), 'source', 'variation'],
   [
@@ -430,6 +451,6 @@ describe('configured pixel budget', () => {
     expect(() => validate(small, exampleJob())).toThrow(
       'width: width x height must be at most 65536 pixels (got 512x512 = 262144)',
     );
-    expect(validate(small, exampleJob({ width: 256, height: 256 })).width).toBe(256);
+    expect(asGenerationJob(validate(small, exampleJob({ width: 256, height: 256 }))).width).toBe(256);
   });
 });

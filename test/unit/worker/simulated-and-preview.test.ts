@@ -1,13 +1,19 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { SdbotError, jobSchema } from '@sdbot/shared';
+import { SdbotError } from '@sdbot/shared';
 import { SimulatedGenerator, ThroughputTracker, latentsToRgb, previewPng, seedColour } from '@sdbot/worker';
-import { exampleJob } from '../../helpers/messages.js';
+import { exampleGenerationJob } from '../../helpers/messages.js';
 
-const job = (overrides: Parameters<typeof exampleJob>[0] = {}) =>
-  jobSchema.parse(
-    exampleJob({ model: 'sim', steps: 3, width: 128, height: 64, count: 2, seed: 0x0a0b0c, ...overrides }),
-  );
+const job = (overrides: Parameters<typeof exampleGenerationJob>[0] = {}) =>
+  exampleGenerationJob({
+    model: 'sim',
+    steps: 3,
+    width: 128,
+    height: 64,
+    count: 2,
+    seed: 0x0a0b0c,
+    ...overrides,
+  });
 
 describe('SimulatedGenerator', () => {
   it('reports every step with latents and returns one PNG per image, seed colours in the corner', async () => {

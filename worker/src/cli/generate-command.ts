@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import {
   createLogger,
-  jobSchema,
+  GENERATION_FIELDS,
   loadConfig,
   numberOption,
   seedVariationSchema,
@@ -14,9 +14,9 @@ import {
   type ParsedOptions,
 } from '@sdbot/shared';
 import type { z } from 'zod';
-import type { ModelInfo } from '../diffusion/model.js';
-import { StableDiffusionPipeline, type GeneratedImage } from '../diffusion/pipeline.js';
-import type { GenerationRequest } from '../diffusion/request.js';
+import type { ModelDirectoryInfo } from '../diffusion/model.js';
+import { StableDiffusionPipeline, type PipelineImage } from '../diffusion/pipeline.js';
+import type { PipelineRequest } from '../diffusion/request.js';
 import { encodePng, formatParameters } from '../provenance.js';
 import { filteredPlaceholder } from '../safety/placeholder.js';
 import { embedWatermark } from '../watermark/index.js';
@@ -51,8 +51,8 @@ function choiceOption<S extends z.ZodType<string>>(
 function buildRequest(
   options: ParsedOptions,
   defaults: ReturnType<typeof loadConfig>['limits'],
-): GenerationRequest {
-  const fields = jobSchema.shape;
+): PipelineRequest {
+  const fields = GENERATION_FIELDS;
   const init = stringOption(options, 'init');
   const strength = numberOption(options, 'strength', fields.strength.unwrap());
   if (strength !== undefined && init === undefined) throw new UsageError('--strength needs --init IMAGE');
@@ -99,8 +99,8 @@ interface SavedImage {
 interface SaveSettings {
   /** Payload to embed, or undefined for no watermark. */
   watermarkText: string | undefined;
-  request: GenerationRequest;
-  model: ModelInfo;
+  request: PipelineRequest;
+  model: ModelDirectoryInfo;
 }
 
 /**
@@ -108,7 +108,7 @@ interface SaveSettings {
  * otherwise watermarked (unless off) and encoded with its generation parameters (A1111 infotext).
  */
 async function saveImage(
-  image: GeneratedImage,
+  image: PipelineImage,
   file: string,
   { watermarkText, request, model }: SaveSettings,
   stages: { watermark: number; encode: number },
@@ -131,11 +131,7 @@ async function saveImage(
     started = performance.now();
   }
   const parameters = formatParameters({
-    prompt: request.prompt,
-    ...(request.negativePrompt === undefined ? {} : { negativePrompt: request.negativePrompt }),
-    steps: request.steps,
-    scheduler: request.scheduler,
-    cfgScale: request.guidance,
+    ...request,
     seed,
     width,
     height,

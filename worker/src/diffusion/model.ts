@@ -23,7 +23,7 @@ import { hashModelDirectory } from './model-hash.js';
 import type { SchedulerConfig } from './schedulers/index.js';
 import { ClipTokenizer } from './tokenizer.js';
 
-export interface ModelInfo {
+export interface ModelDirectoryInfo {
   /** The directory's name, used as the model's display name. */
   name: string;
   directory: string;
@@ -36,7 +36,7 @@ export interface ModelInfo {
 }
 
 export interface StableDiffusionModel {
-  info: ModelInfo;
+  info: ModelDirectoryInfo;
   tokenizer: ClipTokenizer;
   schedulerConfig: SchedulerConfig;
   textEncoder: InferenceModel;
@@ -244,7 +244,7 @@ export async function loadModelDirectory(
       safetyChecker = await openSafetyChecker(root, imageConfig, options);
       opened.push(safetyChecker.model);
     }
-    const info: ModelInfo = {
+    const info: ModelDirectoryInfo = {
       name: basename(root),
       directory: root,
       hash: await hashModelDirectory(root),

@@ -10,16 +10,11 @@ import { readInitImage, type RgbImage } from './image/init-image.js';
 import {
   loadModelDirectory,
   type LoadModelOptions,
-  type ModelInfo,
+  type ModelDirectoryInfo,
   type StableDiffusionModel,
 } from './model.js';
 import { createNoiseGenerator, type NoiseGenerator } from './noise.js';
-import {
-  validateRequest,
-  type GenerationRequest,
-  type ImageInput,
-  type ValidatedRequest,
-} from './request.js';
+import { validateRequest, type PipelineRequest, type ImageInput, type ValidatedRequest } from './request.js';
 import { createScheduler, type Scheduler } from './schedulers/index.js';
 import { denoise, type DenoisingImage, type StepCallback } from './stages/denoise.js';
 import { slerp } from './stages/initial-noise.js';
@@ -40,8 +35,8 @@ export interface GenerateOptions {
   signal?: AbortSignal;
 }
 
-export interface GeneratedImage {
-  /** RGB, HWC, 8-bit. All zero (black, as the reference's checker leaves it) when `nsfw`. */
+export interface PipelineImage {
+  /** RGB, HWC, 8-bit. All zero (black, as the reference's checker leaves it) when `nsfw`, unless the request keeps flagged images. */
   pixels: Uint8Array;
   width: number;
   height: number;
@@ -51,7 +46,7 @@ export interface GeneratedImage {
 }
 
 export interface GenerationResult {
-  images: GeneratedImage[];
+  images: PipelineImage[];
   /** Prompt tokens beyond the text encoder's window that were dropped. */
   truncatedTokens: number;
   /** Same for the negative prompt. */
@@ -95,11 +90,11 @@ export class StableDiffusionPipeline {
     return new StableDiffusionPipeline(model, options.maxPixels ?? LIMITS.defaultMaxPixels);
   }
 
-  get info(): ModelInfo {
+  get info(): ModelDirectoryInfo {
     return this.model.info;
   }
 
-  async generate(request: GenerationRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
+  async generate(request: PipelineRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
     const clock = new StageClock();
     const job = validateRequest(request, this.maxPixels);
     const { signal } = options;
@@ -185,7 +180,7 @@ export class StableDiffusionPipeline {
       images: decoded.map((image, index) => {
         const nsfw = flags[index] ?? false;
         return {
-          pixels: nsfw ? new Uint8Array(image.pixels.length) : image.pixels,
+          pixels: nsfw && !job.keepFlagged ? new Uint8Array(image.pixels.length) : image.pixels,
           width,
           height,
           seed: seedFor(job.seed, index),

@@ -3,9 +3,8 @@
  * `steps: must be an integer in 1..150 (got 0)` reads the same from the CLI, Discord or a worker.
  */
 import {
-  jobSchema,
+  GENERATION_FIELDS,
   LIMITS,
-  seedVariationSchema,
   validate,
   ValidationError,
   type NoiseSource,
@@ -16,7 +15,7 @@ import { z } from 'zod';
 /** An encoded image (PNG, JPEG, WebP...) as bytes, or the path of one. */
 export type ImageInput = Uint8Array | string;
 
-export interface GenerationRequest {
+export interface PipelineRequest {
   prompt: string;
   /** Defaults to "" (the reference's unconditional prompt). */
   negativePrompt?: string;
@@ -34,9 +33,11 @@ export interface GenerationRequest {
   /** img2img: start from this image; strength 0 keeps it, 1 ignores it. */
   init?: { image: ImageInput; strength: number };
   /** Blend a second seed's initial noise into the first one's (0: plain seed, 1: the other seed). */
-  variation?: { seed: number; strength: number };
+  variation?: { seed: number; strength: number } | undefined;
   /** Run the model's safety checker (default true). */
   safetyCheck?: boolean;
+  /** Keep the pixels of flagged images instead of blanking them (default false): they are still marked. */
+  keepFlagged?: boolean;
 }
 
 export interface ValidatedRequest {
@@ -53,48 +54,30 @@ export interface ValidatedRequest {
   init: { image: ImageInput; strength: number } | undefined;
   variation: { seed: number; strength: number } | undefined;
   safetyCheck: boolean;
+  keepFlagged: boolean;
 }
 
-const fields = jobSchema.shape;
+const fields = GENERATION_FIELDS;
 
+/** A job's generation fields; the size may follow an init image and one image is the default. */
 const requestSchema = z.object({
-  prompt: fields.prompt,
-  negativePrompt: fields.negativePrompt,
-  seed: fields.seed,
-  steps: fields.steps,
-  guidance: fields.guidance,
+  ...fields,
   width: fields.width.optional(),
   height: fields.height.optional(),
-  scheduler: fields.scheduler,
-  rng: fields.rng,
   count: fields.count.default(1),
-  strength: fields.strength,
-  variation: seedVariationSchema.optional(),
   safetyCheck: z.boolean().default(true),
+  keepFlagged: z.boolean().default(false),
 });
 
 /** Validates a request; the ValidationError names every bad field. */
 export function validateRequest(
-  request: GenerationRequest,
+  request: PipelineRequest,
   maxPixels: number = LIMITS.defaultMaxPixels,
 ): ValidatedRequest {
-  const parsed = validate(requestSchema, {
-    prompt: request.prompt,
-    negativePrompt: request.negativePrompt,
-    seed: request.seed,
-    steps: request.steps,
-    guidance: request.guidance,
-    width: request.width,
-    height: request.height,
-    scheduler: request.scheduler,
-    rng: request.rng,
-    count: request.count,
-    strength: request.init?.strength,
-    variation: request.variation,
-    safetyCheck: request.safetyCheck,
-  });
+  const { init, ...rest } = request;
+  const { strength, ...parsed } = validate(requestSchema, { ...rest, strength: init?.strength });
   const issues: { field: string; message: string }[] = [];
-  if (request.init === undefined) {
+  if (init === undefined) {
     if (parsed.width === undefined)
       issues.push({ field: 'width', message: 'is required without an init image' });
     if (parsed.height === undefined)
@@ -113,19 +96,10 @@ export function validateRequest(
   }
   if (issues.length > 0) throw new ValidationError(issues);
   return {
-    prompt: parsed.prompt,
-    negativePrompt: parsed.negativePrompt,
-    seed: parsed.seed,
-    steps: parsed.steps,
-    guidance: parsed.guidance,
+    ...parsed,
     width: parsed.width,
     height: parsed.height,
-    scheduler: parsed.scheduler,
-    rng: parsed.rng,
-    count: parsed.count,
-    init:
-      request.init === undefined ? undefined : { image: request.init.image, strength: parsed.strength ?? 0 },
+    init: init === undefined ? undefined : { image: init.image, strength: strength ?? 0 },
     variation: parsed.variation,
-    safetyCheck: parsed.safetyCheck,
   };
 }

@@ -6,7 +6,7 @@
 import { basename, resolve } from 'node:path';
 import { LIMITS, SdbotError, type Config, type GenerationJob, type Logger } from '@sdbot/shared';
 import { StableDiffusionPipeline, type GenerationResult } from '../diffusion/pipeline.js';
-import type { GenerationRequest as PipelineRequest } from '../diffusion/request.js';
+import type { PipelineRequest } from '../diffusion/request.js';
 import { encodePng, formatParameters } from '../provenance.js';
 import { filteredPlaceholder } from '../safety/placeholder.js';
 import { embedWatermark } from '../watermark/index.js';
@@ -35,27 +35,18 @@ interface LoadedModel {
   pipeline: StableDiffusionPipeline;
 }
 
+/** The pipeline reads the job's generation fields as they are; only the source image is added. */
 function pipelineRequest(
   job: GenerationJob,
   sourceImage: Uint8Array | undefined,
   safetyCheck: boolean,
 ): PipelineRequest {
-  const request: PipelineRequest = {
-    prompt: job.prompt,
-    negativePrompt: job.negativePrompt,
-    seed: job.seed,
-    steps: job.steps,
-    guidance: job.guidance,
-    width: job.width,
-    height: job.height,
-    scheduler: job.scheduler,
-    rng: job.rng,
-    count: job.count,
-    safetyCheck,
-  };
-  if (sourceImage !== undefined) request.init = { image: sourceImage, strength: job.strength ?? 1 };
-  if (job.variation !== undefined) request.variation = job.variation;
-  return request;
+  const { strength, ...params } = job;
+  // A job from an opted-in age-restricted channel gets flagged images back, marked.
+  const keepFlagged = job.nsfw === 'allow';
+  return sourceImage === undefined
+    ? { ...params, safetyCheck, keepFlagged }
+    : { ...params, safetyCheck, keepFlagged, init: { image: sourceImage, strength: strength ?? 1 } };
 }
 
 export class PipelineGenerator implements ImageGenerator {
@@ -135,7 +126,7 @@ export class PipelineGenerator implements ImageGenerator {
     timings: { watermark: number; encode: number },
   ): Promise<GeneratedImage> {
     const { width, height, seed } = image;
-    if (image.nsfw) {
+    if (image.nsfw && job.nsfw !== 'allow') {
       const started = performance.now();
       const png = await filteredPlaceholder(width, height);
       timings.encode += performance.now() - started;
@@ -153,12 +144,9 @@ export class PipelineGenerator implements ImageGenerator {
     const started = performance.now();
     const extra: Record<string, string | number> = { RNG: job.rng };
     if (job.strength !== undefined && job.source !== undefined) extra['Denoising strength'] = job.strength;
+    // The job's own prompt, steps, scheduler and guidance; the image's seed and size.
     const parameters = formatParameters({
-      prompt: job.prompt,
-      negativePrompt: job.negativePrompt,
-      steps: job.steps,
-      scheduler: job.scheduler,
-      cfgScale: job.guidance,
+      ...job,
       seed,
       width,
       height,
@@ -168,7 +156,7 @@ export class PipelineGenerator implements ImageGenerator {
     });
     const png = await encodePng(rgb, width, height, parameters);
     timings.encode += performance.now() - started;
-    return { png: new Uint8Array(png), seed, nsfw: false, watermarked, width, height };
+    return { png: new Uint8Array(png), seed, nsfw: image.nsfw, watermarked, width, height };
   }
 
   async close(): Promise<void> {

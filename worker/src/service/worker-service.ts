@@ -40,6 +40,7 @@ import {
   provisionJetStream,
   toSdbotError,
   type Config,
+  isGenerationJob,
   type GenerationJob,
   type JobStateChange,
   type JobStateEntry,
@@ -287,20 +288,24 @@ export class WorkerService {
     if (deliveries > 1) metrics?.redeliveries.inc({ model });
     let job: GenerationJob;
     try {
-      job = decodeMessage(this.jobSchema, message.data);
-      if (job.model !== model) {
+      const decoded = decodeMessage(this.jobSchema, message.data);
+      if (decoded.model !== model) {
         throw new SdbotError(
           'UNKNOWN_MODEL',
-          `job names model "${job.model}" but was queued for "${model}" (${message.subject})`,
+          `job names model "${decoded.model}" but was queued for "${model}" (${message.subject})`,
         );
       }
-      const missing = missingCapabilities(job, new Set(WORKER_CAPABILITIES));
+      const missing = missingCapabilities(decoded, new Set(WORKER_CAPABILITIES));
       if (missing.length > 0) {
         throw new SdbotError(
           'UNSUPPORTED_CAPABILITY',
           `this worker cannot run the job: it lacks ${missing.join(', ')}`,
         );
       }
+      if (!isGenerationJob(decoded)) {
+        throw new SdbotError('INVALID_INPUT', `this worker cannot run ${decoded.kind} jobs`);
+      }
+      job = decoded;
     } catch (error) {
       await this.reject(
         message,

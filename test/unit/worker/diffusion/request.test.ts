@@ -1,8 +1,8 @@
 import { ValidationError } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
-import { validateRequest, type GenerationRequest } from '../../../../worker/src/diffusion/request.js';
+import { validateRequest, type PipelineRequest } from '../../../../worker/src/diffusion/request.js';
 
-const base: GenerationRequest = {
+const base: PipelineRequest = {
   prompt: 'a photo of a cat',
   seed: 42,
   steps: 10,
@@ -12,7 +12,7 @@ const base: GenerationRequest = {
   scheduler: 'pndm',
 };
 
-function validationMessage(request: GenerationRequest, maxPixels?: number): string {
+function validationMessage(request: PipelineRequest, maxPixels?: number): string {
   try {
     validateRequest(request, maxPixels);
   } catch (error) {
@@ -39,7 +39,7 @@ describe('generation request validation', () => {
     expect(validationMessage({ ...base, width: 100 })).toBe(
       'width: must be a multiple of 8 in 64..2048 (got 100)',
     );
-    expect(validationMessage({ ...base, scheduler: 'karras' as GenerationRequest['scheduler'] })).toMatch(
+    expect(validationMessage({ ...base, scheduler: 'karras' as PipelineRequest['scheduler'] })).toMatch(
       /^scheduler: must be one of pndm, ddim, euler, euler_a, lms, heun, dpmpp_2m, dpmpp_2m_karras, unipc, lcm/,
     );
     expect(validationMessage({ ...base, count: 5 })).toBe('count: must be an integer in 1..4 (got 5)');
