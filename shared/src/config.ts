@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { REDACTED, redactValue } from './logger.js';
 import { LIMITS } from './limits.js';
+import { LOG_FORMATS } from './logger.js';
 import { describeValue } from './protocol/fields.js';
 import { SCHEDULER_NAMES } from './protocol/job.js';
 import { EXECUTION_PROVIDERS } from './protocol/worker.js';
@@ -226,6 +227,12 @@ export const CONFIG_SPEC = {
       default: 'info',
       description: 'Log level: trace, debug, info, warn, error, fatal or silent.',
     }),
+    format: variable({
+      env: 'LOG_FORMAT',
+      schema: z.enum(LOG_FORMATS),
+      default: 'auto',
+      description: 'Log lines: json, pretty (one human line each), or auto (pretty on a terminal).',
+    }),
   },
   discord: {
     token: variable({
@@ -286,6 +293,20 @@ export const CONFIG_SPEC = {
       schema: z.enum(['disabled', 'basic', 'extended', 'all']),
       default: 'all',
       description: 'onnxruntime graph optimization level.',
+    }),
+    cpuMemArena: variable({
+      env: 'SDBOT_CPU_MEM_ARENA',
+      schema: toggle,
+      default: false,
+      description:
+        "onnxruntime's CPU memory arena; off keeps a CPU worker's memory near the model's size at the same speed.",
+    }),
+    prepackMaxMb: variable({
+      env: 'SDBOT_PREPACK_MAX_MB',
+      schema: integer(0, 1_000_000),
+      default: 1024,
+      description:
+        'Models smaller than this (MB) get weight prepacking; larger ones (SD 1.x UNet) do not. 0: none.',
     }),
     safetyChecker: variable({
       env: 'SDBOT_SAFETY_CHECKER',

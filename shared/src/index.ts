@@ -143,6 +143,8 @@ export {
 } from './config.js';
 export {
   createLogger,
+  resolveLogFormat,
+  useColour,
   redactText,
   redactValue,
   REDACTED,
@@ -234,3 +236,5 @@ export {
   type ParsedOptions,
 } from './cli/command.js';
 export { runCli, discoverCommands, EXIT } from './cli/main.js';
+export { registerSystemMetrics, type SystemMetricsOptions } from './nats/system-metrics.js';
+export { runService, type RunningService, type RunServiceOptions } from './cli/service-runner.js';

@@ -4,50 +4,15 @@
  * images the safety filter withheld are never offered (spoilered only where the server allows it),
  * and a result over the upload limit is re-encoded to fit.
  */
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  SimulatedGenerator,
-  type GenerationHooks,
-  type GenerationOutput,
-  type GenerationRequest,
-  type ImageGenerator,
-} from '@sdbot/worker';
 import { customIdsOf, type EmulatorMessage } from '../discord-emulator/index.js';
 import { BotWorld, buttonLabels, imageSize, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
 import { asGenerationJob } from '../helpers/messages.js';
+import { FlaggingGenerator } from '../helpers/flagging-generator.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
 const ADMIN = ['ManageGuild', 'ViewChannel', 'SendMessages', 'UseApplicationCommands'] as const;
-
-/** A simulated worker whose safety filter flags image 2 of every job (and sends a grey placeholder). */
-class FlaggingGenerator implements ImageGenerator {
-  readonly provider = 'cpu' as const;
-  readonly simulated = true;
-  private readonly inner = new SimulatedGenerator(['sim'], 10);
-  readonly models = this.inner.models.map((model) => ({ ...model, safetyChecker: true }));
-
-  async generate(request: GenerationRequest, hooks: GenerationHooks): Promise<GenerationOutput> {
-    const output = await this.inner.generate(request, hooks);
-    const images = await Promise.all(
-      output.images.map(async (image, index) => {
-        if (index !== 1) return image;
-        const placeholder = await sharp({
-          create: { width: image.width, height: image.height, channels: 3, background: '#404040' },
-        })
-          .png()
-          .toBuffer();
-        return { ...image, nsfw: true, png: new Uint8Array(placeholder) };
-      }),
-    );
-    return { ...output, images };
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 function buttonId(message: EmulatorMessage, label: string): string {
   const id = customIdsOf(message)[buttonLabels(message).indexOf(label)];

@@ -6,53 +6,14 @@
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  SimulatedGenerator,
-  type GenerationHooks,
-  type GenerationOutput,
-  type GenerationRequest,
-  type ImageGenerator,
-} from '@sdbot/worker';
 import { customIdsOf, type EmulatorInteraction, type EmulatorMessage } from '../discord-emulator/index.js';
 import { BotWorld, buttonLabels, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
 import { asGenerationJob } from '../helpers/messages.js';
+import { FlaggingGenerator } from '../helpers/flagging-generator.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
 const ADMIN = ['ManageGuild', 'ViewChannel', 'SendMessages', 'UseApplicationCommands'] as const;
-
-/**
- * A simulated worker with a safety checker that flags image 2 of prompts saying "risky". Like the
- * real worker, it replaces a flagged image with a flat placeholder unless the job allows it back.
- */
-class FlaggingGenerator implements ImageGenerator {
-  readonly provider = 'cpu' as const;
-  readonly simulated = true;
-  private readonly inner = new SimulatedGenerator(['sim'], 5);
-  readonly models = this.inner.models.map((model) => ({ ...model, safetyChecker: true }));
-
-  async generate(request: GenerationRequest, hooks: GenerationHooks): Promise<GenerationOutput> {
-    const output = await this.inner.generate(request, hooks);
-    if (!request.job.prompt.includes('risky')) return output;
-    const images = await Promise.all(
-      output.images.map(async (image, index) => {
-        if (index !== 1) return image;
-        if (request.job.nsfw === 'allow') return { ...image, nsfw: true };
-        const placeholder = await sharp({
-          create: { width: image.width, height: image.height, channels: 3, background: '#404040' },
-        })
-          .png()
-          .toBuffer();
-        return { ...image, nsfw: true, png: new Uint8Array(placeholder) };
-      }),
-    );
-    return { ...output, images };
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 function buttonId(message: EmulatorMessage, label: string): string {
   const id = customIdsOf(message)[buttonLabels(message).indexOf(label)];
@@ -84,7 +45,7 @@ describe.skipIf(!hasNats)(
             },
           ],
         },
-        workers: [{ generator: new FlaggingGenerator() }],
+        workers: [{ generator: new FlaggingGenerator((prompt) => prompt.includes('risky'), 5) }],
       });
       await Promise.all([world.startBot(), world.startBot()]);
     });

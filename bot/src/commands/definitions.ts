@@ -9,12 +9,16 @@ import {
   InteractionContextType,
   PermissionFlagsBits,
   SlashCommandBuilder,
+  type SlashCommandChannelOption,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import { LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
 import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 import { ASPECT_CHOICES } from '../prompt/size.js';
 import { LIST_KEYS, SETTING_SPECS } from '../settings/keys.js';
+import { preferencesCommand } from './preferences-command.js';
+
+export { PREFERENCE_KEYS, PREFERENCES_SUBCOMMANDS } from './preferences-command.js';
 
 export const COMMAND_NAMES = {
   imagine: 'imagine',
@@ -72,6 +76,15 @@ const POSTABLE_CHANNELS = [
 ] as const;
 
 const sizeHint = `multiple of ${LIMITS.sizeMultiple}`;
+
+/** A required option naming a channel /imagine can post in. */
+function requiredChannel(option: SlashCommandChannelOption, name: string): SlashCommandChannelOption {
+  return option
+    .setName(name)
+    .setDescription('Channel')
+    .setRequired(true)
+    .addChannelTypes(...POSTABLE_CHANNELS);
+}
 
 function imagineCommand() {
   return new SlashCommandBuilder()
@@ -242,25 +255,13 @@ function settingsCommand() {
           sub
             .setName(s.channels.allow)
             .setDescription('Allow /imagine in a channel')
-            .addChannelOption((option) =>
-              option
-                .setName(s.channels.channel)
-                .setDescription('Channel')
-                .setRequired(true)
-                .addChannelTypes(...POSTABLE_CHANNELS),
-            ),
+            .addChannelOption((option) => requiredChannel(option, s.channels.channel)),
         )
         .addSubcommand((sub) =>
           sub
             .setName(s.channels.disallow)
             .setDescription('Stop allowing /imagine in a channel')
-            .addChannelOption((option) =>
-              option
-                .setName(s.channels.channel)
-                .setDescription('Channel')
-                .setRequired(true)
-                .addChannelTypes(...POSTABLE_CHANNELS),
-            ),
+            .addChannelOption((option) => requiredChannel(option, s.channels.channel)),
         )
         .addSubcommand((sub) =>
           sub.setName(s.channels.list).setDescription('Show the channels where /imagine may be used'),
@@ -316,13 +317,7 @@ function settingsCommand() {
           sub
             .setName(s.channelDefaults.set)
             .setDescription("Set a channel's default model and/or negative prompt")
-            .addChannelOption((option) =>
-              option
-                .setName(s.channelDefaults.channel)
-                .setDescription('Channel')
-                .setRequired(true)
-                .addChannelTypes(...POSTABLE_CHANNELS),
-            )
+            .addChannelOption((option) => requiredChannel(option, s.channelDefaults.channel))
             .addStringOption((option) =>
               option
                 .setName(s.channelDefaults.model)
@@ -341,113 +336,10 @@ function settingsCommand() {
           sub
             .setName(s.channelDefaults.clear)
             .setDescription("Remove a channel's defaults")
-            .addChannelOption((option) =>
-              option
-                .setName(s.channelDefaults.channel)
-                .setDescription('Channel')
-                .setRequired(true)
-                .addChannelTypes(...POSTABLE_CHANNELS),
-            ),
+            .addChannelOption((option) => requiredChannel(option, s.channelDefaults.channel)),
         )
         .addSubcommand((sub) =>
           sub.setName(s.channelDefaults.list).setDescription('Show every channel that has its own defaults'),
-        ),
-    );
-}
-
-/** Subcommands of /preferences and their option names (set's options match the preference fields). */
-export const PREFERENCES_SUBCOMMANDS = {
-  view: 'view',
-  set: 'set',
-  reset: 'reset',
-  negative: 'negative',
-  steps: 'steps',
-  aspect: 'aspect',
-  width: 'width',
-  height: 'height',
-  scheduler: 'scheduler',
-  count: 'count',
-  remix: 'remix',
-  key: 'key',
-} as const;
-
-/** What `/preferences reset key:` offers; `all` forgets everything. */
-export const PREFERENCE_KEYS = ['negative', 'steps', 'size', 'scheduler', 'count', 'remix', 'all'] as const;
-
-function preferencesCommand() {
-  const p = PREFERENCES_SUBCOMMANDS;
-  return new SlashCommandBuilder()
-    .setName(COMMAND_NAMES.preferences)
-    .setDescription('Your own defaults for /imagine, kept in every server')
-    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
-    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
-    .addSubcommand((sub) =>
-      sub.setName(p.view).setDescription("Show your preferences and today's quota in this server"),
-    )
-    .addSubcommand((sub) =>
-      sub
-        .setName(p.set)
-        .setDescription('Change your defaults (only the options you give)')
-        .addStringOption((option) =>
-          option
-            .setName(p.negative)
-            .setDescription('Default negative prompt')
-            .setMaxLength(LIMITS.negativePromptMaxChars),
-        )
-        .addIntegerOption((option) =>
-          option
-            .setName(p.steps)
-            .setDescription('Default denoising steps')
-            .setMinValue(LIMITS.steps.min)
-            .setMaxValue(LIMITS.steps.max),
-        )
-        .addStringOption((option) =>
-          option
-            .setName(p.aspect)
-            .setDescription('Default aspect ratio (replaces a default size)')
-            .addChoices(ASPECT_CHOICES.map((ratio) => ({ name: ratio, value: ratio }))),
-        )
-        .addIntegerOption((option) =>
-          option
-            .setName(p.width)
-            .setDescription(`Default width, a ${sizeHint} (replaces a default aspect ratio)`)
-            .setMinValue(LIMITS.size.min)
-            .setMaxValue(LIMITS.size.max),
-        )
-        .addIntegerOption((option) =>
-          option
-            .setName(p.height)
-            .setDescription(`Default height, a ${sizeHint} (replaces a default aspect ratio)`)
-            .setMinValue(LIMITS.size.min)
-            .setMaxValue(LIMITS.size.max),
-        )
-        .addStringOption((option) =>
-          option
-            .setName(p.scheduler)
-            .setDescription('Default sampler')
-            .addChoices(SCHEDULER_NAMES.map((name) => ({ name: SCHEDULER_LABELS[name], value: name }))),
-        )
-        .addIntegerOption((option) =>
-          option
-            .setName(p.count)
-            .setDescription('Default number of pictures')
-            .setMinValue(LIMITS.count.min)
-            .setMaxValue(LIMITS.count.max),
-        )
-        .addBooleanOption((option) =>
-          option.setName(p.remix).setDescription('Edit the prompt before Re-roll, V and Vary run'),
-        ),
-    )
-    .addSubcommand((sub) =>
-      sub
-        .setName(p.reset)
-        .setDescription('Forget one preference, or all of them')
-        .addStringOption((option) =>
-          option
-            .setName(p.key)
-            .setDescription('Which preference')
-            .setRequired(true)
-            .addChoices(PREFERENCE_KEYS.map((key) => ({ name: key, value: key }))),
         ),
     );
 }

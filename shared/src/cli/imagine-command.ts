@@ -18,11 +18,48 @@ import {
   type CommandDefinition,
   type ParsedOptions,
 } from './command.js';
+import { ImagineBar, stepsToRun } from './imagine-progress.js';
 import { configWithNats, connectAsClient, natsUrlOption } from './nats-cli.js';
 
 const DEFAULT_TIMEOUT = '10m';
 /** How long `imagine` waits for an unreachable server before giving up. */
 const CONNECT_WINDOW_MS = 15_000;
+/** How often a terminal's bar re-reads the queue position while the job waits. */
+const QUEUE_REFRESH_MS = 1000;
+
+function isTerminal(stream: unknown): boolean {
+  return (stream as { isTTY?: boolean } | undefined)?.isTTY === true;
+}
+
+/** Where previews go: beside the output, `FILE-preview.png`. */
+export function previewPath(out: string): string {
+  const base = out.toLowerCase().endsWith('.png') ? out.slice(0, -4) : out;
+  return `${base}-preview.png`;
+}
+
+/** Writes each preview over the last, one at a time; a failed write only costs that preview. */
+class PreviewWriter {
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly client: JobsClient,
+    private readonly path: string,
+    private readonly bar: ImagineBar,
+  ) {}
+
+  write(ref: ObjectRef): void {
+    this.chain = this.chain
+      .then(async () => {
+        await writeFile(this.path, await this.client.readImage(ref));
+        this.bar.previewWritten(this.path);
+      })
+      .catch(() => undefined);
+  }
+
+  settled(): Promise<void> {
+    return this.chain;
+  }
+}
 
 /** Job fields and the flags that set them, so a validation error names what the user typed. */
 const FLAG_OF_FIELD: Record<string, string> = {
@@ -170,7 +207,8 @@ export const imagineCommand: CommandDefinition = {
     json: { type: 'boolean', description: 'Print the result as JSON' },
   },
   details:
-    'Progress goes to stderr. A failed job exits 1 with its error code, e.g. "error [UNKNOWN_MODEL]".\n' +
+    'Progress goes to stderr: on a terminal one bar (queue position, then step, percent, it/s, ETA;\n' +
+    'previews in FILE-preview.png), elsewhere `step N/M` lines. A failed job exits 1 with its error code, e.g. "error [UNKNOWN_MODEL]".\n' +
     'Ctrl-C cancels the job.',
   async run({ options, env, stdout, stderr, signal }) {
     const out = stringOption(options, 'out', { required: true }) ?? '';
@@ -220,12 +258,22 @@ export const imagineCommand: CommandDefinition = {
       }
       const submitted = job;
       const paths = outputPaths(out, job.kind === 'upscale' ? 1 : job.count);
+      const bar =
+        isTerminal(stderr) && options.json !== true
+          ? new ImagineBar({
+              stream: stderr,
+              ...(job.kind === 'upscale' ? {} : { scheduler: job.scheduler, steps: stepsToRun(job) }),
+            })
+          : undefined;
+      const previews = bar === undefined ? undefined : new PreviewWriter(client, previewPath(out), bar);
       let lastStep = -1;
       const watch = client.watchProgress(job.id, (progress) => {
-        // A preview arrives after its step; show each step once, in order.
+        // A preview arrives after its step, in a message of its own; show each step once, in order.
+        if (progress.preview !== undefined) previews?.write(progress.preview);
         if (progress.step <= lastStep) return;
         lastStep = progress.step;
-        stderr.write(`step ${progress.step}/${progress.total}\n`);
+        if (bar === undefined) stderr.write(`step ${progress.step}/${progress.total}\n`);
+        else bar.step(progress);
       });
       let cancelling: Promise<unknown> | undefined;
       const onAbort = () => {
@@ -240,12 +288,38 @@ export const imagineCommand: CommandDefinition = {
         signal: AbortSignal.any([signal, done.signal]),
       });
       outcome.catch(() => undefined);
+      let positionTimer: NodeJS.Timeout | undefined;
       try {
         await client.submit(job);
         const position = await client.queuePosition(job.id);
-        stderr.write(`job ${job.id} queued on ${job.model}`);
-        stderr.write(position === null ? '\n' : ` (${position.ahead}${position.capped ? '+' : ''} ahead)\n`);
+        if (bar === undefined) {
+          stderr.write(`job ${job.id} queued on ${job.model}`);
+          stderr.write(
+            position === null ? '\n' : ` (${position.ahead}${position.capped ? '+' : ''} ahead)\n`,
+          );
+        } else {
+          bar.queued(position?.ahead ?? null, position?.capped);
+          // The queue moves while the job waits; the bar follows until the first step arrives.
+          const refresh = () => {
+            positionTimer = setTimeout(() => {
+              if (lastStep >= 0) return;
+              client.queuePosition(job.id).then(
+                (next) => {
+                  if (lastStep < 0) bar.queued(next?.ahead ?? null, next?.capped);
+                  refresh();
+                },
+                () => {
+                  refresh();
+                },
+              );
+            }, QUEUE_REFRESH_MS);
+          };
+          refresh();
+        }
         const finished = await outcome;
+        clearTimeout(positionTimer);
+        await previews?.settled();
+        bar?.stop();
         if (finished.type === 'failure') throw new SdbotError(finished.code, finished.message);
         await saveImages(client, finished, paths);
         if (options.json === true) {
@@ -259,7 +333,10 @@ export const imagineCommand: CommandDefinition = {
         }
       } finally {
         done.abort();
+        clearTimeout(positionTimer);
         watch.stop();
+        await previews?.settled();
+        bar?.stop();
         signal.removeEventListener('abort', onAbort);
         await cancelling;
       }

@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { LIMITS } from '../limits.js';
-import type { Job, JobInput, Requester } from '../protocol/job.js';
+import type { GenerationParams, Job, JobInput, Requester } from '../protocol/job.js';
 import type { z } from 'zod';
 import type { sourceImageSchema } from '../protocol/job.js';
 
@@ -45,6 +45,8 @@ function draftOf(job: Job | JobDraft): JobDraft {
 export type JobDerivation =
   /** The same request with a new seed. */
   | { type: 'reroll'; seed: number }
+  /** The same request with some parameters changed (a remix form), and a new seed. */
+  | { type: 'remix'; changes: Partial<GenerationParams>; seed: number }
   /** img2img from one of the parent's images, with new seeds. */
   | { type: 'variation'; source: SourceImage; strength: number; seed: number; count: number }
   /** One of the parent's images, enlarged. */
@@ -57,6 +59,9 @@ export function deriveJob(parent: Job | JobDraft, change: JobDerivation): JobDra
     case 'reroll':
       // An upscale has no seed: repeating it is the same request again.
       return draft.kind === 'upscale' ? draft : { ...draft, seed: change.seed };
+    case 'remix':
+      if (draft.kind === 'upscale') throw new TypeError('an upscale has no generation parameters to remix');
+      return { ...draft, ...change.changes, seed: change.seed };
     case 'upscale':
       return { v: draft.v, kind: 'upscale', model: draft.model, source: change.source };
     case 'variation': {

@@ -108,7 +108,8 @@ export class JobStateStore {
       read: (entry) => (entry === null ? null : decodeMessage(jobStateRecordSchema, entry.value)),
       change: decide,
       encode: (record) => encodeMessage(jobStateRecordSchema, record),
-      ...(known === undefined ? {} : { known: known && { value: known.record, revision: known.revision } }),
+      // Only a known record skips the read; "known to be absent" is read again, as it may be stale.
+      ...(known ? { known: { value: known.record, revision: known.revision } } : {}),
     });
     const record = result.after ?? undefined;
     const entry =

@@ -35,7 +35,12 @@ export const workerHeartbeatSchema = z.object({
   provider: oneOf(EXECUTION_PROVIDERS),
   simulated: flag(),
   slots: z.object({ total: integerIn({ min: 1, max: 64 }), free: nonNegativeInteger() }),
-  throughput: z.object({ jobsPerMinute: nonNegativeNumber(), stepsPerSecond: nonNegativeNumber() }),
+  throughput: z.object({
+    jobsPerMinute: nonNegativeNumber(),
+    stepsPerSecond: nonNegativeNumber(),
+    /** Optional: workers older than this field do not send it. */
+    imagesPerMinute: nonNegativeNumber().optional(),
+  }),
   startedAt: timestamp(),
   at: timestamp(),
   /** What the worker can do (absent: an older worker, which does the base set). */

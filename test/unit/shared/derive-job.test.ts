@@ -39,6 +39,25 @@ describe('deriveJob', () => {
     expect(child).not.toHaveProperty('variation');
   });
 
+  it('remixes: the changed parameters, a new seed, everything else kept', () => {
+    const parent = exampleGenerationJob({ kind: 'img2img', source, strength: 0.4 });
+    const draft = deriveJob(parent, {
+      type: 'remix',
+      changes: { prompt: 'a lighthouse in fog', steps: 12 },
+      seed: 3,
+    });
+    const child = jobSchema.parse(completeJob(draft, identity));
+    expect(child).toMatchObject({
+      kind: 'img2img',
+      prompt: 'a lighthouse in fog',
+      steps: 12,
+      seed: 3,
+      source,
+      strength: 0.4,
+      negativePrompt: parent.negativePrompt,
+    });
+  });
+
   it('makes an upscale that carries only the model and the image', () => {
     const child: Job = jobSchema.parse(
       completeJob(deriveJob(exampleGenerationJob(), { type: 'upscale', source }), identity),

@@ -57,3 +57,20 @@ describe('sdbot status text', () => {
     expect(text).toMatch(/gpu-1 +sd15 +cuda/);
   });
 });
+
+describe('sdbot status workers table', () => {
+  it('shows slots as busy/free and images per minute, or a dash for workers that do not report it', () => {
+    const text = formatStatus(
+      status([
+        worker({
+          slots: { total: 2, free: 1 },
+          throughput: { jobsPerMinute: 3, stepsPerSecond: 1.5, imagesPerMinute: 12 },
+        }),
+        worker({ workerId: 'old-1' }),
+      ]),
+    );
+    expect(text).toMatch(/ID +MODELS +PROVIDER +BUSY\/FREE +JOBS\/MIN +IMAGES\/MIN +STEPS\/S +SEEN/);
+    expect(text).toMatch(/gpu-1 +sd15 +cuda +1\/1 +3\.0 +12\.0 +1\.5 +0s ago/);
+    expect(text).toMatch(/old-1 +sd15 +cuda +0\/1 +0\.0 +- +0\.0/);
+  });
+});

@@ -20,6 +20,7 @@ import type { PipelineRequest } from '../diffusion/request.js';
 import { encodePng, formatParameters } from '../provenance.js';
 import { filteredPlaceholder } from '../safety/placeholder.js';
 import { embedWatermark } from '../watermark/index.js';
+import { sessionSettingsFrom } from '../diffusion/backend/config-settings.js';
 
 const DEFAULT_SIZE = 512;
 /** The reference img2img pipeline's default strength. */
@@ -258,9 +259,7 @@ export const generateCommand: CommandDefinition = {
     });
 
     const pipeline = await StableDiffusionPipeline.load(modelDirectory, {
-      provider: config.worker.executionProvider,
-      intraOpThreads: config.worker.intraOpThreads,
-      graphOptimization: config.worker.graphOptimization,
+      ...sessionSettingsFrom(config),
       safetyChecker: safety,
       maxPixels: config.limits.maxPixels,
       logger,

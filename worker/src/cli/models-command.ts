@@ -14,6 +14,8 @@ import { DEFAULT_CONCURRENCY, downloadModel } from '../models/download.js';
 import { DownloadProgress } from '../models/progress.js';
 import { formatBytes } from '../models/units.js';
 import { verifyModelDirectory, type PartReport, type VerifyReport } from '../models/verify.js';
+import { sessionSettingsFrom } from '../diffusion/backend/config-settings.js';
+import { formatMiB } from '../diffusion/peak-rss.js';
 
 const SUBCOMMANDS = ['download', 'verify'] as const;
 const MAX_CONCURRENCY = 16;
@@ -142,9 +144,7 @@ async function download(context: CommandContext, repo: string): Promise<number> 
 async function verify({ options, env, stdout }: CommandContext, directory: string): Promise<number> {
   const config = loadConfig({ env });
   const report = await verifyModelDirectory(directory, {
-    provider: config.worker.executionProvider,
-    intraOpThreads: config.worker.intraOpThreads,
-    graphOptimization: config.worker.graphOptimization,
+    ...sessionSettingsFrom(config),
     logger: createLogger({ name: 'cli', level: env.LOG_LEVEL === undefined ? 'warn' : config.log.level }),
   });
   stdout.write(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));
@@ -184,12 +184,13 @@ function formatVerifyReport(report: VerifyReport): string {
   lines.push(
     '',
     ...table([
-      ['PART', 'STATUS', 'DETAIL', 'TIME'],
+      ['PART', 'STATUS', 'DETAIL', 'TIME', 'PEAK RSS'],
       ...report.parts.map((part) => [
         part.part,
         part.status.toUpperCase(),
         part.detail,
         part.status === 'skipped' ? '-' : `${(part.ms / 1000).toFixed(2)} s`,
+        part.peakRssBytes === undefined ? '-' : formatMiB(part.peakRssBytes),
       ]),
     ]),
     '',

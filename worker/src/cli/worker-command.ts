@@ -7,12 +7,15 @@ import {
   connectNats,
   createLogger,
   loadConfig,
-  startMetricsServer,
+  runService,
   stringListOption,
   stringOption,
   type CommandDefinition,
+  type Config,
+  type Logger,
+  type NatsConnection,
+  type RunningService,
 } from '@sdbot/shared';
-import { collectDefaultMetrics } from 'prom-client';
 import type { ImageGenerator } from '../service/generator.js';
 import { WorkerMetrics } from '../service/metrics.js';
 import { PipelineGenerator } from '../service/pipeline-generator.js';
@@ -44,21 +47,6 @@ function parseMsPerStep(text: string): number {
     );
   }
   return value;
-}
-
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else {
-      signal.addEventListener(
-        'abort',
-        () => {
-          resolve();
-        },
-        { once: true },
-      );
-    }
-  });
 }
 
 export const workerCommand: CommandDefinition = {
@@ -95,7 +83,7 @@ export const workerCommand: CommandDefinition = {
     },
   },
   details:
-    'The worker runs until SIGINT/SIGTERM, then stops pulling, lets running jobs finish for\n' +
+    'The worker runs until SIGINT, SIGTERM or SIGHUP, then stops pulling, lets running jobs finish for\n' +
     'SDBOT_SHUTDOWN_GRACE, hands the rest back to the queue and leaves the worker registry.',
   async run({ options, env, signal }) {
     const overrides: Record<string, unknown> = {};
@@ -116,49 +104,70 @@ export const workerCommand: CommandDefinition = {
     if (config.nats.url === undefined) throw new UsageError('--nats is required (or set NATS_URL)');
     const simulate = stringOption(options, 'simulate');
     const workerId = config.worker.workerId ?? defaultWorkerId();
-    const logger = createLogger({ name: 'worker', level: config.log.level, bindings: { workerId } });
+    const logger = createLogger({
+      name: 'worker',
+      level: config.log.level,
+      format: config.log.format,
+      bindings: { workerId },
+    });
 
-    const generator: ImageGenerator =
-      simulate === undefined
-        ? await PipelineGenerator.load(config.worker.models, config, logger)
-        : new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
-    warnUncheckedModels(logger, generator);
-    const connection = await connectNats(config.nats, {
+    const metrics = new WorkerMetrics();
+    return runService({
+      signal,
+      logger,
+      metrics: { port: config.metrics.port, registry: metrics.registry },
+      start: () => startWorker({ config, workerId, simulate, logger, metrics }),
+    });
+  },
+};
+
+interface StartWorkerOptions {
+  config: Config;
+  workerId: string;
+  simulate: string | undefined;
+  logger: Logger;
+  metrics: WorkerMetrics;
+}
+
+/** Loads the models, connects and starts pulling; `stop()` drains and releases all of it. */
+async function startWorker({
+  config,
+  workerId,
+  simulate,
+  logger,
+  metrics,
+}: StartWorkerOptions): Promise<RunningService> {
+  const generator: ImageGenerator =
+    simulate === undefined
+      ? await PipelineGenerator.load(config.worker.models, config, logger)
+      : new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
+  warnUncheckedModels(logger, generator);
+  let connection: NatsConnection | undefined;
+  let service: WorkerService | undefined;
+  const release = async () => {
+    await service?.stop();
+    await connection?.drain().catch(() => undefined);
+    await generator.close();
+  };
+  try {
+    connection = await connectNats(config.nats, {
       name: `sdbot-worker-${workerId}`,
       waitOnFirstConnect: true,
       inboxPrefix: INBOX_PREFIXES.worker,
     });
-    const metrics = new WorkerMetrics();
-    collectDefaultMetrics({ register: metrics.registry });
-    let service: WorkerService | undefined;
-    try {
-      service = await WorkerService.start({
-        connection,
-        generator,
-        config,
-        workerId,
-        version: await softwareVersion(),
-        logger,
-        metrics,
-      });
-      const running = service;
-      const metricsServer =
-        config.metrics.port === undefined
-          ? undefined
-          : await startMetricsServer({
-              port: config.metrics.port,
-              registry: metrics.registry,
-              isReady: () => running.isReady(),
-            });
-      await untilAborted(signal);
-      logger.info('worker:stopping');
-      await service.stop();
-      await metricsServer?.close();
-    } finally {
-      await service?.stop();
-      await connection.drain().catch(() => undefined);
-      await generator.close();
-    }
-    return 0;
-  },
-};
+    service = await WorkerService.start({
+      connection,
+      generator,
+      config,
+      workerId,
+      version: await softwareVersion(),
+      logger,
+      metrics,
+    });
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  const running = service;
+  return { isReady: () => running.isReady(), stop: release };
+}

@@ -21,6 +21,7 @@ import { slerp } from './stages/initial-noise.js';
 import { checkSafety } from './stages/safety.js';
 import { encodeText } from './stages/text-encoder.js';
 import { decodeLatents, encodeImage, sampleInitLatents, type DecodedImage } from './stages/vae.js';
+import type { PeakRss } from './peak-rss.js';
 import { StageClock, type GenerationTimings } from './timings.js';
 
 export interface PipelineOptions extends LoadModelOptions {
@@ -33,6 +34,8 @@ export interface GenerateOptions {
   onStep?: StepCallback;
   /** Checked before every UNet call; an aborted job fails with CANCELLED. */
   signal?: AbortSignal;
+  /** A started sampler: the timings then carry each stage's peak RSS (benchmarks, verify). */
+  memory?: PeakRss;
 }
 
 export interface PipelineImage {
@@ -95,7 +98,7 @@ export class StableDiffusionPipeline {
   }
 
   async generate(request: PipelineRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
-    const clock = new StageClock();
+    const clock = new StageClock(options.memory);
     const job = validateRequest(request, this.maxPixels);
     const { signal } = options;
     const checkCancelled = () => {
@@ -145,18 +148,20 @@ export class StableDiffusionPipeline {
         : await this.startFromImage(job, initImage, slots, clock, latentSize);
     checkCancelled();
 
-    const denoised = await denoise({
-      unet: clock.measure(this.model.unet.model),
-      signature: this.model.unet.signature,
-      images,
-      timesteps: timesteps.slice(start),
-      latentHeight,
-      latentWidth,
-      embeddings,
-      guidance: job.guidance,
-      signal,
-      onStep: options.onStep,
-    });
+    const denoised = await clock.track('unet', () =>
+      denoise({
+        unet: clock.measure(this.model.unet.model),
+        signature: this.model.unet.signature,
+        images,
+        timesteps: timesteps.slice(start),
+        latentHeight,
+        latentWidth,
+        embeddings,
+        guidance: job.guidance,
+        signal,
+        onStep: options.onStep,
+      }),
+    );
     clock.stages.unet += denoised.unetStepMs.reduce((sum, ms) => sum + ms, 0);
     clock.stages.scheduler += denoised.schedulerMs;
     checkCancelled();

@@ -18,6 +18,7 @@ import type {
   ImageGenerator,
   ModelInfo,
 } from './generator.js';
+import { sessionSettingsFrom } from '../diffusion/backend/config-settings.js';
 
 /** The id jobs use for a model directory: its name, reduced to a subject token. */
 export function modelIdOf(directory: string): string {
@@ -77,9 +78,7 @@ export class PipelineGenerator implements ImageGenerator {
           throw new SdbotError('MODEL_INVALID', `two model directories are both named "${id}"`);
         }
         const pipeline = await StableDiffusionPipeline.load(directory, {
-          provider: config.worker.executionProvider,
-          intraOpThreads: config.worker.intraOpThreads,
-          graphOptimization: config.worker.graphOptimization,
+          ...sessionSettingsFrom(config),
           safetyChecker: config.worker.safetyChecker,
           maxPixels: config.limits.maxPixels,
           logger,

@@ -198,7 +198,7 @@ export class WorkerService {
 
   heartbeat(now = Date.now()): WorkerHeartbeat {
     const { generator, config, workerId, version } = this.options;
-    const { jobsPerMinute, stepsPerSecond } = this.throughput.snapshot(now);
+    const { jobsPerMinute, stepsPerSecond, imagesPerSecond } = this.throughput.snapshot(now);
     return {
       v: 1,
       workerId,
@@ -208,7 +208,7 @@ export class WorkerService {
       provider: generator.provider,
       simulated: generator.simulated,
       slots: { total: config.worker.slots, free: this.stopping ? 0 : this.freeSlots },
-      throughput: { jobsPerMinute, stepsPerSecond },
+      throughput: { jobsPerMinute, stepsPerSecond, imagesPerMinute: imagesPerSecond * 60 },
       startedAt: this.startedAt,
       at: now,
       capabilities: [...WORKER_CAPABILITIES],
