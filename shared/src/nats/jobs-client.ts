@@ -146,12 +146,8 @@ export class JobsClient {
     });
     const retry = logger === undefined ? {} : { logger };
     if (provision) {
-      // Provisioning only creates what is missing: repeating it after a timeout is harmless.
-      await withNatsRetry(
-        'provisioning JetStream',
-        () => provisionJetStream(jsm, config, { resources: REQUESTER_RESOURCES, ...retry }),
-        retry,
-      );
+      // Retried inside while a server restarts: it only creates what is missing.
+      await provisionJetStream(jsm, config, { resources: REQUESTER_RESOURCES, ...retry });
     }
     const js = jetstream(connection);
     const images = await withNatsRetry(

@@ -10,6 +10,7 @@ import {
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
+  JetStreamApiError,
   RetentionPolicy,
   StorageType,
   type ConsumerConfig,
@@ -30,6 +31,7 @@ import {
   kvSubject,
 } from '../names.js';
 import { isMissingResource, natsFailure } from './errors.js';
+import { withNatsRetry } from './retry.js';
 
 export const JETSTREAM_RESOURCES = [
   'jobs',
@@ -427,12 +429,28 @@ export async function provisionJetStream(
   config: Config,
   { resources = JETSTREAM_RESOURCES, models = [], logger }: ProvisionOptions = {},
 ): Promise<ProvisionReport> {
-  const report: ProvisionReport = { created: [], updated: [], unchanged: [] };
   const streams = desiredStreams(config);
-  for (const resource of resources) await ensureStream(jsm, streams[resource], report, logger);
-  for (const model of models) {
-    await ensureJobConsumer(jsm, config, model, report, logger);
-    await ensureBacklogObserver(jsm, model, report, logger);
-  }
-  return report;
+  // Idempotent, so a pass cut short by a restart or a leader election simply runs again.
+  return withNatsRetry(
+    'provisioning JetStream',
+    async () => {
+      const report: ProvisionReport = { created: [], updated: [], unchanged: [] };
+      for (const resource of resources) await ensureStream(jsm, streams[resource], report, logger);
+      for (const model of models) {
+        await ensureJobConsumer(jsm, config, model, report, logger);
+        await ensureBacklogObserver(jsm, model, report, logger);
+      }
+      return report;
+    },
+    { ...(logger === undefined ? {} : { logger }), alsoRetry: lostCreateRace },
+  );
+}
+
+/**
+ * Two processes creating the same stream at once: the loser is told the name or its subjects are
+ * taken. The next pass finds the stream and compares its settings instead.
+ */
+function lostCreateRace(error: unknown): boolean {
+  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+  return cause instanceof JetStreamApiError && (cause.code === 10058 || cause.code === 10065);
 }

@@ -53,6 +53,8 @@ export interface NatsRetryOptions {
   /** First and longest pause between attempts. */
   minDelayMs?: number;
   maxDelayMs?: number;
+  /** Other failures this operation may retry (say, a race it loses only once). */
+  alsoRetry?: (error: unknown) => boolean;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function withNatsRetry<T>(
     logger,
     minDelayMs = 100,
     maxDelayMs = 2000,
+    alsoRetry = () => false,
   }: NatsRetryOptions = {},
 ): Promise<T> {
   const started = Date.now();
@@ -79,7 +82,7 @@ export async function withNatsRetry<T>(
           return await operation(attempt);
         } catch (error) {
           // p-retry retries anything but AbortError; only passing NATS failures deserve another go.
-          if (!isTransientNatsError(error))
+          if (!isTransientNatsError(error) && !alsoRetry(error))
             throw new AbortError(error instanceof Error ? error : String(error));
           throw error;
         }
