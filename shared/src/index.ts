@@ -14,6 +14,14 @@ export {
 } from './errors.js';
 export { LIMITS, rangeText } from './limits.js';
 export {
+  PROMPT_SYNTAXES,
+  DEFAULT_PROMPT_SYNTAX,
+  unsupportedPromptConstructs,
+  unsupportedPromptNotice,
+  promptCutNotice,
+  type PromptSyntax,
+} from './prompt-syntax.js';
+export {
   SUBJECT_ROOT,
   STREAMS,
   KV_BUCKETS,

@@ -4,7 +4,13 @@
  * privately from NATS: the rate limiter's slots, job state, the queue streams and worker heartbeats.
  */
 import type { ChatInputCommandInteraction } from 'discord.js';
-import { collectStatus, LIMITS, type JobStateRecord, type WorkerHeartbeat } from '@sdbot/shared';
+import {
+  collectStatus,
+  DEFAULT_PROMPT_SYNTAX,
+  LIMITS,
+  type JobStateRecord,
+  type WorkerHeartbeat,
+} from '@sdbot/shared';
 import { formatQuota } from '../preferences/changes.js';
 import { KNOWN_FLAGS_TEXT } from '../prompt/flags.js';
 import { dailyLimits } from '../requests/request-job.js';
@@ -149,5 +155,10 @@ export async function handleInfo(ctx: BotContext, interaction: ChatInputCommandI
     if (line !== undefined) lines.push(line);
   }
   lines.push(`**Prompt flags**: ${KNOWN_FLAGS_TEXT}`);
+  lines.push(
+    (settings?.promptSyntax ?? DEFAULT_PROMPT_SYNTAX) === 'a1111'
+      ? '**Prompt syntax**: A1111: `(word)`, `(word:1.3)`, `[word]`, `\\(` for a literal bracket, `BREAK`; up to 3 chunks of 75 tokens.'
+      : '**Prompt syntax**: plain: the prompt is read as typed, up to 77 tokens.',
+  );
   await interaction.editReply({ content: clip(lines.join('\n')), allowedMentions: { parse: [] } });
 }

@@ -5,6 +5,7 @@
  * may only lower the bot's own limits (pixels, rate limits), never raise them.
  */
 import {
+  DEFAULT_PROMPT_SYNTAX,
   guildSettingsSchema,
   LIMITS,
   ValidationError,
@@ -45,7 +46,8 @@ type TopLevelField =
   | 'variationStrength'
   | 'nsfwPolicy'
   | 'userDailyImages'
-  | 'serverDailyImages';
+  | 'serverDailyImages'
+  | 'promptSyntax';
 type RateLimitField = keyof Config['rateLimits'];
 type SettingLocation = { in: 'settings'; field: TopLevelField } | { in: 'rateLimits'; field: RateLimitField };
 
@@ -158,6 +160,13 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     'Images the whole server may make per day (UTC)',
     numberOrText,
     () => 'no quota',
+  ),
+  topLevel(
+    'prompt-syntax',
+    'promptSyntax',
+    'a1111 (weights, BREAK) or plain',
+    (text) => text.trim().toLowerCase(),
+    () => DEFAULT_PROMPT_SYNTAX,
   ),
   rateLimit('guild-jobs-per-minute', 'guildJobsPerMinute', 'Jobs per minute for the whole server'),
   rateLimit(

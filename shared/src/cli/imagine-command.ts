@@ -12,6 +12,13 @@ import { numberIn, oneOf } from '../protocol/fields.js';
 import { GENERATION_FIELDS, NOISE_SOURCES, SCHEDULER_NAMES } from '../protocol/job.js';
 import type { JobResult } from '../protocol/outcome.js';
 import {
+  DEFAULT_PROMPT_SYNTAX,
+  PROMPT_SYNTAXES,
+  promptCutNotice,
+  unsupportedPromptNotice,
+  type PromptSyntax,
+} from '../prompt-syntax.js';
+import {
   UsageError,
   numberOption,
   stringOption,
@@ -65,6 +72,7 @@ class PreviewWriter {
 const FLAG_OF_FIELD: Record<string, string> = {
   prompt: '--prompt',
   negativePrompt: '--negative',
+  syntax: '--syntax',
   scheduler: '--scheduler',
   rng: '--rng',
   model: '--model',
@@ -128,6 +136,7 @@ function buildDraft(
     count: numberOption(options, 'count', GENERATION_FIELDS.count) ?? 1,
     scheduler: choiceOption(options, 'scheduler', SCHEDULER_NAMES) ?? defaults.scheduler,
     rng: choiceOption(options, 'rng', NOISE_SOURCES) ?? defaults.rng,
+    syntax: choiceOption(options, 'syntax', PROMPT_SYNTAXES) ?? DEFAULT_PROMPT_SYNTAX,
   };
   const strength = numberOption(options, 'strength', numberIn(LIMITS.strength));
   if (source !== undefined) {
@@ -148,13 +157,19 @@ export const imagineCommand: CommandDefinition = {
   name: 'imagine',
   summary: 'Generate images through NATS on whichever worker is free, and save them',
   usage:
-    '--nats URL --prompt TEXT --out FILE.png [--negative TEXT] [--seed N] [--steps N] [--guidance X]\n' +
-    '       [--width N] [--height N] [--scheduler NAME] [--rng numpy|torch] [--count N]\n' +
+    '--nats URL --prompt TEXT --out FILE.png [--negative TEXT] [--syntax a1111|plain]\n' +
+    '       [--seed N] [--steps N] [--guidance X] [--width N] [--height N] [--scheduler NAME]\n' +
+    '       [--rng numpy|torch] [--count N]\n' +
     '       [--init IMAGE --strength X] [--model ID] [--timeout DURATION] [--json]',
   options: {
     nats: natsUrlOption,
-    prompt: { type: 'string', valueName: 'TEXT', description: 'What to draw' },
+    prompt: { type: 'string', valueName: 'TEXT', description: 'What to draw ("" for unconditional)' },
     negative: { type: 'string', valueName: 'TEXT', description: 'What to avoid' },
+    syntax: {
+      type: 'string',
+      valueName: 'a1111|plain',
+      description: `How prompts are read (default ${DEFAULT_PROMPT_SYNTAX}): A1111 weights, BREAK and 3 chunks, or plain text cut at 77 tokens`,
+    },
     seed: { type: 'string', valueName: 'N', description: 'Seed of the first image (default random)' },
     steps: { type: 'string', valueName: 'N', description: 'Denoising steps (default SDBOT_DEFAULT_STEPS)' },
     guidance: {
@@ -330,6 +345,11 @@ export const imagineCommand: CommandDefinition = {
               `${paths[index] ?? ''}  seed ${image.seed}${image.nsfw ? '  (filtered: NSFW)' : ''}\n`,
             );
           }
+          const notes =
+            submitted.kind === 'upscale'
+              ? []
+              : promptNotes(submitted.prompt, submitted.syntax ?? 'plain', finished);
+          for (const line of notes) stdout.write(`${line}\n`);
         }
       } finally {
         done.abort();
@@ -346,6 +366,19 @@ export const imagineCommand: CommandDefinition = {
     return 0;
   },
 };
+
+/** What the model did not read of the prompts, and the A1111 constructs it read as text. */
+function promptNotes(prompt: string, syntax: PromptSyntax, result: JobResult): string[] {
+  const notes: string[] = [];
+  const unsupported = unsupportedPromptNotice(prompt, syntax);
+  if (unsupported !== undefined) notes.push(unsupported);
+  const negative = result.negativeTruncatedTokens ?? 0;
+  if (result.truncatedTokens > 0) {
+    notes.push(promptCutNotice('prompt', result.truncatedTokens, syntax, result.promptChunkLimit));
+  }
+  if (negative > 0) notes.push(promptCutNotice('negative prompt', negative, syntax, result.promptChunkLimit));
+  return notes;
+}
 
 async function saveImages(client: JobsClient, result: JobResult, paths: string[]): Promise<void> {
   for (const [index, image] of result.images.entries()) {
@@ -369,6 +402,7 @@ function summary(result: JobResult, paths: string[]) {
       height: image.height,
     })),
     truncatedTokens: result.truncatedTokens,
+    negativeTruncatedTokens: result.negativeTruncatedTokens ?? 0,
     timings: result.timings,
   };
 }

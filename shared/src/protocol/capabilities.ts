@@ -22,12 +22,17 @@ export const BASE_CAPABILITIES: readonly string[] = ['txt2img', 'img2img', 'vari
  * What this build's workers announce. Add a name here, in `requiredCapabilities`, and in the
  * README's table when a job field an older worker would ignore is added.
  */
-export const WORKER_CAPABILITIES: readonly string[] = [...BASE_CAPABILITIES, 'seed-variation'];
+export const WORKER_CAPABILITIES: readonly string[] = [
+  ...BASE_CAPABILITIES,
+  'seed-variation',
+  'prompt-syntax:a1111',
+];
 
 /** The fields of a job that decide what it needs. */
 export interface CapabilityNeeds {
   kind: string;
   variation?: unknown;
+  syntax?: string | undefined;
   requires?: readonly string[] | undefined;
 }
 
@@ -36,6 +41,8 @@ export function requiredCapabilities(job: CapabilityNeeds): string[] {
   const needs = new Set<string>([job.kind, ...(job.requires ?? [])]);
   // An older worker would drop `variation` and render the plain seed.
   if (job.variation !== undefined) needs.add('seed-variation');
+  // An older worker would drop `syntax` and read (word:1.2) or [a:b:5] as plain words.
+  if (job.syntax !== undefined && job.syntax !== 'plain') needs.add(`prompt-syntax:${job.syntax}`);
   return [...needs];
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS, rangeText } from '../limits.js';
+import { PROMPT_SYNTAXES } from '../prompt-syntax.js';
 import { capabilityName } from './capabilities.js';
 import { objectRefSchema, versionField } from './common.js';
 import {
@@ -89,8 +90,11 @@ const baseFields = {
  * `sdbot imagine`, `sdbot generate`) checks its values with these, so errors read the same.
  */
 export const GENERATION_FIELDS = {
-  prompt: textUpTo(LIMITS.promptMaxChars, { allowEmpty: false }),
+  /** May be empty: unconditional generation, as in diffusers. */
+  prompt: textUpTo(LIMITS.promptMaxChars, { allowEmpty: true }),
   negativePrompt: textUpTo(LIMITS.negativePromptMaxChars, { allowEmpty: true }).default(''),
+  /** How the worker reads both prompts; absent (producers older than the field): plain. */
+  syntax: oneOf(PROMPT_SYNTAXES).optional(),
   seed: integerIn(LIMITS.seed),
   steps: integerIn(LIMITS.steps),
   /** Classifier-free guidance scale (A1111's "CFG scale", the `--cfg` flag). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from '../limits.js';
+import { PROMPT_SYNTAXES } from '../prompt-syntax.js';
 import { versionField } from './common.js';
 import { SCHEDULER_NAMES } from './job.js';
 import { identifier, integerIn, numberIn, oneOf, snowflake, textUpTo, timestamp } from './fields.js';
@@ -67,6 +68,8 @@ export const guildSettingsSchema = z.object({
     .record(snowflake(), channelDefaultsSchema)
     .refine((record) => Object.keys(record).length <= 500, { message: 'must list at most 500 channels' })
     .default({}),
+  /** How this server's prompts are read; unset: DEFAULT_PROMPT_SYNTAX. */
+  promptSyntax: oneOf(PROMPT_SYNTAXES).optional(),
   updatedAt: timestamp(),
   updatedBy: textUpTo(64, { allowEmpty: false }),
 });

@@ -165,6 +165,7 @@ describe('guild setting keys', () => {
       '`nsfw-policy`: block',
       '`user-daily-images`: no quota (bot default)',
       '`server-daily-images`: no quota (bot default)',
+      '`prompt-syntax`: a1111 (bot default)',
       '`guild-jobs-per-minute`: 20 (bot default)',
       '`guild-burst`: 10 (bot default)',
       '`user-jobs-per-minute`: 6 (bot default)',

@@ -42,6 +42,11 @@ export interface StableDiffusionModel {
   schedulerConfig: SchedulerConfig;
   textEncoder: InferenceModel;
   unet: { model: InferenceModel; signature: UnetSignature };
+  /**
+   * Prompt chunks of 77 tokens the UNet's `encoder_hidden_states` must have, when the export fixes
+   * its sequence length (undefined: any number, the usual dynamic axis).
+   */
+  fixedPromptChunks: number | undefined;
   vaeDecoder: InferenceModel;
   /** Absent when the export has none: img2img is then refused. */
   vaeEncoder: { model: InferenceModel; signature: VaeEncoderSignature } | undefined;
@@ -241,6 +246,9 @@ export async function loadModelDirectory(
         `${unetModel.file}: encoder_hidden_states is ${unetWidth} wide but the text encoder produces ${hiddenSize}`,
       );
     }
+    const sequence = unetModel.inputs.find((input) => input.name === 'encoder_hidden_states')?.shape[1];
+    const fixedPromptChunks =
+      typeof sequence === 'number' ? Math.max(1, Math.floor(sequence / tokenizer.maxLength)) : undefined;
     const vaeDecoder = await open('vae_decoder');
     adaptVaeDecoder(vaeDecoder);
     let vaeEncoder: StableDiffusionModel['vaeEncoder'];
@@ -267,6 +275,7 @@ export async function loadModelDirectory(
       schedulerConfig,
       textEncoder,
       unet: { model: unetModel, signature: unetSignature },
+      fixedPromptChunks,
       vaeDecoder,
       vaeEncoder,
       safetyChecker,

@@ -3,11 +3,13 @@
  * `steps: must be an integer in 1..150 (got 0)` reads the same from the CLI, Discord or a worker.
  */
 import {
+  DEFAULT_PROMPT_SYNTAX,
   GENERATION_FIELDS,
   LIMITS,
   validate,
   ValidationError,
   type NoiseSource,
+  type PromptSyntax,
   type SchedulerName,
 } from '@sdbot/shared';
 import { z } from 'zod';
@@ -16,9 +18,12 @@ import { z } from 'zod';
 export type ImageInput = Uint8Array | string;
 
 export interface PipelineRequest {
+  /** May be empty (unconditional generation). */
   prompt: string;
   /** Defaults to "" (the reference's unconditional prompt). */
   negativePrompt?: string;
+  /** How both prompts are read (default a1111; plain is the reference pipeline's reading). */
+  syntax?: PromptSyntax | undefined;
   /** Image i of the batch uses seed + i (mod 2^32) with its own generator. */
   seed: number;
   steps: number;
@@ -43,6 +48,7 @@ export interface PipelineRequest {
 export interface ValidatedRequest {
   prompt: string;
   negativePrompt: string;
+  syntax: PromptSyntax;
   seed: number;
   steps: number;
   guidance: number;
@@ -62,6 +68,7 @@ const fields = GENERATION_FIELDS;
 /** A job's generation fields; the size may follow an init image and one image is the default. */
 const requestSchema = z.object({
   ...fields,
+  syntax: fields.syntax.unwrap().default(DEFAULT_PROMPT_SYNTAX),
   width: fields.width.optional(),
   height: fields.height.optional(),
   count: fields.count.default(1),

@@ -22,6 +22,10 @@ export interface GenerationOutput {
   images: GeneratedImage[];
   /** Prompt tokens beyond the text encoder's window that were dropped. */
   truncatedTokens: number;
+  /** The same for the negative prompt. */
+  negativeTruncatedTokens?: number;
+  /** A1111 syntax: the most 75-token chunks a prompt could use. */
+  promptChunkLimit?: number;
   /** Milliseconds per stage (textEncoder, unet, vae, safety, watermark, encode). */
   stages: Record<string, number>;
 }

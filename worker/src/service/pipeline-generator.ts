@@ -42,7 +42,9 @@ function pipelineRequest(
   sourceImage: Uint8Array | undefined,
   safetyCheck: boolean,
 ): PipelineRequest {
-  const { strength, ...params } = job;
+  const { strength, syntax, ...fields } = job;
+  // A job from a producer older than the syntax field meant its prompts literally.
+  const params = { ...fields, syntax: syntax ?? 'plain' };
   // A job from an opted-in age-restricted channel gets flagged images back, marked.
   const keepFlagged = job.nsfw === 'allow';
   return sourceImage === undefined
@@ -113,6 +115,8 @@ export class PipelineGenerator implements ImageGenerator {
     return {
       images,
       truncatedTokens: result.truncatedTokens,
+      negativeTruncatedTokens: result.negativeTruncatedTokens,
+      ...(result.promptChunkLimit === undefined ? {} : { promptChunkLimit: result.promptChunkLimit }),
       stages: { ...result.timings.stages, ...finishing },
     };
   }

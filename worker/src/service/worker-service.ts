@@ -382,6 +382,17 @@ export class WorkerService {
         },
       });
       controller.signal.throwIfAborted();
+      if (output.truncatedTokens > 0 || (output.negativeTruncatedTokens ?? 0) > 0) {
+        log.info(
+          {
+            syntax: job.syntax ?? 'plain',
+            // Counts of tokens cut from each prompt (key names avoid the logger's secret filter).
+            cut: { prompt: output.truncatedTokens, negative: output.negativeTruncatedTokens ?? 0 },
+            chunkLimit: output.promptChunkLimit,
+          },
+          'prompt:truncated',
+        );
+      }
       // The last progress write lands before the final state, so that one needs no re-read.
       await reporter.settled();
       await this.complete(message, job, output, startedAt, state, log);
@@ -526,6 +537,10 @@ export class WorkerService {
       model: job.model,
       images,
       truncatedTokens: output.truncatedTokens,
+      ...(output.negativeTruncatedTokens === undefined
+        ? {}
+        : { negativeTruncatedTokens: output.negativeTruncatedTokens }),
+      ...(output.promptChunkLimit === undefined ? {} : { promptChunkLimit: output.promptChunkLimit }),
       timings: {
         queuedMs: Math.max(0, startedAt - job.createdAt),
         totalMs: completedAt - startedAt,
