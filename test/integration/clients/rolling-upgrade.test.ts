@@ -118,6 +118,13 @@ describe.skipIf(!natsServerAvailable())('rolling upgrades', () => {
     expect(refused).toMatchObject({ code: 'UNSUPPORTED_CAPABILITY' });
     expect(String(refused)).toContain('old-worker (version 0.0.9) lacks seed-variation');
 
+    // An old worker would read A1111 emphasis as plain words.
+    const weighted = {
+      ...testJob(client, { prompt: '(a lighthouse:1.3)', model: 'sim', requester: cliRequester, steps: 2 }),
+      syntax: 'a1111' as const,
+    };
+    await expect(client.submit(weighted)).rejects.toThrow('lacks prompt-syntax:a1111');
+
     // A job of the base protocol runs although an old worker shares the queue.
     const plain = testJob(client, { prompt: 'plain', model: 'sim', requester: cliRequester, steps: 2 });
     const outcome = client.awaitOutcome(plain.id, { timeoutMs: 20_000 });
