@@ -25,6 +25,8 @@ export const REFUSAL_REASONS = [
   'daily-quota',
   /** A flagged image's button where the same job would not be allowed now. */
   'nsfw-not-allowed',
+  /** An image given to the bot that it will not use: not from Discord, not an image, too large. */
+  'attachment-refused',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 

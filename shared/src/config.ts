@@ -257,6 +257,12 @@ export const CONFIG_SPEC = {
       default: 'https://discord.com/api',
       description: 'Discord REST base URL; point it at the emulator in tests.',
     }),
+    cdnUrl: variable({
+      env: 'DISCORD_CDN_URL',
+      schema: url.optional(),
+      description:
+        'One more origin the bot downloads attachments from, besides cdn.discordapp.com and media.discordapp.net (a proxy, or the emulator in tests).',
+    }),
   },
   worker: {
     models: variable({
@@ -343,6 +349,24 @@ export const CONFIG_SPEC = {
       schema: integer(0, 1000),
       default: 5,
       description: 'Publish a preview image every N steps (0: never).',
+    }),
+    upscalers: variable({
+      env: 'SDBOT_UPSCALERS',
+      schema: list,
+      default: [],
+      description: 'Comma-separated super-resolution models the worker loads (a directory with one .onnx).',
+    }),
+    upscaleTile: variable({
+      env: 'SDBOT_UPSCALE_TILE',
+      schema: integer(0, 4096),
+      default: 256,
+      description: 'Upscaler tile side in input pixels (0: whole image; memory grows with the tile).',
+    }),
+    upscaleOverlap: variable({
+      env: 'SDBOT_UPSCALE_OVERLAP',
+      schema: integer(0, 1024),
+      default: 32,
+      description: 'Pixels neighbouring upscaler tiles share and blend (under half the tile).',
     }),
   },
   limits: {

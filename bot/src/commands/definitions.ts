@@ -41,6 +41,8 @@ export const IMAGINE_OPTIONS = {
   scheduler: 'scheduler',
   model: 'model',
   count: 'count',
+  image: 'image',
+  strength: 'strength',
 } as const;
 
 /** Subcommands and subcommand groups of /settings, and their option names. */
@@ -165,6 +167,18 @@ function imagineCommand() {
         .setDescription(`Pictures to draw, default ${LIMITS.count.max} (same as --count)`)
         .setMinValue(LIMITS.count.min)
         .setMaxValue(LIMITS.count.max),
+    )
+    .addAttachmentOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.image)
+        .setDescription('Start from this image (PNG, JPEG, WebP or GIF, up to 10 MB)'),
+    )
+    .addNumberOption((option) =>
+      option
+        .setName(IMAGINE_OPTIONS.strength)
+        .setDescription('How far to move from the image: 0 keeps it, 1 ignores it (default 0.6)')
+        .setMinValue(LIMITS.strength.min)
+        .setMaxValue(LIMITS.strength.max),
     );
 }
 

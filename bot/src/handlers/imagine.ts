@@ -13,6 +13,7 @@ import { modelSuggestions } from '../commands/autocomplete.js';
 import { IMAGINE_OPTIONS } from '../commands/definitions.js';
 import { buildJobRequest, checkImagineInput, type ImagineOptions } from '../prompt/job-request.js';
 import type { BotContext } from '../service/context.js';
+import { readImageInput, withSourceImage } from './image-input.js';
 import { deferPublicly } from './respond.js';
 import { requestContext, requestJob } from '../requests/request-job.js';
 
@@ -69,12 +70,14 @@ export async function handleImagine(
   interaction: ChatInputCommandInteraction,
 ): Promise<void> {
   const options = readImagineOptions(interaction);
+  const image = readImageInput(interaction);
   checkImagineInput(options, ctx.jobDefaults);
   if (!(await deferPublicly(interaction))) return;
   const context = await requestContext(ctx, interaction);
   const notes: string[] = [];
   const draft = buildJobRequest(options, { ...context, defaults: ctx.jobDefaults, notes });
-  await requestJob(ctx, interaction, draft, context, notes);
+  const job = image === undefined ? draft : await withSourceImage(ctx, interaction, draft, image, context);
+  await requestJob(ctx, interaction, job, context, notes);
 }
 
 export async function handleImagineAutocomplete(
@@ -88,7 +91,9 @@ export async function handleImagineAutocomplete(
   }
   const workers = await ctx.jobs.liveWorkers();
   const models = workers.flatMap((worker) =>
-    worker.models.map((model) => ({ id: model.id, name: model.name })),
+    worker.models.flatMap((model) =>
+      model.upscaler === undefined ? [{ id: model.id, name: model.name }] : [],
+    ),
   );
   await interaction.respond(modelSuggestions(models, focused.value));
 }

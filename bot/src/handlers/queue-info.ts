@@ -100,6 +100,8 @@ function summarizeModels(workers: readonly WorkerHeartbeat[]): ModelSummary[] {
   const models = new Map<string, ModelSummary>();
   for (const worker of workers) {
     for (const model of worker.models) {
+      // Upscalers are listed on their own line of /info.
+      if (model.upscaler !== undefined) continue;
       const known = models.get(model.id);
       models.set(model.id, {
         id: model.id,
@@ -131,6 +133,18 @@ export async function handleInfo(ctx: BotContext, interaction: ChatInputCommandI
       `- ${label}: ${checker}, ${plural(model.workers, 'worker')}${model.simulated ? ', simulated' : ''}`,
     );
   }
+  const upscalers = [
+    ...new Set(
+      workers.flatMap((worker) =>
+        worker.models.flatMap((model) =>
+          model.upscaler === undefined ? [] : [`\`${model.id}\` (${model.upscaler.scale}x)`],
+        ),
+      ),
+    ),
+  ];
+  lines.push(
+    `**Upscalers**: ${upscalers.length === 0 ? 'none online (U posts images at their generated size)' : upscalers.join(', ')}`,
+  );
   const workerVersions = [...new Set(workers.map((worker) => worker.version))].join(', ') || 'none online';
   lines.push(`**Versions**: bot ${ctx.version}; workers ${workerVersions}`);
   const defaults = ctx.jobDefaults;

@@ -38,7 +38,7 @@ function title(job: Job): string | undefined {
     case 'variation':
       return `Variation of image${image}`;
     case 'img2img':
-      return 'Drawn from an image';
+      return job.hires === undefined ? 'Drawn from an image' : `Upscale (Creative) of image${image}`;
   }
 }
 

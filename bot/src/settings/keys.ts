@@ -15,6 +15,7 @@ import {
   type ValidationIssue,
 } from '@sdbot/shared';
 import { SCHEDULER_LABELS, parseSchedulerName } from '../prompt/schedulers.js';
+import { UPSCALE_DEFAULTS } from '../upscale/sizes.js';
 
 /** Bot-wide values a guild's settings fall back to and may not exceed. */
 export interface SettingsDefaults {
@@ -44,6 +45,9 @@ type TopLevelField =
   | 'defaultModel'
   | 'defaultScheduler'
   | 'variationStrength'
+  | 'upscaleFactor'
+  | 'upscaleMaxPixels'
+  | 'creativeStrength'
   | 'nsfwPolicy'
   | 'userDailyImages'
   | 'serverDailyImages'
@@ -139,6 +143,23 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     'How far V buttons move from the image (0..1)',
     numberOrText,
     (defaults) => String(defaults.variationStrength),
+  ),
+  topLevel('upscale-factor', 'upscaleFactor', 'U and Upscale again enlarge by 2 or 4', numberOrText, () =>
+    String(UPSCALE_DEFAULTS.factor),
+  ),
+  topLevel(
+    'upscale-max-pixels',
+    'upscaleMaxPixels',
+    'Largest upscaled width x height, e.g. 2048x2048',
+    pixelsOrText,
+    () => `${UPSCALE_DEFAULTS.maxPixels} (2048x2048)`,
+  ),
+  topLevel(
+    'creative-strength',
+    'creativeStrength',
+    'How far Upscale (Creative) redraws the image (0..1)',
+    numberOrText,
+    () => String(UPSCALE_DEFAULTS.creativeStrength),
   ),
   topLevel(
     'nsfw-policy',

@@ -48,9 +48,11 @@ type WorkerStatus = JobSystemStatus['workers'][number];
  */
 function describeModels(worker: WorkerStatus): string {
   return worker.models
-    .map((model) =>
-      model.safetyChecker || worker.simulated ? model.id : `${model.id} (safety checker: OFF)`,
-    )
+    .map((model) => {
+      // Upscalers enlarge checked images and have no checker of their own.
+      if (model.upscaler !== undefined) return `${model.id} (upscaler ${model.upscaler.scale}x)`;
+      return model.safetyChecker || worker.simulated ? model.id : `${model.id} (safety checker: OFF)`;
+    })
     .join(',');
 }
 

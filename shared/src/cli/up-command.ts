@@ -58,14 +58,20 @@ export const upCommand: CommandDefinition = {
   name: 'up',
   summary: 'Run everything on this machine: a local NATS server, one worker per model, and the bot',
   usage:
-    '[--model DIR ...] [--yes] [--simulate MS_PER_STEP] [--data DIR] [--port N] [--nats-server PATH]\n' +
-    '       [--log-format json|pretty]',
+    '[--model DIR ...] [--upscaler DIR ...] [--yes] [--simulate MS_PER_STEP] [--data DIR] [--port N]\n' +
+    '       [--nats-server PATH] [--log-format json|pretty]',
   options: {
     model: {
       type: 'string',
       multiple: true,
       valueName: 'DIR',
       description: 'Model directory (default SDBOT_MODELS); with --simulate, a model id',
+    },
+    upscaler: {
+      type: 'string',
+      multiple: true,
+      valueName: 'DIR',
+      description: 'Super-resolution model every worker also loads (default SDBOT_UPSCALERS)',
     },
     simulate: {
       type: 'string',
@@ -110,6 +116,8 @@ export const upCommand: CommandDefinition = {
     const simulate = stringOption(options, 'simulate');
     const format = logFormatOption(stringOption(options, 'log-format'));
     const overrides: Record<string, unknown> = models.length > 0 ? { SDBOT_MODELS: models } : {};
+    const upscalers = stringListOption(options, 'upscaler');
+    if (upscalers.length > 0) overrides.SDBOT_UPSCALERS = upscalers;
     if (format !== undefined) overrides.LOG_FORMAT = format;
     let config = loadConfig({ env, overrides });
     const logFormat = resolveLogFormat(config.log.format, stderr);
@@ -209,6 +217,8 @@ async function startEverything(options: StartOptions): Promise<RunningService> {
     for (const [index, model] of config.worker.models.entries()) {
       const args = [sdbotEntryPoint, 'worker', '--model', model];
       if (simulate !== undefined) args.push('--simulate', simulate);
+      // Each worker serves the upscalers too, so a Creative upscale finds one beside its model.
+      for (const upscaler of config.worker.upscalers) args.push('--upscaler', upscaler);
       const worker = new SupervisedProcess({
         name: `worker ${model}`,
         command: process.execPath,

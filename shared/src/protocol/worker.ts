@@ -29,6 +29,8 @@ export const workerHeartbeatSchema = z.object({
         /** Short content hash of the model files, shown in provenance. */
         hash: textUpTo(64, { allowEmpty: false }).optional(),
         safetyChecker: flag(),
+        /** Present on a super-resolution model (upscale jobs): its scale factor. */
+        upscaler: z.object({ scale: integerIn({ min: 2, max: 8 }) }).optional(),
       }),
     )
     .min(1),

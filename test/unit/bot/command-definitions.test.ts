@@ -161,7 +161,10 @@ describe('slash command definitions', () => {
       'scheduler',
       'model',
       'count',
+      'image',
+      'strength',
     ]);
+    expect(option(options, 'strength')).toMatchObject({ min_value: 0, max_value: 1 });
     expect(option(options, 'prompt')).toMatchObject({ required: true, max_length: LIMITS.promptMaxChars });
     expect(option(options, 'steps')).toMatchObject({ min_value: 1, max_value: 150 });
     expect(option(options, 'seed')).toMatchObject({ min_value: 0, max_value: 2 ** 32 - 1 });

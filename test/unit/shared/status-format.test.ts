@@ -56,6 +56,21 @@ describe('sdbot status text', () => {
     expect(text).not.toContain('safety checker');
     expect(text).toMatch(/gpu-1 +sd15 +cuda/);
   });
+
+  it('lists upscalers with their scale, not as models without a checker', () => {
+    const text = formatStatus(
+      status([
+        worker({
+          models: [
+            { id: 'sd15', name: 'sd15', safetyChecker: true },
+            { id: 'realesrgan-x4', name: 'realesrgan-x4', safetyChecker: false, upscaler: { scale: 4 } },
+          ],
+        }),
+      ]),
+    );
+    expect(text).toMatch(/gpu-1 +sd15,realesrgan-x4 \(upscaler 4x\) +cuda/);
+    expect(text).not.toContain('safety checker');
+  });
 });
 
 describe('sdbot status workers table', () => {

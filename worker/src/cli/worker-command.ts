@@ -22,6 +22,8 @@ import { PipelineGenerator } from '../service/pipeline-generator.js';
 import { warnUncheckedModels } from '../service/safety-warning.js';
 import { SimulatedGenerator } from '../service/simulated-generator.js';
 import { WorkerService } from '../service/worker-service.js';
+import { loadUpscalers } from '../upscale/load.js';
+import { UpscalingGenerator } from '../upscale/upscaling-generator.js';
 
 /** Host name plus a random suffix, reduced to a valid subject token. */
 function defaultWorkerId(): string {
@@ -52,7 +54,8 @@ function parseMsPerStep(text: string): number {
 export const workerCommand: CommandDefinition = {
   name: 'worker',
   summary: 'Run a worker: pull generation jobs from NATS for the models it loads',
-  usage: '--nats URL --model DIR [--model DIR ...] [--simulate MS_PER_STEP] [--slots N] [--id ID]',
+  usage:
+    '--nats URL --model DIR [--model DIR ...] [--upscaler DIR ...] [--simulate MS_PER_STEP] [--slots N] [--id ID]',
   options: {
     nats: {
       type: 'string',
@@ -64,6 +67,13 @@ export const workerCommand: CommandDefinition = {
       multiple: true,
       valueName: 'DIR',
       description: 'Model directory to load (default SDBOT_MODELS); with --simulate, a model id',
+    },
+    upscaler: {
+      type: 'string',
+      multiple: true,
+      valueName: 'DIR',
+      description:
+        'Super-resolution model to load: a directory with one .onnx file (default SDBOT_UPSCALERS)',
     },
     simulate: {
       type: 'string',
@@ -89,6 +99,8 @@ export const workerCommand: CommandDefinition = {
     const overrides: Record<string, unknown> = {};
     const models = stringListOption(options, 'model');
     if (models.length > 0) overrides.SDBOT_MODELS = models;
+    const upscalerPaths = stringListOption(options, 'upscaler');
+    if (upscalerPaths.length > 0) overrides.SDBOT_UPSCALERS = upscalerPaths;
     const flags = {
       nats: 'NATS_URL',
       slots: 'SDBOT_WORKER_SLOTS',
@@ -100,7 +112,9 @@ export const workerCommand: CommandDefinition = {
       if (value !== undefined) overrides[variable] = value;
     }
     const config = loadConfig({ env, overrides });
-    if (config.worker.models.length === 0) throw new UsageError('--model is required (or set SDBOT_MODELS)');
+    if (config.worker.models.length === 0 && config.worker.upscalers.length === 0) {
+      throw new UsageError('--model or --upscaler is required (or set SDBOT_MODELS or SDBOT_UPSCALERS)');
+    }
     if (config.nats.url === undefined) throw new UsageError('--nats is required (or set NATS_URL)');
     const simulate = stringOption(options, 'simulate');
     const workerId = config.worker.workerId ?? defaultWorkerId();
@@ -137,10 +151,19 @@ async function startWorker({
   logger,
   metrics,
 }: StartWorkerOptions): Promise<RunningService> {
-  const generator: ImageGenerator =
-    simulate === undefined
-      ? await PipelineGenerator.load(config.worker.models, config, logger)
-      : new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
+  const diffusion: ImageGenerator | undefined =
+    config.worker.models.length === 0
+      ? undefined
+      : simulate === undefined
+        ? await PipelineGenerator.load(config.worker.models, config, logger)
+        : new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
+  const upscalers = await loadUpscalers(config.worker.upscalers, config, logger).catch(
+    async (error: unknown) => {
+      await diffusion?.close();
+      throw error;
+    },
+  );
+  const generator: ImageGenerator = new UpscalingGenerator(diffusion, upscalers, config, logger);
   warnUncheckedModels(logger, generator);
   let connection: NatsConnection | undefined;
   let service: WorkerService | undefined;

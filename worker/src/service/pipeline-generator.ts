@@ -147,6 +147,11 @@ export class PipelineGenerator implements ImageGenerator {
     const started = performance.now();
     const extra: Record<string, string | number> = { RNG: job.rng };
     if (job.strength !== undefined && job.source !== undefined) extra['Denoising strength'] = job.strength;
+    if (job.kind === 'img2img' && job.hires !== undefined) {
+      // A Creative upscale (hires fix), as A1111 records it.
+      extra['Hires upscale'] = job.hires.factor;
+      if (job.hires.upscaler !== undefined) extra['Hires upscaler'] = job.hires.upscaler;
+    }
     // The job's own prompt, steps, scheduler and guidance; the image's seed and size.
     const parameters = formatParameters({
       ...job,
