@@ -20,6 +20,8 @@ import {
   JOB_FLOW_RESOURCES,
   JobStateStore,
   LOG_EVENTS,
+  WORKER_CAPABILITIES,
+  missingCapabilities,
   OBJECT_STORES,
   STREAMS,
   SUBJECTS,
@@ -34,7 +36,8 @@ import {
   isTerminalStatus,
   jobConsumerName,
   natsFailure,
-  previewObjectName,
+  openPreviewStore,
+  putPreview,
   progressSchema,
   provisionJetStream,
   toSdbotError,
@@ -214,6 +217,7 @@ export class WorkerService {
       throughput: { jobsPerMinute, stepsPerSecond, imagesPerMinute: imagesPerSecond * 60 },
       startedAt: this.startedAt,
       at: now,
+      capabilities: this.capabilities(),
     };
   }
 
@@ -295,6 +299,13 @@ export class WorkerService {
         throw new SdbotError(
           'UNKNOWN_MODEL',
           `job names model "${decoded.model}" but was queued for "${model}" (${message.subject})`,
+        );
+      }
+      const missing = missingCapabilities(decoded, new Set(this.capabilities()));
+      if (missing.length > 0) {
+        throw new SdbotError(
+          'UNSUPPORTED_CAPABILITY',
+          `this worker cannot run the job: it lacks ${missing.join(', ')}`,
         );
       }
       if (!isGenerationJob(decoded) && this.options.generator.upscale === undefined) {
@@ -437,6 +448,24 @@ export class WorkerService {
     if (bytes === null)
       throw new SdbotError('IMAGE_INVALID', `source image ${ref.name} is not in the object store`);
     return bytes;
+  }
+
+  /** What this worker announces and checks jobs against; upscaling only with an upscaler loaded. */
+  private capabilities(): string[] {
+    const upscales = this.options.generator.upscale !== undefined;
+    return [...WORKER_CAPABILITIES, ...(upscales ? ['upscale'] : [])];
+  }
+
+  private previewStore: Promise<ObjectStore> | undefined;
+
+  /** Stores a progress preview in its own short-lived store (never in the image store). */
+  async storePreview(jobId: string, step: number, png: Uint8Array): Promise<ObjectRef> {
+    this.previewStore ??= openPreviewStore(this.js).catch((error: unknown) => {
+      // Not provisioned yet (bots not upgraded): try again with a later preview.
+      this.previewStore = undefined;
+      throw error;
+    });
+    return putPreview(await this.previewStore, jobId, step, png);
   }
 
   /** Stores a PNG in the object store (chunked: images never have to fit in one message). */
@@ -757,7 +786,7 @@ class ProgressReporter {
   ): Promise<void> {
     try {
       const png = await previewPng(latents, width, height);
-      const preview = await this.service.storeImage(previewObjectName(this.job.id), png);
+      const preview = await this.service.storePreview(this.job.id, progress.step, png);
       this.service.publishProgress({ ...progress, preview, at: Date.now() });
     } catch (error) {
       this.log.warn({ err: error }, LOG_EVENTS.preview.failed);
