@@ -11,7 +11,6 @@ const available = natsServerAvailable();
 const defaults: SettingsDefaults = {
   maxPixels: 1024 * 1024,
   defaultScheduler: 'pndm',
-  variationStrength: 0.6,
   rateLimits: {
     guildJobsPerMinute: 20,
     guildBurst: 10,
