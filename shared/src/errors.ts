@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { retryable: false },
   /** The requested model is not served by any worker, or not loaded by this one. */
   UNKNOWN_MODEL: { retryable: false },
+  /** The job needs a capability a worker lacks (an older worker during a rolling upgrade). */
+  UNSUPPORTED_CAPABILITY: { retryable: false },
   /** A model directory is incomplete or one of its files is not what the pipeline expects. */
   MODEL_INVALID: { retryable: false },
   /** The image to start from (img2img, variation, upscale) could not be read. */

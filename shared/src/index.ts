@@ -97,10 +97,19 @@ export {
   type KnownValue,
 } from './nats/cas.js';
 export {
+  DEFAULT_RETRY_WINDOW_MS,
+  isTransientNatsError,
+  withNatsRetry,
+  type NatsRetryOptions,
+} from './nats/retry.js';
+export { installProcessGuards, UNHANDLED_EXIT_CODE } from './cli/process-guard.js';
+export { openPreviewStore, putPreview } from './nats/previews.js';
+export {
   JETSTREAM_RESOURCES,
   JOB_FLOW_RESOURCES,
   REQUESTER_RESOURCES,
   HEARTBEATS_PER_TTL,
+  PREVIEW_MAX_AGE_MS,
   desiredStreams,
   jobConsumerConfig,
   backlogConsumerConfig,

@@ -82,3 +82,12 @@ export {
 } from './protocol/settings.js';
 export { userPreferencesSchema, type UserPreferences } from './protocol/preferences.js';
 export { toValidationIssues, validate, encodeMessage, decodeMessage, parseOrNull } from './protocol/codec.js';
+export {
+  BASE_CAPABILITIES,
+  WORKER_CAPABILITIES,
+  announcedCapabilities,
+  capabilityName,
+  missingCapabilities,
+  requiredCapabilities,
+  type CapabilityNeeds,
+} from './protocol/capabilities.js';

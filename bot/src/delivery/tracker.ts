@@ -25,7 +25,12 @@ import {
 } from '@sdbot/shared';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import type { GuildSettingsStore } from '../settings/store.js';
-import { InteractionReply, isPermanentDiscordFailure, postToChannel } from '../service/discord.js';
+import {
+  InteractionReply,
+  channelPostNonce,
+  isPermanentDiscordFailure,
+  postToChannel,
+} from '../service/discord.js';
 import type { BotMetrics, DeliveryRoute } from '../service/metrics.js';
 import type { DeliveryRecord } from '@sdbot/shared';
 import type { DeliveryStore } from './store.js';
@@ -370,7 +375,12 @@ export class JobTracker {
   private async post(message: OutgoingMessage, record: DeliveryRecord): Promise<DeliveryRoute> {
     if (this.reply !== undefined && (await this.reply.edit(message))) return 'interaction';
     // The interaction cannot be used (expired, refused, or another process's): ping the requester.
-    await postToChannel(this.ctx.client, record.channelId, { ...message, mentionUsers: [record.userId] });
+    await postToChannel(
+      this.ctx.client,
+      record.channelId,
+      { ...message, mentionUsers: [record.userId] },
+      { nonce: channelPostNonce(record.jobId) },
+    );
     return 'channel';
   }
 

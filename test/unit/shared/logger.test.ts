@@ -33,6 +33,24 @@ describe('logger', () => {
     expect(typeof lines[0]?.time).toBe('string');
   });
 
+  it('redacts child-logger bindings, the base bindings and nats.js option names', () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({
+      name: 'worker',
+      destination,
+      bindings: { natsUrl: 'nats://worker:s3cret@nats:4222' },
+    });
+    logger
+      .child({ nats: { user: 'sdbot-worker', pass: 'hunter2', servers: ['nats://tok3n@nats:4222'] } })
+      .info({ options: { pass: 'hunter3' } }, 'nats:connecting');
+    const line = JSON.stringify(lines[0]);
+    for (const secret of ['s3cret', 'hunter2', 'hunter3', 'tok3n']) expect(line).not.toContain(secret);
+    expect(lines[0]).toMatchObject({ nats: { user: 'sdbot-worker', pass: '[REDACTED]' } });
+    // Words that merely contain "pass" are not secrets.
+    logger.info({ passes: 3, bypass: 'yes' }, 'job:completed');
+    expect(lines[1]).toMatchObject({ passes: 3, bypass: 'yes' });
+  });
+
   it('redacts secret-looking keys at any depth', () => {
     const { lines, destination } = capture();
     const logger = createLogger({ name: 'bot', destination });

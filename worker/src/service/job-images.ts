@@ -4,9 +4,16 @@
  * Every call is bounded by the job's deadline; a source that cannot be read (missing, too large, its
  * chunks gone) fails at once with IMAGE_INVALID, which no retry would fix.
  */
-import type { JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
-import { OBJECT_STORES, SdbotError, natsFailure, type ObjectRef } from '@sdbot/shared';
+import {
+  OBJECT_STORES,
+  SdbotError,
+  natsFailure,
+  openPreviewStore,
+  putPreview,
+  type ObjectRef,
+} from '@sdbot/shared';
 import { withDeadline, type JobDeadline } from './deadline.js';
 
 /** How a read reports that it advances (the runner tells JetStream the job is still worked on). */
@@ -20,8 +27,11 @@ export interface JobImagesOptions {
 export class JobImages {
   private readonly stream = `OBJ_${OBJECT_STORES.images}`;
 
+  private previewStore: Promise<ObjectStore> | undefined;
+
   constructor(
     private readonly objects: ObjectStore,
+    private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly options: JobImagesOptions,
   ) {}
@@ -95,6 +105,24 @@ export class JobImages {
     } catch (error) {
       throw asFailure(error, what);
     }
+  }
+
+  /** Stores a progress preview in its own short-lived store (never in the image store). */
+  async storePreview(
+    jobId: string,
+    step: number,
+    png: Uint8Array,
+    deadline: JobDeadline,
+  ): Promise<ObjectRef> {
+    this.previewStore ??= openPreviewStore(this.js).catch((error: unknown) => {
+      // Not provisioned yet (bots not upgraded): try again with a later preview.
+      this.previewStore = undefined;
+      throw error;
+    });
+    const store = await this.previewStore;
+    return withDeadline(`storing the preview of job ${jobId}`, deadline, () =>
+      putPreview(store, jobId, step, png),
+    );
   }
 
   /** Whether the object's data chunks are still stored (they expire or get purged apart from it). */

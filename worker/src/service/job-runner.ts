@@ -12,6 +12,8 @@ import {
   imageObjectName,
   isGenerationJob,
   isTerminalStatus,
+  missingCapabilities,
+  WORKER_CAPABILITIES,
   toSdbotError,
   type Config,
   type Job,
@@ -38,6 +40,11 @@ import type { WorkerMetrics } from './metrics.js';
 import { failureOutcome, type OutcomePublisher } from './outcomes.js';
 import { ProgressReporter, type ProgressReporterDeps } from './progress-reporter.js';
 import type { ThroughputTracker } from './throughput.js';
+
+/** What a worker announces and checks jobs against; upscaling only with an upscaler loaded. */
+export function capabilitiesOf(generator: ImageGenerator): string[] {
+  return [...WORKER_CAPABILITIES, ...(generator.upscale !== undefined ? ['upscale'] : [])];
+}
 
 export interface JobRunnerDeps {
   generator: ImageGenerator;
@@ -95,6 +102,13 @@ export class JobRunner {
         throw new SdbotError(
           'UNKNOWN_MODEL',
           `job names model "${decoded.model}" but was queued for "${model}" (${message.subject})`,
+        );
+      }
+      const missing = missingCapabilities(decoded, new Set(capabilitiesOf(this.deps.generator)));
+      if (missing.length > 0) {
+        throw new SdbotError(
+          'UNSUPPORTED_CAPABILITY',
+          `this worker cannot run the job: it lacks ${missing.join(', ')}`,
         );
       }
       if (!isGenerationJob(decoded) && this.deps.generator.upscale === undefined) {

@@ -8,7 +8,6 @@ import {
   CancelledError,
   SUBJECTS,
   encodeMessage,
-  previewObjectName,
   progressSchema,
   type Job,
   type Logger,
@@ -124,7 +123,7 @@ export class ProgressReporter {
   ): Promise<void> {
     try {
       const png = await previewPng(latents, width, height);
-      const preview = await this.deps.images.store(previewObjectName(this.job.id), png, this.deadline);
+      const preview = await this.deps.images.storePreview(this.job.id, progress.step, png, this.deadline);
       this.publish({ ...progress, preview, at: Date.now() });
     } catch (error) {
       this.log.warn({ err: error }, 'preview:failed');

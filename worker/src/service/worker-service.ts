@@ -34,7 +34,7 @@ import { FailurePolicy } from './failure-policy.js';
 import type { ImageGenerator } from './generator.js';
 import { JobEvents } from './job-events.js';
 import { JobImages } from './job-images.js';
-import { JobRunner } from './job-runner.js';
+import { JobRunner, capabilitiesOf } from './job-runner.js';
 import { MaxDeliveriesHandler } from './max-deliveries.js';
 import type { WorkerMetrics } from './metrics.js';
 import { OutcomePublisher } from './outcomes.js';
@@ -116,7 +116,7 @@ export class WorkerService {
     const store = await new Objm(js).open(OBJECT_STORES.images).catch((error: unknown) => {
       throw natsFailure(error, `opening object store ${OBJECT_STORES.images}`);
     });
-    const images = new JobImages(store, jsm, { maxSourceBytes: config.limits.maxSourceBytes });
+    const images = new JobImages(store, js, jsm, { maxSourceBytes: config.limits.maxSourceBytes });
     // Fires when a shutdown can wait no longer: the writes that record outcomes give up too.
     const stopNow = new AbortController();
     const settle = { signal: stopNow.signal, operationMs: operationDeadlineMs(config.jetstream.ackWaitMs) };
@@ -226,6 +226,7 @@ export class WorkerService {
       throughput: { jobsPerMinute, stepsPerSecond, imagesPerMinute: imagesPerSecond * 60 },
       startedAt: this.startedAt,
       at: now,
+      capabilities: capabilitiesOf(generator),
     };
   }
 
