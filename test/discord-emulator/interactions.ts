@@ -71,6 +71,13 @@ export interface SendCommandInput extends InteractionContextInput, CommandInvoca
   channelId?: string;
 }
 
+export interface SendMessageCommandInput extends InteractionContextInput {
+  /** A message command's name, as registered ("Show parameters"). */
+  name: string;
+  /** The message the user right-clicked (any message in a channel, a user's or the bot's), or its id. */
+  message: EmulatorMessage | string;
+}
+
 export interface SendAutocompleteInput extends SendCommandInput {
   /** The option the user is typing in; its value may be partial. */
   focused: string;
@@ -307,6 +314,48 @@ export class InteractionService {
       metadata: (base) => ({ ...base, type: InteractionType.ApplicationCommand }),
       isChatInputCommand: true,
     });
+  }
+
+  /** A message context command (Apps menu of a message): type 2 with data.type 3 and target_id. */
+  messageCommand(input: SendMessageCommandInput): InteractionRecord {
+    const message = this.#componentMessage(input.message);
+    if (message.ephemeral) {
+      throw new EmulatorUsageError(`message ${message.id} is ephemeral: Discord offers no apps on it`);
+    }
+    const place = this.#place(message.guildId, message.channelId, input.user);
+    const guildId = place.guild?.id ?? null;
+    const command = this.options.commands.resolve(input.name, ApplicationCommandType.Message, guildId);
+    if (!command) {
+      throw new EmulatorUsageError(
+        `message command "${input.name}" is not registered ${guildId === null ? 'globally' : `globally or in guild ${guildId}`}`,
+      );
+    }
+    const memberPermissions = this.#memberPermissions(place, input);
+    checkCommandVisible(command, place, memberPermissions);
+    const data = {
+      id: command.id,
+      name: command.name,
+      type: ApplicationCommandType.Message,
+      target_id: message.id,
+      resolved: { messages: { [message.id]: this.options.messages.render(message) } },
+      ...(command.guild_id === undefined ? {} : { guild_id: command.guild_id }),
+    };
+    return this.#register(
+      InteractionType.ApplicationCommand,
+      place,
+      memberPermissions,
+      input,
+      data,
+      undefined,
+      {
+        metadata: (base) => ({
+          ...base,
+          type: InteractionType.ApplicationCommand,
+          target_message_id: message.id,
+        }),
+        isChatInputCommand: false,
+      },
+    );
   }
 
   component(input: UseComponentInput, values: readonly string[] | undefined): InteractionRecord {

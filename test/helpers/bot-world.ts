@@ -3,7 +3,14 @@
  * commands registered, workers, and bot instances started in this process (so a test can stop one
  * and start another). `cleanup()` stops all of it.
  */
-import { commandDefinitions, registerCommands, startBot, type BotDeps, type BotHandle } from '@sdbot/bot';
+import {
+  contextMenuDefinitions,
+  registerCommands,
+  slashCommandDefinitions,
+  startBot,
+  type BotDeps,
+  type BotHandle,
+} from '@sdbot/bot';
 import { Routes, REST, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import sharp from 'sharp';
 import { loadConfig, type Config } from '@sdbot/shared';
@@ -122,7 +129,7 @@ export class BotWorld {
     return this.client;
   }
 
-  /** Replaces the registered commands (a "stale" registration, as an old version left it). */
+  /** Replaces the registered slash commands (a "stale" registration, as an old version left it). */
   async registerRaw(
     change: (
       commands: RESTPostAPIChatInputApplicationCommandsJSONBody[],
@@ -130,7 +137,7 @@ export class BotWorld {
   ): Promise<void> {
     const rest = new REST({ api: this.emulator.apiUrl }).setToken(this.emulator.botToken);
     await rest.put(Routes.applicationCommands(this.emulator.applicationId), {
-      body: change(commandDefinitions()),
+      body: [...change(slashCommandDefinitions()), ...contextMenuDefinitions()],
     });
   }
 
