@@ -32,9 +32,15 @@ function solid(width: number, height: number, colour: string): Uint8Array {
 /** The text input values of a modal the bot opened, by custom_id. */
 function modalValues(interaction: EmulatorInteraction): Record<string, unknown> {
   const values: Record<string, unknown> = {};
-  const rows = (interaction.modal?.components ?? []) as { components?: Record<string, unknown>[] }[];
-  for (const row of rows) {
-    for (const input of row.components ?? []) values[String(input.custom_id)] = input.value;
+  // Text inputs sit in labels (type 18) or, in the older layout, in action rows.
+  const top = (interaction.modal?.components ?? []) as {
+    component?: Record<string, unknown>;
+    components?: Record<string, unknown>[];
+  }[];
+  for (const entry of top) {
+    for (const input of entry.component ? [entry.component] : (entry.components ?? [])) {
+      values[String(input.custom_id)] = input.value;
+    }
   }
   return values;
 }

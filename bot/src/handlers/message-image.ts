@@ -4,7 +4,7 @@
  * submit, asks for an img2img job from that image through the one request path (as /imagine).
  */
 import {
-  ActionRowBuilder,
+  LabelBuilder,
   ModalBuilder,
   TextInputBuilder,
   TextInputStyle,
@@ -136,7 +136,6 @@ export async function handleVaryImage(
   const prompt = await promptOf(ctx, attachment);
   const input = new TextInputBuilder()
     .setCustomId(VARY_PROMPT_FIELD)
-    .setLabel('Prompt (flags such as --no text work too)')
     .setStyle(TextInputStyle.Paragraph)
     .setRequired(true)
     .setMaxLength(LIMITS.promptMaxChars);
@@ -144,7 +143,12 @@ export async function handleVaryImage(
   const modal = new ModalBuilder()
     .setCustomId(`${VARY_MODAL_PREFIX}${interaction.targetId}`)
     .setTitle('Vary this image')
-    .addComponents(new ActionRowBuilder<TextInputBuilder>().addComponents(input));
+    .addLabelComponents(
+      new LabelBuilder()
+        .setLabel('Prompt')
+        .setDescription('The new picture starts from the image; flags such as --no text work too')
+        .setTextInputComponent(input),
+    );
   await interaction.showModal(modal);
 }
 
