@@ -96,13 +96,8 @@ describe('A1111 infotext', () => {
   });
 
   it('reads a job without negative prompt or model', () => {
-    const text = formatParameters({
-      ...WORKER_PARAMETERS,
-      negativePrompt: '',
-      model: undefined,
-      modelHash: undefined,
-      extra: {},
-    });
+    const { model: _model, modelHash: _hash, ...rest } = WORKER_PARAMETERS;
+    const text = formatParameters({ ...rest, negativePrompt: '', extra: {} });
     const shown = shownParameters(parseInfotext(text));
     expect(shown.negativePrompt).toBe('');
     expect(shown.model).toBeUndefined();
