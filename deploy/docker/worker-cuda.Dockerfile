@@ -15,10 +15,13 @@ COPY package.json package-lock.json .npmrc ./
 COPY shared/package.json shared/
 COPY bot/package.json bot/
 COPY worker/package.json worker/
-# .npmrc skips onnxruntime-node's download of the CUDA provider libraries; the environment
-# variable wins over it, so its install script fetches them here (from NuGet).
+# The GPU image opts in to onnxruntime-node's download of the CUDA provider libraries (from
+# NuGet). npm 10 runs its install script during `npm ci` with this variable; npm 11 honours
+# package.json's allowScripts, which denies it by default, so it is run here explicitly.
 ENV ONNXRUNTIME_NODE_INSTALL=cuda12
 RUN npm ci --omit=dev --workspace=@sdbot/shared --workspace=@sdbot/worker --no-audit --no-fund \
+    && (test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so \
+        || (cd node_modules/onnxruntime-node && node script/install.js)) \
     && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so \
     && rm -rf node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32 \
         node_modules/onnxruntime-node/bin/napi-v6/linux/arm64

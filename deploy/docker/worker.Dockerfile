@@ -11,9 +11,10 @@ COPY package.json package-lock.json .npmrc ./
 COPY shared/package.json shared/
 COPY bot/package.json bot/
 COPY worker/package.json worker/
-# .npmrc sets onnxruntime-node-install=skip: the CPU provider ships in the npm package, nothing
-# is downloaded. Other platforms' onnxruntime binaries (about 220 MB) are dropped.
-RUN npm ci --omit=dev --workspace=@sdbot/shared --workspace=@sdbot/worker --no-audit --no-fund \
+# The CPU provider ships in the npm package: nothing is downloaded. package.json's allowScripts
+# denies onnxruntime-node's install script on npm 11; the image's npm 10 ignores that field, so
+# the variable skips the CUDA download here. Other platforms' binaries (about 220 MB) are dropped.
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --workspace=@sdbot/shared --workspace=@sdbot/worker --no-audit --no-fund \
     && rm -rf node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32
 COPY shared shared
 COPY bot bot

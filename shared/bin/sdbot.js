@@ -6,10 +6,16 @@ register();
 const { runCli } = await import('../src/cli/main.ts');
 const controller = new AbortController();
 let interrupts = 0;
-for (const signal of ['SIGINT', 'SIGTERM']) {
+// SIGHUP: the terminal went away (a closed window, a dropped SSH session); stop as on Ctrl-C
+// instead of dying and leaving child processes (nats-server, workers) behind. A hangup often
+// arrives twice (from the kernel and from the shell), so only a second Ctrl-C or SIGTERM means
+// the operator does not want to wait for a graceful shutdown.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
-    interrupts += 1;
-    // A second signal means the operator does not want to wait for a graceful shutdown.
+    if (signal === 'SIGHUP') {
+      // The terminal is gone: writes to it fail (EIO), which must not end the shutdown early.
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+    } else interrupts += 1;
     if (interrupts > 1) process.exit(130);
     controller.abort(signal);
   });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { LIMITS } from './limits.js';
+import { LOG_FORMATS } from './logger.js';
 import { describeValue } from './protocol/fields.js';
 import { SCHEDULER_NAMES } from './protocol/job.js';
 import { EXECUTION_PROVIDERS } from './protocol/worker.js';
@@ -191,6 +192,12 @@ export const CONFIG_SPEC = {
       default: 'info',
       description: 'Log level: trace, debug, info, warn, error, fatal or silent.',
     }),
+    format: variable({
+      env: 'LOG_FORMAT',
+      schema: z.enum(LOG_FORMATS),
+      default: 'auto',
+      description: 'Log lines: json, pretty (one human line each), or auto (pretty on a terminal).',
+    }),
   },
   discord: {
     token: variable({
@@ -258,6 +265,20 @@ export const CONFIG_SPEC = {
       default: 'all',
       description: 'onnxruntime graph optimization level.',
     }),
+    cpuMemArena: variable({
+      env: 'SDBOT_CPU_MEM_ARENA',
+      schema: toggle,
+      default: false,
+      description:
+        "onnxruntime's CPU memory arena; off keeps a CPU worker's memory near the model's size at the same speed.",
+    }),
+    prepackMaxMb: variable({
+      env: 'SDBOT_PREPACK_MAX_MB',
+      schema: integer(0, 1_000_000),
+      default: 1024,
+      description:
+        'Models smaller than this (MB) get weight prepacking; larger ones (SD 1.x UNet) do not. 0: none.',
+    }),
     safetyChecker: variable({
       env: 'SDBOT_SAFETY_CHECKER',
       schema: toggle,
@@ -293,6 +314,24 @@ export const CONFIG_SPEC = {
       schema: integer(0, 1000),
       default: 5,
       description: 'Publish a preview image every N steps (0: never).',
+    }),
+    upscalers: variable({
+      env: 'SDBOT_UPSCALERS',
+      schema: list,
+      default: [],
+      description: 'Comma-separated super-resolution models the worker loads (a directory with one .onnx).',
+    }),
+    upscaleTile: variable({
+      env: 'SDBOT_UPSCALE_TILE',
+      schema: integer(0, 4096),
+      default: 256,
+      description: 'Upscaler tile side in input pixels (0: whole image; memory grows with the tile).',
+    }),
+    upscaleOverlap: variable({
+      env: 'SDBOT_UPSCALE_OVERLAP',
+      schema: integer(0, 1024),
+      default: 32,
+      description: 'Pixels neighbouring upscaler tiles share and blend (under half the tile).',
     }),
   },
   limits: {

@@ -14,6 +14,14 @@ export {
 } from './errors.js';
 export { LIMITS, rangeText } from './limits.js';
 export {
+  PROMPT_SYNTAXES,
+  DEFAULT_PROMPT_SYNTAX,
+  unsupportedPromptConstructs,
+  unsupportedPromptNotice,
+  promptCutNotice,
+  type PromptSyntax,
+} from './prompt-syntax.js';
+export {
   SUBJECT_ROOT,
   STREAMS,
   KV_BUCKETS,
@@ -54,6 +62,8 @@ export {
   requesterSchema,
   sourceImageSchema,
   seedVariationSchema,
+  hiresSchema,
+  UPSCALE_FACTORS,
   progressSchema,
   jobResultSchema,
   jobFailureSchema,
@@ -76,6 +86,7 @@ export {
   validate,
   encodeMessage,
   decodeMessage,
+  parseOrNull,
   type ObjectRef,
   type JobKind,
   type NsfwHandling,
@@ -87,6 +98,7 @@ export {
   type GenerationJob,
   type GenerationParams,
   type UpscaleJob,
+  type Hires,
   type GenerationJobInput,
   type JobSchemaOptions,
   type Progress,
@@ -136,6 +148,8 @@ export {
 } from './config.js';
 export {
   createLogger,
+  resolveLogFormat,
+  useColour,
   redactText,
   redactValue,
   REDACTED,
@@ -218,3 +232,5 @@ export {
   type ParsedOptions,
 } from './cli/command.js';
 export { runCli, discoverCommands, EXIT } from './cli/main.js';
+export { registerSystemMetrics, type SystemMetricsOptions } from './nats/system-metrics.js';
+export { runService, type RunningService, type RunServiceOptions } from './cli/service-runner.js';

@@ -17,6 +17,9 @@ export const LIMITS = {
   strength: { min: 0, max: 1 },
   /** CLIP text encoders of SD 1.x/2.x see 77 tokens including start and end. */
   tokenizerMaxLength: 77,
+  /** A1111 prompt syntax: prompt tokens per chunk (77 with start and end) and chunks per prompt. */
+  promptChunkTokens: 75,
+  promptMaxChunks: 3,
   /** Largest job message the jobs stream accepts; images travel through the object store. */
   jobMessageMaxBytes: 64 * 1024,
   /** Identifiers used inside NATS subjects must be a single subject token. */

@@ -4,6 +4,7 @@
  * Authorization headers) are masked, including inside error messages and stacks.
  */
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -62,6 +63,20 @@ function redactEntry(key: string, value: unknown, depth: number): unknown {
   return redactValue(value, depth + 1);
 }
 
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** `auto`: one-line human logs on a terminal, JSON lines anywhere else (files, pipes, collectors). */
+export function resolveLogFormat(format: LogFormat, stream: unknown): 'json' | 'pretty' {
+  if (format !== 'auto') return format;
+  return (stream as { isTTY?: boolean } | undefined)?.isTTY === true ? 'pretty' : 'json';
+}
+
+/** Colours only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+export function useColour(stream: unknown, env: NodeJS.ProcessEnv = process.env): boolean {
+  return (stream as { isTTY?: boolean } | undefined)?.isTTY === true && (env.NO_COLOR ?? '') === '';
+}
+
 export interface CreateLoggerOptions {
   /** Component name: bot, worker, cli. */
   name: string;
@@ -70,6 +85,8 @@ export interface CreateLoggerOptions {
   bindings?: Record<string, unknown>;
   /** Where lines go; stderr by default so CLI output on stdout stays machine-readable. */
   destination?: DestinationStream;
+  /** LOG_FORMAT: `auto` (default) picks pretty lines on a terminal and JSON lines otherwise. */
+  format?: LogFormat;
 }
 
 export function createLogger({
@@ -77,6 +94,7 @@ export function createLogger({
   level = 'info',
   bindings = {},
   destination,
+  format = 'auto',
 }: CreateLoggerOptions): Logger {
   const options: LoggerOptions = {
     name,
@@ -96,5 +114,23 @@ export function createLogger({
       },
     },
   };
-  return pino(options, destination ?? pino.destination({ dest: 2, sync: true }));
+  const target = destination ?? process.stderr;
+  if (resolveLogFormat(format, target) === 'pretty') {
+    // The same redacted object, drawn as `12:00:01 INFO (worker): job:completed jobId=...`.
+    const pretty = PinoPretty({
+      destination: destination ?? 2,
+      sync: true,
+      colorize: useColour(target),
+      translateTime: 'SYS:HH:MM:ss',
+      ignore: 'pid,hostname',
+      singleLine: true,
+    });
+    return pino(options, pretty);
+  }
+  if (destination !== undefined) return pino(options, destination);
+  const stderr = pino.destination({ dest: 2, sync: true });
+  // A terminal that went away (SIGHUP) fails every write with EIO; losing a log line must not
+  // crash a process that is shutting down what it started.
+  stderr.on('error', () => undefined);
+  return pino(options, stderr);
 }

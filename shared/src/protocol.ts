@@ -14,6 +14,9 @@ export {
   requesterSchema,
   sourceImageSchema,
   seedVariationSchema,
+  hiresSchema,
+  UPSCALE_FACTORS,
+  type Hires,
   type JobKind,
   type NsfwHandling,
   type SchedulerName,
@@ -69,4 +72,4 @@ export {
   type NsfwPolicy,
 } from './protocol/settings.js';
 export { userPreferencesSchema, type UserPreferences } from './protocol/preferences.js';
-export { toValidationIssues, validate, encodeMessage, decodeMessage } from './protocol/codec.js';
+export { toValidationIssues, validate, encodeMessage, decodeMessage, parseOrNull } from './protocol/codec.js';

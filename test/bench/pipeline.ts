@@ -1,20 +1,31 @@
 /**
- * Where a Stable Diffusion job's time goes: per-stage times on bench-sd (SD 1.x block structure at
- * about 1/10 width) at 256x256 and 512x512, 20 PNDM steps, and the share of wall time spent outside
- * onnxruntime (the pipeline's own overhead; the goal is under 3%).
+ * Where a Stable Diffusion job's time and memory go: per-stage times and peak RSS on bench-sd
+ * (SD 1.x block structure at about 1/10 width) at 256x256 and 512x512, 20 PNDM steps, the share
+ * of wall time spent outside onnxruntime (the pipeline's own overhead; the goal is under 3%), the
+ * RSS of the loaded model, and a memory comparison of session settings, each in its own process.
+ *
+ * `--steps=N` shortens the timed runs; `--memory` runs only the comparison.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import sharp from 'sharp';
+import { DEFAULT_PREPACK_MAX_BYTES } from '../../worker/src/diffusion/backend/onnx.js';
+import { MIB, PeakRss } from '../../worker/src/diffusion/peak-rss.js';
 import { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
-import type { GenerationTimings } from '../../worker/src/diffusion/timings.js';
-import { sharedFixture } from '../helpers/shared-fixtures.js';
+import { STAGES, type GenerationTimings } from '../../worker/src/diffusion/timings.js';
+import { numberArg } from '../helpers/bench.js';
+import { repositoryRoot, sharedFixture } from '../helpers/shared-fixtures.js';
 
 const SIZES = [256, 512];
-const STEPS = 20;
 
 interface Row {
   size: number;
   timings: GenerationTimings;
   encodeMs: number;
+}
+
+function mib(bytes: number | undefined): string {
+  return bytes === undefined ? '-' : (bytes / MIB).toFixed(0);
 }
 
 function table(rows: Row[]): string {
@@ -44,30 +55,95 @@ function table(rows: Row[]): string {
     const outside = wall - row.timings.runtimeMs;
     return `${ms(outside)} (${((100 * outside) / wall).toFixed(2)}%)`;
   });
+  for (const stage of STAGES) {
+    if (rows.every((row) => row.timings.peakRssBytes?.[stage] === undefined)) continue;
+    add(`peak RSS ${stage} (MiB)`, (row) => mib(row.timings.peakRssBytes?.[stage]));
+  }
   const widths = lines[0]!.map((_, column) => Math.max(...lines.map((line) => line[column]!.length)));
   return lines.map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')).join('\n');
 }
 
-export async function run(): Promise<void> {
+interface ProbeResult {
+  baselineBytes: number;
+  loadedBytes: number;
+  stagePeakBytes: Partial<Record<string, number>>;
+  maxRssBytes: number;
+  unetStepMs: number[];
+}
+
+const MEMORY_SETTINGS = [
+  { label: 'onnxruntime defaults (arena on, prepack all)', cpuMemArena: true, prepackMaxBytes: 2 ** 52 },
+  {
+    label: `sdbot defaults (arena off, prepack < ${DEFAULT_PREPACK_MAX_BYTES / MIB} MiB)`,
+    cpuMemArena: false,
+    prepackMaxBytes: DEFAULT_PREPACK_MAX_BYTES,
+  },
+  { label: 'arena off, prepack off', cpuMemArena: false, prepackMaxBytes: 0 },
+] as const;
+
+/** The same 512x512 generation under each session setting, each in a fresh process. */
+function memoryComparison(directory: string, threads: number, steps: number): void {
+  const lines = [['settings', 'RSS loaded', 'peak unet', 'peak vae', 'max RSS', 'unet steps (ms)']];
+  for (const setting of MEMORY_SETTINGS) {
+    const input = { directory, size: 512, steps, count: 1, threads, ...setting };
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(repositoryRoot, 'test/helpers/memory-probe.ts'), JSON.stringify(input)],
+      { cwd: repositoryRoot, encoding: 'utf8', timeout: 20 * 60_000 },
+    );
+    const line = child.stdout.trim().split('\n').at(-1) ?? '';
+    if (child.status !== 0 || !line.startsWith('{')) {
+      lines.push([setting.label, `failed: ${child.stderr.trim().split('\n').at(-1) ?? child.status}`]);
+      continue;
+    }
+    const probe = JSON.parse(line) as ProbeResult;
+    lines.push([
+      setting.label,
+      `${mib(probe.loadedBytes)} MiB`,
+      `${mib(probe.stagePeakBytes.unet)} MiB`,
+      `${mib(probe.stagePeakBytes.vaeDecoder)} MiB`,
+      `${mib(probe.maxRssBytes)} MiB`,
+      probe.unetStepMs.map((step) => step.toFixed(0)).join(' '),
+    ]);
+  }
+  console.log(
+    `\nprocess memory, 512x512, batch 1 with guidance (2 UNet rows), ${steps} euler steps, safety on`,
+  );
+  const widths = lines[0]!.map((_, column) => Math.max(...lines.map((line) => (line[column] ?? '').length)));
+  console.log(
+    lines.map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')).join('\n'),
+  );
+}
+
+export async function run(args: string[]): Promise<void> {
   const fixture = sharedFixture('bench-sd');
   if (!fixture.available) {
     console.log(`pipeline benchmark skipped${fixture.skipNote}`);
     return;
   }
   const threads = Number(process.env.SDBOT_THREADS ?? 0);
-  const pipeline = await StableDiffusionPipeline.load(fixture.path, {
+  const steps = numberArg(args, 'steps', 20);
+  if (!args.includes('--memory')) await timedRuns(fixture.path, threads, steps);
+  memoryComparison(fixture.path, threads, Math.min(steps, 3));
+}
+
+async function timedRuns(directory: string, threads: number, steps: number): Promise<void> {
+  const memory = new PeakRss().start();
+  const before = memory.sample();
+  const pipeline = await StableDiffusionPipeline.load(directory, {
     provider: 'cpu',
     intraOpThreads: threads,
     graphOptimization: 'all',
     safetyChecker: true,
   });
+  const loaded = memory.sample();
   const rows: Row[] = [];
   try {
     for (const size of SIZES) {
       const request = {
         prompt: 'a lighthouse on a cliff at dusk, oil painting',
         seed: 1234,
-        steps: STEPS,
+        steps,
         guidance: 7.5,
         width: size,
         height: size,
@@ -75,7 +151,7 @@ export async function run(): Promise<void> {
       } as const;
       // One short warm-up run per size: the first call of each session allocates its memory plan.
       await pipeline.generate({ ...request, steps: 1 });
-      const result = await pipeline.generate(request);
+      const result = await pipeline.generate(request, { memory });
       const image = result.images[0]!;
       const started = performance.now();
       await sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 3 } })
@@ -85,7 +161,11 @@ export async function run(): Promise<void> {
     }
   } finally {
     await pipeline.release();
+    memory.stop();
   }
-  console.log(`bench-sd, ${STEPS} PNDM steps, guidance 7.5, batch 1, cpu, threads ${threads || 'auto'}`);
+  console.log(`bench-sd, ${steps} PNDM steps, guidance 7.5, batch 1, cpu, threads ${threads || 'auto'}`);
+  console.log(
+    `RSS: ${mib(before)} MiB before loading, ${mib(loaded)} MiB with the model loaded (+${mib(loaded - before)} MiB)`,
+  );
   console.log(table(rows));
 }

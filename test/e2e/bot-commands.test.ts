@@ -174,6 +174,7 @@ describe.skipIf(!hasNats)(
       );
       expect(answer).toMatch(/\*\*Rate limits\*\*: 1000 jobs per minute for the server/);
       expect(answer).toContain('--ar, --aspect, --no, --seed');
+      expect(answer).toContain('**Prompt syntax**: A1111: `(word)`, `(word:1.3)`, `[word]`');
     });
 
     it('autocompletes the model option from the workers online', async () => {

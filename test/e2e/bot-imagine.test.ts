@@ -134,6 +134,7 @@ describe.skipIf(!hasNats)(
         kind: 'variation',
         strength: 0.6,
         prompt: 'a lighthouse at dusk',
+        syntax: 'a1111',
         steps: 8,
         source: { index: 2, jobId: jobIdOf(grid) },
       });
@@ -152,6 +153,7 @@ describe.skipIf(!hasNats)(
       expect(child).toMatchObject({
         kind: 'txt2img',
         prompt: parent.prompt,
+        syntax: 'a1111',
         steps: parent.steps,
         count: parent.count,
       });

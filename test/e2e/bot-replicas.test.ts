@@ -94,6 +94,18 @@ describe.skipIf(!hasNats)(`two bot replicas${hasNats ? '' : ' (skipped: no nats-
       expect((handled.ok ?? 0) + (handled.rate_limited ?? 0)).toBeGreaterThan(0);
     const total = (outcome: string) => outcomes.reduce((sum, handled) => sum + (handled[outcome] ?? 0), 0);
     expect([total('ok'), total('rate_limited'), total('elsewhere')]).toEqual([5, REQUESTS - 5, REQUESTS]);
+    // The dashboard's refusals by reason: every refusal was the guild's per-minute limit.
+    const refusedBy = await Promise.all(
+      world.bots.map(
+        async (bot) =>
+          (await bot.metrics.registry.getMetricsAsJSON())
+            .find((entry) => entry.name === 'sdbot_bot_rate_limited_total')
+            ?.values.map((value) => [String(value.labels.reason), value.value] as const) ?? [],
+      ),
+    );
+    const byReason = new Map<string, number>();
+    for (const [reason, count] of refusedBy.flat()) byReason.set(reason, (byReason.get(reason) ?? 0) + count);
+    expect(Object.fromEntries(byReason)).toEqual({ 'guild-rate': REQUESTS - 5 });
   });
   it('a replica that takes over sees what the other one already admitted', async () => {
     const guildId = world.emulator.guilds[1]?.id ?? '';

@@ -1,7 +1,8 @@
 /**
  * The whole path with the real Stable Diffusion pipeline: /imagine in the Discord emulator, the bot,
  * NATS, a worker running the tiny-sd model (random weights, 64x64) through onnxruntime, and the
- * grid back in Discord, including the notice for a prompt longer than CLIP's 77 tokens.
+ * grid back in Discord, including the notice for a prompt longer than the 3 chunks of 75 tokens
+ * the A1111 syntax (the default) reads.
  */
 import { createLogger, loadConfig } from '@sdbot/shared';
 import { PipelineGenerator } from '@sdbot/worker';
@@ -55,7 +56,7 @@ describe.skipIf(!hasNats || !tinySd.available)(
       );
       expect(fields).toMatchObject({ Seeds: '42, 43', Steps: '12', Model: 'tiny-sd', Negative: 'fog' });
       expect(fields['Prompt cut short']).toMatch(
-        /^The model reads 77 tokens; the last \d+ of this prompt were ignored\.$/,
+        /^The model reads at most 3 chunks of 75 tokens; the last \d+ of this prompt were ignored\.$/,
       );
       const progress = world.emulator.calls.filter(
         (call) =>

@@ -23,7 +23,13 @@ function copyModel(into: string, name: string): string {
 
 interface JsonReport {
   download: { present: boolean; detail: string };
-  parts: { part: string; status: string; file?: string; inputs?: { name: string; dtype: string }[] }[];
+  parts: {
+    part: string;
+    status: string;
+    file?: string;
+    peakRssBytes?: number;
+    inputs?: { name: string; dtype: string }[];
+  }[];
   problems: string[];
 }
 
@@ -41,14 +47,14 @@ describe.skipIf(!tinySd.available)(`sdbot models verify${tinySd.skipNote}`, () =
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('not downloaded by sdbot');
-    expect(run.stdout).toMatch(/^PART +STATUS +DETAIL +TIME$/m);
+    expect(run.stdout).toMatch(/^PART +STATUS +DETAIL +TIME +PEAK RSS$/m);
     for (const part of PARTS) {
       expect(run.stdout).toMatch(new RegExp(`^${part} +OK +fp32`, 'm'));
       expect(run.stdout).toContain(join(tinySd.path, part, 'model.onnx'));
     }
     expect(run.stdout).toContain('timestep float32 rank 1');
     expect(run.stdout).toContain('in  input_ids: int32 [batch, sequence]');
-    expect(run.stdout).toMatch(/^generate \(1 step, 64x64\) +OK/m);
+    expect(run.stdout).toMatch(/^generate \(1 step, 64x64\) +OK .* s +\d+ MiB$/m);
     expect(run.stdout).toContain('all checks passed');
   });
 
@@ -62,6 +68,8 @@ describe.skipIf(!tinySd.available)(`sdbot models verify${tinySd.skipNote}`, () =
       ...PARTS.map((part) => [part, 'ok']),
       ['generate (1 step, 64x64)', 'ok'],
     ]);
+    // Each check reports the process's peak memory while it ran.
+    for (const part of report.parts) expect(part.peakRssBytes).toBeGreaterThan(10 * 1024 ** 2);
     const unet = report.parts.find((part) => part.part === 'unet');
     expect(unet?.inputs?.find((input) => input.name === 'timestep')?.dtype).toBe('float32');
   });

@@ -20,3 +20,6 @@ export { OutcomePublisher, failureOutcome } from './service/outcomes.js';
 export { publishDeadLetter, jobIdOf, type DeadLetterInput } from './service/dead-letters.js';
 export { ThroughputTracker } from './service/throughput.js';
 export { PipelineGenerator, modelIdOf } from './service/pipeline-generator.js';
+export { UpscalingGenerator } from './upscale/upscaling-generator.js';
+export { Upscaler, type UpscalerInfo } from './upscale/upscaler.js';
+export { loadUpscalers } from './upscale/load.js';

@@ -34,7 +34,7 @@ export function samplerDisplayName(scheduler: SchedulerName): string {
 
 export interface GenerationParameters {
   prompt: string;
-  negativePrompt?: string;
+  negativePrompt?: string | undefined;
   steps: number;
   scheduler: SchedulerName;
   /** Written as A1111's "CFG scale". */

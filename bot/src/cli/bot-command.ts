@@ -1,31 +1,14 @@
 import {
   createLogger,
   loadConfig,
-  startMetricsServer,
+  runService,
   stringOption,
   UsageError,
   SdbotError,
   type CommandDefinition,
 } from '@sdbot/shared';
-import { collectDefaultMetrics } from 'prom-client';
 import { startBot } from '../service/bot.js';
 import { BotMetrics } from '../service/metrics.js';
-
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    signal.addEventListener(
-      'abort',
-      () => {
-        resolve();
-      },
-      { once: true },
-    );
-  });
-}
 
 export const botCommand: CommandDefinition = {
   name: 'bot',
@@ -46,7 +29,7 @@ export const botCommand: CommandDefinition = {
   details:
     'Needs DISCORD_TOKEN (Developer Portal, Bot page); register the commands once with\n' +
     '`sdbot register-commands`. Several bots may run against the same NATS: they share rate limits,\n' +
-    'and when one stops the others post the results of its jobs. Runs until SIGINT/SIGTERM.',
+    'and when one stops the others post the results of its jobs. Runs until SIGINT, SIGTERM or SIGHUP.',
   async run({ options, env, signal }) {
     const overrides: Record<string, unknown> = {};
     const nats = stringOption(options, 'nats');
@@ -61,25 +44,13 @@ export const botCommand: CommandDefinition = {
         'DISCORD_TOKEN is not set: create a bot in the Discord Developer Portal and put its token there',
       );
     }
-    const logger = createLogger({ name: 'bot', level: config.log.level });
+    const logger = createLogger({ name: 'bot', level: config.log.level, format: config.log.format });
     const metrics = new BotMetrics();
-    collectDefaultMetrics({ register: metrics.registry });
-    const bot = await startBot(config, { logger, metrics });
-    try {
-      const metricsServer =
-        config.metrics.port === undefined
-          ? undefined
-          : await startMetricsServer({
-              port: config.metrics.port,
-              registry: metrics.registry,
-              isReady: () => bot.isReady(),
-            });
-      await untilAborted(signal);
-      logger.info('bot:stopping');
-      await metricsServer?.close();
-    } finally {
-      await bot.stop();
-    }
-    return 0;
+    return runService({
+      signal,
+      logger,
+      metrics: { port: config.metrics.port, registry: metrics.registry },
+      start: () => startBot(config, { logger, metrics }),
+    });
   },
 };

@@ -217,8 +217,10 @@ function settingsCommand() {
             .setName(s.key)
             .setDescription('Setting')
             .setRequired(true)
+            // Names only: Discord counts every character of a command against 4000, and `set`
+            // already describes each key.
             .addChoices([
-              ...keyChoices,
+              ...SETTING_SPECS.map((spec) => ({ name: spec.key, value: spec.key })),
               { name: `${LIST_KEYS.bannedWords}: remove every banned word`, value: LIST_KEYS.bannedWords },
               { name: `${LIST_KEYS.allowedChannels}: allow every channel`, value: LIST_KEYS.allowedChannels },
               {

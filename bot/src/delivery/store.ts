@@ -21,6 +21,7 @@ import {
   loadConfig,
   natsFailure,
   openProvisionedBucket,
+  parseOrNull,
   readEntry,
   type Config,
   type DeliveryRecord,
@@ -46,15 +47,7 @@ function encode(value: unknown): Uint8Array {
 }
 
 function decode<S extends z.ZodType>(schema: S, entry: KvEntry | null): z.output<S> | null {
-  if (entry?.operation !== 'PUT') return null;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder().decode(entry.value));
-  } catch {
-    return null;
-  }
-  const parsed = schema.safeParse(raw);
-  return parsed.success ? parsed.data : null;
+  return entry?.operation === 'PUT' ? parseOrNull(schema, entry.value) : null;
 }
 
 export interface DeliveryStoreOptions {

@@ -29,6 +29,7 @@ import type { BotMetrics, DeliveryRoute } from '../service/metrics.js';
 import type { DeliveryRecord } from '@sdbot/shared';
 import type { DeliveryStore } from './store.js';
 import { ThrottledEditor } from './throttled-editor.js';
+import { renderUpscale } from '../upscale/render.js';
 import {
   failureView,
   flaggedIntact,
@@ -341,6 +342,17 @@ export class JobTracker {
       outcome.images.map(async (image) => Buffer.from(await jobs.readImage(image.image))),
     );
     const spoiler = flaggedIntact(job, outcome);
+    if (job.kind === 'upscale' || (job.kind === 'img2img' && job.hires !== undefined)) {
+      return renderUpscale(this.ctx.settings, {
+        job,
+        result: outcome,
+        images,
+        userId: record.userId,
+        attachmentLimit: record.attachmentLimit,
+        spoiler,
+        guildId: record.guildId,
+      });
+    }
     return resultView({
       job,
       result: outcome,

@@ -39,7 +39,7 @@ export function jobCaption(job: Job): string {
   return job.source.index === undefined ? 'Upscale' : `Upscale of image ${job.source.index + 1}`;
 }
 
-function promptLine(prompt: string): string {
+export function promptLine(prompt: string): string {
   const clipped =
     prompt.length <= PROMPT_PREVIEW_CHARS ? prompt : `${prompt.slice(0, PROMPT_PREVIEW_CHARS - 1)}…`;
   return `**${escapeMarkdown(clipped)}**`;
@@ -67,8 +67,10 @@ export function queuedView(job: Job, position: QueuePosition | null): OutgoingMe
 
 export function progressView(job: Job, progress: Progress, preview: Buffer | undefined): OutgoingMessage {
   const percent = Math.floor((100 * progress.step) / progress.total);
+  // A plain upscale reports the tiles it has run, not denoising steps.
+  const unit = job.kind === 'upscale' ? 'upscaling, tile' : 'step';
   return {
-    content: `${promptLine(jobCaption(job))} - step ${progress.step}/${progress.total} (${percent}%)`,
+    content: `${promptLine(jobCaption(job))} - ${unit} ${progress.step}/${progress.total} (${percent}%)`,
     embeds: [],
     components: pendingComponents(job.id),
     files: preview === undefined ? [] : [{ name: 'preview.png', data: preview }],

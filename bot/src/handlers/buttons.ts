@@ -4,102 +4,20 @@
  * replica and after a restart.
  */
 import { PermissionFlagsBits, type ButtonInteraction } from 'discord.js';
-import {
-  deriveJob,
-  isGenerationJob,
-  isTerminalStatus,
-  LIMITS,
-  randomSeed,
-  type Job,
-  type JobResult,
-  type JobStateRecord,
-} from '@sdbot/shared';
+import { deriveJob, isGenerationJob, isTerminalStatus, LIMITS, randomSeed } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
-import { flaggedIntact, singleImageView } from '../delivery/views.js';
-import { DEFAULT_ATTACHMENT_LIMIT_BYTES } from '../render/fit.js';
+import { flaggedIntact } from '../delivery/views.js';
 import type { ButtonAction } from '../render/custom-id.js';
 import type { BotContext } from '../service/context.js';
-import { editOptions, InteractionReply, tokenExpiry } from '../service/discord.js';
+import { InteractionReply, tokenExpiry } from '../service/discord.js';
 import { answerPrivately, deferButton, deferPublicly } from './respond.js';
-import { nsfwAllowedHere, type PolicyContext } from '../requests/policy.js';
+import { nsfwAllowedHere } from '../requests/policy.js';
 import { requestContext, requestJob } from '../requests/request-job.js';
-
-function expired(): RequestRefusedError {
-  return new RequestRefusedError(
-    'result-unavailable',
-    'This picture has expired (results are kept for a limited time); run /imagine again.',
-  );
-}
-
-async function jobState(ctx: BotContext, jobId: string): Promise<JobStateRecord> {
-  const state = await ctx.jobs.state(jobId);
-  if (state === null) throw expired();
-  return state;
-}
-
-/** The job and its result, for buttons under a finished job. */
-async function finishedJob(ctx: BotContext, jobId: string): Promise<{ job: Job; result: JobResult }> {
-  const [state, outcome] = await Promise.all([jobState(ctx, jobId), ctx.jobs.findOutcome(jobId)]);
-  if (outcome === null) {
-    if (state.status.state === 'completed') throw expired();
-    throw new RequestRefusedError('result-unavailable', 'This job has no pictures yet.');
-  }
-  if (outcome.type === 'failure') {
-    throw new RequestRefusedError('result-unavailable', 'This job failed, so it has no pictures.');
-  }
-  return { job: state.job, result: outcome };
-}
-
-function flaggedNotAllowed(): RequestRefusedError {
-  return new RequestRefusedError(
-    'nsfw-not-allowed',
-    'This picture was flagged by the safety filter: its buttons work only in age-restricted channels of a server that allows such pictures.',
-  );
-}
-
-/**
- * The image a U or V button names. A flagged image the worker replaced has nothing to work from; one
- * that came back intact may be used only where the same job would be allowed now.
- */
-function chosenImage(job: Job, result: JobResult, index: number, context: PolicyContext) {
-  const image = result.images[index];
-  if (image === undefined) {
-    throw new RequestRefusedError('result-unavailable', `This result has no image ${index + 1}.`);
-  }
-  if (image.nsfw) {
-    if (job.nsfw !== 'allow') {
-      throw new RequestRefusedError(
-        'image-withheld',
-        `Image ${index + 1} was withheld by the safety filter.`,
-      );
-    }
-    if (!nsfwAllowedHere(context)) throw flaggedNotAllowed();
-  }
-  return image;
-}
+import { chosenImage, finishedJob, flaggedNotAllowed, jobState } from './finished-job.js';
+import { creativeUpscale, upscaleAgain, upscaleImage } from './upscale-buttons.js';
 
 function canManageMessages(interaction: ButtonInteraction): boolean {
   return interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages) ?? false;
-}
-
-/** U: the image alone, at full size, with its own V, re-roll and delete buttons. */
-async function upscale(ctx: BotContext, interaction: ButtonInteraction, jobId: string, index: number) {
-  if (!(await deferPublicly(interaction))) return;
-  const [{ job, result }, context] = await Promise.all([
-    finishedJob(ctx, jobId),
-    requestContext(ctx, interaction),
-  ]);
-  const image = chosenImage(job, result, index, context);
-  const bytes = Buffer.from(await ctx.jobs.readImage(image.image));
-  const message = await singleImageView({
-    job,
-    result,
-    index,
-    image: bytes,
-    userId: interaction.user.id,
-    attachmentLimit: interaction.attachmentSizeLimit || DEFAULT_ATTACHMENT_LIMIT_BYTES,
-  });
-  await interaction.editReply(editOptions(message));
 }
 
 /** V: img2img from that image, as far from it as the guild's variation strength says. */
@@ -181,7 +99,13 @@ async function cancel(ctx: BotContext, interaction: ButtonInteraction, jobId: st
 export async function handleButton(ctx: BotContext, interaction: ButtonInteraction, action: ButtonAction) {
   switch (action.type) {
     case 'upscale':
-      await upscale(ctx, interaction, action.jobId, action.index);
+      await upscaleImage(ctx, interaction, action.jobId, action.index);
+      return;
+    case 'upscale-again':
+      await upscaleAgain(ctx, interaction, action.jobId);
+      return;
+    case 'creative':
+      await creativeUpscale(ctx, interaction, action.jobId);
       return;
     case 'variation':
       await variation(ctx, interaction, action.jobId, action.index);

@@ -91,7 +91,9 @@ export async function handleImagineAutocomplete(
   }
   const workers = await ctx.jobs.liveWorkers();
   const models = workers.flatMap((worker) =>
-    worker.models.map((model) => ({ id: model.id, name: model.name })),
+    worker.models.flatMap((model) =>
+      model.upscaler === undefined ? [{ id: model.id, name: model.name }] : [],
+    ),
   );
   await interaction.respond(modelSuggestions(models, focused.value));
 }

@@ -4,7 +4,13 @@
  * privately from NATS: the rate limiter's slots, job state, the queue streams and worker heartbeats.
  */
 import type { ChatInputCommandInteraction } from 'discord.js';
-import { collectStatus, LIMITS, type JobStateRecord, type WorkerHeartbeat } from '@sdbot/shared';
+import {
+  collectStatus,
+  DEFAULT_PROMPT_SYNTAX,
+  LIMITS,
+  type JobStateRecord,
+  type WorkerHeartbeat,
+} from '@sdbot/shared';
 import { formatQuota } from '../preferences/changes.js';
 import { KNOWN_FLAGS_TEXT } from '../prompt/flags.js';
 import { dailyLimits } from '../requests/request-job.js';
@@ -94,6 +100,8 @@ function summarizeModels(workers: readonly WorkerHeartbeat[]): ModelSummary[] {
   const models = new Map<string, ModelSummary>();
   for (const worker of workers) {
     for (const model of worker.models) {
+      // Upscalers are listed on their own line of /info.
+      if (model.upscaler !== undefined) continue;
       const known = models.get(model.id);
       models.set(model.id, {
         id: model.id,
@@ -125,6 +133,18 @@ export async function handleInfo(ctx: BotContext, interaction: ChatInputCommandI
       `- ${label}: ${checker}, ${plural(model.workers, 'worker')}${model.simulated ? ', simulated' : ''}`,
     );
   }
+  const upscalers = [
+    ...new Set(
+      workers.flatMap((worker) =>
+        worker.models.flatMap((model) =>
+          model.upscaler === undefined ? [] : [`\`${model.id}\` (${model.upscaler.scale}x)`],
+        ),
+      ),
+    ),
+  ];
+  lines.push(
+    `**Upscalers**: ${upscalers.length === 0 ? 'none online (U posts images at their generated size)' : upscalers.join(', ')}`,
+  );
   const workerVersions = [...new Set(workers.map((worker) => worker.version))].join(', ') || 'none online';
   lines.push(`**Versions**: bot ${ctx.version}; workers ${workerVersions}`);
   const defaults = ctx.jobDefaults;
@@ -149,5 +169,10 @@ export async function handleInfo(ctx: BotContext, interaction: ChatInputCommandI
     if (line !== undefined) lines.push(line);
   }
   lines.push(`**Prompt flags**: ${KNOWN_FLAGS_TEXT}`);
+  lines.push(
+    (settings?.promptSyntax ?? DEFAULT_PROMPT_SYNTAX) === 'a1111'
+      ? '**Prompt syntax**: A1111: `(word)`, `(word:1.3)`, `[word]`, `\\(` for a literal bracket, `BREAK`; up to 3 chunks of 75 tokens.'
+      : '**Prompt syntax**: plain: the prompt is read as typed, up to 77 tokens.',
+  );
   await interaction.editReply({ content: clip(lines.join('\n')), allowedMentions: { parse: [] } });
 }

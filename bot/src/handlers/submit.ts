@@ -52,6 +52,7 @@ export async function submitJob(
   });
   if (!grant.ok) {
     log.info({ reason: grant.reason, retryAfterMs: grant.retryAfterMs }, 'job:rate-limited');
+    ctx.metrics.rateLimited.inc({ reason: grant.reason });
     throw new RateLimitError(grant.message, grant.retryAfterMs ?? 0);
   }
   let recorded = false;

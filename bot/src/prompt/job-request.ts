@@ -13,6 +13,7 @@
  */
 import {
   configuredJobDefaults,
+  DEFAULT_PROMPT_SYNTAX,
   JOB_FIELDS,
   LIMITS,
   PROTOCOL_VERSION,
@@ -416,6 +417,7 @@ export function buildJobRequest(options: ImagineOptions, context: JobRequestCont
     kind: 'txt2img',
     prompt,
     negativePrompt,
+    syntax: settings?.promptSyntax ?? DEFAULT_PROMPT_SYNTAX,
     seed: given.seed?.value ?? (context.randomSeed ?? randomSeed)(),
     steps: capped(given.steps, layered(layers, 'steps')?.value ?? defaults.steps, settings?.maxSteps, issues),
     guidance: given.guidance?.value ?? layered(layers, 'guidance')?.value ?? defaults.guidance,

@@ -9,6 +9,7 @@ import {
   compareAndSet,
   loadConfig,
   openProvisionedBucket,
+  parseOrNull,
   RATE_LIMIT_STATE_TTL_MS,
   readValue,
   type Config,
@@ -76,14 +77,7 @@ function keyOf(guildId: string | null): string {
 
 /** State that cannot be read (corrupt, or written by a newer version) only means fresh buckets. */
 function decodeScopeState(value: Uint8Array): ScopeState {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder().decode(value));
-  } catch {
-    return emptyScopeState();
-  }
-  const parsed = scopeStateSchema.safeParse(raw);
-  return parsed.success ? parsed.data : emptyScopeState();
+  return parseOrNull(scopeStateSchema, value) ?? emptyScopeState();
 }
 
 export class RateLimiter {

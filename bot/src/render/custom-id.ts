@@ -14,6 +14,9 @@ export type ButtonAction =
   | { type: 'upscale'; jobId: string; index: number }
   | { type: 'variation'; jobId: string; index: number }
   | { type: 'reroll'; jobId: string }
+  /** Under an upscaled image: enlarge it again, or redraw it larger (hires fix). */
+  | { type: 'upscale-again'; jobId: string }
+  | { type: 'creative'; jobId: string }
   | { type: 'delete'; jobId: string }
   | { type: 'cancel'; jobId: string };
 
@@ -23,6 +26,8 @@ const CODES = {
   upscale: 'u',
   variation: 'v',
   reroll: 'r',
+  'upscale-again': 'ua',
+  creative: 'uc',
   delete: 'd',
   cancel: 'c',
 } as const satisfies Record<ButtonActionType, string>;
@@ -51,7 +56,7 @@ function malformed(reason: string): ParsedCustomId {
 }
 
 function withoutIndex(
-  type: 'reroll' | 'delete' | 'cancel',
+  type: 'reroll' | 'delete' | 'cancel' | 'upscale-again' | 'creative',
   jobId: string,
   index: string | undefined,
 ): ParsedCustomId {
@@ -86,6 +91,10 @@ export function parseCustomId(customId: string): ParsedCustomId {
       return withoutIndex('delete', jobId, index);
     case CODES.cancel:
       return withoutIndex('cancel', jobId, index);
+    case CODES['upscale-again']:
+      return withoutIndex('upscale-again', jobId, index);
+    case CODES.creative:
+      return withoutIndex('creative', jobId, index);
     default:
       return malformed(`unknown action "${code}"`);
   }

@@ -1,6 +1,6 @@
 /** The embed posted with a result: what was asked, what was used, and what the user should know. */
 import { escapeMarkdown, type APIEmbed, type APIEmbedField } from 'discord.js';
-import { LIMITS, type Job, type JobResult } from '@sdbot/shared';
+import { promptCutNotice, unsupportedPromptNotice, type Job, type JobResult } from '@sdbot/shared';
 import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 
 /** Discord's embed limits. */
@@ -38,8 +38,26 @@ function title(job: Job): string | undefined {
     case 'variation':
       return `Variation of image${image}`;
     case 'img2img':
-      return 'Drawn from an image';
+      return job.hires === undefined ? 'Drawn from an image' : `Upscale (Creative) of image${image}`;
   }
+}
+
+/** How much of each prompt the model did not read, and the A1111 constructs it read as text. */
+function promptNotices(job: Exclude<Job, { kind: 'upscale' }>, result: JobResult): APIEmbedField[] {
+  // A job without a syntax (older producers) was read as plain text.
+  const syntax = job.syntax ?? 'plain';
+  const negative = result.negativeTruncatedTokens ?? 0;
+  const cut = [
+    ...(result.truncatedTokens > 0
+      ? [promptCutNotice('prompt', result.truncatedTokens, syntax, result.promptChunkLimit)]
+      : []),
+    ...(negative > 0 ? [promptCutNotice('negative prompt', negative, syntax, result.promptChunkLimit)] : []),
+  ];
+  const fields: APIEmbedField[] = [];
+  if (cut.length > 0) fields.push({ name: 'Prompt cut short', value: cut.join(' ') });
+  const unsupported = unsupportedPromptNotice(job.prompt, syntax);
+  if (unsupported !== undefined) fields.push({ name: 'Prompt syntax', value: unsupported });
+  return fields;
 }
 
 export interface ResultEmbedOptions {
@@ -90,17 +108,17 @@ export function resultEmbed(job: Job, result: JobResult, options: ResultEmbedOpt
       value: `${filtered} of ${result.images.length} image${result.images.length === 1 ? '' : 's'} ${filtered === 1 ? 'was' : 'were'} ${what}.`,
     });
   }
-  if (result.truncatedTokens > 0) {
-    fields.push({
-      name: 'Prompt cut short',
-      value: `The model reads ${LIMITS.tokenizerMaxLength} tokens; the last ${result.truncatedTokens} of this prompt were ignored.`,
-    });
-  }
+  if (job.kind !== 'upscale') fields.push(...promptNotices(job, result));
   if (options.attachmentNote !== undefined) {
     fields.push({ name: 'Attachment', value: clip(options.attachmentNote, EMBED_LIMITS.fieldValue) });
   }
   const embed: APIEmbed = { color: EMBED_COLOUR, fields, footer: { text: `job ${job.id}` } };
-  if (job.kind !== 'upscale') embed.description = clip(escapeMarkdown(job.prompt), EMBED_LIMITS.description);
+  if (job.kind !== 'upscale') {
+    embed.description =
+      job.prompt === ''
+        ? '*(no prompt: unconditional)*'
+        : clip(escapeMarkdown(job.prompt), EMBED_LIMITS.description);
+  }
   const heading = title(job);
   if (heading !== undefined) embed.title = heading;
   if (options.imageFileName !== undefined) embed.image = { url: `attachment://${options.imageFileName}` };

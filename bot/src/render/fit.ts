@@ -1,10 +1,12 @@
 /**
  * Makes an image fit Discord's attachment limit (10 MiB for bots unless the interaction says
  * otherwise). A PNG that fits goes as it is; otherwise it is re-encoded as WebP, then JPEG at
- * falling quality, then scaled down, until it fits, and the reply says so.
+ * falling quality, then scaled down, until it fits, and the reply says so. The PNG's `parameters`
+ * text goes along (parameters-metadata.ts).
  */
 import sharp from 'sharp';
 import { LIMITS, SdbotError, ValidationError } from '@sdbot/shared';
+import { pngParameters, withParameters } from './parameters-metadata.js';
 
 /** Discord's default upload limit for bots, webhooks and interaction responses. */
 export const DEFAULT_ATTACHMENT_LIMIT_BYTES = 10 * 1024 * 1024;
@@ -82,11 +84,12 @@ export async function fitAttachment(png: Buffer, options: FitOptions): Promise<F
     .raw()
     .toBuffer({ resolveWithObject: true });
   const raw = { width: info.width, height: info.height, channels: info.channels };
+  const parameters = await pngParameters(png);
   for (const attempt of ATTEMPTS) {
     const width = Math.round(info.width * attempt.scale);
     const height = Math.round(info.height * attempt.scale);
     if (Math.min(width, height) < LIMITS.size.min) break;
-    let image = sharp(pixels, { raw });
+    let image = withParameters(sharp(pixels, { raw }), parameters);
     if (attempt.scale !== 1) image = image.resize(width, height);
     const data =
       attempt.format === 'webp'

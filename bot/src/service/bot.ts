@@ -13,6 +13,7 @@ import {
   INBOX_PREFIXES,
   JobsClient,
   JobsClientMetrics,
+  registerSystemMetrics,
   SdbotError,
   connectNats,
   createLogger,
@@ -124,6 +125,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
       DailyQuota.open(connection, { config, now }),
     ]);
     jobs = jobsClient;
+    registerSystemMetrics(metrics.registry, { jsm, workers: jobsClient.workers });
     const trackerContext: TrackerContext = {
       jobs,
       deliveries,

@@ -37,6 +37,12 @@ export class BotMetrics {
     buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
     registers: [this.registry],
   });
+  readonly rateLimited = new Counter({
+    name: 'sdbot_bot_rate_limited_total',
+    help: 'Jobs refused by a rate limit, by which limit (user-rate, user-concurrency, guild-rate, guild-queue)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly discordErrors = new Counter({
     name: 'sdbot_bot_discord_errors_total',
     help: 'Discord API calls that failed, by what the bot was doing',

@@ -5,6 +5,7 @@
  * may only lower the bot's own limits (pixels, rate limits), never raise them.
  */
 import {
+  DEFAULT_PROMPT_SYNTAX,
   guildSettingsSchema,
   LIMITS,
   ValidationError,
@@ -14,6 +15,7 @@ import {
   type ValidationIssue,
 } from '@sdbot/shared';
 import { SCHEDULER_LABELS, parseSchedulerName } from '../prompt/schedulers.js';
+import { UPSCALE_DEFAULTS } from '../upscale/sizes.js';
 
 /** Bot-wide values a guild's settings fall back to and may not exceed. */
 export interface SettingsDefaults {
@@ -43,9 +45,13 @@ type TopLevelField =
   | 'defaultModel'
   | 'defaultScheduler'
   | 'variationStrength'
+  | 'upscaleFactor'
+  | 'upscaleMaxPixels'
+  | 'creativeStrength'
   | 'nsfwPolicy'
   | 'userDailyImages'
-  | 'serverDailyImages';
+  | 'serverDailyImages'
+  | 'promptSyntax';
 type RateLimitField = keyof Config['rateLimits'];
 type SettingLocation = { in: 'settings'; field: TopLevelField } | { in: 'rateLimits'; field: RateLimitField };
 
@@ -138,6 +144,23 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     numberOrText,
     (defaults) => String(defaults.variationStrength),
   ),
+  topLevel('upscale-factor', 'upscaleFactor', 'U and Upscale again enlarge by 2 or 4', numberOrText, () =>
+    String(UPSCALE_DEFAULTS.factor),
+  ),
+  topLevel(
+    'upscale-max-pixels',
+    'upscaleMaxPixels',
+    'Largest upscaled width x height, e.g. 2048x2048',
+    pixelsOrText,
+    () => `${UPSCALE_DEFAULTS.maxPixels} (2048x2048)`,
+  ),
+  topLevel(
+    'creative-strength',
+    'creativeStrength',
+    'How far Upscale (Creative) redraws the image (0..1)',
+    numberOrText,
+    () => String(UPSCALE_DEFAULTS.creativeStrength),
+  ),
   topLevel(
     'nsfw-policy',
     'nsfwPolicy',
@@ -158,6 +181,13 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     'Images the whole server may make per day (UTC)',
     numberOrText,
     () => 'no quota',
+  ),
+  topLevel(
+    'prompt-syntax',
+    'promptSyntax',
+    'a1111 (weights, BREAK) or plain',
+    (text) => text.trim().toLowerCase(),
+    () => DEFAULT_PROMPT_SYNTAX,
   ),
   rateLimit('guild-jobs-per-minute', 'guildJobsPerMinute', 'Jobs per minute for the whole server'),
   rateLimit(

@@ -25,7 +25,7 @@ export interface CommandIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
-  /** Aborted on SIGINT/SIGTERM: long-running commands shut down gracefully. */
+  /** Aborted on SIGINT, SIGTERM or SIGHUP (reason: the signal's name): commands shut down gracefully. */
   signal: AbortSignal;
 }
 

@@ -11,20 +11,65 @@ import { numberIn, oneOf } from '../protocol/fields.js';
 import { GENERATION_FIELDS, NOISE_SOURCES, SCHEDULER_NAMES } from '../protocol/job.js';
 import type { JobResult } from '../protocol/outcome.js';
 import {
+  DEFAULT_PROMPT_SYNTAX,
+  PROMPT_SYNTAXES,
+  promptCutNotice,
+  unsupportedPromptNotice,
+  type PromptSyntax,
+} from '../prompt-syntax.js';
+import {
   UsageError,
   numberOption,
   stringOption,
   type CommandDefinition,
   type ParsedOptions,
 } from './command.js';
+import { ImagineBar, stepsToRun } from './imagine-progress.js';
 import { configWithNats, connectAsClient, natsUrlOption } from './nats-cli.js';
 
 const DEFAULT_TIMEOUT = '10m';
+/** How often a terminal's bar re-reads the queue position while the job waits. */
+const QUEUE_REFRESH_MS = 1000;
+
+function isTerminal(stream: unknown): boolean {
+  return (stream as { isTTY?: boolean } | undefined)?.isTTY === true;
+}
+
+/** Where previews go: beside the output, `FILE-preview.png`. */
+export function previewPath(out: string): string {
+  const base = out.toLowerCase().endsWith('.png') ? out.slice(0, -4) : out;
+  return `${base}-preview.png`;
+}
+
+/** Writes each preview over the last, one at a time; a failed write only costs that preview. */
+class PreviewWriter {
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly client: JobsClient,
+    private readonly path: string,
+    private readonly bar: ImagineBar,
+  ) {}
+
+  write(ref: ObjectRef): void {
+    this.chain = this.chain
+      .then(async () => {
+        await writeFile(this.path, await this.client.readImage(ref));
+        this.bar.previewWritten(this.path);
+      })
+      .catch(() => undefined);
+  }
+
+  settled(): Promise<void> {
+    return this.chain;
+  }
+}
 
 /** Job fields and the flags that set them, so a validation error names what the user typed. */
 const FLAG_OF_FIELD: Record<string, string> = {
   prompt: '--prompt',
   negativePrompt: '--negative',
+  syntax: '--syntax',
   scheduler: '--scheduler',
   rng: '--rng',
   model: '--model',
@@ -88,6 +133,7 @@ function buildDraft(
     count: numberOption(options, 'count', GENERATION_FIELDS.count) ?? 1,
     scheduler: choiceOption(options, 'scheduler', SCHEDULER_NAMES) ?? defaults.scheduler,
     rng: choiceOption(options, 'rng', NOISE_SOURCES) ?? defaults.rng,
+    syntax: choiceOption(options, 'syntax', PROMPT_SYNTAXES) ?? DEFAULT_PROMPT_SYNTAX,
   };
   const strength = numberOption(options, 'strength', numberIn(LIMITS.strength));
   if (source !== undefined) {
@@ -108,13 +154,19 @@ export const imagineCommand: CommandDefinition = {
   name: 'imagine',
   summary: 'Generate images through NATS on whichever worker is free, and save them',
   usage:
-    '--nats URL --prompt TEXT --out FILE.png [--negative TEXT] [--seed N] [--steps N] [--guidance X]\n' +
-    '       [--width N] [--height N] [--scheduler NAME] [--rng numpy|torch] [--count N]\n' +
+    '--nats URL --prompt TEXT --out FILE.png [--negative TEXT] [--syntax a1111|plain]\n' +
+    '       [--seed N] [--steps N] [--guidance X] [--width N] [--height N] [--scheduler NAME]\n' +
+    '       [--rng numpy|torch] [--count N]\n' +
     '       [--init IMAGE --strength X] [--model ID] [--timeout DURATION] [--json]',
   options: {
     nats: natsUrlOption,
-    prompt: { type: 'string', valueName: 'TEXT', description: 'What to draw' },
+    prompt: { type: 'string', valueName: 'TEXT', description: 'What to draw ("" for unconditional)' },
     negative: { type: 'string', valueName: 'TEXT', description: 'What to avoid' },
+    syntax: {
+      type: 'string',
+      valueName: 'a1111|plain',
+      description: `How prompts are read (default ${DEFAULT_PROMPT_SYNTAX}): A1111 weights, BREAK and 3 chunks, or plain text cut at 77 tokens`,
+    },
     seed: { type: 'string', valueName: 'N', description: 'Seed of the first image (default random)' },
     steps: { type: 'string', valueName: 'N', description: 'Denoising steps (default SDBOT_DEFAULT_STEPS)' },
     guidance: {
@@ -167,7 +219,8 @@ export const imagineCommand: CommandDefinition = {
     json: { type: 'boolean', description: 'Print the result as JSON' },
   },
   details:
-    'Progress goes to stderr. A failed job exits 1 with its error code, e.g. "error [UNKNOWN_MODEL]".\n' +
+    'Progress goes to stderr: on a terminal one bar (queue position, then step, percent, it/s, ETA;\n' +
+    'previews in FILE-preview.png), elsewhere `step N/M` lines. A failed job exits 1 with its error code, e.g. "error [UNKNOWN_MODEL]".\n' +
     'Ctrl-C cancels the job.',
   async run({ options, env, stdout, stderr, signal }) {
     const out = stringOption(options, 'out', { required: true }) ?? '';
@@ -210,25 +263,61 @@ export const imagineCommand: CommandDefinition = {
       }
       const submitted = job;
       const paths = outputPaths(out, job.kind === 'upscale' ? 1 : job.count);
+      const bar =
+        isTerminal(stderr) && options.json !== true
+          ? new ImagineBar({
+              stream: stderr,
+              ...(job.kind === 'upscale' ? {} : { scheduler: job.scheduler, steps: stepsToRun(job) }),
+            })
+          : undefined;
+      const previews = bar === undefined ? undefined : new PreviewWriter(client, previewPath(out), bar);
       let lastStep = -1;
       const watch = client.watchProgress(job.id, (progress) => {
-        // A preview arrives after its step; show each step once, in order.
+        // A preview arrives after its step, in a message of its own; show each step once, in order.
+        if (progress.preview !== undefined) previews?.write(progress.preview);
         if (progress.step <= lastStep) return;
         lastStep = progress.step;
-        stderr.write(`step ${progress.step}/${progress.total}\n`);
+        if (bar === undefined) stderr.write(`step ${progress.step}/${progress.total}\n`);
+        else bar.step(progress);
       });
       let cancelling: Promise<unknown> | undefined;
       const onAbort = () => {
         cancelling = client.cancel(submitted.id, cliUser()).catch(() => undefined);
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      let positionTimer: NodeJS.Timeout | undefined;
       try {
         const outcome = client.awaitOutcome(job.id, { timeoutMs, signal });
         await client.submit(job);
         const position = await client.queuePosition(job.id);
-        stderr.write(`job ${job.id} queued on ${job.model}`);
-        stderr.write(position === null ? '\n' : ` (${position.ahead}${position.capped ? '+' : ''} ahead)\n`);
+        if (bar === undefined) {
+          stderr.write(`job ${job.id} queued on ${job.model}`);
+          stderr.write(
+            position === null ? '\n' : ` (${position.ahead}${position.capped ? '+' : ''} ahead)\n`,
+          );
+        } else {
+          bar.queued(position?.ahead ?? null, position?.capped);
+          // The queue moves while the job waits; the bar follows until the first step arrives.
+          const refresh = () => {
+            positionTimer = setTimeout(() => {
+              if (lastStep >= 0) return;
+              client.queuePosition(job.id).then(
+                (next) => {
+                  if (lastStep < 0) bar.queued(next?.ahead ?? null, next?.capped);
+                  refresh();
+                },
+                () => {
+                  refresh();
+                },
+              );
+            }, QUEUE_REFRESH_MS);
+          };
+          refresh();
+        }
         const finished = await outcome;
+        clearTimeout(positionTimer);
+        await previews?.settled();
+        bar?.stop();
         if (finished.type === 'failure') throw new SdbotError(finished.code, finished.message);
         await saveImages(client, finished, paths);
         if (options.json === true) {
@@ -239,9 +328,17 @@ export const imagineCommand: CommandDefinition = {
               `${paths[index] ?? ''}  seed ${image.seed}${image.nsfw ? '  (filtered: NSFW)' : ''}\n`,
             );
           }
+          const notes =
+            submitted.kind === 'upscale'
+              ? []
+              : promptNotes(submitted.prompt, submitted.syntax ?? 'plain', finished);
+          for (const line of notes) stdout.write(`${line}\n`);
         }
       } finally {
+        clearTimeout(positionTimer);
         watch.stop();
+        await previews?.settled();
+        bar?.stop();
         signal.removeEventListener('abort', onAbort);
         await cancelling;
       }
@@ -251,6 +348,19 @@ export const imagineCommand: CommandDefinition = {
     return 0;
   },
 };
+
+/** What the model did not read of the prompts, and the A1111 constructs it read as text. */
+function promptNotes(prompt: string, syntax: PromptSyntax, result: JobResult): string[] {
+  const notes: string[] = [];
+  const unsupported = unsupportedPromptNotice(prompt, syntax);
+  if (unsupported !== undefined) notes.push(unsupported);
+  const negative = result.negativeTruncatedTokens ?? 0;
+  if (result.truncatedTokens > 0) {
+    notes.push(promptCutNotice('prompt', result.truncatedTokens, syntax, result.promptChunkLimit));
+  }
+  if (negative > 0) notes.push(promptCutNotice('negative prompt', negative, syntax, result.promptChunkLimit));
+  return notes;
+}
 
 async function saveImages(client: JobsClient, result: JobResult, paths: string[]): Promise<void> {
   for (const [index, image] of result.images.entries()) {
@@ -274,6 +384,7 @@ function summary(result: JobResult, paths: string[]) {
       height: image.height,
     })),
     truncatedTokens: result.truncatedTokens,
+    negativeTruncatedTokens: result.negativeTruncatedTokens ?? 0,
     timings: result.timings,
   };
 }

@@ -1,125 +1,43 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { loadConfig, type Config } from '../config.js';
 import { SdbotError } from '../errors.js';
-import { createLogger, type Logger } from '../logger.js';
-import { connectNats } from '../nats.js';
+import { createLogger, LOG_FORMATS, resolveLogFormat, type LogFormat, type Logger } from '../logger.js';
+import { connectNats, type NatsConnection } from '../nats.js';
 import { natsFailure } from '../nats/errors.js';
 import { provisionJetStream } from '../nats/provision.js';
-import { integerIn } from '../protocol/fields.js';
+import { integerIn, oneOf } from '../protocol/fields.js';
 import {
   UsageError,
   numberOption,
   stringListOption,
   stringOption,
   type CommandDefinition,
+  type CommandIO,
 } from './command.js';
+import { ensureDefaultModel } from './default-model.js';
+import {
+  ensurePortFree,
+  natsServerAvailable,
+  natsServerMissing,
+  startLocalNats,
+  waitForNats,
+} from './local-nats.js';
 import { discoverCommands } from './main.js';
+import { runService, type RunningService } from './service-runner.js';
 import { SupervisedProcess } from './supervisor.js';
+import { formatUpSummary } from './up-summary.js';
+import { watchWorkers, type WorkerWatch } from './up-workers.js';
 
 const sdbotEntryPoint = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/sdbot.js');
 const DEFAULT_PORT = 4222;
 /** How long children get to shut down cleanly before SIGKILL (workers finish within their grace). */
 const CHILD_GRACE_MARGIN_MS = 10_000;
-
-function natsServerMissing(binary: string): SdbotError {
-  return new SdbotError(
-    'CONFIG_INVALID',
-    `nats-server not found (${binary}): install it with \`apt-get install nats-server\` or download it from ` +
-      'https://nats.io/download/ (or pass --nats-server PATH), or set NATS_URL to a running server',
-  );
-}
-
-function natsServerAvailable(binary: string): boolean {
-  return spawnSync(binary, ['--version'], { encoding: 'utf8' }).status === 0;
-}
-
-const LOCAL_SERVER_NAME = 'sdbot-local';
-
-/** Refuses to start when something already listens on the port: it may be another NATS server. */
-async function ensurePortFree(port: number): Promise<void> {
-  const free = await new Promise<boolean>((resolvePort) => {
-    const probe = createServer();
-    probe.once('error', () => {
-      resolvePort(false);
-    });
-    probe.listen(port, '127.0.0.1', () => {
-      probe.close(() => {
-        resolvePort(true);
-      });
-    });
-  });
-  if (!free) {
-    throw new SdbotError(
-      'CONFIG_INVALID',
-      `port ${port} on 127.0.0.1 is already in use (another NATS server?): pass --port N for a local server ` +
-        `of its own, or set NATS_URL=nats://127.0.0.1:${port} to use the server that is there`,
-    );
-  }
-}
-
-/**
- * Waits until the local server accepts clients, or fails if it exits first. Only our own server
- * counts: a server that answers on the port under another name is somebody else's.
- */
-async function waitForNats(url: string, server: SupervisedProcess, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!server.isRunning()) break;
-    try {
-      const probe = await connect({ servers: url, timeout: 500, reconnect: false });
-      const name = probe.info?.server_name;
-      await probe.close();
-      if (name === LOCAL_SERVER_NAME) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new SdbotError(
-    'NATS_UNAVAILABLE',
-    `the local nats-server did not start on ${url} (see its log above; is the port taken? try --port)`,
-  );
-}
-
-/** Starts nats-server with JetStream storing under `dataDir`, listening on localhost only. */
-function startLocalNats(
-  binary: string,
-  dataDir: string,
-  port: number,
-  logger: Logger,
-  output: NodeJS.WritableStream,
-) {
-  mkdirSync(dataDir, { recursive: true });
-  const configPath = join(dataDir, 'nats-server.conf');
-  writeFileSync(
-    configPath,
-    [
-      '# Written by `sdbot up`: a single local server with JetStream.',
-      `server_name: "${LOCAL_SERVER_NAME}"`,
-      `listen: "127.0.0.1:${port}"`,
-      `jetstream { store_dir: ${JSON.stringify(join(dataDir, 'jetstream'))} }`,
-      '',
-    ].join('\n'),
-  );
-  const server = new SupervisedProcess({
-    name: 'nats-server',
-    command: binary,
-    args: ['-c', configPath],
-    env: process.env,
-    output,
-    logger,
-  });
-  server.start();
-  return server;
-}
+/** How often `up` looks for workers that came online or left. */
+const WORKER_WATCH_INTERVAL_MS = 1000;
 
 /** Environment of child number `index`: ids and metrics ports must not collide. */
 function childEnv(
@@ -136,32 +54,24 @@ function childEnv(
   return child;
 }
 
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    signal.addEventListener(
-      'abort',
-      () => {
-        resolve();
-      },
-      { once: true },
-    );
-  });
-}
-
 export const upCommand: CommandDefinition = {
   name: 'up',
   summary: 'Run everything on this machine: a local NATS server, one worker per model, and the bot',
-  usage: '[--model DIR ...] [--simulate MS_PER_STEP] [--data DIR] [--port N] [--nats-server PATH]',
+  usage:
+    '[--model DIR ...] [--upscaler DIR ...] [--yes] [--simulate MS_PER_STEP] [--data DIR] [--port N]\n' +
+    '       [--nats-server PATH] [--log-format json|pretty]',
   options: {
     model: {
       type: 'string',
       multiple: true,
       valueName: 'DIR',
       description: 'Model directory (default SDBOT_MODELS); with --simulate, a model id',
+    },
+    upscaler: {
+      type: 'string',
+      multiple: true,
+      valueName: 'DIR',
+      description: 'Super-resolution model every worker also loads (default SDBOT_UPSCALERS)',
     },
     simulate: {
       type: 'string',
@@ -183,18 +93,51 @@ export const upCommand: CommandDefinition = {
       valueName: 'PATH',
       description: 'nats-server binary (default: from PATH)',
     },
+    yes: {
+      type: 'boolean',
+      short: 'y',
+      description: 'Without a model, download the default one without asking',
+    },
+    'log-format': {
+      type: 'string',
+      valueName: 'FORMAT',
+      description: 'Log lines: json, pretty or auto (default LOG_FORMAT; auto: pretty on a terminal)',
+    },
   },
   details:
-    'With NATS_URL set, no local server is started. Workers that crash are restarted with backoff.\n' +
-    'The Discord bot runs when DISCORD_TOKEN is set. Ctrl-C stops everything cleanly.',
-  async run({ options, env, stderr, signal }) {
+    'Without --model or SDBOT_MODELS it serves Stable Diffusion 1.5 (ONNX, fp32 on CPU, fp16 on a GPU\n' +
+    'provider), downloaded once into ~/.cache/sdbot/models after asking (--yes: without asking).\n' +
+    'With NATS_URL set, no local server is started; the local one logs to DATA/nats-server.log.\n' +
+    'Workers that crash are restarted with backoff. The Discord bot runs when DISCORD_TOKEN is set.\n' +
+    'Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop everything it started.',
+  async run(io) {
+    const { options, env, stderr, signal } = io;
     const models = stringListOption(options, 'model');
-    const config = loadConfig({ env, overrides: models.length > 0 ? { SDBOT_MODELS: models } : {} });
-    const logger = createLogger({ name: 'up', level: config.log.level, destination: stderr });
-    if (config.worker.models.length === 0) {
-      throw new UsageError('no models: pass --model DIR (a model id with --simulate) or set SDBOT_MODELS');
-    }
     const simulate = stringOption(options, 'simulate');
+    const format = logFormatOption(stringOption(options, 'log-format'));
+    const overrides: Record<string, unknown> = models.length > 0 ? { SDBOT_MODELS: models } : {};
+    const upscalers = stringListOption(options, 'upscaler');
+    if (upscalers.length > 0) overrides.SDBOT_UPSCALERS = upscalers;
+    if (format !== undefined) overrides.LOG_FORMAT = format;
+    let config = loadConfig({ env, overrides });
+    const logFormat = resolveLogFormat(config.log.format, stderr);
+    const logger = createLogger({
+      name: 'up',
+      level: config.log.level,
+      format: logFormat,
+      destination: stderr,
+    });
+    // Every flag is checked before a download that may take an hour.
+    const port = numberOption(options, 'port', integerIn({ min: 1, max: 65_535 })) ?? DEFAULT_PORT;
+    const dataDir = resolve(stringOption(options, 'data') ?? join(homedir(), '.sdbot', 'nats'));
+    const binary = stringOption(options, 'nats-server') ?? 'nats-server';
+    if (config.worker.models.length === 0) {
+      if (simulate !== undefined) {
+        throw new UsageError('no models: pass --model DIR (a model id with --simulate) or set SDBOT_MODELS');
+      }
+      const directory = await ensureDefaultModel({ ...io, config, yes: options.yes === true, logger });
+      config = loadConfig({ env, overrides: { ...overrides, SDBOT_MODELS: [directory] } });
+    }
     if (simulate === undefined) {
       // A worker restarted with backoff would hide a typo in a path: refuse before starting anything.
       const missing = config.worker.models.filter((model) => !existsSync(join(model, 'model_index.json')));
@@ -206,76 +149,129 @@ export const upCommand: CommandDefinition = {
         );
       }
     }
-    const port = numberOption(options, 'port', integerIn({ min: 1, max: 65_535 })) ?? DEFAULT_PORT;
-    const dataDir = resolve(stringOption(options, 'data') ?? join(homedir(), '.sdbot', 'nats'));
-    const binary = stringOption(options, 'nats-server') ?? 'nats-server';
-
-    const children: SupervisedProcess[] = [];
-    let natsServer: SupervisedProcess | undefined;
-    let natsUrl = config.nats.url?.join(',');
-    try {
-      if (natsUrl === undefined) {
-        if (!natsServerAvailable(binary)) throw natsServerMissing(binary);
-        natsUrl = `nats://127.0.0.1:${port}`;
-        await ensurePortFree(port);
-        natsServer = startLocalNats(binary, dataDir, port, logger, stderr);
-        await waitForNats(natsUrl, natsServer);
-        logger.info({ url: natsUrl, dataDir }, 'local nats-server is up');
-      }
-      const connection = await connectNats({ ...config.nats, url: natsUrl.split(',') }, { name: 'sdbot-up' });
-      try {
-        const jsm = await jetstreamManager(connection).catch((error: unknown) => {
-          throw natsFailure(error, 'opening JetStream');
-        });
-        await provisionJetStream(jsm, config, { logger });
-      } finally {
-        await connection.close();
-      }
-
-      for (const [index, model] of config.worker.models.entries()) {
-        const args = [sdbotEntryPoint, 'worker', '--model', model];
-        if (simulate !== undefined) args.push('--simulate', simulate);
-        const worker = new SupervisedProcess({
-          name: `worker ${model}`,
-          command: process.execPath,
-          args,
-          env: childEnv(env, config, natsUrl, index + 1, String(index)),
-          output: stderr,
-          logger,
-        });
-        worker.start();
-        children.push(worker);
-      }
-
-      if (config.discord.token === undefined) {
-        logger.info('DISCORD_TOKEN is not set: running without the Discord bot (try `sdbot imagine`)');
-      } else if ((await discoverCommands()).some((command) => command.name === 'bot')) {
-        const bot = new SupervisedProcess({
-          name: 'bot',
-          command: process.execPath,
-          args: [sdbotEntryPoint, 'bot'],
-          env: childEnv(env, config, natsUrl, 0, 'bot'),
-          output: stderr,
-          logger,
-        });
-        bot.start();
-        children.push(bot);
-      } else {
-        logger.warn(
-          'DISCORD_TOKEN is set but this build has no `sdbot bot` command yet: running without the bot',
-        );
-      }
-      logger.info(
-        { url: natsUrl, workers: config.worker.models.length },
-        `ready: try \`npx sdbot imagine --nats ${natsUrl} --prompt "a lighthouse at dusk" --out out.png\``,
-      );
-      await untilAborted(signal);
-      logger.info('stopping');
-    } finally {
-      const grace = config.worker.shutdownGraceMs + CHILD_GRACE_MARGIN_MS;
-      await Promise.all(children.map((child) => child.stop(grace)));
-      await natsServer?.stop(CHILD_GRACE_MARGIN_MS);
-    }
-    return 0;
+    return runService({
+      signal,
+      logger,
+      start: () => startEverything({ io, config, logger, logFormat, simulate, port, dataDir, binary }),
+    });
   },
 };
+
+function logFormatOption(raw: string | undefined): LogFormat | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = oneOf(LOG_FORMATS).safeParse(raw);
+  if (!parsed.success)
+    throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')} (got "${raw}")`);
+  return parsed.data;
+}
+
+interface StartOptions {
+  io: CommandIO;
+  config: Config;
+  logger: Logger;
+  logFormat: 'json' | 'pretty';
+  simulate: string | undefined;
+  port: number;
+  dataDir: string;
+  binary: string;
+}
+
+/** Starts nats-server (unless NATS_URL is set), provisions it, then a worker per model and the bot. */
+async function startEverything(options: StartOptions): Promise<RunningService> {
+  const { io, config, logger, logFormat, simulate, port, dataDir, binary } = options;
+  const { env, stderr } = io;
+  const children: SupervisedProcess[] = [];
+  let natsServer: SupervisedProcess | undefined;
+  let natsLog: string | undefined;
+  let connection: NatsConnection | undefined;
+  let workers: WorkerWatch | undefined;
+  const stop = async () => {
+    workers?.stop();
+    await connection?.close().catch(() => undefined);
+    const grace = config.worker.shutdownGraceMs + CHILD_GRACE_MARGIN_MS;
+    await Promise.all(children.map((child) => child.stop(grace)));
+    await natsServer?.stop(CHILD_GRACE_MARGIN_MS);
+  };
+  try {
+    let natsUrl = config.nats.url?.join(',');
+    if (natsUrl === undefined) {
+      if (!natsServerAvailable(binary)) throw natsServerMissing(binary);
+      natsUrl = `nats://127.0.0.1:${port}`;
+      await ensurePortFree(port);
+      const local = startLocalNats(binary, dataDir, port, logger);
+      natsServer = local.server;
+      natsLog = local.logFile;
+      await waitForNats(natsUrl, natsServer, natsLog);
+      logger.info({ url: natsUrl, dataDir, log: natsLog }, 'nats:started');
+    }
+    connection = await connectNats({ ...config.nats, url: natsUrl.split(',') }, { name: 'sdbot-up' });
+    const jsm = await jetstreamManager(connection).catch((error: unknown) => {
+      throw natsFailure(error, 'opening JetStream');
+    });
+    // A terminal gets the summary below, not a line per stream created.
+    const provisionLogger = logFormat === 'pretty' ? logger.child({}, { level: 'warn' }) : logger;
+    await provisionJetStream(jsm, config, { logger: provisionLogger });
+    workers = await watchWorkers(connection, logger, WORKER_WATCH_INTERVAL_MS);
+    // Children write to a pipe, so they would pick JSON: they follow what this terminal shows.
+    const childLogs = { LOG_FORMAT: logFormat };
+    for (const [index, model] of config.worker.models.entries()) {
+      const args = [sdbotEntryPoint, 'worker', '--model', model];
+      if (simulate !== undefined) args.push('--simulate', simulate);
+      // Each worker serves the upscalers too, so a Creative upscale finds one beside its model.
+      for (const upscaler of config.worker.upscalers) args.push('--upscaler', upscaler);
+      const worker = new SupervisedProcess({
+        name: `worker ${model}`,
+        command: process.execPath,
+        args,
+        env: { ...childEnv(env, config, natsUrl, index + 1, String(index)), ...childLogs },
+        output: stderr,
+        logger,
+      });
+      worker.start();
+      children.push(worker);
+    }
+    let bot: 'running' | 'no token' | 'not in this build' = 'no token';
+    if (config.discord.token === undefined) {
+      logger.info('DISCORD_TOKEN is not set: running without the Discord bot (try `sdbot imagine`)');
+    } else if ((await discoverCommands()).some((command) => command.name === 'bot')) {
+      const process_ = new SupervisedProcess({
+        name: 'bot',
+        command: process.execPath,
+        args: [sdbotEntryPoint, 'bot'],
+        env: { ...childEnv(env, config, natsUrl, 0, 'bot'), ...childLogs },
+        output: stderr,
+        logger,
+      });
+      process_.start();
+      children.push(process_);
+      bot = 'running';
+    } else {
+      bot = 'not in this build';
+      logger.warn(
+        'DISCORD_TOKEN is set but this build has no `sdbot bot` command yet: running without the bot',
+      );
+    }
+    const next = `npx sdbot imagine --nats ${natsUrl} --prompt "a lighthouse at dusk" --out out.png`;
+    if (logFormat === 'json') {
+      logger.info({ url: natsUrl, workers: config.worker.models.length }, `ready: try \`${next}\``);
+    } else {
+      stderr.write(
+        formatUpSummary({
+          natsUrl,
+          dataDir: natsServer === undefined ? undefined : dataDir,
+          natsLog,
+          workers: config.worker.models.map((model) => ({
+            model,
+            provider: simulate === undefined ? config.worker.executionProvider : 'simulated',
+          })),
+          bot,
+          next,
+        }),
+      );
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { isReady: () => true, stop };
+}

@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { LIMITS } from '../limits.js';
-import type { GenerationParams, Job, JobInput, Requester } from '../protocol/job.js';
+import type { GenerationParams, Hires, Job, JobInput, Requester } from '../protocol/job.js';
 import type { z } from 'zod';
 import type { sourceImageSchema } from '../protocol/job.js';
 
@@ -49,8 +49,24 @@ export type JobDerivation =
   | { type: 'remix'; changes: Partial<GenerationParams>; seed: number }
   /** img2img from one of the parent's images, with new seeds. */
   | { type: 'variation'; source: SourceImage; strength: number; seed: number; count: number }
-  /** One of the parent's images, enlarged. */
-  | { type: 'upscale'; source: SourceImage };
+  /**
+   * One of the parent's images, enlarged by the super-resolution model `upscaler` (default: the
+   * parent's model) to `width` x `height` (default: by the model's scale).
+   */
+  | { type: 'upscale'; source: SourceImage; upscaler?: string; width?: number; height?: number }
+  /**
+   * Upscale (Creative): one image enlarged, then redrawn by img2img at `strength` with the parent's
+   * prompt and the image's seed, at `width` x `height` (a hires fix).
+   */
+  | {
+      type: 'hires';
+      source: SourceImage;
+      seed: number;
+      strength: number;
+      width: number;
+      height: number;
+      hires: Hires;
+    };
 
 /** The draft of a job derived from `parent`; every parameter not named by the change is kept. */
 export function deriveJob(parent: Job | JobDraft, change: JobDerivation): JobDraft {
@@ -63,7 +79,22 @@ export function deriveJob(parent: Job | JobDraft, change: JobDerivation): JobDra
       if (draft.kind === 'upscale') throw new TypeError('an upscale has no generation parameters to remix');
       return { ...draft, ...change.changes, seed: change.seed };
     case 'upscale':
-      return { v: draft.v, kind: 'upscale', model: draft.model, source: change.source };
+      return {
+        v: draft.v,
+        kind: 'upscale',
+        model: change.upscaler ?? draft.model,
+        source: change.source,
+        ...(change.width === undefined ? {} : { width: change.width }),
+        ...(change.height === undefined ? {} : { height: change.height }),
+      };
+    case 'hires': {
+      if (draft.kind === 'upscale') {
+        throw new TypeError('an upscale has no generation parameters to redraw with');
+      }
+      const { variation: _seedVariation, ...params } = draft;
+      const { type: _type, ...fields } = change;
+      return { ...params, kind: 'img2img', count: 1, ...fields };
+    }
     case 'variation': {
       if (draft.kind === 'upscale') {
         throw new TypeError('an upscale has no generation parameters to vary');

@@ -173,10 +173,25 @@ export class JobsClient {
     return this.workers.list();
   }
 
-  /** Model ids served by live workers, in worker order, without repeats. */
+  /** Diffusion model ids served by live workers, in worker order, without repeats (no upscalers). */
   async servedModels(): Promise<string[]> {
-    const ids = (await this.liveWorkers()).flatMap((worker) => worker.models.map((model) => model.id));
+    const ids = (await this.liveWorkers()).flatMap((worker) =>
+      worker.models.flatMap((model) => (model.upscaler === undefined ? [model.id] : [])),
+    );
     return [...new Set(ids)];
+  }
+
+  /** Super-resolution models served by live workers, without repeats. */
+  async servedUpscalers(): Promise<{ id: string; name: string; scale: number }[]> {
+    const found = new Map<string, { id: string; name: string; scale: number }>();
+    for (const worker of await this.liveWorkers()) {
+      for (const model of worker.models) {
+        if (model.upscaler !== undefined && !found.has(model.id)) {
+          found.set(model.id, { id: model.id, name: model.name, scale: model.upscaler.scale });
+        }
+      }
+    }
+    return [...found.values()];
   }
 
   /** SDBOT_DEFAULT_MODEL, else the first model a live worker serves. */
@@ -197,7 +212,11 @@ export class JobsClient {
    */
   async submit(job: Job, { requireServedModel = true } = {}): Promise<SubmittedJob> {
     if (requireServedModel) {
-      const served = await this.servedModels();
+      // An upscale goes to a super-resolution model, everything else to a diffusion model.
+      const served =
+        job.kind === 'upscale'
+          ? (await this.servedUpscalers()).map((upscaler) => upscaler.id)
+          : await this.servedModels();
       if (!served.includes(job.model)) {
         const online = served.length === 0 ? 'no worker is online' : `online: ${served.join(', ')}`;
         throw new SdbotError('UNKNOWN_MODEL', `no worker serves model "${job.model}" (${online})`);

@@ -8,7 +8,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
 import { KV_BUCKETS, jobStateKey, kvStreamName, kvSubject, workerKey } from '../names.js';
-import { decodeMessage, encodeMessage } from '../protocol/codec.js';
+import { decodeMessage, encodeMessage, parseOrNull } from '../protocol/codec.js';
 import type { Job } from '../protocol/job.js';
 import { jobStateRecordSchema, type JobStateRecord, type JobStatus } from '../protocol/state.js';
 import { workerHeartbeatSchema, type WorkerHeartbeat } from '../protocol/worker.js';
@@ -141,14 +141,6 @@ export class JobStateStore {
   }
 }
 
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return undefined;
-  }
-}
-
 /** Who is online: one heartbeat per worker, expiring with the bucket's TTL. */
 export class WorkerRegistry {
   constructor(
@@ -198,8 +190,8 @@ export class WorkerRegistry {
       });
       if (entry?.operation !== 'PUT') continue;
       // A worker speaking another protocol version is not one this process can send jobs to.
-      const parsed = workerHeartbeatSchema.safeParse(safeJson(entry.value));
-      if (parsed.success) heartbeats.push(parsed.data);
+      const heartbeat = parseOrNull(workerHeartbeatSchema, entry.value);
+      if (heartbeat !== null) heartbeats.push(heartbeat);
     }
     return heartbeats.sort((a, b) => a.workerId.localeCompare(b.workerId));
   }

@@ -26,6 +26,21 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.outp
   return parsed.data;
 }
 
+/**
+ * Stored state as the schema reads it, or null when it is not JSON or does not fit (corrupt, or
+ * written by another version): for readers that treat such state as absent.
+ */
+export function parseOrNull<S extends z.ZodType>(schema: S, data: Uint8Array): z.output<S> | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return null;
+  }
+  const parsed = schema.safeParse(raw);
+  return parsed.success ? parsed.data : null;
+}
+
 /** Validates and serializes a message; a bug that builds a bad message fails here, not remotely. */
 export function encodeMessage<S extends z.ZodType>(schema: S, value: z.input<S>): Uint8Array {
   const checked = validate(schema, value);

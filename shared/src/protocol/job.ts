@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS, rangeText } from '../limits.js';
+import { PROMPT_SYNTAXES } from '../prompt-syntax.js';
 import { objectRefSchema, versionField } from './common.js';
 import {
   describeValue,
@@ -72,6 +73,19 @@ export const seedVariationSchema = z.object({
 export const NSFW_HANDLING = ['replace', 'allow'] as const;
 export type NsfwHandling = (typeof NSFW_HANDLING)[number];
 
+/** Upscale factors U and Upscale again offer (per-server `upscale-factor`). */
+export const UPSCALE_FACTORS = [2, 4] as const;
+
+/**
+ * Upscale (Creative), a hires fix on an img2img job: the worker first enlarges the source to the
+ * job's size with `upscaler` when it serves it (Lanczos when it does not), then runs img2img.
+ */
+export const hiresSchema = z.object({
+  upscaler: identifier('upscaler id').optional(),
+  factor: z.union(UPSCALE_FACTORS.map((factor) => z.literal(factor))),
+});
+export type Hires = z.output<typeof hiresSchema>;
+
 const baseFields = {
   v: versionField,
   id: identifier('job id'),
@@ -86,8 +100,11 @@ const baseFields = {
  * `sdbot imagine`, `sdbot generate`) checks its values with these, so errors read the same.
  */
 export const GENERATION_FIELDS = {
-  prompt: textUpTo(LIMITS.promptMaxChars, { allowEmpty: false }),
+  /** May be empty: unconditional generation, as in diffusers. */
+  prompt: textUpTo(LIMITS.promptMaxChars, { allowEmpty: true }),
   negativePrompt: textUpTo(LIMITS.negativePromptMaxChars, { allowEmpty: true }).default(''),
+  /** How the worker reads both prompts; absent (producers older than the field): plain. */
+  syntax: oneOf(PROMPT_SYNTAXES).optional(),
   seed: integerIn(LIMITS.seed),
   steps: integerIn(LIMITS.steps),
   /** Classifier-free guidance scale (A1111's "CFG scale", the `--cfg` flag). */
@@ -124,6 +141,7 @@ const img2imgJob = z.object({
   kind: z.literal('img2img'),
   ...GENERATION_FIELDS,
   source: requiredSource('img2img'),
+  hires: hiresSchema.optional(),
 });
 
 /** V buttons: img2img from a result image, or (without a source) a seed variation. */
@@ -134,11 +152,17 @@ const variationJob = z.object({
   source: sourceImageSchema.optional(),
 });
 
-/** Enlarges a result image; it needs no prompt, steps or seed. */
+/**
+ * Enlarges a result image with the super-resolution model `model` (its queue) to `width` x
+ * `height` (absent: by the model's own scale); it needs no prompt, steps or seed. Bounded by the
+ * side limit, not the pixel budget: no diffusion runs on it.
+ */
 const upscaleJob = z.object({
   ...baseFields,
   kind: z.literal('upscale'),
   source: requiredSource('upscale'),
+  width: imageSide().optional(),
+  height: imageSide().optional(),
 });
 
 const JOB_VARIANTS = [txt2imgJob, img2imgJob, variationJob, upscaleJob] as const;

@@ -43,6 +43,10 @@ export const jobResultSchema = z.object({
   images: z.array(resultImageSchema).min(1).max(LIMITS.count.max),
   /** Prompt tokens beyond the text encoder's window that were dropped. */
   truncatedTokens: nonNegativeInteger().default(0),
+  /** The same for the negative prompt (absent: none). */
+  negativeTruncatedTokens: nonNegativeInteger().optional(),
+  /** A1111 syntax: the most 75-token chunks the model read per prompt (cut notices quote it). */
+  promptChunkLimit: integerIn({ min: 1, max: LIMITS.promptMaxChunks }).optional(),
   timings: timingsSchema,
   completedAt: timestamp(),
 });

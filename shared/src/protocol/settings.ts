@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { LIMITS } from '../limits.js';
+import { PROMPT_SYNTAXES } from '../prompt-syntax.js';
 import { versionField } from './common.js';
-import { SCHEDULER_NAMES } from './job.js';
+import { SCHEDULER_NAMES, UPSCALE_FACTORS } from './job.js';
 import { identifier, integerIn, numberIn, oneOf, snowflake, textUpTo, timestamp } from './fields.js';
 
 /** Per-guild rate limits; any field left out falls back to the configured default. */
@@ -47,6 +48,12 @@ export const guildSettingsSchema = z.object({
   defaultModel: identifier('model id').optional(),
   defaultScheduler: oneOf(SCHEDULER_NAMES).optional(),
   variationStrength: numberIn(LIMITS.strength).optional(),
+  /** U and Upscale again: enlarge by this factor (default 2). */
+  upscaleFactor: z.union(UPSCALE_FACTORS.map((factor) => z.literal(factor))).optional(),
+  /** Largest width x height an upscale may produce (default 2048x2048). */
+  upscaleMaxPixels: integerIn({ min: LIMITS.size.min ** 2, max: LIMITS.size.max ** 2 }).optional(),
+  /** Upscale (Creative): img2img strength after enlarging (default 0.35). */
+  creativeStrength: numberIn(LIMITS.strength).optional(),
   bannedWords: z
     .array(textUpTo(100, { allowEmpty: false }))
     .max(500)
@@ -67,6 +74,8 @@ export const guildSettingsSchema = z.object({
     .record(snowflake(), channelDefaultsSchema)
     .refine((record) => Object.keys(record).length <= 500, { message: 'must list at most 500 channels' })
     .default({}),
+  /** How this server's prompts are read; unset: DEFAULT_PROMPT_SYNTAX. */
+  promptSyntax: oneOf(PROMPT_SYNTAXES).optional(),
   updatedAt: timestamp(),
   updatedBy: textUpTo(64, { allowEmpty: false }),
 });

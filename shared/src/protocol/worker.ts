@@ -28,13 +28,20 @@ export const workerHeartbeatSchema = z.object({
         /** Short content hash of the model files, shown in provenance. */
         hash: textUpTo(64, { allowEmpty: false }).optional(),
         safetyChecker: flag(),
+        /** Present on a super-resolution model (upscale jobs): its scale factor. */
+        upscaler: z.object({ scale: integerIn({ min: 2, max: 8 }) }).optional(),
       }),
     )
     .min(1),
   provider: oneOf(EXECUTION_PROVIDERS),
   simulated: flag(),
   slots: z.object({ total: integerIn({ min: 1, max: 64 }), free: nonNegativeInteger() }),
-  throughput: z.object({ jobsPerMinute: nonNegativeNumber(), stepsPerSecond: nonNegativeNumber() }),
+  throughput: z.object({
+    jobsPerMinute: nonNegativeNumber(),
+    stepsPerSecond: nonNegativeNumber(),
+    /** Optional: workers older than this field do not send it. */
+    imagesPerMinute: nonNegativeNumber().optional(),
+  }),
   startedAt: timestamp(),
   at: timestamp(),
 });

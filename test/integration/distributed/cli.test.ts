@@ -179,7 +179,7 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
     const text = await runSdbot(['status', '--nats', server.url], env);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^Workers \(1\):\n {2}ID +MODELS +PROVIDER/);
-    expect(text.stdout).toMatch(/ {2}cli-worker +sim +cpu \(simulated\) +1\/1/);
+    expect(text.stdout).toMatch(/ {2}cli-worker +sim +cpu \(simulated\) +0\/1/);
     expect(text.stdout).toMatch(
       /Queues:\n {2}MODEL +QUEUED +BACKLOG\/LANES +RUNNING +WORKERS +OLDEST WAITING\n {2}sim +0 +0\/0 +0 +1 +-\n/,
     );

@@ -96,6 +96,7 @@ describe('job request', () => {
       kind: 'txt2img',
       prompt: 'a lighthouse at dusk',
       negativePrompt: 'fog',
+      syntax: 'a1111',
       seed: 1234,
       steps: 30,
       guidance: 7.5,

@@ -168,6 +168,28 @@ describe('deploy/compose.yaml', () => {
     expect(service('worker').command).toEqual(['worker']);
   });
 
+  it('adds Prometheus and Grafana, with the sdbot dashboard provisioned, only under the monitoring profile', () => {
+    for (const name of ['prometheus', 'grafana']) expect(service(name).profiles).toEqual(['monitoring']);
+    const prometheusConfig = parseYaml(
+      readRepositoryFile('deploy/monitoring/prometheus.yml'),
+      'prometheus.yml',
+    ) as {
+      scrape_configs: { static_configs: { targets: string[] }[] }[];
+    };
+    const targets = prometheusConfig.scrape_configs.flatMap((job) =>
+      job.static_configs.flatMap((c) => c.targets),
+    );
+    const metricsPort = (name: string) => service(name).environment?.SDBOT_METRICS_PORT;
+    expect(targets.sort()).toEqual([`bot:${metricsPort('bot')}`, `worker:${metricsPort('worker')}`]);
+    const mounts = service('grafana').volumes ?? [];
+    for (const mount of mounts.filter((volume) => volume.startsWith('./'))) {
+      expect(existsSync(join(deployDirectory, mount.split(':')[0] ?? '')), mount).toBe(true);
+    }
+    expect(mounts.some((volume) => volume.startsWith('./k8s/monitoring/sdbot-dashboard.json:'))).toBe(true);
+    expect(mounts.some((volume) => volume.includes(':/etc/grafana/provisioning/dashboards/'))).toBe(true);
+    expect(mounts.some((volume) => volume.includes(':/etc/grafana/provisioning/datasources/'))).toBe(true);
+  });
+
   it('mounts the models volume read-only in the worker and writable only in the download tool', () => {
     expect(service('worker').volumes).toContain('models:/models:ro');
     expect(service('models').volumes).toContain('models:/models');

@@ -431,9 +431,9 @@ describe.skipIf(!kubectl)(
 );
 
 describe('deploy/k8s files', () => {
-  it('are all used by a kustomization, except the Helm values and the optional ServiceMonitor', () => {
+  it('are all used by a kustomization, except the Helm values', () => {
     const used = new Set<string>();
-    for (const directory of ['.', 'models-download']) {
+    for (const directory of ['.', 'models-download', 'monitoring']) {
       const base = join(kubernetesDirectory, directory);
       const kustomization = readKustomization(base);
       used.add(join(base, 'kustomization.yaml'));
@@ -444,7 +444,7 @@ describe('deploy/k8s files', () => {
     const unused = yamlFilesUnder(kubernetesDirectory)
       .filter((path) => !used.has(path))
       .map((path) => relative(kubernetesDirectory, path));
-    expect(unused.sort()).toEqual(['monitoring/servicemonitor.yaml', 'nats-values.yaml']);
+    expect(unused.sort()).toEqual(['nats-values.yaml']);
   });
 
   it('hold, as written, the values settings/ fills in, so the files read true on their own', () => {
@@ -477,6 +477,24 @@ describe('deploy/k8s files', () => {
     expect(readFileSync(join(kubernetesDirectory, '.gitignore'), 'utf8').split('\n')).toContain(
       'secrets.env',
     );
+  });
+
+  it("give Grafana's dashboard sidecar the sdbot dashboard compose provisions", () => {
+    const kustomization = readKustomization(join(kubernetesDirectory, 'monitoring')) as unknown as {
+      configMapGenerator?: {
+        name: string;
+        files?: string[];
+        options?: { labels?: Record<string, string> };
+      }[];
+    };
+    const generator = kustomization.configMapGenerator?.find((g) => g.name === 'sdbot-grafana-dashboard');
+    expect(generator?.options?.labels).toEqual({ grafana_dashboard: '1' });
+    expect(generator?.files).toEqual(['sdbot-dashboard.json']);
+    const dashboard = JSON.parse(
+      readFileSync(join(kubernetesDirectory, 'monitoring', 'sdbot-dashboard.json'), 'utf8'),
+    ) as { uid: string; panels: unknown[] };
+    expect(dashboard.uid).toBe('sdbot');
+    expect(dashboard.panels.length).toBeGreaterThan(0);
   });
 
   it('include a ServiceMonitor that scrapes the labelled metrics Services', () => {

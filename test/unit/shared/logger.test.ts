@@ -1,5 +1,5 @@
-import { Writable } from 'node:stream';
-import { createLogger, redactText } from '@sdbot/shared';
+import { PassThrough, Writable } from 'node:stream';
+import { createLogger, redactText, resolveLogFormat } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 
 function capture() {
@@ -68,5 +68,34 @@ describe('logger', () => {
   it('redactText masks bearer tokens and Hugging Face tokens', () => {
     expect(redactText('Authorization: Bearer abcdefghijklmnop')).toBe('Authorization: Bearer [REDACTED]');
     expect(redactText('token hf_abcdefghijklmnopqrstuvwxyz')).toBe('token [REDACTED]');
+  });
+});
+
+describe('log formats', () => {
+  function capture(isTTY: boolean) {
+    const stream = Object.assign(new PassThrough(), { isTTY });
+    let text = '';
+    stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    return { stream, text: () => text };
+  }
+
+  it('picks one human line per event on a terminal and JSON lines elsewhere, unless forced', () => {
+    expect(resolveLogFormat('auto', { isTTY: true })).toBe('pretty');
+    expect(resolveLogFormat('auto', { isTTY: false })).toBe('json');
+    expect(resolveLogFormat('json', { isTTY: true })).toBe('json');
+    expect(resolveLogFormat('pretty', {})).toBe('pretty');
+  });
+
+  it('prints pretty lines with the event, its fields and secrets still masked', () => {
+    const out = capture(false);
+    const logger = createLogger({ name: 'worker', destination: out.stream, format: 'pretty' });
+    logger.info({ jobId: 'job-1', password: 'hunter2', url: 'nats://me:secret@host:4222' }, 'job:completed');
+    const line = out.text();
+    expect(line.trim().split('\n')).toHaveLength(1);
+    expect(line).toMatch(/INFO.*\(worker\): job:completed/);
+    expect(line).toContain('"jobId":"job-1"');
+    expect(line).not.toContain('hunter2');
+    expect(line).not.toContain('secret@');
+    expect(line).not.toContain('\x1b[');
   });
 });

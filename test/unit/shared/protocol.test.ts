@@ -110,8 +110,7 @@ const requester = (overrides: Record<string, unknown>) =>
   job({ requester: { ...exampleJob().requester, ...overrides } });
 
 const badInputs: Case[] = [
-  ['job: empty prompt', jobSchema, job({ prompt: '' }), 'prompt', '1..2000 characters'],
-  ['job: prompt too long', jobSchema, job({ prompt: 'x'.repeat(2001) }), 'prompt', '1..2000 characters'],
+  ['job: prompt too long', jobSchema, job({ prompt: 'x'.repeat(2001) }), 'prompt', '0..2000 characters'],
   ['job: prompt not text', jobSchema, job({ prompt: 42 }), 'prompt', 'characters'],
   ['job: missing prompt', jobSchema, job({ prompt: undefined }), 'prompt', 'required'],
   [

@@ -56,4 +56,36 @@ describe('sdbot status text', () => {
     expect(text).not.toContain('safety checker');
     expect(text).toMatch(/gpu-1 +sd15 +cuda/);
   });
+
+  it('lists upscalers with their scale, not as models without a checker', () => {
+    const text = formatStatus(
+      status([
+        worker({
+          models: [
+            { id: 'sd15', name: 'sd15', safetyChecker: true },
+            { id: 'realesrgan-x4', name: 'realesrgan-x4', safetyChecker: false, upscaler: { scale: 4 } },
+          ],
+        }),
+      ]),
+    );
+    expect(text).toMatch(/gpu-1 +sd15,realesrgan-x4 \(upscaler 4x\) +cuda/);
+    expect(text).not.toContain('safety checker');
+  });
+});
+
+describe('sdbot status workers table', () => {
+  it('shows slots as busy/free and images per minute, or a dash for workers that do not report it', () => {
+    const text = formatStatus(
+      status([
+        worker({
+          slots: { total: 2, free: 1 },
+          throughput: { jobsPerMinute: 3, stepsPerSecond: 1.5, imagesPerMinute: 12 },
+        }),
+        worker({ workerId: 'old-1' }),
+      ]),
+    );
+    expect(text).toMatch(/ID +MODELS +PROVIDER +BUSY\/FREE +JOBS\/MIN +IMAGES\/MIN +STEPS\/S +SEEN/);
+    expect(text).toMatch(/gpu-1 +sd15 +cuda +1\/1 +3\.0 +12\.0 +1\.5 +0s ago/);
+    expect(text).toMatch(/old-1 +sd15 +cuda +0\/1 +0\.0 +- +0\.0/);
+  });
 });

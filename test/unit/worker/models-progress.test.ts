@@ -65,6 +65,8 @@ describe('download progress', () => {
       '\r\x1b[2K 50% [############............] 500 B / 1000 B  500 B/s  ETA 1s  0/1 files',
     );
     expect(text).toContain('fetched  unet/weights.pb (1000 B)\n');
+    // Per file as well as in total.
+    expect(text).toContain('0/1 files  | unet/weights.pb 50%');
     expect(text.endsWith('\r\x1b[2K')).toBe(true);
   });
 

@@ -28,6 +28,11 @@ export const commands: CommandManifestEntry[] = [
     load: async () => (await import('./watermark-command.js')).watermarkCommand,
   },
   {
+    name: 'upscale',
+    summary: 'Upscale an image file with a local super-resolution ONNX model',
+    load: async () => (await import('./upscale-command.js')).upscaleCommand,
+  },
+  {
     name: 'worker',
     summary: 'Run a worker: pull generation jobs from NATS for the models it loads',
     load: async () => (await import('./worker-command.js')).workerCommand,

@@ -3,11 +3,14 @@ import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import {
   createLogger,
+  DEFAULT_PROMPT_SYNTAX,
   GENERATION_FIELDS,
   loadConfig,
   numberOption,
+  promptCutNotice,
   seedVariationSchema,
   stringOption,
+  unsupportedPromptNotice,
   UsageError,
   ValidationError,
   type CommandDefinition,
@@ -20,6 +23,7 @@ import type { PipelineRequest } from '../diffusion/request.js';
 import { encodePng, formatParameters } from '../provenance.js';
 import { filteredPlaceholder } from '../safety/placeholder.js';
 import { embedWatermark } from '../watermark/index.js';
+import { sessionSettingsFrom } from '../diffusion/backend/config-settings.js';
 
 const DEFAULT_SIZE = 512;
 /** The reference img2img pipeline's default strength. */
@@ -69,6 +73,7 @@ function buildRequest(
   return {
     prompt: stringOption(options, 'prompt', { required: true }) ?? '',
     ...(negative === undefined ? {} : { negativePrompt: negative }),
+    syntax: choiceOption(options, 'syntax', fields.syntax.unwrap()) ?? DEFAULT_PROMPT_SYNTAX,
     seed: numberOption(options, 'seed', fields.seed) ?? randomInt(0, 2 ** 32),
     steps: numberOption(options, 'steps', fields.steps) ?? defaults.defaultSteps,
     guidance: numberOption(options, 'guidance', fields.guidance) ?? defaults.defaultGuidance,
@@ -153,6 +158,26 @@ async function saveImage(
   return saved;
 }
 
+/** What the model did not read of the prompts, and the A1111 constructs it read as text. */
+function promptNotes(
+  request: PipelineRequest,
+  result: { truncatedTokens: number; negativeTruncatedTokens: number; promptChunkLimit: number | undefined },
+): string[] {
+  const syntax = request.syntax ?? DEFAULT_PROMPT_SYNTAX;
+  const notes: string[] = [];
+  const unsupported = unsupportedPromptNotice(request.prompt, syntax);
+  if (unsupported !== undefined) notes.push(unsupported);
+  if (result.truncatedTokens > 0) {
+    notes.push(promptCutNotice('prompt', result.truncatedTokens, syntax, result.promptChunkLimit));
+  }
+  if (result.negativeTruncatedTokens > 0) {
+    notes.push(
+      promptCutNotice('negative prompt', result.negativeTruncatedTokens, syntax, result.promptChunkLimit),
+    );
+  }
+  return notes;
+}
+
 function describeSaved(image: SavedImage): string {
   const notes = [
     ...(image.nsfw ? ['flagged by the safety checker: replaced by the placeholder'] : []),
@@ -172,8 +197,13 @@ export const generateCommand: CommandDefinition = {
       valueName: 'DIR',
       description: 'Model directory (diffusers ONNX export layout)',
     },
-    prompt: { type: 'string', valueName: 'TEXT', description: 'What to draw' },
+    prompt: { type: 'string', valueName: 'TEXT', description: 'What to draw ("" for unconditional)' },
     negative: { type: 'string', valueName: 'TEXT', description: 'What to steer away from (default "")' },
+    syntax: {
+      type: 'string',
+      valueName: 'a1111|plain',
+      description: `How prompts are read (default ${DEFAULT_PROMPT_SYNTAX}): A1111 weights, BREAK and 3 chunks, or plain text cut at 77 tokens`,
+    },
     seed: {
       type: 'string',
       valueName: 'N',
@@ -258,9 +288,7 @@ export const generateCommand: CommandDefinition = {
     });
 
     const pipeline = await StableDiffusionPipeline.load(modelDirectory, {
-      provider: config.worker.executionProvider,
-      intraOpThreads: config.worker.intraOpThreads,
-      graphOptimization: config.worker.graphOptimization,
+      ...sessionSettingsFrom(config),
       safetyChecker: safety,
       maxPixels: config.limits.maxPixels,
       logger,
@@ -294,16 +322,16 @@ export const generateCommand: CommandDefinition = {
           model: pipeline.info,
           seeds: images.map((image) => image.seed),
           images,
+          syntax: request.syntax,
           truncatedTokens: result.truncatedTokens,
+          negativeTruncatedTokens: result.negativeTruncatedTokens,
           timings: { ...result.timings, stages: { ...result.timings.stages, ...stages } },
           unetCalls: result.unetCalls,
         };
         stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else {
         for (const image of images) stdout.write(describeSaved(image));
-        if (result.truncatedTokens > 0) {
-          stdout.write(`the prompt was truncated: its last ${result.truncatedTokens} tokens were ignored\n`);
-        }
+        for (const line of promptNotes(request, result)) stdout.write(`${line}\n`);
         stdout.write(`done in ${(result.timings.totalMs / 1000).toFixed(2)} s\n`);
       }
       return 0;

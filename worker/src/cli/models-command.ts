@@ -14,6 +14,8 @@ import { DEFAULT_CONCURRENCY, downloadModel } from '../models/download.js';
 import { DownloadProgress } from '../models/progress.js';
 import { formatBytes } from '../models/units.js';
 import { verifyModelDirectory, type PartReport, type VerifyReport } from '../models/verify.js';
+import { sessionSettingsFrom } from '../diffusion/backend/config-settings.js';
+import { formatMiB } from '../diffusion/peak-rss.js';
 
 const SUBCOMMANDS = ['download', 'verify'] as const;
 const MAX_CONCURRENCY = 16;
@@ -24,7 +26,7 @@ export const modelsCommand: CommandDefinition = {
   name: 'models',
   summary: 'Download a Stable Diffusion ONNX export from the Hugging Face hub, or verify a model directory',
   usage:
-    'download REPO [--revision REV] [--subfolder PATH] [--dir DIR] [--concurrency N]\n' +
+    'download REPO [--revision REV] [--subfolder PATH] [--file PATH] [--dir DIR] [--concurrency N]\n' +
     '       sdbot models verify DIR [--json]',
   allowPositionals: true,
   options: {
@@ -37,6 +39,11 @@ export const modelsCommand: CommandDefinition = {
       type: 'string',
       valueName: 'PATH',
       description: 'Folder of the repository with the export, when it holds several',
+    },
+    file: {
+      type: 'string',
+      valueName: 'PATH',
+      description: 'Upscaler repositories: the .onnx file to fetch, when there are several',
     },
     dir: {
       type: 'string',
@@ -57,6 +64,8 @@ export const modelsCommand: CommandDefinition = {
     'it is put in place; .sdbot-download.json is written last. Run the same command again to resume an',
     'interrupted download. HF_TOKEN authenticates (gated or private repositories); HF_ENDPOINT picks a',
     'mirror.',
+    'A repository with .onnx files but no diffusers export is a super-resolution model: its one .onnx',
+    'file (or the one --file names) is fetched into DIR for `sdbot worker --upscaler DIR`.',
     '',
     'verify opens every part of a model directory, checks its inputs and outputs against what the',
     'pipeline expects, runs a one-step generation at the smallest size and prints a table; it exits',
@@ -96,6 +105,7 @@ async function download(context: CommandContext, repo: string): Promise<number> 
   }
   const revision = stringOption(options, 'revision');
   const subfolder = stringOption(options, 'subfolder');
+  const file = stringOption(options, 'file');
   const concurrency = parseConcurrency(stringOption(options, 'concurrency'));
   const config = loadConfig({ env });
   const dir = resolve(stringOption(options, 'dir') ?? defaultDirectory(env, repo, revision, subfolder));
@@ -110,6 +120,7 @@ async function download(context: CommandContext, repo: string): Promise<number> 
       repo,
       revision,
       subfolder,
+      file,
       dir,
       endpoint: config.models.hfEndpoint,
       token: config.models.hfToken,
@@ -130,9 +141,9 @@ async function download(context: CommandContext, repo: string): Promise<number> 
       : `downloaded ${where} into ${dir}: ${result.files.length} files, ${formatBytes(totalBytes)} ` +
         `(${result.fetched.length} fetched, ${formatBytes(fetchedBytes)}; ` +
         `${result.files.length - result.fetched.length} already present)`,
-    `serve it with: SDBOT_MODELS=${dir}`,
+    result.upscaler ? `serve it with: SDBOT_UPSCALERS=${dir}` : `serve it with: SDBOT_MODELS=${dir}`,
   ];
-  if (!result.files.some((file) => file.path.startsWith('safety_checker/'))) {
+  if (!result.upscaler && !result.files.some((entry) => entry.path.startsWith('safety_checker/'))) {
     lines.push('this export has no safety_checker/: a worker refuses it unless SDBOT_SAFETY_CHECKER=false');
   }
   stdout.write(`${lines.join('\n')}\n`);
@@ -142,9 +153,7 @@ async function download(context: CommandContext, repo: string): Promise<number> 
 async function verify({ options, env, stdout }: CommandContext, directory: string): Promise<number> {
   const config = loadConfig({ env });
   const report = await verifyModelDirectory(directory, {
-    provider: config.worker.executionProvider,
-    intraOpThreads: config.worker.intraOpThreads,
-    graphOptimization: config.worker.graphOptimization,
+    ...sessionSettingsFrom(config),
     logger: createLogger({ name: 'cli', level: env.LOG_LEVEL === undefined ? 'warn' : config.log.level }),
   });
   stdout.write(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));
@@ -184,12 +193,13 @@ function formatVerifyReport(report: VerifyReport): string {
   lines.push(
     '',
     ...table([
-      ['PART', 'STATUS', 'DETAIL', 'TIME'],
+      ['PART', 'STATUS', 'DETAIL', 'TIME', 'PEAK RSS'],
       ...report.parts.map((part) => [
         part.part,
         part.status.toUpperCase(),
         part.detail,
         part.status === 'skipped' ? '-' : `${(part.ms / 1000).toFixed(2)} s`,
+        part.peakRssBytes === undefined ? '-' : formatMiB(part.peakRssBytes),
       ]),
     ]),
     '',

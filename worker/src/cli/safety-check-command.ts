@@ -3,6 +3,7 @@ import { loadSafetyChecker } from '../diffusion/model.js';
 import { checkSafety } from '../diffusion/stages/safety.js';
 import type { DecodedImage } from '../diffusion/stages/vae.js';
 import { readRgbImage } from '../image-io.js';
+import { sessionSettingsFrom } from '../diffusion/backend/config-settings.js';
 
 /** An image file in the form the safety stage takes after the VAE: 8-bit and 0..1 float HWC RGB. */
 async function readCheckedImage(file: string): Promise<DecodedImage> {
@@ -39,9 +40,7 @@ export const safetyCheckCommand: CommandDefinition = {
     for (const file of positionals) images.push(await readCheckedImage(file));
 
     const checker = await loadSafetyChecker(modelDirectory, {
-      provider: config.worker.executionProvider,
-      intraOpThreads: config.worker.intraOpThreads,
-      graphOptimization: config.worker.graphOptimization,
+      ...sessionSettingsFrom(config),
       logger: createLogger({ name: 'cli', level: env.LOG_LEVEL === undefined ? 'warn' : config.log.level }),
     });
     let flags: boolean[];

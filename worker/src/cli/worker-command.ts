@@ -7,18 +7,23 @@ import {
   connectNats,
   createLogger,
   loadConfig,
-  startMetricsServer,
+  runService,
   stringListOption,
   stringOption,
   type CommandDefinition,
+  type Config,
+  type Logger,
+  type NatsConnection,
+  type RunningService,
 } from '@sdbot/shared';
-import { collectDefaultMetrics } from 'prom-client';
 import type { ImageGenerator } from '../service/generator.js';
 import { WorkerMetrics } from '../service/metrics.js';
 import { PipelineGenerator } from '../service/pipeline-generator.js';
 import { warnUncheckedModels } from '../service/safety-warning.js';
 import { SimulatedGenerator } from '../service/simulated-generator.js';
 import { WorkerService } from '../service/worker-service.js';
+import { loadUpscalers } from '../upscale/load.js';
+import { UpscalingGenerator } from '../upscale/upscaling-generator.js';
 
 /** Host name plus a random suffix, reduced to a valid subject token. */
 function defaultWorkerId(): string {
@@ -46,25 +51,11 @@ function parseMsPerStep(text: string): number {
   return value;
 }
 
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else {
-      signal.addEventListener(
-        'abort',
-        () => {
-          resolve();
-        },
-        { once: true },
-      );
-    }
-  });
-}
-
 export const workerCommand: CommandDefinition = {
   name: 'worker',
   summary: 'Run a worker: pull generation jobs from NATS for the models it loads',
-  usage: '--nats URL --model DIR [--model DIR ...] [--simulate MS_PER_STEP] [--slots N] [--id ID]',
+  usage:
+    '--nats URL --model DIR [--model DIR ...] [--upscaler DIR ...] [--simulate MS_PER_STEP] [--slots N] [--id ID]',
   options: {
     nats: {
       type: 'string',
@@ -76,6 +67,13 @@ export const workerCommand: CommandDefinition = {
       multiple: true,
       valueName: 'DIR',
       description: 'Model directory to load (default SDBOT_MODELS); with --simulate, a model id',
+    },
+    upscaler: {
+      type: 'string',
+      multiple: true,
+      valueName: 'DIR',
+      description:
+        'Super-resolution model to load: a directory with one .onnx file (default SDBOT_UPSCALERS)',
     },
     simulate: {
       type: 'string',
@@ -95,12 +93,14 @@ export const workerCommand: CommandDefinition = {
     },
   },
   details:
-    'The worker runs until SIGINT/SIGTERM, then stops pulling, lets running jobs finish for\n' +
+    'The worker runs until SIGINT, SIGTERM or SIGHUP, then stops pulling, lets running jobs finish for\n' +
     'SDBOT_SHUTDOWN_GRACE, hands the rest back to the queue and leaves the worker registry.',
   async run({ options, env, signal }) {
     const overrides: Record<string, unknown> = {};
     const models = stringListOption(options, 'model');
     if (models.length > 0) overrides.SDBOT_MODELS = models;
+    const upscalerPaths = stringListOption(options, 'upscaler');
+    if (upscalerPaths.length > 0) overrides.SDBOT_UPSCALERS = upscalerPaths;
     const flags = {
       nats: 'NATS_URL',
       slots: 'SDBOT_WORKER_SLOTS',
@@ -112,53 +112,85 @@ export const workerCommand: CommandDefinition = {
       if (value !== undefined) overrides[variable] = value;
     }
     const config = loadConfig({ env, overrides });
-    if (config.worker.models.length === 0) throw new UsageError('--model is required (or set SDBOT_MODELS)');
+    if (config.worker.models.length === 0 && config.worker.upscalers.length === 0) {
+      throw new UsageError('--model or --upscaler is required (or set SDBOT_MODELS or SDBOT_UPSCALERS)');
+    }
     if (config.nats.url === undefined) throw new UsageError('--nats is required (or set NATS_URL)');
     const simulate = stringOption(options, 'simulate');
     const workerId = config.worker.workerId ?? defaultWorkerId();
-    const logger = createLogger({ name: 'worker', level: config.log.level, bindings: { workerId } });
+    const logger = createLogger({
+      name: 'worker',
+      level: config.log.level,
+      format: config.log.format,
+      bindings: { workerId },
+    });
 
-    const generator: ImageGenerator =
-      simulate === undefined
+    const metrics = new WorkerMetrics();
+    return runService({
+      signal,
+      logger,
+      metrics: { port: config.metrics.port, registry: metrics.registry },
+      start: () => startWorker({ config, workerId, simulate, logger, metrics }),
+    });
+  },
+};
+
+interface StartWorkerOptions {
+  config: Config;
+  workerId: string;
+  simulate: string | undefined;
+  logger: Logger;
+  metrics: WorkerMetrics;
+}
+
+/** Loads the models, connects and starts pulling; `stop()` drains and releases all of it. */
+async function startWorker({
+  config,
+  workerId,
+  simulate,
+  logger,
+  metrics,
+}: StartWorkerOptions): Promise<RunningService> {
+  const diffusion: ImageGenerator | undefined =
+    config.worker.models.length === 0
+      ? undefined
+      : simulate === undefined
         ? await PipelineGenerator.load(config.worker.models, config, logger)
         : new SimulatedGenerator(config.worker.models, parseMsPerStep(simulate));
-    warnUncheckedModels(logger, generator);
-    const connection = await connectNats(config.nats, {
+  const upscalers = await loadUpscalers(config.worker.upscalers, config, logger).catch(
+    async (error: unknown) => {
+      await diffusion?.close();
+      throw error;
+    },
+  );
+  const generator: ImageGenerator = new UpscalingGenerator(diffusion, upscalers, config, logger);
+  warnUncheckedModels(logger, generator);
+  let connection: NatsConnection | undefined;
+  let service: WorkerService | undefined;
+  const release = async () => {
+    await service?.stop();
+    await connection?.drain().catch(() => undefined);
+    await generator.close();
+  };
+  try {
+    connection = await connectNats(config.nats, {
       name: `sdbot-worker-${workerId}`,
       waitOnFirstConnect: true,
       inboxPrefix: INBOX_PREFIXES.worker,
     });
-    const metrics = new WorkerMetrics();
-    collectDefaultMetrics({ register: metrics.registry });
-    let service: WorkerService | undefined;
-    try {
-      service = await WorkerService.start({
-        connection,
-        generator,
-        config,
-        workerId,
-        version: await softwareVersion(),
-        logger,
-        metrics,
-      });
-      const running = service;
-      const metricsServer =
-        config.metrics.port === undefined
-          ? undefined
-          : await startMetricsServer({
-              port: config.metrics.port,
-              registry: metrics.registry,
-              isReady: () => running.isReady(),
-            });
-      await untilAborted(signal);
-      logger.info('worker:stopping');
-      await service.stop();
-      await metricsServer?.close();
-    } finally {
-      await service?.stop();
-      await connection.drain().catch(() => undefined);
-      await generator.close();
-    }
-    return 0;
-  },
-};
+    service = await WorkerService.start({
+      connection,
+      generator,
+      config,
+      workerId,
+      version: await softwareVersion(),
+      logger,
+      metrics,
+    });
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  const running = service;
+  return { isReady: () => running.isReady(), stop: release };
+}

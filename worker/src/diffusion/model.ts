@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { SdbotError, type ExecutionProviderName } from '@sdbot/shared';
 import { z } from 'zod';
+import { InferenceThread } from './backend/inference-thread-host.js';
 import { openOnnxModel } from './backend/onnx.js';
 import type { InferenceModel, SessionSettings } from './backend/types.js';
 import type { ClipImageConfig } from './image/clip-preprocess.js';
@@ -41,6 +42,11 @@ export interface StableDiffusionModel {
   schedulerConfig: SchedulerConfig;
   textEncoder: InferenceModel;
   unet: { model: InferenceModel; signature: UnetSignature };
+  /**
+   * Prompt chunks of 77 tokens the UNet's `encoder_hidden_states` must have, when the export fixes
+   * its sequence length (undefined: any number, the usual dynamic axis).
+   */
+  fixedPromptChunks: number | undefined;
   vaeDecoder: InferenceModel;
   /** Absent when the export has none: img2img is then refused. */
   vaeEncoder: { model: InferenceModel; signature: VaeEncoderSignature } | undefined;
@@ -190,7 +196,10 @@ export async function loadSafetyChecker(
   return openSafetyChecker(root, await readSafetyCheckerConfig(root), settings);
 }
 
-/** Opens every part; any failure releases what was already opened. */
+/**
+ * Opens every part in the model's own inference thread (one per model, shared by every slot);
+ * any failure releases what was already opened.
+ */
 export async function loadModelDirectory(
   directory: string,
   options: LoadModelOptions,
@@ -215,9 +224,14 @@ export async function loadModelDirectory(
   const schedulerConfig = await readSchedulerConfig(join(root, 'scheduler', 'scheduler_config.json'));
   const tokenizer = await loadTokenizer(join(root, 'tokenizer'));
 
+  const thread = new InferenceThread(basename(root), options.logger);
   const opened: InferenceModel[] = [];
+  const closeAll = async () => {
+    await Promise.all(opened.map((model) => model.release()));
+    await thread.close();
+  };
   const open = async (part: string) => {
-    const model = await openOnnxModel(file(part), options);
+    const model = await thread.open(file(part), options);
     opened.push(model);
     return model;
   };
@@ -232,6 +246,9 @@ export async function loadModelDirectory(
         `${unetModel.file}: encoder_hidden_states is ${unetWidth} wide but the text encoder produces ${hiddenSize}`,
       );
     }
+    const sequence = unetModel.inputs.find((input) => input.name === 'encoder_hidden_states')?.shape[1];
+    const fixedPromptChunks =
+      typeof sequence === 'number' ? Math.max(1, Math.floor(sequence / tokenizer.maxLength)) : undefined;
     const vaeDecoder = await open('vae_decoder');
     adaptVaeDecoder(vaeDecoder);
     let vaeEncoder: StableDiffusionModel['vaeEncoder'];
@@ -241,8 +258,9 @@ export async function loadModelDirectory(
     }
     let safetyChecker: StableDiffusionModel['safetyChecker'];
     if (imageConfig !== undefined) {
-      safetyChecker = await openSafetyChecker(root, imageConfig, options);
-      opened.push(safetyChecker.model);
+      const model = await open('safety_checker');
+      adaptSafetyChecker(model);
+      safetyChecker = { model, imageConfig };
     }
     const info: ModelDirectoryInfo = {
       name: basename(root),
@@ -257,15 +275,14 @@ export async function loadModelDirectory(
       schedulerConfig,
       textEncoder,
       unet: { model: unetModel, signature: unetSignature },
+      fixedPromptChunks,
       vaeDecoder,
       vaeEncoder,
       safetyChecker,
-      release: async () => {
-        await Promise.all(opened.map((model) => model.release()));
-      },
+      release: closeAll,
     };
   } catch (error) {
-    await Promise.all(opened.map((model) => model.release()));
+    await closeAll();
     throw error;
   }
 }

@@ -14,13 +14,15 @@ import {
   type StableDiffusionModel,
 } from './model.js';
 import { createNoiseGenerator, type NoiseGenerator } from './noise.js';
+import { paddingChunk, tokenizePrompt } from './prompt/index.js';
 import { validateRequest, type PipelineRequest, type ImageInput, type ValidatedRequest } from './request.js';
 import { createScheduler, type Scheduler } from './schedulers/index.js';
 import { denoise, type DenoisingImage, type StepCallback } from './stages/denoise.js';
 import { slerp } from './stages/initial-noise.js';
 import { checkSafety } from './stages/safety.js';
-import { encodeText } from './stages/text-encoder.js';
+import { encodePromptChunks } from './stages/text-encoder.js';
 import { decodeLatents, encodeImage, sampleInitLatents, type DecodedImage } from './stages/vae.js';
+import type { PeakRss } from './peak-rss.js';
 import { StageClock, type GenerationTimings } from './timings.js';
 
 export interface PipelineOptions extends LoadModelOptions {
@@ -33,6 +35,8 @@ export interface GenerateOptions {
   onStep?: StepCallback;
   /** Checked before every UNet call; an aborted job fails with CANCELLED. */
   signal?: AbortSignal;
+  /** A started sampler: the timings then carry each stage's peak RSS (benchmarks, verify). */
+  memory?: PeakRss;
 }
 
 export interface PipelineImage {
@@ -51,6 +55,8 @@ export interface GenerationResult {
   truncatedTokens: number;
   /** Same for the negative prompt. */
   negativeTruncatedTokens: number;
+  /** A1111 syntax: the most 75-token chunks a prompt could use on this model. */
+  promptChunkLimit: number | undefined;
   timings: GenerationTimings;
   unetCalls: number;
   /** Sum of UNet batch sizes: 2 rows per image and step with guidance, 1 without. */
@@ -87,6 +93,11 @@ export class StableDiffusionPipeline {
   static async load(directory: string, options: PipelineOptions): Promise<StableDiffusionPipeline> {
     const model = await loadModelDirectory(directory, options);
     options.logger?.info({ model: model.info }, 'model loaded');
+    const chunks = model.fixedPromptChunks;
+    if (chunks !== undefined && chunks < LIMITS.promptMaxChunks) {
+      // A1111 prompts longer than this are cut here; the results say how many tokens were lost.
+      options.logger?.warn({ model: model.info.name, chunks }, 'prompt:chunks-limited');
+    }
     return new StableDiffusionPipeline(model, options.maxPixels ?? LIMITS.defaultMaxPixels);
   }
 
@@ -95,7 +106,7 @@ export class StableDiffusionPipeline {
   }
 
   async generate(request: PipelineRequest, options: GenerateOptions = {}): Promise<GenerationResult> {
-    const clock = new StageClock();
+    const clock = new StageClock(options.memory);
     const job = validateRequest(request, this.maxPixels);
     const { signal } = options;
     const checkCancelled = () => {
@@ -111,14 +122,15 @@ export class StableDiffusionPipeline {
     const latentSize = LATENT_CHANNELS * latentHeight * latentWidth;
     const guided = job.guidance > 1;
 
-    const { tokenizer } = this.model;
+    const { tokenizer, fixedPromptChunks } = this.model;
+    const chunkLimit = Math.min(fixedPromptChunks ?? LIMITS.promptMaxChunks, LIMITS.promptMaxChunks);
     const { positive, negative } = await clock.time('tokenize', () => ({
-      positive: tokenizer.encode(job.prompt),
-      negative: guided ? tokenizer.encode(job.negativePrompt) : undefined,
+      positive: tokenizePrompt(tokenizer, job.prompt, job.syntax, chunkLimit),
+      negative: guided ? tokenizePrompt(tokenizer, job.negativePrompt, job.syntax, chunkLimit) : undefined,
     }));
     const textEncoder = clock.measure(this.model.textEncoder);
     const embeddings = await clock.time('textEncoder', () =>
-      encodeText(textEncoder, positive.inputIds, negative?.inputIds),
+      encodePromptChunks(textEncoder, positive, negative, paddingChunk(tokenizer), fixedPromptChunks),
     );
     checkCancelled();
 
@@ -145,18 +157,20 @@ export class StableDiffusionPipeline {
         : await this.startFromImage(job, initImage, slots, clock, latentSize);
     checkCancelled();
 
-    const denoised = await denoise({
-      unet: clock.measure(this.model.unet.model),
-      signature: this.model.unet.signature,
-      images,
-      timesteps: timesteps.slice(start),
-      latentHeight,
-      latentWidth,
-      embeddings,
-      guidance: job.guidance,
-      signal,
-      onStep: options.onStep,
-    });
+    const denoised = await clock.track('unet', () =>
+      denoise({
+        unet: clock.measure(this.model.unet.model),
+        signature: this.model.unet.signature,
+        images,
+        timesteps: timesteps.slice(start),
+        latentHeight,
+        latentWidth,
+        embeddings,
+        guidance: job.guidance,
+        signal,
+        onStep: options.onStep,
+      }),
+    );
     clock.stages.unet += denoised.unetStepMs.reduce((sum, ms) => sum + ms, 0);
     clock.stages.scheduler += denoised.schedulerMs;
     checkCancelled();
@@ -189,6 +203,7 @@ export class StableDiffusionPipeline {
       }),
       truncatedTokens: positive.droppedTokens,
       negativeTruncatedTokens: negative?.droppedTokens ?? 0,
+      promptChunkLimit: job.syntax === 'a1111' ? chunkLimit : undefined,
       timings: clock.finish(denoised.unetStepMs),
       unetCalls: denoised.unetCalls,
       unetBatchRows: denoised.unetBatchRows,

@@ -2,72 +2,52 @@
  * What one `generate` call asks for, validated with the same field rules as a job on the wire, so
  * `steps: must be an integer in 1..150 (got 0)` reads the same from the CLI, Discord or a worker.
  */
-import {
-  GENERATION_FIELDS,
-  LIMITS,
-  validate,
-  ValidationError,
-  type NoiseSource,
-  type SchedulerName,
-} from '@sdbot/shared';
+import { DEFAULT_PROMPT_SYNTAX, GENERATION_FIELDS, LIMITS, validate, ValidationError } from '@sdbot/shared';
 import { z } from 'zod';
 
 /** An encoded image (PNG, JPEG, WebP...) as bytes, or the path of one. */
 export type ImageInput = Uint8Array | string;
 
-export interface PipelineRequest {
-  prompt: string;
-  /** Defaults to "" (the reference's unconditional prompt). */
-  negativePrompt?: string;
-  /** Image i of the batch uses seed + i (mod 2^32) with its own generator. */
-  seed: number;
-  steps: number;
-  /** <= 1 turns classifier-free guidance off (one UNet row per image instead of two). */
-  guidance: number;
-  /** Required for txt2img; img2img defaults to the init image's size rounded down to 64. */
-  width?: number;
-  height?: number;
-  scheduler: SchedulerName;
-  rng?: NoiseSource;
-  count?: number;
-  /** img2img: start from this image; strength 0 keeps it, 1 ignores it. */
-  init?: { image: ImageInput; strength: number };
-  /** Blend a second seed's initial noise into the first one's (0: plain seed, 1: the other seed). */
-  variation?: { seed: number; strength: number } | undefined;
-  /** Run the model's safety checker (default true). */
-  safetyCheck?: boolean;
-  /** Keep the pixels of flagged images instead of blanking them (default false): they are still marked. */
-  keepFlagged?: boolean;
-}
-
-export interface ValidatedRequest {
-  prompt: string;
-  negativePrompt: string;
-  seed: number;
-  steps: number;
-  guidance: number;
-  width: number | undefined;
-  height: number | undefined;
-  scheduler: SchedulerName;
-  rng: NoiseSource;
-  count: number;
-  init: { image: ImageInput; strength: number } | undefined;
-  variation: { seed: number; strength: number } | undefined;
-  safetyCheck: boolean;
-  keepFlagged: boolean;
-}
-
 const fields = GENERATION_FIELDS;
 
-/** A job's generation fields; the size may follow an init image and one image is the default. */
+/**
+ * A job's generation fields (GENERATION_FIELDS: the prompt may be empty, for unconditional
+ * generation; image i of a batch uses seed + i; guidance <= 1 turns classifier-free guidance off),
+ * except that both prompts are read as `syntax` says (default a1111; plain is the reference
+ * pipeline's reading), the size may follow an init image (rounded down to 64) and one image is the
+ * default.
+ */
 const requestSchema = z.object({
   ...fields,
+  syntax: fields.syntax.unwrap().default(DEFAULT_PROMPT_SYNTAX),
   width: fields.width.optional(),
   height: fields.height.optional(),
   count: fields.count.default(1),
+  /** Run the model's safety checker. */
   safetyCheck: z.boolean().default(true),
+  /** Keep the pixels of flagged images instead of blanking them: they are still marked. */
   keepFlagged: z.boolean().default(false),
 });
+
+/** img2img: start from this image; strength 0 keeps it, 1 ignores it. */
+export interface InitImage {
+  image: ImageInput;
+  strength: number;
+}
+
+/** What one `generate` call asks for; `strength` comes with the init image. */
+export type PipelineRequest = Omit<z.input<typeof requestSchema>, 'strength'> & { init?: InitImage };
+
+/** A request with its defaults filled in; width and height stay undefined to follow the init image. */
+export type ValidatedRequest = Omit<
+  z.output<typeof requestSchema>,
+  'strength' | 'width' | 'height' | 'variation'
+> & {
+  width: number | undefined;
+  height: number | undefined;
+  variation: z.output<typeof requestSchema>['variation'];
+  init: InitImage | undefined;
+};
 
 /** Validates a request; the ValidationError names every bad field. */
 export function validateRequest(

@@ -1,5 +1,6 @@
 /** Per-stage wall times of one generation, and how much of it onnxruntime itself took. */
 import type { InferenceModel } from './backend/types.js';
+import type { PeakRss } from './peak-rss.js';
 
 export const STAGES = [
   'tokenize',
@@ -21,6 +22,8 @@ export interface GenerationTimings {
   /** Milliseconds spent inside model runs; `totalMs - runtimeMs` is the pipeline's own overhead. */
   runtimeMs: number;
   totalMs: number;
+  /** Peak process RSS (bytes) during each stage that ran, when the caller passed a sampler. */
+  peakRssBytes?: Partial<Record<StageName, number>>;
 }
 
 export class StageClock {
@@ -36,14 +39,28 @@ export class StageClock {
   };
   runtimeMs = 0;
   private readonly started = performance.now();
+  private readonly peakRssBytes: Partial<Record<StageName, number>> = {};
+
+  constructor(private readonly memory?: PeakRss) {}
 
   /** Runs `work` and adds its duration to `stage`. */
   async time<T>(stage: StageName, work: () => Promise<T> | T): Promise<T> {
     const start = performance.now();
     try {
-      return await work();
+      return await this.track(stage, work);
     } finally {
       this.stages[stage] += performance.now() - start;
+    }
+  }
+
+  /** Runs `work`, recording the peak RSS during it for `stage` when memory is tracked. */
+  async track<T>(stage: StageName, work: () => Promise<T> | T): Promise<T> {
+    if (this.memory === undefined) return work();
+    this.memory.reset();
+    try {
+      return await work();
+    } finally {
+      this.peakRssBytes[stage] = Math.max(this.peakRssBytes[stage] ?? 0, this.memory.peakBytes());
     }
   }
 
@@ -72,6 +89,7 @@ export class StageClock {
       unetStepMs,
       runtimeMs: this.runtimeMs,
       totalMs: performance.now() - this.started,
+      ...(this.memory === undefined ? {} : { peakRssBytes: { ...this.peakRssBytes } }),
     };
   }
 }

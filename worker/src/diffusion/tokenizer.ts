@@ -193,8 +193,8 @@ export class ClipTokenizer {
   /** Built on the first `decode`: encoding, the hot path, never needs it. */
   private tokensById: Map<number, string> | undefined;
   private readonly mergeRanks: Map<string, number>;
-  private readonly startId: number;
-  private readonly endId: number;
+  readonly startId: number;
+  readonly endId: number;
   private readonly unknownId: number;
   private readonly bpeCache = new Map<string, readonly string[]>();
 
@@ -278,6 +278,11 @@ export class ClipTokenizer {
       truncated: body.length > room,
       droppedTokens: body.length - kept,
     };
+  }
+
+  /** Id of one vocabulary entry (`,</w>`), or undefined when the vocabulary lacks it. */
+  vocabularyId(token: string): number | undefined {
+    return this.vocabulary.get(token);
   }
 
   /** Ids of every BPE token of `text`, without start/end tokens and without truncation. */

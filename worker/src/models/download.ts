@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SdbotError } from '@sdbot/shared';
 import { selectExportFiles, type ExportFile } from './export-layout.js';
+import { looksLikeUpscalerRepository, selectUpscalerFiles } from './upscaler-layout.js';
 import { HubClient, networkReason } from './hub-client.js';
 import { formatBytes } from './units.js';
 
@@ -68,6 +69,8 @@ export interface DownloadModelOptions {
   revision?: string | undefined;
   /** Folder of the repository that holds the export, when there are several. */
   subfolder?: string | undefined;
+  /** An upscaler repository's .onnx file to fetch, when it holds several. */
+  file?: string | undefined;
   /** Model directory to fill. */
   dir: string;
   endpoint: string;
@@ -93,6 +96,8 @@ export interface DownloadResult {
   fetched: ModelFile[];
   /** True when the directory was already complete at this commit; nothing was read or fetched. */
   alreadyComplete: boolean;
+  /** A super-resolution model (one .onnx file) rather than a diffusers export. */
+  upscaler: boolean;
 }
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -146,13 +151,15 @@ export async function downloadModel(options: DownloadModelOptions): Promise<Down
       onRetry,
     );
     const listing = await withRetries(() => hub.listFiles(repo, commit, signal), retry, signal, onRetry);
-    const selection = selectExportFiles(listing, { repo, revision, subfolder: options.subfolder });
+    const where = { repo, revision, subfolder: options.subfolder, file: options.file };
+    const upscaler = options.file !== undefined || looksLikeUpscalerRepository(listing);
+    const selection = upscaler ? selectUpscalerFiles(listing, where) : selectExportFiles(listing, where);
     const files = selection.files.map(toModelFile).sort((a, b) => b.size - a.size);
     emit({ type: 'download:plan', repo, commit, root: selection.root, files });
 
     await makeDirectory(dir);
     const previous = await readMarker(dir);
-    const result = { repo, revision, commit, root: selection.root, dir, files };
+    const result = { repo, revision, commit, root: selection.root, dir, files, upscaler };
     if (previous !== undefined && (await markerCoversAll(previous, commit, selection.root, files, dir))) {
       return { ...result, fetched: [], alreadyComplete: true };
     }

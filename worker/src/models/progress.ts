@@ -1,6 +1,7 @@
 /**
  * Download progress on stderr: a bar redrawn in place on a terminal (bytes done and total, rate,
- * time left), plain lines every few seconds otherwise (logs, CI), and a line per finished file.
+ * time left, and each file in flight with its percent), plain lines every few seconds otherwise
+ * (logs, CI), and a line per finished file.
  */
 import type { DownloadEvent } from './download.js';
 import { formatBytes, formatDuration } from './units.js';
@@ -51,6 +52,8 @@ export class DownloadProgress {
   private readonly lineIntervalMs: number;
   private readonly now: () => number;
   private readonly fileBytes = new Map<string, number>();
+  /** Files being fetched now: bytes so far and size, for the per-file part of the bar. */
+  private readonly active = new Map<string, { bytes: number; size: number }>();
   private totalBytes = 0;
   private fileCount = 0;
   private filesDone = 0;
@@ -94,10 +97,12 @@ export class DownloadProgress {
         break;
       case 'file:progress':
         this.fileBytes.set(event.file.path, event.bytes);
+        this.active.set(event.file.path, { bytes: event.bytes, size: event.file.size });
         this.received += event.delta;
         this.tick();
         break;
       case 'file:done':
+        this.active.delete(event.file.path);
         this.fileBytes.set(event.file.path, event.file.size);
         this.filesDone += 1;
         this.print(`fetched  ${event.file.path} (${formatBytes(event.file.size)})`);
@@ -154,7 +159,15 @@ export class DownloadProgress {
   private drawBar(now: number): void {
     this.lastDraw = now;
     this.barShown = true;
-    this.stream.write(`\r\x1b[2K${formatProgressLine(this.snapshot(), { bar: true })}`);
+    const total = formatProgressLine(this.snapshot(), { bar: true });
+    // The files in flight, each with its own percent; the line is cut to the terminal's width so
+    // it never wraps (a wrapped line cannot be redrawn in place).
+    const files = [...this.active].map(
+      ([path, { bytes, size }]) => `${path} ${size === 0 ? 100 : Math.floor((bytes / size) * 100)}%`,
+    );
+    const line = files.length === 0 ? total : `${total}  | ${files.join(', ')}`;
+    const width = (this.stream as { columns?: number }).columns ?? 200;
+    this.stream.write(`\r\x1b[2K${line.length < width ? line : `${line.slice(0, Math.max(0, width - 2))}…`}`);
   }
 
   /** A line above the bar (the bar is redrawn under it). */

@@ -15,6 +15,7 @@ import {
   adaptVaeDecoder,
   adaptVaeEncoder,
 } from '../diffusion/model-adapters.js';
+import { PeakRss } from '../diffusion/peak-rss.js';
 import { StableDiffusionPipeline } from '../diffusion/pipeline.js';
 import { DOWNLOAD_MARKER, readMarker } from './download.js';
 
@@ -26,6 +27,8 @@ export interface PartReport {
   /** What was found (flavour, dtypes) or why it failed. */
   detail: string;
   ms: number;
+  /** Peak RSS of this process while the check ran (the part's session, or the generation). */
+  peakRssBytes?: number;
   file?: string;
   /** model.onnx plus its external weights. */
   bytes?: number;
@@ -211,13 +214,34 @@ export async function verifyModelDirectory(directory: string, options: VerifyOpt
   }
 
   const parts: PartReport[] = [];
-  let size = { width: SMALLEST_SIZE, height: SMALLEST_SIZE };
+  const size = { width: SMALLEST_SIZE, height: SMALLEST_SIZE };
+  const memory = new PeakRss().start();
+  try {
+    return await verifyParts(root, download, declared, problems, options, memory, parts, size);
+  } finally {
+    memory.stop();
+  }
+}
+
+async function verifyParts(
+  root: string,
+  download: DownloadReport,
+  declared: Set<string>,
+  problems: string[],
+  options: VerifyOptions,
+  memory: PeakRss,
+  parts: PartReport[],
+  smallest: { width: number; height: number },
+): Promise<VerifyReport> {
+  let size = smallest;
   for (const spec of PARTS) {
     if (!spec.required && !declared.has(spec.part)) {
       parts.push({ part: spec.part, status: 'skipped', detail: 'not in this export', ms: 0 });
       continue;
     }
-    const { minimumSize, ...report } = await checkPart(root, spec, options);
+    const checked = await memory.during(() => checkPart(root, spec, options));
+    const { minimumSize, ...partReport } = checked.value;
+    const report = { ...partReport, peakRssBytes: checked.peakBytes };
     if (minimumSize !== undefined) size = minimumSize;
     parts.push(report);
     if (report.status === 'failed') problems.push(`${spec.part}: ${report.detail}`);
@@ -229,6 +253,7 @@ export async function verifyModelDirectory(directory: string, options: VerifyOpt
     return { directory: root, download, parts, problems };
   }
   const started = performance.now();
+  memory.reset();
   try {
     const pipeline = await StableDiffusionPipeline.load(root, {
       ...options,
@@ -254,6 +279,7 @@ export async function verifyModelDirectory(directory: string, options: VerifyOpt
       status: 'ok',
       detail: `${result.images.length} image, ${image?.width ?? 0}x${image?.height ?? 0}${flagged}`,
       ms: performance.now() - started,
+      peakRssBytes: memory.peakBytes(),
     });
   } catch (error) {
     const detail = toSdbotError(error).message;

@@ -3,7 +3,13 @@
  * the simulated one (`sdbot worker --simulate`) both implement it, so everything around generation
  * (queueing, progress, cancellation, results) runs the same code in tests and in production.
  */
-import type { ExecutionProviderName, GenerationJob, WorkerHeartbeat } from '@sdbot/shared';
+import {
+  SdbotError,
+  type ExecutionProviderName,
+  type GenerationJob,
+  type UpscaleJob,
+  type WorkerHeartbeat,
+} from '@sdbot/shared';
 
 /** A model as workers advertise it in their heartbeats. */
 export type ModelInfo = WorkerHeartbeat['models'][number];
@@ -22,6 +28,10 @@ export interface GenerationOutput {
   images: GeneratedImage[];
   /** Prompt tokens beyond the text encoder's window that were dropped. */
   truncatedTokens: number;
+  /** The same for the negative prompt. */
+  negativeTruncatedTokens?: number;
+  /** A1111 syntax: the most 75-token chunks a prompt could use. */
+  promptChunkLimit?: number;
   /** Milliseconds per stage (textEncoder, unet, vae, safety, watermark, encode). */
   stages: Record<string, number>;
 }
@@ -30,6 +40,12 @@ export interface GenerationRequest {
   job: GenerationJob;
   /** The encoded source image of img2img jobs, already read from the object store. */
   sourceImage?: Uint8Array;
+}
+
+/** An `upscale` job and its source image, already read from the object store. */
+export interface UpscaleRequest {
+  job: UpscaleJob;
+  sourceImage: Uint8Array;
 }
 
 export interface GenerationHooks {
@@ -47,6 +63,23 @@ export interface ImageGenerator {
   readonly provider: ExecutionProviderName;
   readonly simulated: boolean;
   generate(request: GenerationRequest, hooks: GenerationHooks): Promise<GenerationOutput>;
+  /** Runs `upscale` jobs; absent on a generator that serves no super-resolution model. */
+  upscale?(request: UpscaleRequest, hooks: GenerationHooks): Promise<GenerationOutput>;
   /** Releases the models (inference sessions). */
   close(): Promise<void>;
+}
+
+/** Runs an upscale job on a generator that can, or refuses it (INVALID_INPUT). */
+export function upscaleWith(
+  generator: ImageGenerator,
+  job: UpscaleJob,
+  sourceImage: Uint8Array | undefined,
+  hooks: GenerationHooks,
+): Promise<GenerationOutput> {
+  if (generator.upscale === undefined) {
+    throw new SdbotError('INVALID_INPUT', `this worker cannot run ${job.kind} jobs`);
+  }
+  if (sourceImage === undefined)
+    throw new SdbotError('INVALID_INPUT', 'an upscale job needs its source image');
+  return generator.upscale({ job, sourceImage }, hooks);
 }

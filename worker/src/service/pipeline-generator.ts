@@ -18,6 +18,7 @@ import type {
   ImageGenerator,
   ModelInfo,
 } from './generator.js';
+import { sessionSettingsFrom } from '../diffusion/backend/config-settings.js';
 
 /** The id jobs use for a model directory: its name, reduced to a subject token. */
 export function modelIdOf(directory: string): string {
@@ -41,7 +42,9 @@ function pipelineRequest(
   sourceImage: Uint8Array | undefined,
   safetyCheck: boolean,
 ): PipelineRequest {
-  const { strength, ...params } = job;
+  const { strength, syntax, ...fields } = job;
+  // A job from a producer older than the syntax field meant its prompts literally.
+  const params = { ...fields, syntax: syntax ?? 'plain' };
   // A job from an opted-in age-restricted channel gets flagged images back, marked.
   const keepFlagged = job.nsfw === 'allow';
   return sourceImage === undefined
@@ -77,9 +80,7 @@ export class PipelineGenerator implements ImageGenerator {
           throw new SdbotError('MODEL_INVALID', `two model directories are both named "${id}"`);
         }
         const pipeline = await StableDiffusionPipeline.load(directory, {
-          provider: config.worker.executionProvider,
-          intraOpThreads: config.worker.intraOpThreads,
-          graphOptimization: config.worker.graphOptimization,
+          ...sessionSettingsFrom(config),
           safetyChecker: config.worker.safetyChecker,
           maxPixels: config.limits.maxPixels,
           logger,
@@ -114,6 +115,8 @@ export class PipelineGenerator implements ImageGenerator {
     return {
       images,
       truncatedTokens: result.truncatedTokens,
+      negativeTruncatedTokens: result.negativeTruncatedTokens,
+      ...(result.promptChunkLimit === undefined ? {} : { promptChunkLimit: result.promptChunkLimit }),
       stages: { ...result.timings.stages, ...finishing },
     };
   }
@@ -144,6 +147,11 @@ export class PipelineGenerator implements ImageGenerator {
     const started = performance.now();
     const extra: Record<string, string | number> = { RNG: job.rng };
     if (job.strength !== undefined && job.source !== undefined) extra['Denoising strength'] = job.strength;
+    if (job.kind === 'img2img' && job.hires !== undefined) {
+      // A Creative upscale (hires fix), as A1111 records it.
+      extra['Hires upscale'] = job.hires.factor;
+      if (job.hires.upscaler !== undefined) extra['Hires upscaler'] = job.hires.upscaler;
+    }
     // The job's own prompt, steps, scheduler and guidance; the image's seed and size.
     const parameters = formatParameters({
       ...job,

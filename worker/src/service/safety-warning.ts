@@ -10,7 +10,10 @@ export function warnUncheckedModels(
   generator: Pick<ImageGenerator, 'models' | 'simulated'>,
 ): void {
   if (generator.simulated) return;
-  const unchecked = generator.models.filter((model) => !model.safetyChecker).map((model) => model.id);
+  const unchecked = generator.models
+    // Upscalers enlarge images that were already checked; they have no checker of their own.
+    .filter((model) => !model.safetyChecker && model.upscaler === undefined)
+    .map((model) => model.id);
   if (unchecked.length === 0) return;
   logger.warn(
     { models: unchecked },

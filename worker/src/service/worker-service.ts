@@ -24,6 +24,7 @@ import {
   SUBJECTS,
   SdbotError,
   WorkerRegistry,
+  isGenerationJob,
   cancelRequestSchema,
   createJobSchema,
   decodeMessage,
@@ -37,8 +38,7 @@ import {
   provisionJetStream,
   toSdbotError,
   type Config,
-  isGenerationJob,
-  type GenerationJob,
+  type Job,
   type JobStateChange,
   type JobStateEntry,
   type JobStateRecord,
@@ -51,7 +51,12 @@ import {
   type WorkerHeartbeat,
 } from '@sdbot/shared';
 import { jobIdOf, publishDeadLetter } from './dead-letters.js';
-import type { GenerationOutput, ImageGenerator } from './generator.js';
+import {
+  upscaleWith,
+  type GenerationHooks,
+  type GenerationOutput,
+  type ImageGenerator,
+} from './generator.js';
 import { MaxDeliveriesHandler } from './max-deliveries.js';
 import type { DeliveryOutcome, WorkerMetrics } from './metrics.js';
 import { OutcomePublisher, failureOutcome } from './outcomes.js';
@@ -78,7 +83,7 @@ const STATE_WRITE_INTERVAL_MS = 1000;
 const MAX_RETRY_DELAY_MS = 5 * 60_000;
 
 interface RunningJob {
-  job: GenerationJob;
+  job: Job;
   controller: AbortController;
 }
 
@@ -195,7 +200,7 @@ export class WorkerService {
 
   heartbeat(now = Date.now()): WorkerHeartbeat {
     const { generator, config, workerId, version } = this.options;
-    const { jobsPerMinute, stepsPerSecond } = this.throughput.snapshot(now);
+    const { jobsPerMinute, stepsPerSecond, imagesPerSecond } = this.throughput.snapshot(now);
     return {
       v: 1,
       workerId,
@@ -205,7 +210,7 @@ export class WorkerService {
       provider: generator.provider,
       simulated: generator.simulated,
       slots: { total: config.worker.slots, free: this.stopping ? 0 : this.freeSlots },
-      throughput: { jobsPerMinute, stepsPerSecond },
+      throughput: { jobsPerMinute, stepsPerSecond, imagesPerMinute: imagesPerSecond * 60 },
       startedAt: this.startedAt,
       at: now,
     };
@@ -282,7 +287,7 @@ export class WorkerService {
     const { logger, metrics } = this.options;
     const deliveries = message.info.deliveryCount;
     if (deliveries > 1) metrics?.redeliveries.inc({ model });
-    let job: GenerationJob;
+    let job: Job;
     try {
       const decoded = decodeMessage(this.jobSchema, message.data);
       if (decoded.model !== model) {
@@ -291,7 +296,7 @@ export class WorkerService {
           `job names model "${decoded.model}" but was queued for "${model}" (${message.subject})`,
         );
       }
-      if (!isGenerationJob(decoded)) {
+      if (!isGenerationJob(decoded) && this.options.generator.upscale === undefined) {
         throw new SdbotError('INVALID_INPUT', `this worker cannot run ${decoded.kind} jobs`);
       }
       job = decoded;
@@ -315,7 +320,7 @@ export class WorkerService {
     }
   }
 
-  private async run(message: JsMsg, job: GenerationJob, log: Logger): Promise<void> {
+  private async run(message: JsMsg, job: Job, log: Logger): Promise<void> {
     const { workerId, generator, config, metrics } = this.options;
     const [finished, before] = await Promise.all([this.outcomes.exists(job.id), this.jobStates.get(job.id)]);
     if (finished) {
@@ -360,7 +365,7 @@ export class WorkerService {
     const reporter = new ProgressReporter(this, job, state, controller, log);
     try {
       const sourceImage = job.source === undefined ? undefined : await this.readSource(job.source.image);
-      const output = await generator.generate(sourceImage === undefined ? { job } : { job, sourceImage }, {
+      const hooks: GenerationHooks = {
         signal: controller.signal,
         onStep: (step, total, latents) => {
           if (Date.now() - lastWorking > ackWaitMs / 10) {
@@ -369,8 +374,23 @@ export class WorkerService {
           }
           reporter.step(step, total, latents);
         },
-      });
+      };
+      // The one place a job's kind picks what runs it.
+      const output = isGenerationJob(job)
+        ? await generator.generate(sourceImage === undefined ? { job } : { job, sourceImage }, hooks)
+        : await upscaleWith(generator, job, sourceImage, hooks);
       controller.signal.throwIfAborted();
+      if (output.truncatedTokens > 0 || (output.negativeTruncatedTokens ?? 0) > 0) {
+        log.info(
+          {
+            syntax: (isGenerationJob(job) ? job.syntax : undefined) ?? 'plain',
+            // Counts of tokens cut from each prompt (key names avoid the logger's secret filter).
+            cut: { prompt: output.truncatedTokens, negative: output.negativeTruncatedTokens ?? 0 },
+            chunkLimit: output.promptChunkLimit,
+          },
+          'prompt:truncated',
+        );
+      }
       // The last progress write lands before the final state, so that one needs no re-read.
       await reporter.settled();
       await this.complete(message, job, output, startedAt, state, log);
@@ -389,12 +409,7 @@ export class WorkerService {
    * Handles a job whose state says it already ended (cancelled while queued, or failed before):
    * makes sure its outcome exists, acknowledges it, and returns true. Returns false otherwise.
    */
-  private async settleEnded(
-    message: JsMsg,
-    job: GenerationJob,
-    record: JobStateRecord,
-    log: Logger,
-  ): Promise<boolean> {
+  private async settleEnded(message: JsMsg, job: Job, record: JobStateRecord, log: Logger): Promise<boolean> {
     const status = record.status;
     if (status.state === 'cancelled') {
       await this.outcomes.publish(
@@ -461,7 +476,7 @@ export class WorkerService {
 
   private async complete(
     message: JsMsg,
-    job: GenerationJob,
+    job: Job,
     output: GenerationOutput,
     startedAt: number,
     tracker: JobStateTracker,
@@ -503,6 +518,10 @@ export class WorkerService {
       model: job.model,
       images,
       truncatedTokens: output.truncatedTokens,
+      ...(output.negativeTruncatedTokens === undefined
+        ? {}
+        : { negativeTruncatedTokens: output.negativeTruncatedTokens }),
+      ...(output.promptChunkLimit === undefined ? {} : { promptChunkLimit: output.promptChunkLimit }),
       timings: {
         queuedMs: Math.max(0, startedAt - job.createdAt),
         totalMs: completedAt - startedAt,
@@ -528,7 +547,7 @@ export class WorkerService {
 
   private async fail(
     message: JsMsg,
-    job: GenerationJob,
+    job: Job,
     error: unknown,
     state: JobStateTracker,
     log: Logger,
@@ -679,7 +698,7 @@ class ProgressReporter {
 
   constructor(
     private readonly service: WorkerService,
-    private readonly job: GenerationJob,
+    private readonly job: Job,
     private readonly state: JobStateTracker,
     private readonly controller: AbortController,
     private readonly log: Logger,
@@ -715,21 +734,28 @@ class ProgressReporter {
     const every = this.service.previewEvery;
     if (
       latents !== undefined &&
+      this.job.kind !== 'upscale' &&
       every > 0 &&
       step % every === 0 &&
       step < total &&
       this.preview === undefined
     ) {
-      const snapshot = latents.slice(0, 4 * (this.job.width / 8) * (this.job.height / 8));
-      this.preview = this.sendPreview(progress, snapshot).finally(() => {
+      const { width, height } = this.job;
+      const snapshot = latents.slice(0, 4 * (width / 8) * (height / 8));
+      this.preview = this.sendPreview(progress, snapshot, width, height).finally(() => {
         this.preview = undefined;
       });
     }
   }
 
-  private async sendPreview(progress: Progress, latents: Float32Array): Promise<void> {
+  private async sendPreview(
+    progress: Progress,
+    latents: Float32Array,
+    width: number,
+    height: number,
+  ): Promise<void> {
     try {
-      const png = await previewPng(latents, this.job.width, this.job.height);
+      const png = await previewPng(latents, width, height);
       const preview = await this.service.storeImage(previewObjectName(this.job.id), png);
       this.service.publishProgress({ ...progress, preview, at: Date.now() });
     } catch (error) {
@@ -752,7 +778,7 @@ class ProgressReporter {
 class JobStateTracker {
   constructor(
     private readonly store: JobStateStore,
-    private readonly job: GenerationJob,
+    private readonly job: Job,
     private entry: JobStateEntry | null,
   ) {}
 

@@ -3,10 +3,12 @@
  * provider (falling back to cpu when it cannot start), reports input/output metadata, and converts
  * tensors between the pipeline's float32/int32 and what each model declares.
  */
+import { readdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { SdbotError, type ExecutionProviderName } from '@sdbot/shared';
 import ort from 'onnxruntime-node';
 import { castTensor, isTensorDtype, type Tensor } from './tensor.js';
-import type { InferenceModel, SessionSettings, ValueInfo } from './types.js';
+import type { InferenceModel, PlainSessionSettings, SessionSettings, ValueInfo } from './types.js';
 
 /** cuda and tensorrt hand unsupported operators to the next provider in the list. */
 const PROVIDER_CHAINS: Record<ExecutionProviderName, readonly string[]> = {
@@ -83,14 +85,34 @@ class OnnxModel implements InferenceModel {
   }
 }
 
+/** Files from 1 GiB up (SD 1.x's UNet in fp32 or fp16) are not prepacked unless configured. */
+export const DEFAULT_PREPACK_MAX_BYTES = 1024 ** 3;
+
+/**
+ * A model's bytes on disk: its graph plus the external weights next to it (every part has its own
+ * folder in an export, so the folder's files are the model's).
+ */
+async function modelBytes(file: string): Promise<number> {
+  const folder = dirname(file);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  const sizes = await Promise.all(
+    names.map(async (name) => (await stat(join(folder, name)).catch(() => undefined))?.size ?? 0),
+  );
+  return sizes.reduce((sum, size) => sum + size, 0);
+}
+
 function sessionOptions(
-  settings: SessionSettings,
+  settings: PlainSessionSettings,
   providers: readonly string[],
+  prepack: boolean,
 ): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: providers,
     graphOptimizationLevel: settings.graphOptimization,
     ...(settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
+    enableCpuMemArena: settings.cpuMemArena ?? false,
+    // onnxruntime reads "session.disable_prepacking" from the flattened `extra` entries.
+    ...(prepack ? {} : { extra: { session: { disable_prepacking: '1' } } }),
     // Errors only: onnxruntime's warnings about unused initializers are noise for operators.
     logSeverityLevel: 3,
   };
@@ -101,30 +123,42 @@ function describeFailure(cause: unknown): string {
   return message.replace(/^Load model from \S+ failed:/, '').trim();
 }
 
+/** Why a session runs on cpu rather than the provider asked for. */
+export interface ProviderFallback {
+  provider: ExecutionProviderName;
+  reason: string;
+}
+
 /**
  * Opens one model file. External weights (weights.pb, model.onnx_data) are found next to it.
- * A provider that cannot start logs a warning and the session runs on cpu instead; a file that is
- * not a loadable ONNX model fails with MODEL_INVALID naming it.
+ * A provider that cannot start is reported in `fallback` and the session runs on cpu instead; a
+ * file that is not a loadable ONNX model fails with MODEL_INVALID naming it.
  */
-export async function openOnnxModel(file: string, settings: SessionSettings): Promise<InferenceModel> {
-  const { provider, logger } = settings;
+export async function openOnnxSession(
+  file: string,
+  settings: PlainSessionSettings,
+): Promise<{ model: InferenceModel; fallback?: ProviderFallback }> {
+  const { provider } = settings;
+  const prepack = (await modelBytes(file)) < (settings.prepackMaxBytes ?? DEFAULT_PREPACK_MAX_BYTES);
+  let fallback: ProviderFallback | undefined;
   if (provider !== 'cpu') {
     try {
       const session = await ort.InferenceSession.create(
         file,
-        sessionOptions(settings, PROVIDER_CHAINS[provider]),
+        sessionOptions(settings, PROVIDER_CHAINS[provider], prepack),
       );
-      return new OnnxModel(file, provider, session);
+      return { model: new OnnxModel(file, provider, session) };
     } catch (cause) {
-      logger?.warn(
-        { file, provider, reason: describeFailure(cause) },
-        `execution provider ${provider} could not start; falling back to cpu`,
-      );
+      fallback = { provider, reason: describeFailure(cause) };
     }
   }
   try {
-    const session = await ort.InferenceSession.create(file, sessionOptions(settings, PROVIDER_CHAINS.cpu));
-    return new OnnxModel(file, 'cpu', session);
+    const session = await ort.InferenceSession.create(
+      file,
+      sessionOptions(settings, PROVIDER_CHAINS.cpu, prepack),
+    );
+    const model = new OnnxModel(file, 'cpu', session);
+    return fallback === undefined ? { model } : { model, fallback };
   } catch (cause) {
     throw new SdbotError(
       'MODEL_INVALID',
@@ -134,4 +168,19 @@ export async function openOnnxModel(file: string, settings: SessionSettings): Pr
       },
     );
   }
+}
+
+export function logFallback(settings: SessionSettings, file: string, fallback: ProviderFallback): void {
+  settings.logger?.warn(
+    { event: 'provider:fallback', file, provider: fallback.provider, reason: fallback.reason },
+    `execution provider ${fallback.provider} could not start; falling back to cpu`,
+  );
+}
+
+/** Opens one model file in this thread (see `openOnnxSession`), logging a provider fallback. */
+export async function openOnnxModel(file: string, settings: SessionSettings): Promise<InferenceModel> {
+  const { logger: _logger, ...plain } = settings;
+  const { model, fallback } = await openOnnxSession(file, plain);
+  if (fallback !== undefined) logFallback(settings, file, fallback);
+  return model;
 }

@@ -1,0 +1,90 @@
+/**
+ * The message of an upscaled image (U, Upscale again, Upscale (Creative)): the image alone with
+ * Upscale again (while the guild's cap leaves room), Upscale (Creative) and Delete; and the message
+ * U posts when no upscaler is online (the image at its size, saying so).
+ */
+import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from 'discord.js';
+import type { Job, JobResult } from '@sdbot/shared';
+import { jobCaption, promptLine, singleImageView, type OutgoingMessage } from '../delivery/views.js';
+import type { ButtonRow } from '../render/components.js';
+import { encodeCustomId } from '../render/custom-id.js';
+import { resultEmbed } from '../render/embed.js';
+import { fitAttachment } from '../render/fit.js';
+
+export interface UpscaleButtonsOptions {
+  /** Offer Upscale again (the image is still under the guild's upscale cap). */
+  again: boolean;
+}
+
+export function upscaleComponents(jobId: string, { again }: UpscaleButtonsOptions): ButtonRow[] {
+  const buttons: ButtonBuilder[] = [];
+  if (again) {
+    buttons.push(
+      new ButtonBuilder()
+        .setCustomId(encodeCustomId({ type: 'upscale-again', jobId }))
+        .setStyle(ButtonStyle.Secondary)
+        .setLabel('Upscale again'),
+    );
+  }
+  buttons.push(
+    new ButtonBuilder()
+      .setCustomId(encodeCustomId({ type: 'creative', jobId }))
+      .setStyle(ButtonStyle.Secondary)
+      .setLabel('Upscale (Creative)'),
+    new ButtonBuilder()
+      .setCustomId(encodeCustomId({ type: 'delete', jobId }))
+      .setStyle(ButtonStyle.Danger)
+      .setLabel('Delete')
+      .setEmoji('🗑️'),
+  );
+  // Every button here has a custom_id, which is what ButtonRow promises.
+  return [new ActionRowBuilder<ButtonBuilder>().addComponents(buttons).toJSON() as ButtonRow];
+}
+
+export interface UpscaleViewInput {
+  job: Job;
+  result: JobResult;
+  /** PNG bytes of the upscaled image. */
+  image: Buffer;
+  userId: string;
+  attachmentLimit: number;
+  spoiler: boolean;
+  again: boolean;
+  /** The upscaled image's size. */
+  width: number;
+  height: number;
+}
+
+export async function upscaleResultView(input: UpscaleViewInput): Promise<OutgoingMessage> {
+  const { job, result } = input;
+  const file = await fitAttachment(input.image, {
+    limitBytes: input.attachmentLimit,
+    baseName: `sdbot-${job.id}`,
+    spoiler: input.spoiler,
+  });
+  const embed = resultEmbed(job, result, {
+    ...(input.spoiler ? {} : { imageFileName: file.fileName }),
+    ...(file.note === undefined ? {} : { attachmentNote: file.note }),
+  });
+  const how = job.kind === 'img2img' && job.hires !== undefined ? 'upscaled (creative)' : 'upscaled';
+  return {
+    content: `${promptLine(jobCaption(job))} - ${how} to ${input.width}x${input.height} - <@${input.userId}>`,
+    embeds: [embed],
+    components: upscaleComponents(job.id, { again: input.again }),
+    files: [{ name: file.fileName, data: file.data }],
+    mentionUsers: [],
+  };
+}
+
+/** The line U adds when it cannot upscale. */
+export function noUpscalerLine(width: number, height: number): string {
+  return `No upscaler is online, so this is the image at its generated size (${width}x${height}).`;
+}
+
+/** U without an upscaler online: the image alone at its size, with a line saying why. */
+export async function notUpscaledView(
+  input: Parameters<typeof singleImageView>[0] & { width: number; height: number },
+): Promise<OutgoingMessage> {
+  const message = await singleImageView(input);
+  return { ...message, content: `${message.content}\n${noUpscalerLine(input.width, input.height)}` };
+}
