@@ -540,7 +540,7 @@ export class InteractionService {
           channelId: record.channelId,
           guildId: record.guildId,
           kind: 'interaction-response',
-          type: record.isChatInputCommand ? MessageType.ChatInputCommand : MessageType.Default,
+          type: responseMessageType(record),
           payload,
           uploads: deferred ? [] : uploads,
           extraFlags: (requestedFlags & MessageFlags.Ephemeral) | (deferred ? MessageFlags.Loading : 0),
@@ -715,6 +715,14 @@ export class InteractionService {
     this.options.onChange();
     return record;
   }
+}
+
+/** A command's response is of its command's kind; a component's or modal's is a default message. */
+function responseMessageType(record: InteractionRecord): MessageType {
+  if (record.isChatInputCommand) return MessageType.ChatInputCommand;
+  return record.type === InteractionType.ApplicationCommand
+    ? MessageType.ContextMenuCommand
+    : MessageType.Default;
 }
 
 /** Fields Discord still sends although discord-api-types marks them deprecated. */

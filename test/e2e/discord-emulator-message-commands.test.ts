@@ -5,7 +5,14 @@
  * can download). What Discord refuses (unknown commands, a slash command used as a message
  * command, ephemeral targets, empty or oversized user messages) is refused here too.
  */
-import { ApplicationCommandType, Client, Events, GatewayIntentBits, MessageFlags } from 'discord.js';
+import {
+  ApplicationCommandType,
+  Client,
+  Events,
+  GatewayIntentBits,
+  MessageFlags,
+  MessageType,
+} from 'discord.js';
 import { once } from 'node:events';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -100,7 +107,11 @@ describe('message context commands in the emulator', () => {
       target_id: posted.id,
     });
     const original = await interaction.waitForOriginal();
-    expect(original).toMatchObject({ content: 'seen', ephemeral: true });
+    expect(original).toMatchObject({
+      content: 'seen',
+      ephemeral: true,
+      type: MessageType.ContextMenuCommand,
+    });
     // Ephemeral messages have no app menu.
     await expect(emulator.sendMessageCommand({ name: 'Inspect', message: original })).rejects.toThrow(
       /ephemeral/,

@@ -12,6 +12,7 @@ import {
   xmpParameters,
 } from '../../../bot/src/parameters/embedded.js';
 import { parseInfotext, shownParameters } from '../../../bot/src/parameters/infotext.js';
+import { withParameters } from '../../../bot/src/render/parameters-metadata.js';
 import { encodePng, formatParameters, type GenerationParameters } from '../../../worker/src/provenance.js';
 
 const MAX_PIXELS = 40_000_000;
@@ -168,6 +169,19 @@ describe('parameters embedded in an image', () => {
       .withXmp(xmp)
       .toBuffer();
     expect(await readEmbeddedParameters(webp, MAX_PIXELS)).toBe(A1111_SAMPLE);
+  });
+
+  it("reads what the bot's re-encoding of an oversized result keeps (EXIF for ASCII, XMP for any text)", async () => {
+    for (const prompt of ['plain ascii, "quoted"', 'café, 東京 & <tags>']) {
+      const text = formatParameters({ ...WORKER_PARAMETERS, prompt });
+      const raw = sharp(Buffer.from(rgb(8, 8)), { raw: { width: 8, height: 8, channels: 3 } });
+      for (const encoded of [
+        await withParameters(raw.clone().jpeg(), text).toBuffer(),
+        await withParameters(raw.clone().webp(), text).toBuffer(),
+      ]) {
+        expect(await readEmbeddedParameters(encoded, MAX_PIXELS)).toBe(text);
+      }
+    }
   });
 
   it('finds nothing in an image without parameters or in bytes that are not an image', async () => {
