@@ -39,7 +39,6 @@ export {
   type PolicyRule,
 } from './requests/policy.js';
 export { findBannedWord } from './prompt/banned-words.js';
-export { SCHEDULER_LABELS, parseSchedulerName } from './prompt/schedulers.js';
 export {
   ASPECT_CHOICES,
   ASPECT_SIZE_STEP,

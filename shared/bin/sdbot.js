@@ -3,6 +3,9 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// One handler for failures nothing else caught: a redacted log line and a non-zero exit.
+const { installProcessGuards } = await import('../src/cli/process-guard.ts');
+installProcessGuards();
 const { runCli } = await import('../src/cli/main.ts');
 const controller = new AbortController();
 let interrupts = 0;

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { REDACTED, redactValue } from './logger.js';
 import { LIMITS } from './limits.js';
 import { LOG_FORMATS } from './logger.js';
 import { describeValue } from './protocol/fields.js';
@@ -43,10 +44,44 @@ const decimal = (min: number, max: number) =>
       .max(max, { error: `must be a number in ${min}..${max}` }),
   );
 
-const duration = z.preprocess(
-  (value) => (typeof value === 'string' ? (parseDuration(value) ?? value) : value),
-  z.number({ error: 'must be a duration such as 500ms, 30s, 5m, 2h or 1d' }).int().min(0),
-);
+/** Writes a minimum the way an operator types it: 5s rather than 5000. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${String(ms / size)}${unit}`;
+  }
+  return `${String(ms)}ms`;
+}
+
+/**
+ * A duration with a floor: 0 or a few milliseconds would turn an ack wait, a heartbeat or a store's
+ * max age into a redelivery storm or instant expiry, so each has the least value that still works.
+ */
+const duration = (minMs: number) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' ? (parseDuration(value) ?? value) : value),
+    z
+      .number({ error: 'must be a duration such as 500ms, 30s, 5m, 2h or 1d' })
+      .int({ error: 'must be a duration such as 500ms, 30s, 5m, 2h or 1d' })
+      .min(minMs, { error: `must be at least ${formatDuration(minMs)}` }),
+  );
+
+/** Least value of each duration variable (also in the README's configuration reference). */
+export const DURATION_MINIMUMS_MS = {
+  SDBOT_JOB_MAX_AGE: 60_000,
+  SDBOT_DUPLICATE_WINDOW: 1000,
+  SDBOT_ACK_WAIT: 1000,
+  SDBOT_RESULT_MAX_AGE: 60_000,
+  SDBOT_JOB_STATE_TTL: 60_000,
+  SDBOT_DEAD_LETTER_MAX_AGE: 60_000,
+  SDBOT_RETRY_DELAY: 10,
+  SDBOT_HEARTBEAT_INTERVAL: 1000,
+  SDBOT_SHUTDOWN_GRACE: 100,
+} as const;
 
 const toggle = z.preprocess(
   (value) => {
@@ -138,13 +173,13 @@ export const CONFIG_SPEC = {
     }),
     jobMaxAgeMs: variable({
       env: 'SDBOT_JOB_MAX_AGE',
-      schema: duration,
+      schema: duration(DURATION_MINIMUMS_MS.SDBOT_JOB_MAX_AGE),
       default: '24h',
       description: 'How long a queued job may wait before the jobs stream discards it.',
     }),
     duplicateWindowMs: variable({
       env: 'SDBOT_DUPLICATE_WINDOW',
-      schema: duration,
+      schema: duration(DURATION_MINIMUMS_MS.SDBOT_DUPLICATE_WINDOW),
       default: '20m',
       description: 'Window in which a job published twice with the same id is stored once.',
     }),
@@ -156,31 +191,31 @@ export const CONFIG_SPEC = {
     }),
     ackWaitMs: variable({
       env: 'SDBOT_ACK_WAIT',
-      schema: duration,
+      schema: duration(DURATION_MINIMUMS_MS.SDBOT_ACK_WAIT),
       default: '60s',
       description: 'How long a worker may go silent on a job before it is redelivered.',
     }),
     resultMaxAgeMs: variable({
       env: 'SDBOT_RESULT_MAX_AGE',
-      schema: duration,
+      schema: duration(DURATION_MINIMUMS_MS.SDBOT_RESULT_MAX_AGE),
       default: '24h',
       description: 'How long results and their images are kept.',
     }),
     jobStateTtlMs: variable({
       env: 'SDBOT_JOB_STATE_TTL',
-      schema: duration,
+      schema: duration(DURATION_MINIMUMS_MS.SDBOT_JOB_STATE_TTL),
       default: '7d',
       description: 'How long job state is kept in KV (buttons work for this long).',
     }),
     deadLetterMaxAgeMs: variable({
       env: 'SDBOT_DEAD_LETTER_MAX_AGE',
-      schema: duration,
+      schema: duration(DURATION_MINIMUMS_MS.SDBOT_DEAD_LETTER_MAX_AGE),
       default: '7d',
       description: 'How long dead-lettered jobs are kept for inspection.',
     }),
     retryDelayMs: variable({
       env: 'SDBOT_RETRY_DELAY',
-      schema: duration,
+      schema: duration(DURATION_MINIMUMS_MS.SDBOT_RETRY_DELAY),
       default: '5s',
       description: 'Delay before a job that failed for a passing reason is offered again (doubles per try).',
     }),
@@ -299,13 +334,13 @@ export const CONFIG_SPEC = {
     }),
     heartbeatIntervalMs: variable({
       env: 'SDBOT_HEARTBEAT_INTERVAL',
-      schema: duration,
+      schema: duration(DURATION_MINIMUMS_MS.SDBOT_HEARTBEAT_INTERVAL),
       default: '5s',
       description: 'How often a worker reports itself; it disappears after three missed heartbeats.',
     }),
     shutdownGraceMs: variable({
       env: 'SDBOT_SHUTDOWN_GRACE',
-      schema: duration,
+      schema: duration(DURATION_MINIMUMS_MS.SDBOT_SHUTDOWN_GRACE),
       default: '20s',
       description: 'On SIGTERM, how long a worker may finish running jobs before handing them back.',
     }),
@@ -435,6 +470,12 @@ export const CONFIG_SPEC = {
 /** Names the config file itself; read before everything else. */
 export const CONFIG_FILE_VARIABLE = 'SDBOT_CONFIG';
 
+/**
+ * SDBOT_ variables that are not configuration but must not be refused as typos: SDBOT_SHARED
+ * points the tests at the reference folder, and a contributor who exports it still runs commands.
+ */
+export const NON_CONFIG_VARIABLES: readonly string[] = ['SDBOT_SHARED'];
+
 type Spec = typeof CONFIG_SPEC;
 export type Config = {
   readonly [Group in keyof Spec]: {
@@ -563,7 +604,7 @@ export function loadConfig({ env = process.env, overrides = {} }: LoadConfigOpti
     }
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith('SDBOT_') && !known.includes(name)) {
+    if (name.startsWith('SDBOT_') && !known.includes(name) && !NON_CONFIG_VARIABLES.includes(name)) {
       const hint = closestName(name, known);
       problems.push(`${name}: unknown variable${hint ? `; did you mean ${hint}?` : ''}`);
       badNames.push(name);
@@ -599,7 +640,11 @@ export function loadConfig({ env = process.env, overrides = {} }: LoadConfigOpti
   return config as unknown as Config;
 }
 
-/** The configuration with secrets replaced, for `sdbot config` and start-up logs. */
+/**
+ * The configuration with secrets replaced, for `sdbot config` and start-up logs: secret variables
+ * whole, and credentials inside any other value (nats://user:password@host, a mirror URL in
+ * HF_ENDPOINT with a user or a token in its query).
+ */
 export function redactConfig(config: Config): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
   for (const [group, specs] of Object.entries(CONFIG_SPEC)) {
@@ -607,7 +652,7 @@ export function redactConfig(config: Config): Record<string, Record<string, unkn
     const shown: Record<string, unknown> = {};
     for (const [key, spec] of Object.entries(specs as Record<string, Variable<z.ZodType>>)) {
       const value = values[key];
-      shown[key] = spec.secret === true && value !== undefined ? '[REDACTED]' : value;
+      shown[key] = spec.secret === true && value !== undefined ? REDACTED : redactValue(value);
     }
     out[group] = shown;
   }

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { retryable: false },
   /** The requested model is not served by any worker, or not loaded by this one. */
   UNKNOWN_MODEL: { retryable: false },
+  /** The job needs a capability a worker lacks (an older worker during a rolling upgrade). */
+  UNSUPPORTED_CAPABILITY: { retryable: false },
   /** A model directory is incomplete or one of its files is not what the pipeline expects. */
   MODEL_INVALID: { retryable: false },
   /** The image to start from (img2img, variation, upscale) could not be read. */
@@ -46,10 +48,6 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export const errorCodes = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
-
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
-}
 
 export interface SdbotErrorOptions {
   cause?: unknown;

@@ -3,15 +3,16 @@
  * replaced at any depth, and tokens embedded in strings (webhook URLs, nats://user:pass@ URLs,
  * Authorization headers) are masked, including inside error messages and stacks.
  */
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type LoggerOptions } from 'pino';
 import { PinoPretty } from 'pino-pretty';
+import type { Logger } from './log-events.js';
 
-export type { Logger } from 'pino';
+export type { Logger } from './log-events.js';
 
 export const REDACTED = '[REDACTED]';
 
 const SECRET_KEY =
-  /token|password|passwd|secret|authorization|cookie|credential|creds|api[-_]?key|seed_?phrase|nkey/i;
+  /token|password|passwd|secret|authorization|cookie|credential|creds|api[-_]?key|seed_?phrase|nkey|^(pass|pwd|pw)$/i;
 /** Keys that look secret but are not (counts of tokens, truncation notices). */
 const NOT_SECRET_KEY =
   /^(truncatedTokens|droppedTokens|tokenCount|tokens|untruncated_length|interactionTokenExpiresAt)$/;
@@ -19,8 +20,13 @@ const NOT_SECRET_KEY =
 const SECRET_IN_TEXT: readonly [RegExp, string][] = [
   // Interaction and webhook tokens travel in URL paths.
   [/(\/(?:webhooks|interactions)\/\d+\/)[^/?\s"']+/g, `$1${REDACTED}`],
-  // Credentials in URLs (nats://user:pass@host, https://user:pass@host).
-  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s:"']+:[^/@\s"']+@/gi, `$1${REDACTED}@`],
+  // Credentials in URLs (nats://user:pass@host, https://user:pass@host, nats://token@host).
+  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s"']+@/gi, `$1${REDACTED}@`],
+  // Secrets in query strings (?token=..., &access_token=..., &sig=...).
+  [
+    /([?&](?:[a-z_]*token|key|api[-_]?key|password|passwd|pass|secret|sig|signature|auth)=)[^&#\s"']+/gi,
+    `$1${REDACTED}`,
+  ],
   [/\b(Bot|Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
   // Discord bot tokens: base64 id, timestamp, HMAC.
   [/\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}\b/g, REDACTED],
@@ -103,6 +109,7 @@ export function createLogger({
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: {
       level: (label) => ({ level: label }),
+      bindings: (bound) => redactValue(bound) as Record<string, unknown>,
       log: (object) => redactValue(object) as Record<string, unknown>,
     },
     serializers: { err: (error: unknown) => redactValue(error) },
@@ -125,12 +132,26 @@ export function createLogger({
       ignore: 'pid,hostname',
       singleLine: true,
     });
-    return pino(options, pretty);
+    return withRedactingChildren(pino(options, pretty));
   }
-  if (destination !== undefined) return pino(options, destination);
+  if (destination !== undefined) return withRedactingChildren(pino(options, destination));
   const stderr = pino.destination({ dest: 2, sync: true });
   // A terminal that went away (SIGHUP) fails every write with EIO; losing a log line must not
   // crash a process that is shutting down what it started.
   stderr.on('error', () => undefined);
-  return pino(options, stderr);
+  return withRedactingChildren(pino(options, stderr));
+}
+
+/**
+ * pino applies the bindings formatter to the base fields only, never to a child's: mask what a
+ * child binds (logger.child({ nats: connectOptions })) before pino serializes it. Children inherit
+ * this override from the root, so grandchildren are covered too.
+ */
+function withRedactingChildren(logger: Logger): Logger {
+  const parent = Object.getPrototypeOf(logger) as Pick<Logger, 'child'>;
+  const redactingChild = function (this: Logger, ...[bindings, childOptions]: Parameters<Logger['child']>) {
+    return parent.child.call(this, redactValue(bindings) as typeof bindings, childOptions);
+  };
+  Object.defineProperty(logger, 'child', { value: redactingChild, writable: true, configurable: true });
+  return logger;
 }

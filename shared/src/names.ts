@@ -53,6 +53,11 @@ export function kvSubject(bucket: string, key = '>'): string {
 export const OBJECT_STORES = {
   /** Generated images, previews and source images for img2img. */
   images: 'sdbot-images',
+  /**
+   * Progress previews, apart from the images so that workers never replace or purge anything in
+   * the image store; objects expire quickly (PREVIEW_MAX_AGE_MS).
+   */
+  previews: 'sdbot-previews',
 } as const;
 
 function token(kind: string, value: string): string {
@@ -128,9 +133,12 @@ export function imageObjectName(jobId: string, index: number): string {
   return `${token('job id', jobId)}/${index}.png`;
 }
 
-/** Object name of the latest progress preview of a job (overwritten as the job advances). */
-export function previewObjectName(jobId: string): string {
-  return `${token('job id', jobId)}/preview.png`;
+/**
+ * Object name of a progress preview of a job: one per step (in the previews store), so a preview
+ * is never replaced while a reader fetches it and the worker needs no right to purge.
+ */
+export function previewObjectName(jobId: string, step?: number): string {
+  return `${token('job id', jobId)}/${step === undefined ? 'preview' : `preview-${String(step)}`}.png`;
 }
 
 /** Object name of the image an img2img job starts from. */

@@ -1,6 +1,6 @@
 /**
- * NATS connection and typed publish/request helpers. Every message goes through the protocol
- * codec, so nothing unvalidated leaves or enters a process.
+ * The NATS connection every process opens: servers, credentials and timeouts from the config, and
+ * a connection failure reported with the URL (credentials masked).
  */
 import { readFile } from 'node:fs/promises';
 import {
@@ -9,11 +9,9 @@ import {
   type NatsConnection,
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
-import type { z } from 'zod';
 import type { Config } from './config.js';
 import { SdbotError } from './errors.js';
 import { redactText } from './logger.js';
-import { encodeMessage } from './protocol/codec.js';
 
 export type { NatsConnection } from '@nats-io/transport-node';
 
@@ -66,14 +64,4 @@ export async function connectNats(
       { cause },
     );
   }
-}
-
-/** Publishes a validated message on core NATS. */
-export function publishMessage<S extends z.ZodType>(
-  connection: NatsConnection,
-  subject: string,
-  schema: S,
-  value: z.input<S>,
-): void {
-  connection.publish(subject, encodeMessage(schema, value));
 }

@@ -1,3 +1,4 @@
+/** The wire protocol: every NATS message schema, its inferred type, and the codec, one export each. */
 export { PROTOCOL_VERSION, IMAGE_CONTENT_TYPES, objectRefSchema, type ObjectRef } from './protocol/common.js';
 export { describeValue } from './protocol/fields.js';
 export {
@@ -30,6 +31,14 @@ export {
   type GenerationJobInput,
   type JobSchemaOptions,
 } from './protocol/job.js';
+export {
+  SCHEDULERS,
+  schedulerLabel,
+  samplerName,
+  parseSchedulerName,
+  schedulerForSampler,
+  type SchedulerNaming,
+} from './protocol/schedulers.js';
 export { progressSchema, type Progress } from './protocol/progress.js';
 export {
   jobResultSchema,
@@ -73,3 +82,12 @@ export {
 } from './protocol/settings.js';
 export { userPreferencesSchema, type UserPreferences } from './protocol/preferences.js';
 export { toValidationIssues, validate, encodeMessage, decodeMessage, parseOrNull } from './protocol/codec.js';
+export {
+  BASE_CAPABILITIES,
+  WORKER_CAPABILITIES,
+  announcedCapabilities,
+  capabilityName,
+  missingCapabilities,
+  requiredCapabilities,
+  type CapabilityNeeds,
+} from './protocol/capabilities.js';

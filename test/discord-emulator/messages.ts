@@ -91,7 +91,14 @@ interface MessageRecord {
   editedAt: number | undefined;
   deletedAt: number | undefined;
   editCount: number;
+  nonce: string | undefined;
 }
+
+/**
+ * How long Discord remembers a nonce for `enforce_nonce` ("the past few minutes"; the exact span
+ * is not documented, so the emulator takes five).
+ */
+export const NONCE_WINDOW_MS = 5 * 60_000;
 
 /** A message as the emulator keeps it; `EmulatorMessage` is the read-only view tests get. */
 export class StoredMessage implements EmulatorMessage {
@@ -206,6 +213,17 @@ export class MessageStore {
     return this.#messages.filter((m) => m.channelId === channelId && m.deletedAt === undefined);
   }
 
+  /**
+   * The bot's message created with `nonce` within NONCE_WINDOW_MS, as Discord returns it for a
+   * create with `enforce_nonce` instead of posting again (deleted or not, it was created).
+   */
+  recentWithNonce(authorId: string, nonce: string): StoredMessage | undefined {
+    const since = this.options.clock.now() - NONCE_WINDOW_MS;
+    return this.#messages.find(
+      (m) => m.record.nonce === nonce && m.authorId === authorId && m.createdAt >= since,
+    );
+  }
+
   lastMessageId(channelId: string): string | null {
     return this.inChannel(channelId).at(-1)?.id ?? null;
   }
@@ -241,6 +259,7 @@ export class MessageStore {
       editedAt: undefined,
       deletedAt: undefined,
       editCount: 0,
+      nonce: input.payload.nonce,
     };
     const message = new StoredMessage(record);
     this.#messages.push(message);
@@ -393,6 +412,7 @@ export class MessageStore {
       type: record.type,
       flags: bitfield(MessageFlags, record.flags),
     };
+    if (record.nonce !== undefined) api.nonce = record.nonce;
     if (record.webhookId !== undefined) {
       api.webhook_id = record.webhookId;
       api.application_id = applicationId;

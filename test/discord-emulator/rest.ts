@@ -303,6 +303,11 @@ export function restRoutes(context: RestContext): RouteDefinition[] {
         if (!hasPermissions(granted, needed)) throw DiscordHttpError.missingPermissions();
         const payload = validateMessagePayload(r.body, r.uploads);
         requireNonEmpty(payload, r.uploads);
+        // Discord answers a repeated create with the message it already made, changing nothing.
+        if (payload.enforceNonce === true && payload.nonce !== undefined) {
+          const earlier = messages.recentWithNonce(world.bot.id, payload.nonce);
+          if (earlier !== undefined) return ok(messages.render(earlier));
+        }
         const referenced =
           payload.messageReference === undefined ? undefined : messages.find(payload.messageReference);
         if (payload.messageReference !== undefined && referenced?.channelId !== channel.id) {

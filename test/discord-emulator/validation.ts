@@ -166,6 +166,7 @@ export const MESSAGE_LIMITS = {
   componentsV2Total: 40,
   customId: 100,
   attachments: 10,
+  nonce: 25,
 } as const;
 
 /** A file part of a multipart request. */
@@ -195,6 +196,10 @@ export interface MessagePayload {
   tts?: boolean;
   /** The message this one replies to. */
   messageReference?: string;
+  /** Client-chosen id (an integer or a string of at most 25 characters), echoed back. */
+  nonce?: string;
+  /** With a nonce: return the author's recent message with the same nonce instead of a new one. */
+  enforceNonce?: boolean;
   hasStickersOrPoll: boolean;
 }
 
@@ -225,6 +230,17 @@ export function validateMessagePayload(body: unknown, uploads: readonly Uploaded
 
   const tts = check.boolean(payload.tts, ['tts']);
   if (tts !== undefined) result.tts = tts;
+
+  const nonce = payload.nonce;
+  if (typeof nonce === 'number') {
+    if (Number.isInteger(nonce)) result.nonce = String(nonce);
+    else check.fail(['nonce'], 'NUMBER_TYPE_COERCE', `Value ${String(nonce)} is not int.`);
+  } else {
+    const text = check.string(nonce, ['nonce'], { max: MESSAGE_LIMITS.nonce });
+    if (text !== undefined) result.nonce = text;
+  }
+  const enforceNonce = check.boolean(payload.enforce_nonce, ['enforce_nonce']);
+  if (enforceNonce !== undefined) result.enforceNonce = enforceNonce;
 
   const reference = check.record(payload.message_reference, ['message_reference']);
   const referencedId = check.string(reference?.message_id, ['message_reference', 'message_id'], {

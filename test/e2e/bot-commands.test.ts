@@ -4,9 +4,17 @@
  * images the safety filter withheld are never offered (spoilered only where the server allows it),
  * and a result over the upload limit is re-encoded to fit.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { customIdsOf, type EmulatorMessage } from '../discord-emulator/index.js';
-import { BotWorld, buttonLabels, imageSize, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import {
+  BotWorld,
+  useBotWorld,
+  buttonLabels,
+  imageSize,
+  jobIdOf,
+  privateAnswer,
+  resultOf,
+} from '../helpers/bot-world.js';
 import { asGenerationJob } from '../helpers/messages.js';
 import { FlaggingGenerator } from '../helpers/flagging-generator.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
@@ -36,17 +44,7 @@ function disabledButtons(message: EmulatorMessage): string[] {
 describe.skipIf(!hasNats)(
   `/settings, /queue, /info and result policies${hasNats ? '' : ' (skipped: no nats-server)'}`,
   () => {
-    let world: BotWorld;
-
-    beforeAll(async () => {
-      world = await BotWorld.start({ workers: [{ generator: new FlaggingGenerator() }] });
-      await world.startBot();
-    });
-
-    afterAll(async () => {
-      await world.cleanup();
-      expect(world.emulator.errors).toEqual([]);
-    });
+    const world = useBotWorld({ workers: [{ generator: new FlaggingGenerator() }] });
 
     async function settings(
       subcommand: string,

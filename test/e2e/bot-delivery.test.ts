@@ -4,9 +4,9 @@
  * drops, the bot restarts or another replica takes over, or no bot runs when the job finishes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EmulatorInteraction, EmulatorMessage } from '../discord-emulator/index.js';
-import { BotWorld, isResult, resultOf } from '../helpers/bot-world.js';
+import { isResult, resultOf, useBotWorld, type BotWorld } from '../helpers/bot-world.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
@@ -40,18 +40,8 @@ function running(interaction: EmulatorInteraction): Promise<EmulatorMessage> {
 }
 
 describe.skipIf(!hasNats)(`delivery of results${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
-  let world: BotWorld;
+  const world = useBotWorld({ workers: [{ models: ['sim'], msPerStep: 60 }] });
   const userId = () => world.emulator.users[0]?.id ?? '';
-
-  beforeAll(async () => {
-    world = await BotWorld.start({ workers: [{ models: ['sim'], msPerStep: 60 }] });
-    await world.startBot();
-  });
-
-  afterAll(async () => {
-    await world.cleanup();
-    expect(world.emulator.errors).toEqual([]);
-  });
 
   it('posts to the channel once, pinging the requester, when Discord says the token is dead', async () => {
     const interaction = await world.imagine({ prompt: 'a late picture --steps 10 --count 1' });

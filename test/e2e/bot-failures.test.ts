@@ -4,24 +4,14 @@
  * to an interaction leaves the bot running.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BotWorld, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { describe, expect, it } from 'vitest';
+import { useBotWorld, privateAnswer, resultOf } from '../helpers/bot-world.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
 
 describe.skipIf(!hasNats)(`failing dependencies${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
-  let world: BotWorld;
-
-  beforeAll(async () => {
-    world = await BotWorld.start({ workers: [{ models: ['sim'], msPerStep: 5 }] });
-    await world.startBot();
-  });
-
-  afterAll(async () => {
-    await world.cleanup();
-    expect(world.emulator.errors).toEqual([]);
-  });
+  const world = useBotWorld({ workers: [{ models: ['sim'], msPerStep: 5 }] });
 
   it('answers privately that NATS is unavailable while it is down, and works once it is back', async () => {
     await world.nats.kill();

@@ -2,9 +2,9 @@
  * Fair dispatch seen from Discord: while one guild has 20 /imagine jobs waiting for the only worker
  * slot, a job from a second guild is served next in turn instead of after all of them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EmulatorInteraction } from '../discord-emulator/index.js';
-import { BotWorld, jobIdOf, resultOf } from '../helpers/bot-world.js';
+import { useBotWorld, jobIdOf, resultOf } from '../helpers/bot-world.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
@@ -15,22 +15,12 @@ const RESULT_EDIT = 'PATCH /webhooks/:app/:token/messages/@original';
 describe.skipIf(!hasNats)(
   `fair dispatch between guilds${hasNats ? '' : ' (skipped: no nats-server)'}`,
   () => {
-    let world: BotWorld;
-
-    beforeAll(async () => {
-      world = await BotWorld.start({
-        emulator: {
-          users: [...FLOOD_USERS, 'erin'].map((username) => ({ username })),
-          guilds: [{ name: 'Flooding' }, { name: 'Quiet' }],
-        },
-        workers: [{ models: ['sim'], msPerStep: 60, env: { SDBOT_WORKER_SLOTS: '1' } }],
-      });
-      await world.startBot();
-    });
-
-    afterAll(async () => {
-      await world.cleanup();
-      expect(world.emulator.errors).toEqual([]);
+    const world = useBotWorld({
+      emulator: {
+        users: [...FLOOD_USERS, 'erin'].map((username) => ({ username })),
+        guilds: [{ name: 'Flooding' }, { name: 'Quiet' }],
+      },
+      workers: [{ models: ['sim'], msPerStep: 60, env: { SDBOT_WORKER_SLOTS: '1' } }],
     });
 
     /** The bot's edits that put a final image (not a progress preview) on the interaction's reply. */

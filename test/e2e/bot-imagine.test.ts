@@ -4,10 +4,10 @@
  */
 import { InteractionResponseType } from 'discord.js';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { customIdsOf, type EmulatorMessage } from '../discord-emulator/index.js';
 import {
-  BotWorld,
+  useBotWorld,
   buttonLabels,
   imageSize,
   isResult,
@@ -36,18 +36,8 @@ function attachmentOf(message: EmulatorMessage): Buffer {
 describe.skipIf(!hasNats)(
   `the bot's /imagine and buttons${hasNats ? '' : ' (skipped: no nats-server)'}`,
   () => {
-    let world: BotWorld;
+    const world = useBotWorld({ workers: [{ models: ['sim'], msPerStep: 40 }] });
     let grid: EmulatorMessage;
-
-    beforeAll(async () => {
-      world = await BotWorld.start({ workers: [{ models: ['sim'], msPerStep: 40 }] });
-      await world.startBot();
-    });
-
-    afterAll(async () => {
-      await world.cleanup();
-      expect(world.emulator.errors).toEqual([]);
-    });
 
     it('defers at once, shows progress, and ends with a 2x2 grid PNG, an embed and the ten buttons', async () => {
       const interaction = await world.imagine({ prompt: 'a lighthouse at dusk --steps 8 --seed 1000' });

@@ -14,9 +14,9 @@ import {
   type APIApplicationCommandBasicOption,
   type APIMessage,
 } from 'discord.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CommandOptionValue, EmulatorInteraction } from '../discord-emulator/index.js';
-import { BotWorld, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { privateAnswer, resultOf, useBotWorld, type BotWorld } from '../helpers/bot-world.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
@@ -160,17 +160,7 @@ function staleOption(option: APIApplicationCommandBasicOption): APIApplicationCo
 }
 
 describe.skipIf(!hasNats)(`malformed input${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
-  let world: BotWorld;
-
-  beforeAll(async () => {
-    world = await BotWorld.start({ workers: [{ models: ['sim'], msPerStep: 5 }] });
-    await world.startBot();
-  });
-
-  afterAll(async () => {
-    await world.cleanup();
-    expect(world.emulator.errors).toEqual([]);
-  });
+  const world = useBotWorld({ workers: [{ models: ['sim'], msPerStep: 5 }] });
 
   async function expectPrivateAnswer(testCase: Case): Promise<EmulatorInteraction> {
     const interaction = await testCase.send(world);

@@ -16,16 +16,10 @@ import {
 } from '../helpers/bot-world.js';
 import { runSdbot } from '../helpers/cli.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
+import { botEnv, passwords, workerEnv } from '../helpers/nats-users.js';
 import { repositoryRoot } from '../helpers/shared-fixtures.js';
 
 const hasNats = natsServerAvailable();
-const passwords = {
-  NATS_ADMIN_PASSWORD: 'admin-test-password',
-  NATS_BOT_PASSWORD: 'bot-test-password',
-  NATS_WORKER_PASSWORD: 'worker-test-password',
-};
-const botEnv = { NATS_USER: 'sdbot-bot', NATS_PASSWORD: passwords.NATS_BOT_PASSWORD };
-const workerEnv = { NATS_USER: 'sdbot-worker', NATS_PASSWORD: passwords.NATS_WORKER_PASSWORD };
 
 describe.skipIf(!hasNats)(
   `the bot as the sdbot-bot NATS user${hasNats ? '' : ' (skipped: no nats-server)'}`,

@@ -5,8 +5,8 @@
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '@sdbot/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BotWorld, resultOf } from '../helpers/bot-world.js';
+import { describe, expect, it } from 'vitest';
+import { useBotWorld, resultOf } from '../helpers/bot-world.js';
 import { runSdbot } from '../helpers/cli.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 import { freePort } from '../helpers/ports.js';
@@ -22,16 +22,7 @@ describe('sdbot bot', () => {
 });
 
 describe.skipIf(!hasNats)(`the bot process${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
-  let world: BotWorld;
-
-  beforeAll(async () => {
-    world = await BotWorld.start();
-  });
-
-  afterAll(async () => {
-    await world.cleanup();
-    expect(world.emulator.errors).toEqual([]);
-  });
+  const world = useBotWorld({ bots: 0 });
 
   it('runs until stopped, serving /metrics and /readyz on SDBOT_METRICS_PORT', async () => {
     const port = await freePort();
@@ -98,7 +89,7 @@ describe.skipIf(!hasNats)(`the bot process${hasNats ? '' : ' (skipped: no nats-s
       jobId: `discord-${interaction.id}`,
       route: 'interaction',
     });
-    expect(records.some((record) => record.msg === 'progress edit failed' && record.level === 'warn')).toBe(
+    expect(records.some((record) => record.msg === 'progress:edit-failed' && record.level === 'warn')).toBe(
       true,
     );
     const everything = lines.join('\n');

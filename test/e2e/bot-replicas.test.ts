@@ -5,9 +5,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BotHandle } from '@sdbot/bot';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EmulatorInteraction } from '../discord-emulator/index.js';
-import { BotWorld, isResult } from '../helpers/bot-world.js';
+import { useBotWorld, isResult } from '../helpers/bot-world.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
@@ -27,23 +27,14 @@ async function interactionOutcomes(bot: BotHandle): Promise<Record<string, numbe
 }
 
 describe.skipIf(!hasNats)(`two bot replicas${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
-  let world: BotWorld;
-
-  beforeAll(async () => {
-    world = await BotWorld.start({
-      env: { SDBOT_GUILD_JOBS_PER_MINUTE: '5', SDBOT_GUILD_BURST: '5' },
-      emulator: {
-        users: USERS.map((username) => ({ username })),
-        guilds: [{ name: 'Art' }, { name: 'Second' }],
-      },
-      workers: [{ models: ['sim'], msPerStep: 5 }],
-    });
-    await Promise.all([world.startBot(), world.startBot()]);
-  });
-
-  afterAll(async () => {
-    await world.cleanup();
-    expect(world.emulator.errors).toEqual([]);
+  const world = useBotWorld({
+    env: { SDBOT_GUILD_JOBS_PER_MINUTE: '5', SDBOT_GUILD_BURST: '5' },
+    emulator: {
+      users: USERS.map((username) => ({ username })),
+      guilds: [{ name: 'Art' }, { name: 'Second' }],
+    },
+    workers: [{ models: ['sim'], msPerStep: 5 }],
+    bots: 2,
   });
 
   it('admit exactly 5 of 40 simultaneous requests under a limit of 5 jobs per minute', async () => {

@@ -6,8 +6,8 @@
  */
 import { createLogger, loadConfig } from '@sdbot/shared';
 import { PipelineGenerator } from '@sdbot/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BotWorld, buttonLabels, imageSize, resultOf } from '../helpers/bot-world.js';
+import { describe, expect, it } from 'vitest';
+import { buttonLabels, imageSize, resultOf, useBotWorld } from '../helpers/bot-world.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 import { sharedFixture } from '../helpers/shared-fixtures.js';
 
@@ -18,29 +18,20 @@ const LONG_PROMPT = Array.from({ length: 40 }, (_, index) => `lighthouse${index}
 describe.skipIf(!hasNats || !tinySd.available)(
   `the bot with a real tiny-sd worker${tinySd.skipNote}${hasNats ? '' : ' (skipped: no nats-server)'}`,
   () => {
-    let world: BotWorld;
-
-    beforeAll(async () => {
-      world = await BotWorld.start({
-        workers: [
-          {
-            // The generator `sdbot worker` runs: pipeline, safety checker, watermark, provenance.
-            generator: await PipelineGenerator.load(
-              [tinySd.path],
-              loadConfig({ env: {} }),
-              createLogger({ name: 'worker', level: 'silent' }),
-            ),
-          },
-        ],
-      });
+    const world = useBotWorld(async () => ({
+      workers: [
+        {
+          // The generator `sdbot worker` runs: pipeline, safety checker, watermark, provenance.
+          generator: await PipelineGenerator.load(
+            [tinySd.path],
+            loadConfig({ env: {} }),
+            createLogger({ name: 'worker', level: 'silent' }),
+          ),
+        },
+      ],
       // The tiny model runs a step in milliseconds: edit often enough to see its progress.
-      await world.startBot({ progressIntervalMs: 20 });
-    });
-
-    afterAll(async () => {
-      await world.cleanup();
-      expect(world.emulator.errors).toEqual([]);
-    });
+      botDeps: { progressIntervalMs: 20 },
+    }));
 
     it('draws with the real pipeline and says how much of a long prompt was cut', async () => {
       const interaction = await world.imagine({

@@ -1,8 +1,12 @@
 /**
  * Everything an end-to-end bot test needs: a real nats-server, the Discord emulator with the slash
  * commands registered, workers, and bot instances started in this process (so a test can stop one
- * and start another). `cleanup()` stops all of it.
+ * and start another). `cleanup()` stops all of it; `useBotWorld` does both around a file's tests:
+ *
+ *   const world = useBotWorld({ workers: [{ models: ['sim'], msPerStep: 5 }] });
+ *   it('draws', async () => expect(await resultOf(await world.imagine({ prompt: 'x' }))).toBeDefined());
  */
+import { afterAll, beforeAll, expect } from 'vitest';
 import {
   contextMenuDefinitions,
   registerCommands,
@@ -23,13 +27,8 @@ import {
   type SendCommandInput,
 } from '../discord-emulator/index.js';
 import { startNatsServer, type NatsServerOptions, type NatsTestServer } from './nats-server.js';
-import {
-  openTestClient,
-  startTestWorker,
-  type TestClient,
-  type TestWorker,
-  type TestWorkerOptions,
-} from './workers.js';
+import { openTestClient, startTestWorker } from './workers.js';
+import type { TestClient, TestWorker, TestWorkerOptions } from './workers.js';
 
 /** Small, fast defaults: 64x64 images, few steps, previews every 2 steps, generous rate limits. */
 export const FAST_BOT_ENV: NodeJS.ProcessEnv = {
@@ -66,14 +65,30 @@ export class BotWorld {
   readonly bots: BotHandle[] = [];
   readonly workers: TestWorker[] = [];
   private client: TestClient | undefined;
-
-  private constructor(
-    readonly nats: NatsTestServer,
-    readonly emulator: DiscordEmulator,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
+  private services: { nats: NatsTestServer; emulator: DiscordEmulator } | undefined;
+  private env: NodeJS.ProcessEnv = FAST_BOT_ENV;
 
   static async start(options: BotWorldOptions = {}): Promise<BotWorld> {
+    const world = new BotWorld();
+    await world.open(options);
+    return world;
+  }
+
+  get nats(): NatsTestServer {
+    return this.running().nats;
+  }
+
+  get emulator(): DiscordEmulator {
+    return this.running().emulator;
+  }
+
+  private running(): { nats: NatsTestServer; emulator: DiscordEmulator } {
+    if (this.services === undefined) throw new Error('the bot world is not started');
+    return this.services;
+  }
+
+  /** Starts the server, the emulator (commands registered) and the workers; undoes it all on failure. */
+  async open(options: BotWorldOptions = {}): Promise<void> {
     const nats = await startNatsServer(options.nats);
     const emulator = await startDiscordEmulator({ heartbeatIntervalMs: 500, ...options.emulator }).catch(
       async (error: unknown) => {
@@ -81,17 +96,17 @@ export class BotWorld {
         throw error;
       },
     );
-    const world = new BotWorld(nats, emulator, { ...FAST_BOT_ENV, ...options.env });
+    this.services = { nats, emulator };
+    this.env = { ...FAST_BOT_ENV, ...options.env };
     try {
       await registerCommands({ token: emulator.botToken, apiUrl: emulator.apiUrl });
       for (const worker of options.workers ?? [{ models: ['sim'], msPerStep: 20 }]) {
-        await world.startWorker(worker);
+        await this.startWorker(worker);
       }
     } catch (error) {
-      await world.cleanup();
+      await this.cleanup();
       throw error;
     }
-    return world;
   }
 
   config(env: NodeJS.ProcessEnv = {}): Config {
@@ -156,6 +171,32 @@ export class BotWorld {
     await this.emulator.close();
     await this.nats.cleanup();
   }
+}
+
+export interface UseBotWorldOptions extends BotWorldOptions {
+  /** Bot instances to start once the world is up (default 1), with these timings. */
+  bots?: number;
+  botDeps?: BotDeps;
+}
+
+/**
+ * A bot world for the tests of one file: started before them (options may be computed then, e.g.
+ * a loaded model), cleaned up after them, and the emulator must have seen no protocol errors.
+ */
+export function useBotWorld(
+  options: UseBotWorldOptions | (() => Promise<UseBotWorldOptions>) = {},
+): BotWorld {
+  const world = new BotWorld();
+  beforeAll(async () => {
+    const { bots = 1, botDeps, ...worldOptions } = typeof options === 'function' ? await options() : options;
+    await world.open(worldOptions);
+    await Promise.all(Array.from({ length: bots }, () => world.startBot(botDeps)));
+  });
+  afterAll(async () => {
+    await world.cleanup();
+    expect(world.emulator.errors).toEqual([]);
+  });
+  return world;
 }
 
 /** A message carrying a finished result: an image and the U/V/re-roll/delete buttons. */

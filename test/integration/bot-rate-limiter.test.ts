@@ -1,21 +1,14 @@
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { KV_BUCKETS, RATE_LIMIT_STATE_TTL_MS } from '@sdbot/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RateLimiter, type AcquireResult } from '../../bot/src/ratelimit/limiter.js';
-import type { RateLimits } from '../../bot/src/ratelimit/policy.js';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
+import { exampleRateLimits } from '../helpers/bot-settings.js';
+import { natsServerAvailable } from '../helpers/nats-server.js';
+import { useReplicaConnections } from '../helpers/replica-connections.js';
 
 const available = natsServerAvailable();
 
-const defaults: RateLimits = {
-  guildJobsPerMinute: 20,
-  guildBurst: 10,
-  userJobsPerMinute: 6,
-  userBurst: 3,
-  userMaxConcurrent: 2,
-  guildMaxQueued: 25,
-};
+const defaults = exampleRateLimits;
 
 /** A clock both replicas read, moved by the test. */
 class TestClock {
@@ -31,27 +24,13 @@ function admitted(results: AcquireResult[]): number {
 }
 
 describe.skipIf(!available)('rate limiter shared by two bot replicas (real nats-server)', () => {
-  let server: NatsTestServer;
-  let first: NatsConnection;
-  let second: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    first = await connect({ servers: server.url });
-    second = await connect({ servers: server.url });
-  });
-
-  afterAll(async () => {
-    await first.close();
-    await second.close();
-    await server.cleanup();
-  });
+  const nats = useReplicaConnections();
 
   async function replicas(clock: TestClock): Promise<[RateLimiter, RateLimiter]> {
     // Both open the bucket: the second open finds it and uses it as it is.
     return [
-      await RateLimiter.open(first, { defaults, now: clock.now }),
-      await RateLimiter.open(second, { defaults, now: clock.now }),
+      await RateLimiter.open(nats.first, { defaults, now: clock.now }),
+      await RateLimiter.open(nats.second, { defaults, now: clock.now }),
     ];
   }
 
@@ -154,7 +133,7 @@ describe.skipIf(!available)('rate limiter shared by two bot replicas (real nats-
     }
     expect(results.map((result) => result.ok)).toEqual([true, true, true, false]);
     expect(results[3]).toMatchObject({ reason: 'user-rate', retryAfterMs: 10_000 });
-    const kv = await new Kvm(first).open(KV_BUCKETS.rateLimits);
+    const kv = await new Kvm(nats.first).open(KV_BUCKETS.rateLimits);
     const keys: string[] = [];
     for await (const key of await kv.keys()) keys.push(key);
     expect(keys).toContain('dm');

@@ -5,12 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SdbotError } from '@sdbot/shared';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  DOWNLOAD_MARKER,
-  downloadModel,
-  type DownloadEvent,
-  type DownloadModelOptions,
-} from '../../worker/src/models/download.js';
+import { DOWNLOAD_MARKER } from '../../worker/src/models/download-marker.js';
+import { downloadModel, type DownloadModelOptions } from '../../worker/src/models/download.js';
+import type { DownloadEvent } from '../../worker/src/models/model-file.js';
 import { runSdbot } from '../helpers/cli.js';
 import {
   commitFromDirectory,

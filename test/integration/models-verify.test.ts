@@ -1,9 +1,9 @@
-import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSdbot } from '../helpers/cli.js';
 import { tinySd } from '../helpers/tiny-sd.js';
+import { useTemporaryDirectory } from '../helpers/temporary-directory.js';
 
 const env = { SDBOT_THREADS: '1' };
 const PARTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder', 'safety_checker'];
@@ -34,13 +34,7 @@ interface JsonReport {
 }
 
 describe.skipIf(!tinySd.available)(`sdbot models verify${tinySd.skipNote}`, () => {
-  let scratch: string;
-  beforeAll(() => {
-    scratch = mkdtempSync(join(tmpdir(), 'sdbot-verify-'));
-  });
-  afterAll(() => {
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  const scratch = useTemporaryDirectory('sdbot-verify-');
 
   it('passes tiny-sd, listing every part, its ports and a one-step generation', async () => {
     const run = await runSdbot(['models', 'verify', tinySd.path], env);
@@ -75,7 +69,7 @@ describe.skipIf(!tinySd.available)(`sdbot models verify${tinySd.skipNote}`, () =
   });
 
   it('fails naming a deleted part, and still checks the others', async () => {
-    const model = copyModel(scratch, 'no-decoder');
+    const model = copyModel(scratch.path, 'no-decoder');
     rmSync(join(model, 'vae_decoder', 'model.onnx'));
     const run = await runSdbot(['models', 'verify', model], env);
     expect(run.code).not.toBe(0);
@@ -87,7 +81,7 @@ describe.skipIf(!tinySd.available)(`sdbot models verify${tinySd.skipNote}`, () =
   });
 
   it('fails naming a corrupt unet/model.onnx', async () => {
-    const model = copyModel(scratch, 'corrupt-unet');
+    const model = copyModel(scratch.path, 'corrupt-unet');
     const file = join(model, 'unet', 'model.onnx');
     writeFileSync(file, 'this is not a protobuf');
     const run = await runSdbot(['models', 'verify', model], env);
@@ -97,7 +91,7 @@ describe.skipIf(!tinySd.available)(`sdbot models verify${tinySd.skipNote}`, () =
   });
 
   it('reports the download marker and files changed since the download', async () => {
-    const model = copyModel(scratch, 'downloaded');
+    const model = copyModel(scratch.path, 'downloaded');
     const marker = {
       repo: 'example/tiny-sd',
       revision: 'main',

@@ -203,12 +203,22 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
       const warnings = logged
         .trim()
         .split('\n')
-        .map((line) => JSON.parse(line) as { level: string; msg: string; provider?: string; file?: string })
+        .map(
+          (line) =>
+            JSON.parse(line) as {
+              level: string;
+              msg: string;
+              provider?: string;
+              fallback?: string;
+              file?: string;
+            },
+        )
         .filter((line) => line.level === 'warn');
       expect(warnings.length).toBeGreaterThanOrEqual(4);
       expect(warnings[0]).toMatchObject({
         provider: 'cuda',
-        msg: 'execution provider cuda could not start; falling back to cpu',
+        msg: 'provider:fallback',
+        fallback: 'cpu',
       });
       const result = await pipeline.generate({ ...catRequest, steps: 1 });
       expect(result.images).toHaveLength(1);

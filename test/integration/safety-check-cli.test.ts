@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSdbot } from '../helpers/cli.js';
 import { tinySd, tinySdGolden } from '../helpers/tiny-sd.js';
+import { useTemporaryDirectory } from '../helpers/temporary-directory.js';
 
 const env = { SDBOT_THREADS: '1' };
 
@@ -13,13 +13,7 @@ describe.skipIf(!tinySd.available || !tinySdGolden.available)(
   () => {
     const red = join(tinySdGolden.path, 'probe-red.png');
     const grey = join(tinySdGolden.path, 'probe-grey.png');
-    let scratch: string;
-    beforeAll(() => {
-      scratch = mkdtempSync(join(tmpdir(), 'sdbot-safety-check-'));
-    });
-    afterAll(() => {
-      rmSync(scratch, { recursive: true, force: true });
-    });
+    const scratch = useTemporaryDirectory('sdbot-safety-check-');
 
     it('flags the probes the reference flags, in one call, one JSON line per image', async () => {
       const expected = JSON.parse(
@@ -59,14 +53,14 @@ describe.skipIf(!tinySd.available || !tinySdGolden.available)(
     });
 
     it('names a file that is not an image, and one that does not exist', async () => {
-      const notImage = join(scratch, 'notes.png');
+      const notImage = join(scratch.path, 'notes.png');
       writeFileSync(notImage, 'not a png at all');
       const garbled = await runSdbot(['safety-check', '--model', tinySd.path, grey, notImage], env);
       expect(garbled.code).not.toBe(0);
       expect(garbled.stderr).toContain(`${notImage}: not a readable image`);
       expect(garbled.stdout).toBe('');
 
-      const missing = join(scratch, 'missing.png');
+      const missing = join(scratch.path, 'missing.png');
       const absent = await runSdbot(['safety-check', '--model', tinySd.path, missing], env);
       expect(absent.code).not.toBe(0);
       expect(absent.stderr).toContain(missing);
@@ -77,7 +71,7 @@ describe.skipIf(!tinySd.available || !tinySdGolden.available)(
         string,
         unknown
       >;
-      const directory = mkdtempSync(join(scratch, 'no-checker-'));
+      const directory = mkdtempSync(join(scratch.path, 'no-checker-'));
       writeFileSync(
         join(directory, 'model_index.json'),
         JSON.stringify({ ...index, safety_checker: [null, null] }),

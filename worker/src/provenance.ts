@@ -5,32 +5,10 @@
  */
 import { crc32, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { SdbotError, type SchedulerName } from '@sdbot/shared';
+import { SdbotError, samplerName, type SchedulerName } from '@sdbot/shared';
 
 /** The keyword A1111 and Civitai read generation parameters from. */
 export const PARAMETERS_KEYWORD = 'parameters';
-
-/**
- * A1111's sampler names for the schedulers this project runs. PNDM with `skip_prk_steps` (the SD
- * 1.x default) is the PLMS sampler; Karras sigmas use the pre-1.9 combined name that every reader
- * understands (A1111 1.9+ maps it to "DPM++ 2M" with "Schedule type: Karras").
- */
-const SAMPLER_NAMES: Record<SchedulerName, string> = {
-  pndm: 'PLMS',
-  ddim: 'DDIM',
-  euler: 'Euler',
-  euler_a: 'Euler a',
-  lms: 'LMS',
-  heun: 'Heun',
-  dpmpp_2m: 'DPM++ 2M',
-  dpmpp_2m_karras: 'DPM++ 2M Karras',
-  unipc: 'UniPC',
-  lcm: 'LCM',
-};
-
-export function samplerDisplayName(scheduler: SchedulerName): string {
-  return SAMPLER_NAMES[scheduler];
-}
 
 export interface GenerationParameters {
   prompt: string;
@@ -62,7 +40,7 @@ function quote(value: string | number): string {
 export function formatParameters(parameters: GenerationParameters): string {
   const fields: [string, string | number | undefined][] = [
     ['Steps', parameters.steps],
-    ['Sampler', samplerDisplayName(parameters.scheduler)],
+    ['Sampler', samplerName(parameters.scheduler)],
     ['CFG scale', parameters.guidance],
     ['Seed', parameters.seed],
     ['Size', `${parameters.width}x${parameters.height}`],

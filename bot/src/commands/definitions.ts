@@ -13,8 +13,7 @@ import {
   type RESTPostAPIApplicationCommandsJSONBody,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import { LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
-import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
+import { schedulerLabel, LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
 import { ASPECT_CHOICES } from '../prompt/size.js';
 import { LIST_KEYS, SETTING_SPECS } from '../settings/keys.js';
 import { contextMenuDefinitions } from './context-menu.js';
@@ -154,7 +153,7 @@ function imagineCommand() {
       option
         .setName(IMAGINE_OPTIONS.scheduler)
         .setDescription('Sampler (same as --scheduler)')
-        .addChoices(SCHEDULER_NAMES.map((name) => ({ name: SCHEDULER_LABELS[name], value: name }))),
+        .addChoices(SCHEDULER_NAMES.map((name) => ({ name: schedulerLabel(name), value: name }))),
     )
     .addStringOption((option) =>
       option

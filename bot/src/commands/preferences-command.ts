@@ -3,8 +3,7 @@
  * match the preference fields; ranges come from the protocol's LIMITS.
  */
 import { ApplicationIntegrationType, InteractionContextType, SlashCommandBuilder } from 'discord.js';
-import { LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
-import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
+import { LIMITS, SCHEDULER_NAMES, schedulerLabel } from '@sdbot/shared';
 import { ASPECT_CHOICES } from '../prompt/size.js';
 // Used only inside preferencesCommand(), so the import cycle with definitions.ts is harmless.
 import { COMMAND_NAMES } from './definitions.js';
@@ -81,7 +80,7 @@ export function preferencesCommand() {
           option
             .setName(p.scheduler)
             .setDescription('Default sampler')
-            .addChoices(SCHEDULER_NAMES.map((name) => ({ name: SCHEDULER_LABELS[name], value: name }))),
+            .addChoices(SCHEDULER_NAMES.map((name) => ({ name: schedulerLabel(name), value: name }))),
         )
         .addIntegerOption((option) =>
           option

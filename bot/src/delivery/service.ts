@@ -4,7 +4,7 @@
  * to whichever live instance adopts them first (compare-and-set on the owner), which then posts
  * their outcomes to the channel. A restarted bot is simply a new instance adopting the old one's.
  */
-import type { Job } from '@sdbot/shared';
+import { LOG_EVENTS, type Job } from '@sdbot/shared';
 import type { InteractionReply } from '../service/discord.js';
 import type { DeliveryRecord, InstanceRecord } from '@sdbot/shared';
 import { JobTracker, type TrackerContext } from './tracker.js';
@@ -47,7 +47,7 @@ export class DeliveryService {
     await this.sweep(true);
     this.heartbeatTimer = setInterval(() => {
       this.heartbeat().catch((error: unknown) => {
-        this.ctx.logger.warn({ err: error }, 'writing the bot heartbeat failed');
+        this.ctx.logger.warn({ err: error }, LOG_EVENTS.heartbeat.failed);
       });
     }, this.options.heartbeatIntervalMs);
     this.sweepTimer = setInterval(() => {
@@ -84,7 +84,7 @@ export class DeliveryService {
   private sweep(fullScan: boolean): Promise<void> {
     this.sweeping ??= this.adoptOrphans(fullScan)
       .catch((error: unknown) => {
-        this.ctx.logger.warn({ err: error }, 'looking for jobs of stopped bot instances failed');
+        this.ctx.logger.warn({ err: error }, LOG_EVENTS.instance.scanFailed);
       })
       .finally(() => {
         this.sweeping = undefined;
@@ -119,19 +119,25 @@ export class DeliveryService {
       try {
         const adopted = await deliveries.adopt(record.jobId, record.owner, this.instanceId);
         if (adopted === null) continue;
-        logger.info({ jobId: record.jobId, guildId: record.guildId, from: record.owner }, 'job:adopted');
+        logger.info(
+          { jobId: record.jobId, guildId: record.guildId, from: record.owner },
+          LOG_EVENTS.job.adopted,
+        );
         this.ctx.metrics.adoptions.inc();
         this.track(adopted);
       } catch (error) {
         unsettled.add(record.owner);
-        logger.warn({ err: error, jobId: record.jobId }, 'adopting a job failed; will try again');
+        logger.warn(
+          { err: error, jobId: record.jobId, next: 'retry on the next scan' },
+          LOG_EVENTS.job.adoptFailed,
+        );
       }
     }
     // An instance is forgotten only once every job it owned has a new owner.
     for (const instance of gone) {
       if (unsettled.has(instance.id)) continue;
       await deliveries.removeInstance(instance.id).catch((error: unknown) => {
-        logger.warn({ err: error, instance: instance.id }, 'removing a stopped bot instance failed');
+        logger.warn({ err: error, instance: instance.id }, LOG_EVENTS.instance.removeFailed);
       });
     }
   }
@@ -194,7 +200,7 @@ export class DeliveryService {
     await this.sweeping;
     await Promise.all([...this.trackers.values()].map((tracker) => tracker.stop()));
     await this.heartbeat(this.ctx.now()).catch((error: unknown) => {
-      this.ctx.logger.warn({ err: error }, 'marking the bot instance stopped failed');
+      this.ctx.logger.warn({ err: error }, LOG_EVENTS.instance.stopFailed);
     });
   }
 }

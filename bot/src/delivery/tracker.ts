@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from 'discord.js';
 import {
+  LOG_EVENTS,
   SdbotError,
   SUBJECTS,
   cancelRequestSchema,
@@ -24,7 +25,12 @@ import {
 } from '@sdbot/shared';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import type { GuildSettingsStore } from '../settings/store.js';
-import { InteractionReply, isPermanentDiscordFailure, postToChannel } from '../service/discord.js';
+import {
+  InteractionReply,
+  channelPostNonce,
+  isPermanentDiscordFailure,
+  postToChannel,
+} from '../service/discord.js';
 import type { BotMetrics, DeliveryRoute } from '../service/metrics.js';
 import type { DeliveryRecord } from '@sdbot/shared';
 import type { DeliveryStore } from './store.js';
@@ -135,7 +141,7 @@ export class JobTracker {
         send: (view) => this.showPending(job, reply, view),
         onError: (error) => {
           this.ctx.metrics.discordErrors.inc({ action: 'progress' });
-          this.log.warn({ err: error }, 'progress edit failed');
+          this.log.warn({ err: error }, LOG_EVENTS.progress.editFailed);
         },
         now: this.ctx.now,
       });
@@ -162,7 +168,7 @@ export class JobTracker {
           });
           return;
         }
-        this.log.error({ err: error }, 'waiting for the outcome failed');
+        this.log.error({ err: error }, LOG_EVENTS.outcome.waitFailed);
       },
     );
   }
@@ -190,7 +196,7 @@ export class JobTracker {
       const position = await this.ctx.jobs.queuePosition(this.jobId);
       this.showQueued(position);
     } catch (error) {
-      this.log.warn({ err: error }, 'reading the queue position failed');
+      this.log.warn({ err: error }, LOG_EVENTS.queue.readFailed);
     }
   }
 
@@ -218,7 +224,7 @@ export class JobTracker {
     try {
       cancelledBy = decodeMessage(cancelRequestSchema, data).requestedBy;
     } catch (error) {
-      this.log.warn({ err: error }, 'ignoring an invalid cancel request');
+      this.log.warn({ err: error, reason: 'invalid message' }, LOG_EVENTS.cancel.ignored);
       return;
     }
     // A cancel that came too late (the job already finished) changes nothing.
@@ -227,7 +233,7 @@ export class JobTracker {
         if (record?.status.state === 'cancelled') this.finishCancelled(record.status.cancelledBy);
       },
       (error: unknown) => {
-        this.log.warn({ err: error, cancelledBy }, 'reading the state of a cancelled job failed');
+        this.log.warn({ err: error, cancelledBy }, LOG_EVENTS.state.readFailed);
       },
     );
   }
@@ -270,12 +276,12 @@ export class JobTracker {
           isPermanentDiscordFailure(error) || (error instanceof SdbotError && !error.retryable);
         this.ctx.metrics.discordErrors.inc({ action: 'deliver' });
         if (permanent || failures >= MAX_DELIVERY_ATTEMPTS) {
-          this.log.error({ err: error, attempts: failures }, 'giving up posting the outcome');
+          this.log.error({ err: error, attempts: failures }, LOG_EVENTS.delivery.abandoned);
           await this.drop();
           return;
         }
         wait = Math.min(MAX_RETRY_DELAY_MS, 1000 * 2 ** (failures - 1));
-        this.log.warn({ err: error, retryInMs: wait }, 'posting the outcome failed; will retry');
+        this.log.warn({ err: error, retryInMs: wait }, LOG_EVENTS.delivery.failed);
       }
       try {
         await sleep(wait, undefined, { signal: this.stopping.signal });
@@ -288,7 +294,7 @@ export class JobTracker {
   /** Forgets a job whose outcome cannot be posted. */
   private async drop(): Promise<void> {
     await this.ctx.deliveries.finish(this.jobId).catch((error: unknown) => {
-      this.log.warn({ err: error }, 'removing the delivery record failed');
+      this.log.warn({ err: error }, LOG_EVENTS.delivery.removeFailed);
     });
     this.ctx.metrics.deliveries.inc({ route: 'dropped', type: 'failure' });
   }
@@ -297,7 +303,7 @@ export class JobTracker {
     await this.ctx.limiter
       .release({ guildId: this.record.guildId, jobId: this.jobId })
       .catch((error: unknown) => {
-        this.log.warn({ err: error }, 'freeing the rate-limit slot failed');
+        this.log.warn({ err: error }, LOG_EVENTS.rateLimit.releaseFailed);
       });
   }
 
@@ -315,17 +321,20 @@ export class JobTracker {
       route = await this.post(message, claim.record);
     } catch (error) {
       await deliveries.releaseClaim(this.jobId, instanceId).catch((releaseError: unknown) => {
-        this.log.warn({ err: releaseError }, 'giving the delivery claim back failed');
+        this.log.warn({ err: releaseError }, LOG_EVENTS.claim.releaseFailed);
       });
       throw error;
     }
     // Posted: from here on a failure must not lead to posting again.
     await deliveries.finish(this.jobId).catch((error: unknown) => {
-      this.log.warn({ err: error }, 'removing the delivery record failed; the claim keeps others away');
+      this.log.warn(
+        { err: error, next: 'the claim keeps other instances away' },
+        LOG_EVENTS.delivery.removeFailed,
+      );
     });
     this.ctx.metrics.deliveries.inc({ route, type: outcome.type });
     this.ctx.metrics.jobLatency.observe(Math.max(0, now() - this.record.createdAt) / 1000);
-    this.log.info({ route, outcome: outcome.type }, 'job:delivered');
+    this.log.info({ route, outcome: outcome.type }, LOG_EVENTS.job.delivered);
     return { type: 'done' };
   }
 
@@ -366,7 +375,12 @@ export class JobTracker {
   private async post(message: OutgoingMessage, record: DeliveryRecord): Promise<DeliveryRoute> {
     if (this.reply !== undefined && (await this.reply.edit(message))) return 'interaction';
     // The interaction cannot be used (expired, refused, or another process's): ping the requester.
-    await postToChannel(this.ctx.client, record.channelId, { ...message, mentionUsers: [record.userId] });
+    await postToChannel(
+      this.ctx.client,
+      record.channelId,
+      { ...message, mentionUsers: [record.userId] },
+      { nonce: channelPostNonce(record.jobId) },
+    );
     return 'channel';
   }
 

@@ -4,7 +4,7 @@
  * replica and after a restart.
  */
 import { PermissionFlagsBits, type ButtonInteraction } from 'discord.js';
-import { deriveJob, isGenerationJob, isTerminalStatus, LIMITS, randomSeed } from '@sdbot/shared';
+import { LOG_EVENTS, deriveJob, isGenerationJob, isTerminalStatus, LIMITS, randomSeed } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
 import { flaggedIntact } from '../delivery/views.js';
 import type { ButtonAction } from '../render/custom-id.js';
@@ -68,7 +68,10 @@ async function remove(ctx: BotContext, interaction: ButtonInteraction, jobId: st
     );
   }
   await interaction.deleteReply();
-  ctx.logger.info({ guildId: interaction.guildId, jobId, by: interaction.user.id }, 'result:deleted');
+  ctx.logger.info(
+    { guildId: interaction.guildId, jobId, by: interaction.user.id },
+    LOG_EVENTS.result.deleted,
+  );
 }
 
 /** Cancel: the requester or a member who can manage messages. */
@@ -88,7 +91,7 @@ async function cancel(ctx: BotContext, interaction: ButtonInteraction, jobId: st
   if (after?.status.state !== 'cancelled') {
     throw new RequestRefusedError('already-finished', 'This job finished before it could be cancelled.');
   }
-  ctx.logger.info({ guildId: interaction.guildId, jobId, by: interaction.user.id }, 'job:cancelled');
+  ctx.logger.info({ guildId: interaction.guildId, jobId, by: interaction.user.id }, LOG_EVENTS.job.cancelled);
   await ctx.delivery.cancelled(
     jobId,
     interaction.user.id,

@@ -13,7 +13,7 @@ import {
   type MessageContextMenuCommandInteraction,
   type ModalSubmitInteraction,
 } from 'discord.js';
-import { LIMITS } from '@sdbot/shared';
+import { LIMITS, LOG_EVENTS } from '@sdbot/shared';
 import { ACCEPTED_IMAGE_TYPES, downloadAttachment, type AttachmentRef } from '../attachments/download.js';
 import { RequestRefusedError } from '../errors.js';
 import { readEmbeddedParameters } from '../parameters/embedded.js';
@@ -122,7 +122,7 @@ async function promptOf(ctx: BotContext, attachment: AttachmentRef): Promise<str
   } catch (error) {
     ctx.logger.info(
       { reason: error instanceof Error ? error.message : String(error) },
-      'vary:prefill-skipped',
+      LOG_EVENTS.vary.prefillSkipped,
     );
     return '';
   }

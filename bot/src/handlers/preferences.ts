@@ -3,7 +3,7 @@
  * private; in a server the view also shows today's quota there.
  */
 import type { ChatInputCommandInteraction } from 'discord.js';
-import { SCHEDULER_NAMES, ValidationError, type SchedulerName } from '@sdbot/shared';
+import { LOG_EVENTS, SCHEDULER_NAMES, ValidationError, type SchedulerName } from '@sdbot/shared';
 import { PREFERENCE_KEYS, PREFERENCES_SUBCOMMANDS } from '../commands/definitions.js';
 import {
   applyPreferences,
@@ -96,7 +96,7 @@ export async function handlePreferences(
   if (!(await deferPrivately(interaction))) return;
   const preferences =
     change === undefined ? await ctx.preferences.get(userId) : await ctx.preferences.update(userId, change);
-  if (change !== undefined) ctx.logger.info({ userId, subcommand }, 'preferences:changed');
+  if (change !== undefined) ctx.logger.info({ userId, subcommand }, LOG_EVENTS.preferences.changed);
   const content = formatPreferences(preferences, await quotaView(ctx, interaction));
   await interaction.editReply({ content, allowedMentions: { parse: [] } });
 }

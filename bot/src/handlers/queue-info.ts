@@ -8,13 +8,13 @@ import {
   collectStatus,
   DEFAULT_PROMPT_SYNTAX,
   LIMITS,
+  schedulerLabel,
   type JobStateRecord,
   type WorkerHeartbeat,
 } from '@sdbot/shared';
 import { formatQuota } from '../preferences/changes.js';
 import { KNOWN_FLAGS_TEXT } from '../prompt/flags.js';
 import { dailyLimits } from '../requests/request-job.js';
-import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 import { effectiveLimits } from '../ratelimit/policy.js';
 import type { BotContext } from '../service/context.js';
 import { jobCaption } from '../delivery/views.js';
@@ -154,7 +154,7 @@ export async function handleInfo(ctx: BotContext, interaction: ChatInputCommandI
   lines.push(
     `**Limits here**: steps up to ${settings?.maxSteps ?? LIMITS.steps.max} (default ${Math.min(defaults.steps, settings?.maxSteps ?? defaults.steps)}), ` +
       `up to ${settings?.maxCount ?? LIMITS.count.max} images per request, width x height up to ${maxPixels} pixels; ` +
-      `default model \`${model}\`, scheduler ${SCHEDULER_LABELS[scheduler]}.`,
+      `default model \`${model}\`, scheduler ${schedulerLabel(scheduler)}.`,
   );
   const rates = effectiveLimits(ctx.config.rateLimits, settings?.rateLimits);
   lines.push(

@@ -5,7 +5,7 @@
  * hand-made request does not, so the member's permissions are checked here too. Answers are private.
  */
 import { PermissionFlagsBits, type ChatInputCommandInteraction } from 'discord.js';
-import { ValidationError, type GuildSettings } from '@sdbot/shared';
+import { LOG_EVENTS, ValidationError, type GuildSettings } from '@sdbot/shared';
 import { SETTINGS_SUBCOMMANDS } from '../commands/definitions.js';
 import { RequestRefusedError } from '../errors.js';
 import {
@@ -163,7 +163,7 @@ export async function handleSettings(
   const userId = interaction.user.id;
   const change = async (describe: string, apply: SettingsChange): Promise<string> => {
     const { after } = await ctx.settings.update(guildId, userId, apply);
-    ctx.logger.info({ guildId, by: userId, change: describe }, 'settings:changed');
+    ctx.logger.info({ guildId, by: userId, change: describe }, LOG_EVENTS.settings.changed);
     return describeKey(ctx, after, describe);
   };
   let answer: string;

@@ -5,6 +5,7 @@
  */
 import {
   completeJob,
+  LOG_EVENTS,
   RateLimitError,
   SdbotError,
   type DeliveryRecord,
@@ -51,7 +52,7 @@ export async function submitJob(
     ...(settings === null ? {} : { overrides: settings.rateLimits }),
   });
   if (!grant.ok) {
-    log.info({ reason: grant.reason, retryAfterMs: grant.retryAfterMs }, 'job:rate-limited');
+    log.info({ reason: grant.reason, retryAfterMs: grant.retryAfterMs }, LOG_EVENTS.job.rateLimited);
     ctx.metrics.rateLimited.inc({ reason: grant.reason });
     throw new RateLimitError(grant.message, grant.retryAfterMs ?? 0);
   }
@@ -99,7 +100,7 @@ export async function submitJob(
             steps: job.steps,
             size: `${job.width}x${job.height}`,
           },
-      'job:submitted',
+      LOG_EVENTS.job.submitted,
     );
     tracker.showQueued(await ctx.jobs.queuePosition(jobId).catch(() => null));
     return job;
@@ -107,11 +108,11 @@ export async function submitJob(
     await ctx.delivery.abandon(jobId);
     if (recorded) {
       await ctx.deliveries.finish(jobId).catch((cleanup: unknown) => {
-        log.warn({ err: cleanup }, 'removing the delivery record of an unsubmitted job failed');
+        log.warn({ err: cleanup, reason: 'the job was not submitted' }, LOG_EVENTS.delivery.removeFailed);
       });
     }
     await grant.release().catch((cleanup: unknown) => {
-      log.warn({ err: cleanup }, 'freeing the rate-limit slot of an unsubmitted job failed');
+      log.warn({ err: cleanup, reason: 'the job was not submitted' }, LOG_EVENTS.rateLimit.releaseFailed);
     });
     throw error;
   }

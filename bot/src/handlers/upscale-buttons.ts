@@ -7,7 +7,14 @@
  * upscaler online, U posts the image at its size and says so.
  */
 import type { ButtonInteraction } from 'discord.js';
-import { deriveJob, isGenerationJob, type GenerationJob, type Job, type ResultImage } from '@sdbot/shared';
+import {
+  LOG_EVENTS,
+  deriveJob,
+  isGenerationJob,
+  type GenerationJob,
+  type Job,
+  type ResultImage,
+} from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
 import { DEFAULT_ATTACHMENT_LIMIT_BYTES } from '../render/fit.js';
 import type { PolicyContext } from '../requests/policy.js';
@@ -86,7 +93,7 @@ export async function upscaleImage(
       height: image.height,
     });
     await interaction.editReply(editOptions(message));
-    ctx.logger.info({ guildId: interaction.guildId, jobId }, 'upscale:unavailable');
+    ctx.logger.info({ guildId: interaction.guildId, jobId }, LOG_EVENTS.upscale.unavailable);
     return;
   }
   await requestUpscale(ctx, interaction, context, { job, image, index, jobId });

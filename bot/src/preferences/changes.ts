@@ -3,13 +3,13 @@
  * `/preferences view`. Values are validated by the protocol's schema, so errors name the option.
  */
 import {
+  schedulerLabel,
   userPreferencesSchema,
   ValidationError,
   type SchedulerName,
   type UserPreferences,
 } from '@sdbot/shared';
 import type { PREFERENCE_KEYS } from '../commands/definitions.js';
-import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
 import { describeWait, type DailyLimits, type QuotaUsage } from '../quota/daily-quota.js';
 
 /** What a member typed in `/preferences set`; only given options change. */
@@ -125,7 +125,7 @@ export function formatPreferences(preferences: UserPreferences, quota?: QuotaVie
       'scheduler',
       preferences.scheduler === undefined
         ? undefined
-        : `${preferences.scheduler} (${SCHEDULER_LABELS[preferences.scheduler]})`,
+        : `${preferences.scheduler} (${schedulerLabel(preferences.scheduler)})`,
     ],
     ['count', preferences.count?.toString()],
   ];

@@ -4,6 +4,7 @@
  * job with 500 steps fail with the same range.
  */
 import {
+  parseSchedulerName,
   JOB_FIELDS,
   SCHEDULER_NAMES,
   ValidationError,
@@ -11,7 +12,6 @@ import {
   type ValidationIssue,
 } from '@sdbot/shared';
 import type { z } from 'zod';
-import { parseSchedulerName } from './schedulers.js';
 import { parseAspectRatio, type AspectRatio } from './size.js';
 
 export interface PromptFlags {

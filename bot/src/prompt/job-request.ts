@@ -12,6 +12,7 @@
  * preference above a limit is lowered to it too, with a note saying so.
  */
 import {
+  parseSchedulerName,
   configuredJobDefaults,
   DEFAULT_PROMPT_SYNTAX,
   JOB_FIELDS,
@@ -30,7 +31,6 @@ import type { z } from 'zod';
 import { channelLayer, layered, memberLayer, serverLayer, type DefaultsLayer } from './default-layers.js';
 import { refuseBannedWords, refuseChannel, unservedModel, type ChannelRef } from '../requests/policy.js';
 import { collectPromptFlags, type ParsedPrompt, type PromptFlagName } from './flags.js';
-import { parseSchedulerName } from './schedulers.js';
 import {
   ASPECT_CHOICES,
   DEFAULT_BASE_SIZE,

@@ -11,15 +11,21 @@ import { formatWait, msUntilToken, tokensAt, type BucketLimit, type BucketState 
 export type RateLimits = Config['rateLimits'];
 export type RateLimitOverrides = GuildSettings['rateLimits'];
 
-/** The configured defaults with the guild's overrides on top. */
+/**
+ * The configured limits with the guild's overrides on top. An override may only lower a limit (the
+ * settings command refuses more than the configured value), and it is capped again here because the
+ * operator may have lowered the configured limit since the override was stored.
+ */
 export function effectiveLimits(defaults: RateLimits, overrides: RateLimitOverrides = {}): RateLimits {
+  const capped = (field: keyof RateLimits): number =>
+    Math.min(overrides[field] ?? defaults[field], defaults[field]);
   return {
-    guildJobsPerMinute: overrides.guildJobsPerMinute ?? defaults.guildJobsPerMinute,
-    guildBurst: overrides.guildBurst ?? defaults.guildBurst,
-    userJobsPerMinute: overrides.userJobsPerMinute ?? defaults.userJobsPerMinute,
-    userBurst: overrides.userBurst ?? defaults.userBurst,
-    userMaxConcurrent: overrides.userMaxConcurrent ?? defaults.userMaxConcurrent,
-    guildMaxQueued: overrides.guildMaxQueued ?? defaults.guildMaxQueued,
+    guildJobsPerMinute: capped('guildJobsPerMinute'),
+    guildBurst: capped('guildBurst'),
+    userJobsPerMinute: capped('userJobsPerMinute'),
+    userBurst: capped('userBurst'),
+    userMaxConcurrent: capped('userMaxConcurrent'),
+    guildMaxQueued: capped('guildMaxQueued'),
   };
 }
 

@@ -1,7 +1,12 @@
 /** The embed posted with a result: what was asked, what was used, and what the user should know. */
 import { escapeMarkdown, type APIEmbed, type APIEmbedField } from 'discord.js';
-import { promptCutNotice, unsupportedPromptNotice, type Job, type JobResult } from '@sdbot/shared';
-import { SCHEDULER_LABELS } from '../prompt/schedulers.js';
+import {
+  promptCutNotice,
+  schedulerLabel,
+  unsupportedPromptNotice,
+  type Job,
+  type JobResult,
+} from '@sdbot/shared';
 
 /** Discord's embed limits. */
 export const EMBED_LIMITS = {
@@ -86,7 +91,7 @@ export function resultEmbed(job: Job, result: JobResult, options: ResultEmbedOpt
       inline(seeds.length === 1 ? 'Seed' : 'Seeds', seeds.join(', ')),
       inline('Steps', String(job.steps)),
       inline('Guidance', String(job.guidance)),
-      inline('Scheduler', SCHEDULER_LABELS[job.scheduler]),
+      inline('Scheduler', schedulerLabel(job.scheduler)),
       inline('Size', `${job.width}x${job.height}`),
     );
   }

@@ -12,6 +12,7 @@ import { submitJob } from '../handlers/submit.js';
 import type { DailyLimits } from '../quota/daily-quota.js';
 import type { BotContext } from '../service/context.js';
 import { enforcePolicy, nsfwAllowedHere, type ChannelRef, type PolicyContext } from './policy.js';
+import { LOG_EVENTS } from '@sdbot/shared';
 
 /** The channel, and the channel a thread belongs to, so a channel allowed by the guild allows its threads. */
 function channelOf(interaction: RepliableInteraction): ChannelRef | null {
@@ -102,7 +103,7 @@ export async function requestJob(
     if (!grant.ok) {
       ctx.logger.info(
         { guildId, userId: scope.userId, which: grant.which, limit: grant.limit },
-        'job:quota-refused',
+        LOG_EVENTS.job.quotaRefused,
       );
       throw new RequestRefusedError('daily-quota', grant.message);
     }
@@ -112,7 +113,7 @@ export async function requestJob(
   } catch (error) {
     if (scope !== undefined) {
       await ctx.quotas.release(scope, images, limits).catch((releaseError: unknown) => {
-        ctx.logger.warn({ err: releaseError, guildId }, 'quota:release-failed');
+        ctx.logger.warn({ err: releaseError, guildId }, LOG_EVENTS.quota.releaseFailed);
       });
     }
     throw error;

@@ -13,6 +13,7 @@ import {
   INBOX_PREFIXES,
   JobsClient,
   JobsClientMetrics,
+  LOG_EVENTS,
   registerSystemMetrics,
   SdbotError,
   connectNats,
@@ -111,7 +112,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     jobs?.dispatcher.stop();
     await client.destroy();
     if (ownConnection) await connection.drain().catch(() => undefined);
-    logger.info('bot:stopped');
+    logger.info(LOG_EVENTS.bot.stopped);
   };
   try {
     const [jobsClient, jsm, settings, limiter, deliveries, version, preferences, quotas] = await Promise.all([
@@ -163,16 +164,16 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
       version,
     };
     client.on(Events.Error, (error) => {
-      logger.error({ err: error }, 'discord client error');
+      logger.error({ err: error }, LOG_EVENTS.discord.errored);
     });
     client.on(Events.Warn, (message) => {
-      logger.warn({ detail: message }, 'discord client warning');
+      logger.warn({ detail: message }, LOG_EVENTS.discord.warned);
     });
     client.on(Events.ShardDisconnect, (event, shard) => {
-      logger.warn({ shard, code: event.code }, 'gateway disconnected');
+      logger.warn({ shard, code: event.code }, LOG_EVENTS.gateway.disconnected);
     });
     client.on(Events.ShardResume, (shard, replayed) => {
-      logger.info({ shard, replayed }, 'gateway resumed');
+      logger.info({ shard, replayed }, LOG_EVENTS.gateway.resumed);
     });
     const handle = interactionHandler(context);
     listener = (interaction) => {
@@ -183,7 +184,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     if (!client.isReady()) throw new SdbotError('DISCORD_API', 'the Discord client is not ready after login');
     // Jobs left by stopped instances are posted with the bot token, so this waits for the login.
     await delivery.start();
-    logger.info({ user: client.user.tag, guilds: client.guilds.cache.size, version }, 'bot:ready');
+    logger.info({ user: client.user.tag, guilds: client.guilds.cache.size, version }, LOG_EVENTS.bot.ready);
     const ready = client;
     return {
       client: ready,

@@ -13,6 +13,7 @@ import {
   type MessageCreateOptions,
   type RepliableInteraction,
 } from 'discord.js';
+import { createHash } from 'node:crypto';
 import { SdbotError } from '@sdbot/shared';
 import type { OutgoingMessage } from '../delivery/views.js';
 
@@ -70,11 +71,27 @@ export function editOptions(message: OutgoingMessage): InteractionEditReplyOptio
   return { ...baseOptions(message), attachments: [] };
 }
 
-/** Posts with the bot token, for results whose interaction can no longer be used. */
+/** Discord keeps at most this many characters of a message nonce. */
+const NONCE_LENGTH = 25;
+
+/**
+ * The nonce of a job's channel post: the same for every process that posts it, at most 25
+ * characters (a job id is longer, so it is hashed). With `enforce_nonce`, Discord returns the
+ * message already created with it for a few minutes instead of posting it again.
+ */
+export function channelPostNonce(jobId: string): string {
+  return createHash('sha256').update(jobId).digest('base64url').slice(0, NONCE_LENGTH);
+}
+
+/**
+ * Posts with the bot token, for results whose interaction can no longer be used. `nonce` makes a
+ * repeated post (an instance killed before it recorded the delivery) return the first message.
+ */
 export async function postToChannel(
   client: Client,
   channelId: string,
   message: OutgoingMessage,
+  { nonce }: { nonce?: string } = {},
 ): Promise<void> {
   const channel = await client.channels.fetch(channelId);
   if (!channel?.isSendable()) {
@@ -82,7 +99,10 @@ export async function postToChannel(
       retryable: false,
     });
   }
-  await channel.send(createOptions(message));
+  await channel.send({
+    ...createOptions(message),
+    ...(nonce === undefined ? {} : { nonce, enforceNonce: true }),
+  });
 }
 
 /** Discord's interaction token lifetime. */

@@ -3,7 +3,7 @@
  * or a failing NATS or Discord call never crashes the bot and never leaves the user without a word.
  */
 import { DiscordjsError, type Interaction } from 'discord.js';
-import { RateLimitError, SdbotError, ValidationError, type Logger } from '@sdbot/shared';
+import { LOG_EVENTS, RateLimitError, SdbotError, ValidationError, type Logger } from '@sdbot/shared';
 import { CONTEXT_MENU_NAMES } from '../commands/context-menu.js';
 import { COMMAND_NAMES } from '../commands/definitions.js';
 import { RequestRefusedError, userMessage } from '../errors.js';
@@ -111,7 +111,7 @@ async function answerFailure(interaction: Interaction, error: unknown, log: Logg
     }
     if (interaction.isRepliable()) await answerPrivately(interaction, describeFailure(error));
   } catch (answerError) {
-    log.warn({ err: answerError }, 'could not tell the user about a failure');
+    log.warn({ err: answerError }, LOG_EVENTS.reply.failed);
   }
 }
 
@@ -129,9 +129,12 @@ export function interactionHandler(ctx: BotContext): (interaction: Interaction) 
       ctx.metrics.interactions.inc({ name, outcome });
       if (outcome === 'error') {
         const expected = error instanceof SdbotError && error.retryable;
-        log[expected ? 'warn' : 'error']({ err: error }, 'interaction failed');
+        log[expected ? 'warn' : 'error']({ err: error }, LOG_EVENTS.interaction.failed);
       } else {
-        log.info({ reason: error instanceof Error ? error.message : String(error) }, 'interaction refused');
+        log.info(
+          { reason: error instanceof Error ? error.message : String(error) },
+          LOG_EVENTS.interaction.refused,
+        );
       }
       await answerFailure(interaction, error, log);
     }

@@ -5,6 +5,8 @@
  * may only lower the bot's own limits (pixels, rate limits), never raise them.
  */
 import {
+  schedulerLabel,
+  parseSchedulerName,
   DEFAULT_PROMPT_SYNTAX,
   guildSettingsSchema,
   LIMITS,
@@ -14,7 +16,6 @@ import {
   type SchedulerName,
   type ValidationIssue,
 } from '@sdbot/shared';
-import { SCHEDULER_LABELS, parseSchedulerName } from '../prompt/schedulers.js';
 import { UPSCALE_DEFAULTS } from '../upscale/sizes.js';
 
 /** Bot-wide values a guild's settings fall back to and may not exceed. */
@@ -70,7 +71,7 @@ export interface SettingSpec {
 }
 
 function schedulerText(name: SchedulerName): string {
-  return `${name} (${SCHEDULER_LABELS[name]})`;
+  return `${name} (${schedulerLabel(name)})`;
 }
 
 const NUMBER_TEXT = /^[-+]?\d+(\.\d+)?$/;

@@ -14,6 +14,7 @@ import { SdbotError, toSdbotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { CommandIO } from './command.js';
 import { discoverCommands } from './main.js';
+import { LOG_EVENTS } from '../log-events.js';
 
 export interface DefaultModel {
   repo: string;
@@ -178,6 +179,6 @@ export async function ensureDefaultModel(options: EnsureDefaultModelOptions): Pr
     if (signal.aborted || failure.code !== 'DOWNLOAD_FAILED') throw error;
     throw offlineFailure(model, directory, endpoint, error);
   }
-  options.logger.info({ repo: model.repo, dir: directory }, 'model:downloaded');
+  options.logger.info({ repo: model.repo, dir: directory }, LOG_EVENTS.model.downloaded);
   return directory;
 }

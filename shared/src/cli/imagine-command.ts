@@ -6,6 +6,7 @@ import { LIMITS } from '../limits.js';
 import type { ConfiguredJobDefaults } from '../jobs/defaults.js';
 import { completeJob, randomSeed, type JobDraftInput } from '../jobs/draft.js';
 import { JobsClient, newJobId } from '../nats/jobs-client.js';
+import { withNatsRetry } from '../nats/retry.js';
 import { PROTOCOL_VERSION, type ObjectRef } from '../protocol/common.js';
 import { numberIn, oneOf } from '../protocol/fields.js';
 import { GENERATION_FIELDS, NOISE_SOURCES, SCHEDULER_NAMES } from '../protocol/job.js';
@@ -28,6 +29,8 @@ import { ImagineBar, stepsToRun } from './imagine-progress.js';
 import { configWithNats, connectAsClient, natsUrlOption } from './nats-cli.js';
 
 const DEFAULT_TIMEOUT = '10m';
+/** How long `imagine` waits for an unreachable server before giving up. */
+const CONNECT_WINDOW_MS = 15_000;
 /** How often a terminal's bar re-reads the queue position while the job waits. */
 const QUEUE_REFRESH_MS = 1000;
 
@@ -240,7 +243,14 @@ export const imagineCommand: CommandDefinition = {
             throw new SdbotError('IMAGE_INVALID', `--init: cannot read ${initPath}`, { cause });
           });
     const config = configWithNats(options, env);
-    const connection = await connectAsClient(config, 'sdbot-imagine');
+    // Started while the server restarts, the command waits for it a little instead of failing.
+    const connection = await withNatsRetry(
+      'connecting to NATS',
+      () => connectAsClient(config, 'sdbot-imagine'),
+      {
+        withinMs: CONNECT_WINDOW_MS,
+      },
+    );
     try {
       const client = await JobsClient.open(connection, config);
       const model = stringOption(options, 'model') ?? (await client.defaultModel());
@@ -285,9 +295,16 @@ export const imagineCommand: CommandDefinition = {
         cancelling = client.cancel(submitted.id, cliUser()).catch(() => undefined);
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      // Ends the wait for an outcome whenever this command ends first (a refused submit, a failed
+      // read): the wait's timer must neither keep the process alive nor reject unobserved.
+      const done = new AbortController();
+      const outcome = client.awaitOutcome(job.id, {
+        timeoutMs,
+        signal: AbortSignal.any([signal, done.signal]),
+      });
+      outcome.catch(() => undefined);
       let positionTimer: NodeJS.Timeout | undefined;
       try {
-        const outcome = client.awaitOutcome(job.id, { timeoutMs, signal });
         await client.submit(job);
         const position = await client.queuePosition(job.id);
         if (bar === undefined) {
@@ -335,6 +352,7 @@ export const imagineCommand: CommandDefinition = {
           for (const line of notes) stdout.write(`${line}\n`);
         }
       } finally {
+        done.abort();
         clearTimeout(positionTimer);
         watch.stop();
         await previews?.settled();

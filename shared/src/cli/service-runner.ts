@@ -8,6 +8,7 @@
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import { startMetricsServer, type MetricsServer } from '../metrics.js';
+import { LOG_EVENTS } from '../log-events.js';
 
 /** What a started service gives the runner. */
 export interface RunningService {
@@ -60,7 +61,7 @@ export async function runService(options: RunServiceOptions): Promise<number> {
     await untilAborted(signal);
     logger.info(
       { signal: typeof signal.reason === 'string' ? signal.reason : undefined },
-      'service:stopping',
+      LOG_EVENTS.service.stopping,
     );
   } finally {
     stopping = true;
@@ -70,6 +71,6 @@ export async function runService(options: RunServiceOptions): Promise<number> {
       await metricsServer?.close();
     }
   }
-  logger.info('service:stopped');
+  logger.info(LOG_EVENTS.service.stopped);
   return 0;
 }

@@ -3,6 +3,7 @@
  * exits on its own, and stopped with SIGTERM (then SIGKILL after a grace period) on shutdown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 
 export interface SupervisedProcessOptions {
@@ -49,7 +50,7 @@ export class SupervisedProcess {
     child.stdout.pipe(output, { end: false });
     child.stderr.pipe(output, { end: false });
     child.once('error', (error) => {
-      logger.error({ err: error, process: name }, 'could not start process');
+      logger.error({ err: error, process: name }, LOG_EVENTS.process.startFailed);
     });
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -57,14 +58,14 @@ export class SupervisedProcess {
         if (this.stopping) return;
         this.crashes = Date.now() - this.startedAt > STABLE_AFTER_MS ? 1 : this.crashes + 1;
         const delay = Math.min(FIRST_RESTART_DELAY_MS * 2 ** (this.crashes - 1), MAX_RESTART_DELAY_MS);
-        logger.warn({ process: name, code, signal, restartInMs: delay }, 'process exited; restarting');
+        logger.warn({ process: name, code, signal, restartInMs: delay }, LOG_EVENTS.process.restarting);
         this.restartTimer = setTimeout(() => {
           if (!this.stopping) this.start();
         }, delay);
         this.options.onCrash?.(code, signal);
       });
     });
-    logger.info({ process: name, childPid: child.pid }, 'process started');
+    logger.info({ process: name, childPid: child.pid }, LOG_EVENTS.process.started);
   }
 
   /** SIGTERM, then SIGKILL if the child is still there after `graceMs`. */

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { loadConfig, type Config } from '../config.js';
 import { SdbotError } from '../errors.js';
+import { LOG_EVENTS } from '../log-events.js';
 import { createLogger, LOG_FORMATS, resolveLogFormat, type LogFormat, type Logger } from '../logger.js';
 import { connectNats, type NatsConnection } from '../nats.js';
 import { natsFailure } from '../nats/errors.js';
@@ -202,7 +203,7 @@ async function startEverything(options: StartOptions): Promise<RunningService> {
       natsServer = local.server;
       natsLog = local.logFile;
       await waitForNats(natsUrl, natsServer, natsLog);
-      logger.info({ url: natsUrl, dataDir, log: natsLog }, 'nats:started');
+      logger.info({ url: natsUrl, dataDir, log: natsLog }, LOG_EVENTS.nats.started);
     }
     connection = await connectNats({ ...config.nats, url: natsUrl.split(',') }, { name: 'sdbot-up' });
     const jsm = await jetstreamManager(connection).catch((error: unknown) => {
@@ -232,7 +233,10 @@ async function startEverything(options: StartOptions): Promise<RunningService> {
     }
     let bot: 'running' | 'no token' | 'not in this build' = 'no token';
     if (config.discord.token === undefined) {
-      logger.info('DISCORD_TOKEN is not set: running without the Discord bot (try `sdbot imagine`)');
+      logger.info(
+        { reason: 'DISCORD_TOKEN is not set: running without the Discord bot (try `sdbot imagine`)' },
+        LOG_EVENTS.bot.skipped,
+      );
     } else if ((await discoverCommands()).some((command) => command.name === 'bot')) {
       const process_ = new SupervisedProcess({
         name: 'bot',
@@ -248,12 +252,16 @@ async function startEverything(options: StartOptions): Promise<RunningService> {
     } else {
       bot = 'not in this build';
       logger.warn(
-        'DISCORD_TOKEN is set but this build has no `sdbot bot` command yet: running without the bot',
+        {
+          reason:
+            'DISCORD_TOKEN is set but this build has no `sdbot bot` command yet: running without the bot',
+        },
+        LOG_EVENTS.bot.skipped,
       );
     }
     const next = `npx sdbot imagine --nats ${natsUrl} --prompt "a lighthouse at dusk" --out out.png`;
     if (logFormat === 'json') {
-      logger.info({ url: natsUrl, workers: config.worker.models.length }, `ready: try \`${next}\``);
+      logger.info({ url: natsUrl, workers: config.worker.models.length, next }, LOG_EVENTS.up.ready);
     } else {
       stderr.write(
         formatUpSummary({

@@ -7,6 +7,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { Logger } from '../logger.js';
 import type { NatsConnection } from '../nats.js';
 import { WorkerRegistry } from '../nats/kv.js';
+import { LOG_EVENTS } from '../log-events.js';
 
 export interface WorkerWatch {
   stop(): void;
@@ -36,13 +37,13 @@ export async function watchWorkers(
           provider: worker.simulated ? 'simulated' : worker.provider,
           slots: worker.slots.total,
         },
-        'worker:online',
+        LOG_EVENTS.worker.online,
       );
     }
     for (const id of known) {
       if (seen.has(id)) continue;
       known.delete(id);
-      logger.warn({ workerId: id }, 'worker:offline');
+      logger.warn({ workerId: id }, LOG_EVENTS.worker.offline);
     }
   };
   const loop = () => {

@@ -7,6 +7,7 @@
 import type { KV, KvEntry } from '@nats-io/kv';
 import { SdbotError } from '../errors.js';
 import { isRevisionConflict, natsFailure } from './errors.js';
+import { withNatsRetry } from './retry.js';
 
 /** What a process last read or wrote, so its next compare-and-set can skip the read. */
 export interface KnownValue<T> {
@@ -57,13 +58,12 @@ function liveEntry(entry: KvEntry | null): KvEntry | null {
   return entry?.operation === 'PUT' ? entry : null;
 }
 
-/** The key's entry (null when absent), with a NATS failure named after `what`. */
+/**
+ * The key's entry (null when absent), with a NATS failure named after `what`; timeouts while a
+ * server restarts or a leader is elected are retried (see retry.ts).
+ */
 export async function readEntry(kv: KV, key: string, what = key): Promise<KvEntry | null> {
-  try {
-    return await kv.get(key);
-  } catch (error) {
-    throw natsFailure(error, `reading ${what}`);
-  }
+  return withNatsRetry(`reading ${what}`, () => kv.get(key));
 }
 
 /** The key's current value, or null when absent or deleted. */
@@ -77,20 +77,41 @@ function pause(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Read, change, write-if-unchanged; on a lost race, reads again and retries. */
+/**
+ * Read, change, write-if-unchanged; on a lost race, reads again and retries. A NATS failure that
+ * passes (a restart, a leader election) starts over from a fresh read, with backoff: a write that
+ * timed out may have been stored, and `change` then decides on what is there.
+ */
 export async function compareAndSet<T, U extends T = T>(
   kv: KV,
   key: string,
   update: CompareAndSet<T, U>,
 ): Promise<CompareAndSetResult<T>> {
   const what = update.what ?? key;
+  return withNatsRetry(`writing ${what}`, (attempt) =>
+    compareAndSetOnce(kv, key, update, what, attempt === 1 ? update.known : undefined),
+  );
+}
+
+async function compareAndSetOnce<T, U extends T = T>(
+  kv: KV,
+  key: string,
+  update: CompareAndSet<T, U>,
+  what: string,
+  knownAtStart: KnownValue<T> | null | undefined,
+): Promise<CompareAndSetResult<T>> {
   const maxAttempts = update.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  let known = update.known;
+  let known = knownAtStart;
   for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
     let before: T;
     let revision: number | null;
     if (known === undefined) {
-      const entry = await readEntry(kv, key, what);
+      let entry: KvEntry | null;
+      try {
+        entry = await kv.get(key);
+      } catch (error) {
+        throw natsFailure(error, `reading ${what}`);
+      }
       before = update.read(liveEntry(entry));
       // A deleted key keeps a marker with a revision: updating against it is still compare-and-set.
       revision = entry?.revision ?? null;

@@ -13,6 +13,7 @@ import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jets
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { LIMITS } from '../limits.js';
+import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 import { STREAMS, SUBJECTS, jobConsumerName } from '../names.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
@@ -174,10 +175,7 @@ export class FairDispatcher {
       try {
         await this.dispatchOnce();
       } catch (error) {
-        this.options.logger?.warn(
-          { err: error },
-          'dispatching from the backlog failed; retrying on the next turn',
-        );
+        this.options.logger?.warn({ err: error, next: 'retry on the next turn' }, LOG_EVENTS.dispatch.failed);
       }
     }
   }
@@ -276,6 +274,6 @@ export class FairDispatcher {
         throw natsFailure(error, `removing job ${jobId} from the backlog`);
       }
     }
-    logger?.debug({ jobId, model, seq: ack.seq, duplicate: ack.duplicate }, 'job:dispatched');
+    logger?.debug({ jobId, model, seq: ack.seq, duplicate: ack.duplicate }, LOG_EVENTS.job.dispatched);
   }
 }

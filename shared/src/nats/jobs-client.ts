@@ -11,6 +11,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
 import { configuredJobDefaults, type ConfiguredJobDefaults } from '../jobs/defaults.js';
 import { SdbotError } from '../errors.js';
+import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 import {
   KV_BUCKETS,
@@ -29,11 +30,14 @@ import { jobOutcomeSchema, type JobOutcome } from '../protocol/outcome.js';
 import { progressSchema, type Progress } from '../protocol/progress.js';
 import type { JobStateRecord } from '../protocol/state.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
+import { announcedCapabilities, missingCapabilities } from '../protocol/capabilities.js';
 import { isMissingResource, natsFailure } from './errors.js';
 import type { JobsClientMetrics } from './client-metrics.js';
 import { FairDispatcher, backlogLanes, estimateBacklogAhead, readyPending } from './fair-dispatcher.js';
 import { JobStateStore, WorkerRegistry, isTerminalStatus, openBucket } from './kv.js';
 import { REQUESTER_RESOURCES, provisionJetStream } from './provision.js';
+import { openPreviewStore } from './previews.js';
+import { withNatsRetry } from './retry.js';
 
 /** A fresh job id: time-ordered, unique, and a valid subject token. */
 export function newJobId(prefix = 'job'): string {
@@ -86,6 +90,26 @@ function sniffImageType(bytes: Uint8Array): ObjectRef['contentType'] | undefined
   return undefined;
 }
 
+/**
+ * Every live worker of the job's model shares its queue, so any of them may take the job: refuse it
+ * while one of them lacks a capability the job needs (an older worker mid-upgrade would silently
+ * ignore the field), naming the workers, rather than let it run wrong.
+ */
+function refuseUnsupported(job: Job, workers: readonly WorkerHeartbeat[]): void {
+  const lacking = workers
+    .filter((worker) => worker.models.some((model) => model.id === job.model))
+    .map((worker) => ({ worker, missing: missingCapabilities(job, announcedCapabilities(worker)) }))
+    .filter(({ missing }) => missing.length > 0);
+  if (lacking.length === 0) return;
+  const named = lacking.map(
+    ({ worker, missing }) => `${worker.workerId} (version ${worker.version}) lacks ${missing.join(', ')}`,
+  );
+  throw new SdbotError(
+    'UNSUPPORTED_CAPABILITY',
+    `not every worker of model "${job.model}" can run this job yet: ${named.join('; ')}; upgrade them and try again`,
+  );
+}
+
 export class JobsClient {
   private readonly reconnectListeners = new Set<() => void>();
   /** Submission times of jobs this client waits for, for the submit-to-outcome metric. */
@@ -101,6 +125,7 @@ export class JobsClient {
     readonly jobStates: JobStateStore,
     readonly workers: WorkerRegistry,
     private readonly images: ObjectStore,
+    previews: ObjectStore | undefined,
     readonly dispatcher: FairDispatcher,
     private readonly config: Config,
     private readonly logger: Logger | undefined,
@@ -108,6 +133,7 @@ export class JobsClient {
   ) {
     this.jobSchema = createJobSchema({ maxPixels: config.limits.maxPixels });
     this.defaults = configuredJobDefaults(config);
+    if (previews !== undefined) this.previews = Promise.resolve(previews);
     void this.watchReconnects();
   }
 
@@ -119,16 +145,19 @@ export class JobsClient {
     const jsm = await jetstreamManager(connection).catch((error: unknown) => {
       throw natsFailure(error, 'opening JetStream');
     });
+    const retry = logger === undefined ? {} : { logger };
     if (provision) {
-      await provisionJetStream(jsm, config, {
-        resources: REQUESTER_RESOURCES,
-        ...(logger === undefined ? {} : { logger }),
-      });
+      // Retried inside while a server restarts: it only creates what is missing.
+      await provisionJetStream(jsm, config, { resources: REQUESTER_RESOURCES, ...retry });
     }
     const js = jetstream(connection);
-    const images = await new Objm(js).open(OBJECT_STORES.images).catch((error: unknown) => {
-      throw natsFailure(error, `opening object store ${OBJECT_STORES.images}`);
-    });
+    const images = await withNatsRetry(
+      `opening object store ${OBJECT_STORES.images}`,
+      () => new Objm(js).open(OBJECT_STORES.images),
+      retry,
+    );
+    // Opened now when it exists (so the first preview is not slower); otherwise on first use.
+    const previews = await openPreviewStore(js).catch(() => undefined);
     const jobStates = await JobStateStore.open(js);
     const workers = await WorkerRegistry.open(js);
     const dispatcher = new FairDispatcher({
@@ -147,6 +176,7 @@ export class JobsClient {
       jobStates,
       workers,
       images,
+      previews,
       dispatcher,
       config,
       logger,
@@ -212,6 +242,7 @@ export class JobsClient {
    */
   async submit(job: Job, { requireServedModel = true } = {}): Promise<SubmittedJob> {
     if (requireServedModel) {
+      const workers = await this.liveWorkers();
       // An upscale goes to a super-resolution model, everything else to a diffusion model.
       const served =
         job.kind === 'upscale'
@@ -221,21 +252,25 @@ export class JobsClient {
         const online = served.length === 0 ? 'no worker is online' : `online: ${served.join(', ')}`;
         throw new SdbotError('UNKNOWN_MODEL', `no worker serves model "${job.model}" (${online})`);
       }
+      refuseUnsupported(job, workers);
     }
-    let ack;
-    try {
-      const subject = SUBJECTS.backlog(job.model, requesterLane(job.requester));
-      ack = await this.js.publish(subject, encodeMessage(this.jobSchema, job), { msgID: job.id });
-    } catch (error) {
-      throw natsFailure(error, `submitting job ${job.id}`);
-    }
-    if (!ack.duplicate) await this.jobStates.createQueued(job, { backlogSeq: ack.seq });
+    const subject = SUBJECTS.backlog(job.model, requesterLane(job.requester));
+    const payload = encodeMessage(this.jobSchema, job);
+    // The job id is the message id: a publish repeated after a lost acknowledgement is stored once.
+    const ack = await withNatsRetry(
+      `submitting job ${job.id}`,
+      () => this.js.publish(subject, payload, { msgID: job.id }),
+      this.retryOptions(),
+    );
+    // Also after a duplicate: the first attempt may have been stored without its state being
+    // recorded. createQueued never overwrites a state that exists.
+    await this.jobStates.createQueued(job, { backlogSeq: ack.seq });
     this.metrics?.submitted.inc({ model: job.model });
     this.submittedAt.set(job.id, Date.now());
     // An idle worker should not wait for the dispatcher's timer; once this resolves, a job that
     // found a free slot is in the work queue.
     await this.dispatcher.kick();
-    this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, 'job:submitted');
+    this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, LOG_EVENTS.job.submitted);
     return { job, seq: ack.seq, duplicate: ack.duplicate };
   }
 
@@ -262,7 +297,7 @@ export class JobsClient {
         try {
           onProgress(decodeMessage(progressSchema, message.data));
         } catch (invalid) {
-          this.logger?.warn({ jobId, err: invalid }, 'ignoring an invalid progress message');
+          this.logger?.warn({ jobId, err: invalid, reason: 'invalid message' }, LOG_EVENTS.progress.ignored);
         }
       },
     });
@@ -275,12 +310,11 @@ export class JobsClient {
 
   /** The stored outcome of a job, if a worker published one. */
   async findOutcome(jobId: string): Promise<JobOutcome | null> {
-    let stored;
-    try {
-      stored = await this.jsm.streams.getMessage(STREAMS.results, { last_by_subj: SUBJECTS.result(jobId) });
-    } catch (error) {
-      throw natsFailure(error, `looking up the outcome of job ${jobId}`);
-    }
+    const stored = await withNatsRetry(
+      `looking up the outcome of job ${jobId}`,
+      () => this.jsm.streams.getMessage(STREAMS.results, { last_by_subj: SUBJECTS.result(jobId) }),
+      this.retryOptions(),
+    );
     return stored === null ? null : decodeMessage(jobOutcomeSchema, stored.data);
   }
 
@@ -313,7 +347,7 @@ export class JobsClient {
       };
       const lookUp = () => {
         this.findOutcome(jobId).then(accept, (error: unknown) => {
-          this.logger?.warn({ jobId, err: error }, 'looking up a stored outcome failed; still listening');
+          this.logger?.warn({ jobId, err: error, next: 'keep listening' }, LOG_EVENTS.outcome.lookupFailed);
         });
       };
       const onAbort = () => {
@@ -331,7 +365,7 @@ export class JobsClient {
           try {
             accept(decodeMessage(jobOutcomeSchema, message.data));
           } catch (invalid) {
-            this.logger?.warn({ jobId, err: invalid }, 'ignoring an invalid outcome message');
+            this.logger?.warn({ jobId, err: invalid, reason: 'invalid message' }, LOG_EVENTS.outcome.ignored);
           }
         },
       });
@@ -394,12 +428,11 @@ export class JobsClient {
    * outcomes), so the requester hears back without waiting for the lane's turn.
    */
   private async hurryCancelled(model: string, backlogSeq: number): Promise<void> {
-    let stored;
-    try {
-      stored = await this.jsm.direct.getMessage(STREAMS.backlog, { seq: backlogSeq });
-    } catch (error) {
-      throw natsFailure(error, 'reading the backlog');
-    }
+    const stored = await withNatsRetry(
+      'reading the backlog',
+      () => this.jsm.direct.getMessage(STREAMS.backlog, { seq: backlogSeq }),
+      this.retryOptions(),
+    );
     // Gone: a dispatcher already moved it.
     if (stored !== null) await this.dispatcher.move(model, stored);
   }
@@ -409,82 +442,92 @@ export class JobsClient {
   }
 
   /**
-   * Where a waiting job stands, or null when it is not waiting (running, finished, unknown). In the
-   * work queue: the jobs of the same model ahead of it, counted by walking the model's subject from
-   * the first undelivered job, up to `limit` steps (the dispatcher keeps that queue short). In the
-   * backlog: the work queue's waiting jobs,
-   * plus the jobs ahead in its own lane, plus an estimate of the other lanes' turns before it
-   * (see estimateBacklogAhead).
+   * Where a waiting job stands, or null when it is not waiting (running, finished, unknown). The
+   * cost is a handful of reads however long the queue is (it runs every few seconds for every
+   * waiting job): counts come from stream and consumer info, and a job's place among the jobs of
+   * its lane from stream sequence numbers. In the backlog: the work queue's waiting jobs, plus the
+   * jobs ahead in its own lane, plus an estimate of the other lanes' turns before it (see
+   * estimateBacklogAhead). In the work queue (kept short by the dispatcher): the jobs before it.
    */
   async queuePosition(jobId: string, { limit = 100 } = {}): Promise<QueuePosition | null> {
     const record = await this.state(jobId);
     if (record?.status.state !== 'queued') return null;
-    if (record.jobStreamSeq !== undefined)
-      return this.readyPosition(record.job.model, record.jobStreamSeq, limit);
-    if (record.backlogSeq === undefined) return null;
-    const position = await this.backlogPosition(record.job, record.backlogSeq, limit);
-    // Dispatched: it is in the work queue (kept short by the dispatcher) unless a worker has it.
-    return position ?? this.readyPosition(record.job.model, jobId, limit);
+    const model = record.job.model;
+    const position = await withNatsRetry(
+      'reading the queue',
+      async () => {
+        if (record.jobStreamSeq === undefined && record.backlogSeq !== undefined) {
+          const inBacklog = await this.backlogPosition(record.job, record.backlogSeq);
+          if (inBacklog !== null) return inBacklog;
+        }
+        // Dispatched: it is in the work queue unless a worker has it.
+        return this.readyPosition(model, record.jobStreamSeq);
+      },
+      this.retryOptions(),
+    );
+    if (position === null) return null;
+    return position >= limit ? { ahead: limit, capped: true } : { ahead: position, capped: false };
   }
 
-  /** `job`: its sequence in the work queue, or its id when only that is known. */
-  private async readyPosition(
-    model: string,
-    job: number | string,
-    limit: number,
-  ): Promise<QueuePosition | null> {
-    const subject = SUBJECTS.job(model);
+  /**
+   * Jobs of the model's work queue before the job at sequence `seq` (unknown: the job was moved
+   * there by a dispatcher), or null when a worker has it.
+   */
+  private async readyPosition(model: string, seq: number | undefined): Promise<number | null> {
     let delivered = 0;
+    let pending: number;
     try {
-      delivered = (await this.jsm.consumers.info(STREAMS.jobs, jobConsumerName(model))).delivered.stream_seq;
+      const info = await this.jsm.consumers.info(STREAMS.jobs, jobConsumerName(model));
+      delivered = info.delivered.stream_seq;
+      pending = info.num_pending;
     } catch (error) {
-      if (!isMissingResource(error)) throw natsFailure(error, 'reading the job queue');
+      if (!isMissingResource(error)) throw error;
+      pending = await readyPending(this.jsm, model);
     }
-    if (typeof job === 'number' && job <= delivered) return null;
-    let ahead = 0;
-    let cursor = delivered + 1;
-    while (ahead < limit) {
-      let next;
-      try {
-        next = await this.jsm.direct.getMessage(STREAMS.jobs, { next_by_subj: subject, seq: cursor });
-      } catch (error) {
-        throw natsFailure(error, 'reading the job queue');
-      }
-      if (typeof job === 'string') {
-        if (next === null) return null;
-        if (next.header.get('Nats-Msg-Id') === job) return { ahead, capped: false };
-      } else if (next === null || next.seq >= job) return { ahead, capped: false };
-      ahead += 1;
-      cursor = next.seq + 1;
-    }
-    return { ahead, capped: true };
+    if (pending === 0 || (seq !== undefined && seq <= delivered)) return null;
+    if (seq === undefined) return pending - 1;
+    const subject = SUBJECTS.job(model);
+    return this.placeAmong(STREAMS.jobs, subject, seq, pending, delivered + 1);
   }
 
-  /** Null when the job is no longer in the backlog. */
-  private async backlogPosition(job: Job, mine: number, limit: number): Promise<QueuePosition | null> {
+  /** Jobs ahead of the job at backlog sequence `mine`, or null when it left the backlog. */
+  private async backlogPosition(job: Job, mine: number): Promise<number | null> {
     const lane = requesterLane(job.requester);
-    const subject = SUBJECTS.backlog(job.model, lane);
-    let index = 0;
-    let cursor = 0;
-    for (;;) {
-      if (index >= limit) return { ahead: index, capped: true };
-      let next;
-      try {
-        next = await this.jsm.direct.getMessage(STREAMS.backlog, { next_by_subj: subject, seq: cursor });
-      } catch (error) {
-        throw natsFailure(error, 'reading the backlog');
-      }
-      if (next === null || next.seq > mine) return null;
-      if (next.seq === mine) break;
-      index += 1;
-      cursor = next.seq + 1;
-    }
+    const laneSubject = SUBJECTS.backlog(job.model, lane);
     const lanes =
       (await backlogLanes(this.jsm, SUBJECTS.backlogModel(job.model))).get(job.model) ??
       new Map<string, number>();
+    const count = lanes.get(lane) ?? 0;
+    if (count === 0) return null;
+    const index = await this.placeAmong(STREAMS.backlog, laneSubject, mine, count, 0);
+    if (index === null) return null;
     const others = estimateBacklogAhead(lanes, lane, index, await this.dispatcher.lastServedLane(job.model));
-    const ahead = (await readyPending(this.jsm, job.model)) + index + others;
-    return ahead >= limit ? { ahead: limit, capped: true } : { ahead, capped: false };
+    return (await readyPending(this.jsm, job.model)) + index + others;
+  }
+
+  /**
+   * The index of the message at sequence `mine` among the `count` messages of `subject` (a FIFO:
+   * messages leave from its head), from the first and last sequences alone: exact for the first
+   * and the last, interpolated between them (other subjects interleave with this one). Null when
+   * `mine` is no longer there.
+   */
+  private async placeAmong(
+    stream: string,
+    subject: string,
+    mine: number,
+    count: number,
+    from: number,
+  ): Promise<number | null> {
+    const first = await this.jsm.direct.getMessage(stream, { next_by_subj: subject, seq: from });
+    if (first === null || first.seq > mine) return null;
+    if (first.seq === mine || count <= 1) return 0;
+    const last = await this.jsm.direct.getMessage(stream, { last_by_subj: subject });
+    if (last === null || last.seq < mine) return null;
+    if (last.seq === mine) return count - 1;
+    return Math.min(
+      count - 2,
+      Math.max(1, Math.round(((count - 1) * (mine - first.seq)) / (last.seq - first.seq))),
+    );
   }
 
   /**
@@ -493,15 +536,37 @@ export class JobsClient {
    * so reads give up after `timeoutMs` with TIMEOUT instead of waiting forever.
    */
   async readImage(ref: ObjectRef, { timeoutMs = IMAGE_READ_TIMEOUT_MS } = {}): Promise<Uint8Array> {
-    if (ref.store !== OBJECT_STORES.images) {
+    const store = await this.storeOf(ref);
+    // A server restarting under the read times it out: read the whole object again, within the
+    // same deadline as one read.
+    return withNatsRetry(`reading image ${ref.name}`, () => this.readImageOnce(store, ref, timeoutMs), {
+      ...this.retryOptions(),
+      withinMs: timeoutMs,
+    });
+  }
+
+  private retryOptions(): { logger?: Logger } {
+    return this.logger === undefined ? {} : { logger: this.logger };
+  }
+
+  private previews: Promise<ObjectStore> | undefined;
+
+  /** The store of an image; the previews store is opened when a preview is first read. */
+  private async storeOf(ref: ObjectRef): Promise<ObjectStore> {
+    if (ref.store === OBJECT_STORES.images) return this.images;
+    if (ref.store !== OBJECT_STORES.previews) {
       throw new SdbotError('NOT_FOUND', `unknown object store "${ref.store}"`);
     }
-    let found;
-    try {
-      found = await this.images.get(ref.name);
-    } catch (error) {
-      throw natsFailure(error, `reading image ${ref.name}`);
-    }
+    this.previews ??= openPreviewStore(this.js);
+    // A failed open is not remembered: the store may be provisioned later.
+    return this.previews.catch((error: unknown) => {
+      this.previews = undefined;
+      throw error;
+    });
+  }
+
+  private async readImageOnce(store: ObjectStore, ref: ObjectRef, timeoutMs: number): Promise<Uint8Array> {
+    const found = await store.get(ref.name);
     if (found === null) throw new SdbotError('NOT_FOUND', `image ${ref.name} is gone (expired or deleted)`);
     const reader = found.data.getReader();
     let timer: NodeJS.Timeout | undefined;

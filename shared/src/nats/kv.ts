@@ -13,6 +13,7 @@ import type { Job } from '../protocol/job.js';
 import { jobStateRecordSchema, type JobStateRecord, type JobStatus } from '../protocol/state.js';
 import { workerHeartbeatSchema, type WorkerHeartbeat } from '../protocol/worker.js';
 import { compareAndSet, readEntry } from './cas.js';
+import { withNatsRetry } from './retry.js';
 import { natsFailure } from './errors.js';
 import { KV_RESOURCES, provisionJetStream, type KvResource } from './provision.js';
 
@@ -174,20 +175,15 @@ export class WorkerRegistry {
    */
   async list(): Promise<WorkerHeartbeat[]> {
     const prefix = kvSubject(KV_BUCKETS.workers, '');
-    let subjects: Record<string, number>;
-    try {
-      const info = await this.jsm.streams.info(kvStreamName(KV_BUCKETS.workers), {
+    const info = await withNatsRetry('listing workers', () =>
+      this.jsm.streams.info(kvStreamName(KV_BUCKETS.workers), {
         subjects_filter: kvSubject(KV_BUCKETS.workers),
-      });
-      subjects = info.state.subjects ?? {};
-    } catch (error) {
-      throw natsFailure(error, 'listing workers');
-    }
+      }),
+    );
+    const subjects = info.state.subjects ?? {};
     const heartbeats: WorkerHeartbeat[] = [];
     for (const subject of Object.keys(subjects)) {
-      const entry = await this.kv.get(subject.slice(prefix.length)).catch((error: unknown) => {
-        throw natsFailure(error, 'reading a worker heartbeat');
-      });
+      const entry = await readEntry(this.kv, subject.slice(prefix.length), 'a worker heartbeat');
       if (entry?.operation !== 'PUT') continue;
       // A worker speaking another protocol version is not one this process can send jobs to.
       const heartbeat = parseOrNull(workerHeartbeatSchema, entry.value);

@@ -10,6 +10,7 @@ import {
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
+  JetStreamApiError,
   RetentionPolicy,
   StorageType,
   type ConsumerConfig,
@@ -18,6 +19,7 @@ import {
 } from '@nats-io/jetstream';
 import type { Config } from '../config.js';
 import { LIMITS } from '../limits.js';
+import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 import {
   KV_BUCKETS,
@@ -30,6 +32,7 @@ import {
   kvSubject,
 } from '../names.js';
 import { isMissingResource, natsFailure } from './errors.js';
+import { withNatsRetry } from './retry.js';
 
 export const JETSTREAM_RESOURCES = [
   'jobs',
@@ -45,6 +48,7 @@ export const JETSTREAM_RESOURCES = [
   'dispatch',
   'deliveries',
   'images',
+  'previews',
 ] as const;
 export type JetStreamResource = (typeof JETSTREAM_RESOURCES)[number];
 
@@ -59,8 +63,22 @@ export const JOB_FLOW_RESOURCES: readonly JetStreamResource[] = [
   'images',
 ];
 
-/** What a requester (bot, CLI) needs: the job flow plus the fair dispatcher's cursor bucket. */
-export const REQUESTER_RESOURCES: readonly JetStreamResource[] = [...JOB_FLOW_RESOURCES, 'dispatch'];
+/**
+ * What a requester (bot, CLI) needs: the job flow plus the fair dispatcher's cursor bucket and the
+ * previews store. Workers use previews when they exist but do not need them to start, so workers
+ * upgraded before the bots (which create the store) still start.
+ */
+export const REQUESTER_RESOURCES: readonly JetStreamResource[] = [
+  ...JOB_FLOW_RESOURCES,
+  'dispatch',
+  'previews',
+];
+
+/**
+ * How long a progress preview is kept: it is shown while its job runs, and an interaction (where
+ * the bot shows it) lives 15 minutes at most.
+ */
+export const PREVIEW_MAX_AGE_MS = 15 * 60_000;
 
 /** The KV buckets among the resources, by resource. */
 export const KV_RESOURCES = {
@@ -210,6 +228,17 @@ export function desiredStreams(config: Config): Record<JetStreamResource, Desire
       allow_direct: true,
       allow_rollup_hdrs: true,
     },
+    previews: {
+      name: objectStoreStreamName(OBJECT_STORES.previews),
+      subjects: [`$O.${OBJECT_STORES.previews}.C.>`, `$O.${OBJECT_STORES.previews}.M.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_age: nanos(PREVIEW_MAX_AGE_MS),
+      discard: DiscardPolicy.Old,
+      allow_direct: true,
+      allow_rollup_hdrs: true,
+    },
   };
 }
 
@@ -294,7 +323,7 @@ async function ensureStream(
       throw natsFailure(error, `creating stream ${desired.name}`);
     }
     report.created.push(desired.name);
-    logger?.info({ stream: desired.name }, 'created stream');
+    logger?.info({ stream: desired.name }, LOG_EVENTS.stream.created);
     return;
   }
   const drift = streamDrift(existing, desired);
@@ -317,7 +346,7 @@ async function ensureStream(
     throw natsFailure(error, `updating ${drift.join(', ')} of stream ${desired.name}`);
   }
   report.updated.push(desired.name);
-  logger?.info({ stream: desired.name, changed: drift }, 'updated stream settings');
+  logger?.info({ stream: desired.name, changed: drift }, LOG_EVENTS.stream.updated);
 }
 
 async function ensureJobConsumer(
@@ -342,7 +371,7 @@ async function ensureJobConsumer(
       throw natsFailure(error, `creating consumer ${name}`);
     }
     report.created.push(`${STREAMS.jobs}/${name}`);
-    logger?.info({ consumer: name }, 'created worker consumer');
+    logger?.info({ consumer: name, role: 'worker' }, LOG_EVENTS.consumer.created);
     return;
   }
   if (existing.filter_subject !== desired.filter_subject) {
@@ -364,7 +393,7 @@ async function ensureJobConsumer(
     throw natsFailure(error, `updating ack wait / max deliver of consumer ${name}`);
   }
   report.updated.push(`${STREAMS.jobs}/${name}`);
-  logger?.info({ consumer: name }, 'updated worker consumer settings');
+  logger?.info({ consumer: name, role: 'worker' }, LOG_EVENTS.consumer.updated);
 }
 
 async function ensureBacklogObserver(
@@ -388,7 +417,7 @@ async function ensureBacklogObserver(
     throw natsFailure(error, `creating consumer ${name}`);
   }
   report.created.push(label);
-  logger?.info({ consumer: name }, 'created backlog observer consumer');
+  logger?.info({ consumer: name, role: 'backlog observer' }, LOG_EVENTS.consumer.created);
 }
 
 /**
@@ -401,12 +430,28 @@ export async function provisionJetStream(
   config: Config,
   { resources = JETSTREAM_RESOURCES, models = [], logger }: ProvisionOptions = {},
 ): Promise<ProvisionReport> {
-  const report: ProvisionReport = { created: [], updated: [], unchanged: [] };
   const streams = desiredStreams(config);
-  for (const resource of resources) await ensureStream(jsm, streams[resource], report, logger);
-  for (const model of models) {
-    await ensureJobConsumer(jsm, config, model, report, logger);
-    await ensureBacklogObserver(jsm, model, report, logger);
-  }
-  return report;
+  // Idempotent, so a pass cut short by a restart or a leader election simply runs again.
+  return withNatsRetry(
+    'provisioning JetStream',
+    async () => {
+      const report: ProvisionReport = { created: [], updated: [], unchanged: [] };
+      for (const resource of resources) await ensureStream(jsm, streams[resource], report, logger);
+      for (const model of models) {
+        await ensureJobConsumer(jsm, config, model, report, logger);
+        await ensureBacklogObserver(jsm, model, report, logger);
+      }
+      return report;
+    },
+    { ...(logger === undefined ? {} : { logger }), alsoRetry: lostCreateRace },
+  );
+}
+
+/**
+ * Two processes creating the same stream at once: the loser is told the name or its subjects are
+ * taken. The next pass finds the stream and compares its settings instead.
+ */
+function lostCreateRace(error: unknown): boolean {
+  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+  return cause instanceof JetStreamApiError && (cause.code === 10058 || cause.code === 10065);
 }

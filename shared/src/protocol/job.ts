@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LIMITS, rangeText } from '../limits.js';
 import { PROMPT_SYNTAXES } from '../prompt-syntax.js';
+import { capabilityName } from './capabilities.js';
 import { objectRefSchema, versionField } from './common.js';
 import {
   describeValue,
@@ -93,6 +94,8 @@ const baseFields = {
   requester: requesterSchema,
   createdAt: timestamp(),
   nsfw: oneOf(NSFW_HANDLING).optional(),
+  /** Capabilities beyond what the fields imply that a worker needs for this job (rolling upgrades). */
+  requires: z.array(capabilityName).max(16).optional(),
 };
 
 /**

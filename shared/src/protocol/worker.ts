@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { capabilityName } from './capabilities.js';
 import { versionField } from './common.js';
 import {
   flag,
@@ -44,5 +45,7 @@ export const workerHeartbeatSchema = z.object({
   }),
   startedAt: timestamp(),
   at: timestamp(),
+  /** What the worker can do (absent: an older worker, which does the base set). */
+  capabilities: z.array(capabilityName).max(64).optional(),
 });
 export type WorkerHeartbeat = z.infer<typeof workerHeartbeatSchema>;

@@ -46,6 +46,7 @@ describe.skipIf(!available)('sdbot nats setup, imagine and status', () => {
       'KV_sdbot-dispatch',
       'KV_sdbot-deliveries',
       'OBJ_sdbot-images',
+      'OBJ_sdbot-previews',
     ]);
     const again = await runSdbot(['nats', 'setup', '--nats', server.url], env);
     expect(again.code).toBe(0);

@@ -1,77 +1,25 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import type { GenerationJob } from '@sdbot/shared';
 import {
-  SUBJECTS,
-  decodeMessage,
-  jobOutcomeSchema,
-  type GenerationJob,
-  type JobOutcome,
-} from '@sdbot/shared';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
-import { testJob } from '../../helpers/jobs.js';
-import { spawnWorker, waitForWorkers, type WorkerProcess } from '../../helpers/worker-process.js';
-import {
-  cliRequester,
-  openTestClient,
-  startTestWorker,
-  type TestClient,
-  type TestWorker,
-} from '../../helpers/workers.js';
+  describeDistributed,
+  eventually,
+  recordOutcomes,
+  simulatedJob,
+  submitAndWait,
+} from '../../helpers/distributed-world.js';
+import { waitForWorkers } from '../../helpers/worker-process.js';
 
-const available = natsServerAvailable();
-
-async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-describe.skipIf(!available)('distributed generation: crashes', () => {
-  let server: NatsTestServer;
-  let workers: TestWorker[] = [];
-  let processes: WorkerProcess[] = [];
-  let requester: TestClient | undefined;
-
-  beforeEach(async () => {
-    server = await startNatsServer();
-  });
-
-  afterEach(async () => {
-    await Promise.all(processes.map((worker) => worker.kill('SIGKILL')));
-    processes = [];
-    await Promise.all(workers.map((worker) => worker.stop()));
-    workers = [];
-    await requester?.close();
-    requester = undefined;
-    await server.cleanup();
-  });
-
+describeDistributed('distributed generation: crashes', (world) => {
   it('a worker SIGKILLed mid-job: the job is redelivered to the other worker, the client gets one result', async () => {
     const env = { SDBOT_ACK_WAIT: '2s' };
-    requester = await openTestClient(server.url, env);
-    const { client, connection } = requester;
-    const doomed = spawnWorker(server.url, { id: 'doomed', msPerStep: 100, env });
-    processes = [doomed];
+    const { client, connection } = await world.openClient(env);
+    const doomed = world.spawnWorker({ id: 'doomed', msPerStep: 100, env });
     await waitForWorkers(client, ['doomed']);
 
-    const published: JobOutcome[] = [];
-    connection.subscribe(SUBJECTS.resultsAll, {
-      callback: (_error, message) => {
-        published.push(decodeMessage(jobOutcomeSchema, message.data));
-      },
-    });
+    const published = recordOutcomes(connection);
     const jobs = Array.from({ length: 3 }, (_, index) =>
-      testJob(client, {
-        prompt: `crash ${index}`,
-        model: 'sim',
-        requester: cliRequester,
-        steps: 30,
-        width: 64,
-        height: 64,
-      }),
+      simulatedJob(client, { prompt: `crash ${index}`, steps: 30 }),
     );
     const [first] = jobs as [GenerationJob, ...GenerationJob[]];
     let startedOnDoomed!: () => void;
@@ -86,7 +34,7 @@ describe.skipIf(!available)('distributed generation: crashes', () => {
     await midJob;
     watch.stop();
 
-    workers = [await startTestWorker(server.url, { env, workerId: 'survivor' })];
+    await world.startWorker({ env, workerId: 'survivor' });
     await doomed.kill('SIGKILL');
 
     const results = await Promise.all(outcomes);
@@ -94,7 +42,9 @@ describe.skipIf(!available)('distributed generation: crashes', () => {
       results.map((outcome) => [outcome.jobId, outcome.type, outcome.type === 'result' && outcome.workerId]),
     ).toEqual(jobs.map((job) => [job.id, 'result', 'survivor']));
     await connection.flush();
-    expect(published.map((outcome) => outcome.jobId).sort()).toEqual(jobs.map((job) => job.id).sort());
+    expect(published.outcomes.map((outcome) => outcome.jobId).sort()).toEqual(
+      jobs.map((job) => job.id).sort(),
+    );
     expect((await client.state(first.id))?.status).toMatchObject({
       state: 'completed',
       workerId: 'survivor',
@@ -110,19 +60,10 @@ describe.skipIf(!available)('distributed generation: crashes', () => {
   it('SIGTERM: the worker hands its running job back at once, leaves the registry and exits 0', async () => {
     // The default 60 s ack wait: a job back within seconds was released, not timed out.
     const env = { SDBOT_SHUTDOWN_GRACE: '300ms' };
-    requester = await openTestClient(server.url, env);
-    const { client } = requester;
-    const leaving = spawnWorker(server.url, { id: 'leaving', msPerStep: 50, env });
-    processes = [leaving];
+    const { client } = await world.openClient(env);
+    const leaving = world.spawnWorker({ id: 'leaving', msPerStep: 50, env });
     await waitForWorkers(client, ['leaving']);
-    const job = testJob(client, {
-      prompt: 'handed over',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 150,
-      width: 64,
-      height: 64,
-    });
+    const job = simulatedJob(client, { prompt: 'handed over', steps: 150 });
     let running!: () => void;
     const started = new Promise<void>((resolve) => {
       running = resolve;
@@ -134,39 +75,28 @@ describe.skipIf(!available)('distributed generation: crashes', () => {
     await client.submit(job);
     await started;
     watch.stop();
-    workers = [await startTestWorker(server.url, { env, workerId: 'taker', msPerStep: 1 })];
+    await world.startWorker({ env, workerId: 'taker', msPerStep: 1 });
 
     await leaving.kill('SIGTERM');
     expect(leaving.child.exitCode).toBe(0);
-    expect(leaving.log()).toContain('job:released for another worker');
+    expect(leaving.log()).toContain('"msg":"job:released"');
     expect((await client.liveWorkers()).map((worker) => worker.workerId)).toEqual(['taker']);
     expect(await outcome).toMatchObject({ type: 'result', workerId: 'taker' });
   });
 
   it('NATS SIGKILLed and restarted with jobs queued: none is lost, workers and client reconnect', async () => {
     const env = { SDBOT_ACK_WAIT: '2s' };
-    workers = await Promise.all([
-      startTestWorker(server.url, { env, msPerStep: 20 }),
-      startTestWorker(server.url, { env, msPerStep: 20 }),
-    ]);
-    requester = await openTestClient(server.url, env);
-    const { client, connection } = requester;
+    await Promise.all([world.startWorker({ env, msPerStep: 20 }), world.startWorker({ env, msPerStep: 20 })]);
+    const { client, connection } = await world.openClient(env);
     const jobs = Array.from({ length: 8 }, (_, index) =>
-      testJob(client, {
-        prompt: `outage ${index}`,
-        model: 'sim',
-        requester: cliRequester,
-        steps: 15,
-        width: 64,
-        height: 64,
-      }),
+      simulatedJob(client, { prompt: `outage ${index}`, steps: 15 }),
     );
     const outcomes = jobs.map((job) => client.awaitOutcome(job.id, { timeoutMs: 45_000 }));
     for (const job of jobs) await client.submit(job);
 
-    await server.kill();
+    await world.server.kill();
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await server.start();
+    await world.server.start();
     const results = await Promise.all(outcomes);
     expect(results.map((outcome) => [outcome.jobId, outcome.type])).toEqual(
       jobs.map((job) => [job.id, 'result']),
@@ -181,16 +111,7 @@ describe.skipIf(!available)('distributed generation: crashes', () => {
     );
 
     // The workers are still pulling after the outage.
-    const after = testJob(client, {
-      prompt: 'after',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 2,
-      width: 64,
-      height: 64,
-    });
-    const waiting = client.awaitOutcome(after.id, { timeoutMs: 20_000 });
-    await client.submit(after);
-    expect((await waiting).type).toBe('result');
+    const after = simulatedJob(client, { prompt: 'after', steps: 2 });
+    expect((await submitAndWait(client, after)).type).toBe('result');
   });
 });

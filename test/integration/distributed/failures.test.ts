@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   SUBJECTS,
   SdbotError,
@@ -9,20 +9,10 @@ import {
   type Progress,
 } from '@sdbot/shared';
 import { SimulatedGenerator, type GenerationHooks, type GenerationRequest } from '@sdbot/worker';
-import { exampleJob } from '../../helpers/messages.js';
 import { testJob } from '../../helpers/jobs.js';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
-import {
-  cliRequester,
-  counterValue,
-  openTestClient,
-  startTestWorker,
-  testConfig,
-  type TestClient,
-  type TestWorker,
-} from '../../helpers/workers.js';
-
-const available = natsServerAvailable();
+import { exampleJob } from '../../helpers/messages.js';
+import { describeDistributed, simulatedJob, submitAndWait } from '../../helpers/distributed-world.js';
+import { cliRequester, counterValue, testConfig } from '../../helpers/workers.js';
 
 /** Fails its first `failures` generations with a retryable error, then behaves like the simulator. */
 class FlakyGenerator extends SimulatedGenerator {
@@ -39,34 +29,11 @@ class FlakyGenerator extends SimulatedGenerator {
   }
 }
 
-describe.skipIf(!available)('distributed generation: failures', () => {
-  let server: NatsTestServer;
-  let workers: TestWorker[] = [];
-  let requester: TestClient;
-
-  beforeEach(async () => {
-    server = await startNatsServer();
-  });
-
-  afterEach(async () => {
-    await Promise.all(workers.map((worker) => worker.stop()));
-    workers = [];
-    await requester.close();
-    await server.cleanup();
-  });
-
+describeDistributed('distributed generation: failures', (world) => {
   it('cancellation stops a running job within one step', async () => {
-    workers = [await startTestWorker(server.url, { msPerStep: 60 })];
-    requester = await openTestClient(server.url);
-    const { client } = requester;
-    const job = testJob(client, {
-      prompt: 'long',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 100,
-      width: 64,
-      height: 64,
-    });
+    await world.startWorker({ msPerStep: 60 });
+    const { client } = await world.openClient();
+    const job = simulatedJob(client, { prompt: 'long', steps: 100 });
     const steps: number[] = [];
     let stepAtCancel = -1;
     let cancelling: Promise<unknown> | undefined;
@@ -77,9 +44,7 @@ describe.skipIf(!available)('distributed generation: failures', () => {
         cancelling = client.cancel(job.id, 'tester');
       }
     });
-    const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
-    await client.submit(job);
-    const outcome = await waiting;
+    const outcome = await submitAndWait(client, job);
     await cancelling;
     watch.stop();
     expect(outcome).toMatchObject({ type: 'failure', code: 'CANCELLED', message: 'cancelled by tester' });
@@ -88,25 +53,10 @@ describe.skipIf(!available)('distributed generation: failures', () => {
   });
 
   it('a job cancelled while queued is skipped and its requester told', async () => {
-    workers = [await startTestWorker(server.url, { msPerStep: 50 })];
-    requester = await openTestClient(server.url);
-    const { client } = requester;
-    const busy = testJob(client, {
-      prompt: 'busy',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 100,
-      width: 64,
-      height: 64,
-    });
-    const queued = testJob(client, {
-      prompt: 'queued',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 1,
-      width: 64,
-      height: 64,
-    });
+    await world.startWorker({ msPerStep: 50 });
+    const { client } = await world.openClient();
+    const busy = simulatedJob(client, { prompt: 'busy', steps: 100 });
+    const queued = simulatedJob(client, { prompt: 'queued', steps: 1 });
     const busyOutcome = client.awaitOutcome(busy.id, { timeoutMs: 20_000 });
     const queuedOutcome = client.awaitOutcome(queued.id, { timeoutMs: 20_000 });
     await client.submit(busy);
@@ -120,9 +70,8 @@ describe.skipIf(!available)('distributed generation: failures', () => {
   });
 
   it('malformed jobs are dead-lettered with a reason, the worker carries on, requesters get a failure', async () => {
-    workers = [await startTestWorker(server.url)];
-    requester = await openTestClient(server.url);
-    const { client, connection } = requester;
+    await world.startWorker();
+    const { client, connection } = await world.openClient();
     const js = jetstream(connection);
     const subject = SUBJECTS.job('sim');
     const bad: [string, string | object][] = [
@@ -149,17 +98,8 @@ describe.skipIf(!available)('distributed generation: failures', () => {
       'width x height must be at most 1048576 pixels',
     );
 
-    const good = testJob(client, {
-      prompt: 'still alive',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 2,
-      width: 64,
-      height: 64,
-    });
-    const waiting = client.awaitOutcome(good.id, { timeoutMs: 20_000 });
-    await client.submit(good);
-    expect((await waiting).type).toBe('result');
+    const good = simulatedJob(client, { prompt: 'still alive', steps: 2 });
+    expect((await submitAndWait(client, good)).type).toBe('result');
 
     const status = await collectStatus(await jetstreamManager(connection), client.workers);
     expect(status.deadLetters.count).toBe(4);
@@ -181,20 +121,10 @@ describe.skipIf(!available)('distributed generation: failures', () => {
 
   it('a retryable failure is retried after a delay and then succeeds', async () => {
     const generator = new FlakyGenerator(1);
-    workers = [await startTestWorker(server.url, { generator, env: { SDBOT_RETRY_DELAY: '100ms' } })];
-    requester = await openTestClient(server.url);
-    const { client } = requester;
-    const job = testJob(client, {
-      prompt: 'flaky',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 2,
-      width: 64,
-      height: 64,
-    });
-    const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
-    await client.submit(job);
-    expect((await waiting).type).toBe('result');
+    const workers = [await world.startWorker({ generator, env: { SDBOT_RETRY_DELAY: '100ms' } })];
+    const { client } = await world.openClient();
+    const job = simulatedJob(client, { prompt: 'flaky', steps: 2 });
+    expect((await submitAndWait(client, job)).type).toBe('result');
     expect(generator.calls).toBe(2);
     await workers[0]!.stop();
     expect(await counterValue(workers[0]!.metrics, 'sdbot_worker_jobs_total', { outcome: 'retried' })).toBe(
@@ -205,20 +135,10 @@ describe.skipIf(!available)('distributed generation: failures', () => {
 
   it('a job that fails on every delivery is dead-lettered once max deliveries are used up', async () => {
     const env = { SDBOT_RETRY_DELAY: '50ms', SDBOT_MAX_DELIVER: '3' };
-    workers = [await startTestWorker(server.url, { generator: new FlakyGenerator(99), env })];
-    requester = await openTestClient(server.url, env);
-    const { client, connection } = requester;
-    const job = testJob(client, {
-      prompt: 'doomed',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 2,
-      width: 64,
-      height: 64,
-    });
-    const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
-    await client.submit(job);
-    expect(await waiting).toMatchObject({
+    await world.startWorker({ generator: new FlakyGenerator(99), env });
+    const { client, connection } = await world.openClient(env);
+    const job = simulatedJob(client, { prompt: 'doomed', steps: 2 });
+    expect(await submitAndWait(client, job)).toMatchObject({
       type: 'failure',
       code: 'MAX_DELIVERIES_EXCEEDED',
       message: 'failed on all 3 deliveries; last error [INFERENCE_FAILED]: device lost (call 3)',
@@ -238,11 +158,10 @@ describe.skipIf(!available)('distributed generation: failures', () => {
   it('jobs whose workers keep dying are dead-lettered from the max-deliveries advisory', async () => {
     const env = { SDBOT_MAX_DELIVER: '2', SDBOT_ACK_WAIT: '1s' };
     // This worker serves another model; it still handles the advisories of every model.
-    workers = [await startTestWorker(server.url, { models: ['other'], env })];
-    requester = await openTestClient(server.url, env);
-    const { client, connection } = requester;
+    await world.startWorker({ models: ['other'], env });
+    const { client, connection } = await world.openClient(env);
     const jsm = await jetstreamManager(connection);
-    await provisionJetStream(jsm, testConfig(server.url, env), { models: ['sim'] });
+    await provisionJetStream(jsm, testConfig(world.url, env), { models: ['sim'] });
     const job: GenerationJob = testJob(client, { prompt: 'cursed', model: 'sim', requester: cliRequester });
     const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
     await client.submit(job, { requireServedModel: false });

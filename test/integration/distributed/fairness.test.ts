@@ -4,31 +4,17 @@
  * simulated workers.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   STREAMS,
-  SUBJECTS,
   backlogConsumerName,
   collectStatus,
-  decodeMessage,
-  jobOutcomeSchema,
   type GenerationJob,
   type JobOutcome,
-  type NatsConnection,
   type Requester,
 } from '@sdbot/shared';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
-import { testJob } from '../../helpers/jobs.js';
-import {
-  cliRequester,
-  counterValue,
-  openTestClient,
-  startTestWorker,
-  type TestClient,
-  type TestWorker,
-} from '../../helpers/workers.js';
-
-const available = natsServerAvailable();
+import { describeDistributed, recordOutcomes, simulatedJob } from '../../helpers/distributed-world.js';
+import { cliRequester, counterValue, type TestClient } from '../../helpers/workers.js';
 
 function guild(id: string): Requester {
   return { source: 'discord', guildId: id, channelId: id, userId: 'flooder' };
@@ -37,44 +23,11 @@ const guildA = guild('111111111111111111');
 const guildB = guild('222222222222222222');
 const directMessage: Requester = { source: 'discord', guildId: null, channelId: null, userId: 'dm-user' };
 
-/** Job ids in the order their outcomes were published. */
-function recordOutcomes(connection: NatsConnection): { order: string[]; outcomes: JobOutcome[] } {
-  const record = { order: [] as string[], outcomes: [] as JobOutcome[] };
-  connection.subscribe(SUBJECTS.resultsAll, {
-    callback: (_error, message) => {
-      const outcome = decodeMessage(jobOutcomeSchema, message.data);
-      record.order.push(outcome.jobId);
-      record.outcomes.push(outcome);
-    },
-  });
-  return record;
-}
-
-describe.skipIf(!available)('fair scheduling between guilds', () => {
-  let server: NatsTestServer;
-  let workers: TestWorker[] = [];
-  let clients: TestClient[] = [];
-
-  beforeEach(async () => {
-    server = await startNatsServer();
-  });
-
-  afterEach(async () => {
-    await Promise.all(workers.map((worker) => worker.stop()));
-    workers = [];
-    await Promise.all(clients.map((client) => client.close()));
-    clients = [];
-    await server.cleanup();
-  });
-
-  async function client(): Promise<TestClient> {
-    const opened = await openTestClient(server.url);
-    clients.push(opened);
-    return opened;
-  }
+describeDistributed('fair scheduling between guilds', (world) => {
+  const client = () => world.openClient();
 
   function job(requester: TestClient, who: Requester, prompt: string, steps = 3): GenerationJob {
-    return testJob(requester.client, { prompt, model: 'sim', requester: who, steps, width: 64, height: 64 });
+    return simulatedJob(requester.client, { prompt, requester: who, steps });
   }
 
   /** Submits in order and returns the outcomes, awaited from before each submit. */
@@ -92,7 +45,7 @@ describe.skipIf(!available)('fair scheduling between guilds', () => {
   }
 
   it("serves a second guild's job while the first guild has 20 queued", async () => {
-    workers = [await startTestWorker(server.url, { msPerStep: 30 })];
+    await world.startWorker({ msPerStep: 30 });
     const requester = await client();
     const seen = recordOutcomes(requester.connection);
     const flood = Array.from({ length: 20 }, (_, index) => job(requester, guildA, `flood ${index}`));
@@ -117,7 +70,7 @@ describe.skipIf(!available)('fair scheduling between guilds', () => {
     );
     // No worker yet: the first job goes to the work queue, the rest wait in their lanes.
     const waiting = await submitAll(requester, jobs, { requireServedModel: false });
-    workers = [await startTestWorker(server.url, { msPerStep: 5 })];
+    await world.startWorker({ msPerStep: 5 });
     await Promise.all(waiting);
 
     const laneOf = new Map(jobs.map((queued) => [queued.id, queued.prompt.split(' ')[0]]));
@@ -147,7 +100,7 @@ describe.skipIf(!available)('fair scheduling between guilds', () => {
     expect(positions.map((position) => position?.ahead)).toEqual([0, 2, 4, 1, 3]);
     expect(positions.every((position) => position?.capped === false)).toBe(true);
 
-    workers = [await startTestWorker(server.url, { msPerStep: 5 })];
+    await world.startWorker({ msPerStep: 5 });
     await Promise.all(waiting);
     const prompts = new Map(jobs.map((queued) => [queued.id, queued.prompt]));
     expect(seen.order.map((id) => prompts.get(id))).toEqual(['a1', 'b1', 'a2', 'b2', 'a3']);
@@ -156,9 +109,9 @@ describe.skipIf(!available)('fair scheduling between guilds', () => {
 
   it('two dispatching replicas run each of 50 jobs exactly once', async () => {
     const env = { SDBOT_WORKER_SLOTS: '2' };
-    workers = await Promise.all([
-      startTestWorker(server.url, { msPerStep: 2, env }),
-      startTestWorker(server.url, { msPerStep: 2, env }),
+    const workers = await Promise.all([
+      world.startWorker({ msPerStep: 2, env }),
+      world.startWorker({ msPerStep: 2, env }),
     ]);
     const [first, second] = [await client(), await client()];
     const seen = recordOutcomes(first.connection);
@@ -191,8 +144,8 @@ describe.skipIf(!available)('fair scheduling between guilds', () => {
       job(requester, index % 2 === 0 ? guildA : guildB, `survivor ${index}`, 2),
     );
     for (const queued of jobs) await requester.client.submit(queued, { requireServedModel: false });
-    await server.restart();
-    workers = [await startTestWorker(server.url, { msPerStep: 5 })];
+    await world.server.restart();
+    await world.startWorker({ msPerStep: 5 });
     const outcomes = await Promise.all(
       jobs.map((queued) => requester.client.awaitOutcome(queued.id, { timeoutMs: 30_000 })),
     );
@@ -200,7 +153,7 @@ describe.skipIf(!available)('fair scheduling between guilds', () => {
   });
 
   it('cancels a job still waiting in the backlog', async () => {
-    workers = [await startTestWorker(server.url, { msPerStep: 30 })];
+    const workers = [await world.startWorker({ msPerStep: 30 })];
     const requester = await client();
     const [running, onDeck, waiting] = [
       job(requester, guildA, 'running', 150),

@@ -1,68 +1,31 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SUBJECTS, decodeMessage, jobOutcomeSchema, type JobOutcome, type Progress } from '@sdbot/shared';
+import { expect, it } from 'vitest';
+import { type Progress } from '@sdbot/shared';
 import sharp from 'sharp';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
-import { testJob } from '../../helpers/jobs.js';
 import {
-  cliRequester,
-  counterValue,
-  openTestClient,
-  startTestWorker,
-  type TestClient,
-  type TestWorker,
-} from '../../helpers/workers.js';
+  describeDistributed,
+  recordOutcomes,
+  simulatedJob,
+  submitAndWait,
+} from '../../helpers/distributed-world.js';
+import { testJob } from '../../helpers/jobs.js';
+import { cliRequester, counterValue } from '../../helpers/workers.js';
 
-const available = natsServerAvailable();
-
-describe.skipIf(!available)('distributed generation with simulated workers', () => {
-  let server: NatsTestServer;
-  let workers: TestWorker[] = [];
-  let requester: TestClient;
-
-  beforeEach(async () => {
-    server = await startNatsServer();
-  });
-
-  afterEach(async () => {
-    await Promise.all(workers.map((worker) => worker.stop()));
-    workers = [];
-    await requester.close();
-    await server.cleanup();
-  });
-
+describeDistributed('distributed generation with simulated workers', (world) => {
   it('two workers complete ten jobs, each exactly once', async () => {
-    workers = await Promise.all([startTestWorker(server.url), startTestWorker(server.url)]);
-    requester = await openTestClient(server.url);
-    const { client, connection } = requester;
-    const published: JobOutcome[] = [];
-    const everyOutcome = connection.subscribe(SUBJECTS.resultsAll, {
-      callback: (_error, message) => {
-        published.push(decodeMessage(jobOutcomeSchema, message.data));
-      },
-    });
+    const workers = await Promise.all([world.startWorker(), world.startWorker()]);
+    const { client, connection } = await world.openClient();
+    const published = recordOutcomes(connection);
     const jobs = Array.from({ length: 10 }, (_, index) =>
-      testJob(client, {
-        prompt: `job ${index}`,
-        model: 'sim',
-        requester: cliRequester,
-        steps: 5,
-        width: 64,
-        height: 64,
-        seed: index,
-      }),
+      simulatedJob(client, { prompt: `job ${index}`, steps: 5, seed: index }),
     );
-    const outcomes = await Promise.all(
-      jobs.map(async (job) => {
-        const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
-        await client.submit(job);
-        return waiting;
-      }),
-    );
+    const outcomes = await Promise.all(jobs.map((job) => submitAndWait(client, job)));
     await connection.flush();
-    everyOutcome.unsubscribe();
+    published.stop();
 
     expect(outcomes.map((outcome) => outcome.type)).toEqual(Array(10).fill('result'));
-    expect(published.map((outcome) => outcome.jobId).sort()).toEqual(jobs.map((job) => job.id).sort());
+    expect(published.outcomes.map((outcome) => outcome.jobId).sort()).toEqual(
+      jobs.map((job) => job.id).sort(),
+    );
     const byWorker = new Set(outcomes.map((outcome) => (outcome.type === 'result' ? outcome.workerId : '')));
     expect(byWorker).toEqual(new Set(workers.map((worker) => worker.service.workerId)));
     // Stopping waits for the workers' last acknowledgements, after which the counters are final.
@@ -85,24 +48,14 @@ describe.skipIf(!available)('distributed generation with simulated workers', () 
   });
 
   it('streams progress with previews, and the state follows the job', async () => {
-    workers = [await startTestWorker(server.url, { msPerStep: 20, env: { SDBOT_PREVIEW_EVERY: '3' } })];
-    requester = await openTestClient(server.url);
-    const { client } = requester;
-    const job = testJob(client, {
-      prompt: 'progress',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 10,
-      width: 128,
-      height: 64,
-    });
+    await world.startWorker({ msPerStep: 20, env: { SDBOT_PREVIEW_EVERY: '3' } });
+    const { client } = await world.openClient();
+    const job = simulatedJob(client, { prompt: 'progress', steps: 10, width: 128 });
     const steps: Progress[] = [];
     const watch = client.watchProgress(job.id, (progress) => {
       steps.push(progress);
     });
-    const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
-    await client.submit(job);
-    const outcome = await waiting;
+    const outcome = await submitAndWait(client, job);
     watch.stop();
     expect(outcome.type).toBe('result');
     const plain = steps.filter((progress) => progress.preview === undefined).map((progress) => progress.step);
@@ -115,10 +68,10 @@ describe.skipIf(!available)('distributed generation with simulated workers', () 
   });
 
   it('refuses a model no worker serves instead of queuing it forever', async () => {
-    workers = [await startTestWorker(server.url)];
-    requester = await openTestClient(server.url);
-    const job = testJob(requester.client, { prompt: 'x', model: 'nobody', requester: cliRequester });
-    await expect(requester.client.submit(job)).rejects.toMatchObject({
+    await world.startWorker();
+    const { client } = await world.openClient();
+    const job = testJob(client, { prompt: 'x', model: 'nobody', requester: cliRequester });
+    await expect(client.submit(job)).rejects.toMatchObject({
       code: 'UNKNOWN_MODEL',
       message: 'no worker serves model "nobody" (online: sim)',
     });

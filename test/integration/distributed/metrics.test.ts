@@ -11,9 +11,9 @@ import {
   type NatsConnection,
 } from '@sdbot/shared';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
-import { testJob } from '../../helpers/jobs.js';
 import { freePort } from '../../helpers/ports.js';
-import { cliRequester, testConfig } from '../../helpers/workers.js';
+import { simulatedJob, submitAndWait } from '../../helpers/distributed-world.js';
+import { testConfig } from '../../helpers/workers.js';
 import { waitForWorkers } from '../../helpers/worker-process.js';
 
 const available = natsServerAvailable();
@@ -59,18 +59,8 @@ describe.skipIf(!available)('metrics and health endpoints', () => {
     });
     try {
       await waitForWorkers(client, ['metered']);
-      const job = testJob(client, {
-        prompt: 'count me',
-        model: 'sim',
-        requester: cliRequester,
-        steps: 4,
-        width: 64,
-        height: 64,
-        count: 2,
-      });
-      const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
-      await client.submit(job);
-      expect((await waiting).type).toBe('result');
+      const job = simulatedJob(client, { prompt: 'count me', steps: 4, count: 2 });
+      expect((await submitAndWait(client, job)).type).toBe('result');
 
       const base = `http://127.0.0.1:${port}`;
       expect(await get(`${base}/healthz`)).toEqual({ status: 200, text: 'ok\n' });

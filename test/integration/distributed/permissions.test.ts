@@ -35,6 +35,7 @@ import {
   startNatsServer,
   type NatsTestServer,
 } from '../../helpers/nats-server.js';
+import { botEnv, passwords, workerEnv } from '../../helpers/nats-users.js';
 import { repositoryRoot } from '../../helpers/shared-fixtures.js';
 import {
   cliRequester,
@@ -47,13 +48,6 @@ import {
 
 const available = natsServerAvailable();
 const deployDirectory = join(repositoryRoot, 'deploy/nats');
-const passwords = {
-  NATS_ADMIN_PASSWORD: 'admin-test-password',
-  NATS_BOT_PASSWORD: 'bot-test-password',
-  NATS_WORKER_PASSWORD: 'worker-test-password',
-};
-const botEnv = { NATS_USER: 'sdbot-bot', NATS_PASSWORD: passwords.NATS_BOT_PASSWORD };
-const workerEnv = { NATS_USER: 'sdbot-worker', NATS_PASSWORD: passwords.NATS_WORKER_PASSWORD };
 
 async function expectDenied(action: Promise<unknown>): Promise<void> {
   const error = await action.then(
@@ -112,7 +106,7 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
       prompt: 'secure',
       model: 'sim',
       requester: cliRequester,
-      // Previews at steps 5 and 10: the second replaces the first in the object store.
+      // Previews at steps 5 and 10: each a new object in the short-lived previews store.
       steps: 12,
       width: 64,
       height: 64,
@@ -127,8 +121,13 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
     const outcome = await waiting;
     watch.stop();
     if (outcome.type !== 'result') throw new Error(`expected a result, got ${JSON.stringify(outcome)}`);
-    expect(previews).toEqual([`${job.id}/preview.png`, `${job.id}/preview.png`]);
-    await client.readImage({ store: 'sdbot-images', name: previews[0]!, size: 0, contentType: 'image/png' });
+    expect(previews).toEqual([`${job.id}/preview-5.png`, `${job.id}/preview-10.png`]);
+    await client.readImage({
+      store: 'sdbot-previews',
+      name: previews[0]!,
+      size: 0,
+      contentType: 'image/png',
+    });
     expect((await sharp(await client.readImage(outcome.images[1]!.image)).metadata()).width).toBe(64);
 
     // img2img: the bot uploads the source, the worker reads it.
@@ -264,6 +263,25 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
       await expectDenied(settings.put('123456789012345678', '{}'));
       await expectDenied(requestOn(connection, `$JS.API.STREAM.DELETE.${STREAMS.jobs}`));
       await expectDenied(requestOn(connection, `$JS.API.STREAM.CREATE.${STREAMS.jobs}`));
+      // Least privilege: no purging the image store (nor any other), no deleting images, outcomes,
+      // job state or queued jobs beyond its one dead-lettered message, no reconfiguring anything.
+      const jsm = await jetstreamManager(connection);
+      await expectDenied(jsm.streams.purge('OBJ_sdbot-images'));
+      await expectDenied(jsm.streams.purge('OBJ_sdbot-images', { filter: '$O.sdbot-images.C.x' }));
+      await expectDenied(jsm.streams.purge('OBJ_sdbot-previews'));
+      await expectDenied(jsm.streams.purge(STREAMS.jobs));
+      await expectDenied(jsm.streams.purge(STREAMS.results));
+      await expectDenied(jsm.streams.purge('KV_sdbot-jobs'));
+      await expectDenied(requestOn(connection, '$JS.API.STREAM.MSG.DELETE.OBJ_sdbot-images'));
+      await expectDenied(requestOn(connection, '$JS.API.STREAM.MSG.DELETE.OBJ_sdbot-previews'));
+      await expectDenied(requestOn(connection, `$JS.API.STREAM.MSG.DELETE.${STREAMS.results}`));
+      await expectDenied(requestOn(connection, '$JS.API.STREAM.MSG.DELETE.KV_sdbot-jobs'));
+      await expectDenied(requestOn(connection, `$JS.API.STREAM.UPDATE.${STREAMS.jobs}`));
+      await expectDenied(requestOn(connection, '$JS.API.STREAM.UPDATE.OBJ_sdbot-images'));
+      await expectDenied(requestOn(connection, '$JS.API.STREAM.DELETE.OBJ_sdbot-images'));
+      await expectDenied(
+        requestOn(connection, `$JS.API.CONSUMER.DELETE.${STREAMS.jobs}.${jobConsumerName('sim')}`),
+      );
       const snoop = connection.subscribe(`${INBOX_PREFIXES.bot}.>`);
       await expectDenied(
         snoop.closed.then((error) => (error === undefined ? undefined : Promise.reject(error))),

@@ -1,19 +1,13 @@
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUBJECTS, createLogger, decodeMessage, jobOutcomeSchema, type JobOutcome } from '@sdbot/shared';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@sdbot/shared';
 import { PipelineGenerator, modelIdOf } from '@sdbot/worker';
 import { readParameters } from '../../../worker/src/provenance.js';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
+import { recordOutcomes, submitAndWait, useDistributedWorld } from '../../helpers/distributed-world.js';
+import { natsServerAvailable } from '../../helpers/nats-server.js';
 import { testJob } from '../../helpers/jobs.js';
 import { sharedFixture } from '../../helpers/shared-fixtures.js';
-import {
-  cliRequester,
-  openTestClient,
-  startTestWorker,
-  testConfig,
-  type TestClient,
-  type TestWorker,
-} from '../../helpers/workers.js';
+import { cliRequester, testConfig, type TestClient } from '../../helpers/workers.js';
 
 const available = natsServerAvailable();
 const tinySd = sharedFixture('tiny-sd');
@@ -21,41 +15,28 @@ const tinySd = sharedFixture('tiny-sd');
 describe.skipIf(!available || !tinySd.available)(
   `distributed generation with the real tiny-sd model${tinySd.skipNote}`,
   () => {
-    let server: NatsTestServer;
-    let workers: TestWorker[] = [];
+    const world = useDistributedWorld({ scope: 'file' });
     let requester: TestClient;
 
     beforeAll(async () => {
-      server = await startNatsServer();
-      const config = testConfig(server.url);
+      const config = testConfig(world.url);
       const logger = createLogger({ name: 'worker', level: 'silent' });
-      workers = await Promise.all(
+      await Promise.all(
         ['sd-a', 'sd-b'].map(async (workerId) =>
-          startTestWorker(server.url, {
+          world.startWorker({
             workerId,
             generator: await PipelineGenerator.load([tinySd.path], config, logger),
           }),
         ),
       );
-      requester = await openTestClient(server.url);
-    });
-
-    afterAll(async () => {
-      await Promise.all(workers.map((worker) => worker.stop()));
-      await requester.close();
-      await server.cleanup();
+      requester = await world.openClient();
     });
 
     it('two workers complete ten jobs, each exactly once, with the same pixels for the same seed', async () => {
       const { client, connection } = requester;
       const model = modelIdOf(tinySd.path);
       expect(await client.servedModels()).toEqual([model]);
-      const published: JobOutcome[] = [];
-      connection.subscribe(SUBJECTS.resultsAll, {
-        callback: (_error, message) => {
-          published.push(decodeMessage(jobOutcomeSchema, message.data));
-        },
-      });
+      const published = recordOutcomes(connection);
       const jobs = Array.from({ length: 10 }, (_, index) =>
         testJob(client, {
           prompt: 'a lighthouse at dusk',
@@ -68,16 +49,12 @@ describe.skipIf(!available || !tinySd.available)(
           seed: index === 1 ? 100 : 100 + index,
         }),
       );
-      const outcomes = await Promise.all(
-        jobs.map(async (job) => {
-          const waiting = client.awaitOutcome(job.id, { timeoutMs: 50_000 });
-          await client.submit(job);
-          return waiting;
-        }),
-      );
+      const outcomes = await Promise.all(jobs.map((job) => submitAndWait(client, job, 50_000)));
       await connection.flush();
       expect(outcomes.map((outcome) => outcome.type)).toEqual(Array(10).fill('result'));
-      expect(published.map((outcome) => outcome.jobId).sort()).toEqual(jobs.map((job) => job.id).sort());
+      expect(published.outcomes.map((outcome) => outcome.jobId).sort()).toEqual(
+        jobs.map((job) => job.id).sort(),
+      );
       const byWorker = new Set(
         outcomes.map((outcome) => (outcome.type === 'result' ? outcome.workerId : '')),
       );

@@ -119,7 +119,7 @@ describe.skipIf(!natsServerAvailable())('sdbot up: signals and terminals', () =>
       ].concat(['--log-format', 'json']),
     );
     try {
-      const shown = await run.waitFor(/"msg":"ready: try/, 60_000);
+      const shown = await run.waitFor(/"msg":"up:ready"/, 60_000);
       expect(shown).toMatch(/^\{"level":"info".*"msg":"nats:started"/m);
       expect(shown).not.toContain('sdbot is up');
     } finally {

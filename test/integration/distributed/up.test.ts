@@ -1,15 +1,15 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '@sdbot/shared';
 import { runSdbot } from '../../helpers/cli.js';
 import { natsServerAvailable, startNatsServer } from '../../helpers/nats-server.js';
 import { freePort } from '../../helpers/ports.js';
 import { openTestClient, type TestClient } from '../../helpers/workers.js';
+import { useTemporaryDirectory } from '../../helpers/temporary-directory.js';
 
 const available = natsServerAvailable();
 
@@ -43,15 +43,7 @@ function alive(pid: number): boolean {
 }
 
 describe.skipIf(!available)('sdbot up', () => {
-  let data: string;
-
-  beforeAll(() => {
-    data = mkdtempSync(join(tmpdir(), 'sdbot-up-'));
-  });
-
-  afterAll(() => {
-    rmSync(data, { recursive: true, force: true });
-  });
+  const data = useTemporaryDirectory('sdbot-up-');
 
   it('runs NATS and simulated workers, restarts a crashed worker, and shuts everything down', async () => {
     const port = await freePort();
@@ -63,12 +55,15 @@ describe.skipIf(!available)('sdbot up', () => {
     });
     const controller = new AbortController();
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info' };
-    const up = runCli(['up', '--simulate', '5', '--model', 'sim', '--data', data, '--port', String(port)], {
-      stdout: output,
-      stderr: output,
-      env,
-      signal: controller.signal,
-    });
+    const up = runCli(
+      ['up', '--simulate', '5', '--model', 'sim', '--data', data.path, '--port', String(port)],
+      {
+        stdout: output,
+        stderr: output,
+        env,
+        signal: controller.signal,
+      },
+    );
     let requester: TestClient | undefined;
     try {
       requester = await eventually(() => openTestClient(url), 30_000, 'the local NATS server');
@@ -91,7 +86,9 @@ describe.skipIf(!available)('sdbot up', () => {
         '--height',
         '64',
       ];
-      const round = await runSdbot([...imagine, '--out', join(data, 'one.png')], { LOG_LEVEL: 'silent' });
+      const round = await runSdbot([...imagine, '--out', join(data.path, 'one.png')], {
+        LOG_LEVEL: 'silent',
+      });
       expect(round.stderr).toContain('step 2/2');
       expect(round.code).toBe(0);
 
@@ -105,8 +102,10 @@ describe.skipIf(!available)('sdbot up', () => {
         30_000,
         'the restarted worker',
       );
-      expect(log).toContain('process exited; restarting');
-      const again = await runSdbot([...imagine, '--out', join(data, 'two.png')], { LOG_LEVEL: 'silent' });
+      expect(log).toContain('process:restarting');
+      const again = await runSdbot([...imagine, '--out', join(data.path, 'two.png')], {
+        LOG_LEVEL: 'silent',
+      });
       expect(again.code).toBe(0);
     } finally {
       await requester?.close();
@@ -144,7 +143,7 @@ describe.skipIf(!available)('sdbot up', () => {
           '--port',
           String(other.port),
           '--data',
-          join(data, 'busy'),
+          join(data.path, 'busy'),
         ],
         { LOG_LEVEL: 'silent' },
       );
@@ -161,13 +160,16 @@ describe.skipIf(!available)('sdbot up', () => {
   });
 
   it('refuses a model path that is not a model directory before starting anything', async () => {
-    const run = await runSdbot(['up', '--model', join(data, 'no-such-model'), '--data', join(data, 'typo')], {
-      LOG_LEVEL: 'silent',
-    });
+    const run = await runSdbot(
+      ['up', '--model', join(data.path, 'no-such-model'), '--data', join(data.path, 'typo')],
+      {
+        LOG_LEVEL: 'silent',
+      },
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('error [MODEL_INVALID]: not a model directory (no model_index.json)');
-    expect(run.stderr).toContain(join(data, 'no-such-model'));
-    expect(existsSync(join(data, 'typo'))).toBe(false);
+    expect(run.stderr).toContain(join(data.path, 'no-such-model'));
+    expect(existsSync(join(data.path, 'typo'))).toBe(false);
   });
 
   it('refuses to start without a model', async () => {

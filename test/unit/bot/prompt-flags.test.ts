@@ -1,7 +1,6 @@
-import { ValidationError, type ValidationIssue } from '@sdbot/shared';
+import { ValidationError, parseSchedulerName, type ValidationIssue } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 import { KNOWN_FLAGS_TEXT, parsePromptFlags } from '../../../bot/src/prompt/flags.js';
-import { parseSchedulerName } from '../../../bot/src/prompt/schedulers.js';
 
 function issuesOf(text: string): ValidationIssue[] {
   try {
@@ -68,6 +67,7 @@ describe('prompt flags', () => {
     expect(parseSchedulerName('dpmpp-2m')).toBe('dpmpp_2m');
     expect(parseSchedulerName('uni_pc')).toBe('unipc');
     expect(parseSchedulerName('ddpm')).toBeUndefined();
+    expect(parseSchedulerName('PNDM')).toBe('pndm');
     expect(parsePromptFlags('cat --sampler DPM++2M').flags.scheduler).toBe('dpmpp_2m');
   });
 

@@ -58,6 +58,15 @@ describe('rate-limit policy', () => {
     });
   });
 
+  it('caps a stored override by the configured limit when the operator lowered it since', () => {
+    const lowered = { ...limits, guildJobsPerMinute: 3, userBurst: 1 };
+    // Stored while the configured limits were higher; today's limits win.
+    expect(effectiveLimits(lowered, { guildJobsPerMinute: 50, userBurst: 2, guildBurst: 1 })).toEqual({
+      ...lowered,
+      guildBurst: 1,
+    });
+  });
+
   it('refuses a member over their concurrency, naming the limit, until a slot is released', () => {
     const [first, second, third] = run([
       { userId: 'ann', jobId: 'j1', at: 0 },

@@ -5,7 +5,6 @@ import {
   resetSetting,
   SETTING_SPECS,
   settingsDefaultsFromConfig,
-  type SettingsDefaults,
 } from '../../../bot/src/settings/keys.js';
 import {
   addBannedWords,
@@ -15,21 +14,10 @@ import {
 } from '../../../bot/src/settings/lists.js';
 import { defaultGuildSettings } from '../../../bot/src/settings/store.js';
 import { formatBannedWords, formatChannels, formatSettingsView } from '../../../bot/src/settings/view.js';
+import { exampleSettingsDefaults } from '../../helpers/bot-settings.js';
 
 const guildId = '123456789012345678';
-const defaults: SettingsDefaults = {
-  maxPixels: 1024 * 1024,
-  defaultScheduler: 'pndm',
-  variationStrength: 0.6,
-  rateLimits: {
-    guildJobsPerMinute: 20,
-    guildBurst: 10,
-    userJobsPerMinute: 6,
-    userBurst: 3,
-    userMaxConcurrent: 2,
-    guildMaxQueued: 25,
-  },
-};
+const defaults = exampleSettingsDefaults;
 
 function issuesOf(action: () => unknown): ValidationIssue[] {
   try {

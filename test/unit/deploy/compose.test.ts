@@ -43,7 +43,8 @@ interface ComposeFile {
 const composeText = readRepositoryFile('deploy/compose.yaml');
 const compose = parseYaml(composeText, 'deploy/compose.yaml') as ComposeFile;
 const envExample = parseEnvFile(readRepositoryFile('deploy/.env.example'));
-const natsConfigPath = join(deployDirectory, 'nats', 'sdbot.conf');
+/** What compose runs: sdbot.conf plus the settings only nats 2.10+ reads. */
+const natsConfigPath = join(deployDirectory, 'nats', 'compose.conf');
 const natsConfig = parseNatsConfig(readNatsConfig(natsConfigPath));
 /** The passwords deploy/nats/sdbot.conf (with accounts.conf) reads from the nats container's environment. */
 const natsPasswordVariables = natsConfigVariables(readNatsConfig(natsConfigPath));
@@ -138,16 +139,18 @@ describe('deploy/compose.yaml', () => {
     }
   });
 
-  it('runs NATS on deploy/nats/sdbot.conf, with JetStream in a data volume', () => {
+  it('runs NATS on deploy/nats/compose.conf, with JetStream in a data volume, fsynced on every write', () => {
     const nats = service('nats');
-    // The whole folder: sdbot.conf includes accounts.conf next to it.
+    // The whole folder: compose.conf includes sdbot.conf, which includes accounts.conf.
     const configMount = (nats.volumes ?? [])
       .map((volume) => volume.split(':'))
       .find(([host]) => host?.startsWith('.'));
     const [hostPath = '', containerPath = '', mode] = configMount ?? [];
     expect(resolve(deployDirectory, hostPath)).toBe(join(deployDirectory, 'nats'));
     expect(mode).toBe('ro');
-    expect(nats.command).toEqual([`--config=${containerPath}/sdbot.conf`]);
+    expect(nats.command).toEqual([`--config=${containerPath}/compose.conf`]);
+    expect(nats.image).toMatch(/^nats:2\.(1\d|[2-9]\d)/);
+    expect((natsConfig.jetstream as Record<string, string> | undefined)?.sync_interval).toBe('always');
     const storeDirectory = (natsConfig.jetstream as Record<string, string> | undefined)?.store_dir ?? '';
     const dataMount = nats.volumes?.find((volume) => volume.startsWith('nats-data:'))?.split(':')[1] ?? '';
     expect(dataMount).not.toBe('');

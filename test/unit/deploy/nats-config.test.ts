@@ -103,6 +103,20 @@ describe.skipIf(!available)(`nats-server -t${skipNote}`, () => {
     expect(withoutPasswords.output).toMatch(/variable reference for '\w+'/);
   });
 
+  it('accepts deploy/nats/compose.conf on nats 2.10+, and keeps its 2.10-only keys out of sdbot.conf', () => {
+    const composePath = join(deployDirectory, 'nats', 'compose.conf');
+    const composeConfig = parseNatsConfig(readNatsConfig(composePath));
+    expect(composeConfig.jetstream).toMatchObject({ store_dir: '/data/jetstream', sync_interval: 'always' });
+    // sdbot.conf is what older servers (and these tests) load: it must not carry the key.
+    expect(readNatsConfig(sdbotConfPath)).not.toMatch(/^\s*sync_interval/m);
+    const [major = 0, minor = 0] = serverVersion();
+    if (major === 2 && minor < 10) return;
+    const variables = natsConfigVariables(readNatsConfig(composePath));
+    const checked = checkConfig(composePath, examplePasswords(variables));
+    expect(checked.output).toContain('is valid');
+    expect(checked.status).toBe(0);
+  });
+
   it('accepts the configuration the Helm chart builds from nats-values.yaml', () => {
     const values = parseYaml(readFileSync(helmValuesPath, 'utf8'), helmValuesPath) as HelmNatsValues;
     const jetstream: Record<string, unknown> = {

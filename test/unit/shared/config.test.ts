@@ -132,6 +132,38 @@ describe('loadConfig', () => {
     expect(shown).toContain('"user":"bot"');
   });
 
+  it('redactConfig hides URL credentials in any value', () => {
+    const config = loadConfig({
+      env: {
+        NATS_URL: 'nats://bot:hunter2@nats-1:4222,nats://tok3n@nats-2:4222',
+        HF_ENDPOINT: 'https://mirror-user:mirror-pass@hf.example.com/?token=abc123',
+      },
+    });
+    const shown = JSON.stringify(redactConfig(config));
+    for (const secret of ['hunter2', 'bot:', 'tok3n', 'mirror-pass', 'mirror-user', 'abc123']) {
+      expect(shown).not.toContain(secret);
+    }
+    expect(shown).toContain('nats-1:4222');
+    expect(shown).toContain('hf.example.com');
+    // The configuration itself keeps the credentials the process needs.
+    expect(config.nats.url?.[0]).toBe('nats://bot:hunter2@nats-1:4222');
+  });
+
+  it.each([
+    ['SDBOT_ACK_WAIT', '0', 'at least 1s'],
+    ['SDBOT_HEARTBEAT_INTERVAL', '1ms', 'at least 1s'],
+    ['SDBOT_JOB_MAX_AGE', '10s', 'at least 1m'],
+    ['SDBOT_RETRY_DELAY', '0', 'at least 10ms'],
+  ])('%s=%s is refused: %s', (name, value, mentions) => {
+    const error = configError({ [name]: value });
+    expect(error.variables).toEqual([name]);
+    expect(error.message).toContain(`${name}: must be ${mentions}`);
+  });
+
+  it('accepts SDBOT_SHARED, which points the tests at the reference folder', () => {
+    expect(() => loadConfig({ env: { SDBOT_SHARED: '/work/shared' } })).not.toThrow();
+  });
+
   it('lists every variable exactly once with a description', () => {
     const names = listConfigVariables().map((v) => v.env);
     expect(new Set(names).size).toBe(names.length);

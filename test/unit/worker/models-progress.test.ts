@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { ModelFile } from '../../../worker/src/models/download.js';
+import type { ModelFile } from '../../../worker/src/models/model-file.js';
 import { DownloadProgress, formatProgressLine } from '../../../worker/src/models/progress.js';
 import { formatBytes, formatDuration } from '../../../worker/src/models/units.js';
 

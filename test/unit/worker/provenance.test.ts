@@ -1,13 +1,12 @@
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { SCHEDULER_NAMES, SdbotError } from '@sdbot/shared';
+import { SCHEDULER_NAMES, SdbotError, samplerName, schedulerForSampler } from '@sdbot/shared';
 import {
   encodePng,
   formatParameters,
   readParameters,
   readPngText,
-  samplerDisplayName,
   withTextChunk,
   type GenerationParameters,
 } from '../../../worker/src/provenance.js';
@@ -77,7 +76,7 @@ describe('A1111 infotext', () => {
   });
 
   it('names every scheduler the way A1111 and Civitai do', () => {
-    expect(Object.fromEntries(SCHEDULER_NAMES.map((name) => [name, samplerDisplayName(name)]))).toEqual({
+    expect(Object.fromEntries(SCHEDULER_NAMES.map((name) => [name, samplerName(name)]))).toEqual({
       pndm: 'PLMS',
       ddim: 'DDIM',
       euler: 'Euler',
@@ -89,6 +88,13 @@ describe('A1111 infotext', () => {
       unipc: 'UniPC',
       lcm: 'LCM',
     });
+  });
+
+  it('reads every A1111 sampler name back to its scheduler', () => {
+    for (const name of SCHEDULER_NAMES) expect(schedulerForSampler(samplerName(name))).toBe(name);
+    expect(schedulerForSampler('PLMS')).toBe('pndm');
+    expect(schedulerForSampler('PNDM')).toBeUndefined();
+    expect(schedulerForSampler('DPM++ SDE')).toBeUndefined();
   });
 });
 

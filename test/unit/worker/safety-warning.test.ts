@@ -16,7 +16,7 @@ function warningsFor(models: { id: string; safetyChecker: boolean }[], simulated
   return text
     .split('\n')
     .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as { level: string; msg: string; models: string[] });
+    .map((line) => JSON.parse(line) as { level: string; msg: string; reason: string; models: string[] });
 }
 
 describe('worker start with the safety checker off', () => {
@@ -28,7 +28,8 @@ describe('worker start with the safety checker off', () => {
     ]);
     expect(lines).toHaveLength(1);
     expect(lines[0]?.level).toBe('warn');
-    expect(lines[0]?.msg).toContain('WARNING: the safety checker is OFF for sd15, anything-v5');
+    expect(lines[0]?.msg).toBe('safety:disabled');
+    expect(lines[0]?.reason).toContain('WARNING: the safety checker is OFF for sd15, anything-v5');
     expect(lines[0]?.models).toEqual(['sd15', 'anything-v5']);
   });
 

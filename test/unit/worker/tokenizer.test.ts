@@ -1,10 +1,10 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SdbotError } from '@sdbot/shared';
 import { ClipTokenizer } from '../../../worker/src/diffusion/tokenizer.js';
 import { sharedFixture } from '../../helpers/shared-fixtures.js';
+import { useTemporaryDirectory } from '../../helpers/temporary-directory.js';
 
 const START = 49406;
 const END = 49407;
@@ -198,18 +198,11 @@ describe.skipIf(!tinySdTokenizer.available)(`CLIP tokenizer behaviour${tinySdTok
 });
 
 describe.skipIf(!tinySdTokenizer.available)(`tokenizer directory variants${tinySdTokenizer.skipNote}`, () => {
-  let directory: string;
-
-  beforeAll(() => {
-    directory = mkdtempSync(join(tmpdir(), 'sdbot-tokenizer-'));
-  });
-  afterAll(() => {
-    rmSync(directory, { recursive: true, force: true });
-  });
+  const directory = useTemporaryDirectory('sdbot-tokenizer-');
 
   /** A tokenizer directory with the real vocabulary and the given config files. */
   function makeTokenizerDir(name: string, files: Record<string, string> = {}): string {
-    const dir = join(directory, name);
+    const dir = join(directory.path, name);
     mkdirSync(dir);
     for (const file of ['vocab.json', 'merges.txt'])
       copyFileSync(join(tinySdTokenizer.path, file), join(dir, file));
@@ -246,7 +239,10 @@ describe.skipIf(!tinySdTokenizer.available)(`tokenizer directory variants${tinyS
   });
 
   it('names a missing directory', async () => {
-    await expectModelError(ClipTokenizer.fromDirectory(join(directory, 'absent')), /absent does not exist/);
+    await expectModelError(
+      ClipTokenizer.fromDirectory(join(directory.path, 'absent')),
+      /absent does not exist/,
+    );
   });
 
   it('names a missing vocab.json or merges.txt', async () => {

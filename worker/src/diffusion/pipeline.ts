@@ -4,7 +4,7 @@
  * images each reproducible alone from its own seed, seed variation, per-step progress,
  * cancellation between steps, and the safety checker.
  */
-import { LIMITS, SdbotError, type Logger } from '@sdbot/shared';
+import { LIMITS, LOG_EVENTS, SdbotError, type Logger } from '@sdbot/shared';
 import type { InferenceModel } from './backend/types.js';
 import { readInitImage, type RgbImage } from './image/init-image.js';
 import {
@@ -92,11 +92,11 @@ export class StableDiffusionPipeline {
   /** Loads an export directory; fails with MODEL_INVALID naming the file if anything is off. */
   static async load(directory: string, options: PipelineOptions): Promise<StableDiffusionPipeline> {
     const model = await loadModelDirectory(directory, options);
-    options.logger?.info({ model: model.info }, 'model loaded');
+    options.logger?.info({ model: model.info }, LOG_EVENTS.model.loaded);
     const chunks = model.fixedPromptChunks;
     if (chunks !== undefined && chunks < LIMITS.promptMaxChunks) {
       // A1111 prompts longer than this are cut here; the results say how many tokens were lost.
-      options.logger?.warn({ model: model.info.name, chunks }, 'prompt:chunks-limited');
+      options.logger?.warn({ model: model.info.name, chunks }, LOG_EVENTS.prompt.chunksLimited);
     }
     return new StableDiffusionPipeline(model, options.maxPixels ?? LIMITS.defaultMaxPixels);
   }

@@ -3,7 +3,7 @@
  * time left, and each file in flight with its percent), plain lines every few seconds otherwise
  * (logs, CI), and a line per finished file.
  */
-import type { DownloadEvent } from './download.js';
+import type { DownloadEvent } from './model-file.js';
 import { formatBytes, formatDuration } from './units.js';
 
 export interface ProgressSnapshot {

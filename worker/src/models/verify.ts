@@ -17,7 +17,7 @@ import {
 } from '../diffusion/model-adapters.js';
 import { PeakRss } from '../diffusion/peak-rss.js';
 import { StableDiffusionPipeline } from '../diffusion/pipeline.js';
-import { DOWNLOAD_MARKER, readMarker } from './download.js';
+import { DOWNLOAD_MARKER, readMarker } from './download-marker.js';
 
 export type CheckStatus = 'ok' | 'failed' | 'skipped';
 

@@ -8,6 +8,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   ADVISORY_QUEUE_GROUP,
+  LOG_EVENTS,
   STREAMS,
   SUBJECTS,
   isMissingResource,
@@ -54,7 +55,10 @@ export class MaxDeliveriesHandler {
         const parsed = advisorySchema.safeParse(message.json());
         if (!parsed.success || parsed.data.stream !== STREAMS.jobs) return;
         const work = this.handle(parsed.data.stream_seq, parsed.data.deliveries).catch((failure: unknown) => {
-          options.logger.error({ err: failure, seq: parsed.data.stream_seq }, 'could not dead-letter a job');
+          options.logger.error(
+            { err: failure, seq: parsed.data.stream_seq },
+            LOG_EVENTS.job.deadLetterFailed,
+          );
         });
         this.pending.add(work);
         void work.finally(() => this.pending.delete(work));
@@ -92,9 +96,9 @@ export class MaxDeliveriesHandler {
       await jsm.streams.deleteMessage(STREAMS.jobs, seq, false);
     } catch (error) {
       // Another worker removed it first.
-      logger.debug({ err: error, seq }, 'job already removed from the queue');
+      logger.debug({ err: error, seq }, LOG_EVENTS.job.alreadyRemoved);
     }
-    logger.warn({ jobId, seq, deliveries }, 'job:dead-lettered after max deliveries');
+    logger.warn({ jobId, seq, deliveries, code: 'MAX_DELIVERIES_EXCEEDED' }, LOG_EVENTS.job.deadLettered);
     if (jobId === null) return;
     const parsedJob = jobSchema.safeParse(safeJson(stored.data));
     const failedAt = Date.now();

@@ -1,9 +1,9 @@
-import type { Logger } from '@sdbot/shared';
+import { LOG_EVENTS, type Logger } from '@sdbot/shared';
 import type { ImageGenerator } from './generator.js';
 
 /**
- * Logs a WARNING naming every real model served without its safety checker (SDBOT_SAFETY_CHECKER
- * off), so turning it off is never silent. Simulated models draw test patterns and are left out.
+ * Logs `safety:disabled` (a warning) naming every real model served without its safety checker
+ * (SDBOT_SAFETY_CHECKER off), so turning it off is never silent. Simulated models draw test patterns and are left out.
  */
 export function warnUncheckedModels(
   logger: Logger,
@@ -16,7 +16,10 @@ export function warnUncheckedModels(
     .map((model) => model.id);
   if (unchecked.length === 0) return;
   logger.warn(
-    { models: unchecked },
-    `WARNING: the safety checker is OFF for ${unchecked.join(', ')}: their images are delivered unchecked`,
+    {
+      models: unchecked,
+      reason: `WARNING: the safety checker is OFF for ${unchecked.join(', ')}: their images are delivered unchecked`,
+    },
+    LOG_EVENTS.safety.disabled,
   );
 }

@@ -19,6 +19,9 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   JOB_FLOW_RESOURCES,
   JobStateStore,
+  LOG_EVENTS,
+  WORKER_CAPABILITIES,
+  missingCapabilities,
   OBJECT_STORES,
   STREAMS,
   SUBJECTS,
@@ -33,7 +36,8 @@ import {
   isTerminalStatus,
   jobConsumerName,
   natsFailure,
-  previewObjectName,
+  openPreviewStore,
+  putPreview,
   progressSchema,
   provisionJetStream,
   toSdbotError,
@@ -172,7 +176,7 @@ export class WorkerService {
     this.loops = Array.from({ length: config.worker.slots }, (_, slot) => this.pullLoop(slot));
     logger.info(
       { workerId, models: generator.models.map((model) => model.id), slots: config.worker.slots },
-      'worker:started',
+      LOG_EVENTS.worker.started,
     );
   }
 
@@ -213,6 +217,7 @@ export class WorkerService {
       throughput: { jobsPerMinute, stepsPerSecond, imagesPerMinute: imagesPerSecond * 60 },
       startedAt: this.startedAt,
       at: now,
+      capabilities: this.capabilities(),
     };
   }
 
@@ -221,7 +226,7 @@ export class WorkerService {
       await this.registry.put(this.heartbeat());
       this.options.metrics?.imagesPerSecond.set(this.throughput.snapshot().imagesPerSecond);
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'heartbeat failed');
+      this.options.logger.warn({ err: error }, LOG_EVENTS.heartbeat.failed);
     }
   }
 
@@ -242,7 +247,7 @@ export class WorkerService {
       } catch (error) {
         if (this.isStopping()) break;
         failures += 1;
-        this.options.logger.warn({ err: error, model }, 'pulling a job failed; retrying');
+        this.options.logger.warn({ err: error, model }, LOG_EVENTS.pull.failed);
         await sleep(Math.min(250 * 2 ** failures, 5000));
         continue;
       }
@@ -279,7 +284,7 @@ export class WorkerService {
       const running = this.running.get(request.jobId);
       running?.controller.abort(new SdbotError('CANCELLED', `cancelled by ${request.requestedBy}`));
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'ignoring an invalid cancel request');
+      this.options.logger.warn({ err: error, reason: 'invalid cancel request' }, LOG_EVENTS.cancel.ignored);
     }
   }
 
@@ -294,6 +299,13 @@ export class WorkerService {
         throw new SdbotError(
           'UNKNOWN_MODEL',
           `job names model "${decoded.model}" but was queued for "${model}" (${message.subject})`,
+        );
+      }
+      const missing = missingCapabilities(decoded, new Set(this.capabilities()));
+      if (missing.length > 0) {
+        throw new SdbotError(
+          'UNSUPPORTED_CAPABILITY',
+          `this worker cannot run the job: it lacks ${missing.join(', ')}`,
         );
       }
       if (!isGenerationJob(decoded) && this.options.generator.upscale === undefined) {
@@ -314,7 +326,7 @@ export class WorkerService {
       await this.run(message, job, log);
     } catch (error) {
       // NATS went away mid-job: the job comes back after the ack wait (or now, if nak gets through).
-      log.error({ err: error }, 'job:interrupted');
+      log.error({ err: error }, LOG_EVENTS.job.interrupted);
       message.nak(this.retryDelay(deliveries));
       this.count(model, 'retried');
     }
@@ -324,7 +336,7 @@ export class WorkerService {
     const { workerId, generator, config, metrics } = this.options;
     const [finished, before] = await Promise.all([this.outcomes.exists(job.id), this.jobStates.get(job.id)]);
     if (finished) {
-      log.info('job:duplicate delivery of a finished job');
+      log.info({ reason: 'the job already has an outcome' }, LOG_EVENTS.job.duplicate);
       message.ack();
       this.count(job.model, 'duplicate');
       return;
@@ -348,7 +360,7 @@ export class WorkerService {
       return;
     }
     metrics?.queueWait.observe({ model: job.model }, Math.max(0, startedAt - job.createdAt) / 1000);
-    log.info('job:started');
+    log.info(LOG_EVENTS.job.started);
 
     const controller = new AbortController();
     this.running.set(job.id, { job, controller });
@@ -388,7 +400,7 @@ export class WorkerService {
             cut: { prompt: output.truncatedTokens, negative: output.negativeTruncatedTokens ?? 0 },
             chunkLimit: output.promptChunkLimit,
           },
-          'prompt:truncated',
+          LOG_EVENTS.prompt.truncated,
         );
       }
       // The last progress write lands before the final state, so that one needs no re-read.
@@ -420,7 +432,7 @@ export class WorkerService {
     } else {
       return false;
     }
-    log.info({ state: status.state }, 'job:skipped, it already ended');
+    log.info({ state: status.state, reason: 'the job already ended' }, LOG_EVENTS.job.skipped);
     message.ack();
     this.count(job.model, status.state === 'cancelled' ? 'cancelled' : 'failed');
     return true;
@@ -436,6 +448,24 @@ export class WorkerService {
     if (bytes === null)
       throw new SdbotError('IMAGE_INVALID', `source image ${ref.name} is not in the object store`);
     return bytes;
+  }
+
+  /** What this worker announces and checks jobs against; upscaling only with an upscaler loaded. */
+  private capabilities(): string[] {
+    const upscales = this.options.generator.upscale !== undefined;
+    return [...WORKER_CAPABILITIES, ...(upscales ? ['upscale'] : [])];
+  }
+
+  private previewStore: Promise<ObjectStore> | undefined;
+
+  /** Stores a progress preview in its own short-lived store (never in the image store). */
+  async storePreview(jobId: string, step: number, png: Uint8Array): Promise<ObjectRef> {
+    this.previewStore ??= openPreviewStore(this.js).catch((error: unknown) => {
+      // Not provisioned yet (bots not upgraded): try again with a later preview.
+      this.previewStore = undefined;
+      throw error;
+    });
+    return putPreview(await this.previewStore, jobId, step, png);
   }
 
   /** Stores a PNG in the object store (chunked: images never have to fit in one message). */
@@ -535,7 +565,7 @@ export class WorkerService {
     metrics?.images.inc({ model: job.model }, images.length);
     metrics?.jobTime.observe({ model: job.model }, (completedAt - startedAt) / 1000);
     this.count(job.model, 'completed');
-    log.info({ ms: completedAt - startedAt, images: images.length }, 'job:completed');
+    log.info({ ms: completedAt - startedAt, images: images.length }, LOG_EVENTS.job.completed);
   }
 
   private retryDelay(deliveries: number): number {
@@ -567,14 +597,14 @@ export class WorkerService {
       await this.outcomes.publish(failureOutcome(job.id, 'CANCELLED', message_, false, workerId));
       message.ack();
       this.count(job.model, 'cancelled');
-      log.info('job:cancelled');
+      log.info(LOG_EVENTS.job.cancelled);
       return;
     }
     if (failure.code === 'WORKER_SHUTDOWN') {
       await state.transition({ state: 'queued' }, { now });
       message.nak();
       this.count(job.model, 'released');
-      log.info('job:released for another worker');
+      log.info({ reason: 'worker shutting down' }, LOG_EVENTS.job.released);
       return;
     }
     if (failure.retryable && deliveries < config.jetstream.maxDeliver) {
@@ -582,7 +612,7 @@ export class WorkerService {
       await state.transition({ state: 'queued' }, { now });
       message.nak(delay);
       this.count(job.model, 'retried');
-      log.warn({ err: failure, retryInMs: delay }, 'job:failed, will retry');
+      log.warn({ err: failure, retryInMs: delay }, LOG_EVENTS.job.retrying);
       return;
     }
     const code = failure.retryable ? 'MAX_DELIVERIES_EXCEEDED' : failure.code;
@@ -595,7 +625,7 @@ export class WorkerService {
     // No reason argument: nats-server 2.9 does not recognise `+TERM <reason>` and leaves the job pending.
     message.term();
     this.count(job.model, 'failed');
-    log.warn({ err: failure }, 'job:failed');
+    log.warn({ err: failure }, LOG_EVENTS.job.failed);
   }
 
   /** An unreadable or invalid job: dead-letter it, tell its requester if we know who, drop it. */
@@ -628,9 +658,9 @@ export class WorkerService {
       }
       message.term();
       this.count(model, 'dead_lettered');
-      logger.warn({ jobId, model, code: failure.code, reason: failure.message }, 'job:rejected');
+      logger.warn({ jobId, model, code: failure.code, reason: failure.message }, LOG_EVENTS.job.rejected);
     } catch (error) {
-      logger.error({ err: error, jobId }, 'could not dead-letter an invalid job; it will be redelivered');
+      logger.error({ err: error, jobId, next: 'redelivery' }, LOG_EVENTS.job.rejectFailed);
       message.nak(this.retryDelay(message.info.deliveryCount));
     }
   }
@@ -680,9 +710,9 @@ export class WorkerService {
     this.cancelSubscription?.unsubscribe();
     await this.maxDeliveries.stop();
     await this.registry.remove(workerId).catch((error: unknown) => {
-      logger.warn({ err: error }, 'could not remove this worker from the registry');
+      logger.warn({ err: error, reason: 'could not leave the registry' }, LOG_EVENTS.worker.deregisterFailed);
     });
-    logger.info({ workerId }, 'worker:stopped');
+    logger.info({ workerId }, LOG_EVENTS.worker.stopped);
   }
 }
 
@@ -725,7 +755,7 @@ class ProgressReporter {
       this.stateWrite = this.service
         .recordProgress(this.state, step, total, this.controller)
         .catch((error: unknown) => {
-          this.log.warn({ err: error }, 'recording progress failed');
+          this.log.warn({ err: error }, LOG_EVENTS.progress.recordFailed);
         })
         .finally(() => {
           this.stateWrite = undefined;
@@ -756,10 +786,10 @@ class ProgressReporter {
   ): Promise<void> {
     try {
       const png = await previewPng(latents, width, height);
-      const preview = await this.service.storeImage(previewObjectName(this.job.id), png);
+      const preview = await this.service.storePreview(this.job.id, progress.step, png);
       this.service.publishProgress({ ...progress, preview, at: Date.now() });
     } catch (error) {
-      this.log.warn({ err: error }, 'preview failed');
+      this.log.warn({ err: error }, LOG_EVENTS.preview.failed);
     }
   }
 

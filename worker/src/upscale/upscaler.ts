@@ -6,7 +6,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { LIMITS, SdbotError, type Logger } from '@sdbot/shared';
+import { LIMITS, LOG_EVENTS, SdbotError, type Logger } from '@sdbot/shared';
 import { InferenceThread } from '../diffusion/backend/inference-thread-host.js';
 import { float32Tensor } from '../diffusion/backend/tensor.js';
 import type { InferenceModel, SessionSettings } from '../diffusion/backend/types.js';
@@ -198,7 +198,7 @@ export class Upscaler {
       accumulate(sums, weights, output, region, layout, scale, outWidth, outHeight);
       done += 1;
       options.onTile?.(done, layout.tiles.length);
-      options.logger?.debug({ tile: done, tiles: layout.tiles.length, ...region }, 'upscale:tile');
+      options.logger?.debug({ tile: done, tiles: layout.tiles.length, ...region }, LOG_EVENTS.upscale.tile);
     }
     return { rgb: toRgb8(sums, weights, outWidth * outHeight), width: outWidth, height: outHeight };
   }

@@ -1,16 +1,9 @@
 import { ValidationError } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 import { validateRequest, type PipelineRequest } from '../../../../worker/src/diffusion/request.js';
+import { catRequest } from '../../../helpers/tiny-sd.js';
 
-const base: PipelineRequest = {
-  prompt: 'a photo of a cat',
-  seed: 42,
-  steps: 10,
-  guidance: 7.5,
-  width: 64,
-  height: 64,
-  scheduler: 'pndm',
-};
+const base: PipelineRequest = { ...catRequest };
 
 function validationMessage(request: PipelineRequest, maxPixels?: number): string {
   try {

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { SdbotError, type Logger } from '@sdbot/shared';
+import { LOG_EVENTS, SdbotError, type Logger } from '@sdbot/shared';
 import { logFallback } from './onnx.js';
 import type { Tensor } from './tensor.js';
 import type { OpenedSession, ThreadReply, ThreadRequest } from './thread-protocol.js';
@@ -90,10 +90,7 @@ export class InferenceThread {
   private fail(error: SdbotError): void {
     if (this.failure === undefined) {
       // Unexpected: close() sets `failure` before it ends the thread.
-      this.logger?.error(
-        { event: 'inference:failed', model: this.name, reason: error.message },
-        'inference:failed',
-      );
+      this.logger?.error({ model: this.name, reason: error.message }, LOG_EVENTS.inference.failed);
     }
     this.failure ??= error;
     for (const waiter of this.pending.values()) waiter.reject(error);

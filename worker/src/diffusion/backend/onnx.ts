@@ -5,7 +5,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { SdbotError, type ExecutionProviderName } from '@sdbot/shared';
+import { LOG_EVENTS, SdbotError, type ExecutionProviderName } from '@sdbot/shared';
 import ort from 'onnxruntime-node';
 import { castTensor, isTensorDtype, type Tensor } from './tensor.js';
 import type { InferenceModel, PlainSessionSettings, SessionSettings, ValueInfo } from './types.js';
@@ -172,8 +172,8 @@ export async function openOnnxSession(
 
 export function logFallback(settings: SessionSettings, file: string, fallback: ProviderFallback): void {
   settings.logger?.warn(
-    { event: 'provider:fallback', file, provider: fallback.provider, reason: fallback.reason },
-    `execution provider ${fallback.provider} could not start; falling back to cpu`,
+    { file, provider: fallback.provider, fallback: 'cpu', reason: fallback.reason },
+    LOG_EVENTS.provider.fallback,
   );
 }
 

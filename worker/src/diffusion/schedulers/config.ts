@@ -4,7 +4,14 @@
  * rest. Malformed values are a broken model directory, reported with the key that is wrong.
  */
 import { SdbotError, type SchedulerName } from '@sdbot/shared';
-import { BETA_SCHEDULES, type TrainingScheduleSettings } from './training-schedule.js';
+import {
+  BETA_SCHEDULES,
+  alphasCumprod,
+  alphasCumprodForSigmas,
+  sigmaTable,
+  trainingBetas,
+  type TrainingScheduleSettings,
+} from './training-schedule.js';
 
 export const PREDICTION_TYPES = ['epsilon', 'v_prediction', 'sample'] as const;
 export type PredictionType = (typeof PREDICTION_TYPES)[number];
@@ -71,6 +78,14 @@ export class ConfigReader {
     return this.fail(key, 'a list of numbers or null', value);
   }
 
+  /** `timestep_spacing` with the class's default, and the `steps_offset` that leading spacing adds. */
+  spacing(fallback: TimestepSpacing): { spacing: TimestepSpacing; stepsOffset: number } {
+    return {
+      spacing: this.oneOf('timestep_spacing', TIMESTEP_SPACINGS, fallback),
+      stepsOffset: this.number('steps_offset', 0, { integer: true, min: 0 }),
+    };
+  }
+
   /** A diffusers option this implementation does not reproduce: accepted only at its neutral value. */
   unsupported(key: string, neutral: unknown): void {
     const value = this.present(key);
@@ -108,4 +123,57 @@ export class ConfigReader {
       rescaleBetasZeroSnr: defaults.supportsZeroSnrRescale && this.boolean('rescale_betas_zero_snr', false),
     };
   }
+}
+
+/** What a diffusers scheduler class declares about the config keys every scheduler shares. */
+export interface SchedulerRecipe<P extends PredictionType> {
+  /** The class's training defaults; DDPM's linear 0.0001..0.02 when left out. */
+  training?: { betaStart: number; betaEnd: number; betaSchedule: TrainingScheduleSettings['betaSchedule'] };
+  /** Whether the class takes `rescale_betas_zero_snr` (those that do not ignore it). */
+  zeroSnrRescale: boolean;
+  /** Options the class has that this implementation accepts only at their neutral value. */
+  unsupported?: Readonly<Record<string, unknown>>;
+  /** The prediction types the class takes, its default first (PREDICTION_TYPES for most). */
+  predictionTypes: readonly [P, ...P[]];
+}
+
+/** The training schedule a scheduler steps through, read once from its config. */
+export interface SchedulerBasis<P extends PredictionType> {
+  read: ConfigReader;
+  training: TrainingScheduleSettings;
+  alphasCumprod: Float32Array;
+  /**
+   * sqrt((1 - abar) / abar) per training timestep. After a zero-SNR rescale the last alpha bar is
+   * 2^-24 here (not in `alphasCumprod`), so the terminal sigma stays finite.
+   */
+  sigmaTable: Float32Array;
+  predictionType: P;
+}
+
+/** Sigma spacings diffusers offers besides Karras': accepted only when off. */
+export const UNSUPPORTED_SIGMA_SPACINGS = { use_exponential_sigmas: false, use_beta_sigmas: false } as const;
+
+const DDPM_TRAINING = { betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' } as const;
+
+/** config -> betas -> alpha bars and sigma table -> prediction type: the steps every scheduler takes. */
+export function readSchedulerBasis<const P extends PredictionType>(
+  config: Readonly<Record<string, unknown>>,
+  name: SchedulerName,
+  recipe: SchedulerRecipe<P>,
+): SchedulerBasis<P> {
+  const read = new ConfigReader(config, name);
+  const training = read.trainingSchedule({
+    ...(recipe.training ?? DDPM_TRAINING),
+    supportsZeroSnrRescale: recipe.zeroSnrRescale,
+  });
+  for (const [key, neutral] of Object.entries(recipe.unsupported ?? {})) read.unsupported(key, neutral);
+  const betas = trainingBetas(training);
+  const [fallback] = recipe.predictionTypes;
+  return {
+    read,
+    training,
+    alphasCumprod: alphasCumprod(betas),
+    sigmaTable: sigmaTable(alphasCumprodForSigmas(betas, training.rescaleBetasZeroSnr)),
+    predictionType: read.oneOf('prediction_type', recipe.predictionTypes, fallback),
+  };
 }

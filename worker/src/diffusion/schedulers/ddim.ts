@@ -4,17 +4,10 @@
  * the pipeline argument of the same name) blends in DDPM's stochastic noise, drawn from the rng.
  */
 import { drawNoise, notReady, requireSameLength, validateStepCount } from './common.js';
-import {
-  ConfigReader,
-  PREDICTION_TYPES,
-  TIMESTEP_SPACINGS,
-  type PredictionType,
-  type TimestepSpacing,
-} from './config.js';
+import { PREDICTION_TYPES, readSchedulerBasis, type PredictionType, type TimestepSpacing } from './config.js';
 import { addNoiseDdpm, alphaBarAt } from './ddpm-noise.js';
 import { f32 } from './numeric.js';
 import { discreteTimesteps } from './spacing.js';
-import { alphasCumprod, trainingBetas } from './training-schedule.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './types.js';
 
 interface DdimSettings {
@@ -37,24 +30,22 @@ export class DdimScheduler implements Scheduler {
   private schedule: number[] = [];
 
   constructor(config: SchedulerConfig) {
-    const read = new ConfigReader(config, 'ddim');
-    const training = read.trainingSchedule({
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      supportsZeroSnrRescale: true,
+    const { read, training, alphasCumprod, predictionType } = readSchedulerBasis(config, 'ddim', {
+      zeroSnrRescale: true,
+      unsupported: { thresholding: false },
+      predictionTypes: PREDICTION_TYPES,
     });
-    read.unsupported('thresholding', false);
+    const { spacing, stepsOffset } = read.spacing('leading');
     this.settings = {
       numTrainTimesteps: training.numTrainTimesteps,
       clipSample: read.boolean('clip_sample', true),
       clipSampleRange: read.number('clip_sample_range', 1, { min: 0 }),
-      predictionType: read.oneOf('prediction_type', PREDICTION_TYPES, 'epsilon'),
-      timestepSpacing: read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'leading'),
-      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
+      predictionType,
+      timestepSpacing: spacing,
+      stepsOffset,
       eta: read.number('eta', 0, { min: 0 }),
     };
-    this.alphasCumprod = alphasCumprod(trainingBetas(training));
+    this.alphasCumprod = alphasCumprod;
     this.finalAlphaCumprod = read.boolean('set_alpha_to_one', true) ? 1 : (this.alphasCumprod[0] ?? 1);
   }
 

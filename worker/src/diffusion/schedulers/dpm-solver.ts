@@ -4,18 +4,16 @@
  * prediction, one UNet call per step. It starts and (by default) ends with a first-order step.
  * `dpmpp_2m_karras` is the same solver on Karras et al.'s rho = 7 sigmas.
  */
-import { buffer, requireSameLength, validateStepCount } from './common.js';
-import { ConfigReader, PREDICTION_TYPES, TIMESTEP_SPACINGS, type PredictionType } from './config.js';
+import { buffer, requireSameLength } from './common.js';
 import {
-  MultistepScheduler,
-  buildMultistepSchedule,
-  dataPrediction,
-  lambdaOf,
-  vpCoefficients,
-  type MultistepScheduleRequest,
-} from './multistep.js';
+  PREDICTION_TYPES,
+  UNSUPPORTED_SIGMA_SPACINGS,
+  readSchedulerBasis,
+  type PredictionType,
+} from './config.js';
+import { MultistepScheduler, dataPrediction, lambdaOf, vpCoefficients } from './multistep.js';
 import { f32 } from './numeric.js';
-import { alphasCumprodForSigmas, sigmaTable, trainingBetas } from './training-schedule.js';
+import { alphasCumprodForSigmas, trainingBetas } from './training-schedule.js';
 import type { SchedulerConfig, StepResult } from './types.js';
 
 /**
@@ -39,61 +37,64 @@ export class DpmSolverScheduler extends MultistepScheduler {
   private readonly lowerOrderFinal: boolean;
   private readonly eulerAtFinal: boolean;
   private readonly finalSigmaIsZero: boolean;
-  private readonly request: Omit<MultistepScheduleRequest, 'steps'>;
-  private readonly maxSteps: number;
   /** Clean-latent estimates of the previous and the current step, in buffers this scheduler owns. */
   private previousData: Float32Array | null = null;
   private currentData: Float32Array | null = null;
   private lowerOrderSteps = 0;
 
   constructor(name: 'dpmpp_2m' | 'dpmpp_2m_karras', config: SchedulerConfig) {
-    super();
-    this.name = name;
-    const read = new ConfigReader(config, name);
-    const training = read.trainingSchedule({
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      supportsZeroSnrRescale: true,
-    });
-    read.unsupported('thresholding', false);
-    read.unsupported('variance_type', undefined);
-    read.unsupported('use_exponential_sigmas', false);
-    read.unsupported('use_beta_sigmas', false);
-    read.unsupported('use_lu_lambdas', false);
-    read.unsupported('use_flow_sigmas', false);
-    read.unsupported('use_dynamic_shifting', false);
-    const cumprod = alphasCumprodForSigmas(trainingBetas(training), training.rescaleBetasZeroSnr);
-    const table = sigmaTable(cumprod);
-    this.predictionType = read.oneOf('prediction_type', PREDICTION_TYPES, 'epsilon');
-    this.solverType = read.oneOf('solver_type', ['midpoint', 'heun'], 'midpoint');
-    this.lowerOrderFinal = read.boolean('lower_order_final', true);
-    this.eulerAtFinal = read.boolean('euler_at_final', false);
-    const finalSigmas = read.oneOf('final_sigmas_type', ['zero', 'sigma_min'], 'zero');
-    this.finalSigmaIsZero = finalSigmas === 'zero';
-    const lastTimestep = lastUsableTimestep(cumprod, read.optionalNumber('lambda_min_clipped') ?? -Infinity);
-    this.maxSteps = training.numTrainTimesteps;
-    this.request = {
-      spacing: read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'linspace'),
-      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
+    const {
+      read,
+      training,
       sigmaTable: table,
-      lastTimestep,
-      // The name decides Karras sigmas; the bounds are the training table's (diffusers' DPM class
-      // takes no sigma_min / sigma_max).
-      karras:
-        name === 'dpmpp_2m_karras'
-          ? { sigmaMin: null, sigmaMax: null, roundTimesteps: training.betaSchedule !== 'squaredcos_cap_v2' }
-          : null,
-      finalSigma: () => (this.finalSigmaIsZero ? 0 : (table[0] ?? 0)),
-    };
+      predictionType,
+    } = readSchedulerBasis(config, name, {
+      zeroSnrRescale: true,
+      unsupported: {
+        thresholding: false,
+        variance_type: undefined,
+        ...UNSUPPORTED_SIGMA_SPACINGS,
+        use_lu_lambdas: false,
+        use_flow_sigmas: false,
+        use_dynamic_shifting: false,
+      },
+      predictionTypes: PREDICTION_TYPES,
+    });
+    // The clipped range is measured on the alpha bars the sigma table was made from.
+    const cumprod = alphasCumprodForSigmas(trainingBetas(training), training.rescaleBetasZeroSnr);
+    const solverType = read.oneOf('solver_type', ['midpoint', 'heun'], 'midpoint');
+    const lowerOrderFinal = read.boolean('lower_order_final', true);
+    const eulerAtFinal = read.boolean('euler_at_final', false);
+    const finalSigmaIsZero = read.oneOf('final_sigmas_type', ['zero', 'sigma_min'], 'zero') === 'zero';
+    const lastTimestep = lastUsableTimestep(cumprod, read.optionalNumber('lambda_min_clipped') ?? -Infinity);
+    super(
+      {
+        ...read.spacing('linspace'),
+        sigmaTable: table,
+        lastTimestep,
+        // The name decides Karras sigmas; the bounds are the training table's (diffusers' DPM class
+        // takes no sigma_min / sigma_max).
+        karras:
+          name === 'dpmpp_2m_karras'
+            ? {
+                sigmaMin: null,
+                sigmaMax: null,
+                roundTimesteps: training.betaSchedule !== 'squaredcos_cap_v2',
+              }
+            : null,
+        finalSigma: () => (finalSigmaIsZero ? 0 : (table[0] ?? 0)),
+      },
+      training.numTrainTimesteps,
+    );
+    this.name = name;
+    this.predictionType = predictionType;
+    this.solverType = solverType;
+    this.lowerOrderFinal = lowerOrderFinal;
+    this.eulerAtFinal = eulerAtFinal;
+    this.finalSigmaIsZero = finalSigmaIsZero;
   }
 
-  setTimesteps(numInferenceSteps: number): void {
-    validateStepCount(this.name, numInferenceSteps, this.maxSteps, 'num_train_timesteps');
-    const { timesteps, sigmas } = buildMultistepSchedule({ ...this.request, steps: numInferenceSteps });
-    this.schedule = timesteps;
-    this.sigmas = sigmas;
-    this.stepIndex = null;
+  protected restart(): void {
     this.lowerOrderSteps = 0;
   }
 

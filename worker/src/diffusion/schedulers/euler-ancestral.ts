@@ -3,50 +3,28 @@
  * then fresh noise of `sigma_up` so the sample lands on the next sigma's marginal. Every step draws
  * one noise array from the rng (also the last, where `sigma_up` is 0), as the reference does.
  */
-import { drawNoise, requireSameLength, validateStepCount } from './common.js';
-import { ConfigReader, TIMESTEP_SPACINGS } from './config.js';
+import { drawNoise, requireSameLength } from './common.js';
+import { readSchedulerBasis } from './config.js';
 import { f32 } from './numeric.js';
-import {
-  SigmaScheduler,
-  buildSigmaSchedule,
-  predictOriginal,
-  velocityScale,
-  type SigmaScheduleRequest,
-} from './sigma-schedule.js';
-import { alphasCumprodForSigmas, sigmaTable, trainingBetas } from './training-schedule.js';
+import { SigmaScheduler, predictOriginal, velocityScale } from './sigma-schedule.js';
 import type { NoiseSource, SchedulerConfig, StepResult } from './types.js';
 
 export class EulerAncestralScheduler extends SigmaScheduler {
   readonly name = 'euler_a';
   private readonly predictionType: 'epsilon' | 'v_prediction';
-  private readonly request: Omit<SigmaScheduleRequest, 'steps'>;
 
   constructor(config: SchedulerConfig) {
-    const read = new ConfigReader(config, 'euler_a');
-    const training = read.trainingSchedule({
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      supportsZeroSnrRescale: true,
-    });
-    const table = sigmaTable(alphasCumprodForSigmas(trainingBetas(training), training.rescaleBetasZeroSnr));
-    const spacing = read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
-    super(table, spacing);
-    // diffusers has no sample prediction for this scheduler.
-    this.predictionType = read.oneOf('prediction_type', ['epsilon', 'v_prediction'], 'epsilon');
-    this.request = {
-      spacing,
-      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
+    const {
+      read,
       sigmaTable: table,
-      karras: null,
-      finalSigma: 0,
-    };
-  }
-
-  setTimesteps(numInferenceSteps: number): void {
-    validateStepCount(this.name, numInferenceSteps, this.sigmaTable.length, 'num_train_timesteps');
-    const { timesteps, sigmas } = buildSigmaSchedule({ ...this.request, steps: numInferenceSteps });
-    this.useSchedule(timesteps, sigmas);
+      predictionType,
+    } = readSchedulerBasis(config, 'euler_a', {
+      zeroSnrRescale: true,
+      // diffusers has no sample prediction for this scheduler.
+      predictionTypes: ['epsilon', 'v_prediction'],
+    });
+    super({ ...read.spacing('linspace'), sigmaTable: table, karras: null, finalSigma: 0 });
+    this.predictionType = predictionType;
   }
 
   step(modelOutput: Float32Array, t: number, sample: Float32Array, rng?: NoiseSource): StepResult {

@@ -3,45 +3,35 @@
  * first-order step of the probability-flow ODE in sigma per UNet call. Defaults to linspace
  * spacing, so the SD 1.5 config (which names no spacing) starts at sigma_max = 14.6146.
  */
-import { requireSameLength, validateStepCount } from './common.js';
-import { ConfigReader, PREDICTION_TYPES, TIMESTEP_SPACINGS, type PredictionType } from './config.js';
-import { f32 } from './numeric.js';
+import { requireSameLength } from './common.js';
 import {
-  SigmaScheduler,
-  buildSigmaSchedule,
-  predictOriginal,
-  velocityScale,
-  type SigmaScheduleRequest,
-} from './sigma-schedule.js';
-import { alphasCumprodForSigmas, sigmaTable, trainingBetas } from './training-schedule.js';
+  PREDICTION_TYPES,
+  UNSUPPORTED_SIGMA_SPACINGS,
+  readSchedulerBasis,
+  type PredictionType,
+} from './config.js';
+import { f32 } from './numeric.js';
+import { SigmaScheduler, predictOriginal, velocityScale } from './sigma-schedule.js';
 import type { SchedulerConfig, StepResult } from './types.js';
 
 export class EulerScheduler extends SigmaScheduler {
   readonly name = 'euler';
   private readonly predictionType: PredictionType;
-  private readonly request: Omit<SigmaScheduleRequest, 'steps'>;
 
   constructor(config: SchedulerConfig) {
-    const read = new ConfigReader(config, 'euler');
-    const training = read.trainingSchedule({
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      supportsZeroSnrRescale: true,
+    const {
+      read,
+      sigmaTable: table,
+      predictionType,
+    } = readSchedulerBasis(config, 'euler', {
+      zeroSnrRescale: true,
+      unsupported: { interpolation_type: 'linear', timestep_type: 'discrete', ...UNSUPPORTED_SIGMA_SPACINGS },
+      predictionTypes: PREDICTION_TYPES,
     });
-    read.unsupported('interpolation_type', 'linear');
-    read.unsupported('timestep_type', 'discrete');
-    read.unsupported('use_exponential_sigmas', false);
-    read.unsupported('use_beta_sigmas', false);
-    const table = sigmaTable(alphasCumprodForSigmas(trainingBetas(training), training.rescaleBetasZeroSnr));
-    const spacing = read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
-    super(table, spacing);
-    this.predictionType = read.oneOf('prediction_type', PREDICTION_TYPES, 'epsilon');
     const karras = read.boolean('use_karras_sigmas', false);
     const finalSigmas = read.oneOf('final_sigmas_type', ['zero', 'sigma_min'], 'zero');
-    this.request = {
-      spacing,
-      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
+    super({
+      ...read.spacing('linspace'),
       sigmaTable: table,
       karras: karras
         ? {
@@ -50,13 +40,8 @@ export class EulerScheduler extends SigmaScheduler {
           }
         : null,
       finalSigma: finalSigmas === 'zero' ? 0 : (table[0] ?? 0),
-    };
-  }
-
-  setTimesteps(numInferenceSteps: number): void {
-    validateStepCount(this.name, numInferenceSteps, this.sigmaTable.length, 'num_train_timesteps');
-    const { timesteps, sigmas } = buildSigmaSchedule({ ...this.request, steps: numInferenceSteps });
-    this.useSchedule(timesteps, sigmas);
+    });
+    this.predictionType = predictionType;
   }
 
   step(modelOutput: Float32Array, t: number, sample: Float32Array): StepResult {

@@ -4,17 +4,15 @@
  * corrector. Every timestep but the first is listed twice; the very last step is a plain Euler step
  * to sigma 0. The scheduler remembers the predictor's derivative between the two calls.
  */
-import { buffer, requireSameLength, validateStepCount } from './common.js';
-import { ConfigReader, PREDICTION_TYPES, TIMESTEP_SPACINGS, type PredictionType } from './config.js';
-import { f32 } from './numeric.js';
+import { buffer, requireSameLength } from './common.js';
 import {
-  SigmaScheduler,
-  buildSigmaSchedule,
-  predictOriginal,
-  velocityScale,
-  type SigmaScheduleRequest,
-} from './sigma-schedule.js';
-import { alphasCumprod, sigmaTable, trainingBetas } from './training-schedule.js';
+  PREDICTION_TYPES,
+  UNSUPPORTED_SIGMA_SPACINGS,
+  readSchedulerBasis,
+  type PredictionType,
+} from './config.js';
+import { f32 } from './numeric.js';
+import { SigmaScheduler, predictOriginal, velocityScale } from './sigma-schedule.js';
 import type { SchedulerConfig, StepResult } from './types.js';
 
 /** [a, b, b, c, c, ..., z, z]: each entry after the first twice. */
@@ -26,43 +24,37 @@ export class HeunScheduler extends SigmaScheduler {
   readonly name = 'heun';
   private readonly predictionType: PredictionType;
   private readonly clipSampleRange: number | null;
-  private readonly request: Omit<SigmaScheduleRequest, 'steps'>;
   /** Set between the predictor and the corrector call of one step. */
   private pending: { derivative: Float32Array; sample: Float32Array; dt: number } | null = null;
   private spareDerivative: Float32Array | null = null;
   private spareSample: Float32Array | null = null;
 
   constructor(config: SchedulerConfig) {
-    const read = new ConfigReader(config, 'heun');
-    const training = read.trainingSchedule({
-      betaStart: 0.00085,
-      betaEnd: 0.012,
-      betaSchedule: 'linear',
-      supportsZeroSnrRescale: false,
+    const {
+      read,
+      sigmaTable: table,
+      predictionType,
+    } = readSchedulerBasis(config, 'heun', {
+      training: { betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'linear' },
+      zeroSnrRescale: false,
+      unsupported: UNSUPPORTED_SIGMA_SPACINGS,
+      predictionTypes: PREDICTION_TYPES,
     });
-    read.unsupported('use_exponential_sigmas', false);
-    read.unsupported('use_beta_sigmas', false);
-    const table = sigmaTable(alphasCumprod(trainingBetas(training)));
-    const spacing = read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
-    super(table, spacing);
-    this.predictionType = read.oneOf('prediction_type', PREDICTION_TYPES, 'epsilon');
-    const clipRange = read.number('clip_sample_range', 1, { min: 0 });
-    this.clipSampleRange = read.boolean('clip_sample', false) ? clipRange : null;
-    this.request = {
-      spacing,
-      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
+    super({
+      ...read.spacing('linspace'),
       sigmaTable: table,
       karras: read.boolean('use_karras_sigmas', false) ? { sigmaMin: null, sigmaMax: null } : null,
       finalSigma: 0,
-    };
+    });
+    this.predictionType = predictionType;
+    const clipRange = read.number('clip_sample_range', 1, { min: 0 });
+    this.clipSampleRange = read.boolean('clip_sample', false) ? clipRange : null;
   }
 
-  setTimesteps(numInferenceSteps: number): void {
-    validateStepCount(this.name, numInferenceSteps, this.sigmaTable.length, 'num_train_timesteps');
-    const { timesteps, sigmas } = buildSigmaSchedule({ ...this.request, steps: numInferenceSteps });
+  protected override useSchedule(timesteps: number[], sigmas: Float32Array): void {
     // timesteps [t0, t1, t1, ..., tn, tn] and sigmas [s0, s1, s1, ..., sn, sn, 0].
     const withoutFinal = Array.from(sigmas.subarray(0, -1));
-    this.useSchedule(repeatAfterFirst(timesteps), Float32Array.from([...repeatAfterFirst(withoutFinal), 0]));
+    super.useSchedule(repeatAfterFirst(timesteps), Float32Array.from([...repeatAfterFirst(withoutFinal), 0]));
     this.releasePending();
   }
 

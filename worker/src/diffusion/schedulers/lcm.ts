@@ -12,10 +12,9 @@ import {
   requireSameLength,
   validateStepCount,
 } from './common.js';
-import { ConfigReader, PREDICTION_TYPES, type PredictionType } from './config.js';
+import { PREDICTION_TYPES, readSchedulerBasis, type PredictionType } from './config.js';
 import { addNoiseDdpm, alphaBarAt } from './ddpm-noise.js';
 import { f32, numpyLinspace } from './numeric.js';
-import { alphasCumprod, trainingBetas } from './training-schedule.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './types.js';
 
 const SIGMA_DATA = 0.5;
@@ -33,17 +32,15 @@ export class LcmScheduler implements Scheduler {
   private stepIndex: number | null = null;
 
   constructor(config: SchedulerConfig) {
-    const read = new ConfigReader(config, 'lcm');
-    const training = read.trainingSchedule({
-      betaStart: 0.00085,
-      betaEnd: 0.012,
-      betaSchedule: 'scaled_linear',
-      supportsZeroSnrRescale: true,
+    const { read, training, alphasCumprod, predictionType } = readSchedulerBasis(config, 'lcm', {
+      training: { betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear' },
+      zeroSnrRescale: true,
+      unsupported: { thresholding: false },
+      predictionTypes: PREDICTION_TYPES,
     });
-    read.unsupported('thresholding', false);
-    this.alphasCumprod = alphasCumprod(trainingBetas(training));
+    this.alphasCumprod = alphasCumprod;
     this.finalAlphaCumprod = read.boolean('set_alpha_to_one', true) ? 1 : (this.alphasCumprod[0] ?? 1);
-    this.predictionType = read.oneOf('prediction_type', PREDICTION_TYPES, 'epsilon');
+    this.predictionType = predictionType;
     const clipRange = read.number('clip_sample_range', 1, { min: 0 });
     this.clipSampleRange = read.boolean('clip_sample', false) ? clipRange : null;
     this.originalSteps = read.number('original_inference_steps', 50, {

@@ -3,16 +3,14 @@
  * sigma. Each coefficient is the integral over the step of a Lagrange basis polynomial through the
  * last sigmas; diffusers integrates numerically (scipy quad), this integrates the polynomial exactly.
  */
-import { buffer, requireSameLength, validateStepCount } from './common.js';
-import { ConfigReader, PREDICTION_TYPES, TIMESTEP_SPACINGS, type PredictionType } from './config.js';
+import { buffer, requireSameLength } from './common.js';
 import {
-  SigmaScheduler,
-  buildSigmaSchedule,
-  predictOriginal,
-  velocityScale,
-  type SigmaScheduleRequest,
-} from './sigma-schedule.js';
-import { alphasCumprod, sigmaTable, trainingBetas } from './training-schedule.js';
+  PREDICTION_TYPES,
+  UNSUPPORTED_SIGMA_SPACINGS,
+  readSchedulerBasis,
+  type PredictionType,
+} from './config.js';
+import { SigmaScheduler, predictOriginal, velocityScale } from './sigma-schedule.js';
 import type { SchedulerConfig, StepResult } from './types.js';
 
 const LMS_ORDER = 4;
@@ -48,39 +46,32 @@ export function lmsCoefficients(sigmas: ArrayLike<number>, t: number, order: num
 export class LmsScheduler extends SigmaScheduler {
   readonly name = 'lms';
   private readonly predictionType: PredictionType;
-  private readonly request: Omit<SigmaScheduleRequest, 'steps'>;
   /** Derivatives of the last steps, newest last, in buffers this scheduler owns. */
   private derivatives: Float32Array[] = [];
   private spare: Float32Array[] = [];
 
   constructor(config: SchedulerConfig) {
-    const read = new ConfigReader(config, 'lms');
-    const training = read.trainingSchedule({
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      supportsZeroSnrRescale: false,
+    const {
+      read,
+      sigmaTable: table,
+      predictionType,
+    } = readSchedulerBasis(config, 'lms', {
+      zeroSnrRescale: false,
+      unsupported: UNSUPPORTED_SIGMA_SPACINGS,
+      predictionTypes: PREDICTION_TYPES,
     });
-    read.unsupported('use_exponential_sigmas', false);
-    read.unsupported('use_beta_sigmas', false);
-    const table = sigmaTable(alphasCumprod(trainingBetas(training)));
-    const spacing = read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
-    super(table, spacing);
-    this.predictionType = read.oneOf('prediction_type', PREDICTION_TYPES, 'epsilon');
-    this.request = {
-      spacing,
-      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
+    super({
+      ...read.spacing('linspace'),
       sigmaTable: table,
       // LMS takes the Karras bounds from its own schedule, never from the config.
       karras: read.boolean('use_karras_sigmas', false) ? { sigmaMin: null, sigmaMax: null } : null,
       finalSigma: 0,
-    };
+    });
+    this.predictionType = predictionType;
   }
 
-  setTimesteps(numInferenceSteps: number): void {
-    validateStepCount(this.name, numInferenceSteps, this.sigmaTable.length, 'num_train_timesteps');
-    const { timesteps, sigmas } = buildSigmaSchedule({ ...this.request, steps: numInferenceSteps });
-    this.useSchedule(timesteps, sigmas);
+  protected override useSchedule(timesteps: number[], sigmas: Float32Array): void {
+    super.useSchedule(timesteps, sigmas);
     this.spare.push(...this.derivatives);
     this.derivatives = [];
   }

@@ -5,7 +5,7 @@
  * integer timesteps, or Karras sigmas mapped back to rounded timesteps.
  */
 import type { SchedulerName } from '@sdbot/shared';
-import { indexForTimestep, notReady, pastTheEnd, requireSameLength } from './common.js';
+import { indexForTimestep, notReady, pastTheEnd, requireSameLength, validateStepCount } from './common.js';
 import type { PredictionType, TimestepSpacing } from './config.js';
 import { f32, interpolateTable, roundHalfEven } from './numeric.js';
 import { karrasSigmas, logSigmaTable, sigmaToTimestep } from './sigma-schedule.js';
@@ -79,8 +79,9 @@ export function dataPrediction(
 }
 
 /**
- * Schedule, step index (from the first timestep seen; a timestep missing from the schedule means
- * the last step, as in diffusers) and the identity input scaling of the multistep solvers.
+ * Schedule (built from the request each run), step index (from the first timestep seen; a timestep
+ * missing from the schedule means the last step, as in diffusers) and the identity input scaling of
+ * the multistep solvers.
  */
 export abstract class MultistepScheduler implements Scheduler {
   abstract readonly name: SchedulerName;
@@ -89,12 +90,29 @@ export abstract class MultistepScheduler implements Scheduler {
   protected sigmas: Float32Array | null = null;
   protected stepIndex: number | null = null;
 
-  abstract setTimesteps(numInferenceSteps: number): void;
+  protected constructor(
+    private readonly request: Omit<MultistepScheduleRequest, 'steps'>,
+    /** num_train_timesteps: the most steps a run may take. */
+    private readonly maxSteps: number,
+  ) {}
+
   abstract step(modelOutput: Float32Array, t: number, sample: Float32Array, rng?: NoiseSource): StepResult;
 
   get timesteps(): number[] {
     return this.schedule;
   }
+
+  setTimesteps(numInferenceSteps: number): void {
+    validateStepCount(this.name, numInferenceSteps, this.maxSteps, 'num_train_timesteps');
+    const { timesteps, sigmas } = buildMultistepSchedule({ ...this.request, steps: numInferenceSteps });
+    this.schedule = timesteps;
+    this.sigmas = sigmas;
+    this.stepIndex = null;
+    this.restart();
+  }
+
+  /** Drops what the solver remembers of the previous run's steps. */
+  protected abstract restart(): void;
 
   protected currentIndex(t: number): { index: number; sigmas: Float32Array } {
     if (this.sigmas === null) throw notReady(this.name, 'step');

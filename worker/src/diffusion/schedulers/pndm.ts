@@ -6,10 +6,9 @@
  */
 import { buffer, notReady, requireSameLength, validateStepCount } from './common.js';
 import { addNoiseDdpm, alphaBarAt } from './ddpm-noise.js';
-import { ConfigReader, TIMESTEP_SPACINGS, type TimestepSpacing } from './config.js';
+import { readSchedulerBasis, type TimestepSpacing } from './config.js';
 import { f32 } from './numeric.js';
 import { discreteTimesteps } from './spacing.js';
-import { alphasCumprod, trainingBetas } from './training-schedule.js';
 import type { Scheduler, SchedulerConfig, StepResult } from './types.js';
 
 const PNDM_ORDER = 4;
@@ -44,22 +43,20 @@ export class PndmScheduler implements Scheduler {
   private scratch: Float32Array | null = null;
 
   constructor(config: SchedulerConfig) {
-    const read = new ConfigReader(config, 'pndm');
-    const training = read.trainingSchedule({
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      supportsZeroSnrRescale: false,
+    const { read, training, alphasCumprod, predictionType } = readSchedulerBasis(config, 'pndm', {
+      zeroSnrRescale: false,
+      predictionTypes: ['epsilon', 'v_prediction'],
     });
+    const { spacing, stepsOffset } = read.spacing('leading');
     this.settings = {
       numTrainTimesteps: training.numTrainTimesteps,
       skipPrkSteps: read.boolean('skip_prk_steps', false),
       setAlphaToOne: read.boolean('set_alpha_to_one', false),
-      predictionType: read.oneOf('prediction_type', ['epsilon', 'v_prediction'], 'epsilon'),
-      timestepSpacing: read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'leading'),
-      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
+      predictionType,
+      timestepSpacing: spacing,
+      stepsOffset,
     };
-    this.alphasCumprod = alphasCumprod(trainingBetas(training));
+    this.alphasCumprod = alphasCumprod;
     this.finalAlphaCumprod = this.settings.setAlphaToOne ? 1 : (this.alphasCumprod[0] ?? 1);
   }
 

@@ -5,7 +5,7 @@
  * `index_for_timestep`, so a loop may start anywhere in the schedule.
  */
 import type { SchedulerName } from '@sdbot/shared';
-import { indexForTimestep, notReady, pastTheEnd, requireSameLength } from './common.js';
+import { indexForTimestep, notReady, pastTheEnd, requireSameLength, validateStepCount } from './common.js';
 import type { TimestepSpacing } from './config.js';
 import { f32, interpolateTable, numpyLinspace } from './numeric.js';
 import { continuousTimesteps } from './spacing.js';
@@ -92,34 +92,41 @@ export function velocityScale(sigma: number): { output: number; sample: number }
 }
 
 /**
- * Common state of the sigma schedulers: the schedule, the step index (found from the first timestep
- * seen, advanced by each step) and the scaling and noising that depend only on sigma.
+ * Common state of the sigma schedulers: the schedule (built from the request each run), the step
+ * index (found from the first timestep seen, advanced by each step) and the scaling and noising
+ * that depend only on sigma.
  */
 export abstract class SigmaScheduler implements Scheduler {
   abstract readonly name: SchedulerName;
   protected schedule: number[] = [];
   protected sigmas: Float32Array | null = null;
   protected stepIndex: number | null = null;
+  protected readonly sigmaTable: Float32Array;
 
-  protected constructor(
-    protected readonly sigmaTable: Float32Array,
-    /** "leading" spacing starts below the top of the table, so the initial noise gets the +1 variance. */
-    private readonly spacing: TimestepSpacing,
-  ) {}
+  protected constructor(private readonly request: Omit<SigmaScheduleRequest, 'steps'>) {
+    this.sigmaTable = request.sigmaTable;
+  }
 
-  abstract setTimesteps(numInferenceSteps: number): void;
   abstract step(modelOutput: Float32Array, t: number, sample: Float32Array, rng?: NoiseSource): StepResult;
 
   get timesteps(): number[] {
     return this.schedule;
   }
 
+  /** "leading" spacing starts below the top of the table, so the initial noise gets the +1 variance. */
   get initNoiseSigma(): number {
     let max = 0;
     for (const sigma of this.sigmas ?? this.sigmaTable) max = Math.max(max, sigma);
-    return this.spacing === 'leading' ? f32(Math.sqrt(f32(f32(max * max) + 1))) : max;
+    return this.request.spacing === 'leading' ? f32(Math.sqrt(f32(f32(max * max) + 1))) : max;
   }
 
+  setTimesteps(numInferenceSteps: number): void {
+    validateStepCount(this.name, numInferenceSteps, this.sigmaTable.length, 'num_train_timesteps');
+    const { timesteps, sigmas } = buildSigmaSchedule({ ...this.request, steps: numInferenceSteps });
+    this.useSchedule(timesteps, sigmas);
+  }
+
+  /** Starts a run on this schedule; schedulers that keep history across steps drop it here. */
   protected useSchedule(timesteps: number[], sigmas: Float32Array): void {
     this.schedule = timesteps;
     this.sigmas = sigmas;

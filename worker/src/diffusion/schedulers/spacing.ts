@@ -20,8 +20,12 @@ function leading(count: number, ratio: number, stepsOffset: number): number[] {
   return Array.from({ length: count }, (_, i) => (count - 1 - i) * ratio + stepsOffset);
 }
 
-/** Integer timesteps of the DDPM-type schedulers (DDIM, PNDM). */
-export function discreteTimesteps(
+/**
+ * A descending schedule of `steps` timesteps from the training range; `linspaceValue` turns the
+ * evenly spaced float positions of linspace spacing into timesteps.
+ */
+function spacedTimesteps(
+  linspaceValue: (position: number) => number,
   spacing: TimestepSpacing,
   steps: number,
   trainSteps: number,
@@ -29,10 +33,20 @@ export function discreteTimesteps(
 ): number[] {
   if (spacing === 'linspace')
     return numpyLinspace(0, trainSteps - 1, steps)
-      .map(roundHalfEven)
+      .map(linspaceValue)
       .reverse();
   if (spacing === 'leading') return leading(steps, Math.floor(trainSteps / steps), stepsOffset);
   return trailing(trainSteps, trainSteps / steps);
+}
+
+/** Integer timesteps of the DDPM-type schedulers (DDIM, PNDM). */
+export function discreteTimesteps(
+  spacing: TimestepSpacing,
+  steps: number,
+  trainSteps: number,
+  stepsOffset: number,
+): number[] {
+  return spacedTimesteps(roundHalfEven, spacing, steps, trainSteps, stepsOffset);
 }
 
 /**
@@ -45,12 +59,7 @@ export function continuousTimesteps(
   trainSteps: number,
   stepsOffset: number,
 ): number[] {
-  if (spacing === 'linspace')
-    return numpyLinspace(0, trainSteps - 1, steps)
-      .map(f32)
-      .reverse();
-  if (spacing === 'leading') return leading(steps, Math.floor(trainSteps / steps), stepsOffset);
-  return trailing(trainSteps, trainSteps / steps);
+  return spacedTimesteps(f32, spacing, steps, trainSteps, stepsOffset);
 }
 
 /**

@@ -4,18 +4,15 @@
  * so it costs no extra UNet call. Defaults: bh2, solver_order 2, data prediction (predict_x0),
  * lower-order final steps.
  */
-import { buffer, requireSameLength, validateStepCount } from './common.js';
-import { ConfigReader, PREDICTION_TYPES, TIMESTEP_SPACINGS, type PredictionType } from './config.js';
+import { buffer, requireSameLength } from './common.js';
 import {
-  MultistepScheduler,
-  buildMultistepSchedule,
-  dataPrediction,
-  lambdaOf,
-  vpCoefficients,
-  type MultistepScheduleRequest,
-} from './multistep.js';
+  PREDICTION_TYPES,
+  UNSUPPORTED_SIGMA_SPACINGS,
+  readSchedulerBasis,
+  type PredictionType,
+} from './config.js';
+import { MultistepScheduler, dataPrediction, lambdaOf, vpCoefficients } from './multistep.js';
 import { solveLinearSystem } from './numeric.js';
-import { alphasCumprodForSigmas, sigmaTable, trainingBetas } from './training-schedule.js';
 import type { SchedulerConfig, StepResult } from './types.js';
 
 /**
@@ -40,8 +37,6 @@ export class UniPcScheduler extends MultistepScheduler {
   private readonly bh2: boolean;
   private readonly lowerOrderFinal: boolean;
   private readonly disableCorrector: readonly number[];
-  private readonly request: Omit<MultistepScheduleRequest, 'steps'>;
-  private readonly maxSteps: number;
 
   /** Converted outputs (x0, or eps without predict_x0) of the last steps, newest last. */
   private outputs: Float32Array[] = [];
@@ -53,55 +48,57 @@ export class UniPcScheduler extends MultistepScheduler {
   private lastOrder = 1;
 
   constructor(config: SchedulerConfig) {
-    super();
-    const read = new ConfigReader(config, 'unipc');
-    const training = read.trainingSchedule({
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      supportsZeroSnrRescale: true,
+    const {
+      read,
+      training,
+      sigmaTable: table,
+      predictionType,
+    } = readSchedulerBasis(config, 'unipc', {
+      zeroSnrRescale: true,
+      unsupported: {
+        thresholding: false,
+        solver_p: undefined,
+        ...UNSUPPORTED_SIGMA_SPACINGS,
+        use_flow_sigmas: false,
+        use_dynamic_shifting: false,
+      },
+      predictionTypes: PREDICTION_TYPES,
     });
-    read.unsupported('thresholding', false);
-    read.unsupported('solver_p', undefined);
-    read.unsupported('use_exponential_sigmas', false);
-    read.unsupported('use_beta_sigmas', false);
-    read.unsupported('use_flow_sigmas', false);
-    read.unsupported('use_dynamic_shifting', false);
-    const table = sigmaTable(alphasCumprodForSigmas(trainingBetas(training), training.rescaleBetasZeroSnr));
-    this.predictionType = read.oneOf('prediction_type', PREDICTION_TYPES, 'epsilon');
-    this.predictX0 = read.boolean('predict_x0', true);
-    this.solverOrder = read.number('solver_order', 2, { integer: true, min: 1, max: 3 });
+    const predictX0 = read.boolean('predict_x0', true);
+    const solverOrder = read.number('solver_order', 2, { integer: true, min: 1, max: 3 });
     // diffusers maps the DPM-Solver names (midpoint, heun, logrho) to bh2.
-    this.bh2 = read.oneOf('solver_type', ['bh1', 'bh2', 'midpoint', 'heun', 'logrho'], 'bh2') !== 'bh1';
-    this.lowerOrderFinal = read.boolean('lower_order_final', true);
-    const disabled = read.numberListOrNull('disable_corrector') ?? [];
-    this.disableCorrector = disabled;
+    const bh2 = read.oneOf('solver_type', ['bh1', 'bh2', 'midpoint', 'heun', 'logrho'], 'bh2') !== 'bh1';
+    const lowerOrderFinal = read.boolean('lower_order_final', true);
+    const disableCorrector = read.numberListOrNull('disable_corrector') ?? [];
     const karras = read.boolean('use_karras_sigmas', false);
     const finalSigmas = read.oneOf('final_sigmas_type', ['zero', 'sigma_min'], 'zero');
-    this.maxSteps = training.numTrainTimesteps;
-    this.request = {
-      spacing: read.oneOf('timestep_spacing', TIMESTEP_SPACINGS, 'linspace'),
-      stepsOffset: read.number('steps_offset', 0, { integer: true, min: 0 }),
-      sigmaTable: table,
-      lastTimestep: training.numTrainTimesteps,
-      karras: karras
-        ? {
-            sigmaMin: read.optionalNumber('sigma_min', { min: 0 }),
-            sigmaMax: read.optionalNumber('sigma_max', { min: 0 }),
-            roundTimesteps: true,
-          }
-        : null,
-      // With Karras sigmas the "sigma_min" final sigma is the schedule's own last one.
-      finalSigma: (sigmas) => (finalSigmas === 'zero' ? 0 : karras ? (sigmas.at(-1) ?? 0) : (table[0] ?? 0)),
-    };
+    super(
+      {
+        ...read.spacing('linspace'),
+        sigmaTable: table,
+        lastTimestep: training.numTrainTimesteps,
+        karras: karras
+          ? {
+              sigmaMin: read.optionalNumber('sigma_min', { min: 0 }),
+              sigmaMax: read.optionalNumber('sigma_max', { min: 0 }),
+              roundTimesteps: true,
+            }
+          : null,
+        // With Karras sigmas the "sigma_min" final sigma is the schedule's own last one.
+        finalSigma: (sigmas) =>
+          finalSigmas === 'zero' ? 0 : karras ? (sigmas.at(-1) ?? 0) : (table[0] ?? 0),
+      },
+      training.numTrainTimesteps,
+    );
+    this.predictionType = predictionType;
+    this.predictX0 = predictX0;
+    this.solverOrder = solverOrder;
+    this.bh2 = bh2;
+    this.lowerOrderFinal = lowerOrderFinal;
+    this.disableCorrector = disableCorrector;
   }
 
-  setTimesteps(numInferenceSteps: number): void {
-    validateStepCount(this.name, numInferenceSteps, this.maxSteps, 'num_train_timesteps');
-    const { timesteps, sigmas } = buildMultistepSchedule({ ...this.request, steps: numInferenceSteps });
-    this.schedule = timesteps;
-    this.sigmas = sigmas;
-    this.stepIndex = null;
+  protected restart(): void {
     this.lowerOrderSteps = 0;
     this.hasLastSample = false;
     this.spareOutput ??= this.outputs[0] ?? null;
