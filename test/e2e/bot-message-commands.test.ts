@@ -195,6 +195,26 @@ describe.skipIf(!hasNats)(`message commands on images${hasNats ? '' : ' (skipped
     expect(await privateAnswer(world, submit)).toBe(expected);
   });
 
+  it('"Vary this image" tells a member banned from creating images before opening the form', async () => {
+    const ban = await world.emulator.sendCommand({
+      name: 'settings',
+      subcommandGroup: 'banned-users',
+      subcommand: 'add',
+      options: { user: world.emulator.user('bob').id },
+      memberPermissions: [...ADMIN],
+    });
+    expect(await privateAnswer(world, ban)).not.toMatch(/wrong|must/);
+    const opened = await world.emulator.sendMessageCommand({
+      name: 'Vary this image',
+      message: workerPng,
+      user: 'bob',
+    });
+    expect(await privateAnswer(world, opened)).toBe('You may not create images in this server.');
+    expect(opened.modal).toBeUndefined();
+    const imagine = await world.imagine({ prompt: 'anything' }, { user: 'bob' });
+    expect(await privateAnswer(world, imagine)).toBe('You may not create images in this server.');
+  });
+
   it('"Vary this image" on a message without an image says so', async () => {
     const text = world.emulator.postUserMessage({ user: 'bob', content: 'no picture here' });
     const opened = await world.emulator.sendMessageCommand({ name: 'Vary this image', message: text });

@@ -19,7 +19,9 @@ import { RequestRefusedError } from '../errors.js';
 import { readEmbeddedParameters } from '../parameters/embedded.js';
 import { parseInfotext, shownParameters, type ShownParameters } from '../parameters/infotext.js';
 import { buildJobRequest, checkImagineInput } from '../prompt/job-request.js';
+import { refuseChannel } from '../requests/policy.js';
 import { requestContext, requestJob } from '../requests/request-job.js';
+import { refuseMember } from '../settings/access.js';
 import type { BotContext } from '../service/context.js';
 import { MAX_IMAGE_BYTES, MAX_INPUT_PIXELS, withSourceImage } from './image-input.js';
 import { answerPrivately, deferPrivately, deferPublicly } from './respond.js';
@@ -133,7 +135,10 @@ export async function handleVaryImage(
   interaction: MessageContextMenuCommandInteraction,
 ): Promise<void> {
   const attachment = firstImageOf(interaction.targetMessage, interaction.commandName);
-  const prompt = await promptOf(ctx, attachment);
+  const [context, prompt] = await Promise.all([requestContext(ctx, interaction), promptOf(ctx, attachment)]);
+  // Who and where are known now: a member who may not create images here is told before typing.
+  refuseMember(context.settings, { userId: context.userId, roleIds: context.roles });
+  refuseChannel(context.settings, context.channel);
   const input = new TextInputBuilder()
     .setCustomId(VARY_PROMPT_FIELD)
     .setStyle(TextInputStyle.Paragraph)
