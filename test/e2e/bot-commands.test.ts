@@ -63,8 +63,8 @@ describe.skipIf(!hasNats)(
 
     it('/settings shows and changes the server settings, and V buttons use the variation strength', async () => {
       expect(await settings('view')).toMatch(/\*\*Settings of this server\*\* \(all the bot's defaults\)/);
-      expect(await settings('set', { key: 'variation-strength', value: '0.3' })).toBe(
-        '`variation-strength` is now 0.3.',
+      expect(await settings('set', { key: 'strong-strength', value: '0.3' })).toBe(
+        '`strong-strength` is now 0.3.',
       );
       expect(await settings('set', { key: 'default-scheduler', value: 'Euler a' })).toBe(
         '`default-scheduler` is now euler_a (Euler a).',
@@ -73,7 +73,7 @@ describe.skipIf(!hasNats)(
         '2 banned words: gore, blood bath',
       );
       const view = await settings('view');
-      expect(view).toContain('`variation-strength`: 0.3');
+      expect(view).toContain('`strong-strength`: 0.3');
       expect(view).toContain('`banned-words`: 2');
       expect(view).toMatch(/last changed <t:\d+:R> by <@\d+>/);
 
@@ -84,8 +84,8 @@ describe.skipIf(!hasNats)(
       const { client } = await world.jobs();
       expect(asGenerationJob((await client.state(jobIdOf(variation)))?.job).strength).toBe(0.3);
 
-      expect(await settings('reset', { key: 'variation-strength' })).toBe(
-        "`variation-strength` is back to the bot's default: 0.6.",
+      expect(await settings('reset', { key: 'strong-strength' })).toBe(
+        "`strong-strength` is back to the bot's default: 0.75.",
       );
       expect(await settings('reset', { key: 'banned-words' })).toBe('No banned words.');
     });

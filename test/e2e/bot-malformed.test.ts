@@ -123,8 +123,8 @@ const REFUSED_BY_SETTINGS: Case[] = [
   settings(
     'a variation strength above 1',
     'set',
-    { key: 'variation-strength', value: '1.5' },
-    /^variation-strength: must be a number in 0\.\.1/,
+    { key: 'strong-strength', value: '1.5' },
+    /^strong-strength: must be a number in 0\.\.1/,
   ),
 ];
 

@@ -83,7 +83,13 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       const u2 = await world.emulator.clickButton({ message: grid, customId: button(grid, 'U2') });
       const upscaled = await u2.waitForOriginal(isResult, 60_000);
       expect(await imageSize(attachmentOf(upscaled))).toEqual({ width: 128, height: 128, format: 'png' });
-      expect(buttonLabels(upscaled)).toEqual(['Upscale again', 'Upscale (Creative)', 'Delete']);
+      expect(buttonLabels(upscaled)).toEqual([
+        'Upscale again',
+        'Upscale (Creative)',
+        'Vary (Subtle)',
+        'Vary (Strong)',
+        'Delete',
+      ]);
       expect(upscaled.content).toContain('upscaled to 128x128');
       expect(upscaled.embeds[0]?.title).toBe('Upscale of image 2');
       expect(readParameters(attachmentOf(upscaled))).toMatch(
@@ -98,7 +104,7 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       const png = attachmentOf(twice);
       expect(await imageSize(png)).toEqual({ width: 256, height: 256, format: 'png' });
       // At the server's 256x256 cap: no Upscale again any more.
-      expect(buttonLabels(twice)).toEqual(['Upscale (Creative)', 'Delete']);
+      expect(buttonLabels(twice)).toEqual(['Upscale (Creative)', 'Vary (Subtle)', 'Vary (Strong)', 'Delete']);
       expect(twice.embeds[0]?.title).toBe('Upscale of image 2');
       const rgb = await readRgbImage(png);
       expect(detectWatermark(rgb.rgb, rgb.width, rgb.height).match).toBe(true);
@@ -123,6 +129,27 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
         seed: 8,
         hires: { upscaler: 'x2', factor: 2 },
       });
+
+      // Vary (Subtle) and (Strong) on the twice-upscaled image: four new drawings at the drawing's
+      // 64x64 from that image, with the prompt of the job that drew it and the server's strengths.
+      for (const [label, strength] of [
+        ['Vary (Subtle)', 0.35],
+        ['Vary (Strong)', 0.75],
+      ] as const) {
+        const click = await world.emulator.clickButton({ message: twice, customId: button(twice, label) });
+        const varied = await click.waitForOriginal(isResult, 60_000);
+        expect(await imageSize(attachmentOf(varied))).toEqual({ width: 128, height: 128, format: 'png' });
+        const variation = (await client.state(upscaledJobId(varied)))?.job;
+        expect(variation).toMatchObject({
+          kind: 'variation',
+          prompt: 'a lighthouse',
+          width: 64,
+          height: 64,
+          count: 4,
+          strength,
+          source: { jobId: upscaledJobId(twice), index: 1 },
+        });
+      }
     });
 
     it('/info lists the upscaler apart from the models', async () => {

@@ -14,6 +14,5 @@ export const exampleRateLimits: RateLimits = {
 export const exampleSettingsDefaults: SettingsDefaults = {
   maxPixels: 1024 * 1024,
   defaultScheduler: 'pndm',
-  variationStrength: 0.6,
   rateLimits: exampleRateLimits,
 };

@@ -8,6 +8,7 @@ import { LOG_EVENTS, deriveJob, isGenerationJob, isTerminalStatus, LIMITS, rando
 import { RequestRefusedError } from '../errors.js';
 import { flaggedIntact } from '../delivery/views.js';
 import type { ButtonAction } from '../render/custom-id.js';
+import { variationStrength } from '../settings/keys.js';
 import type { BotContext } from '../service/context.js';
 import { InteractionReply, tokenExpiry } from '../service/discord.js';
 import { answerPrivately, deferButton, deferPublicly } from './respond.js';
@@ -15,6 +16,7 @@ import { nsfwAllowedHere } from '../requests/policy.js';
 import { requestContext, requestJob } from '../requests/request-job.js';
 import { chosenImage, finishedJob, flaggedNotAllowed, jobState } from './finished-job.js';
 import { creativeUpscale, upscaleAgain, upscaleImage } from './upscale-buttons.js';
+import { varyUpscaled } from './vary-buttons.js';
 
 function canManageMessages(interaction: ButtonInteraction): boolean {
   return interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages) ?? false;
@@ -35,7 +37,7 @@ async function variation(ctx: BotContext, interaction: ButtonInteraction, jobId:
   const draft = deriveJob(job, {
     type: 'variation',
     source: { image: image.image, index, jobId },
-    strength: settings?.variationStrength ?? ctx.config.limits.variationStrength,
+    strength: variationStrength(settings, 'strong'),
     seed: randomSeed(),
     count: Math.min(job.count, settings?.maxCount ?? LIMITS.count.max),
   });
@@ -109,6 +111,12 @@ export async function handleButton(ctx: BotContext, interaction: ButtonInteracti
       return;
     case 'creative':
       await creativeUpscale(ctx, interaction, action.jobId);
+      return;
+    case 'vary-subtle':
+      await varyUpscaled(ctx, interaction, action.jobId, 'subtle');
+      return;
+    case 'vary-strong':
+      await varyUpscaled(ctx, interaction, action.jobId, 'strong');
       return;
     case 'variation':
       await variation(ctx, interaction, action.jobId, action.index);

@@ -17,6 +17,9 @@ export type ButtonAction =
   /** Under an upscaled image: enlarge it again, or redraw it larger (hires fix). */
   | { type: 'upscale-again'; jobId: string }
   | { type: 'creative'; jobId: string }
+  /** Under an upscaled image: four variations of it at the drawing's size, near it or further. */
+  | { type: 'vary-subtle'; jobId: string }
+  | { type: 'vary-strong'; jobId: string }
   | { type: 'delete'; jobId: string }
   | { type: 'cancel'; jobId: string };
 
@@ -28,6 +31,8 @@ const CODES = {
   reroll: 'r',
   'upscale-again': 'ua',
   creative: 'uc',
+  'vary-subtle': 'vs',
+  'vary-strong': 'vg',
   delete: 'd',
   cancel: 'c',
 } as const satisfies Record<ButtonActionType, string>;
@@ -56,7 +61,7 @@ function malformed(reason: string): ParsedCustomId {
 }
 
 function withoutIndex(
-  type: 'reroll' | 'delete' | 'cancel' | 'upscale-again' | 'creative',
+  type: 'reroll' | 'delete' | 'cancel' | 'upscale-again' | 'creative' | 'vary-subtle' | 'vary-strong',
   jobId: string,
   index: string | undefined,
 ): ParsedCustomId {
@@ -95,6 +100,10 @@ export function parseCustomId(customId: string): ParsedCustomId {
       return withoutIndex('upscale-again', jobId, index);
     case CODES.creative:
       return withoutIndex('creative', jobId, index);
+    case CODES['vary-subtle']:
+      return withoutIndex('vary-subtle', jobId, index);
+    case CODES['vary-strong']:
+      return withoutIndex('vary-strong', jobId, index);
     default:
       return malformed(`unknown action "${code}"`);
   }

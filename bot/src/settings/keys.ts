@@ -24,15 +24,23 @@ export interface SettingsDefaults {
   /** Undefined: the first model a worker serves. */
   defaultModel?: string;
   defaultScheduler: SchedulerName;
-  variationStrength: number;
   rateLimits: Config['rateLimits'];
+}
+
+/** img2img strengths of variations when a server sets none: near the image, or further from it. */
+export const VARIATION_DEFAULTS = { subtleStrength: 0.35, strongStrength: 0.75 } as const;
+
+/** The strength of a subtle or strong variation on this server. */
+export function variationStrength(settings: GuildSettings | null, kind: 'subtle' | 'strong'): number {
+  return kind === 'subtle'
+    ? (settings?.subtleStrength ?? VARIATION_DEFAULTS.subtleStrength)
+    : (settings?.strongStrength ?? VARIATION_DEFAULTS.strongStrength);
 }
 
 export function settingsDefaultsFromConfig(config: Config): SettingsDefaults {
   const defaults: SettingsDefaults = {
     maxPixels: config.limits.maxPixels,
     defaultScheduler: config.limits.defaultScheduler,
-    variationStrength: config.limits.variationStrength,
     rateLimits: config.rateLimits,
   };
   if (config.limits.defaultModel !== undefined) defaults.defaultModel = config.limits.defaultModel;
@@ -45,7 +53,8 @@ type TopLevelField =
   | 'maxCount'
   | 'defaultModel'
   | 'defaultScheduler'
-  | 'variationStrength'
+  | 'subtleStrength'
+  | 'strongStrength'
   | 'upscaleFactor'
   | 'upscaleMaxPixels'
   | 'creativeStrength'
@@ -138,12 +147,11 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     (text) => parseSchedulerName(text) ?? text.trim(),
     (defaults) => schedulerText(defaults.defaultScheduler),
   ),
-  topLevel(
-    'variation-strength',
-    'variationStrength',
-    'How far V buttons move from the image (0..1)',
-    numberOrText,
-    (defaults) => String(defaults.variationStrength),
+  topLevel('subtle-strength', 'subtleStrength', 'Vary (Subtle) strength, 0..1', numberOrText, () =>
+    String(VARIATION_DEFAULTS.subtleStrength),
+  ),
+  topLevel('strong-strength', 'strongStrength', 'V1-V4 and Vary (Strong) strength, 0..1', numberOrText, () =>
+    String(VARIATION_DEFAULTS.strongStrength),
   ),
   topLevel('upscale-factor', 'upscaleFactor', 'U and Upscale again enlarge by 2 or 4', numberOrText, () =>
     String(UPSCALE_DEFAULTS.factor),

@@ -1,6 +1,7 @@
 /**
  * The message of an upscaled image (U, Upscale again, Upscale (Creative)): the image alone with
- * Upscale again (while the guild's cap leaves room), Upscale (Creative) and Delete; and the message
+ * Upscale again (while the guild's cap leaves room), Upscale (Creative), Vary (Subtle), Vary
+ * (Strong) and Delete; and the message
  * U posts when no upscaler is online (the image at its size, saying so).
  */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from 'discord.js';
@@ -31,6 +32,14 @@ export function upscaleComponents(jobId: string, { again }: UpscaleButtonsOption
       .setCustomId(encodeCustomId({ type: 'creative', jobId }))
       .setStyle(ButtonStyle.Secondary)
       .setLabel('Upscale (Creative)'),
+    new ButtonBuilder()
+      .setCustomId(encodeCustomId({ type: 'vary-subtle', jobId }))
+      .setStyle(ButtonStyle.Secondary)
+      .setLabel('Vary (Subtle)'),
+    new ButtonBuilder()
+      .setCustomId(encodeCustomId({ type: 'vary-strong', jobId }))
+      .setStyle(ButtonStyle.Secondary)
+      .setLabel('Vary (Strong)'),
     new ButtonBuilder()
       .setCustomId(encodeCustomId({ type: 'delete', jobId }))
       .setStyle(ButtonStyle.Danger)

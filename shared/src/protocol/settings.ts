@@ -37,8 +37,17 @@ export type ChannelDefaults = z.output<typeof channelDefaultsSchema>;
 /** Images per UTC day; a job counts as many images as it draws. */
 const dailyImages = () => integerIn({ min: 1, max: 1_000_000 });
 
-/** A guild's settings in the settings KV bucket, changed with /settings. */
-export const guildSettingsSchema = z.object({
+/**
+ * Settings stored by older versions, read as today's: V buttons' `variationStrength` became the
+ * strength of strong variations.
+ */
+function migrateSettings(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || !('variationStrength' in value)) return value;
+  const { variationStrength, ...rest } = value as Record<string, unknown>;
+  return 'strongStrength' in rest ? rest : { ...rest, strongStrength: variationStrength };
+}
+
+const guildSettingsFields = z.object({
   v: versionField,
   guildId: snowflake(),
   rateLimits: rateLimitOverridesSchema.default({}),
@@ -47,7 +56,10 @@ export const guildSettingsSchema = z.object({
   maxCount: integerIn(LIMITS.count).optional(),
   defaultModel: identifier('model id').optional(),
   defaultScheduler: oneOf(SCHEDULER_NAMES).optional(),
-  variationStrength: numberIn(LIMITS.strength).optional(),
+  /** img2img strength of Vary (Subtle). */
+  subtleStrength: numberIn(LIMITS.strength).optional(),
+  /** img2img strength of V1-V4 and Vary (Strong). */
+  strongStrength: numberIn(LIMITS.strength).optional(),
   /** U and Upscale again: enlarge by this factor (default 2). */
   upscaleFactor: z.union(UPSCALE_FACTORS.map((factor) => z.literal(factor))).optional(),
   /** Largest width x height an upscale may produce (default 2048x2048). */
@@ -79,4 +91,7 @@ export const guildSettingsSchema = z.object({
   updatedAt: timestamp(),
   updatedBy: textUpTo(64, { allowEmpty: false }),
 });
+
+/** A guild's settings in the settings KV bucket, changed with /settings. */
+export const guildSettingsSchema = z.preprocess(migrateSettings, guildSettingsFields);
 export type GuildSettings = z.output<typeof guildSettingsSchema>;

@@ -62,18 +62,21 @@ describe.skipIf(!available)('job kinds through NATS', () => {
     ]);
   });
 
-  it('fails an upscale at once with INVALID_INPUT on a worker that cannot run it', async () => {
+  it('refuses an upscale for a model no upscaler serves, and a worker that cannot run one fails it at once', async () => {
     const { client } = requester;
     const stored = await client.findOutcome(parent.id);
     if (stored?.type !== 'result') throw new Error('the parent has no result');
     const source = { image: stored.images[0]!.image, index: 0, jobId: parent.id };
     const job = client.checkJob(completeJob(deriveJob(parent, { type: 'upscale', source }), identity()));
+    // The requester already refuses: no live worker serves the model as an upscaler.
+    await expect(client.submit(job)).rejects.toMatchObject({ code: 'UNKNOWN_MODEL' });
+    // A job that gets there anyway (an older requester) is failed at once by the worker.
     const outcome = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
-    await client.submit(job);
+    await client.submit(job, { requireServedModel: false });
     expect(await outcome).toMatchObject({
       type: 'failure',
-      code: 'INVALID_INPUT',
-      message: expect.stringContaining('cannot run upscale jobs') as unknown,
+      code: 'UNSUPPORTED_CAPABILITY',
+      message: 'this worker cannot run the job: it lacks upscale',
     });
   });
 });

@@ -65,11 +65,7 @@ describe('guild setting keys', () => {
       '2048x2048',
       { field: 'max-pixels', message: "must be at most 1048576, this bot's limit (got 4194304)" },
     ],
-    [
-      'variation-strength',
-      '1.5',
-      { field: 'variation-strength', message: 'must be a number in 0..1 (got 1.5)' },
-    ],
+    ['strong-strength', '1.5', { field: 'strong-strength', message: 'must be a number in 0..1 (got 1.5)' }],
     [
       'default-model',
       'my model',
@@ -149,7 +145,8 @@ describe('guild setting keys', () => {
       '`max-count`: 4 (bot default)',
       '`default-model`: the first model online (bot default)',
       '`default-scheduler`: pndm (PNDM) (bot default)',
-      '`variation-strength`: 0.6 (bot default)',
+      '`subtle-strength`: 0.35 (bot default)',
+      '`strong-strength`: 0.75 (bot default)',
       '`upscale-factor`: 2 (bot default)',
       '`upscale-max-pixels`: 4194304 (2048x2048) (bot default)',
       '`creative-strength`: 0.35 (bot default)',

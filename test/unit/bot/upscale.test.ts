@@ -50,9 +50,15 @@ describe('upscale buttons', () => {
   const labels = (again: boolean) =>
     upscaleComponents('job-1', { again }).flatMap((row) => row.components.map((button) => button.label));
 
-  it('offer Upscale again while under the cap, Upscale (Creative) and Delete', () => {
-    expect(labels(true)).toEqual(['Upscale again', 'Upscale (Creative)', 'Delete']);
-    expect(labels(false)).toEqual(['Upscale (Creative)', 'Delete']);
+  it('offer Upscale again while under the cap, Upscale (Creative), Vary (Subtle), Vary (Strong) and Delete', () => {
+    expect(labels(true)).toEqual([
+      'Upscale again',
+      'Upscale (Creative)',
+      'Vary (Subtle)',
+      'Vary (Strong)',
+      'Delete',
+    ]);
+    expect(labels(false)).toEqual(['Upscale (Creative)', 'Vary (Subtle)', 'Vary (Strong)', 'Delete']);
   });
 
   it('carry custom_ids the router reads back', () => {
@@ -62,6 +68,8 @@ describe('upscale buttons', () => {
     expect(ids.map((id) => parseCustomId(id))).toEqual([
       { ok: true, action: { type: 'upscale-again', jobId: 'job-1' } },
       { ok: true, action: { type: 'creative', jobId: 'job-1' } },
+      { ok: true, action: { type: 'vary-subtle', jobId: 'job-1' } },
+      { ok: true, action: { type: 'vary-strong', jobId: 'job-1' } },
       { ok: true, action: { type: 'delete', jobId: 'job-1' } },
     ]);
     expect(parseCustomId('sdbot:ua:job-1:0').ok).toBe(false);

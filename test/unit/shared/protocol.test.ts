@@ -353,10 +353,10 @@ const badInputs: Case[] = [
     '1..10000',
   ],
   [
-    'settings: variation strength 2',
+    'settings: strong variation strength 2',
     guildSettingsSchema,
-    exampleSettings({ variationStrength: 2 }),
-    'variationStrength',
+    exampleSettings({ strongStrength: 2 }),
+    'strongStrength',
     '0..1',
   ],
   [

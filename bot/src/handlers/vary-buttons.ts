@@ -1,0 +1,60 @@
+/**
+ * Vary (Subtle) and Vary (Strong) under an upscaled image: img2img from that image with the prompt
+ * of the job that drew it and new seeds, four images (or the server's max-count) in a grid with the
+ * usual buttons, at that job's generation size (the worker reduces the upscaled image to it). Subtle
+ * and strong are the server's `subtle-strength` and `strong-strength`.
+ */
+import type { ButtonInteraction } from 'discord.js';
+import { deriveJob, isGenerationJob, LIMITS, randomSeed, type GenerationJob, type Job } from '@sdbot/shared';
+import { RequestRefusedError } from '../errors.js';
+import { requestContext, requestJob } from '../requests/request-job.js';
+import type { BotContext } from '../service/context.js';
+import { variationStrength } from '../settings/keys.js';
+import { chosenImage, finishedJob, jobState } from './finished-job.js';
+import { deferPublicly } from './respond.js';
+
+/** Upscale chains are short; this bounds the walk back to the drawing job. */
+const MAX_CHAIN = 16;
+
+/** An upscale, or a Creative upscale (a hires img2img): what the walk back steps over. */
+function isUpscaleStep(job: Job): boolean {
+  return job.kind === 'upscale' || (job.kind === 'img2img' && job.hires !== undefined);
+}
+
+/** The job that drew the picture at its generation size, behind any upscales of it. */
+async function drawingJob(ctx: BotContext, job: Job): Promise<GenerationJob> {
+  let current = job;
+  for (let hop = 0; hop < MAX_CHAIN && isUpscaleStep(current); hop += 1) {
+    const sourceJobId = current.source?.jobId;
+    if (sourceJobId === undefined) break;
+    current = (await jobState(ctx, sourceJobId)).job;
+  }
+  if (!isGenerationJob(current) || isUpscaleStep(current)) {
+    throw new RequestRefusedError('result-unavailable', 'The picture this upscale came from has expired.');
+  }
+  return current;
+}
+
+export async function varyUpscaled(
+  ctx: BotContext,
+  interaction: ButtonInteraction,
+  jobId: string,
+  kind: 'subtle' | 'strong',
+): Promise<void> {
+  if (!(await deferPublicly(interaction))) return;
+  const [{ job, result }, context] = await Promise.all([
+    finishedJob(ctx, jobId),
+    requestContext(ctx, interaction),
+  ]);
+  const image = chosenImage(job, result, 0, context);
+  const drawing = await drawingJob(ctx, job);
+  const settings = context.settings;
+  const draft = deriveJob(drawing, {
+    type: 'variation',
+    source: { image: image.image, index: job.source?.index ?? 0, jobId },
+    strength: variationStrength(settings, kind),
+    seed: randomSeed(),
+    count: Math.min(LIMITS.count.max, settings?.maxCount ?? LIMITS.count.max),
+  });
+  await requestJob(ctx, interaction, draft, context);
+}
