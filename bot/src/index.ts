@@ -4,7 +4,9 @@ export {
   IMAGINE_OPTIONS,
   SETTINGS_SUBCOMMANDS,
   commandDefinitions,
+  slashCommandDefinitions,
 } from './commands/definitions.js';
+export { CONTEXT_MENU_NAMES, contextMenuDefinitions } from './commands/context-menu.js';
 export { modelSuggestions, MAX_SUGGESTIONS, type ModelChoice } from './commands/autocomplete.js';
 export {
   registerCommands,

@@ -179,6 +179,10 @@ export const LOG_EVENTS = {
   safety: {
     disabled: 'safety:disabled',
   },
+  vary: {
+    /** "Vary this image" opened its form without the image's prompt (unreadable or slow). */
+    prefillSkipped: 'vary:prefill-skipped',
+  },
 } as const;
 
 type EventGroups = typeof LOG_EVENTS;

@@ -23,12 +23,14 @@ import {
   type InteractionRecord,
   type SendAutocompleteInput,
   type SendCommandInput,
+  type SendMessageCommandInput,
   type SubmitModalInput,
   type UseComponentInput,
 } from './interactions.js';
 import { MessageStore, type EmulatorMessage } from './messages.js';
 import { restRoutes } from './rest.js';
 import { SnowflakeGenerator } from './snowflake.js';
+import { postUserMessage, type PostUserMessageInput } from './user-messages.js';
 import { ChangeNotifier } from './waiting.js';
 import {
   apiGuildChannel,
@@ -339,6 +341,16 @@ export class DiscordEmulator {
   /** A user runs a slash command: INTERACTION_CREATE type 2 goes to the bot. */
   sendCommand(input: SendCommandInput): Promise<EmulatorInteraction> {
     return this.#dispatch(() => this.#interactions.command(input));
+  }
+
+  /** A user picks an app in a message's menu: INTERACTION_CREATE type 2, data.type 3 (MESSAGE). */
+  sendMessageCommand(input: SendMessageCommandInput): Promise<EmulatorInteraction> {
+    return this.#dispatch(() => this.#interactions.messageCommand(input));
+  }
+
+  /** A user posts a message (text, files) in a channel; its attachments are served like the bot's. */
+  postUserMessage(input: PostUserMessageInput): EmulatorMessage {
+    return postUserMessage(this.#world, this.#messages, input);
   }
 
   /** A user types in an autocomplete option: INTERACTION_CREATE type 4. */

@@ -20,6 +20,7 @@ export type {
   InteractionResponse,
   SendAutocompleteInput,
   SendCommandInput,
+  SendMessageCommandInput,
   SubmitModalInput,
   UseComponentInput,
 } from './interactions.js';
@@ -39,3 +40,4 @@ export type {
   PermissionInput,
   PermissionName,
 } from './world.js';
+export type { PostUserMessageInput } from './user-messages.js';

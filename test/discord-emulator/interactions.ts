@@ -71,6 +71,13 @@ export interface SendCommandInput extends InteractionContextInput, CommandInvoca
   channelId?: string;
 }
 
+export interface SendMessageCommandInput extends InteractionContextInput {
+  /** A message command's name, as registered ("Show parameters"). */
+  name: string;
+  /** The message the user right-clicked (any message in a channel, a user's or the bot's), or its id. */
+  message: EmulatorMessage | string;
+}
+
 export interface SendAutocompleteInput extends SendCommandInput {
   /** The option the user is typing in; its value may be partial. */
   focused: string;
@@ -309,6 +316,48 @@ export class InteractionService {
     });
   }
 
+  /** A message context command (Apps menu of a message): type 2 with data.type 3 and target_id. */
+  messageCommand(input: SendMessageCommandInput): InteractionRecord {
+    const message = this.#componentMessage(input.message);
+    if (message.ephemeral) {
+      throw new EmulatorUsageError(`message ${message.id} is ephemeral: Discord offers no apps on it`);
+    }
+    const place = this.#place(message.guildId, message.channelId, input.user);
+    const guildId = place.guild?.id ?? null;
+    const command = this.options.commands.resolve(input.name, ApplicationCommandType.Message, guildId);
+    if (!command) {
+      throw new EmulatorUsageError(
+        `message command "${input.name}" is not registered ${guildId === null ? 'globally' : `globally or in guild ${guildId}`}`,
+      );
+    }
+    const memberPermissions = this.#memberPermissions(place, input);
+    checkCommandVisible(command, place, memberPermissions);
+    const data = {
+      id: command.id,
+      name: command.name,
+      type: ApplicationCommandType.Message,
+      target_id: message.id,
+      resolved: { messages: { [message.id]: this.options.messages.render(message) } },
+      ...(command.guild_id === undefined ? {} : { guild_id: command.guild_id }),
+    };
+    return this.#register(
+      InteractionType.ApplicationCommand,
+      place,
+      memberPermissions,
+      input,
+      data,
+      undefined,
+      {
+        metadata: (base) => ({
+          ...base,
+          type: InteractionType.ApplicationCommand,
+          target_message_id: message.id,
+        }),
+        isChatInputCommand: false,
+      },
+    );
+  }
+
   component(input: UseComponentInput, values: readonly string[] | undefined): InteractionRecord {
     const message = this.#componentMessage(input.message);
     const { type: componentType } = requireComponent(message, input.customId);
@@ -491,7 +540,7 @@ export class InteractionService {
           channelId: record.channelId,
           guildId: record.guildId,
           kind: 'interaction-response',
-          type: record.isChatInputCommand ? MessageType.ChatInputCommand : MessageType.Default,
+          type: responseMessageType(record),
           payload,
           uploads: deferred ? [] : uploads,
           extraFlags: (requestedFlags & MessageFlags.Ephemeral) | (deferred ? MessageFlags.Loading : 0),
@@ -666,6 +715,14 @@ export class InteractionService {
     this.options.onChange();
     return record;
   }
+}
+
+/** A command's response is of its command's kind; a component's or modal's is a default message. */
+function responseMessageType(record: InteractionRecord): MessageType {
+  if (record.isChatInputCommand) return MessageType.ChatInputCommand;
+  return record.type === InteractionType.ApplicationCommand
+    ? MessageType.ContextMenuCommand
+    : MessageType.Default;
 }
 
 /** Fields Discord still sends although discord-api-types marks them deprecated. */

@@ -1,6 +1,6 @@
 /**
- * Messages the bot created, in channels or as interaction responses and follow-ups, with their
- * attachments' bytes, and their rendering as Discord message objects.
+ * Messages the bot created, in channels or as interaction responses and follow-ups, and messages
+ * users posted, with their attachments' bytes, and their rendering as Discord message objects.
  */
 import {
   ComponentType,
@@ -172,6 +172,8 @@ export interface NewMessage {
   uploads: readonly UploadedFile[];
   /** Ephemeral and Loading, which only interaction responses may carry. */
   extraFlags?: number;
+  /** Default: the bot. A user's message (posted with `postUserMessage`). */
+  authorId?: string;
   interactionId?: string;
   interactionMetadata?: APIMessageInteractionMetadata;
   referencedMessageId?: string;
@@ -240,7 +242,7 @@ export class MessageStore {
       id,
       channelId: input.channelId,
       guildId: input.guildId,
-      authorId: this.options.world.bot.id,
+      authorId: input.authorId ?? this.options.world.bot.id,
       kind: input.kind,
       type: input.type,
       interactionId: input.interactionId,

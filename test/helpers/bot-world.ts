@@ -7,7 +7,14 @@
  *   it('draws', async () => expect(await resultOf(await world.imagine({ prompt: 'x' }))).toBeDefined());
  */
 import { afterAll, beforeAll, expect } from 'vitest';
-import { commandDefinitions, registerCommands, startBot, type BotDeps, type BotHandle } from '@sdbot/bot';
+import {
+  contextMenuDefinitions,
+  registerCommands,
+  slashCommandDefinitions,
+  startBot,
+  type BotDeps,
+  type BotHandle,
+} from '@sdbot/bot';
 import { Routes, REST, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import sharp from 'sharp';
 import { loadConfig, type Config } from '@sdbot/shared';
@@ -137,7 +144,7 @@ export class BotWorld {
     return this.client;
   }
 
-  /** Replaces the registered commands (a "stale" registration, as an old version left it). */
+  /** Replaces the registered slash commands (a "stale" registration, as an old version left it). */
   async registerRaw(
     change: (
       commands: RESTPostAPIChatInputApplicationCommandsJSONBody[],
@@ -145,7 +152,7 @@ export class BotWorld {
   ): Promise<void> {
     const rest = new REST({ api: this.emulator.apiUrl }).setToken(this.emulator.botToken);
     await rest.put(Routes.applicationCommands(this.emulator.applicationId), {
-      body: change(commandDefinitions()),
+      body: [...change(slashCommandDefinitions()), ...contextMenuDefinitions()],
     });
   }
 

@@ -98,7 +98,7 @@ describe('sdbot register-commands', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(
-      `Registered 5 commands (/imagine, /settings, /queue, /info, /preferences) for application ${applicationId} in guild ${guildId}.\n`,
+      `Registered 7 commands (/imagine, /settings, /queue, /info, /preferences, "Show parameters", "Vary this image") for application ${applicationId} in guild ${guildId}.\n`,
     );
     expect(discord.calls.map((call) => `${call.method} ${call.url}`)).toEqual([
       'GET /api/v10/applications/@me',

@@ -37,7 +37,7 @@ export const registerCommandsCommand: CommandDefinition = {
         ? 'globally (they can take up to an hour to appear everywhere)'
         : `in guild ${registered.guildId}`;
     stdout.write(
-      `Registered ${registered.names.length} commands (${registered.names.map((name) => `/${name}`).join(', ')}) ` +
+      `Registered ${registered.names.length} commands (${registered.labels.join(', ')}) ` +
         `for application ${registered.applicationId} ${where}.\n`,
     );
     return 0;

@@ -10,11 +10,13 @@ import {
   PermissionFlagsBits,
   SlashCommandBuilder,
   type SlashCommandChannelOption,
+  type RESTPostAPIApplicationCommandsJSONBody,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import { schedulerLabel, LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
 import { ASPECT_CHOICES } from '../prompt/size.js';
 import { LIST_KEYS, SETTING_SPECS } from '../settings/keys.js';
+import { contextMenuDefinitions } from './context-menu.js';
 import { preferencesCommand } from './preferences-command.js';
 
 export { PREFERENCE_KEYS, PREFERENCES_SUBCOMMANDS } from './preferences-command.js';
@@ -375,9 +377,14 @@ function infoCommand() {
     .setIntegrationTypes(ApplicationIntegrationType.GuildInstall);
 }
 
-/** Every command, ready for a bulk overwrite (`PUT /applications/{id}/commands`). */
-export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+/** The slash commands. */
+export function slashCommandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
   return [imagineCommand(), settingsCommand(), queueCommand(), infoCommand(), preferencesCommand()].map(
     (command) => command.toJSON(),
   );
+}
+
+/** Every command, message context commands last, ready for a bulk overwrite (`PUT /applications/{id}/commands`). */
+export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
+  return [...slashCommandDefinitions(), ...contextMenuDefinitions()];
 }

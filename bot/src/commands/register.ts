@@ -1,8 +1,8 @@
 /**
- * Registers the slash commands with a bulk overwrite: what is sent replaces every command of the
+ * Registers the slash and message commands with a bulk overwrite: what is sent replaces every command of the
  * application (globally, or in one guild, where changes show at once and which suits testing).
  */
-import { DiscordAPIError, HTTPError, REST, Routes } from 'discord.js';
+import { ApplicationCommandType, DiscordAPIError, HTTPError, REST, Routes } from 'discord.js';
 import { SdbotError } from '@sdbot/shared';
 import { commandDefinitions } from './definitions.js';
 
@@ -20,6 +20,8 @@ export interface RegisteredCommands {
   applicationId: string;
   guildId: string | undefined;
   names: string[];
+  /** As members see them: `/imagine` for slash commands, `"Show parameters"` for message commands. */
+  labels: string[];
 }
 
 /** Turns a failed call into an error that says what to fix, without ever quoting the token. */
@@ -79,5 +81,12 @@ export async function registerCommands(options: RegisterCommandsOptions): Promis
   } catch (error) {
     throw explain(error, `registering commands (PUT ${route})`, token, guildId);
   }
-  return { applicationId, guildId, names: body.map((command) => command.name) };
+  return {
+    applicationId,
+    guildId,
+    names: body.map((command) => command.name),
+    labels: body.map((command) =>
+      command.type === ApplicationCommandType.Message ? `"${command.name}"` : `/${command.name}`,
+    ),
+  };
 }

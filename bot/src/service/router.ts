@@ -4,10 +4,17 @@
  */
 import { DiscordjsError, type Interaction } from 'discord.js';
 import { LOG_EVENTS, RateLimitError, SdbotError, ValidationError, type Logger } from '@sdbot/shared';
+import { CONTEXT_MENU_NAMES } from '../commands/context-menu.js';
 import { COMMAND_NAMES } from '../commands/definitions.js';
 import { RequestRefusedError, userMessage } from '../errors.js';
 import { handleButton, refuseMalformedButton } from '../handlers/buttons.js';
 import { handleImagine, handleImagineAutocomplete } from '../handlers/imagine.js';
+import {
+  handleShowParameters,
+  handleVaryImage,
+  handleVarySubmit,
+  isVaryModal,
+} from '../handlers/message-image.js';
 import { handleInfo, handleQueue } from '../handlers/queue-info.js';
 import { answerPrivately, wasAnsweredElsewhere } from '../handlers/respond.js';
 import { handlePreferences } from '../handlers/preferences.js';
@@ -37,7 +44,10 @@ function outcomeOf(error: unknown): InteractionOutcome {
 }
 
 function nameOf(interaction: Interaction): string {
-  if (interaction.isChatInputCommand()) return interaction.commandName;
+  if (interaction.isChatInputCommand() || interaction.isMessageContextMenuCommand()) {
+    return interaction.commandName;
+  }
+  if (interaction.isModalSubmit()) return isVaryModal(interaction) ? 'modal:vary-image' : 'modal:unknown';
   if (interaction.isAutocomplete()) return `${interaction.commandName}:autocomplete`;
   if (interaction.isButton()) {
     const parsed = parseCustomId(interaction.customId);
@@ -64,6 +74,22 @@ async function route(ctx: BotContext, interaction: Interaction): Promise<void> {
           { field: `/${interaction.commandName}`, message: 'is not a command of this bot' },
         ]);
     }
+  }
+  if (interaction.isMessageContextMenuCommand()) {
+    switch (interaction.commandName) {
+      case CONTEXT_MENU_NAMES.showParameters:
+        return handleShowParameters(ctx, interaction);
+      case CONTEXT_MENU_NAMES.varyImage:
+        return handleVaryImage(ctx, interaction);
+      default:
+        throw new ValidationError([
+          { field: interaction.commandName, message: 'is not a command of this bot' },
+        ]);
+    }
+  }
+  if (interaction.isModalSubmit()) {
+    if (isVaryModal(interaction)) return handleVarySubmit(ctx, interaction);
+    throw new ValidationError([{ field: 'modal', message: 'is not a form of this bot' }]);
   }
   if (interaction.isAutocomplete()) {
     if (interaction.commandName === COMMAND_NAMES.imagine) return handleImagineAutocomplete(ctx, interaction);

@@ -1,13 +1,14 @@
 import { LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
 import {
   ApplicationCommandOptionType,
+  ApplicationCommandType,
   PermissionFlagsBits,
   type APIApplicationCommandOption,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { modelSuggestions } from '../../../bot/src/commands/autocomplete.js';
-import { commandDefinitions } from '../../../bot/src/commands/definitions.js';
+import { commandDefinitions, slashCommandDefinitions } from '../../../bot/src/commands/definitions.js';
 
 /** Discord's documented limits for chat input commands (API v10). */
 const NAME = /^[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u;
@@ -97,19 +98,32 @@ function option(options: readonly Option[] | undefined, name: string): Option {
 }
 
 describe('slash command definitions', () => {
-  const commands = commandDefinitions();
+  const commands = slashCommandDefinitions();
 
-  it('are /imagine, /settings, /queue, /info and /preferences, with unique names', () => {
-    expect(commands.map((command) => command.name)).toEqual([
+  it('are /imagine, /settings, /queue, /info and /preferences, then the message commands, with unique names', () => {
+    expect(commandDefinitions().map((command) => command.name)).toEqual([
       'imagine',
       'settings',
       'queue',
       'info',
       'preferences',
+      'Show parameters',
+      'Vary this image',
     ]);
   });
 
-  it.each(commandDefinitions().map((command) => [command.name, command] as const))(
+  it('"Show parameters" and "Vary this image" are message commands without description or options, in servers and DMs', () => {
+    const menus = commandDefinitions().filter((command) => command.type === ApplicationCommandType.Message);
+    expect(menus.map((command) => command.name)).toEqual(['Show parameters', 'Vary this image']);
+    for (const command of menus) {
+      expect(command.name.length).toBeLessThanOrEqual(32);
+      expect('description' in command && command.description !== '').toBe(false);
+      expect('options' in command).toBe(false);
+      expect(command.contexts).toEqual([0, 1]);
+    }
+  });
+
+  it.each(slashCommandDefinitions().map((command) => [command.name, command] as const))(
     '/%s respects every Discord limit',
     (_name, command) => {
       expect(discordLimitProblems(command)).toEqual([]);
