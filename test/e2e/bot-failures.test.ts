@@ -13,24 +13,31 @@ const hasNats = natsServerAvailable();
 describe.skipIf(!hasNats)(`failing dependencies${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
   const world = useBotWorld({ workers: [{ models: ['sim'], msPerStep: 5 }] });
 
-  it('answers privately that NATS is unavailable while it is down, and works once it is back', async () => {
-    await world.nats.kill();
-    const interaction = await world.imagine({ prompt: 'while NATS is down --count 1' });
-    const answer = await privateAnswer(world, interaction, 30_000);
-    expect(answer).toBe('Something went wrong on my side (NATS_UNAVAILABLE); please try again in a moment.');
-    expect(interaction.originalMessage()?.ephemeral ?? true).toBe(true);
+  it(
+    'answers privately that NATS is unavailable while it is down, and works once it is back',
+    { timeout: 120_000 },
+    async () => {
+      await world.nats.kill();
+      const interaction = await world.imagine({ prompt: 'while NATS is down --count 1' });
+      // The bot first retries through what may be a restart (30 s), then tells the member.
+      const answer = await privateAnswer(world, interaction, 60_000);
+      expect(answer).toBe(
+        'Something went wrong on my side (NATS_UNAVAILABLE); please try again in a moment.',
+      );
+      expect(interaction.originalMessage()?.ephemeral ?? true).toBe(true);
 
-    await world.nats.start();
-    const { client } = await world.jobs();
-    for (
-      let attempt = 0;
-      attempt < 100 && (await client.servedModels().catch(() => [])).length === 0;
-      attempt += 1
-    ) {
-      await sleep(100);
-    }
-    await resultOf(await world.imagine({ prompt: 'NATS is back --steps 2 --count 1' }), 30_000);
-  });
+      await world.nats.start();
+      const { client } = await world.jobs();
+      for (
+        let attempt = 0;
+        attempt < 100 && (await client.servedModels().catch(() => [])).length === 0;
+        attempt += 1
+      ) {
+        await sleep(100);
+      }
+      await resultOf(await world.imagine({ prompt: 'NATS is back --steps 2 --count 1' }), 30_000);
+    },
+  );
 
   it('keeps running when Discord fails the first answer to an interaction', async () => {
     world.emulator.injectFault({

@@ -114,7 +114,7 @@ describe.skipIf(!hasNats)(
       expect(single.embeds[0]?.fields?.find((field) => field.name === 'Seed')?.value).toBe('1001');
     });
 
-    it('V3 runs a variation of image 3: img2img from it with the variation strength', async () => {
+    it('V3 runs a variation of image 3: img2img from it at the strong variation strength', async () => {
       const click = await world.emulator.clickButton({ message: grid, customId: button(grid, 'V3') });
       const variation = await resultOf(click);
       expect(variation.embeds[0]?.title).toBe('Variation of image 3');
@@ -122,7 +122,7 @@ describe.skipIf(!hasNats)(
       const state = await client.state(jobIdOf(variation));
       expect(state?.job).toMatchObject({
         kind: 'variation',
-        strength: 0.6,
+        strength: 0.75,
         prompt: 'a lighthouse at dusk',
         syntax: 'a1111',
         steps: 8,

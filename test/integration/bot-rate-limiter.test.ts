@@ -26,11 +26,15 @@ function admitted(results: AcquireResult[]): number {
 describe.skipIf(!available)('rate limiter shared by two bot replicas (real nats-server)', () => {
   const nats = useReplicaConnections();
 
-  async function replicas(clock: TestClock): Promise<[RateLimiter, RateLimiter]> {
+  /** A guild's overrides may only lower the configured limits, so a test that raises one raises the defaults. */
+  async function replicas(
+    clock: TestClock,
+    limits: typeof defaults = defaults,
+  ): Promise<[RateLimiter, RateLimiter]> {
     // Both open the bucket: the second open finds it and uses it as it is.
     return [
-      await RateLimiter.open(nats.first, { defaults, now: clock.now }),
-      await RateLimiter.open(nats.second, { defaults, now: clock.now }),
+      await RateLimiter.open(nats.first, { defaults: limits, now: clock.now }),
+      await RateLimiter.open(nats.second, { defaults: limits, now: clock.now }),
     ];
   }
 
@@ -73,7 +77,7 @@ describe.skipIf(!available)('rate limiter shared by two bot replicas (real nats-
 
   it('caps each member at their concurrent jobs; releases are idempotent from any replica', async () => {
     const clock = new TestClock();
-    const [a, b] = await replicas(clock);
+    const [a, b] = await replicas(clock, { ...defaults, userBurst: 100, userJobsPerMinute: 100 });
     const guildId = '200000000000000002';
     const overrides = { userMaxConcurrent: 2, userBurst: 100, userJobsPerMinute: 100 };
     const ask = (limiter: RateLimiter, jobId: string) =>
@@ -119,7 +123,7 @@ describe.skipIf(!available)('rate limiter shared by two bot replicas (real nats-
 
   it('keeps direct messages in one scope of their own', async () => {
     const clock = new TestClock();
-    const [a] = await replicas(clock);
+    const [a] = await replicas(clock, { ...defaults, userMaxConcurrent: 10 });
     const results = [];
     for (let index = 0; index < 4; index++) {
       results.push(
