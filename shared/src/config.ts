@@ -3,72 +3,27 @@
  * start. Every variable is declared once below with its default and meaning; the README's
  * configuration table is checked against this list by a test.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
-import { REDACTED, redactValue } from './logger.js';
 import { LIMITS } from './limits.js';
 import { LOG_FORMATS } from './logger.js';
-import { describeValue } from './protocol/fields.js';
 import { SCHEDULER_NAMES } from './protocol/job.js';
 import { EXECUTION_PROVIDERS } from './protocol/worker.js';
+import {
+  decimal,
+  fromText,
+  duration,
+  durationAtLeast,
+  integer,
+  list,
+  natsServers,
+  text,
+  toggle,
+  url,
+  variable,
+  type Variable,
+} from './config/values.js';
 
-const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** Parses `1500ms`, `30s`, `5m`, `2h`, `1d` or a plain number of milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const unit = (match[2] ?? 'ms') as keyof typeof DURATION_UNITS_MS;
-  return Math.round(Number(match[1]) * DURATION_UNITS_MS[unit]);
-}
-
-const fromText = (value: unknown) => (typeof value === 'string' ? value.trim() : value);
-
-const integer = (min: number, max: number) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value),
-    z
-      .number({ error: `must be an integer in ${min}..${max}` })
-      .int({ error: `must be an integer in ${min}..${max}` })
-      .min(min, { error: `must be an integer in ${min}..${max}` })
-      .max(max, { error: `must be an integer in ${min}..${max}` }),
-  );
-
-const decimal = (min: number, max: number) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
-    z
-      .number({ error: `must be a number in ${min}..${max}` })
-      .min(min, { error: `must be a number in ${min}..${max}` })
-      .max(max, { error: `must be a number in ${min}..${max}` }),
-  );
-
-/** Writes a minimum the way an operator types it: 5s rather than 5000. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const) {
-    if (ms >= size && ms % size === 0) return `${String(ms / size)}${unit}`;
-  }
-  return `${String(ms)}ms`;
-}
-
-/**
- * A duration with a floor: 0 or a few milliseconds would turn an ack wait, a heartbeat or a store's
- * max age into a redelivery storm or instant expiry, so each has the least value that still works.
- */
-const duration = (minMs: number) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' ? (parseDuration(value) ?? value) : value),
-    z
-      .number({ error: 'must be a duration such as 500ms, 30s, 5m, 2h or 1d' })
-      .int({ error: 'must be a duration such as 500ms, 30s, 5m, 2h or 1d' })
-      .min(minMs, { error: `must be at least ${formatDuration(minMs)}` }),
-  );
+export { formatDuration, parseDuration } from './config/values.js';
 
 /** Least value of each duration variable (also in the README's configuration reference). */
 export const DURATION_MINIMUMS_MS = {
@@ -82,66 +37,6 @@ export const DURATION_MINIMUMS_MS = {
   SDBOT_HEARTBEAT_INTERVAL: 1000,
   SDBOT_SHUTDOWN_GRACE: 100,
 } as const;
-
-/** A duration of at least `minMs` (a limit of 0 would fail every job at once). */
-const durationAtLeast = (minMs: number, minText: string) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' ? (parseDuration(value) ?? value) : value),
-    z
-      .number({ error: `must be a duration of at least ${minText}, such as 30s, 10m or 1h` })
-      .int()
-      .min(minMs, { error: `must be at least ${minText}` }),
-  );
-
-const toggle = z.preprocess(
-  (value) => {
-    if (typeof value !== 'string') return value;
-    const text = value.trim().toLowerCase();
-    if (['1', 'true', 'yes', 'on', 'enabled'].includes(text)) return true;
-    if (['0', 'false', 'no', 'off', 'disabled'].includes(text)) return false;
-    return value;
-  },
-  z.boolean({ error: 'must be true or false (also 1/0, yes/no, on/off)' }),
-);
-
-const list = z.preprocess(
-  (value) =>
-    typeof value === 'string'
-      ? value
-          .split(',')
-          .map((item) => item.trim())
-          .filter((item) => item !== '')
-      : value,
-  z.array(z.string().min(1)),
-);
-
-const url = z.preprocess(fromText, z.url({ error: 'must be a URL such as https://discord.com/api' }));
-const text = z.preprocess(fromText, z.string().min(1));
-
-const natsServers = z.preprocess(
-  (value) => (typeof value === 'string' ? value.split(',').map((item) => item.trim()) : value),
-  z
-    .array(
-      z.string().regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, {
-        error: 'must be nats://host:port (comma-separated for several)',
-      }),
-    )
-    .min(1),
-);
-
-interface Variable<S extends z.ZodType> {
-  env: string;
-  schema: S;
-  /** Applied when neither the environment nor the config file sets the variable. */
-  default?: z.input<S>;
-  description: string;
-  /** Never printed or logged. */
-  secret?: boolean;
-}
-
-function variable<S extends z.ZodType>(spec: Variable<S>): Variable<S> {
-  return spec;
-}
 
 /** Every configuration variable, grouped the way the code reads them. */
 export const CONFIG_SPEC = {
@@ -545,146 +440,6 @@ export function listConfigVariables(): ConfigVariableInfo[] {
         secret: spec.secret === true,
       });
     }
-  }
-  return out;
-}
-
-function closestName(name: string, candidates: readonly string[]): string | undefined {
-  let best: { name: string; distance: number } | undefined;
-  for (const candidate of candidates) {
-    const distance = editDistance(name, candidate);
-    if (distance <= 3 && (best === undefined || distance < best.distance))
-      best = { name: candidate, distance };
-  }
-  return best?.name;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-function readConfigFile(path: string): Record<string, unknown> {
-  let content: string;
-  try {
-    content = readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new ConfigError(
-      `${CONFIG_FILE_VARIABLE}: cannot read config file ${path}`,
-      [CONFIG_FILE_VARIABLE],
-      {
-        cause,
-      },
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(content);
-  } catch (cause) {
-    throw new ConfigError(
-      `${CONFIG_FILE_VARIABLE}: config file ${path} is not valid JSON`,
-      [CONFIG_FILE_VARIABLE],
-      {
-        cause,
-      },
-    );
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigError(
-      `${CONFIG_FILE_VARIABLE}: config file ${path} must hold a JSON object of variable names`,
-      [CONFIG_FILE_VARIABLE],
-    );
-  }
-  return parsed as Record<string, unknown>;
-}
-
-export interface LoadConfigOptions {
-  env?: NodeJS.ProcessEnv;
-  /** Values that win over the environment and the file (command-line flags such as --nats). */
-  overrides?: Readonly<Record<string, unknown>>;
-}
-
-/**
- * Reads, validates and groups the configuration. Throws one ConfigError listing every unknown or
- * malformed variable, so an operator fixes them all in one go.
- */
-export function loadConfig({ env = process.env, overrides = {} }: LoadConfigOptions = {}): Config {
-  const variables = listConfigVariables();
-  const known = variables.map((v) => v.env);
-  const problems: string[] = [];
-  const badNames: string[] = [];
-
-  const filePath = env[CONFIG_FILE_VARIABLE];
-  const fromFile = filePath ? readConfigFile(filePath) : {};
-  for (const name of Object.keys(fromFile)) {
-    if (!known.includes(name) || name === CONFIG_FILE_VARIABLE) {
-      const hint = closestName(name, known);
-      problems.push(
-        `${name} (in ${filePath ?? 'config file'}): unknown variable${hint ? `; did you mean ${hint}?` : ''}`,
-      );
-      badNames.push(name);
-    }
-  }
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('SDBOT_') && !known.includes(name) && !NON_CONFIG_VARIABLES.includes(name)) {
-      const hint = closestName(name, known);
-      problems.push(`${name}: unknown variable${hint ? `; did you mean ${hint}?` : ''}`);
-      badNames.push(name);
-    }
-  }
-
-  const config: Record<string, Record<string, unknown>> = {};
-  for (const [group, specs] of Object.entries(CONFIG_SPEC)) {
-    const values: Record<string, unknown> = {};
-    for (const [key, spec] of Object.entries(specs as Record<string, Variable<z.ZodType>>)) {
-      const envValue = env[spec.env];
-      const raw =
-        overrides[spec.env] ??
-        (envValue !== undefined && envValue !== '' ? envValue : undefined) ??
-        fromFile[spec.env] ??
-        spec.default;
-      const parsed = spec.schema.safeParse(raw);
-      if (parsed.success) {
-        values[key] = parsed.data;
-      } else {
-        const shown = spec.secret === true ? '(hidden)' : describeValue(raw);
-        const reason = parsed.error.issues[0]?.message ?? 'is invalid';
-        problems.push(`${spec.env}: ${reason} (got ${shown})`);
-        badNames.push(spec.env);
-      }
-    }
-    config[group] = values;
-  }
-
-  if (problems.length > 0) {
-    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`, badNames);
-  }
-  return config as unknown as Config;
-}
-
-/**
- * The configuration with secrets replaced, for `sdbot config` and start-up logs: secret variables
- * whole, and credentials inside any other value (nats://user:password@host, a mirror URL in
- * HF_ENDPOINT with a user or a token in its query).
- */
-export function redactConfig(config: Config): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [group, specs] of Object.entries(CONFIG_SPEC)) {
-    const values = (config as unknown as Record<string, Record<string, unknown>>)[group] ?? {};
-    const shown: Record<string, unknown> = {};
-    for (const [key, spec] of Object.entries(specs as Record<string, Variable<z.ZodType>>)) {
-      const value = values[key];
-      shown[key] = spec.secret === true && value !== undefined ? REDACTED : redactValue(value);
-    }
-    out[group] = shown;
   }
   return out;
 }

@@ -66,14 +66,13 @@ export { configuredJobDefaults, DEFAULT_IMAGE_SIDE, type ConfiguredJobDefaults }
 export {
   CONFIG_SPEC,
   CONFIG_FILE_VARIABLE,
-  loadConfig,
   listConfigVariables,
-  redactConfig,
   parseDuration,
   type Config,
   type ConfigVariableInfo,
-  type LoadConfigOptions,
 } from './config.js';
+export { loadConfig, type LoadConfigOptions } from './config/load.js';
+export { redactConfig } from './config/redact.js';
 export {
   createLogger,
   resolveLogFormat,

@@ -1,4 +1,6 @@
-import { listConfigVariables, loadConfig, redactConfig } from '../config.js';
+import { listConfigVariables } from '../config.js';
+import { loadConfig } from '../config/load.js';
+import { redactConfig } from '../config/redact.js';
 import type { CommandDefinition } from './command.js';
 
 export const configCommand: CommandDefinition = {

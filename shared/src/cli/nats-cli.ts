@@ -1,5 +1,6 @@
 /** What the NATS-facing commands (imagine, status, nats setup) share: --nats, config, connection. */
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import { loadConfig } from '../config/load.js';
 import { INBOX_PREFIXES } from '../names.js';
 import { connectNats, type NatsConnection } from '../nats.js';
 import { UsageError, stringOption, type OptionSpec, type ParsedOptions } from './command.js';
