@@ -135,10 +135,10 @@ export {
   JobsClient,
   newJobId,
   type SubmittedJob,
-  type QueuePosition,
   type AwaitOutcomeOptions,
   type JobsClientOptions,
 } from './nats/jobs-client.js';
+export type { QueuePosition } from './nats/queue-position.js';
 export {
   FairDispatcher,
   estimateBacklogAhead,

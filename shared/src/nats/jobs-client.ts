@@ -13,17 +13,9 @@ import { configuredJobDefaults, type ConfiguredJobDefaults } from '../jobs/defau
 import { SdbotError } from '../errors.js';
 import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
-import {
-  KV_BUCKETS,
-  OBJECT_STORES,
-  STREAMS,
-  SUBJECTS,
-  jobConsumerName,
-  requesterLane,
-  sourceObjectName,
-} from '../names.js';
+import { KV_BUCKETS, OBJECT_STORES, STREAMS, SUBJECTS, requesterLane } from '../names.js';
 import { decodeMessage, encodeMessage, validate } from '../protocol/codec.js';
-import { IMAGE_CONTENT_TYPES, type ObjectRef } from '../protocol/common.js';
+import type { ObjectRef } from '../protocol/common.js';
 import { cancelRequestSchema } from '../protocol/control.js';
 import { createJobSchema, type Job, type JobInput } from '../protocol/job.js';
 import { jobOutcomeSchema, type JobOutcome } from '../protocol/outcome.js';
@@ -31,12 +23,14 @@ import { progressSchema, type Progress } from '../protocol/progress.js';
 import type { JobStateRecord } from '../protocol/state.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
 import { announcedCapabilities, missingCapabilities } from '../protocol/capabilities.js';
-import { isMissingResource, natsFailure } from './errors.js';
+import { natsFailure } from './errors.js';
 import type { JobsClientMetrics } from './client-metrics.js';
-import { FairDispatcher, backlogLanes, estimateBacklogAhead, readyPending } from './fair-dispatcher.js';
+import { FairDispatcher } from './fair-dispatcher.js';
 import { JobStateStore, WorkerRegistry, isTerminalStatus, openBucket } from './kv.js';
+import { JobImages } from './job-images.js';
 import { REQUESTER_RESOURCES, provisionJetStream } from './provision.js';
 import { openPreviewStore } from './previews.js';
+import { QueuePositions, type QueuePosition } from './queue-position.js';
 import { withNatsRetry } from './retry.js';
 
 /** A fresh job id: time-ordered, unique, and a valid subject token. */
@@ -50,16 +44,6 @@ export interface SubmittedJob {
   seq: number;
   /** The job id had been submitted before (within the duplicate window); nothing new was queued. */
   duplicate: boolean;
-}
-
-export interface QueuePosition {
-  /**
-   * Jobs of the same model that should run before this one. Exact in the work queue; in the
-   * backlog an estimate of the round-robin between lanes (other lanes keep submitting).
-   */
-  ahead: number;
-  /** Counting stopped at the limit: at least `ahead` jobs are in front. */
-  capped: boolean;
 }
 
 export interface AwaitOutcomeOptions {
@@ -77,17 +61,6 @@ export interface JobsClientOptions {
   dispatch?: boolean;
   logger?: Logger;
   metrics?: JobsClientMetrics;
-}
-
-/** Longest wait for an image read (objects are at most a few MiB on the same NATS). */
-const IMAGE_READ_TIMEOUT_MS = 30_000;
-
-function sniffImageType(bytes: Uint8Array): ObjectRef['contentType'] | undefined {
-  const starts = (...signature: number[]) => signature.every((byte, index) => bytes[index] === byte);
-  if (starts(0x89, 0x50, 0x4e, 0x47)) return 'image/png';
-  if (starts(0xff, 0xd8, 0xff)) return 'image/jpeg';
-  if (starts(0x52, 0x49, 0x46, 0x46) && bytes[8] === 0x57 && bytes[9] === 0x45) return 'image/webp';
-  return undefined;
 }
 
 /**
@@ -115,6 +88,8 @@ export class JobsClient {
   /** Submission times of jobs this client waits for, for the submit-to-outcome metric. */
   private readonly submittedAt = new Map<string, number>();
   private readonly jobSchema;
+  private readonly imageObjects: JobImages;
+  private readonly positions: QueuePositions;
   /** The configuration's defaults for what a requester leaves out. */
   readonly defaults: ConfiguredJobDefaults;
 
@@ -124,7 +99,7 @@ export class JobsClient {
     private readonly jsm: JetStreamManager,
     readonly jobStates: JobStateStore,
     readonly workers: WorkerRegistry,
-    private readonly images: ObjectStore,
+    images: ObjectStore,
     previews: ObjectStore | undefined,
     readonly dispatcher: FairDispatcher,
     private readonly config: Config,
@@ -133,7 +108,8 @@ export class JobsClient {
   ) {
     this.jobSchema = createJobSchema({ maxPixels: config.limits.maxPixels });
     this.defaults = configuredJobDefaults(config);
-    if (previews !== undefined) this.previews = Promise.resolve(previews);
+    this.imageObjects = new JobImages(js, images, previews, logger);
+    this.positions = new QueuePositions(jsm, dispatcher, logger);
     void this.watchReconnects();
   }
 
@@ -276,17 +252,7 @@ export class JobsClient {
 
   /** Stores the image an img2img job starts from; the worker reads it from the object store. */
   async uploadSource(jobId: string, bytes: Uint8Array): Promise<ObjectRef> {
-    const contentType = sniffImageType(bytes);
-    if (contentType === undefined) {
-      throw new SdbotError('IMAGE_INVALID', `source image must be one of ${IMAGE_CONTENT_TYPES.join(', ')}`);
-    }
-    const name = sourceObjectName(jobId);
-    try {
-      const info = await this.images.putBlob({ name }, bytes);
-      return { store: OBJECT_STORES.images, name, size: info.size, contentType };
-    } catch (error) {
-      throw natsFailure(error, `uploading the source image of job ${jobId}`);
-    }
+    return this.imageObjects.uploadSource(jobId, bytes);
   }
 
   /** Calls `onProgress` for each step a worker reports (ephemeral: missed steps are not replayed). */
@@ -442,169 +408,23 @@ export class JobsClient {
   }
 
   /**
-   * Where a waiting job stands, or null when it is not waiting (running, finished, unknown). The
-   * cost is a handful of reads however long the queue is (it runs every few seconds for every
-   * waiting job): counts come from stream and consumer info, and a job's place among the jobs of
-   * its lane from stream sequence numbers. In the backlog: the work queue's waiting jobs, plus the
-   * jobs ahead in its own lane, plus an estimate of the other lanes' turns before it (see
-   * estimateBacklogAhead). In the work queue (kept short by the dispatcher): the jobs before it.
+   * Where a waiting job stands, or null when it is not waiting (running, finished, unknown); see
+   * QueuePositions for how it is counted.
    */
   async queuePosition(jobId: string, { limit = 100 } = {}): Promise<QueuePosition | null> {
     const record = await this.state(jobId);
-    if (record?.status.state !== 'queued') return null;
-    const model = record.job.model;
-    const position = await withNatsRetry(
-      'reading the queue',
-      async () => {
-        if (record.jobStreamSeq === undefined && record.backlogSeq !== undefined) {
-          const inBacklog = await this.backlogPosition(record.job, record.backlogSeq);
-          if (inBacklog !== null) return inBacklog;
-        }
-        // Dispatched: it is in the work queue unless a worker has it.
-        return this.readyPosition(model, record.jobStreamSeq);
-      },
-      this.retryOptions(),
-    );
-    if (position === null) return null;
-    return position >= limit ? { ahead: limit, capped: true } : { ahead: position, capped: false };
+    return record === null ? null : this.positions.of(record, { limit });
   }
 
   /**
-   * Jobs of the model's work queue before the job at sequence `seq` (unknown: the job was moved
-   * there by a dispatcher), or null when a worker has it.
+   * Reads an image (result, preview or source) from the object store; gives up after `timeoutMs`
+   * with TIMEOUT (an object replaced while it is read loses the chunks the reader waits for).
    */
-  private async readyPosition(model: string, seq: number | undefined): Promise<number | null> {
-    let delivered = 0;
-    let pending: number;
-    try {
-      const info = await this.jsm.consumers.info(STREAMS.jobs, jobConsumerName(model));
-      delivered = info.delivered.stream_seq;
-      pending = info.num_pending;
-    } catch (error) {
-      if (!isMissingResource(error)) throw error;
-      pending = await readyPending(this.jsm, model);
-    }
-    if (pending === 0 || (seq !== undefined && seq <= delivered)) return null;
-    if (seq === undefined) return pending - 1;
-    const subject = SUBJECTS.job(model);
-    return this.placeAmong(STREAMS.jobs, subject, seq, pending, delivered + 1);
-  }
-
-  /** Jobs ahead of the job at backlog sequence `mine`, or null when it left the backlog. */
-  private async backlogPosition(job: Job, mine: number): Promise<number | null> {
-    const lane = requesterLane(job.requester);
-    const laneSubject = SUBJECTS.backlog(job.model, lane);
-    const lanes =
-      (await backlogLanes(this.jsm, SUBJECTS.backlogModel(job.model))).get(job.model) ??
-      new Map<string, number>();
-    const count = lanes.get(lane) ?? 0;
-    if (count === 0) return null;
-    const index = await this.placeAmong(STREAMS.backlog, laneSubject, mine, count, 0);
-    if (index === null) return null;
-    const others = estimateBacklogAhead(lanes, lane, index, await this.dispatcher.lastServedLane(job.model));
-    return (await readyPending(this.jsm, job.model)) + index + others;
-  }
-
-  /**
-   * The index of the message at sequence `mine` among the `count` messages of `subject` (a FIFO:
-   * messages leave from its head), from the first and last sequences alone: exact for the first
-   * and the last, interpolated between them (other subjects interleave with this one). Null when
-   * `mine` is no longer there.
-   */
-  private async placeAmong(
-    stream: string,
-    subject: string,
-    mine: number,
-    count: number,
-    from: number,
-  ): Promise<number | null> {
-    const first = await this.jsm.direct.getMessage(stream, { next_by_subj: subject, seq: from });
-    if (first === null || first.seq > mine) return null;
-    if (first.seq === mine || count <= 1) return 0;
-    const last = await this.jsm.direct.getMessage(stream, { last_by_subj: subject });
-    if (last === null || last.seq < mine) return null;
-    if (last.seq === mine) return count - 1;
-    return Math.min(
-      count - 2,
-      Math.max(1, Math.round(((count - 1) * (mine - first.seq)) / (last.seq - first.seq))),
-    );
-  }
-
-  /**
-   * Reads an image (result, preview or source) from the object store. An object replaced while it
-   * is read (a job's preview is overwritten every few steps) loses the chunks the reader waits for,
-   * so reads give up after `timeoutMs` with TIMEOUT instead of waiting forever.
-   */
-  async readImage(ref: ObjectRef, { timeoutMs = IMAGE_READ_TIMEOUT_MS } = {}): Promise<Uint8Array> {
-    const store = await this.storeOf(ref);
-    // A server restarting under the read times it out: read the whole object again, within the
-    // same deadline as one read.
-    return withNatsRetry(`reading image ${ref.name}`, () => this.readImageOnce(store, ref, timeoutMs), {
-      ...this.retryOptions(),
-      withinMs: timeoutMs,
-    });
+  async readImage(ref: ObjectRef, options: { timeoutMs?: number } = {}): Promise<Uint8Array> {
+    return this.imageObjects.readImage(ref, options);
   }
 
   private retryOptions(): { logger?: Logger } {
     return this.logger === undefined ? {} : { logger: this.logger };
-  }
-
-  private previews: Promise<ObjectStore> | undefined;
-
-  /** The store of an image; the previews store is opened when a preview is first read. */
-  private async storeOf(ref: ObjectRef): Promise<ObjectStore> {
-    if (ref.store === OBJECT_STORES.images) return this.images;
-    if (ref.store !== OBJECT_STORES.previews) {
-      throw new SdbotError('NOT_FOUND', `unknown object store "${ref.store}"`);
-    }
-    this.previews ??= openPreviewStore(this.js);
-    // A failed open is not remembered: the store may be provisioned later.
-    return this.previews.catch((error: unknown) => {
-      this.previews = undefined;
-      throw error;
-    });
-  }
-
-  private async readImageOnce(store: ObjectStore, ref: ObjectRef, timeoutMs: number): Promise<Uint8Array> {
-    const found = await store.get(ref.name);
-    if (found === null) throw new SdbotError('NOT_FOUND', `image ${ref.name} is gone (expired or deleted)`);
-    const reader = found.data.getReader();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new SdbotError(
-            'TIMEOUT',
-            `reading image ${ref.name} took over ${timeoutMs} ms (replaced while read?)`,
-          ),
-        );
-      }, timeoutMs);
-    });
-    // Only the race observes the timeout; it must not count as unhandled while nothing races.
-    timedOut.catch(() => undefined);
-    const chunks: Uint8Array[] = [];
-    try {
-      for (;;) {
-        const { done, value } = await Promise.race([reader.read(), timedOut]);
-        if (done) break;
-        chunks.push(value);
-      }
-      const failure = await found.error;
-      if (failure instanceof Error) throw failure;
-    } catch (error) {
-      // Cancelling stops the object store's consumer, which would otherwise wait on forever.
-      await reader.cancel().catch(() => undefined);
-      if (error instanceof SdbotError) throw error;
-      throw natsFailure(error, `reading image ${ref.name}`);
-    } finally {
-      clearTimeout(timer);
-    }
-    const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return bytes;
   }
 }
