@@ -158,34 +158,24 @@ export function desiredStreams(config: Config): Record<JetStreamResource, Desire
   // The duplicate window may not exceed max_age (0: messages never expire).
   const window = (maxAgeMs: number) =>
     nanos(maxAgeMs > 0 ? Math.min(js.duplicateWindowMs, maxAgeMs) : js.duplicateWindowMs);
+  // Queue positions are counted with direct gets (next message by subject).
+  const jobQueue = (name: string, subject: string): DesiredStream => ({
+    name,
+    subjects: [subject],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: nanos(js.jobMaxAgeMs),
+    duplicate_window: window(js.jobMaxAgeMs),
+    max_msg_size: LIMITS.jobMessageMaxBytes,
+    discard: DiscardPolicy.Old,
+    allow_direct: true,
+  });
   return {
-    jobs: {
-      name: STREAMS.jobs,
-      subjects: [SUBJECTS.jobsAll],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      num_replicas: replicas,
-      max_age: nanos(js.jobMaxAgeMs),
-      duplicate_window: window(js.jobMaxAgeMs),
-      max_msg_size: LIMITS.jobMessageMaxBytes,
-      discard: DiscardPolicy.Old,
-      // Queue positions are counted with direct gets (next message by subject).
-      allow_direct: true,
-    },
+    jobs: jobQueue(STREAMS.jobs, SUBJECTS.jobsAll),
     // The same lifetime and de-duplication as the jobs it holds; the dispatcher reads the oldest
     // job of a lane with direct gets and deletes it by sequence once it is in the jobs stream.
-    backlog: {
-      name: STREAMS.backlog,
-      subjects: [SUBJECTS.backlogAll],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      num_replicas: replicas,
-      max_age: nanos(js.jobMaxAgeMs),
-      duplicate_window: window(js.jobMaxAgeMs),
-      max_msg_size: LIMITS.jobMessageMaxBytes,
-      discard: DiscardPolicy.Old,
-      allow_direct: true,
-    },
+    backlog: jobQueue(STREAMS.backlog, SUBJECTS.backlogAll),
     results: {
       name: STREAMS.results,
       subjects: [SUBJECTS.resultsAll],
