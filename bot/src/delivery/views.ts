@@ -12,7 +12,7 @@ import {
   type ButtonRow,
 } from '../render/components.js';
 import { resultEmbed } from '../render/embed.js';
-import { fitAttachment } from '../render/fit.js';
+import { fitAttachment, type FittedAttachment } from '../render/fit.js';
 import { composeGrid } from '../render/grid.js';
 
 export interface OutgoingFile {
@@ -97,20 +97,33 @@ export function flaggedIntact(job: Job, result: JobResult): boolean {
   return job.nsfw === 'allow' && result.images.some((image) => image.nsfw);
 }
 
+/**
+ * A result's image as an attachment that fits the channel's limit, and the embed describing it.
+ * An embed shows its image unblurred, so a spoilered file stays out of the embed.
+ */
+export async function attachedResult(
+  job: Job,
+  result: JobResult,
+  png: Buffer,
+  { attachmentLimit, spoiler }: { attachmentLimit: number; spoiler: boolean },
+): Promise<{ file: FittedAttachment; embed: APIEmbed }> {
+  const file = await fitAttachment(png, {
+    limitBytes: attachmentLimit,
+    baseName: `sdbot-${job.id}`,
+    spoiler,
+  });
+  const embed = resultEmbed(job, result, {
+    ...(spoiler ? {} : { imageFileName: file.fileName }),
+    ...(file.note === undefined ? {} : { attachmentNote: file.note }),
+  });
+  return { file, embed };
+}
+
 /** The grid of every image (or the single image) with its embed and U/V/re-roll/delete buttons. */
 export async function resultView(input: ResultViewInput): Promise<OutgoingMessage> {
   const { job, result } = input;
   const grid = await composeGrid(input.images);
-  const file = await fitAttachment(grid.data, {
-    limitBytes: input.attachmentLimit,
-    baseName: `sdbot-${job.id}`,
-    spoiler: input.spoiler,
-  });
-  // An embed shows its image unblurred, so a spoilered file stays out of the embed.
-  const embed = resultEmbed(job, result, {
-    ...(input.spoiler ? {} : { imageFileName: file.fileName }),
-    ...(file.note === undefined ? {} : { attachmentNote: file.note }),
-  });
+  const { file, embed } = await attachedResult(job, result, grid.data, input);
   // Replaced images have nothing to upscale or vary; intact flagged ones are checked when pressed.
   const withheld =
     job.nsfw === 'allow' ? [] : result.images.flatMap((image, index) => (image.nsfw ? [index] : []));

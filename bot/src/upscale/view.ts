@@ -6,11 +6,15 @@
  */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from 'discord.js';
 import type { Job, JobResult } from '@sdbot/shared';
-import { jobCaption, promptLine, singleImageView, type OutgoingMessage } from '../delivery/views.js';
+import {
+  attachedResult,
+  jobCaption,
+  promptLine,
+  singleImageView,
+  type OutgoingMessage,
+} from '../delivery/views.js';
 import type { ButtonRow } from '../render/components.js';
 import { encodeCustomId } from '../render/custom-id.js';
-import { resultEmbed } from '../render/embed.js';
-import { fitAttachment } from '../render/fit.js';
 
 export interface UpscaleButtonsOptions {
   /** Offer Upscale again (the image is still under the guild's upscale cap). */
@@ -66,15 +70,7 @@ export interface UpscaleViewInput {
 
 export async function upscaleResultView(input: UpscaleViewInput): Promise<OutgoingMessage> {
   const { job, result } = input;
-  const file = await fitAttachment(input.image, {
-    limitBytes: input.attachmentLimit,
-    baseName: `sdbot-${job.id}`,
-    spoiler: input.spoiler,
-  });
-  const embed = resultEmbed(job, result, {
-    ...(input.spoiler ? {} : { imageFileName: file.fileName }),
-    ...(file.note === undefined ? {} : { attachmentNote: file.note }),
-  });
+  const { file, embed } = await attachedResult(job, result, input.image, input);
   const how = job.kind === 'img2img' && job.hires !== undefined ? 'upscaled (creative)' : 'upscaled';
   return {
     content: `${promptLine(jobCaption(job))} - ${how} to ${input.width}x${input.height} - <@${input.userId}>`,
