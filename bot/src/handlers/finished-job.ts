@@ -1,5 +1,11 @@
 /** Reading what a button refers to: the job, its stored result and one of its images. */
-import type { Job, JobResult, JobStateRecord } from '@sdbot/shared';
+import {
+  isGenerationJob,
+  type GenerationJob,
+  type Job,
+  type JobResult,
+  type JobStateRecord,
+} from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
 import { nsfwAllowedHere, type PolicyContext } from '../requests/policy.js';
 import type { BotContext } from '../service/context.js';
@@ -56,4 +62,28 @@ export function chosenImage(job: Job, result: JobResult, index: number, context:
     if (!nsfwAllowedHere(context)) throw flaggedNotAllowed();
   }
   return image;
+}
+
+/** Upscale chains are short; this bounds the walk back to the drawing job. */
+const MAX_CHAIN = 16;
+
+/**
+ * The job that drew a picture, found by following the sources of the jobs `stepsOver` says were
+ * made from it (upscales of it, say), so a button reuses that job's model, prompt and settings.
+ */
+export async function drawingJobBehind(
+  ctx: BotContext,
+  job: Job,
+  stepsOver: (job: Job) => boolean,
+): Promise<GenerationJob> {
+  let current = job;
+  for (let hop = 0; hop < MAX_CHAIN && stepsOver(current); hop += 1) {
+    const sourceJobId = current.source?.jobId;
+    if (sourceJobId === undefined) break;
+    current = (await jobState(ctx, sourceJobId)).job;
+  }
+  if (!isGenerationJob(current) || stepsOver(current)) {
+    throw new RequestRefusedError('result-unavailable', 'The picture this upscale came from has expired.');
+  }
+  return current;
 }

@@ -7,15 +7,7 @@
  * upscaler online, U posts the image at its size and says so.
  */
 import type { ButtonInteraction } from 'discord.js';
-import {
-  LIMITS,
-  LOG_EVENTS,
-  deriveJob,
-  isGenerationJob,
-  type GenerationJob,
-  type Job,
-  type ResultImage,
-} from '@sdbot/shared';
+import { LIMITS, LOG_EVENTS, deriveJob, type GenerationJob, type Job, type ResultImage } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
 import { DEFAULT_ATTACHMENT_LIMIT_BYTES } from '../render/fit.js';
 import type { PolicyContext } from '../requests/policy.js';
@@ -24,11 +16,8 @@ import type { BotContext } from '../service/context.js';
 import { editOptions } from '../service/discord.js';
 import { pickUpscaler, upscaleSettings, upscaleTarget } from '../upscale/sizes.js';
 import { notUpscaledView } from '../upscale/view.js';
-import { chosenImage, finishedJob, jobState } from './finished-job.js';
+import { chosenImage, drawingJobBehind, finishedJob, jobState } from './finished-job.js';
 import { deferPublicly } from './respond.js';
-
-/** Upscale again chains are short; this bounds the walk back to the drawing job. */
-const MAX_CHAIN = 16;
 
 interface UpscaleSource {
   /** The job the image came from. */
@@ -117,16 +106,7 @@ export async function upscaleAgain(
 
 /** The job that drew the picture an upscale chain started from (its model, prompt and settings). */
 async function drawingJob(ctx: BotContext, job: Job): Promise<GenerationJob> {
-  let current = job;
-  for (let hop = 0; hop < MAX_CHAIN && current.kind === 'upscale'; hop += 1) {
-    const sourceJobId: string | undefined = current.source.jobId;
-    if (sourceJobId === undefined) break;
-    current = (await jobState(ctx, sourceJobId)).job;
-  }
-  if (!isGenerationJob(current)) {
-    throw new RequestRefusedError('result-unavailable', 'The picture this upscale came from has expired.');
-  }
-  return current;
+  return drawingJobBehind(ctx, job, (step) => step.kind === 'upscale');
 }
 
 /**

@@ -5,16 +5,12 @@
  * and strong are the server's `subtle-strength` and `strong-strength`.
  */
 import type { ButtonInteraction } from 'discord.js';
-import { deriveJob, isGenerationJob, LIMITS, randomSeed, type GenerationJob, type Job } from '@sdbot/shared';
-import { RequestRefusedError } from '../errors.js';
+import { deriveJob, LIMITS, randomSeed, type GenerationJob, type Job } from '@sdbot/shared';
 import { requestContext, requestJob } from '../requests/request-job.js';
 import type { BotContext } from '../service/context.js';
 import { variationStrength } from '../settings/keys.js';
-import { chosenImage, finishedJob, jobState } from './finished-job.js';
+import { chosenImage, drawingJobBehind, finishedJob } from './finished-job.js';
 import { deferPublicly } from './respond.js';
-
-/** Upscale chains are short; this bounds the walk back to the drawing job. */
-const MAX_CHAIN = 16;
 
 /** An upscale, or a Creative upscale (a hires img2img): what the walk back steps over. */
 function isUpscaleStep(job: Job): boolean {
@@ -23,16 +19,7 @@ function isUpscaleStep(job: Job): boolean {
 
 /** The job that drew the picture at its generation size, behind any upscales of it. */
 async function drawingJob(ctx: BotContext, job: Job): Promise<GenerationJob> {
-  let current = job;
-  for (let hop = 0; hop < MAX_CHAIN && isUpscaleStep(current); hop += 1) {
-    const sourceJobId = current.source?.jobId;
-    if (sourceJobId === undefined) break;
-    current = (await jobState(ctx, sourceJobId)).job;
-  }
-  if (!isGenerationJob(current) || isUpscaleStep(current)) {
-    throw new RequestRefusedError('result-unavailable', 'The picture this upscale came from has expired.');
-  }
-  return current;
+  return drawingJobBehind(ctx, job, isUpscaleStep);
 }
 
 export async function varyUpscaled(
