@@ -351,25 +351,18 @@ export class JobTracker {
       outcome.images.map(async (image) => Buffer.from(await jobs.readImage(image.image))),
     );
     const spoiler = flaggedIntact(job, outcome);
-    if (job.kind === 'upscale' || (job.kind === 'img2img' && job.hires !== undefined)) {
-      return renderUpscale(this.ctx.settings, {
-        job,
-        result: outcome,
-        images,
-        userId: record.userId,
-        attachmentLimit: record.attachmentLimit,
-        spoiler,
-        guildId: record.guildId,
-      });
-    }
-    return resultView({
+    const view = {
       job,
       result: outcome,
       images,
       userId: record.userId,
       attachmentLimit: record.attachmentLimit,
       spoiler,
-    });
+    };
+    if (job.kind === 'upscale' || (job.kind === 'img2img' && job.hires !== undefined)) {
+      return renderUpscale(this.ctx.settings, { ...view, guildId: record.guildId });
+    }
+    return resultView(view);
   }
 
   private async post(message: OutgoingMessage, record: DeliveryRecord): Promise<DeliveryRoute> {
