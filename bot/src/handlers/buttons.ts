@@ -14,7 +14,7 @@ import { InteractionReply, tokenExpiry } from '../service/discord.js';
 import { answerPrivately, deferButton, deferPublicly } from './respond.js';
 import { nsfwAllowedHere } from '../requests/policy.js';
 import { requestContext, requestJob } from '../requests/request-job.js';
-import { chosenImage, finishedJob, flaggedNotAllowed, jobState } from './finished-job.js';
+import { flaggedNotAllowed, jobState, pressedImage } from './finished-job.js';
 import { creativeUpscale, upscaleAgain, upscaleImage } from './upscale-buttons.js';
 import { varyUpscaled } from './vary-buttons.js';
 
@@ -25,11 +25,7 @@ function canManageMessages(interaction: ButtonInteraction): boolean {
 /** V: img2img from that image, as far from it as the guild's variation strength says. */
 async function variation(ctx: BotContext, interaction: ButtonInteraction, jobId: string, index: number) {
   if (!(await deferPublicly(interaction))) return;
-  const [{ job, result }, context] = await Promise.all([
-    finishedJob(ctx, jobId),
-    requestContext(ctx, interaction),
-  ]);
-  const image = chosenImage(job, result, index, context);
+  const { job, context, image } = await pressedImage(ctx, interaction, jobId, index);
   if (!isGenerationJob(job)) {
     throw new RequestRefusedError('result-unavailable', 'An upscaled picture has no settings to vary.');
   }

@@ -1,4 +1,5 @@
 /** Reading what a button refers to: the job, its stored result and one of its images. */
+import type { RepliableInteraction } from 'discord.js';
 import {
   isGenerationJob,
   type GenerationJob,
@@ -8,6 +9,7 @@ import {
 } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
 import { nsfwAllowedHere, type PolicyContext } from '../requests/policy.js';
+import { requestContext } from '../requests/request-job.js';
 import type { BotContext } from '../service/context.js';
 
 export function expired(): RequestRefusedError {
@@ -62,6 +64,23 @@ export function chosenImage(job: Job, result: JobResult, index: number, context:
     if (!nsfwAllowedHere(context)) throw flaggedNotAllowed();
   }
   return image;
+}
+
+/**
+ * What a button under a finished result works from: the job, its result, the presser's request
+ * context and the image at `index` (checked by chosenImage).
+ */
+export async function pressedImage(
+  ctx: BotContext,
+  interaction: RepliableInteraction,
+  jobId: string,
+  index: number,
+): Promise<{ job: Job; result: JobResult; context: PolicyContext; image: ReturnType<typeof chosenImage> }> {
+  const [{ job, result }, context] = await Promise.all([
+    finishedJob(ctx, jobId),
+    requestContext(ctx, interaction),
+  ]);
+  return { job, result, context, image: chosenImage(job, result, index, context) };
 }
 
 /** Upscale chains are short; this bounds the walk back to the drawing job. */

@@ -16,7 +16,7 @@ import type { BotContext } from '../service/context.js';
 import { editOptions } from '../service/discord.js';
 import { pickUpscaler, upscaleSettings, upscaleTarget } from '../upscale/sizes.js';
 import { notUpscaledView } from '../upscale/view.js';
-import { chosenImage, drawingJobBehind, finishedJob, jobState } from './finished-job.js';
+import { chosenImage, drawingJobBehind, finishedJob, jobState, pressedImage } from './finished-job.js';
 import { deferPublicly } from './respond.js';
 
 interface UpscaleSource {
@@ -96,11 +96,7 @@ export async function upscaleAgain(
   jobId: string,
 ): Promise<void> {
   if (!(await deferPublicly(interaction))) return;
-  const [{ job, result }, context] = await Promise.all([
-    finishedJob(ctx, jobId),
-    requestContext(ctx, interaction),
-  ]);
-  const image = chosenImage(job, result, 0, context);
+  const { job, context, image } = await pressedImage(ctx, interaction, jobId, 0);
   await requestUpscale(ctx, interaction, context, { job, image, index: job.source?.index ?? 0, jobId });
 }
 

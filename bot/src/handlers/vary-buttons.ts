@@ -6,10 +6,10 @@
  */
 import type { ButtonInteraction } from 'discord.js';
 import { deriveJob, LIMITS, randomSeed, type GenerationJob, type Job } from '@sdbot/shared';
-import { requestContext, requestJob } from '../requests/request-job.js';
+import { requestJob } from '../requests/request-job.js';
 import type { BotContext } from '../service/context.js';
 import { variationStrength } from '../settings/keys.js';
-import { chosenImage, drawingJobBehind, finishedJob } from './finished-job.js';
+import { drawingJobBehind, pressedImage } from './finished-job.js';
 import { deferPublicly } from './respond.js';
 
 /** An upscale, or a Creative upscale (a hires img2img): what the walk back steps over. */
@@ -29,11 +29,7 @@ export async function varyUpscaled(
   kind: 'subtle' | 'strong',
 ): Promise<void> {
   if (!(await deferPublicly(interaction))) return;
-  const [{ job, result }, context] = await Promise.all([
-    finishedJob(ctx, jobId),
-    requestContext(ctx, interaction),
-  ]);
-  const image = chosenImage(job, result, 0, context);
+  const { job, context, image } = await pressedImage(ctx, interaction, jobId, 0);
   const drawing = await drawingJob(ctx, job);
   const settings = context.settings;
   const draft = deriveJob(drawing, {
