@@ -13,10 +13,11 @@ import {
   type RESTPostAPIApplicationCommandsJSONBody,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import { schedulerLabel, LIMITS, SCHEDULER_NAMES } from '@sdbot/shared';
+import { LIMITS } from '@sdbot/shared';
 import { ASPECT_CHOICES } from '../prompt/size.js';
 import { LIST_KEYS, SETTING_SPECS } from '../settings/keys.js';
 import { contextMenuDefinitions } from './context-menu.js';
+import { integerInRange, numberInRange, schedulerChoice } from './option-builders.js';
 import { preferencesCommand } from './preferences-command.js';
 
 export { PREFERENCE_KEYS, PREFERENCES_SUBCOMMANDS } from './preferences-command.js';
@@ -114,47 +115,30 @@ function imagineCommand() {
         .setDescription('Aspect ratio, width:height (same as --ar)')
         .addChoices(ASPECT_CHOICES.map((ratio) => ({ name: ratio, value: ratio }))),
     )
-    .addIntegerOption((option) =>
-      option
-        .setName(IMAGINE_OPTIONS.width)
-        .setDescription(`Width in pixels, a ${sizeHint} (same as --w)`)
-        .setMinValue(LIMITS.size.min)
-        .setMaxValue(LIMITS.size.max),
+    .addIntegerOption(
+      integerInRange(IMAGINE_OPTIONS.width, `Width in pixels, a ${sizeHint} (same as --w)`, LIMITS.size),
     )
-    .addIntegerOption((option) =>
-      option
-        .setName(IMAGINE_OPTIONS.height)
-        .setDescription(`Height in pixels, a ${sizeHint} (same as --h)`)
-        .setMinValue(LIMITS.size.min)
-        .setMaxValue(LIMITS.size.max),
+    .addIntegerOption(
+      integerInRange(IMAGINE_OPTIONS.height, `Height in pixels, a ${sizeHint} (same as --h)`, LIMITS.size),
     )
-    .addIntegerOption((option) =>
-      option
-        .setName(IMAGINE_OPTIONS.steps)
-        .setDescription('Denoising steps: more is slower and usually finer (same as --steps)')
-        .setMinValue(LIMITS.steps.min)
-        .setMaxValue(LIMITS.steps.max),
+    .addIntegerOption(
+      integerInRange(
+        IMAGINE_OPTIONS.steps,
+        'Denoising steps: more is slower and usually finer (same as --steps)',
+        LIMITS.steps,
+      ),
     )
-    .addNumberOption((option) =>
-      option
-        .setName(IMAGINE_OPTIONS.guidance)
-        .setDescription('How closely to follow the prompt, CFG scale (same as --cfg)')
-        .setMinValue(LIMITS.guidance.min)
-        .setMaxValue(LIMITS.guidance.max),
+    .addNumberOption(
+      numberInRange(
+        IMAGINE_OPTIONS.guidance,
+        'How closely to follow the prompt, CFG scale (same as --cfg)',
+        LIMITS.guidance,
+      ),
     )
-    .addIntegerOption((option) =>
-      option
-        .setName(IMAGINE_OPTIONS.seed)
-        .setDescription('Seed for a reproducible picture (same as --seed)')
-        .setMinValue(LIMITS.seed.min)
-        .setMaxValue(LIMITS.seed.max),
+    .addIntegerOption(
+      integerInRange(IMAGINE_OPTIONS.seed, 'Seed for a reproducible picture (same as --seed)', LIMITS.seed),
     )
-    .addStringOption((option) =>
-      option
-        .setName(IMAGINE_OPTIONS.scheduler)
-        .setDescription('Sampler (same as --scheduler)')
-        .addChoices(SCHEDULER_NAMES.map((name) => ({ name: schedulerLabel(name), value: name }))),
-    )
+    .addStringOption(schedulerChoice(IMAGINE_OPTIONS.scheduler, 'Sampler (same as --scheduler)'))
     .addStringOption((option) =>
       option
         .setName(IMAGINE_OPTIONS.model)
@@ -162,24 +146,24 @@ function imagineCommand() {
         .setAutocomplete(true)
         .setMaxLength(64),
     )
-    .addIntegerOption((option) =>
-      option
-        .setName(IMAGINE_OPTIONS.count)
-        .setDescription(`Pictures to draw, default ${LIMITS.count.max} (same as --count)`)
-        .setMinValue(LIMITS.count.min)
-        .setMaxValue(LIMITS.count.max),
+    .addIntegerOption(
+      integerInRange(
+        IMAGINE_OPTIONS.count,
+        `Pictures to draw, default ${LIMITS.count.max} (same as --count)`,
+        LIMITS.count,
+      ),
     )
     .addAttachmentOption((option) =>
       option
         .setName(IMAGINE_OPTIONS.image)
         .setDescription('Start from this image (PNG, JPEG, WebP or GIF, up to 10 MB)'),
     )
-    .addNumberOption((option) =>
-      option
-        .setName(IMAGINE_OPTIONS.strength)
-        .setDescription('How far to move from the image: 0 keeps it, 1 ignores it (default 0.6)')
-        .setMinValue(LIMITS.strength.min)
-        .setMaxValue(LIMITS.strength.max),
+    .addNumberOption(
+      numberInRange(
+        IMAGINE_OPTIONS.strength,
+        'How far to move from the image: 0 keeps it, 1 ignores it (default 0.6)',
+        LIMITS.strength,
+      ),
     );
 }
 

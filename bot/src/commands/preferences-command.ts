@@ -3,10 +3,11 @@
  * match the preference fields; ranges come from the protocol's LIMITS.
  */
 import { ApplicationIntegrationType, InteractionContextType, SlashCommandBuilder } from 'discord.js';
-import { LIMITS, SCHEDULER_NAMES, schedulerLabel } from '@sdbot/shared';
+import { LIMITS } from '@sdbot/shared';
 import { ASPECT_CHOICES } from '../prompt/size.js';
 // Used only inside preferencesCommand(), so the import cycle with definitions.ts is harmless.
 import { COMMAND_NAMES } from './definitions.js';
+import { integerInRange, schedulerChoice } from './option-builders.js';
 
 const sizeHint = `multiple of ${LIMITS.sizeMultiple}`;
 
@@ -49,46 +50,29 @@ export function preferencesCommand() {
             .setDescription('Default negative prompt')
             .setMaxLength(LIMITS.negativePromptMaxChars),
         )
-        .addIntegerOption((option) =>
-          option
-            .setName(p.steps)
-            .setDescription('Default denoising steps')
-            .setMinValue(LIMITS.steps.min)
-            .setMaxValue(LIMITS.steps.max),
-        )
+        .addIntegerOption(integerInRange(p.steps, 'Default denoising steps', LIMITS.steps))
         .addStringOption((option) =>
           option
             .setName(p.aspect)
             .setDescription('Default aspect ratio (replaces a default size)')
             .addChoices(ASPECT_CHOICES.map((ratio) => ({ name: ratio, value: ratio }))),
         )
-        .addIntegerOption((option) =>
-          option
-            .setName(p.width)
-            .setDescription(`Default width, a ${sizeHint} (replaces a default aspect ratio)`)
-            .setMinValue(LIMITS.size.min)
-            .setMaxValue(LIMITS.size.max),
+        .addIntegerOption(
+          integerInRange(
+            p.width,
+            `Default width, a ${sizeHint} (replaces a default aspect ratio)`,
+            LIMITS.size,
+          ),
         )
-        .addIntegerOption((option) =>
-          option
-            .setName(p.height)
-            .setDescription(`Default height, a ${sizeHint} (replaces a default aspect ratio)`)
-            .setMinValue(LIMITS.size.min)
-            .setMaxValue(LIMITS.size.max),
+        .addIntegerOption(
+          integerInRange(
+            p.height,
+            `Default height, a ${sizeHint} (replaces a default aspect ratio)`,
+            LIMITS.size,
+          ),
         )
-        .addStringOption((option) =>
-          option
-            .setName(p.scheduler)
-            .setDescription('Default sampler')
-            .addChoices(SCHEDULER_NAMES.map((name) => ({ name: schedulerLabel(name), value: name }))),
-        )
-        .addIntegerOption((option) =>
-          option
-            .setName(p.count)
-            .setDescription('Default number of pictures')
-            .setMinValue(LIMITS.count.min)
-            .setMaxValue(LIMITS.count.max),
-        )
+        .addStringOption(schedulerChoice(p.scheduler, 'Default sampler'))
+        .addIntegerOption(integerInRange(p.count, 'Default number of pictures', LIMITS.count))
         .addBooleanOption((option) =>
           option.setName(p.remix).setDescription('Edit the prompt before Re-roll, V and Vary run'),
         ),
