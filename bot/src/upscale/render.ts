@@ -1,18 +1,11 @@
 /** The posted message of a finished upscale job, with Upscale again offered while under the cap. */
-import type { Job, JobResult } from '@sdbot/shared';
-import type { OutgoingMessage } from '../delivery/views.js';
+import type { OutgoingMessage, ResultViewInput } from '../delivery/views.js';
 import { SdbotError } from '@sdbot/shared';
 import type { GuildSettingsStore } from '../settings/store.js';
 import { upscaleSettings, upscaleTarget } from './sizes.js';
 import { upscaleResultView } from './view.js';
 
-export interface UpscaleRenderInput {
-  job: Job;
-  result: JobResult;
-  images: Buffer[];
-  userId: string;
-  attachmentLimit: number;
-  spoiler: boolean;
+export interface UpscaleRenderInput extends ResultViewInput {
   guildId: string | null;
 }
 
