@@ -153,6 +153,7 @@ export {
 } from './nats/status.js';
 export { JobsClientMetrics } from './nats/client-metrics.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics.js';
+export { metricKinds, type HistogramShape, type MetricKinds } from './metric-kinds.js';
 export {
   UsageError,
   parseCommandArgs,
