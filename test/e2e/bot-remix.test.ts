@@ -47,8 +47,21 @@ describe.skipIf(!hasNats)(`remix${hasNats ? '' : ' (skipped: no nats-server)'}`,
     return asGenerationJob((await client.state(jobIdOf(message)))?.job);
   }
 
-  function click(label: string) {
-    return world.emulator.clickButton({ message: grid, customId: buttonId(grid, label) });
+  function click(label: string, user?: string) {
+    return world.emulator.clickButton({
+      message: grid,
+      customId: buttonId(grid, label),
+      ...(user === undefined ? {} : { user }),
+    });
+  }
+
+  function setRemix(user?: string) {
+    return world.emulator.sendCommand({
+      name: 'preferences',
+      subcommand: 'set',
+      options: { remix: true },
+      ...(user === undefined ? {} : { user }),
+    });
   }
 
   async function openForm(label: string): Promise<EmulatorInteraction> {
@@ -66,12 +79,7 @@ describe.skipIf(!hasNats)(`remix${hasNats ? '' : ' (skipped: no nats-server)'}`,
   });
 
   it('with remix on, Re-roll opens the form with the prompt and flags; the edit is the new job', async () => {
-    const set = await world.emulator.sendCommand({
-      name: 'preferences',
-      subcommand: 'set',
-      options: { remix: true },
-    });
-    expect(await privateAnswer(world, set)).toMatch(/remix/i);
+    expect(await privateAnswer(world, await setRemix())).toMatch(/remix/i);
     const original = await jobOf(grid);
     const opened = await openForm('Re-roll');
     expect(opened.modal?.title).toBe('Remix: re-roll');
@@ -110,6 +118,39 @@ describe.skipIf(!hasNats)(`remix${hasNats ? '' : ' (skipped: no nats-server)'}`,
     expect(job).toMatchObject({ prompt: 'a green lighthouse', steps: 4, count: 1, strength: 0.75 });
     expect(job.source).toMatchObject({ jobId: original.id, index: 1 });
     expect(job.seed).not.toBe(42);
+  });
+
+  it('refuses a bad flag as /imagine does; without --seed the edit gets a new seed', async () => {
+    const bad = await world.emulator.submitModal({
+      interaction: await openForm('Re-roll'),
+      fields: { prompt: 'a lighthouse --steps 999 --ar 7:0' },
+    });
+    const imagine = await world.imagine({ prompt: 'a lighthouse --steps 999 --ar 7:0' });
+    const refusal = await privateAnswer(world, imagine);
+    expect(refusal).toContain('--steps 999');
+    expect(await privateAnswer(world, bad)).toBe(refusal);
+    const submit = await world.emulator.submitModal({
+      interaction: await openForm('Re-roll'),
+      fields: { prompt: 'a blue lighthouse --count 1 --steps 2' },
+    });
+    const job = await jobOf(await resultOf(submit));
+    expect(job).toMatchObject({ prompt: 'a blue lighthouse', negativePrompt: '' });
+    expect(job.seed).not.toBe(42);
+  });
+
+  it('tells a member banned from creating images before opening the form', async () => {
+    expect(await privateAnswer(world, await setRemix('bob'))).toMatch(/remix/i);
+    const ban = await world.emulator.sendCommand({
+      name: 'settings',
+      subcommandGroup: 'banned-users',
+      subcommand: 'add',
+      options: { user: world.emulator.user('bob').id },
+      memberPermissions: [...ADMIN],
+    });
+    expect(await privateAnswer(world, ban)).not.toMatch(/wrong|must/);
+    const opened = await click('Re-roll', 'bob');
+    expect(await privateAnswer(world, opened)).toBe('You may not create images in this server.');
+    expect(opened.modal).toBeUndefined();
   });
 
   it("refuses an edit with a word the server bans, in /imagine's words", async () => {

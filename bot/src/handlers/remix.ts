@@ -21,7 +21,9 @@ import {
 } from '@sdbot/shared';
 import { RequestRefusedError } from '../errors.js';
 import { buildJobRequest, checkImagineInput } from '../prompt/job-request.js';
-import type { PolicyContext } from '../requests/policy.js';
+import { refuseChannel, type PolicyContext } from '../requests/policy.js';
+import { requestContext } from '../requests/request-job.js';
+import { refuseMember } from '../settings/access.js';
 import {
   encodeRemixModalId,
   parseRemixModalId,
@@ -75,7 +77,10 @@ export async function openRemixModal(
   interaction: ButtonInteraction,
   action: RemixAction,
 ): Promise<void> {
-  const job = await editedJob(ctx, action);
+  const [job, context] = await Promise.all([editedJob(ctx, action), requestContext(ctx, interaction)]);
+  // Who and where are known now: a member who may not create images here is told before typing.
+  refuseMember(context.settings, { userId: context.userId, roleIds: context.roles });
+  refuseChannel(context.settings, context.channel);
   const input = new TextInputBuilder()
     .setCustomId(REMIX_TEXT_FIELD)
     .setStyle(TextInputStyle.Paragraph)
