@@ -88,6 +88,7 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
         'Upscale (Creative)',
         'Vary (Subtle)',
         'Vary (Strong)',
+        'Remix',
         'Delete',
       ]);
       expect(upscaled.content).toContain('upscaled to 128x128');
@@ -104,7 +105,13 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       const png = attachmentOf(twice);
       expect(await imageSize(png)).toEqual({ width: 256, height: 256, format: 'png' });
       // At the server's 256x256 cap: no Upscale again any more.
-      expect(buttonLabels(twice)).toEqual(['Upscale (Creative)', 'Vary (Subtle)', 'Vary (Strong)', 'Delete']);
+      expect(buttonLabels(twice)).toEqual([
+        'Upscale (Creative)',
+        'Vary (Subtle)',
+        'Vary (Strong)',
+        'Remix',
+        'Delete',
+      ]);
       expect(twice.embeds[0]?.title).toBe('Upscale of image 2');
       const rgb = await readRgbImage(png);
       expect(detectWatermark(rgb.rgb, rgb.width, rgb.height).match).toBe(true);
@@ -150,6 +157,28 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
           source: { jobId: upscaledJobId(twice), index: 1 },
         });
       }
+
+      // Remix always opens the form, prefilled with the drawing's prompt and flags; its submit makes
+      // strong variations of the upscaled image with the edited prompt.
+      const remix = await world.emulator.clickButton({ message: twice, customId: button(twice, 'Remix') });
+      await remix.waitForResponse();
+      const field = (remix.modal?.components ?? []) as { component?: { value?: unknown } }[];
+      expect(field[0]?.component?.value).toMatch(/^a lighthouse --w 64 --h 64 --steps \d+ .*--model tiny-sd/);
+      const remixed = await world.emulator.submitModal({
+        interaction: remix,
+        fields: { prompt: 'a lighthouse at night --w 64 --h 64 --count 1' },
+      });
+      const remixedJob = (await client.state(upscaledJobId(await remixed.waitForOriginal(isResult, 60_000))))
+        ?.job;
+      expect(remixedJob).toMatchObject({
+        kind: 'variation',
+        prompt: 'a lighthouse at night',
+        width: 64,
+        height: 64,
+        count: 1,
+        strength: 0.75,
+        source: { jobId: upscaledJobId(twice) },
+      });
     });
 
     it('/info lists the upscaler apart from the models', async () => {

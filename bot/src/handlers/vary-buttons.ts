@@ -4,12 +4,13 @@
  * usual buttons, at that job's generation size (the worker reduces the upscaled image to it). Subtle
  * and strong are the server's `subtle-strength` and `strong-strength`.
  */
-import type { ButtonInteraction } from 'discord.js';
+import type { ButtonInteraction, ModalSubmitInteraction } from 'discord.js';
 import { deriveJob, LIMITS, randomSeed, type GenerationJob, type Job } from '@sdbot/shared';
 import { requestJob } from '../requests/request-job.js';
 import type { BotContext } from '../service/context.js';
 import { variationStrength } from '../settings/keys.js';
 import { drawingJobBehind, pressedImage } from './finished-job.js';
+import { remixEdit, remixTextOf, withEdit } from './remix.js';
 import { deferPublicly } from './respond.js';
 
 /** An upscale, or a Creative upscale (a hires img2img): what the walk back steps over. */
@@ -18,26 +19,30 @@ function isUpscaleStep(job: Job): boolean {
 }
 
 /** The job that drew the picture at its generation size, behind any upscales of it. */
-async function drawingJob(ctx: BotContext, job: Job): Promise<GenerationJob> {
+export async function drawingJob(ctx: BotContext, job: Job): Promise<GenerationJob> {
   return drawingJobBehind(ctx, job, isUpscaleStep);
 }
 
 export async function varyUpscaled(
   ctx: BotContext,
-  interaction: ButtonInteraction,
+  interaction: ButtonInteraction | ModalSubmitInteraction,
   jobId: string,
   kind: 'subtle' | 'strong',
 ): Promise<void> {
+  // From the remix form: the edited prompt and flags, refused at once as /imagine refuses them.
+  const text = interaction.isModalSubmit() ? remixTextOf(ctx, interaction) : undefined;
   if (!(await deferPublicly(interaction))) return;
   const { job, context, image } = await pressedImage(ctx, interaction, jobId, 0);
   const drawing = await drawingJob(ctx, job);
   const settings = context.settings;
-  const draft = deriveJob(drawing, {
+  const notes: string[] = [];
+  const edit = text === undefined ? undefined : remixEdit(ctx, text, context, notes, true);
+  const draft = deriveJob(edit === undefined ? drawing : withEdit(drawing, edit), {
     type: 'variation',
     source: { image: image.image, index: job.source?.index ?? 0, jobId },
     strength: variationStrength(settings, kind),
-    seed: randomSeed(),
-    count: Math.min(LIMITS.count.max, settings?.maxCount ?? LIMITS.count.max),
+    seed: edit?.seed ?? randomSeed(),
+    count: edit?.changes.count ?? Math.min(LIMITS.count.max, settings?.maxCount ?? LIMITS.count.max),
   });
-  await requestJob(ctx, interaction, draft, context);
+  await requestJob(ctx, interaction, draft, context, notes);
 }

@@ -20,6 +20,8 @@ export type ButtonAction =
   /** Under an upscaled image: four variations of it at the drawing's size, near it or further. */
   | { type: 'vary-subtle'; jobId: string }
   | { type: 'vary-strong'; jobId: string }
+  /** Under an upscaled image: the remix form, whatever the member's remix preference. */
+  | { type: 'remix'; jobId: string }
   | { type: 'delete'; jobId: string }
   | { type: 'cancel'; jobId: string };
 
@@ -33,6 +35,7 @@ const CODES = {
   creative: 'uc',
   'vary-subtle': 'vs',
   'vary-strong': 'vg',
+  remix: 'rx',
   delete: 'd',
   cancel: 'c',
 } as const satisfies Record<ButtonActionType, string>;
@@ -61,7 +64,8 @@ function malformed(reason: string): ParsedCustomId {
 }
 
 function withoutIndex(
-  type: 'reroll' | 'delete' | 'cancel' | 'upscale-again' | 'creative' | 'vary-subtle' | 'vary-strong',
+  type:
+    'reroll' | 'delete' | 'cancel' | 'upscale-again' | 'creative' | 'vary-subtle' | 'vary-strong' | 'remix',
   jobId: string,
   index: string | undefined,
 ): ParsedCustomId {
@@ -104,6 +108,8 @@ export function parseCustomId(customId: string): ParsedCustomId {
       return withoutIndex('vary-subtle', jobId, index);
     case CODES['vary-strong']:
       return withoutIndex('vary-strong', jobId, index);
+    case CODES.remix:
+      return withoutIndex('remix', jobId, index);
     default:
       return malformed(`unknown action "${code}"`);
   }

@@ -7,7 +7,8 @@ import { LOG_EVENTS, RateLimitError, SdbotError, ValidationError, type Logger } 
 import { CONTEXT_MENU_NAMES } from '../commands/context-menu.js';
 import { COMMAND_NAMES } from '../commands/definitions.js';
 import { RequestRefusedError, userMessage } from '../errors.js';
-import { handleButton, refuseMalformedButton } from '../handlers/buttons.js';
+import { handleButton, refuseMalformedButton, runRemixable } from '../handlers/buttons.js';
+import { isRemixModal, remixActionOf } from '../handlers/remix.js';
 import { handleImagine, handleImagineAutocomplete } from '../handlers/imagine.js';
 import {
   handleShowParameters,
@@ -47,7 +48,10 @@ function nameOf(interaction: Interaction): string {
   if (interaction.isChatInputCommand() || interaction.isMessageContextMenuCommand()) {
     return interaction.commandName;
   }
-  if (interaction.isModalSubmit()) return isVaryModal(interaction) ? 'modal:vary-image' : 'modal:unknown';
+  if (interaction.isModalSubmit()) {
+    if (isVaryModal(interaction)) return 'modal:vary-image';
+    return isRemixModal(interaction) ? 'modal:remix' : 'modal:unknown';
+  }
   if (interaction.isAutocomplete()) return `${interaction.commandName}:autocomplete`;
   if (interaction.isButton()) {
     const parsed = parseCustomId(interaction.customId);
@@ -89,6 +93,7 @@ async function route(ctx: BotContext, interaction: Interaction): Promise<void> {
   }
   if (interaction.isModalSubmit()) {
     if (isVaryModal(interaction)) return handleVarySubmit(ctx, interaction);
+    if (isRemixModal(interaction)) return runRemixable(ctx, interaction, remixActionOf(interaction));
     throw new ValidationError([{ field: 'modal', message: 'is not a form of this bot' }]);
   }
   if (interaction.isAutocomplete()) {

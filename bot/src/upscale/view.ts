@@ -1,7 +1,7 @@
 /**
  * The message of an upscaled image (U, Upscale again, Upscale (Creative)): the image alone with
  * Upscale again (while the guild's cap leaves room), Upscale (Creative), Vary (Subtle), Vary
- * (Strong) and Delete; and the message
+ * (Strong), Remix and Delete; and the message
  * U posts when no upscaler is online (the image at its size, saying so).
  */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from 'discord.js';
@@ -15,6 +15,8 @@ import {
 } from '../delivery/views.js';
 import type { ButtonRow } from '../render/components.js';
 import { encodeCustomId } from '../render/custom-id.js';
+
+const BUTTONS_PER_ROW = 5;
 
 export interface UpscaleButtonsOptions {
   /** Offer Upscale again (the image is still under the guild's upscale cap). */
@@ -45,13 +47,24 @@ export function upscaleComponents(jobId: string, { again }: UpscaleButtonsOption
       .setStyle(ButtonStyle.Secondary)
       .setLabel('Vary (Strong)'),
     new ButtonBuilder()
+      .setCustomId(encodeCustomId({ type: 'remix', jobId }))
+      .setStyle(ButtonStyle.Secondary)
+      .setLabel('Remix'),
+    new ButtonBuilder()
       .setCustomId(encodeCustomId({ type: 'delete', jobId }))
       .setStyle(ButtonStyle.Danger)
       .setLabel('Delete')
       .setEmoji('🗑️'),
   );
-  // Every button here has a custom_id, which is what ButtonRow promises.
-  return [new ActionRowBuilder<ButtonBuilder>().addComponents(buttons).toJSON() as ButtonRow];
+  // Discord allows five buttons a row. Every button here has a custom_id, as ButtonRow promises.
+  const rows: ButtonRow[] = [];
+  for (let start = 0; start < buttons.length; start += BUTTONS_PER_ROW) {
+    const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
+      buttons.slice(start, start + BUTTONS_PER_ROW),
+    );
+    rows.push(row.toJSON() as ButtonRow);
+  }
+  return rows;
 }
 
 export interface UpscaleViewInput {

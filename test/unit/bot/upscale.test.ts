@@ -50,15 +50,27 @@ describe('upscale buttons', () => {
   const labels = (again: boolean) =>
     upscaleComponents('job-1', { again }).flatMap((row) => row.components.map((button) => button.label));
 
-  it('offer Upscale again while under the cap, Upscale (Creative), Vary (Subtle), Vary (Strong) and Delete', () => {
+  it('offer Upscale again while under the cap, Upscale (Creative), Vary (Subtle), Vary (Strong), Remix and Delete', () => {
     expect(labels(true)).toEqual([
       'Upscale again',
       'Upscale (Creative)',
       'Vary (Subtle)',
       'Vary (Strong)',
+      'Remix',
       'Delete',
     ]);
-    expect(labels(false)).toEqual(['Upscale (Creative)', 'Vary (Subtle)', 'Vary (Strong)', 'Delete']);
+    expect(labels(false)).toEqual([
+      'Upscale (Creative)',
+      'Vary (Subtle)',
+      'Vary (Strong)',
+      'Remix',
+      'Delete',
+    ]);
+  });
+
+  it('keep to five buttons a row, as Discord requires', () => {
+    const rows = upscaleComponents('job-1', { again: true });
+    expect(rows.map((row) => row.components.length)).toEqual([5, 1]);
   });
 
   it('carry custom_ids the router reads back', () => {
@@ -70,6 +82,7 @@ describe('upscale buttons', () => {
       { ok: true, action: { type: 'creative', jobId: 'job-1' } },
       { ok: true, action: { type: 'vary-subtle', jobId: 'job-1' } },
       { ok: true, action: { type: 'vary-strong', jobId: 'job-1' } },
+      { ok: true, action: { type: 'remix', jobId: 'job-1' } },
       { ok: true, action: { type: 'delete', jobId: 'job-1' } },
     ]);
     expect(parseCustomId('sdbot:ua:job-1:0').ok).toBe(false);
