@@ -161,6 +161,7 @@ export {
   stringOption,
   stringListOption,
   numberOption,
+  schemaOption,
   type CommandDefinition,
   type CommandManifestEntry,
   type CommandContext,

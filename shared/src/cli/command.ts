@@ -123,6 +123,26 @@ export function stringListOption(options: ParsedOptions, name: string): string[]
 }
 
 /**
+ * Parses a flag with a zod schema from the protocol (after `toInput`), so a bad flag fails with the
+ * same message as a bad Discord option, named after the flag.
+ */
+export function schemaOption<S extends z.ZodType>(
+  options: ParsedOptions,
+  name: string,
+  schema: S,
+  toInput: (raw: string) => unknown = (raw) => raw,
+): z.output<S> | undefined {
+  const raw = stringOption(options, name);
+  if (raw === undefined) return undefined;
+  const parsed = schema.safeParse(toInput(raw));
+  if (!parsed.success) {
+    const issues = toValidationIssues(parsed.error).map((issue) => ({ ...issue, field: `--${name}` }));
+    throw new ValidationError(issues);
+  }
+  return parsed.data;
+}
+
+/**
  * Parses a numeric flag with a zod schema from the protocol, so `--steps 0` fails with the same
  * range message as a bad Discord option.
  */
@@ -131,13 +151,8 @@ export function numberOption<S extends z.ZodType<number>>(
   name: string,
   schema: S,
 ): z.output<S> | undefined {
-  const raw = stringOption(options, name);
-  if (raw === undefined) return undefined;
-  const value = raw.trim() === '' ? Number.NaN : Number(raw);
-  const parsed = schema.safeParse(Number.isNaN(value) ? raw : value);
-  if (!parsed.success) {
-    const issues = toValidationIssues(parsed.error).map((issue) => ({ ...issue, field: `--${name}` }));
-    throw new ValidationError(issues);
-  }
-  return parsed.data;
+  return schemaOption(options, name, schema, (raw) => {
+    const value = raw.trim() === '' ? Number.NaN : Number(raw);
+    return Number.isNaN(value) ? raw : value;
+  });
 }

@@ -9,6 +9,7 @@ import {
   LIMITS,
   loadConfig,
   numberOption,
+  schemaOption,
   promptCutNotice,
   seedVariationSchema,
   stringOption,
@@ -18,7 +19,6 @@ import {
   type CommandDefinition,
   type ParsedOptions,
 } from '@sdbot/shared';
-import type { z } from 'zod';
 import type { ModelDirectoryInfo } from '../diffusion/model.js';
 import { StableDiffusionPipeline, type PipelineImage } from '../diffusion/pipeline.js';
 import { validateRequest, type PipelineRequest } from '../diffusion/request.js';
@@ -59,21 +59,6 @@ async function checkWritableDirectory(out: string): Promise<void> {
   }
 }
 
-/** A flag whose value must be one of a protocol enum, reported under the flag's name. */
-function choiceOption<S extends z.ZodType<string>>(
-  options: ParsedOptions,
-  name: string,
-  schema: S,
-): z.output<S> | undefined {
-  const raw = stringOption(options, name);
-  if (raw === undefined) return undefined;
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  throw new ValidationError(
-    parsed.error.issues.map((issue) => ({ field: `--${name}`, message: issue.message })),
-  );
-}
-
 function buildRequest(
   options: ParsedOptions,
   defaults: ReturnType<typeof loadConfig>['limits'],
@@ -89,13 +74,13 @@ function buildRequest(
   }
   const width = numberOption(options, 'width', fields.width);
   const height = numberOption(options, 'height', fields.height);
-  const scheduler = choiceOption(options, 'scheduler', fields.scheduler);
-  const rng = choiceOption(options, 'rng', fields.rng.unwrap());
+  const scheduler = schemaOption(options, 'scheduler', fields.scheduler);
+  const rng = schemaOption(options, 'rng', fields.rng.unwrap());
   const negative = stringOption(options, 'negative');
   return {
     prompt: stringOption(options, 'prompt', { required: true }) ?? '',
     ...(negative === undefined ? {} : { negativePrompt: negative }),
-    syntax: choiceOption(options, 'syntax', fields.syntax.unwrap()) ?? DEFAULT_PROMPT_SYNTAX,
+    syntax: schemaOption(options, 'syntax', fields.syntax.unwrap()) ?? DEFAULT_PROMPT_SYNTAX,
     seed: numberOption(options, 'seed', fields.seed) ?? randomInt(0, 2 ** 32),
     steps: numberOption(options, 'steps', fields.steps) ?? defaults.defaultSteps,
     guidance: numberOption(options, 'guidance', fields.guidance) ?? defaults.defaultGuidance,
