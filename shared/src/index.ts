@@ -162,6 +162,7 @@ export {
   stringListOption,
   numberOption,
   schemaOption,
+  valueFlag,
   type CommandDefinition,
   type CommandManifestEntry,
   type CommandContext,

@@ -18,6 +18,11 @@ export interface OptionSpec {
 
 export type OptionSpecs = Record<string, OptionSpec>;
 
+/** A flag that takes a value, shown in help as `--name VALUE_NAME`. */
+export function valueFlag(valueName: string, description: string): OptionSpec {
+  return { type: 'string', valueName, description };
+}
+
 /** Parsed values: strings (or string[] when `multiple`) and booleans, keyed by option name. */
 export type ParsedOptions = Record<string, string | boolean | (string | boolean)[] | undefined>;
 

@@ -1,6 +1,13 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { createLogger, loadConfig, stringOption, UsageError, type CommandDefinition } from '@sdbot/shared';
+import {
+  createLogger,
+  loadConfig,
+  stringOption,
+  UsageError,
+  valueFlag,
+  type CommandDefinition,
+} from '@sdbot/shared';
 import { readRgbImage } from '../image-io.js';
 import { readParameters } from '../provenance.js';
 import { finishUpscaled, upscaledParameters } from '../upscale/enlarge.js';
@@ -22,21 +29,9 @@ export const upscaleCommand: CommandDefinition = {
   usage: '--model DIR [--tile N] [--overlap N] IN OUT.png',
   allowPositionals: true,
   options: {
-    model: {
-      type: 'string',
-      valueName: 'DIR',
-      description: 'Upscaler: a directory holding one .onnx file, or the file',
-    },
-    tile: {
-      type: 'string',
-      valueName: 'N',
-      description: 'Tile side in input pixels, 0 for the whole image (default SDBOT_UPSCALE_TILE)',
-    },
-    overlap: {
-      type: 'string',
-      valueName: 'N',
-      description: 'Pixels neighbouring tiles share and blend (default SDBOT_UPSCALE_OVERLAP)',
-    },
+    model: valueFlag('DIR', 'Upscaler: a directory holding one .onnx file, or the file'),
+    tile: valueFlag('N', 'Tile side in input pixels, 0 for the whole image (default SDBOT_UPSCALE_TILE)'),
+    overlap: valueFlag('N', 'Pixels neighbouring tiles share and blend (default SDBOT_UPSCALE_OVERLAP)'),
     watermark: {
       type: 'boolean',
       description: 'Embed the invisible watermark (default SDBOT_WATERMARK); --no-watermark skips it',
