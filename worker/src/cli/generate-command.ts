@@ -20,6 +20,7 @@ import {
   type CommandDefinition,
   type ParsedOptions,
 } from '@sdbot/shared';
+import { WATERMARK_FLAG } from './flags.js';
 import type { ModelDirectoryInfo } from '../diffusion/model.js';
 import { StableDiffusionPipeline, type PipelineImage } from '../diffusion/pipeline.js';
 import { validateRequest, type PipelineRequest } from '../diffusion/request.js';
@@ -223,10 +224,7 @@ export const generateCommand: CommandDefinition = {
       type: 'boolean',
       description: 'Run the safety checker (default SDBOT_SAFETY_CHECKER); --no-safety skips it',
     },
-    watermark: {
-      type: 'boolean',
-      description: 'Embed the invisible watermark (default SDBOT_WATERMARK); --no-watermark skips it',
-    },
+    watermark: WATERMARK_FLAG,
     out: valueFlag('FILE.png', 'Where to write; several images get -0, -1...'),
     json: {
       type: 'boolean',

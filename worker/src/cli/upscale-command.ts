@@ -8,6 +8,7 @@ import {
   valueFlag,
   type CommandDefinition,
 } from '@sdbot/shared';
+import { WATERMARK_FLAG } from './flags.js';
 import { readRgbImage } from '../image-io.js';
 import { readParameters } from '../provenance.js';
 import { finishUpscaled, upscaledParameters } from '../upscale/enlarge.js';
@@ -32,10 +33,7 @@ export const upscaleCommand: CommandDefinition = {
     model: valueFlag('DIR', 'Upscaler: a directory holding one .onnx file, or the file'),
     tile: valueFlag('N', 'Tile side in input pixels, 0 for the whole image (default SDBOT_UPSCALE_TILE)'),
     overlap: valueFlag('N', 'Pixels neighbouring tiles share and blend (default SDBOT_UPSCALE_OVERLAP)'),
-    watermark: {
-      type: 'boolean',
-      description: 'Embed the invisible watermark (default SDBOT_WATERMARK); --no-watermark skips it',
-    },
+    watermark: WATERMARK_FLAG,
   },
   details:
     'OUT is the input enlarged by the model scale (2x, 4x), with the input PNG `parameters` text\n' +
