@@ -88,7 +88,7 @@ export class JobsClient {
   /** Submission times of jobs this client waits for, for the submit-to-outcome metric. */
   private readonly submittedAt = new Map<string, number>();
   private readonly jobSchema;
-  private readonly imageObjects: JobImages;
+  private readonly jobImages: JobImages;
   private readonly positions: QueuePositions;
   /** The configuration's defaults for what a requester leaves out. */
   readonly defaults: ConfiguredJobDefaults;
@@ -108,7 +108,7 @@ export class JobsClient {
   ) {
     this.jobSchema = createJobSchema({ maxPixels: config.limits.maxPixels });
     this.defaults = configuredJobDefaults(config);
-    this.imageObjects = new JobImages(js, images, previews, logger);
+    this.jobImages = new JobImages(js, images, previews, logger);
     this.positions = new QueuePositions(jsm, dispatcher, logger);
     void this.watchReconnects();
   }
@@ -252,7 +252,7 @@ export class JobsClient {
 
   /** Stores the image an img2img job starts from; the worker reads it from the object store. */
   async uploadSource(jobId: string, bytes: Uint8Array): Promise<ObjectRef> {
-    return this.imageObjects.uploadSource(jobId, bytes);
+    return this.jobImages.uploadSource(jobId, bytes);
   }
 
   /** Calls `onProgress` for each step a worker reports (ephemeral: missed steps are not replayed). */
@@ -421,7 +421,7 @@ export class JobsClient {
    * with TIMEOUT (an object replaced while it is read loses the chunks the reader waits for).
    */
   async readImage(ref: ObjectRef, options: { timeoutMs?: number } = {}): Promise<Uint8Array> {
-    return this.imageObjects.readImage(ref, options);
+    return this.jobImages.readImage(ref, options);
   }
 
   private retryOptions(): { logger?: Logger } {
