@@ -164,23 +164,34 @@ export class NatsTestServer {
   }
 }
 
+/** Attempts when a picked free port is taken before nats-server binds it (another test got there). */
+const PORT_RACE_ATTEMPTS = 3;
+
+function lostPortRace(error: unknown): boolean {
+  return error instanceof Error && error.message.includes('address already in use');
+}
+
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsTestServer> {
-  const workDir = mkdtempSync(join(tmpdir(), 'sdbot-nats-'));
-  const storeDir = options.storeDir ?? join(workDir, 'jetstream');
-  const server = new NatsTestServer(
-    options.port ?? (await freePort()),
-    options.monitorPort ?? (await freePort()),
-    storeDir,
-    workDir,
-    options,
-  );
-  try {
-    await server.start();
-  } catch (error) {
-    await server.cleanup();
-    throw error;
+  for (let attempt = 1; ; attempt += 1) {
+    const workDir = mkdtempSync(join(tmpdir(), 'sdbot-nats-'));
+    const storeDir = options.storeDir ?? join(workDir, 'jetstream');
+    const server = new NatsTestServer(
+      options.port ?? (await freePort()),
+      options.monitorPort ?? (await freePort()),
+      storeDir,
+      workDir,
+      options,
+    );
+    try {
+      await server.start();
+      return server;
+    } catch (error) {
+      await server.cleanup();
+      // A port picked here can be taken by a parallel test before nats-server binds it: pick again.
+      const pickedPorts = options.port === undefined || options.monitorPort === undefined;
+      if (!pickedPorts || !lostPortRace(error) || attempt >= PORT_RACE_ATTEMPTS) throw error;
+    }
   }
-  return server;
 }
 
 export interface NatsTestCluster {
