@@ -10,6 +10,8 @@ import {
   PermissionFlagsBits,
   SlashCommandBuilder,
   type SlashCommandChannelOption,
+  type SlashCommandSubcommandBuilder,
+  type SlashCommandSubcommandGroupBuilder,
   type RESTPostAPIApplicationCommandsJSONBody,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
@@ -167,6 +169,30 @@ function imagineCommand() {
     );
 }
 
+/** A `/settings` list group: add and remove take the one required option, list takes none. */
+interface ListGroupSpec {
+  name: string;
+  description: string;
+  /** Subcommand name and description. */
+  add: readonly [string, string];
+  remove: readonly [string, string];
+  list: readonly [string, string];
+  /** Adds the option naming what to add or remove. */
+  option: (sub: SlashCommandSubcommandBuilder) => SlashCommandSubcommandBuilder;
+}
+
+function listGroup(group: SlashCommandSubcommandGroupBuilder, spec: ListGroupSpec) {
+  const [add, addDescription] = spec.add;
+  const [remove, removeDescription] = spec.remove;
+  const [list, listDescription] = spec.list;
+  return group
+    .setName(spec.name)
+    .setDescription(spec.description)
+    .addSubcommand((sub) => spec.option(sub.setName(add).setDescription(addDescription)))
+    .addSubcommand((sub) => spec.option(sub.setName(remove).setDescription(removeDescription)))
+    .addSubcommand((sub) => sub.setName(list).setDescription(listDescription));
+}
+
 function settingsCommand() {
   const keyChoices = SETTING_SPECS.map((spec) => ({
     name: `${spec.key}: ${spec.description}`,
@@ -219,96 +245,57 @@ function settingsCommand() {
         ),
     )
     .addSubcommandGroup((group) =>
-      group
-        .setName(s.bannedWords.group)
-        .setDescription('Words that make /imagine refuse a prompt')
-        .addSubcommand((sub) =>
-          sub
-            .setName(s.bannedWords.add)
-            .setDescription('Ban words or phrases')
-            .addStringOption((option) =>
-              option
-                .setName(s.bannedWords.words)
-                .setDescription('Comma-separated words or phrases')
-                .setRequired(true)
-                .setMaxLength(1000),
-            ),
-        )
-        .addSubcommand((sub) =>
-          sub
-            .setName(s.bannedWords.remove)
-            .setDescription('Allow words or phrases again')
-            .addStringOption((option) =>
-              option
-                .setName(s.bannedWords.words)
-                .setDescription('Comma-separated words or phrases')
-                .setRequired(true)
-                .setMaxLength(1000),
-            ),
-        )
-        .addSubcommand((sub) => sub.setName(s.bannedWords.list).setDescription('Show the banned words')),
+      listGroup(group, {
+        name: s.bannedWords.group,
+        description: 'Words that make /imagine refuse a prompt',
+        add: [s.bannedWords.add, 'Ban words or phrases'],
+        remove: [s.bannedWords.remove, 'Allow words or phrases again'],
+        list: [s.bannedWords.list, 'Show the banned words'],
+        option: (sub) =>
+          sub.addStringOption((option) =>
+            option
+              .setName(s.bannedWords.words)
+              .setDescription('Comma-separated words or phrases')
+              .setRequired(true)
+              .setMaxLength(1000),
+          ),
+      }),
     )
     .addSubcommandGroup((group) =>
-      group
-        .setName(s.channels.group)
-        .setDescription('Channels where /imagine may be used (none listed: everywhere)')
-        .addSubcommand((sub) =>
-          sub
-            .setName(s.channels.allow)
-            .setDescription('Allow /imagine in a channel')
-            .addChannelOption((option) => requiredChannel(option, s.channels.channel)),
-        )
-        .addSubcommand((sub) =>
-          sub
-            .setName(s.channels.disallow)
-            .setDescription('Stop allowing /imagine in a channel')
-            .addChannelOption((option) => requiredChannel(option, s.channels.channel)),
-        )
-        .addSubcommand((sub) =>
-          sub.setName(s.channels.list).setDescription('Show the channels where /imagine may be used'),
-        ),
+      listGroup(group, {
+        name: s.channels.group,
+        description: 'Channels where /imagine may be used (none listed: everywhere)',
+        add: [s.channels.allow, 'Allow /imagine in a channel'],
+        remove: [s.channels.disallow, 'Stop allowing /imagine in a channel'],
+        list: [s.channels.list, 'Show the channels where /imagine may be used'],
+        option: (sub) => sub.addChannelOption((option) => requiredChannel(option, s.channels.channel)),
+      }),
     )
     .addSubcommandGroup((group) =>
-      group
-        .setName(s.roles.group)
-        .setDescription('Roles whose members may create images (none listed: everyone)')
-        .addSubcommand((sub) =>
-          sub
-            .setName(s.roles.allow)
-            .setDescription('Let members with a role create images')
-            .addRoleOption((option) => option.setName(s.roles.role).setDescription('Role').setRequired(true)),
-        )
-        .addSubcommand((sub) =>
-          sub
-            .setName(s.roles.disallow)
-            .setDescription('Stop listing a role')
-            .addRoleOption((option) => option.setName(s.roles.role).setDescription('Role').setRequired(true)),
-        )
-        .addSubcommand((sub) =>
-          sub.setName(s.roles.list).setDescription('Show the roles that may create images'),
-        ),
+      listGroup(group, {
+        name: s.roles.group,
+        description: 'Roles whose members may create images (none listed: everyone)',
+        add: [s.roles.allow, 'Let members with a role create images'],
+        remove: [s.roles.disallow, 'Stop listing a role'],
+        list: [s.roles.list, 'Show the roles that may create images'],
+        option: (sub) =>
+          sub.addRoleOption((option) =>
+            option.setName(s.roles.role).setDescription('Role').setRequired(true),
+          ),
+      }),
     )
     .addSubcommandGroup((group) =>
-      group
-        .setName(s.bannedUsers.group)
-        .setDescription('Members who may not create images')
-        .addSubcommand((sub) =>
-          sub
-            .setName(s.bannedUsers.add)
-            .setDescription('Ban a member from creating images')
-            .addUserOption((option) =>
-              option.setName(s.bannedUsers.user).setDescription('Member').setRequired(true),
-            ),
-        )
-        .addSubcommand((sub) =>
-          sub
-            .setName(s.bannedUsers.remove)
-            .setDescription('Let a member create images again')
-            .addUserOption((option) =>
-              option.setName(s.bannedUsers.user).setDescription('Member').setRequired(true),
-            ),
-        )
-        .addSubcommand((sub) => sub.setName(s.bannedUsers.list).setDescription('Show the banned members')),
+      listGroup(group, {
+        name: s.bannedUsers.group,
+        description: 'Members who may not create images',
+        add: [s.bannedUsers.add, 'Ban a member from creating images'],
+        remove: [s.bannedUsers.remove, 'Let a member create images again'],
+        list: [s.bannedUsers.list, 'Show the banned members'],
+        option: (sub) =>
+          sub.addUserOption((option) =>
+            option.setName(s.bannedUsers.user).setDescription('Member').setRequired(true),
+          ),
+      }),
     )
     .addSubcommandGroup((group) =>
       group
