@@ -61,50 +61,58 @@ describe.skipIf(!natsServerAvailable() || !tinySd.available)(
       rmSync(root, { recursive: true, force: true });
     });
 
-    it('downloads the default model with --yes, resumes an interrupted download, and starts a worker on it', async () => {
-      const cache = join(root, 'cache-yes');
-      const modelDir = join(cache, 'sdbot', 'models', DEFAULT.folder);
-      const env = { HF_ENDPOINT: hub.url, XDG_CACHE_HOME: cache, LOG_LEVEL: 'info' };
-      const port = await freePort();
-      const args = ['--yes', '--data', join(root, 'data-yes'), '--port', String(port)];
+    // Two `up` processes, a download and a worker start: each wait has its own 60 s deadline, so the
+    // test as a whole gets room for both on a busy machine.
+    it(
+      'downloads the default model with --yes, resumes an interrupted download, and starts a worker on it',
+      { timeout: 180_000 },
+      async () => {
+        const cache = join(root, 'cache-yes');
+        const modelDir = join(cache, 'sdbot', 'models', DEFAULT.folder);
+        const env = { HF_ENDPOINT: hub.url, XDG_CACHE_HOME: cache, LOG_LEVEL: 'info' };
+        const port = await freePort();
+        const args = ['--yes', '--data', join(root, 'data-yes'), '--port', String(port)];
 
-      // The text encoder stalls part-way; the operator gives up with Ctrl-C.
-      hub.setFault('text_encoder/model.onnx', { stallAfterBytes: 1_000_000 });
-      const first = spawnUp(args, env);
-      const partial = join(modelDir, 'text_encoder', 'model.onnx.partial');
-      await eventually(
-        () => existsSync(partial) && statSync(partial).size >= 1_000_000,
-        60_000,
-        'the partial download holds bytes',
-        first.log,
-      );
-      expect(first.log()).toContain(`the fp32 ONNX export ${DEFAULT.repo}`);
-      expect(first.log()).toContain('about 5.5 GB');
-      expect(first.log()).toContain(modelDir);
-      first.child.kill('SIGINT');
-      expect(await first.exited).not.toBe(0);
-      expect(existsSync(join(modelDir, '.sdbot-download.json'))).toBe(false);
-
-      const second = spawnUp(args, env);
-      try {
+        // The text encoder stalls part-way; the operator gives up with Ctrl-C.
+        hub.setFault('text_encoder/model.onnx', { stallAfterBytes: 1_000_000 });
+        const first = spawnUp(args, env);
+        const partial = join(modelDir, 'text_encoder', 'model.onnx.partial');
         await eventually(
-          () => /"process":"worker [^"]+","childPid"/.test(second.log()),
+          () => existsSync(partial) && statSync(partial).size >= 1_000_000,
           60_000,
-          'a worker was started on the downloaded model',
-          second.log,
+          'the partial download holds bytes',
+          first.log,
         );
-        expect(second.log()).toContain('(a previous download is resumed)');
-        const cdn = hub.fileRequests('text_encoder/model.onnx').filter((request) => request.server === 'cdn');
-        const resumedAt = Number(/^bytes=(\d+)-$/.exec(cdn.at(-1)?.headers.range ?? '')?.[1]);
-        expect(resumedAt).toBeGreaterThanOrEqual(1_000_000);
-        expect(existsSync(join(modelDir, '.sdbot-download.json'))).toBe(true);
-        expect(readdirSync(modelDir)).toContain('unet');
-        expect(second.log()).toContain(`"worker ${modelDir}"`);
-      } finally {
-        second.child.kill('SIGTERM');
-        expect(await second.exited).toBe(0);
-      }
-    });
+        expect(first.log()).toContain(`the fp32 ONNX export ${DEFAULT.repo}`);
+        expect(first.log()).toContain('about 5.5 GB');
+        expect(first.log()).toContain(modelDir);
+        first.child.kill('SIGINT');
+        expect(await first.exited).not.toBe(0);
+        expect(existsSync(join(modelDir, '.sdbot-download.json'))).toBe(false);
+
+        const second = spawnUp(args, env);
+        try {
+          await eventually(
+            () => /"process":"worker [^"]+","childPid"/.test(second.log()),
+            60_000,
+            'a worker was started on the downloaded model',
+            second.log,
+          );
+          expect(second.log()).toContain('(a previous download is resumed)');
+          const cdn = hub
+            .fileRequests('text_encoder/model.onnx')
+            .filter((request) => request.server === 'cdn');
+          const resumedAt = Number(/^bytes=(\d+)-$/.exec(cdn.at(-1)?.headers.range ?? '')?.[1]);
+          expect(resumedAt).toBeGreaterThanOrEqual(1_000_000);
+          expect(existsSync(join(modelDir, '.sdbot-download.json'))).toBe(true);
+          expect(readdirSync(modelDir)).toContain('unet');
+          expect(second.log()).toContain(`"worker ${modelDir}"`);
+        } finally {
+          second.child.kill('SIGTERM');
+          expect(await second.exited).toBe(0);
+        }
+      },
+    );
 
     it('refuses to start a download without a terminal or --yes', async () => {
       const cache = join(root, 'cache-no');
