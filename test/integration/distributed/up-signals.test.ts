@@ -139,7 +139,9 @@ describe.skipIf(!natsServerAvailable())('sdbot up: signals and terminals', () =>
         { LOG_LEVEL: 'info' },
       );
       try {
-        const shown = await run.waitFor('sdbot is up', 60_000);
+        // The terminal may deliver the summary in pieces: wait for its last line.
+        const shown = await run.waitFor(`npx sdbot status --nats nats://127.0.0.1:${port} --watch`, 60_000);
+        expect(shown).toContain('sdbot is up');
         expect(shown).toContain(`nats://127.0.0.1:${port}`);
         expect(shown).toContain('nats-server.log');
         expect(shown).toMatch(/worker\s+sim\s+simulated/);
