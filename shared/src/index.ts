@@ -143,6 +143,7 @@ export {
   FairDispatcher,
   estimateBacklogAhead,
   nextLane,
+  takeTurns,
   type FairDispatcherOptions,
 } from './nats/fair-dispatcher.js';
 export {

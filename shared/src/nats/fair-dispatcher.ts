@@ -1,13 +1,17 @@
 /**
  * Fair scheduling between requesters. Jobs wait in the backlog stream, one subject per model and
  * lane (a guild, all direct messages, all CLI jobs); the dispatcher keeps each model's jobs work
- * queue just full enough for the workers' free slots (at least one job), taking the next job from
- * the lanes in turn. A guild that floods the queue therefore only delays its own jobs.
+ * queue just full enough for the workers' free slots plus one job (taken by the next slot that frees
+ * up), taking the next job from the lanes in turn. A guild that floods the queue therefore only
+ * delays its own jobs. The free slots are the pull requests waiting on the model's consumer: every
+ * idle slot keeps one open.
  *
  * Every bot replica (and the CLI, while it waits) runs one. They share the round-robin cursor in
- * KV (compare-and-set). Moving a job is publish-then-delete: the publish carries the job id as
- * Nats-Msg-Id, so two dispatchers moving the same job, or a crash between the two steps, queue it
- * once; the delete is by sequence, and deleting a sequence someone else deleted is harmless.
+ * KV (compare-and-set, one write for all the turns a pass takes). Moving a job is
+ * publish-then-delete: the publish carries the job id as Nats-Msg-Id, so two dispatchers moving
+ * the same job, or a crash between the two steps, queue it once; the delete is by sequence, and
+ * deleting a sequence someone else deleted is harmless. A pass moves its jobs together (their
+ * publishes are sent in turn order on one connection, so the work queue keeps that order).
  */
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -16,16 +20,13 @@ import { LIMITS } from '../limits.js';
 import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 import { STREAMS, SUBJECTS, jobConsumerName } from '../names.js';
-import type { WorkerHeartbeat } from '../protocol/worker.js';
-import { compareAndSet, ContentionError, readEntry } from './cas.js';
+import { compareAndSet, ContentionError, readEntry, type KnownValue } from './cas.js';
 import { isMissingResource, natsFailure } from './errors.js';
-import type { WorkerRegistry } from './kv.js';
 
 export interface FairDispatcherOptions {
   connection: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  workers: WorkerRegistry;
   /** The bucket holding each model's round-robin cursor (the lane served last). */
   cursors: KV;
   /** How often to look without being asked (worker slots free up without a message to us). */
@@ -64,28 +65,63 @@ export async function backlogLanes(
   return models;
 }
 
-/** Jobs in a model's work queue that no worker has taken yet. */
-export async function readyPending(jsm: JetStreamManager, model: string): Promise<number> {
+/** A model's work queue: jobs no worker has taken yet, and idle slots asking for one. */
+export interface QueueState {
+  pending: number;
+  waiting: number;
+}
+
+/** The work queue of `model`, from its consumer (one request). */
+export async function readQueue(jsm: JetStreamManager, model: string): Promise<QueueState> {
   try {
-    return (await jsm.consumers.info(STREAMS.jobs, jobConsumerName(model))).num_pending;
+    const info = await jsm.consumers.info(STREAMS.jobs, jobConsumerName(model));
+    return { pending: info.num_pending, waiting: info.num_waiting };
   } catch (error) {
     if (!isMissingResource(error)) throw natsFailure(error, `reading the job queue of model ${model}`);
   }
-  // No worker ever served the model: everything stored is waiting.
+  // No worker ever served the model: everything stored is waiting, and nobody asks.
   const subject = SUBJECTS.job(model);
   try {
-    return (
-      (await jsm.streams.info(STREAMS.jobs, { subjects_filter: subject })).state.subjects?.[subject] ?? 0
-    );
+    const stored = (await jsm.streams.info(STREAMS.jobs, { subjects_filter: subject })).state.subjects;
+    return { pending: stored?.[subject] ?? 0, waiting: 0 };
   } catch (error) {
     throw natsFailure(error, `reading the job queue of model ${model}`);
   }
+}
+
+/** Jobs in a model's work queue that no worker has taken yet. */
+export async function readyPending(jsm: JetStreamManager, model: string): Promise<number> {
+  return (await readQueue(jsm, model)).pending;
 }
 
 /** The lane after `last` in a sorted rotation of `lanes` (the first one when `last` is the end). */
 export function nextLane(lanes: readonly string[], last: string | undefined): string | undefined {
   const sorted = [...lanes].sort();
   return (last === undefined ? undefined : sorted.find((lane) => lane > last)) ?? sorted[0];
+}
+
+/**
+ * The next `count` turns of the rotation after `last`, each lane at most as often as it has jobs
+ * waiting: what one pass takes at once, as if it had advanced the cursor turn by turn.
+ */
+export function takeTurns(
+  lanes: ReadonlyMap<string, number>,
+  last: string | undefined,
+  count: number,
+): string[] {
+  const left = new Map(lanes);
+  const turns: string[] = [];
+  let cursor = last;
+  while (turns.length < count) {
+    const lane = nextLane([...left.keys()], cursor);
+    if (lane === undefined) break;
+    turns.push(lane);
+    cursor = lane;
+    const waiting = (left.get(lane) ?? 1) - 1;
+    if (waiting > 0) left.set(lane, waiting);
+    else left.delete(lane);
+  }
+  return turns;
 }
 
 /**
@@ -112,19 +148,13 @@ export function estimateBacklogAhead(
   }, 0);
 }
 
-/** How many jobs may wait in a model's work queue: the free slots of its live workers, at least 1. */
-function readyTarget(workers: readonly WorkerHeartbeat[], model: string): number {
-  const free = workers
-    .filter((worker) => worker.models.some((served) => served.id === model))
-    .reduce((sum, worker) => sum + worker.slots.free, 0);
-  return Math.max(1, free);
-}
-
 export class FairDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private results: Subscription | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** The cursor each model had after this process's last write (its next write skips the read). */
+  private readonly cursors = new Map<string, KnownValue<string | undefined>>();
   private started = false;
   private stopped = false;
 
@@ -183,33 +213,28 @@ export class FairDispatcher {
   /** One pass over every model with a backlog; returns how many jobs were moved. */
   async dispatchOnce(): Promise<number> {
     const backlog = await backlogLanes(this.options.jsm);
-    if (backlog.size === 0) return 0;
-    const workers = await this.options.workers.list();
     let moved = 0;
-    for (const [model, lanes] of backlog) moved += await this.fillModel(model, lanes, workers);
+    for (const [model, lanes] of backlog) moved += await this.fillModel(model, lanes);
     return moved;
   }
 
-  private async fillModel(
-    model: string,
-    lanes: LaneCounts,
-    workers: readonly WorkerHeartbeat[],
-  ): Promise<number> {
-    const target = readyTarget(workers, model);
+  /**
+   * Gives every idle slot asking for one of the model's jobs a job, and keeps one more waiting for
+   * the next slot that frees up, in turns of the lanes.
+   */
+  private async fillModel(model: string, lanes: LaneCounts): Promise<number> {
+    const queue = await readQueue(this.options.jsm, model);
+    let wanted = queue.waiting + 1 - queue.pending;
     let moved = 0;
-    while (lanes.size > 0 && (await readyPending(this.options.jsm, model)) < target) {
-      const lane = await this.advanceCursor(model, [...lanes.keys()]);
-      if (lane === undefined) break;
-      const oldest = await this.oldestOf(model, lane);
-      if (oldest === null) {
-        lanes.delete(lane);
-        continue;
-      }
-      await this.move(model, oldest);
-      moved += 1;
-      const left = (lanes.get(lane) ?? 1) - 1;
-      if (left > 0) lanes.set(lane, left);
-      else lanes.delete(lane);
+    while (wanted > 0 && lanes.size > 0) {
+      const turns = await this.takeTurns(model, lanes, wanted);
+      if (turns.length === 0) break;
+      // Lanes found empty are dropped from `lanes`, so the loop ends.
+      const jobs = await this.oldestJobs(model, turns, lanes);
+      if (jobs.length === 0) continue;
+      await this.moveAll(model, jobs);
+      moved += jobs.length;
+      wanted -= jobs.length;
     }
     return moved;
   }
@@ -220,33 +245,77 @@ export class FairDispatcher {
     return entry?.operation === 'PUT' ? entry.string() : undefined;
   }
 
-  /** Takes the turn after the shared cursor's lane, compare-and-set so replicas share one rotation. */
-  private async advanceCursor(model: string, lanes: readonly string[]): Promise<string | undefined> {
+  /**
+   * Takes the next `count` turns after the shared cursor's lane, compare-and-set so replicas share
+   * one rotation. The cursor this process wrote last is assumed current: a replica that moved it
+   * since makes the write fail, and the turns are taken again from what it wrote.
+   */
+  private async takeTurns(model: string, lanes: LaneCounts, count: number): Promise<string[]> {
+    let turns: string[] = [];
     try {
-      const { after, written } = await compareAndSet<string | undefined, string>(
+      const known = this.cursors.get(model);
+      const { after, written, revision } = await compareAndSet<string | undefined, string>(
         this.options.cursors,
         model,
         {
           what: `the dispatch cursor of model ${model}`,
           read: (entry) => entry?.string(),
-          change: (last) => nextLane(lanes, last),
+          change: (last) => {
+            turns = takeTurns(lanes, last, count);
+            return turns.at(-1);
+          },
           encode: (lane) => new TextEncoder().encode(lane),
           maxAttempts: MAX_CURSOR_ATTEMPTS,
+          ...(known === undefined ? {} : { known }),
         },
       );
-      return written ? after : undefined;
+      if (!written) return [];
+      if (revision !== null) this.cursors.set(model, { value: after, revision });
+      return turns;
     } catch (error) {
+      this.cursors.delete(model);
       // Other replicas keep winning the race: they are dispatching, so this pass can stop.
-      if (error instanceof ContentionError) return undefined;
+      if (error instanceof ContentionError) return [];
       throw error;
     }
   }
 
-  private async oldestOf(model: string, lane: string): Promise<StoredMsg | null> {
+  /**
+   * The oldest jobs of the lanes, one per turn, in turn order (read together, a lane's own jobs
+   * one after another). A lane found emptier than counted (another dispatcher moved its jobs) is
+   * dropped from `lanes`; the counts of the others go down by the jobs taken.
+   */
+  private async oldestJobs(model: string, turns: readonly string[], lanes: LaneCounts): Promise<StoredMsg[]> {
+    const perLane = new Map<string, number>();
+    for (const lane of turns) perLane.set(lane, (perLane.get(lane) ?? 0) + 1);
+    const found = new Map<string, StoredMsg[]>();
+    await Promise.all(
+      [...perLane].map(async ([lane, count]) => {
+        const jobs: StoredMsg[] = [];
+        let after = 0;
+        while (jobs.length < count) {
+          const next = await this.oldestOf(model, lane, after);
+          if (next === null) break;
+          jobs.push(next);
+          after = next.seq;
+        }
+        found.set(lane, jobs);
+        const left = (lanes.get(lane) ?? 0) - jobs.length;
+        if (jobs.length < count || left <= 0) lanes.delete(lane);
+        else lanes.set(lane, left);
+      }),
+    );
+    return turns.flatMap((lane) => {
+      const next = found.get(lane)?.shift();
+      return next === undefined ? [] : [next];
+    });
+  }
+
+  private async oldestOf(model: string, lane: string, after: number): Promise<StoredMsg | null> {
     try {
       return await this.options.jsm.direct.getMessage(STREAMS.backlog, {
         next_by_subj: SUBJECTS.backlog(model, lane),
-        seq: 0,
+        seq: after + 1,
       });
     } catch (error) {
       throw natsFailure(error, `reading the backlog of model ${model}`);
@@ -258,22 +327,45 @@ export class FairDispatcher {
    * job there, where a worker publishes its CANCELLED outcome (only workers may publish outcomes).
    */
   async move(model: string, stored: StoredMsg): Promise<void> {
+    await this.moveAll(model, [stored]);
+  }
+
+  /**
+   * Publishes the jobs to the work queue in order, then deletes from the backlog those that were
+   * stored; the first failure is thrown once every job is settled.
+   */
+  private async moveAll(model: string, jobs: readonly StoredMsg[]): Promise<void> {
     const { js, jsm, logger } = this.options;
-    const jobId = stored.header.get('Nats-Msg-Id');
-    let ack;
-    try {
-      ack = await js.publish(SUBJECTS.job(model), stored.data, jobId === '' ? {} : { msgID: jobId });
-    } catch (error) {
-      throw natsFailure(error, `moving job ${jobId} to the work queue`);
-    }
-    try {
-      await jsm.streams.deleteMessage(STREAMS.backlog, stored.seq, false);
-    } catch (error) {
-      // Another dispatcher moved and deleted it first: the msgID made our publish a duplicate.
-      if (!(error instanceof Error && /no message found|not found/i.test(error.message))) {
-        throw natsFailure(error, `removing job ${jobId} from the backlog`);
-      }
-    }
-    logger?.debug({ jobId, model, seq: ack.seq, duplicate: ack.duplicate }, LOG_EVENTS.job.dispatched);
+    const published = await Promise.allSettled(
+      jobs.map(async (stored) => {
+        const jobId = stored.header.get('Nats-Msg-Id');
+        try {
+          return await js.publish(SUBJECTS.job(model), stored.data, jobId === '' ? {} : { msgID: jobId });
+        } catch (error) {
+          throw natsFailure(error, `moving job ${jobId} to the work queue`);
+        }
+      }),
+    );
+    const removed = await Promise.allSettled(
+      jobs.map(async (stored, index) => {
+        const publish = published[index];
+        if (publish?.status !== 'fulfilled') return;
+        const jobId = stored.header.get('Nats-Msg-Id');
+        try {
+          await jsm.streams.deleteMessage(STREAMS.backlog, stored.seq, false);
+        } catch (error) {
+          // Another dispatcher moved and deleted it first: the msgID made our publish a duplicate.
+          if (!(error instanceof Error && /no message found|not found/i.test(error.message))) {
+            throw natsFailure(error, `removing job ${jobId} from the backlog`);
+          }
+        }
+        logger?.debug(
+          { jobId, model, seq: publish.value.seq, duplicate: publish.value.duplicate },
+          LOG_EVENTS.job.dispatched,
+        );
+      }),
+    );
+    const failure = [...published, ...removed].find((result) => result.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
   }
 }

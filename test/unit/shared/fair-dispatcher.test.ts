@@ -1,4 +1,4 @@
-import { estimateBacklogAhead, nextLane, requesterLane } from '@sdbot/shared';
+import { estimateBacklogAhead, nextLane, requesterLane, takeTurns } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 
 describe('fair dispatch rotation', () => {
@@ -10,6 +10,20 @@ describe('fair dispatch rotation', () => {
     // A lane that emptied since it was served: the rotation goes on from where it was.
     expect(nextLane(['cli', 'dm'], '5')).toBe('cli');
     expect(nextLane([], 'dm')).toBeUndefined();
+  });
+
+  it('takes several turns at once as the rotation would one by one, skipping lanes that run dry', () => {
+    const lanes = new Map([
+      ['a', 3],
+      ['b', 1],
+      ['c', 2],
+    ]);
+    expect(takeTurns(lanes, undefined, 4)).toEqual(['a', 'b', 'c', 'a']);
+    expect(takeTurns(lanes, 'a', 10)).toEqual(['b', 'c', 'a', 'c', 'a', 'a']);
+    expect(takeTurns(lanes, 'b', 0)).toEqual([]);
+    // The counts it was given are left as they were.
+    expect(lanes.get('a')).toBe(3);
+    expect(takeTurns(new Map(), 'a', 3)).toEqual([]);
   });
 
   it('puts guild jobs in their guild lane, direct messages and CLI jobs in their own', () => {
