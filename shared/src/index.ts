@@ -143,6 +143,7 @@ export {
   FairDispatcher,
   estimateBacklogAhead,
   nextLane,
+  queueTarget,
   takeTurns,
   type FairDispatcherOptions,
 } from './nats/fair-dispatcher.js';

@@ -1,8 +1,8 @@
 /**
  * Fair scheduling between requesters. Jobs wait in the backlog stream, one subject per model and
  * lane (a guild, all direct messages, all CLI jobs); the dispatcher keeps each model's jobs work
- * queue just full enough for the workers' free slots plus one job (taken by the next slot that frees
- * up), taking the next job from the lanes in turn. A guild that floods the queue therefore only
+ * queue just full enough for the workers' free slots plus one job (one per 32 slots: taken by the
+ * next slots that free up), taking the next job from the lanes in turn. A guild that floods the queue therefore only
  * delays its own jobs. The free slots are the pull requests waiting on the model's consumer: every
  * idle slot keeps one open.
  *
@@ -65,17 +65,30 @@ export async function backlogLanes(
   return models;
 }
 
-/** A model's work queue: jobs no worker has taken yet, and idle slots asking for one. */
+/** A model's work queue: jobs no worker has taken yet, idle slots asking for one, jobs running. */
 export interface QueueState {
   pending: number;
   waiting: number;
+  running: number;
+}
+
+/**
+ * Busy slots per job kept waiting in the work queue beyond one per idle slot: about what a pool
+ * finishes while one dispatch pass runs, so a large pool does not wait on the dispatcher, while a
+ * new lane's job still waits behind only that many (one for up to this many slots).
+ */
+const SLOTS_PER_QUEUED_JOB = 32;
+
+/** Jobs the work queue should hold for `queue`'s workers, counting those it holds. */
+export function queueTarget(queue: QueueState): number {
+  return queue.waiting + Math.max(1, Math.ceil((queue.waiting + queue.running) / SLOTS_PER_QUEUED_JOB));
 }
 
 /** The work queue of `model`, from its consumer (one request). */
 export async function readQueue(jsm: JetStreamManager, model: string): Promise<QueueState> {
   try {
     const info = await jsm.consumers.info(STREAMS.jobs, jobConsumerName(model));
-    return { pending: info.num_pending, waiting: info.num_waiting };
+    return { pending: info.num_pending, waiting: info.num_waiting, running: info.num_ack_pending };
   } catch (error) {
     if (!isMissingResource(error)) throw natsFailure(error, `reading the job queue of model ${model}`);
   }
@@ -83,7 +96,7 @@ export async function readQueue(jsm: JetStreamManager, model: string): Promise<Q
   const subject = SUBJECTS.job(model);
   try {
     const stored = (await jsm.streams.info(STREAMS.jobs, { subjects_filter: subject })).state.subjects;
-    return { pending: stored?.[subject] ?? 0, waiting: 0 };
+    return { pending: stored?.[subject] ?? 0, waiting: 0, running: 0 };
   } catch (error) {
     throw natsFailure(error, `reading the job queue of model ${model}`);
   }
@@ -148,6 +161,20 @@ export function estimateBacklogAhead(
   }, 0);
 }
 
+/** A job in the backlog, as the dispatcher moves it: its sequence there, its message and id. */
+export interface BacklogJob {
+  seq: number;
+  data: Uint8Array;
+  jobId: string;
+}
+
+function backlogJob(stored: StoredMsg): BacklogJob {
+  return { seq: stored.seq, data: stored.data, jobId: stored.header.get('Nats-Msg-Id') };
+}
+
+/** How long the dispatcher remembers a job this process submitted (see noteSubmitted). */
+const SUBMITTED_NOTE_MS = 2000;
+
 export class FairDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private results: Subscription | undefined;
@@ -155,6 +182,10 @@ export class FairDispatcher {
   private again = false;
   /** The cursor each model had after this process's last write (its next write skips the read). */
   private readonly cursors = new Map<string, KnownValue<string | undefined>>();
+  /** Jobs this process just submitted, by model and lane (see noteSubmitted). */
+  private readonly submitted = new Map<string, { job: BacklogJob; at: number }>();
+  /** Models whose backlog had jobs at the last pass, or that a job was just submitted for. */
+  private backlogModels = new Set<string>();
   private started = false;
   private stopped = false;
 
@@ -189,9 +220,11 @@ export class FairDispatcher {
   /**
    * Asks for a dispatch pass. Passes never overlap: a request during one runs another after it.
    * Resolves once a pass that began after this call has finished (failures are logged, not thrown).
+   * `model`: a model a job was just submitted for, whose queue the pass reads straight away.
    */
-  kick(): Promise<void> {
+  kick(model?: string): Promise<void> {
     if (!this.started || this.stopped || this.options.connection.isClosed()) return Promise.resolve();
+    if (model !== undefined) this.backlogModels.add(model);
     this.again = true;
     this.running ??= this.loop().finally(() => {
       this.running = undefined;
@@ -212,19 +245,29 @@ export class FairDispatcher {
 
   /** One pass over every model with a backlog; returns how many jobs were moved. */
   async dispatchOnce(): Promise<number> {
-    const backlog = await backlogLanes(this.options.jsm);
+    const { jsm } = this.options;
+    // The work queues of the models that had a backlog (or a job submitted here) are read together
+    // with the backlog: one round trip's wait instead of two.
+    const expected = [...this.backlogModels];
+    const [backlog, ...queues] = await Promise.all([
+      backlogLanes(jsm),
+      ...expected.map((model) => readQueue(jsm, model)),
+    ]);
+    const queueOf = new Map(expected.map((model, index) => [model, queues[index]]));
+    this.backlogModels = new Set(backlog.keys());
     let moved = 0;
-    for (const [model, lanes] of backlog) moved += await this.fillModel(model, lanes);
+    for (const [model, lanes] of backlog) {
+      moved += await this.fillModel(model, lanes, queueOf.get(model) ?? (await readQueue(jsm, model)));
+    }
     return moved;
   }
 
   /**
-   * Gives every idle slot asking for one of the model's jobs a job, and keeps one more waiting for
-   * the next slot that frees up, in turns of the lanes.
+   * Gives every idle slot asking for one of the model's jobs a job, and keeps one more (one per
+   * SLOTS_PER_QUEUED_JOB slots) waiting for the next slots that free up, in turns of the lanes.
    */
-  private async fillModel(model: string, lanes: LaneCounts): Promise<number> {
-    const queue = await readQueue(this.options.jsm, model);
-    let wanted = queue.waiting + 1 - queue.pending;
+  private async fillModel(model: string, lanes: LaneCounts, queue: QueueState): Promise<number> {
+    let wanted = queueTarget(queue) - queue.pending;
     let moved = 0;
     while (wanted > 0 && lanes.size > 0) {
       const turns = await this.takeTurns(model, lanes, wanted);
@@ -285,13 +328,19 @@ export class FairDispatcher {
    * one after another). A lane found emptier than counted (another dispatcher moved its jobs) is
    * dropped from `lanes`; the counts of the others go down by the jobs taken.
    */
-  private async oldestJobs(model: string, turns: readonly string[], lanes: LaneCounts): Promise<StoredMsg[]> {
+  private async oldestJobs(
+    model: string,
+    turns: readonly string[],
+    lanes: LaneCounts,
+  ): Promise<BacklogJob[]> {
     const perLane = new Map<string, number>();
     for (const lane of turns) perLane.set(lane, (perLane.get(lane) ?? 0) + 1);
-    const found = new Map<string, StoredMsg[]>();
+    const found = new Map<string, BacklogJob[]>();
     await Promise.all(
       [...perLane].map(async ([lane, count]) => {
-        const jobs: StoredMsg[] = [];
+        const jobs: BacklogJob[] = [];
+        const submitted = lanes.get(lane) === 1 ? this.recentlySubmitted(model, lane) : undefined;
+        if (submitted !== undefined) jobs.push(submitted);
         let after = 0;
         while (jobs.length < count) {
           const next = await this.oldestOf(model, lane, after);
@@ -311,15 +360,37 @@ export class FairDispatcher {
     });
   }
 
-  private async oldestOf(model: string, lane: string, after: number): Promise<StoredMsg | null> {
+  /**
+   * Remembers a job this process just put in the backlog: while its lane holds one job, that is
+   * this one, and the dispatcher moves it without reading it back. Should another dispatcher have
+   * moved it meanwhile, moving it again is a duplicate the work queue drops (its id is the message
+   * id, and the note is far younger than the duplicate window), and the lane's job waits a turn.
+   */
+  noteSubmitted(model: string, lane: string, job: BacklogJob): void {
+    const now = Date.now();
+    for (const [key, note] of this.submitted)
+      if (now - note.at > SUBMITTED_NOTE_MS) this.submitted.delete(key);
+    this.submitted.set(`${model}.${lane}`, { job, at: now });
+  }
+
+  private recentlySubmitted(model: string, lane: string): BacklogJob | undefined {
+    const key = `${model}.${lane}`;
+    const note = this.submitted.get(key);
+    this.submitted.delete(key);
+    return note !== undefined && Date.now() - note.at <= SUBMITTED_NOTE_MS ? note.job : undefined;
+  }
+
+  private async oldestOf(model: string, lane: string, after: number): Promise<BacklogJob | null> {
+    let stored: StoredMsg | null;
     try {
-      return await this.options.jsm.direct.getMessage(STREAMS.backlog, {
+      stored = await this.options.jsm.direct.getMessage(STREAMS.backlog, {
         next_by_subj: SUBJECTS.backlog(model, lane),
         seq: after + 1,
       });
     } catch (error) {
       throw natsFailure(error, `reading the backlog of model ${model}`);
     }
+    return stored === null ? null : backlogJob(stored);
   }
 
   /**
@@ -327,32 +398,30 @@ export class FairDispatcher {
    * job there, where a worker publishes its CANCELLED outcome (only workers may publish outcomes).
    */
   async move(model: string, stored: StoredMsg): Promise<void> {
-    await this.moveAll(model, [stored]);
+    await this.moveAll(model, [backlogJob(stored)]);
   }
 
   /**
    * Publishes the jobs to the work queue in order, then deletes from the backlog those that were
    * stored; the first failure is thrown once every job is settled.
    */
-  private async moveAll(model: string, jobs: readonly StoredMsg[]): Promise<void> {
+  private async moveAll(model: string, jobs: readonly BacklogJob[]): Promise<void> {
     const { js, jsm, logger } = this.options;
     const published = await Promise.allSettled(
-      jobs.map(async (stored) => {
-        const jobId = stored.header.get('Nats-Msg-Id');
+      jobs.map(async ({ jobId, data }) => {
         try {
-          return await js.publish(SUBJECTS.job(model), stored.data, jobId === '' ? {} : { msgID: jobId });
+          return await js.publish(SUBJECTS.job(model), data, jobId === '' ? {} : { msgID: jobId });
         } catch (error) {
           throw natsFailure(error, `moving job ${jobId} to the work queue`);
         }
       }),
     );
     const removed = await Promise.allSettled(
-      jobs.map(async (stored, index) => {
+      jobs.map(async ({ jobId, seq }, index) => {
         const publish = published[index];
         if (publish?.status !== 'fulfilled') return;
-        const jobId = stored.header.get('Nats-Msg-Id');
         try {
-          await jsm.streams.deleteMessage(STREAMS.backlog, stored.seq, false);
+          await jsm.streams.deleteMessage(STREAMS.backlog, seq, false);
         } catch (error) {
           // Another dispatcher moved and deleted it first: the msgID made our publish a duplicate.
           if (!(error instanceof Error && /no message found|not found/i.test(error.message))) {

@@ -22,12 +22,12 @@ import { jobOutcomeSchema, type JobOutcome } from '../protocol/outcome.js';
 import { progressSchema, type Progress } from '../protocol/progress.js';
 import type { JobStateRecord } from '../protocol/state.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
-import { announcedCapabilities, missingCapabilities } from '../protocol/capabilities.js';
 import { natsFailure } from './errors.js';
 import type { JobsClientMetrics } from './client-metrics.js';
 import { FairDispatcher } from './fair-dispatcher.js';
 import { JobStateStore, WorkerRegistry, isTerminalStatus, openBucket } from './kv.js';
 import { JobImages } from './job-images.js';
+import { LiveWorkers, diffusionModelIds, upscalerModels } from './live-workers.js';
 import { REQUESTER_RESOURCES, provisionJetStream } from './provision.js';
 import { openPreviewStore } from './previews.js';
 import { QueuePositions, type QueuePosition } from './queue-position.js';
@@ -63,63 +63,6 @@ export interface JobsClientOptions {
   metrics?: JobsClientMetrics;
 }
 
-/** Diffusion model ids served by `workers`, in worker order, without repeats (no upscalers). */
-function diffusionModelIds(workers: readonly WorkerHeartbeat[]): string[] {
-  const ids = workers.flatMap((worker) =>
-    worker.models.flatMap((model) => (model.upscaler === undefined ? [model.id] : [])),
-  );
-  return [...new Set(ids)];
-}
-
-/** Super-resolution models served by `workers`, without repeats. */
-function upscalerModels(workers: readonly WorkerHeartbeat[]): { id: string; name: string; scale: number }[] {
-  const found = new Map<string, { id: string; name: string; scale: number }>();
-  for (const worker of workers) {
-    for (const model of worker.models) {
-      if (model.upscaler !== undefined && !found.has(model.id)) {
-        found.set(model.id, { id: model.id, name: model.name, scale: model.upscaler.scale });
-      }
-    }
-  }
-  return [...found.values()];
-}
-
-/**
- * Why `workers` cannot take the job, or undefined when they can: no live worker serves its model
- * (it would wait forever), or a worker of the model lacks a capability the job needs. Every live
- * worker of the model shares its queue, so any of them may take the job; an older worker
- * mid-upgrade would silently ignore the field, so it is named rather than let the job run wrong.
- */
-function refusalFor(job: Job, workers: readonly WorkerHeartbeat[]): SdbotError | undefined {
-  // An upscale goes to a super-resolution model, everything else to a diffusion model.
-  const served =
-    job.kind === 'upscale'
-      ? upscalerModels(workers).map((upscaler) => upscaler.id)
-      : diffusionModelIds(workers);
-  if (!served.includes(job.model)) {
-    const online = served.length === 0 ? 'no worker is online' : `online: ${served.join(', ')}`;
-    return new SdbotError('UNKNOWN_MODEL', `no worker serves model "${job.model}" (${online})`);
-  }
-  const lacking = workers
-    .filter((worker) => worker.models.some((model) => model.id === job.model))
-    .map((worker) => ({ worker, missing: missingCapabilities(job, announcedCapabilities(worker)) }))
-    .filter(({ missing }) => missing.length > 0);
-  if (lacking.length === 0) return undefined;
-  const named = lacking.map(
-    ({ worker, missing }) => `${worker.workerId} (version ${worker.version}) lacks ${missing.join(', ')}`,
-  );
-  return new SdbotError(
-    'UNSUPPORTED_CAPABILITY',
-    `not every worker of model "${job.model}" can run this job yet: ${named.join('; ')}; upgrade them and try again`,
-  );
-}
-
-/**
- * How long a list of live workers read for one submission serves the next ones: heartbeats are
- * only as fresh as their interval anyway, and a refusal is always checked on a fresh list.
- */
-const WORKER_LIST_REUSE_MS = 1000;
-
 export class JobsClient {
   private readonly reconnectListeners = new Set<() => void>();
   /** Submission times of jobs this client waits for, for the submit-to-outcome metric. */
@@ -127,7 +70,7 @@ export class JobsClient {
   private readonly jobSchema;
   private readonly jobImages: JobImages;
   private readonly positions: QueuePositions;
-  private recentWorkers: { readAt: number; workers: Promise<WorkerHeartbeat[]> } | undefined;
+  private readonly liveWorkerList: LiveWorkers;
   /** The configuration's defaults for what a requester leaves out. */
   readonly defaults: ConfiguredJobDefaults;
 
@@ -148,6 +91,7 @@ export class JobsClient {
     this.defaults = configuredJobDefaults(config);
     this.jobImages = new JobImages(js, images, previews, logger);
     this.positions = new QueuePositions(jsm, dispatcher, logger);
+    this.liveWorkerList = new LiveWorkers(workers);
     void this.watchReconnects();
   }
 
@@ -213,33 +157,17 @@ export class JobsClient {
 
   /** Heartbeats currently in the registry (a worker vanishes three missed heartbeats after dying). */
   async liveWorkers(): Promise<WorkerHeartbeat[]> {
-    return this.workers.list();
+    return this.liveWorkerList.now();
   }
 
   /** Diffusion model ids served by live workers, in worker order, without repeats (no upscalers). */
   async servedModels(): Promise<string[]> {
-    return diffusionModelIds(await this.liveWorkers());
+    return diffusionModelIds(await this.liveWorkerList.now());
   }
 
   /** Super-resolution models served by live workers, without repeats. */
   async servedUpscalers(): Promise<{ id: string; name: string; scale: number }[]> {
-    return upscalerModels(await this.liveWorkers());
-  }
-
-  /** Live workers as read at most WORKER_LIST_REUSE_MS ago (or now, with `fresh`). */
-  private recentLiveWorkers({ fresh = false } = {}): Promise<WorkerHeartbeat[]> {
-    const recent = this.recentWorkers;
-    if (!fresh && recent !== undefined && Date.now() - recent.readAt < WORKER_LIST_REUSE_MS) {
-      return recent.workers;
-    }
-    const workers = this.liveWorkers();
-    const entry = { readAt: Date.now(), workers };
-    this.recentWorkers = entry;
-    // A failed read is not kept for the next submission.
-    workers.catch(() => {
-      if (this.recentWorkers === entry) this.recentWorkers = undefined;
-    });
-    return workers;
+    return upscalerModels(await this.liveWorkerList.now());
   }
 
   /** SDBOT_DEFAULT_MODEL, else the first model a live worker serves. */
@@ -259,12 +187,9 @@ export class JobsClient {
    * its models known for the registry's TTL.
    */
   async submit(job: Job, { requireServedModel = true } = {}): Promise<SubmittedJob> {
-    if (requireServedModel && refusalFor(job, await this.recentLiveWorkers()) !== undefined) {
-      // The list may be a moment old: a refusal stands only on what is live now.
-      const refusal = refusalFor(job, await this.recentLiveWorkers({ fresh: true }));
-      if (refusal !== undefined) throw refusal;
-    }
-    const subject = SUBJECTS.backlog(job.model, requesterLane(job.requester));
+    if (requireServedModel) await this.liveWorkerList.check(job);
+    const lane = requesterLane(job.requester);
+    const subject = SUBJECTS.backlog(job.model, lane);
     const payload = encodeMessage(this.jobSchema, job);
     // The job id is the message id: a publish repeated after a lost acknowledgement is stored once.
     const ack = await withNatsRetry(
@@ -273,12 +198,17 @@ export class JobsClient {
       this.retryOptions(),
     );
     this.submittedAt.set(job.id, Date.now());
+    if (!ack.duplicate)
+      this.dispatcher.noteSubmitted(job.model, lane, { seq: ack.seq, data: payload, jobId: job.id });
     // Recording the state and dispatching go together: a worker that starts the job first records
     // it itself, and createQueued never overwrites a state that exists. Also after a duplicate: the
     // first attempt may have been stored without its state being recorded. The dispatch is asked
     // for at once (an idle worker should not wait for the dispatcher's timer); once this resolves,
     // a job that found a free slot is in the work queue.
-    await Promise.all([this.jobStates.createQueued(job, { backlogSeq: ack.seq }), this.dispatcher.kick()]);
+    await Promise.all([
+      this.jobStates.createQueued(job, { backlogSeq: ack.seq }),
+      this.dispatcher.kick(job.model),
+    ]);
     this.metrics?.submitted.inc({ model: job.model });
     this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, LOG_EVENTS.job.submitted);
     return { job, seq: ack.seq, duplicate: ack.duplicate };

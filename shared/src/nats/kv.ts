@@ -183,23 +183,30 @@ export class WorkerRegistry {
     }
   }
 
-  /**
-   * Live workers, sorted by id. Keys are listed from the stream's per-subject counts rather than a
-   * KV watcher, so readers need no consumer (and no permission to create one).
-   */
+  /** Live workers, sorted by id. */
   async list(): Promise<WorkerHeartbeat[]> {
+    return this.read(await this.keys());
+  }
+
+  /**
+   * The keys of the heartbeats in the bucket (one request). They are listed from the stream's
+   * per-subject counts rather than a KV watcher, so readers need no consumer (and no permission
+   * to create one).
+   */
+  async keys(): Promise<string[]> {
     const prefix = kvSubject(KV_BUCKETS.workers, '');
     const info = await withNatsRetry('listing workers', () =>
       this.jsm.streams.info(kvStreamName(KV_BUCKETS.workers), {
         subjects_filter: kvSubject(KV_BUCKETS.workers),
       }),
     );
+    return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+  }
+
+  /** The live workers among `keys`, sorted by id. */
+  async read(keys: readonly string[]): Promise<WorkerHeartbeat[]> {
     // Read together: one round trip's wait however many workers there are.
-    const entries = await Promise.all(
-      Object.keys(info.state.subjects ?? {}).map((subject) =>
-        readEntry(this.kv, subject.slice(prefix.length), 'a worker heartbeat'),
-      ),
-    );
+    const entries = await Promise.all(keys.map((key) => readEntry(this.kv, key, 'a worker heartbeat')));
     const heartbeats: WorkerHeartbeat[] = [];
     for (const entry of entries) {
       if (entry?.operation !== 'PUT') continue;
