@@ -270,12 +270,17 @@ export class FairDispatcher {
     let wanted = queueTarget(queue) - queue.pending;
     let moved = 0;
     while (wanted > 0 && lanes.size > 0) {
-      const turns = await this.takeTurns(model, lanes, wanted);
+      const taking = this.takeTurns(model, new Map(lanes), wanted);
+      // Awaited below; a move that fails first must not leave its rejection unhandled.
+      taking.catch(() => undefined);
+      // With one lane waiting the turns are its own whatever the cursor says: the cursor is
+      // written while the jobs move, not before.
+      const turns = lanes.size === 1 ? takeTurns(lanes, undefined, wanted) : await taking;
+      const jobs = turns.length === 0 ? [] : await this.oldestJobs(model, turns, lanes);
+      if (jobs.length > 0) await this.moveAll(model, jobs);
+      await taking;
       if (turns.length === 0) break;
-      // Lanes found empty are dropped from `lanes`, so the loop ends.
-      const jobs = await this.oldestJobs(model, turns, lanes);
-      if (jobs.length === 0) continue;
-      await this.moveAll(model, jobs);
+      // Lanes found empty were dropped from `lanes`, so the loop ends.
       moved += jobs.length;
       wanted -= jobs.length;
     }
