@@ -2,25 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { formatStatus } from '../../../shared/src/cli/status-command.js';
 import type { JobSystemStatus } from '../../../shared/src/nats/status.js';
 import type { WorkerHeartbeat } from '../../../shared/src/protocol/worker.js';
+import { exampleHeartbeat } from '../../helpers/messages.js';
 
-const at = Date.UTC(2026, 0, 1);
-
+/** An idle cuda worker gpu-1 serving sd15 with the checker on, as of `at`; `overrides` change it. */
 function worker(overrides: Partial<WorkerHeartbeat>): WorkerHeartbeat {
-  return {
-    v: 1,
-    workerId: 'gpu-1',
+  return exampleHeartbeat({
     hostname: 'gpu-1',
-    version: '0.1.0',
     models: [{ id: 'sd15', name: 'sd15', safetyChecker: true }],
-    provider: 'cuda',
-    simulated: false,
-    slots: { total: 1, free: 1 },
     throughput: { jobsPerMinute: 0, stepsPerSecond: 0 },
-    startedAt: at,
-    at,
     ...overrides,
-  };
+  });
 }
+
+const { at } = exampleHeartbeat();
 
 function status(workers: WorkerHeartbeat[]): JobSystemStatus {
   return { at, workers, queues: [], deadLetters: { count: 0, recent: [] } };
