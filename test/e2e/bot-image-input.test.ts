@@ -5,8 +5,9 @@
  * oversized files are refused privately, saying why; an animated GIF gives its first frame.
  */
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BotWorld, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { useCdnBotWorld } from '../helpers/e2e-bot.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
@@ -18,20 +19,7 @@ async function solidPng(width: number, height: number, colour: string): Promise<
 }
 
 describe.skipIf(!hasNats)(`bring your own image${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
-  let world: BotWorld;
-
-  beforeAll(async () => {
-    world = await BotWorld.start({
-      env: { SDBOT_MAX_PIXELS: String(512 * 512) },
-      workers: [{ models: ['sim'], msPerStep: 5 }],
-    });
-    await world.startBot({}, { DISCORD_CDN_URL: world.emulator.baseUrl });
-  });
-
-  afterAll(async () => {
-    await world.cleanup();
-    expect(world.emulator.errors).toEqual([]);
-  });
+  const world = useCdnBotWorld(512 * 512);
 
   async function sourceOf(jobId: string) {
     const { client } = await world.jobs();
