@@ -6,15 +6,8 @@ import { InteractionResponseType } from 'discord.js';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { EmulatorMessage } from '../discord-emulator/index.js';
-import {
-  useBotWorld,
-  buttonLabels,
-  imageSize,
-  isResult,
-  jobIdOf,
-  privateAnswer,
-  resultOf,
-} from '../helpers/bot-world.js';
+import { useBotWorld, buttonLabels, imageSize, isResult } from '../helpers/bot-world.js';
+import { jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
 import { attachmentOf, buttonId } from '../helpers/e2e-bot.js';
 import { asGenerationJob } from '../helpers/messages.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';

@@ -19,6 +19,7 @@ import {
   useBotWorld,
 } from '../helpers/bot-world.js';
 import { adminSettings, attachmentOf, buttonId } from '../helpers/e2e-bot.js';
+import { UPSCALED_AT_CAP_BUTTONS, UPSCALED_BUTTONS } from '../helpers/upscale-buttons.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 import { sharedFixture } from '../helpers/shared-fixtures.js';
 
@@ -69,14 +70,7 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       const u2 = await world.emulator.clickButton({ message: grid, customId: buttonId(grid, 'U2') });
       const upscaled = await u2.waitForOriginal(isResult, 60_000);
       expect(await imageSize(attachmentOf(upscaled))).toEqual({ width: 128, height: 128, format: 'png' });
-      expect(buttonLabels(upscaled)).toEqual([
-        'Upscale again',
-        'Upscale (Creative)',
-        'Vary (Subtle)',
-        'Vary (Strong)',
-        'Remix',
-        'Delete',
-      ]);
+      expect(buttonLabels(upscaled)).toEqual(UPSCALED_BUTTONS);
       expect(upscaled.content).toContain('upscaled to 128x128');
       expect(upscaled.embeds[0]?.title).toBe('Upscale of image 2');
       expect(readParameters(attachmentOf(upscaled))).toMatch(
@@ -91,13 +85,7 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       const png = attachmentOf(twice);
       expect(await imageSize(png)).toEqual({ width: 256, height: 256, format: 'png' });
       // At the server's 256x256 cap: no Upscale again any more.
-      expect(buttonLabels(twice)).toEqual([
-        'Upscale (Creative)',
-        'Vary (Subtle)',
-        'Vary (Strong)',
-        'Remix',
-        'Delete',
-      ]);
+      expect(buttonLabels(twice)).toEqual(UPSCALED_AT_CAP_BUTTONS);
       expect(twice.embeds[0]?.title).toBe('Upscale of image 2');
       const rgb = await readRgbImage(png);
       expect(detectWatermark(rgb.rgb, rgb.width, rgb.height).match).toBe(true);
