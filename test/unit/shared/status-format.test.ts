@@ -20,18 +20,16 @@ function status(workers: WorkerHeartbeat[]): JobSystemStatus {
   return { at, workers, queues: [], deadLetters: { count: 0, recent: [] } };
 }
 
+/** The status text of gpu-1 serving sd15 (checker on) and `more`. */
+function textServing(...more: WorkerHeartbeat['models']): string {
+  return formatStatus(
+    status([worker({ models: [{ id: 'sd15', name: 'sd15', safetyChecker: true }, ...more] })]),
+  );
+}
+
 describe('sdbot status text', () => {
   it('says which models a worker serves with the safety checker off', () => {
-    const text = formatStatus(
-      status([
-        worker({
-          models: [
-            { id: 'sd15', name: 'sd15', safetyChecker: true },
-            { id: 'dreamshaper', name: 'dreamshaper', safetyChecker: false },
-          ],
-        }),
-      ]),
-    );
+    const text = textServing({ id: 'dreamshaper', name: 'dreamshaper', safetyChecker: false });
     expect(text).toMatch(/gpu-1 +sd15,dreamshaper \(safety checker: OFF\) +cuda/);
   });
 
@@ -52,16 +50,12 @@ describe('sdbot status text', () => {
   });
 
   it('lists upscalers with their scale, not as models without a checker', () => {
-    const text = formatStatus(
-      status([
-        worker({
-          models: [
-            { id: 'sd15', name: 'sd15', safetyChecker: true },
-            { id: 'realesrgan-x4', name: 'realesrgan-x4', safetyChecker: false, upscaler: { scale: 4 } },
-          ],
-        }),
-      ]),
-    );
+    const text = textServing({
+      id: 'realesrgan-x4',
+      name: 'realesrgan-x4',
+      safetyChecker: false,
+      upscaler: { scale: 4 },
+    });
     expect(text).toMatch(/gpu-1 +sd15,realesrgan-x4 \(upscaler 4x\) +cuda/);
     expect(text).not.toContain('safety checker');
   });
