@@ -30,13 +30,8 @@ import {
 import type { CommandStore } from './commands.js';
 import { DiscordHttpError, EmulatorUsageError } from './errors.js';
 import { modalSubmission, validateAutocompleteChoices, validateModal } from './modals.js';
-import {
-  replyTo,
-  requireComponent,
-  type EmulatorMessage,
-  type MessageStore,
-  type StoredMessage,
-} from './messages.js';
+import { replyTo, requireComponent } from './messages.js';
+import type { EmulatorMessage, MessageStore, StoredMessage } from './messages.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 import {
   PayloadChecker,
