@@ -16,8 +16,26 @@ import { numberArg, percentile, printTable } from '../helpers/bench.js';
 import { NatsTraffic, TRAFFIC_KINDS, addTraffic, type TrafficCounts } from '../helpers/nats-traffic.js';
 import { spawnWorkerPool, type WorkerPool } from '../helpers/worker-pool.js';
 
-function perJob(counts: TrafficCounts, jobs: number, which: string): [string, string][] {
-  return TRAFFIC_KINDS.map((kind) => [`  ${kind} (${which})`, (counts[kind] / jobs).toFixed(1)]);
+interface Usage {
+  counts: TrafficCounts;
+  requesterCpuMs: number;
+  workerCpuMs: number;
+}
+
+function perJob(usage: Usage, jobs: number, which: string, sameProcess: boolean): [string, string][] {
+  return [
+    [
+      `  CPU, requester and dispatcher (${which})`,
+      `${(usage.requesterCpuMs / jobs).toFixed(2)} ms${sameProcess ? ' (with the workers)' : ''}`,
+    ],
+    ...(sameProcess
+      ? []
+      : [[`  CPU, workers (${which})`, `${(usage.workerCpuMs / jobs).toFixed(2)} ms`] as [string, string]]),
+    ...TRAFFIC_KINDS.map((kind): [string, string] => [
+      `  ${kind} (${which})`,
+      (usage.counts[kind] / jobs).toFixed(1),
+    ]),
+  ];
 }
 
 /** The workers in this process, behind the same interface as a pool in a child process. */
@@ -30,7 +48,8 @@ async function inProcessPool(url: string, count: number, env: NodeJS.ProcessEnv)
   const traffic = new NatsTraffic();
   traffic.watch(workers.map((worker) => worker.connection));
   return {
-    traffic: () => Promise.resolve(traffic.take()),
+    // CPU is counted with the requester's: they share the process.
+    usage: () => Promise.resolve({ counts: traffic.take(), cpuMs: 0 }),
     stop: async () => {
       await Promise.all(workers.map((worker) => worker.stop()));
     },
@@ -51,7 +70,18 @@ export async function run(args: string[]): Promise<void> {
   const { client } = requester;
   const traffic = new NatsTraffic();
   traffic.watch([requester.connection]);
-  const takeTraffic = async () => addTraffic(traffic.take(), await pool.traffic());
+  let cpuSince = process.cpuUsage();
+  /** NATS traffic and CPU time (requester and workers) since the last call. */
+  const takeUsage = async () => {
+    const workers = await pool.usage();
+    const cpu = process.cpuUsage(cpuSince);
+    cpuSince = process.cpuUsage();
+    return {
+      counts: addTraffic(traffic.take(), workers.counts),
+      requesterCpuMs: (cpu.user + cpu.system) / 1000,
+      workerCpuMs: workers.cpuMs,
+    };
+  };
   const oneJob = async (index: number): Promise<{ ms: number; outcome: JobOutcome }> => {
     const job = testJob(client, {
       prompt: `orchestration ${index}`,
@@ -69,10 +99,10 @@ export async function run(args: string[]): Promise<void> {
   };
   try {
     for (let warmup = 0; warmup < 10; warmup += 1) await oneJob(-warmup);
-    await takeTraffic();
+    await takeUsage();
     const latencies: number[] = [];
     for (let index = 0; index < sequentialJobs; index += 1) latencies.push((await oneJob(index)).ms);
-    const sequentialTraffic = await takeTraffic();
+    const sequential = await takeUsage();
     latencies.sort((a, b) => a - b);
 
     const burstStart = performance.now();
@@ -80,7 +110,7 @@ export async function run(args: string[]): Promise<void> {
       Array.from({ length: burstJobs }, (_, index) => oneJob(sequentialJobs + index)),
     );
     const burstMs = performance.now() - burstStart;
-    const burstTraffic = await takeTraffic();
+    const burstUsage = await takeUsage();
     const failures = burst.filter((entry) => entry.outcome.type !== 'result').length;
     const mean = latencies.reduce((sum, value) => sum + value, 0) / latencies.length;
     printTable([
@@ -95,8 +125,8 @@ export async function run(args: string[]): Promise<void> {
       ['burst of concurrent jobs', `${burstJobs} (${failures} failed)`],
       ['burst throughput', `${((burstJobs * 1000) / burstMs).toFixed(1)} jobs/s`],
       ['per job, requester, dispatcher and workers together:', ''],
-      ...perJob(sequentialTraffic, sequentialJobs, 'sequential'),
-      ...perJob(burstTraffic, burstJobs, 'burst'),
+      ...perJob(sequential, sequentialJobs, 'sequential', sameProcess),
+      ...perJob(burstUsage, burstJobs, 'burst', sameProcess),
     ]);
   } finally {
     await pool.stop();

@@ -7,9 +7,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { TrafficCounts } from './nats-traffic.js';
 
+/** What a pool's workers sent to NATS, and the CPU time they used, since the last ask. */
+export interface PoolUsage {
+  counts: TrafficCounts;
+  cpuMs: number;
+}
+
 export interface WorkerPool {
-  /** What the pool's workers sent to NATS since the last call. */
-  traffic(): Promise<TrafficCounts>;
+  usage(): Promise<PoolUsage>;
   stop(): Promise<void>;
 }
 
@@ -56,10 +61,10 @@ export async function spawnWorkerPool(
     }),
   );
   return {
-    traffic: async () => {
+    usage: async () => {
       const answer = nextLine('traffic');
       child.stdin.write('traffic\n');
-      return JSON.parse(await answer) as TrafficCounts;
+      return JSON.parse(await answer) as PoolUsage;
     },
     stop: async () => {
       child.kill('SIGTERM');
