@@ -4,12 +4,13 @@
  * from the backlog, pull, state updates, image upload, outcome). Sequential jobs give p50/p99
  * latency; a burst of concurrent jobs gives jobs per second. As in production, the workers run in
  * a process of their own (`--same-process` puts them beside the requester) and NATS as
- * provisioning sets it up (file storage, one server: R1). What every process sends to NATS is
- * counted and printed per job.
- * Options: --jobs=200 --burst=500 --workers=4 --same-process.
+ * provisioning sets it up (file storage, one server: R1; `--r3`: a cluster of three with every
+ * stream replicated three times, as deploy/ runs it). What every process sends to NATS is counted
+ * and printed per job, with the CPU time of the requester and of the workers.
+ * Options: --jobs=200 --burst=500 --workers=4 --same-process --r3.
  */
 import type { JobOutcome } from '@sdbot/shared';
-import { startNatsServer } from '../helpers/nats-server.js';
+import { startNatsCluster, startNatsServer } from '../helpers/nats-server.js';
 import { testJob } from '../helpers/jobs.js';
 import { cliRequester, openTestClient, startTestWorker } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
@@ -61,8 +62,11 @@ export async function run(args: string[]): Promise<void> {
   const burstJobs = numberArg(args, 'burst', 500);
   const workerCount = numberArg(args, 'workers', 4);
   const sameProcess = args.includes('--same-process');
-  const env = { SDBOT_PREVIEW_EVERY: '0' };
-  const server = await startNatsServer();
+  const replicated = args.includes('--r3');
+  const env = { SDBOT_PREVIEW_EVERY: '0', SDBOT_JS_REPLICAS: replicated ? '3' : '1' };
+  const server = replicated
+    ? await startNatsCluster(3).then((cluster) => ({ url: cluster.urls.join(','), cleanup: cluster.cleanup }))
+    : await startNatsServer();
   const pool = sameProcess
     ? await inProcessPool(server.url, workerCount, env)
     : await spawnWorkerPool(server.url, { count: workerCount, msPerStep: 0, prefix: 'orch', env });
@@ -117,6 +121,10 @@ export async function run(args: string[]): Promise<void> {
       [
         'worker',
         `simulated, 1 step of 0 ms, ${workerCount} workers x 1 slot, ${sameProcess ? 'in the requester' : 'in their own'} process`,
+      ],
+      [
+        'NATS',
+        replicated ? 'a cluster of 3, streams R3, file storage' : 'one server, streams R1, file storage',
       ],
       ['sequential jobs', String(sequentialJobs)],
       ['added latency p50', `${percentile(latencies, 0.5).toFixed(2)} ms`],
