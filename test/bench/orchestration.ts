@@ -2,8 +2,8 @@
  * What the NATS path adds to a job: simulated workers that take no time (one 0 ms step), so the
  * submit-to-result latency is all orchestration (submit with the model check, job state, dispatch
  * from the backlog, pull, state updates, image upload, outcome). Sequential jobs give p50/p99
- * latency; a burst of concurrent jobs gives jobs per second. As in production, the workers run in
- * a process of their own (`--same-process` puts them beside the requester) and NATS as
+ * latency; a burst of concurrent jobs gives jobs per second. As in production, each worker runs in
+ * a process of its own (`--same-process` puts them all beside the requester) and NATS as
  * provisioning sets it up (file storage, one server: R1; `--r3`: a cluster of three with every
  * stream replicated three times, as deploy/ runs it). What every process sends to NATS is counted
  * and printed per job, with the CPU time of the requester and of the workers.
@@ -15,7 +15,7 @@ import { testJob } from '../helpers/jobs.js';
 import { cliRequester, openTestClient, startTestWorker } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
 import { NatsTraffic, TRAFFIC_KINDS, addTraffic, type TrafficCounts } from '../helpers/nats-traffic.js';
-import { spawnWorkerPool, type WorkerPool } from '../helpers/worker-pool.js';
+import { spawnWorkerPools, type WorkerPool } from '../helpers/worker-pool.js';
 
 interface Usage {
   counts: TrafficCounts;
@@ -65,11 +65,20 @@ export async function run(args: string[]): Promise<void> {
   const replicated = args.includes('--r3');
   const env = { SDBOT_PREVIEW_EVERY: '0', SDBOT_JS_REPLICAS: replicated ? '3' : '1' };
   const server = replicated
-    ? await startNatsCluster(3).then((cluster) => ({ url: cluster.urls.join(','), cleanup: cluster.cleanup }))
+    ? await startNatsCluster(3).then((cluster) => ({
+        url: cluster.urls.join(','),
+        cleanup: () => cluster.cleanup(),
+      }))
     : await startNatsServer();
   const pool = sameProcess
     ? await inProcessPool(server.url, workerCount, env)
-    : await spawnWorkerPool(server.url, { count: workerCount, msPerStep: 0, prefix: 'orch', env });
+    : await spawnWorkerPools(server.url, {
+        count: workerCount,
+        perProcess: 1,
+        msPerStep: 0,
+        prefix: 'orch',
+        env,
+      });
   const requester = await openTestClient(server.url, env);
   const { client } = requester;
   const traffic = new NatsTraffic();
@@ -120,7 +129,7 @@ export async function run(args: string[]): Promise<void> {
     printTable([
       [
         'worker',
-        `simulated, 1 step of 0 ms, ${workerCount} workers x 1 slot, ${sameProcess ? 'in the requester' : 'in their own'} process`,
+        `simulated, 1 step of 0 ms, ${workerCount} workers x 1 slot, ${sameProcess ? 'in the requester process' : 'each in its own process'}`,
       ],
       [
         'NATS',

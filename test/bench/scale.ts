@@ -13,7 +13,7 @@ import { testJob } from '../helpers/jobs.js';
 import { openTestClient } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
 import { NatsTraffic } from '../helpers/nats-traffic.js';
-import { spawnWorkerPool } from '../helpers/worker-pool.js';
+import { spawnWorkerPools } from '../helpers/worker-pool.js';
 
 const WORKERS_PER_PROCESS = 64;
 
@@ -31,16 +31,16 @@ export async function run(args: string[]): Promise<void> {
   const laneCount = Math.max(1, numberArg(args, 'lanes', 100));
   const env = { SDBOT_PREVIEW_EVERY: '0' };
   const server = await startNatsServer();
-  // Workers in processes of at most WORKERS_PER_PROCESS, as machines would hold them: one process
-  // would be busy with hundreds of connections' progress, heartbeats and uploads by itself.
-  const poolSizes = Array.from({ length: Math.ceil(workerCount / WORKERS_PER_PROCESS) }, (_, index) =>
-    Math.min(WORKERS_PER_PROCESS, workerCount - index * WORKERS_PER_PROCESS),
-  );
-  const pools = await Promise.all(
-    poolSizes.map((count, index) =>
-      spawnWorkerPool(server.url, { count, msPerStep, prefix: `bench${index}`, env }),
-    ),
-  );
+  // Up to WORKERS_PER_PROCESS workers in a process, as machines would hold them: one process would
+  // be busy with hundreds of connections' progress, heartbeats and uploads by itself.
+  const pools = await spawnWorkerPools(server.url, {
+    count: workerCount,
+    perProcess: WORKERS_PER_PROCESS,
+    msPerStep,
+    prefix: 'bench',
+    env,
+  });
+
   const requester = await openTestClient(server.url, env);
   const dispatcherTraffic = new NatsTraffic();
   dispatcherTraffic.watch([requester.connection]);
@@ -98,9 +98,8 @@ export async function run(args: string[]): Promise<void> {
     const throughput = (jobCount * 1000) / elapsedMs;
     const all = [...results.values()];
     const lastStart = Math.max(...all.map((result) => result.completedAt - result.timings.totalMs));
-    const workerIds = poolSizes.flatMap((count, pool) =>
-      Array.from({ length: count }, (_, index) => `bench${pool}-${index}`),
-    );
+    const workerIds = pools.workerIds;
+
     const idle = workerIds.map((workerId) => {
       const runs = all
         .filter((result) => result.workerId === workerId)
@@ -122,7 +121,7 @@ export async function run(args: string[]): Promise<void> {
       (all.reduce((sum, result) => sum + pick(result), 0) / all.length).toFixed(1);
     const perWorker = idle.map((entry) => entry.jobs).sort((a, b) => a - b);
     printTable([
-      ['workers x slots', `${workerCount} x 1 (in ${pools.length} processes apart from the requester)`],
+      ['workers x slots', `${workerCount} x 1 (in ${pools.processes} processes apart from the requester)`],
       ['jobs', `${jobCount} from ${laneCount} guilds (lanes)`],
       ['job time (simulated)', `${steps} steps x ${msPerStep} ms = ${jobMs} ms`],
       ['submitting took', `${submittedMs} ms`],
@@ -165,7 +164,7 @@ export async function run(args: string[]): Promise<void> {
       ],
     ]);
   } finally {
-    await Promise.all(pools.map((pool) => pool.stop()));
+    await pools.stop();
     await requester.close();
     await server.cleanup();
   }
