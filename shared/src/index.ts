@@ -153,7 +153,14 @@ export {
 } from './nats/status.js';
 export { JobsClientMetrics } from './nats/client-metrics.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics.js';
-export { metricKinds, type HistogramShape, type MetricKinds } from './metric-kinds.js';
+export {
+  declareMetrics,
+  metricsInOwnRegistry,
+  type DeclaredMetrics,
+  type MetricSpec,
+  type MetricTable,
+  type RegistryMetrics,
+} from './metric-table.js';
 export {
   UsageError,
   parseCommandArgs,

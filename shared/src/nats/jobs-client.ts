@@ -241,7 +241,7 @@ export class JobsClient {
     // Also after a duplicate: the first attempt may have been stored without its state being
     // recorded. createQueued never overwrites a state that exists.
     await this.jobStates.createQueued(job, { backlogSeq: ack.seq });
-    this.metrics?.submitted.inc({ model: job.model });
+    this.metrics?.recordSubmission(job.model);
     this.submittedAt.set(job.id, Date.now());
     // An idle worker should not wait for the dispatcher's timer; once this resolves, a job that
     // found a free slot is in the work queue.
