@@ -154,7 +154,10 @@ export {
 export { JobsClientMetrics } from './nats/client-metrics.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics.js';
 export {
+  counter,
   declareMetrics,
+  gauge,
+  histogram,
   metricsInOwnRegistry,
   type DeclaredMetrics,
   type MetricSpec,

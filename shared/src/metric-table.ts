@@ -4,21 +4,21 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-interface SpecBase {
+interface SpecBase<L extends string> {
   name: string;
   help: string;
-  labelNames?: readonly string[];
+  labelNames?: readonly L[];
 }
 
-export interface CounterSpec extends SpecBase {
+export interface CounterSpec<L extends string = string> extends SpecBase<L> {
   kind: 'counter';
 }
 
-export interface GaugeSpec extends SpecBase {
+export interface GaugeSpec<L extends string = string> extends SpecBase<L> {
   kind: 'gauge';
 }
 
-export interface HistogramSpec extends SpecBase {
+export interface HistogramSpec<L extends string = string> extends SpecBase<L> {
   kind: 'histogram';
   buckets: readonly number[];
 }
@@ -26,16 +26,44 @@ export interface HistogramSpec extends SpecBase {
 export type MetricSpec = CounterSpec | GaugeSpec | HistogramSpec;
 export type MetricTable = Record<string, MetricSpec>;
 
-/** The label names of a spec, or any label where the spec names none (prom-client's own default). */
-type LabelsOf<S extends MetricSpec> = S extends { labelNames: readonly (infer L extends string)[] }
-  ? L
-  : string;
+/** Label names are optional in prom-client; without them a metric takes any label. */
+function withLabels<L extends string>(base: { name: string; help: string }, labelNames?: readonly L[]) {
+  return labelNames === undefined ? base : { ...base, labelNames };
+}
 
-type MetricOf<S extends MetricSpec> = S extends CounterSpec
-  ? Counter<LabelsOf<S>>
-  : S extends GaugeSpec
-    ? Gauge<LabelsOf<S>>
-    : Histogram<LabelsOf<S>>;
+export function counter<const L extends string = string>(
+  name: string,
+  help: string,
+  labelNames?: readonly L[],
+): CounterSpec<L> {
+  return { kind: 'counter', ...withLabels({ name, help }, labelNames) };
+}
+
+export function gauge<const L extends string = string>(
+  name: string,
+  help: string,
+  labelNames?: readonly L[],
+): GaugeSpec<L> {
+  return { kind: 'gauge', ...withLabels({ name, help }, labelNames) };
+}
+
+export function histogram<const L extends string = string>(
+  name: string,
+  help: string,
+  buckets: readonly number[],
+  labelNames?: readonly L[],
+): HistogramSpec<L> {
+  return { kind: 'histogram', buckets, ...withLabels({ name, help }, labelNames) };
+}
+
+type MetricOf<S extends MetricSpec> =
+  S extends CounterSpec<infer L>
+    ? Counter<L>
+    : S extends GaugeSpec<infer L>
+      ? Gauge<L>
+      : S extends HistogramSpec<infer L>
+        ? Histogram<L>
+        : never;
 
 /** The metrics of a table, by their keys. */
 export type DeclaredMetrics<T extends MetricTable> = { readonly [K in keyof T]: MetricOf<T[K]> };
@@ -57,11 +85,8 @@ function declareMetric(registry: Registry, spec: MetricSpec): Counter | Gauge | 
   }
 }
 
-/** Registers every metric of `table` in `registry`. */
-export function declareMetrics<const T extends MetricTable>(
-  registry: Registry,
-  table: T,
-): DeclaredMetrics<T> {
+/** Registers every metric of `table` in `registry`, in the table's order. */
+export function declareMetrics<T extends MetricTable>(registry: Registry, table: T): DeclaredMetrics<T> {
   const metrics = Object.entries(table).map(([key, spec]) => [key, declareMetric(registry, spec)]);
   return Object.fromEntries(metrics) as DeclaredMetrics<T>;
 }
@@ -70,7 +95,7 @@ export function declareMetrics<const T extends MetricTable>(
  * The metrics of `table` in a registry of their own, so several services in one process (tests,
  * the scale bench) never collide.
  */
-export function metricsInOwnRegistry<const T extends MetricTable>(table: T): RegistryMetrics<T> {
+export function metricsInOwnRegistry<T extends MetricTable>(table: T): RegistryMetrics<T> {
   const registry = new Registry();
   return { ...declareMetrics(registry, table), registry };
 }

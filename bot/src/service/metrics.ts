@@ -3,7 +3,7 @@
  * has its own registry, so several bots in one process (tests) never collide. Job submissions and
  * outcomes are counted by the shared JobsClientMetrics in the same registry.
  */
-import { metricsInOwnRegistry, type MetricTable, type RegistryMetrics } from '@sdbot/shared';
+import { counter, histogram, metricsInOwnRegistry, type RegistryMetrics } from '@sdbot/shared';
 
 /** How an interaction ended, as the `outcome` label of sdbot_bot_interactions_total. */
 /** How an interaction ended; `elsewhere`: another replica answered it first. */
@@ -13,42 +13,36 @@ export type InteractionOutcome = 'ok' | 'refused' | 'rate_limited' | 'error' | '
 export type DeliveryRoute = 'interaction' | 'channel' | 'dropped';
 
 const BOT_METRICS = {
-  interactions: {
-    kind: 'counter',
-    name: 'sdbot_bot_interactions_total',
-    help: 'Commands and button clicks by name and how they ended',
-    labelNames: ['name', 'outcome'],
-  },
-  deliveries: {
-    kind: 'counter',
-    name: 'sdbot_bot_deliveries_total',
-    help: 'Finished jobs posted to Discord, by route (interaction reply or channel message) and outcome type',
-    labelNames: ['route', 'type'],
-  },
-  adoptions: {
-    kind: 'counter',
-    name: 'sdbot_bot_adopted_jobs_total',
-    help: 'Jobs taken over from a bot instance that stopped or went silent',
-  },
-  jobLatency: {
-    kind: 'histogram',
-    name: 'sdbot_bot_job_seconds',
-    help: 'Time from submission to the outcome being posted in Discord',
-    buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
-  },
-  rateLimited: {
-    kind: 'counter',
-    name: 'sdbot_bot_rate_limited_total',
-    help: 'Jobs refused by a rate limit, by which limit (user-rate, user-concurrency, guild-rate, guild-queue)',
-    labelNames: ['reason'],
-  },
-  discordErrors: {
-    kind: 'counter',
-    name: 'sdbot_bot_discord_errors_total',
-    help: 'Discord API calls that failed, by what the bot was doing',
-    labelNames: ['action'],
-  },
-} as const satisfies MetricTable;
+  interactions: counter(
+    'sdbot_bot_interactions_total',
+    'Commands and button clicks by name and how they ended',
+    ['name', 'outcome'],
+  ),
+  deliveries: counter(
+    'sdbot_bot_deliveries_total',
+    'Finished jobs posted to Discord, by route (interaction reply or channel message) and outcome type',
+    ['route', 'type'],
+  ),
+  adoptions: counter(
+    'sdbot_bot_adopted_jobs_total',
+    'Jobs taken over from a bot instance that stopped or went silent',
+  ),
+  jobLatency: histogram(
+    'sdbot_bot_job_seconds',
+    'Time from submission to the outcome being posted in Discord',
+    [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+  ),
+  rateLimited: counter(
+    'sdbot_bot_rate_limited_total',
+    'Jobs refused by a rate limit, by which limit (user-rate, user-concurrency, guild-rate, guild-queue)',
+    ['reason'],
+  ),
+  discordErrors: counter(
+    'sdbot_bot_discord_errors_total',
+    'Discord API calls that failed, by what the bot was doing',
+    ['action'],
+  ),
+};
 
 export type BotMetrics = RegistryMetrics<typeof BOT_METRICS>;
 

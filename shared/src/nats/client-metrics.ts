@@ -3,35 +3,27 @@
  * outcomes by type and code, queue wait as workers report it, and submit-to-outcome time.
  */
 import type { Registry } from 'prom-client';
-import { declareMetrics, type DeclaredMetrics, type MetricTable } from '../metric-table.js';
+import { counter, declareMetrics, histogram, type DeclaredMetrics } from '../metric-table.js';
 import type { JobOutcome } from '../protocol/outcome.js';
 
 const JOBS_CLIENT_METRICS = {
-  submitted: {
-    kind: 'counter',
-    name: 'sdbot_jobs_submitted_total',
-    help: 'Jobs submitted to the queue, by model',
-    labelNames: ['model'],
-  },
-  outcomes: {
-    kind: 'counter',
-    name: 'sdbot_job_outcomes_total',
-    help: 'Job outcomes received (once per job), by type and error code',
-    labelNames: ['type', 'code'],
-  },
-  queueWait: {
-    kind: 'histogram',
-    name: 'sdbot_job_queue_wait_seconds',
-    help: 'Time jobs waited for a worker, as reported with their results',
-    buckets: [0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
-  },
-  jobTime: {
-    kind: 'histogram',
-    name: 'sdbot_job_seconds',
-    help: 'Time from submitting a job to receiving its outcome',
-    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
-  },
-} as const satisfies MetricTable;
+  submitted: counter('sdbot_jobs_submitted_total', 'Jobs submitted to the queue, by model', ['model']),
+  outcomes: counter(
+    'sdbot_job_outcomes_total',
+    'Job outcomes received (once per job), by type and error code',
+    ['type', 'code'],
+  ),
+  queueWait: histogram(
+    'sdbot_job_queue_wait_seconds',
+    'Time jobs waited for a worker, as reported with their results',
+    [0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+  ),
+  jobTime: histogram(
+    'sdbot_job_seconds',
+    'Time from submitting a job to receiving its outcome',
+    [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+  ),
+};
 
 export class JobsClientMetrics {
   private readonly metric: DeclaredMetrics<typeof JOBS_CLIENT_METRICS>;
