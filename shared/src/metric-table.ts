@@ -31,21 +31,17 @@ function withLabels<L extends string>(base: { name: string; help: string }, labe
   return labelNames === undefined ? base : { ...base, labelNames };
 }
 
-export function counter<const L extends string = string>(
-  name: string,
-  help: string,
-  labelNames?: readonly L[],
-): CounterSpec<L> {
-  return { kind: 'counter', ...withLabels({ name, help }, labelNames) };
+/** Builds the spec of a metric kind that takes no buckets. */
+function unbucketed<K extends 'counter' | 'gauge'>(kind: K) {
+  return <const L extends string = string>(
+    name: string,
+    help: string,
+    labelNames?: readonly L[],
+  ): SpecBase<L> & { kind: K } => ({ kind, ...withLabels({ name, help }, labelNames) });
 }
 
-export function gauge<const L extends string = string>(
-  name: string,
-  help: string,
-  labelNames?: readonly L[],
-): GaugeSpec<L> {
-  return { kind: 'gauge', ...withLabels({ name, help }, labelNames) };
-}
+export const counter = unbucketed('counter');
+export const gauge = unbucketed('gauge');
 
 export function histogram<const L extends string = string>(
   name: string,
