@@ -92,6 +92,31 @@ export function velocityScale(sigma: number): { output: number; sample: number }
 }
 
 /**
+ * One Euler step from `sigma` by `dt` along `(x - x0) / sigma`, plus `noise * sigmaUp` for an ancestral
+ * step; `denoised` is the clean-latent estimate `x0`.
+ */
+export function eulerStep(
+  predictionType: 'epsilon' | 'v_prediction' | 'sample',
+  modelOutput: Float32Array,
+  sample: Float32Array,
+  sigma: number,
+  dt: number,
+  ancestral?: { noise: Float32Array; sigmaUp: number },
+): StepResult {
+  const vScale = velocityScale(sigma);
+  const prevSample = new Float32Array(sample.length);
+  const denoised = new Float32Array(sample.length);
+  for (let i = 0; i < sample.length; i++) {
+    const x = sample[i] ?? 0;
+    const original = predictOriginal(predictionType, modelOutput[i] ?? 0, x, sigma, vScale);
+    denoised[i] = original;
+    const next = x + ((x - original) / sigma) * dt;
+    prevSample[i] = ancestral === undefined ? next : next + (ancestral.noise[i] ?? 0) * ancestral.sigmaUp;
+  }
+  return { prevSample, denoised };
+}
+
+/**
  * Common state of the sigma schedulers: the schedule (built from the request each run), the step
  * index (found from the first timestep seen, advanced by each step) and the scaling and noising
  * that depend only on sigma.
