@@ -1,30 +1,53 @@
 /**
- * Scale: 32 simulated workers (each its own worker service and NATS connection) against 1000 jobs.
- * Throughput is compared with the ideal (workers / job time), and each worker's idle time while
- * jobs were still waiting is measured from the outcomes' timings.
- * Options: --workers=32 --jobs=1000 --steps=20 --ms-per-step=50 (a 1 s job, like SD on a fast GPU).
+ * Scale: 32 simulated workers (each its own worker service and NATS connection, all in one process
+ * apart from the requester's) against 1000 jobs from 100 guilds, so the fair dispatcher takes
+ * turns between 100 lanes. Throughput is compared with the ideal (workers / job time), each
+ * worker's idle time while jobs were still waiting is measured from the outcomes' timings, and the
+ * dispatcher's cost per job is counted (its passes, their time, its NATS round trips).
+ * Options: --workers=32 --jobs=1000 --lanes=100 --steps=20 --ms-per-step=50 (a 1 s job, like SD
+ * on a fast GPU).
  */
-import { SUBJECTS, decodeMessage, jobOutcomeSchema, type JobResult } from '@sdbot/shared';
+import { SUBJECTS, decodeMessage, jobOutcomeSchema, type JobResult, type Requester } from '@sdbot/shared';
 import { startNatsServer } from '../helpers/nats-server.js';
 import { testJob } from '../helpers/jobs.js';
-import { cliRequester, openTestClient, startTestWorker } from '../helpers/workers.js';
+import { openTestClient } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
+import { NatsTraffic } from '../helpers/nats-traffic.js';
+import { spawnWorkerPool } from '../helpers/worker-pool.js';
+
+/** A member of one of `lanes` guilds (snowflake-shaped ids). */
+function guildRequester(index: number, lanes: number): Requester {
+  const guild = String(100_000_000_000_000_000n + BigInt(index % lanes));
+  return { source: 'discord', guildId: guild, channelId: guild, userId: `user-${index}` };
+}
 
 export async function run(args: string[]): Promise<void> {
   const workerCount = numberArg(args, 'workers', 32);
   const jobCount = numberArg(args, 'jobs', 1000);
   const steps = numberArg(args, 'steps', 20);
   const msPerStep = numberArg(args, 'ms-per-step', 50);
+  const laneCount = Math.max(1, numberArg(args, 'lanes', 100));
   const env = { SDBOT_PREVIEW_EVERY: '0' };
   const server = await startNatsServer();
-  const workers = await Promise.all(
-    Array.from({ length: workerCount }, (_, index) =>
-      startTestWorker(server.url, { workerId: `bench-${index}`, msPerStep, env }),
-    ),
-  );
+  const pool = await spawnWorkerPool(server.url, { count: workerCount, msPerStep, prefix: 'bench', env });
   const requester = await openTestClient(server.url, env);
+  const dispatcherTraffic = new NatsTraffic();
+  dispatcherTraffic.watch([requester.connection]);
   try {
     const { client, connection } = requester;
+    // Every pass the dispatcher makes, timed from start to end.
+    const dispatcher = client.dispatcher;
+    const dispatchOnce = dispatcher.dispatchOnce.bind(dispatcher);
+    const passes = { count: 0, ms: 0 };
+    dispatcher.dispatchOnce = async () => {
+      const started = performance.now();
+      try {
+        return await dispatchOnce();
+      } finally {
+        passes.count += 1;
+        passes.ms += performance.now() - started;
+      }
+    };
     const results = new Map<string, JobResult>();
     let resolveDone!: () => void;
     const done = new Promise<void>((resolve) => {
@@ -42,7 +65,7 @@ export async function run(args: string[]): Promise<void> {
       testJob(client, {
         prompt: `scale ${index}`,
         model: 'sim',
-        requester: cliRequester,
+        requester: guildRequester(index, laneCount),
         steps,
         width: 64,
         height: 64,
@@ -57,15 +80,17 @@ export async function run(args: string[]): Promise<void> {
     const submittedMs = Date.now() - started;
     await done;
     const elapsedMs = Date.now() - started;
+    const requesterTraffic = dispatcherTraffic.take();
 
     const jobMs = steps * msPerStep;
     const ideal = (workerCount * 1000) / jobMs;
     const throughput = (jobCount * 1000) / elapsedMs;
     const all = [...results.values()];
     const lastStart = Math.max(...all.map((result) => result.completedAt - result.timings.totalMs));
-    const idle = workers.map((worker) => {
+    const workerIds = Array.from({ length: workerCount }, (_, index) => `bench-${index}`);
+    const idle = workerIds.map((workerId) => {
       const runs = all
-        .filter((result) => result.workerId === worker.service.workerId)
+        .filter((result) => result.workerId === workerId)
         .map((result) => ({ start: result.completedAt - result.timings.totalMs, end: result.completedAt }))
         .sort((a, b) => a.start - b.start);
       // Idle = the part of [first submission, last job start] this worker spent without a job.
@@ -84,8 +109,8 @@ export async function run(args: string[]): Promise<void> {
       (all.reduce((sum, result) => sum + pick(result), 0) / all.length).toFixed(1);
     const perWorker = idle.map((entry) => entry.jobs).sort((a, b) => a - b);
     printTable([
-      ['workers x slots', `${workerCount} x 1`],
-      ['jobs', String(jobCount)],
+      ['workers x slots', `${workerCount} x 1 (in their own process)`],
+      ['jobs', `${jobCount} from ${laneCount} guilds (lanes)`],
       ['job time (simulated)', `${steps} steps x ${msPerStep} ms = ${jobMs} ms`],
       ['submitting took', `${submittedMs} ms`],
       ['elapsed (first submit to last result)', `${elapsedMs} ms`],
@@ -113,12 +138,21 @@ export async function run(args: string[]): Promise<void> {
         `${mean((r) => r.timings.totalMs)} (${mean((r) => r.timings.stages.unet ?? 0)} / ${mean((r) => r.timings.stages.encode ?? 0)} / ${mean((r) => r.timings.stages.upload ?? 0)}) ms`,
       ],
       [
+        'dispatcher passes',
+        `${passes.count} (${(jobCount / Math.max(1, passes.count)).toFixed(1)} jobs a pass)`,
+      ],
+      ['dispatcher time per job (pass wall time / jobs)', `${(passes.ms / jobCount).toFixed(2)} ms`],
+      [
+        'requester round trips per job (submit + dispatch + outcome)',
+        (requesterTraffic['round trips'] / jobCount).toFixed(1),
+      ],
+      [
         'queue wait p50 / p99',
         `${percentile(waits, 0.5).toFixed(0)} / ${percentile(waits, 0.99).toFixed(0)} ms`,
       ],
     ]);
   } finally {
-    await Promise.all(workers.map((worker) => worker.stop()));
+    await pool.stop();
     await requester.close();
     await server.cleanup();
   }
