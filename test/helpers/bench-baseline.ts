@@ -1,27 +1,36 @@
 /**
  * `npm run bench -- NAME --vs=REV`: the same benchmark run on the sources of an earlier commit and
  * on today's, one after the other on this machine, with a table of both and their ratio. The
- * benchmark and its helpers are today's in both runs, so both measure the same thing; only
- * shared/, bot/ and worker/ differ.
+ * benchmarks (test/bench) are today's in both runs, so both measure the same thing; the test
+ * helpers are REV's, with today's added where REV has none of that name.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, cpSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repositoryRoot } from './shared-fixtures.js';
 
 const WORKSPACES = ['shared', 'bot', 'worker'];
 
-/** A checkout of `rev`'s sources in a temporary folder, with today's test/ and dependencies. */
+/** A checkout of `rev` in a temporary folder, with today's benchmarks and dependencies. */
 function checkoutBaseline(rev: string): string {
   const folder = mkdtempSync(join(tmpdir(), 'sdbot-bench-baseline-'));
-  const archive = execFileSync('git', ['-C', repositoryRoot, 'archive', '--format=tar', rev, ...WORKSPACES], {
-    maxBuffer: 1 << 30,
-  });
+  const archive = execFileSync(
+    'git',
+    ['-C', repositoryRoot, 'archive', '--format=tar', rev, ...WORKSPACES, 'test'],
+    {
+      maxBuffer: 1 << 30,
+    },
+  );
   execFileSync('tar', ['-x', '-C', folder], { input: archive });
   for (const file of ['package.json', 'tsconfig.json'])
     cpSync(join(repositoryRoot, file), join(folder, file));
-  cpSync(join(repositoryRoot, 'test'), join(folder, 'test'), { recursive: true });
+  cpSync(join(repositoryRoot, 'test/bench'), join(folder, 'test/bench'), { recursive: true });
+  for (const helper of readdirSync(join(repositoryRoot, 'test/helpers'))) {
+    const target = join(folder, 'test/helpers', helper);
+    if (!existsSync(target))
+      cpSync(join(repositoryRoot, 'test/helpers', helper), target, { recursive: true });
+  }
   // Dependencies are today's, except that the workspaces resolve to the baseline's sources.
   const modules = join(folder, 'node_modules');
   mkdirSync(join(modules, '@sdbot'), { recursive: true });
