@@ -6,64 +6,46 @@
  * Options: --jobs=200 --burst=500 --workers=4.
  */
 import type { JobOutcome } from '@sdbot/shared';
-import { startNatsServer } from '../helpers/nats-server.js';
-import { testJob } from '../helpers/jobs.js';
-import { cliRequester, openTestClient, startTestWorker } from '../helpers/workers.js';
+import { benchJob, withBenchWorld } from '../helpers/bench-world.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
 
 export async function run(args: string[]): Promise<void> {
   const sequentialJobs = numberArg(args, 'jobs', 200);
   const burstJobs = numberArg(args, 'burst', 500);
   const workerCount = numberArg(args, 'workers', 4);
-  const env = { SDBOT_PREVIEW_EVERY: '0' };
-  const server = await startNatsServer();
-  const workers = await Promise.all(
-    Array.from({ length: workerCount }, (_, index) =>
-      startTestWorker(server.url, { workerId: `orch-${index}`, msPerStep: 0, env }),
-    ),
-  );
-  const requester = await openTestClient(server.url, env);
-  const { client } = requester;
-  const oneJob = async (index: number): Promise<{ ms: number; outcome: JobOutcome }> => {
-    const job = testJob(client, {
-      prompt: `orchestration ${index}`,
-      model: 'sim',
-      requester: cliRequester,
-      steps: 1,
-      width: 64,
-      height: 64,
-    });
-    const started = performance.now();
-    const waiting = client.awaitOutcome(job.id, { timeoutMs: 60_000 });
-    await client.submit(job);
-    const outcome = await waiting;
-    return { ms: performance.now() - started, outcome };
-  };
-  try {
-    for (let warmup = 0; warmup < 10; warmup += 1) await oneJob(-warmup);
-    const latencies: number[] = [];
-    for (let index = 0; index < sequentialJobs; index += 1) latencies.push((await oneJob(index)).ms);
-    latencies.sort((a, b) => a - b);
+  await withBenchWorld(
+    { workers: workerCount, workerPrefix: 'orch', msPerStep: 0 },
+    async ({ requester }) => {
+      const { client } = requester;
+      const oneJob = async (index: number): Promise<{ ms: number; outcome: JobOutcome }> => {
+        const job = benchJob(client, `orchestration ${index}`, 1);
+        const started = performance.now();
+        const waiting = client.awaitOutcome(job.id, { timeoutMs: 60_000 });
+        await client.submit(job);
+        const outcome = await waiting;
+        return { ms: performance.now() - started, outcome };
+      };
+      for (let warmup = 0; warmup < 10; warmup += 1) await oneJob(-warmup);
+      const latencies: number[] = [];
+      for (let index = 0; index < sequentialJobs; index += 1) latencies.push((await oneJob(index)).ms);
+      latencies.sort((a, b) => a - b);
 
-    const burstStart = performance.now();
-    const burst = await Promise.all(
-      Array.from({ length: burstJobs }, (_, index) => oneJob(sequentialJobs + index)),
-    );
-    const burstMs = performance.now() - burstStart;
-    const failures = burst.filter((entry) => entry.outcome.type !== 'result').length;
-    const mean = latencies.reduce((sum, value) => sum + value, 0) / latencies.length;
-    printTable([
-      ['worker', `simulated, 1 step of 0 ms, ${workerCount} workers x 1 slot`],
-      ['sequential jobs', String(sequentialJobs)],
-      ['added latency p50', `${percentile(latencies, 0.5).toFixed(2)} ms`],
-      ['added latency p99', `${percentile(latencies, 0.99).toFixed(2)} ms`],
-      ['added latency mean / max', `${mean.toFixed(2)} / ${(latencies.at(-1) ?? 0).toFixed(2)} ms`],
-      ['burst of concurrent jobs', `${burstJobs} (${failures} failed)`],
-      ['burst throughput', `${((burstJobs * 1000) / burstMs).toFixed(1)} jobs/s`],
-    ]);
-  } finally {
-    await Promise.all(workers.map((worker) => worker.stop()));
-    await requester.close();
-    await server.cleanup();
-  }
+      const burstStart = performance.now();
+      const burst = await Promise.all(
+        Array.from({ length: burstJobs }, (_, index) => oneJob(sequentialJobs + index)),
+      );
+      const burstMs = performance.now() - burstStart;
+      const failures = burst.filter((entry) => entry.outcome.type !== 'result').length;
+      const mean = latencies.reduce((sum, value) => sum + value, 0) / latencies.length;
+      printTable([
+        ['worker', `simulated, 1 step of 0 ms, ${workerCount} workers x 1 slot`],
+        ['sequential jobs', String(sequentialJobs)],
+        ['added latency p50', `${percentile(latencies, 0.5).toFixed(2)} ms`],
+        ['added latency p99', `${percentile(latencies, 0.99).toFixed(2)} ms`],
+        ['added latency mean / max', `${mean.toFixed(2)} / ${(latencies.at(-1) ?? 0).toFixed(2)} ms`],
+        ['burst of concurrent jobs', `${burstJobs} (${failures} failed)`],
+        ['burst throughput', `${((burstJobs * 1000) / burstMs).toFixed(1)} jobs/s`],
+      ]);
+    },
+  );
 }
