@@ -143,6 +143,8 @@ export {
   FairDispatcher,
   estimateBacklogAhead,
   nextLane,
+  queueTarget,
+  takeTurns,
   type FairDispatcherOptions,
 } from './nats/fair-dispatcher.js';
 export {

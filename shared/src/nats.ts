@@ -43,6 +43,9 @@ export async function connectNats(
     reconnectTimeWait: 500,
     timeout: options.timeoutMs ?? 5000,
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
+    // nats.js would capture a stack for every request up front, a large share of the CPU a job
+    // costs the bot and the worker; our errors name the operation that failed instead.
+    noAsyncTraces: true,
   };
   if (options.inboxPrefix !== undefined) connectionOptions.inboxPrefix = options.inboxPrefix;
   if (nats.user !== undefined) connectionOptions.user = nats.user;

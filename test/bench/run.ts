@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- NAME...]`: runs every benchmark module in this folder, or the named ones.
  * A benchmark module prints its own table and asserts nothing about time; it either exports
- * `run(args)` or does its work when imported.
+ * `run(args)` or does its work when imported. `--vs=REV` runs the named benchmarks on REV's
+ * sources too and prints before/after (see helpers/bench-baseline.ts).
  */
 import { readdirSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -28,6 +29,15 @@ const unknown = requested.filter((name) => !available.includes(name));
 if (unknown.length > 0) {
   console.error(`unknown benchmark ${unknown.join(', ')}; available: ${available.join(', ')}`);
   process.exit(2);
+}
+const vs = args.find((arg) => arg.startsWith('--vs='))?.slice('--vs='.length);
+if (vs !== undefined) {
+  const { runAgainstBaseline } = await import('../helpers/bench-baseline.js');
+  await runAgainstBaseline(
+    vs,
+    args.filter((arg) => !arg.startsWith('--vs=')),
+  );
+  process.exit(0);
 }
 for (const name of requested.length > 0 ? requested : available) {
   console.log(`\n== ${name}`);

@@ -1,105 +1,159 @@
 /**
- * Scale: 32 simulated workers (each its own worker service and NATS connection) against 1000 jobs.
- * Throughput is compared with the ideal (workers / job time), and each worker's idle time while
- * jobs were still waiting is measured from the outcomes' timings.
- * Options: --workers=32 --jobs=1000 --steps=20 --ms-per-step=50 (a 1 s job, like SD on a fast GPU).
+ * Scale: 32 simulated workers (each its own worker service and NATS connection, all in one process
+ * apart from the requester's) against 1000 jobs from 100 guilds, so the fair dispatcher takes
+ * turns between 100 lanes. Throughput is compared with the ideal (workers / job time), each
+ * worker's idle time while jobs were still waiting is measured from the outcomes' timings, and the
+ * dispatcher's cost per job is counted (its passes, their time, its NATS round trips).
+ * Options: --workers=32 --jobs=1000 --lanes=100 --steps=20 --ms-per-step=50 (a 1 s job, like SD
+ * on a fast GPU).
  */
-import { SUBJECTS, decodeMessage, jobOutcomeSchema, type JobResult } from '@sdbot/shared';
-import { benchJob, withBenchWorld } from '../helpers/bench-world.js';
+import { SUBJECTS, decodeMessage, jobOutcomeSchema, type JobResult, type Requester } from '@sdbot/shared';
+import { startNatsServer } from '../helpers/nats-server.js';
+import { testJob } from '../helpers/jobs.js';
+import { openTestClient } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
+import { NatsTraffic } from '../helpers/nats-traffic.js';
+import { spawnWorkerPool } from '../helpers/worker-pool.js';
+
+/** A member of one of `lanes` guilds (snowflake-shaped ids). */
+function guildRequester(index: number, lanes: number): Requester {
+  const guild = String(100_000_000_000_000_000n + BigInt(index % lanes));
+  return { source: 'discord', guildId: guild, channelId: guild, userId: `user-${index}` };
+}
 
 export async function run(args: string[]): Promise<void> {
   const workerCount = numberArg(args, 'workers', 32);
   const jobCount = numberArg(args, 'jobs', 1000);
   const steps = numberArg(args, 'steps', 20);
   const msPerStep = numberArg(args, 'ms-per-step', 50);
-  await withBenchWorld(
-    { workers: workerCount, workerPrefix: 'bench', msPerStep },
-    async ({ workers, requester }) => {
-      const { client, connection } = requester;
-      const results = new Map<string, JobResult>();
-      let resolveDone!: () => void;
-      const done = new Promise<void>((resolve) => {
-        resolveDone = resolve;
-      });
-      connection.subscribe(SUBJECTS.resultsAll, {
-        callback: (_error, message) => {
-          const outcome = decodeMessage(jobOutcomeSchema, message.data);
-          // Outcomes are de-duplicated by job id, as every consumer of results must.
-          if (outcome.type === 'result' && !results.has(outcome.jobId)) results.set(outcome.jobId, outcome);
-          if (results.size === jobCount) resolveDone();
-        },
-      });
-      const jobs = Array.from({ length: jobCount }, (_, index) => benchJob(client, `scale ${index}`, steps));
-      const started = Date.now();
-      for (let index = 0; index < jobs.length; index += 50) {
-        await Promise.all(
-          jobs.slice(index, index + 50).map((job) => client.submit(job, { requireServedModel: false })),
-        );
+  const laneCount = Math.max(1, numberArg(args, 'lanes', 100));
+  const env = { SDBOT_PREVIEW_EVERY: '0' };
+  const server = await startNatsServer();
+  const pool = await spawnWorkerPool(server.url, { count: workerCount, msPerStep, prefix: 'bench', env });
+  const requester = await openTestClient(server.url, env);
+  const dispatcherTraffic = new NatsTraffic();
+  dispatcherTraffic.watch([requester.connection]);
+  try {
+    const { client, connection } = requester;
+    // Every pass the dispatcher makes, timed from start to end.
+    const dispatcher = client.dispatcher;
+    const dispatchOnce = dispatcher.dispatchOnce.bind(dispatcher);
+    const passes = { count: 0, ms: 0 };
+    dispatcher.dispatchOnce = async () => {
+      const started = performance.now();
+      try {
+        return await dispatchOnce();
+      } finally {
+        passes.count += 1;
+        passes.ms += performance.now() - started;
       }
-      const submittedMs = Date.now() - started;
-      await done;
-      const elapsedMs = Date.now() - started;
+    };
+    const results = new Map<string, JobResult>();
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => {
+      resolveDone = resolve;
+    });
+    connection.subscribe(SUBJECTS.resultsAll, {
+      callback: (_error, message) => {
+        const outcome = decodeMessage(jobOutcomeSchema, message.data);
+        // Outcomes are de-duplicated by job id, as every consumer of results must.
+        if (outcome.type === 'result' && !results.has(outcome.jobId)) results.set(outcome.jobId, outcome);
+        if (results.size === jobCount) resolveDone();
+      },
+    });
+    const jobs = Array.from({ length: jobCount }, (_, index) =>
+      testJob(client, {
+        prompt: `scale ${index}`,
+        model: 'sim',
+        requester: guildRequester(index, laneCount),
+        steps,
+        width: 64,
+        height: 64,
+      }),
+    );
+    const started = Date.now();
+    for (let index = 0; index < jobs.length; index += 50) {
+      await Promise.all(
+        jobs.slice(index, index + 50).map((job) => client.submit(job, { requireServedModel: false })),
+      );
+    }
+    const submittedMs = Date.now() - started;
+    await done;
+    const elapsedMs = Date.now() - started;
+    const requesterTraffic = dispatcherTraffic.take();
 
-      const jobMs = steps * msPerStep;
-      const ideal = (workerCount * 1000) / jobMs;
-      const throughput = (jobCount * 1000) / elapsedMs;
-      const all = [...results.values()];
-      const lastStart = Math.max(...all.map((result) => result.completedAt - result.timings.totalMs));
-      const idle = workers.map((worker) => {
-        const runs = all
-          .filter((result) => result.workerId === worker.service.workerId)
-          .map((result) => ({ start: result.completedAt - result.timings.totalMs, end: result.completedAt }))
-          .sort((a, b) => a.start - b.start);
-        // Idle = the part of [first submission, last job start] this worker spent without a job.
-        let busy = 0;
-        let longestGap = 0;
-        let previousEnd = started;
-        for (const { start, end } of runs) {
-          if (start <= lastStart) longestGap = Math.max(longestGap, start - previousEnd);
-          busy += Math.max(0, Math.min(end, lastStart) - Math.max(start, started));
-          previousEnd = end;
-        }
-        return { jobs: runs.length, idleMs: Math.max(0, lastStart - started - busy), longestGap };
-      });
-      const waits = all.map((result) => result.timings.queuedMs).sort((a, b) => a - b);
-      const mean = (pick: (result: JobResult) => number) =>
-        (all.reduce((sum, result) => sum + pick(result), 0) / all.length).toFixed(1);
-      const perWorker = idle.map((entry) => entry.jobs).sort((a, b) => a - b);
-      printTable([
-        ['workers x slots', `${workerCount} x 1`],
-        ['jobs', String(jobCount)],
-        ['job time (simulated)', `${steps} steps x ${msPerStep} ms = ${jobMs} ms`],
-        ['submitting took', `${submittedMs} ms`],
-        ['elapsed (first submit to last result)', `${elapsedMs} ms`],
-        ['throughput', `${throughput.toFixed(2)} jobs/s`],
-        ['ideal (workers / job time)', `${ideal.toFixed(2)} jobs/s`],
-        ['efficiency', `${((100 * throughput) / ideal).toFixed(1)} %`],
-        [
-          'jobs per worker (min / median / max)',
-          `${perWorker[0]} / ${percentile(perWorker, 0.5)} / ${perWorker.at(-1)}`,
-        ],
-        [
-          'idle while jobs waited, per worker (max)',
-          `${Math.max(...idle.map((entry) => entry.idleMs)).toFixed(0)} ms`,
-        ],
-        [
-          'idle while jobs waited, all workers',
-          `${idle.reduce((sum, entry) => sum + entry.idleMs, 0).toFixed(0)} ms`,
-        ],
-        [
-          'longest gap between two jobs of a worker',
-          `${Math.max(...idle.map((entry) => entry.longestGap)).toFixed(0)} ms`,
-        ],
-        [
-          'worker time per job: total (steps / encode / upload)',
-          `${mean((r) => r.timings.totalMs)} (${mean((r) => r.timings.stages.unet ?? 0)} / ${mean((r) => r.timings.stages.encode ?? 0)} / ${mean((r) => r.timings.stages.upload ?? 0)}) ms`,
-        ],
-        [
-          'queue wait p50 / p99',
-          `${percentile(waits, 0.5).toFixed(0)} / ${percentile(waits, 0.99).toFixed(0)} ms`,
-        ],
-      ]);
-    },
-  );
+    const jobMs = steps * msPerStep;
+    const ideal = (workerCount * 1000) / jobMs;
+    const throughput = (jobCount * 1000) / elapsedMs;
+    const all = [...results.values()];
+    const lastStart = Math.max(...all.map((result) => result.completedAt - result.timings.totalMs));
+    const workerIds = Array.from({ length: workerCount }, (_, index) => `bench-${index}`);
+    const idle = workerIds.map((workerId) => {
+      const runs = all
+        .filter((result) => result.workerId === workerId)
+        .map((result) => ({ start: result.completedAt - result.timings.totalMs, end: result.completedAt }))
+        .sort((a, b) => a.start - b.start);
+      // Idle = the part of [first submission, last job start] this worker spent without a job.
+      let busy = 0;
+      let longestGap = 0;
+      let previousEnd = started;
+      for (const { start, end } of runs) {
+        if (start <= lastStart) longestGap = Math.max(longestGap, start - previousEnd);
+        busy += Math.max(0, Math.min(end, lastStart) - Math.max(start, started));
+        previousEnd = end;
+      }
+      return { jobs: runs.length, idleMs: Math.max(0, lastStart - started - busy), longestGap };
+    });
+    const waits = all.map((result) => result.timings.queuedMs).sort((a, b) => a - b);
+    const mean = (pick: (result: JobResult) => number) =>
+      (all.reduce((sum, result) => sum + pick(result), 0) / all.length).toFixed(1);
+    const perWorker = idle.map((entry) => entry.jobs).sort((a, b) => a - b);
+    printTable([
+      ['workers x slots', `${workerCount} x 1 (in their own process)`],
+      ['jobs', `${jobCount} from ${laneCount} guilds (lanes)`],
+      ['job time (simulated)', `${steps} steps x ${msPerStep} ms = ${jobMs} ms`],
+      ['submitting took', `${submittedMs} ms`],
+      ['elapsed (first submit to last result)', `${elapsedMs} ms`],
+      ['throughput', `${throughput.toFixed(2)} jobs/s`],
+      ['ideal (workers / job time)', `${ideal.toFixed(2)} jobs/s`],
+      ['efficiency', `${((100 * throughput) / ideal).toFixed(1)} %`],
+      [
+        'jobs per worker (min / median / max)',
+        `${perWorker[0]} / ${percentile(perWorker, 0.5)} / ${perWorker.at(-1)}`,
+      ],
+      [
+        'idle while jobs waited, per worker (max)',
+        `${Math.max(...idle.map((entry) => entry.idleMs)).toFixed(0)} ms`,
+      ],
+      [
+        'idle while jobs waited, all workers',
+        `${idle.reduce((sum, entry) => sum + entry.idleMs, 0).toFixed(0)} ms`,
+      ],
+      [
+        'longest gap between two jobs of a worker',
+        `${Math.max(...idle.map((entry) => entry.longestGap)).toFixed(0)} ms`,
+      ],
+      [
+        'worker time per job: total (steps / encode / upload)',
+        `${mean((r) => r.timings.totalMs)} (${mean((r) => r.timings.stages.unet ?? 0)} / ${mean((r) => r.timings.stages.encode ?? 0)} / ${mean((r) => r.timings.stages.upload ?? 0)}) ms`,
+      ],
+      [
+        'dispatcher passes',
+        `${passes.count} (${(jobCount / Math.max(1, passes.count)).toFixed(1)} jobs a pass)`,
+      ],
+      ['dispatcher time per job (pass wall time / jobs)', `${(passes.ms / jobCount).toFixed(2)} ms`],
+      [
+        'requester round trips per job (submit + dispatch + outcome)',
+        (requesterTraffic['round trips'] / jobCount).toFixed(1),
+      ],
+      [
+        'queue wait p50 / p99',
+        `${percentile(waits, 0.5).toFixed(0)} / ${percentile(waits, 0.99).toFixed(0)} ms`,
+      ],
+    ]);
+  } finally {
+    await pool.stop();
+    await requester.close();
+    await server.cleanup();
+  }
 }

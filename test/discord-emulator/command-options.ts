@@ -14,16 +14,8 @@ import {
 import { EmulatorUsageError } from './errors.js';
 import { apiAttachment, type MessageStore } from './messages.js';
 import { characters } from './validation.js';
-import {
-  apiMember,
-  apiRole,
-  apiUser,
-  hasPermissions,
-  type EmulatorChannel,
-  type EmulatorGuild,
-  type EmulatorUser,
-  type World,
-} from './world.js';
+import { apiMember, apiRole, apiUser, hasPermissions } from './world.js';
+import type { EmulatorChannel, EmulatorGuild, EmulatorUser, World } from './world.js';
 
 /** A file a user attaches to an attachment option. */
 export interface EmulatorUpload {
@@ -68,12 +60,13 @@ export class CommandOptionResolver {
   ): APIApplicationCommandInteractionDataOption[] {
     const definitions = command.options ?? [];
     const label = `/${command.name}`;
+    const { Subcommand, SubcommandGroup } = ApplicationCommandOptionType;
     const findNested = (
       list: readonly APIApplicationCommandOption[],
       name: string | undefined,
-      optionType: ApplicationCommandOptionType.Subcommand | ApplicationCommandOptionType.SubcommandGroup,
-      what: string,
+      optionType: typeof Subcommand | typeof SubcommandGroup,
     ) => {
+      const what = optionType === Subcommand ? 'subcommand' : 'subcommand group';
       const candidates = list.filter((o) => o.type === optionType);
       if (candidates.length === 0) {
         if (name !== undefined)
@@ -81,9 +74,7 @@ export class CommandOptionResolver {
         return undefined;
       }
       // Subcommands may sit next to groups (`/settings view` beside `/settings channels list`).
-      const besideGroups =
-        optionType === ApplicationCommandOptionType.SubcommandGroup &&
-        list.some((o) => o.type === ApplicationCommandOptionType.Subcommand);
+      const besideGroups = optionType === SubcommandGroup && list.some((o) => o.type === Subcommand);
       if (name === undefined && besideGroups) return undefined;
       const found = candidates.find((o) => o.name === name);
       if (!found) {
@@ -93,19 +84,9 @@ export class CommandOptionResolver {
       }
       return found;
     };
-    const group = findNested(
-      definitions,
-      input.subcommandGroup,
-      ApplicationCommandOptionType.SubcommandGroup,
-      'subcommand group',
-    );
+    const group = findNested(definitions, input.subcommandGroup, SubcommandGroup);
     const groupOptions = group && 'options' in group ? (group.options ?? []) : definitions;
-    const subcommand = findNested(
-      groupOptions,
-      input.subcommand,
-      ApplicationCommandOptionType.Subcommand,
-      'subcommand',
-    );
+    const subcommand = findNested(groupOptions, input.subcommand, Subcommand);
     const leafDefinitions = subcommand && 'options' in subcommand ? (subcommand.options ?? []) : groupOptions;
     const basic = this.#basicOptions(label, leafDefinitions, input.options ?? {}, resolved, place, focused);
     if (!subcommand) return basic;

@@ -281,15 +281,21 @@ export class Gateway {
     }
   }
 
-  #identify(connection: Connection, d: unknown): void {
+  /** The checks Identify and Resume share: closes the connection and returns false when one fails. */
+  #authenticates(connection: Connection, d: unknown): d is Record<string, unknown> {
     if (connection.session) {
       connection.socket.close(GatewayCloseCodes.AlreadyAuthenticated, 'Already authenticated.');
-      return;
+      return false;
     }
     if (!isRecord(d) || d.token !== this.options.token) {
       connection.socket.close(GatewayCloseCodes.AuthenticationFailed, 'Authentication failed.');
-      return;
+      return false;
     }
+    return true;
+  }
+
+  #identify(connection: Connection, d: unknown): void {
+    if (!this.#authenticates(connection, d)) return;
     const intents = d.intents;
     if (typeof intents !== 'number' || !Number.isInteger(intents) || intents < 0) {
       connection.socket.close(GatewayCloseCodes.InvalidIntents, 'Invalid intent(s).');
@@ -326,14 +332,7 @@ export class Gateway {
   }
 
   #resume(connection: Connection, d: unknown): void {
-    if (connection.session) {
-      connection.socket.close(GatewayCloseCodes.AlreadyAuthenticated, 'Already authenticated.');
-      return;
-    }
-    if (!isRecord(d) || d.token !== this.options.token) {
-      connection.socket.close(GatewayCloseCodes.AuthenticationFailed, 'Authentication failed.');
-      return;
-    }
+    if (!this.#authenticates(connection, d)) return;
     const session = typeof d.session_id === 'string' ? this.#sessions.get(d.session_id) : undefined;
     const seq = typeof d.seq === 'number' ? d.seq : -1;
     if (!session || seq > session.sequence) {

@@ -110,20 +110,23 @@ async function handle(options: HttpServerOptions, request: IncomingMessage, resp
   const headers = recordedHeaders(request);
   const query = Object.fromEntries(url.searchParams);
   const base = { method, query, headers, at: options.clock.now() };
+  // What no API route handles is recorded without a body or files, then answered.
+  const answerUnrouted = (route: string, path: string, answer: Answer): void => {
+    options.record({
+      ...base,
+      route,
+      path,
+      body: undefined,
+      files: [],
+      status: answer.status,
+      response: answer.json,
+      fault: false,
+    });
+    write(response, answer);
+  };
   try {
     if (url.pathname.startsWith('/attachments/')) {
-      const answer = serveAttachment(options, url.pathname);
-      options.record({
-        ...base,
-        route: ATTACHMENT_ROUTE,
-        path: url.pathname,
-        body: undefined,
-        files: [],
-        status: answer.status,
-        response: answer.json,
-        fault: false,
-      });
-      write(response, answer);
+      answerUnrouted(ATTACHMENT_ROUTE, url.pathname, serveAttachment(options, url.pathname));
       return;
     }
     const apiPath = url.pathname.startsWith(`${API_PREFIX}/`)
@@ -136,18 +139,7 @@ async function handle(options: HttpServerOptions, request: IncomingMessage, resp
     const raw = await readBody(request, options.maxRequestBytes);
     if (match.kind !== 'route') {
       const error = match.kind === 'none' ? DiscordHttpError.notFound() : DiscordHttpError.methodNotAllowed();
-      const answer = errorAnswer(error);
-      options.record({
-        ...base,
-        route: 'UNKNOWN',
-        path: apiPath ?? url.pathname,
-        body: undefined,
-        files: [],
-        status: answer.status,
-        response: answer.json,
-        fault: false,
-      });
-      write(response, answer);
+      answerUnrouted('UNKNOWN', apiPath ?? url.pathname, errorAnswer(error));
       return;
     }
     const route = `${method} ${match.route.template}`;

@@ -30,7 +30,8 @@ import {
 import type { CommandStore } from './commands.js';
 import { DiscordHttpError, EmulatorUsageError } from './errors.js';
 import { modalSubmission, validateAutocompleteChoices, validateModal } from './modals.js';
-import { requireComponent, type EmulatorMessage, type MessageStore, type StoredMessage } from './messages.js';
+import { replyTo, requireComponent } from './messages.js';
+import type { EmulatorMessage, MessageStore, StoredMessage } from './messages.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 import {
   PayloadChecker,
@@ -501,13 +502,12 @@ export class InteractionService {
       channelId: record.channelId,
       guildId: record.guildId,
       kind: 'follow-up',
-      type: original ? MessageType.Reply : MessageType.Default,
       payload,
       uploads,
       extraFlags: (payload.flags ?? 0) & MessageFlags.Ephemeral,
       interactionId: record.id,
       webhookId: this.options.applicationId,
-      ...(original ? { referencedMessageId: original.id } : {}),
+      ...replyTo(original),
       ...(record.metadata
         ? {
             interactionMetadata: {

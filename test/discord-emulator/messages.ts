@@ -180,6 +180,15 @@ export interface NewMessage {
   webhookId?: string;
 }
 
+/** The type of a new message, and what it replies to when `referenced` is given. */
+export function replyTo(
+  referenced: StoredMessage | undefined,
+): Pick<NewMessage, 'type' | 'referencedMessageId'> {
+  return referenced
+    ? { type: MessageType.Reply, referencedMessageId: referenced.id }
+    : { type: MessageType.Default };
+}
+
 export interface MessageStoreOptions {
   ids: SnowflakeGenerator;
   clock: EmulatorClock;

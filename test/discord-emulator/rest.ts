@@ -5,7 +5,6 @@
 import {
   ApplicationFlags,
   ChannelType,
-  MessageType,
   PermissionFlagsBits,
   type APIApplication,
   type RESTGetAPIGatewayBotResult,
@@ -14,7 +13,7 @@ import type { CommandScope, CommandStore } from './commands.js';
 import { DiscordHttpError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import type { InteractionService } from './interactions.js';
-import type { MessageStore, StoredMessage } from './messages.js';
+import { replyTo, type MessageStore, type StoredMessage } from './messages.js';
 import { isRecord, requireNonEmpty, validateMessagePayload, type UploadedFile } from './validation.js';
 import {
   apiDmChannel,
@@ -24,10 +23,8 @@ import {
   apiRole,
   apiUser,
   hasPermissions,
-  type EmulatorChannel,
-  type EmulatorGuild,
-  type World,
 } from './world.js';
+import type { EmulatorChannel, EmulatorGuild, World } from './world.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -321,10 +318,9 @@ export function restRoutes(context: RestContext): RouteDefinition[] {
           channelId: channel.id,
           guildId: channel.guildId,
           kind: 'channel',
-          type: referenced ? MessageType.Reply : MessageType.Default,
           payload,
           uploads: r.uploads,
-          ...(referenced ? { referencedMessageId: referenced.id } : {}),
+          ...replyTo(referenced),
         });
         return ok(messages.render(message));
       },

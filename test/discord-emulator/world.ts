@@ -237,9 +237,7 @@ export class World {
   }
 
   guild(id: string): EmulatorGuild {
-    const guild = this.#guilds.get(id);
-    if (!guild) throw new EmulatorUsageError(`unknown guild ${id}`);
-    return guild;
+    return known(this.#guilds, id, 'guild');
   }
 
   findGuild(id: string): EmulatorGuild | undefined {
@@ -251,9 +249,7 @@ export class World {
   }
 
   channel(id: string): EmulatorChannel {
-    const channel = this.#channels.get(id);
-    if (!channel) throw new EmulatorUsageError(`unknown channel ${id}`);
-    return channel;
+    return known(this.#channels, id, 'channel');
   }
 
   /** Marks a guild channel age-restricted or not, as a server admin would; returns the channel as it is now. */
@@ -547,4 +543,11 @@ export function guildCreatePayload(
     guild_scheduled_events: [],
     soundboard_sounds: [],
   };
+}
+
+/** The entry of `map` under `id`; a test naming one the world lacks is told which. */
+function known<T>(map: ReadonlyMap<string, T>, id: string, what: string): T {
+  const entry = map.get(id);
+  if (entry === undefined) throw new EmulatorUsageError(`unknown ${what} ${id}`);
+  return entry;
 }

@@ -5,29 +5,14 @@
  * and a result over the upload limit is re-encoded to fit.
  */
 import { describe, expect, it } from 'vitest';
-import { customIdsOf, type EmulatorMessage } from '../discord-emulator/index.js';
-import {
-  BotWorld,
-  useBotWorld,
-  buttonLabels,
-  imageSize,
-  jobIdOf,
-  privateAnswer,
-  resultOf,
-} from '../helpers/bot-world.js';
+import type { EmulatorMessage } from '../discord-emulator/index.js';
+import { BotWorld, useBotWorld, imageSize, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { adminSettings, buttonId } from '../helpers/e2e-bot.js';
 import { asGenerationJob } from '../helpers/messages.js';
 import { FlaggingGenerator } from '../helpers/flagging-generator.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
-const ADMIN = ['ManageGuild', 'ViewChannel', 'SendMessages', 'UseApplicationCommands'] as const;
-
-function buttonId(message: EmulatorMessage, label: string): string {
-  const id = customIdsOf(message)[buttonLabels(message).indexOf(label)];
-  if (id === undefined) throw new Error(`no button ${label}`);
-  return id;
-}
-
 function disabledButtons(message: EmulatorMessage): string[] {
   const labels: string[] = [];
   for (const row of message.components) {
@@ -46,20 +31,7 @@ describe.skipIf(!hasNats)(
   () => {
     const world = useBotWorld({ workers: [{ generator: new FlaggingGenerator() }] });
 
-    async function settings(
-      subcommand: string,
-      options: Record<string, string> = {},
-      subcommandGroup?: string,
-    ) {
-      const interaction = await world.emulator.sendCommand({
-        name: 'settings',
-        subcommand,
-        options,
-        memberPermissions: [...ADMIN],
-        ...(subcommandGroup === undefined ? {} : { subcommandGroup }),
-      });
-      return privateAnswer(world, interaction);
-    }
+    const settings = adminSettings(world);
 
     it('/settings shows and changes the server settings, and V buttons use the variation strength', async () => {
       expect(await settings('view')).toMatch(/\*\*Settings of this server\*\* \(all the bot's defaults\)/);

@@ -5,8 +5,10 @@
  * oversized files are refused privately, saying why; an animated GIF gives its first frame.
  */
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import type { EmulatorUpload } from '../discord-emulator/index.js';
 import { BotWorld, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { useCdnBotWorld } from '../helpers/e2e-bot.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
@@ -18,20 +20,7 @@ async function solidPng(width: number, height: number, colour: string): Promise<
 }
 
 describe.skipIf(!hasNats)(`bring your own image${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
-  let world: BotWorld;
-
-  beforeAll(async () => {
-    world = await BotWorld.start({
-      env: { SDBOT_MAX_PIXELS: String(512 * 512) },
-      workers: [{ models: ['sim'], msPerStep: 5 }],
-    });
-    await world.startBot({}, { DISCORD_CDN_URL: world.emulator.baseUrl });
-  });
-
-  afterAll(async () => {
-    await world.cleanup();
-    expect(world.emulator.errors).toEqual([]);
-  });
+  const world = useCdnBotWorld(512 * 512);
 
   async function sourceOf(jobId: string) {
     const { client } = await world.jobs();
@@ -87,32 +76,28 @@ describe.skipIf(!hasNats)(`bring your own image${hasNats ? '' : ' (skipped: no n
     expect(stats.channels[2]!.mean).toBeLessThan(50);
   });
 
+  /** What the bot answers privately to /imagine `prompt` with `image` attached. */
+  async function answerTo(prompt: string, image: EmulatorUpload): Promise<string> {
+    return privateAnswer(world, await world.imagine({ prompt, image }));
+  }
+
   it('refuses a file that is not an image, saying so', async () => {
-    const interaction = await world.imagine({
-      prompt: 'a text file',
-      image: { filename: 'notes.txt', contentType: 'text/plain', data: Buffer.from('hello') },
-    });
-    expect(await privateAnswer(world, interaction)).toBe(
+    const text = { filename: 'notes.txt', contentType: 'text/plain', data: Buffer.from('hello') };
+    expect(await answerTo('a text file', text)).toBe(
       'notes.txt is not an image (text/plain); attach a PNG, JPEG, WebP or GIF.',
     );
   });
 
   it('refuses an image over 10 MB before downloading it', async () => {
-    const interaction = await world.imagine({
-      prompt: 'a huge file',
-      image: { filename: 'huge.png', contentType: 'image/png', data: Buffer.alloc(11 * 1024 * 1024) },
-    });
-    expect(await privateAnswer(world, interaction)).toBe(
+    const huge = { filename: 'huge.png', contentType: 'image/png', data: Buffer.alloc(11 * 1024 * 1024) };
+    expect(await answerTo('a huge file', huge)).toBe(
       'huge.png is 11.0 MB; images up to 10.0 MB are accepted.',
     );
   });
 
   it('refuses bytes that do not decode as an image, even with an image type', async () => {
-    const interaction = await world.imagine({
-      prompt: 'a fake png',
-      image: { filename: 'fake.png', contentType: 'image/png', data: Buffer.from('not really a png') },
-    });
-    expect(await privateAnswer(world, interaction)).toBe(
+    const fake = { filename: 'fake.png', contentType: 'image/png', data: Buffer.from('not really a png') };
+    expect(await answerTo('a fake png', fake)).toBe(
       'fake.png is not an image the bot can read; attach a PNG, JPEG, WebP or GIF.',
     );
   });

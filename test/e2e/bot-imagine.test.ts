@@ -5,33 +5,14 @@
 import { InteractionResponseType } from 'discord.js';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { customIdsOf, type EmulatorMessage } from '../discord-emulator/index.js';
-import {
-  useBotWorld,
-  buttonLabels,
-  imageSize,
-  isResult,
-  jobIdOf,
-  privateAnswer,
-  resultOf,
-} from '../helpers/bot-world.js';
+import type { EmulatorMessage } from '../discord-emulator/index.js';
+import { useBotWorld, buttonLabels, imageSize, isResult } from '../helpers/bot-world.js';
+import { jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { attachmentOf, buttonId } from '../helpers/e2e-bot.js';
 import { asGenerationJob } from '../helpers/messages.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
-
-function button(message: EmulatorMessage, label: string): string {
-  const index = buttonLabels(message).indexOf(label);
-  const id = customIdsOf(message)[index];
-  if (index < 0 || id === undefined) throw new Error(`no button ${label} on message ${message.id}`);
-  return id;
-}
-
-function attachmentOf(message: EmulatorMessage): Buffer {
-  const attachment = message.attachments[0];
-  if (attachment === undefined) throw new Error(`message ${message.id} has no attachment`);
-  return attachment.data;
-}
 
 describe.skipIf(!hasNats)(
   `the bot's /imagine and buttons${hasNats ? '' : ' (skipped: no nats-server)'}`,
@@ -96,7 +77,7 @@ describe.skipIf(!hasNats)(
     it('U2 posts image 2 alone at full size, with its own V2, re-roll and delete buttons', async () => {
       const click = await world.emulator.clickButton({
         message: grid,
-        customId: button(grid, 'U2'),
+        customId: buttonId(grid, 'U2'),
         user: 'bob',
       });
       const single = await click.waitForOriginal(isResult, 10_000);
@@ -115,7 +96,7 @@ describe.skipIf(!hasNats)(
     });
 
     it('V3 runs a variation of image 3: img2img from it at the strong variation strength', async () => {
-      const click = await world.emulator.clickButton({ message: grid, customId: button(grid, 'V3') });
+      const click = await world.emulator.clickButton({ message: grid, customId: buttonId(grid, 'V3') });
       const variation = await resultOf(click);
       expect(variation.embeds[0]?.title).toBe('Variation of image 3');
       const { client } = await world.jobs();
@@ -132,7 +113,7 @@ describe.skipIf(!hasNats)(
     });
 
     it('re-roll repeats the request with new seeds', async () => {
-      const click = await world.emulator.clickButton({ message: grid, customId: button(grid, 'Re-roll') });
+      const click = await world.emulator.clickButton({ message: grid, customId: buttonId(grid, 'Re-roll') });
       const rerolled = await resultOf(click);
       const { client } = await world.jobs();
       const [before, after] = await Promise.all([
@@ -154,7 +135,7 @@ describe.skipIf(!hasNats)(
     it('delete is refused to other members and done for the requester or a member who can manage messages', async () => {
       const refused = await world.emulator.clickButton({
         message: grid,
-        customId: button(grid, 'Delete'),
+        customId: buttonId(grid, 'Delete'),
         user: 'bob',
       });
       expect(await privateAnswer(world, refused)).toMatch(/Only the person who asked for this picture/);
@@ -164,7 +145,7 @@ describe.skipIf(!hasNats)(
       const result = await resultOf(other);
       await world.emulator.clickButton({
         message: result,
-        customId: button(result, 'Delete'),
+        customId: buttonId(result, 'Delete'),
         user: 'bob',
         memberPermissions: ['ManageMessages', 'ViewChannel', 'SendMessages'],
       });
@@ -172,7 +153,7 @@ describe.skipIf(!hasNats)(
         world.emulator.message(result.id) === undefined ? true : undefined,
       );
 
-      await world.emulator.clickButton({ message: grid, customId: button(grid, 'Delete') });
+      await world.emulator.clickButton({ message: grid, customId: buttonId(grid, 'Delete') });
       await world.emulator.waitUntil(() =>
         world.emulator.message(grid.id) === undefined ? true : undefined,
       );
@@ -184,7 +165,7 @@ describe.skipIf(!hasNats)(
         (message) => /step \d+\/150/.test(message.content),
         10_000,
       );
-      const cancelId = button(running, 'Cancel');
+      const cancelId = buttonId(running, 'Cancel');
       const refused = await world.emulator.clickButton({ message: running, customId: cancelId, user: 'bob' });
       expect(await privateAnswer(world, refused)).toMatch(/can cancel it/);
 
@@ -204,12 +185,12 @@ describe.skipIf(!hasNats)(
       const result = await resultOf(interaction);
       for (const bot of [...world.bots]) await world.stopBot(bot);
       await world.startBot();
-      const click = await world.emulator.clickButton({ message: result, customId: button(result, 'U2') });
+      const click = await world.emulator.clickButton({ message: result, customId: buttonId(result, 'U2') });
       const single = await click.waitForOriginal(isResult, 10_000);
       expect(buttonLabels(single)).toEqual(['V2', 'Re-roll', 'Delete']);
       const reroll = await world.emulator.clickButton({
         message: result,
-        customId: button(result, 'Re-roll'),
+        customId: buttonId(result, 'Re-roll'),
       });
       expect(buttonLabels(await resultOf(reroll))).toEqual(['U1', 'U2', 'Re-roll', 'V1', 'V2', 'Delete']);
     });

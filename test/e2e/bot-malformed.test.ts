@@ -17,10 +17,10 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { CommandOptionValue, EmulatorInteraction } from '../discord-emulator/index.js';
 import { privateAnswer, resultOf, useBotWorld, type BotWorld } from '../helpers/bot-world.js';
+import { ADMIN } from '../helpers/e2e-bot.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
-const ADMIN = ['ManageGuild', 'ViewChannel', 'SendMessages', 'UseApplicationCommands'] as const;
 
 interface Case {
   /** What the user does wrong. */

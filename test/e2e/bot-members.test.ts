@@ -6,69 +6,39 @@
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customIdsOf, type EmulatorInteraction, type EmulatorMessage } from '../discord-emulator/index.js';
-import { BotWorld, buttonLabels, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import type { EmulatorInteraction } from '../discord-emulator/index.js';
+import { buttonLabels, jobIdOf, privateAnswer, resultOf, useBotWorld } from '../helpers/bot-world.js';
+import { adminSettings, clickLabel } from '../helpers/e2e-bot.js';
 import { asGenerationJob } from '../helpers/messages.js';
 import { FlaggingGenerator } from '../helpers/flagging-generator.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
-const ADMIN = ['ManageGuild', 'ViewChannel', 'SendMessages', 'UseApplicationCommands'] as const;
-
-function buttonId(message: EmulatorMessage, label: string): string {
-  const id = customIdsOf(message)[buttonLabels(message).indexOf(label)];
-  if (id === undefined) throw new Error(`no button ${label} (have ${buttonLabels(message).join(', ')})`);
-  return id;
-}
-
 describe.skipIf(!hasNats)(
   `member preferences, channel defaults, NSFW policy, roles, bans and quotas${hasNats ? '' : ' (skipped: no nats-server)'}`,
   () => {
-    let world: BotWorld;
-
-    beforeAll(async () => {
-      world = await BotWorld.start({
-        env: { SDBOT_DEFAULT_STEPS: '6', SDBOT_DEFAULT_SCHEDULER: 'pndm' },
-        emulator: {
-          users: ['alice', 'bob', 'carol', 'dave'].map((username) => ({ username })),
-          guilds: [
-            {
-              name: 'Art',
-              channels: [{ name: 'general' }, { name: 'nsfw', nsfw: true }, { name: 'studio' }],
-              roles: [{ name: 'artists' }],
-              members: [
-                { user: 'alice', roles: ['artists'] },
-                { user: 'bob' },
-                { user: 'carol', roles: ['artists'] },
-                { user: 'dave', roles: ['artists'] },
-              ],
-            },
-          ],
-        },
-        workers: [{ generator: new FlaggingGenerator((prompt) => prompt.includes('risky'), 5) }],
-      });
-      await Promise.all([world.startBot(), world.startBot()]);
+    const world = useBotWorld({
+      env: { SDBOT_DEFAULT_STEPS: '6', SDBOT_DEFAULT_SCHEDULER: 'pndm' },
+      emulator: {
+        users: ['alice', 'bob', 'carol', 'dave'].map((username) => ({ username })),
+        guilds: [
+          {
+            name: 'Art',
+            channels: [{ name: 'general' }, { name: 'nsfw', nsfw: true }, { name: 'studio' }],
+            roles: [{ name: 'artists' }],
+            members: [
+              { user: 'alice', roles: ['artists'] },
+              { user: 'bob' },
+              { user: 'carol', roles: ['artists'] },
+              { user: 'dave', roles: ['artists'] },
+            ],
+          },
+        ],
+      },
+      workers: [{ generator: new FlaggingGenerator((prompt) => prompt.includes('risky'), 5) }],
+      bots: 2,
     });
-
-    afterAll(async () => {
-      await world.cleanup();
-      expect(world.emulator.errors).toEqual([]);
-    });
-
-    async function settings(
-      subcommand: string,
-      options: Record<string, string> = {},
-      subcommandGroup?: string,
-    ): Promise<string> {
-      const interaction = await world.emulator.sendCommand({
-        name: 'settings',
-        subcommand,
-        options,
-        memberPermissions: [...ADMIN],
-        ...(subcommandGroup === undefined ? {} : { subcommandGroup }),
-      });
-      return privateAnswer(world, interaction);
-    }
+    const settings = adminSettings(world);
 
     async function preferences(
       user: string,
@@ -181,12 +151,17 @@ describe.skipIf(!hasNats)(
         await world.emulator.setChannelNsfw('nsfw', true);
       });
 
-      it('replaces flagged images in age-restricted channels of a server that did not opt in', async () => {
-        const result = await resultOf(await imagine('alice', 'a risky cat --count 2', {}, 'nsfw'));
+      /** Makes a risky pair in `channel` and expects the flagged image replaced, not spoilered. */
+      async function expectFlaggedReplacedIn(channel: string): Promise<void> {
+        const result = await resultOf(await imagine('alice', 'a risky cat --count 2', {}, channel));
         expect(result.attachments[0]?.filename).not.toMatch(/^SPOILER_/);
         expect(result.embeds[0]?.fields?.find((field) => field.name === 'Safety filter')?.value).toBe(
           '1 of 2 images was withheld by the safety filter.',
         );
+      }
+
+      it('replaces flagged images in age-restricted channels of a server that did not opt in', async () => {
+        await expectFlaggedReplacedIn('nsfw');
       });
 
       it('returns flagged images intact, as a spoiler with a content warning, where the server opted in', async () => {
@@ -211,21 +186,13 @@ describe.skipIf(!hasNats)(
         const stats = await sharp(Buffer.from(await client.readImage(flagged!.image))).stats();
         expect(Math.max(...stats.channels.map((channel) => channel.stdev))).toBeGreaterThan(1);
         // Its buttons work here.
-        const variation = await world.emulator.clickButton({
-          message: result,
-          customId: buttonId(result, 'V2'),
-          user: 'alice',
-        });
+        const variation = await clickLabel(world, result, 'V2', 'alice');
         const varied = await resultOf(variation);
         expect((await client.state(jobIdOf(varied)))?.job.nsfw).toBe('allow');
       });
 
       it('still replaces them outside age-restricted channels of that server', async () => {
-        const result = await resultOf(await imagine('alice', 'a risky cat --count 2', {}, 'general'));
-        expect(result.attachments[0]?.filename).not.toMatch(/^SPOILER_/);
-        expect(result.embeds[0]?.fields?.find((field) => field.name === 'Safety filter')?.value).toBe(
-          '1 of 2 images was withheld by the safety filter.',
-        );
+        await expectFlaggedReplacedIn('general');
       });
 
       it('refuses the buttons of a flagged image once the channel is no longer age-restricted', async () => {
@@ -235,11 +202,7 @@ describe.skipIf(!hasNats)(
           'This picture was flagged by the safety filter: its buttons work only in age-restricted channels of a server that allows such pictures.';
         for (const label of ['V2', 'U2', 'Re-roll']) {
           if (!buttonLabels(result).includes(label)) continue;
-          const click = await world.emulator.clickButton({
-            message: result,
-            customId: buttonId(result, label),
-            user: 'alice',
-          });
+          const click = await clickLabel(world, result, label, 'alice');
           expect(await privateAnswer(world, click)).toBe(why);
         }
       });
@@ -265,11 +228,7 @@ describe.skipIf(!hasNats)(
         const refusal = `This server lets only members with <@&${artistsRole}> create images.`;
         expect(await privateAnswer(world, await imagine('bob', 'not an artist'))).toBe(refusal);
         for (const label of ['V1', 'Re-roll']) {
-          const click = await world.emulator.clickButton({
-            message: result,
-            customId: buttonId(result, label),
-            user: 'bob',
-          });
+          const click = await clickLabel(world, result, label, 'bob');
           expect(await privateAnswer(world, click)).toBe(refusal);
         }
         await resultOf(await imagine('alice', 'an artist --count 1'));
@@ -284,11 +243,7 @@ describe.skipIf(!hasNats)(
         const refusal = 'You may not create images in this server.';
         expect(await privateAnswer(world, await imagine('carol', 'banned'))).toBe(refusal);
         for (const label of ['V1', 'Re-roll']) {
-          const click = await world.emulator.clickButton({
-            message: result,
-            customId: buttonId(result, label),
-            user: 'carol',
-          });
+          const click = await clickLabel(world, result, label, 'carol');
           expect(await privateAnswer(world, click)).toBe(refusal);
         }
       });

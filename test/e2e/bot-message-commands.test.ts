@@ -7,15 +7,14 @@
  */
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { EmulatorInteraction, EmulatorMessage } from '../discord-emulator/index.js';
-import { BotWorld, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { adminSettings, useCdnBotWorld } from '../helpers/e2e-bot.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 import { encodePng, formatParameters } from '../../worker/src/provenance.js';
 
 const hasNats = natsServerAvailable();
-const ADMIN = ['ManageGuild', 'ViewChannel', 'SendMessages', 'UseApplicationCommands'] as const;
-
 const A1111_TEXT = [
   'a castle on a hill, (dramatic lighting:1.3)',
   'Negative prompt: blurry, watermark',
@@ -46,16 +45,12 @@ function modalValues(interaction: EmulatorInteraction): Record<string, unknown> 
 }
 
 describe.skipIf(!hasNats)(`message commands on images${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
-  let world: BotWorld;
+  const world = useCdnBotWorld(256 * 256);
+  const settings = adminSettings(world);
   let workerPng: EmulatorMessage;
   let foreignPng: EmulatorMessage;
 
   beforeAll(async () => {
-    world = await BotWorld.start({
-      env: { SDBOT_MAX_PIXELS: String(256 * 256) },
-      workers: [{ models: ['sim'], msPerStep: 5 }],
-    });
-    await world.startBot({}, { DISCORD_CDN_URL: world.emulator.baseUrl });
     const workerText = formatParameters({
       prompt: 'a blue lighthouse at dawn',
       negativePrompt: 'fog',
@@ -90,37 +85,27 @@ describe.skipIf(!hasNats)(`message commands on images${hasNats ? '' : ' (skipped
     });
   });
 
-  afterAll(async () => {
-    await world.cleanup();
-    expect(world.emulator.errors).toEqual([]);
-  });
-
   function showParameters(message: EmulatorMessage) {
     return world.emulator.sendMessageCommand({ name: 'Show parameters', message, user: 'alice' });
   }
 
   it('"Show parameters" reads the PNG text the worker writes, privately', async () => {
+    const settings =
+      '**Seed:** 42 · **Steps:** 12 · **Sampler:** Euler a · **Guidance:** 7 · **Size:** 96x64';
     expect(await privateAnswer(world, await showParameters(workerPng))).toBe(
-      [
-        'Parameters of lighthouse.png:',
-        '**Prompt:** a blue lighthouse at dawn',
-        '**Negative prompt:** fog',
-        '**Seed:** 42 · **Steps:** 12 · **Sampler:** Euler a · **Guidance:** 7 · **Size:** 96x64',
-        '**Model:** sim',
-      ].join('\n'),
+      `Parameters of lighthouse.png:\n**Prompt:** a blue lighthouse at dawn\n**Negative prompt:** fog\n${settings}\n**Model:** sim`,
     );
   });
 
   it('"Show parameters" reads a foreign PNG with hand-written A1111 text', async () => {
-    expect(await privateAnswer(world, await showParameters(foreignPng))).toBe(
-      [
-        'Parameters of castle.png:',
-        '**Prompt:** a castle on a hill, (dramatic lighting:1.3)',
-        '**Negative prompt:** blurry, watermark',
-        '**Seed:** 987654321 · **Steps:** 25 · **Sampler:** DPM++ 2M Karras · **Guidance:** 6.5 · **Size:** 640x448',
-        '**Model:** dream, v2 (abcdef1234)',
-      ].join('\n'),
-    );
+    const answer = await privateAnswer(world, await showParameters(foreignPng));
+    expect(answer.split('\n')).toEqual([
+      'Parameters of castle.png:',
+      '**Prompt:** a castle on a hill, (dramatic lighting:1.3)',
+      '**Negative prompt:** blurry, watermark',
+      '**Seed:** 987654321 · **Steps:** 25 · **Sampler:** DPM++ 2M Karras · **Guidance:** 6.5 · **Size:** 640x448',
+      '**Model:** dream, v2 (abcdef1234)',
+    ]);
   });
 
   it('"Show parameters" on the bot\'s result says when its image carries none, and on a message without an image', async () => {
@@ -174,14 +159,7 @@ describe.skipIf(!hasNats)(`message commands on images${hasNats ? '' : ' (skipped
   });
 
   it('"Vary this image" refuses an edited prompt with a banned word in /imagine\'s words', async () => {
-    const settings = await world.emulator.sendCommand({
-      name: 'settings',
-      subcommandGroup: 'banned-words',
-      subcommand: 'add',
-      options: { words: 'castle' },
-      memberPermissions: [...ADMIN],
-    });
-    expect(await privateAnswer(world, settings)).not.toMatch(/wrong|must/);
+    expect(await settings('add', { words: 'castle' }, 'banned-words')).not.toMatch(/wrong|must/);
     const opened = await world.emulator.sendMessageCommand({ name: 'Vary this image', message: foreignPng });
     await opened.waitForResponse();
     expect(modalValues(opened)).toEqual({ prompt: 'a castle on a hill, (dramatic lighting:1.3)' });
@@ -196,14 +174,9 @@ describe.skipIf(!hasNats)(`message commands on images${hasNats ? '' : ' (skipped
   });
 
   it('"Vary this image" tells a member banned from creating images before opening the form', async () => {
-    const ban = await world.emulator.sendCommand({
-      name: 'settings',
-      subcommandGroup: 'banned-users',
-      subcommand: 'add',
-      options: { user: world.emulator.user('bob').id },
-      memberPermissions: [...ADMIN],
-    });
-    expect(await privateAnswer(world, ban)).not.toMatch(/wrong|must/);
+    expect(await settings('add', { user: world.emulator.user('bob').id }, 'banned-users')).not.toMatch(
+      /wrong|must/,
+    );
     const opened = await world.emulator.sendMessageCommand({
       name: 'Vary this image',
       message: workerPng,

@@ -4,21 +4,14 @@
  * job's prompt and flags, and the edited prompt and flags end up in the job; an edit with a word the
  * server bans is refused in /imagine's words.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customIdsOf, type EmulatorInteraction, type EmulatorMessage } from '../discord-emulator/index.js';
-import { BotWorld, buttonLabels, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorInteraction, EmulatorMessage } from '../discord-emulator/index.js';
+import { jobIdOf, privateAnswer, resultOf, useBotWorld } from '../helpers/bot-world.js';
+import { adminSettings, clickLabel } from '../helpers/e2e-bot.js';
 import { asGenerationJob } from '../helpers/messages.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
-const ADMIN = ['ManageGuild', 'ViewChannel', 'SendMessages', 'UseApplicationCommands'] as const;
-
-function buttonId(message: EmulatorMessage, label: string): string {
-  const id = customIdsOf(message)[buttonLabels(message).indexOf(label)];
-  if (id === undefined) throw new Error(`no button ${label} (have ${buttonLabels(message).join(', ')})`);
-  return id;
-}
-
 /** The prompt text input of a form the bot opened. */
 function promptValue(interaction: EmulatorInteraction): unknown {
   const top = (interaction.modal?.components ?? []) as { component?: Record<string, unknown> }[];
@@ -26,20 +19,14 @@ function promptValue(interaction: EmulatorInteraction): unknown {
 }
 
 describe.skipIf(!hasNats)(`remix${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
-  let world: BotWorld;
+  const world = useBotWorld({ workers: [{ models: ['sim'], msPerStep: 5 }] });
+  const settings = adminSettings(world);
   let grid: EmulatorMessage;
 
   beforeAll(async () => {
-    world = await BotWorld.start({ workers: [{ models: ['sim'], msPerStep: 5 }] });
-    await world.startBot();
     grid = await resultOf(
       await world.imagine({ prompt: 'a lighthouse --count 2 --steps 2 --seed 42 --no blurry' }),
     );
-  });
-
-  afterAll(async () => {
-    await world.cleanup();
-    expect(world.emulator.errors).toEqual([]);
   });
 
   async function jobOf(message: EmulatorMessage) {
@@ -48,11 +35,7 @@ describe.skipIf(!hasNats)(`remix${hasNats ? '' : ' (skipped: no nats-server)'}`,
   }
 
   function click(label: string, user?: string) {
-    return world.emulator.clickButton({
-      message: grid,
-      customId: buttonId(grid, label),
-      ...(user === undefined ? {} : { user }),
-    });
+    return clickLabel(world, grid, label, user);
   }
 
   function setRemix(user?: string) {
@@ -140,28 +123,16 @@ describe.skipIf(!hasNats)(`remix${hasNats ? '' : ' (skipped: no nats-server)'}`,
 
   it('tells a member banned from creating images before opening the form', async () => {
     expect(await privateAnswer(world, await setRemix('bob'))).toMatch(/remix/i);
-    const ban = await world.emulator.sendCommand({
-      name: 'settings',
-      subcommandGroup: 'banned-users',
-      subcommand: 'add',
-      options: { user: world.emulator.user('bob').id },
-      memberPermissions: [...ADMIN],
-    });
-    expect(await privateAnswer(world, ban)).not.toMatch(/wrong|must/);
+    expect(await settings('add', { user: world.emulator.user('bob').id }, 'banned-users')).not.toMatch(
+      /wrong|must/,
+    );
     const opened = await click('Re-roll', 'bob');
     expect(await privateAnswer(world, opened)).toBe('You may not create images in this server.');
     expect(opened.modal).toBeUndefined();
   });
 
   it("refuses an edit with a word the server bans, in /imagine's words", async () => {
-    const banned = await world.emulator.sendCommand({
-      name: 'settings',
-      subcommandGroup: 'banned-words',
-      subcommand: 'add',
-      options: { words: 'castle' },
-      memberPermissions: [...ADMIN],
-    });
-    expect(await privateAnswer(world, banned)).not.toMatch(/wrong|must/);
+    expect(await settings('add', { words: 'castle' }, 'banned-words')).not.toMatch(/wrong|must/);
     const opened = await openForm('Re-roll');
     const submit = await world.emulator.submitModal({
       interaction: opened,

@@ -4,24 +4,18 @@
  * change, and then the buttons under that picture are refused just as the command is.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customIdsOf, type EmulatorInteraction, type EmulatorMessage } from '../discord-emulator/index.js';
-import { BotWorld, buttonLabels, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import type { EmulatorInteraction, EmulatorMessage } from '../discord-emulator/index.js';
+import { BotWorld, jobIdOf, privateAnswer, resultOf } from '../helpers/bot-world.js';
+import { ADMIN, buttonId } from '../helpers/e2e-bot.js';
 import { asGenerationJob } from '../helpers/messages.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 
 const hasNats = natsServerAvailable();
-const ADMIN = ['ManageGuild', 'ViewChannel', 'SendMessages', 'UseApplicationCommands'] as const;
 
 interface SettingsChange {
   subcommand: string;
   subcommandGroup?: string;
   options: Record<string, string>;
-}
-
-function buttonId(message: EmulatorMessage, label: string): string {
-  const id = customIdsOf(message)[buttonLabels(message).indexOf(label)];
-  if (id === undefined) throw new Error(`no button ${label}`);
-  return id;
 }
 
 describe.skipIf(!hasNats)(

@@ -5,46 +5,32 @@
  */
 import { createLogger, loadConfig } from '@sdbot/shared';
 import { PipelineGenerator, Upscaler, UpscalingGenerator } from '@sdbot/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readRgbImage } from '../../worker/src/image-io.js';
 import { readParameters } from '../../worker/src/provenance.js';
 import { detectWatermark } from '../../worker/src/watermark/index.js';
-import { customIdsOf, type EmulatorMessage } from '../discord-emulator/index.js';
+import type { EmulatorMessage } from '../discord-emulator/index.js';
 import {
-  BotWorld,
   buttonLabels,
   imageSize,
   isResult,
   privateAnswer,
   resultOf,
+  useBotWorld,
 } from '../helpers/bot-world.js';
+import { adminSettings, attachmentOf, buttonId } from '../helpers/e2e-bot.js';
+import { UPSCALED_AT_CAP_BUTTONS, UPSCALED_BUTTONS } from '../helpers/upscale-buttons.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 import { sharedFixture } from '../helpers/shared-fixtures.js';
 
 const hasNats = natsServerAvailable();
 const tinySd = sharedFixture('tiny-sd');
 const rdn = sharedFixture('upscaler-rdn');
-const ADMIN = ['ManageGuild', 'ViewChannel', 'SendMessages', 'UseApplicationCommands'] as const;
-
-function button(message: EmulatorMessage, label: string): string {
-  const index = buttonLabels(message).indexOf(label);
-  const id = customIdsOf(message)[index];
-  if (index < 0 || id === undefined) throw new Error(`no button ${label} on message ${message.id}`);
-  return id;
-}
-
-function attachmentOf(message: EmulatorMessage): Buffer {
-  const attachment = message.attachments[0];
-  if (attachment === undefined) throw new Error(`message ${message.id} has no attachment`);
-  return attachment.data;
-}
 
 describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
   `upscaling with a real upscaler worker${tinySd.skipNote}${rdn.skipNote}${hasNats ? '' : ' (skipped: no nats-server)'}`,
   () => {
-    let world: BotWorld;
-
-    beforeAll(async () => {
+    const world = useBotWorld(async () => {
       // Small tiles so even these small images are upscaled in blended tiles.
       const config = loadConfig({ env: { SDBOT_UPSCALE_TILE: '48', SDBOT_UPSCALE_OVERLAP: '16' } });
       const logger = createLogger({ name: 'worker', level: 'silent' });
@@ -56,23 +42,24 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
         logger,
       );
       // Creative redraws within the pixel budget: 128x128 here.
-      world = await BotWorld.start({ env: { SDBOT_MAX_PIXELS: '16384' }, workers: [{ generator }] });
-      await world.startBot({ progressIntervalMs: 20 });
+      return {
+        env: { SDBOT_MAX_PIXELS: '16384' },
+        workers: [{ generator }],
+        botDeps: { progressIntervalMs: 20 },
+      };
     });
+    const settings = adminSettings(world);
 
-    afterAll(async () => {
-      await world.cleanup();
-      expect(world.emulator.errors).toEqual([]);
-    });
+    /** The job behind a result, as the worker received it. */
+    async function jobOf(message: EmulatorMessage) {
+      const { client } = await world.jobs();
+      return (await client.state(upscaledJobId(message)))?.job;
+    }
 
     it('U2 doubles image 2, Upscale again doubles it up to the cap, Creative redraws it larger', async () => {
-      const set = await world.emulator.sendCommand({
-        name: 'settings',
-        subcommand: 'set',
-        options: { key: 'upscale-max-pixels', value: '256x256' },
-        memberPermissions: [...ADMIN],
-      });
-      expect(await privateAnswer(world, set)).toBe('`upscale-max-pixels` is now 65536.');
+      expect(await settings('set', { key: 'upscale-max-pixels', value: '256x256' })).toBe(
+        '`upscale-max-pixels` is now 65536.',
+      );
 
       const grid = await resultOf(
         await world.imagine({ prompt: 'a lighthouse --steps 4 --count 2 --seed 7 --w 64 --h 64' }),
@@ -80,17 +67,10 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       );
       expect(await imageSize(attachmentOf(grid))).toEqual({ width: 128, height: 64, format: 'png' });
 
-      const u2 = await world.emulator.clickButton({ message: grid, customId: button(grid, 'U2') });
+      const u2 = await world.emulator.clickButton({ message: grid, customId: buttonId(grid, 'U2') });
       const upscaled = await u2.waitForOriginal(isResult, 60_000);
       expect(await imageSize(attachmentOf(upscaled))).toEqual({ width: 128, height: 128, format: 'png' });
-      expect(buttonLabels(upscaled)).toEqual([
-        'Upscale again',
-        'Upscale (Creative)',
-        'Vary (Subtle)',
-        'Vary (Strong)',
-        'Remix',
-        'Delete',
-      ]);
+      expect(buttonLabels(upscaled)).toEqual(UPSCALED_BUTTONS);
       expect(upscaled.content).toContain('upscaled to 128x128');
       expect(upscaled.embeds[0]?.title).toBe('Upscale of image 2');
       expect(readParameters(attachmentOf(upscaled))).toMatch(
@@ -99,26 +79,20 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
 
       const again = await world.emulator.clickButton({
         message: upscaled,
-        customId: button(upscaled, 'Upscale again'),
+        customId: buttonId(upscaled, 'Upscale again'),
       });
       const twice = await again.waitForOriginal(isResult, 60_000);
       const png = attachmentOf(twice);
       expect(await imageSize(png)).toEqual({ width: 256, height: 256, format: 'png' });
       // At the server's 256x256 cap: no Upscale again any more.
-      expect(buttonLabels(twice)).toEqual([
-        'Upscale (Creative)',
-        'Vary (Subtle)',
-        'Vary (Strong)',
-        'Remix',
-        'Delete',
-      ]);
+      expect(buttonLabels(twice)).toEqual(UPSCALED_AT_CAP_BUTTONS);
       expect(twice.embeds[0]?.title).toBe('Upscale of image 2');
       const rgb = await readRgbImage(png);
       expect(detectWatermark(rgb.rgb, rgb.width, rgb.height).match).toBe(true);
 
       const creativeClick = await world.emulator.clickButton({
         message: upscaled,
-        customId: button(upscaled, 'Upscale (Creative)'),
+        customId: buttonId(upscaled, 'Upscale (Creative)'),
       });
       const creative = await creativeClick.waitForOriginal(isResult, 60_000);
       expect(await imageSize(attachmentOf(creative))).toEqual({ width: 128, height: 128, format: 'png' });
@@ -127,9 +101,7 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
       expect(readParameters(attachmentOf(creative))).toMatch(
         /Seed: 8, Size: 128x128.*Denoising strength: 0\.35.*Hires upscale: 2, Hires upscaler: x2/s,
       );
-      const { client } = await world.jobs();
-      const job = (await client.state(upscaledJobId(creative)))?.job;
-      expect(job).toMatchObject({
+      expect(await jobOf(creative)).toMatchObject({
         kind: 'img2img',
         model: 'tiny-sd',
         strength: 0.35,
@@ -143,11 +115,10 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
         ['Vary (Subtle)', 0.35],
         ['Vary (Strong)', 0.75],
       ] as const) {
-        const click = await world.emulator.clickButton({ message: twice, customId: button(twice, label) });
+        const click = await world.emulator.clickButton({ message: twice, customId: buttonId(twice, label) });
         const varied = await click.waitForOriginal(isResult, 60_000);
         expect(await imageSize(attachmentOf(varied))).toEqual({ width: 128, height: 128, format: 'png' });
-        const variation = (await client.state(upscaledJobId(varied)))?.job;
-        expect(variation).toMatchObject({
+        expect(await jobOf(varied)).toMatchObject({
           kind: 'variation',
           prompt: 'a lighthouse',
           width: 64,
@@ -160,7 +131,7 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
 
       // Remix always opens the form, prefilled with the drawing's prompt and flags; its submit makes
       // strong variations of the upscaled image with the edited prompt.
-      const remix = await world.emulator.clickButton({ message: twice, customId: button(twice, 'Remix') });
+      const remix = await world.emulator.clickButton({ message: twice, customId: buttonId(twice, 'Remix') });
       await remix.waitForResponse();
       const field = (remix.modal?.components ?? []) as { component?: { value?: unknown } }[];
       expect(field[0]?.component?.value).toMatch(/^a lighthouse --w 64 --h 64 --steps \d+ .*--model tiny-sd/);
@@ -168,8 +139,7 @@ describe.skipIf(!hasNats || !tinySd.available || !rdn.available)(
         interaction: remix,
         fields: { prompt: 'a lighthouse at night --w 64 --h 64 --count 1' },
       });
-      const remixedJob = (await client.state(upscaledJobId(await remixed.waitForOriginal(isResult, 60_000))))
-        ?.job;
+      const remixedJob = await jobOf(await remixed.waitForOriginal(isResult, 60_000));
       expect(remixedJob).toMatchObject({
         kind: 'variation',
         prompt: 'a lighthouse at night',
@@ -196,21 +166,11 @@ function upscaledJobId(message: EmulatorMessage): string {
 }
 
 describe.skipIf(!hasNats)(`U with no upscaler online${hasNats ? '' : ' (skipped: no nats-server)'}`, () => {
-  let world: BotWorld;
-
-  beforeAll(async () => {
-    world = await BotWorld.start();
-    await world.startBot();
-  });
-
-  afterAll(async () => {
-    await world.cleanup();
-    expect(world.emulator.errors).toEqual([]);
-  });
+  const world = useBotWorld();
 
   it('posts the image at its size and says that no upscaler is online', async () => {
     const grid = await resultOf(await world.imagine({ prompt: 'a lighthouse --count 2' }));
-    const click = await world.emulator.clickButton({ message: grid, customId: button(grid, 'U2') });
+    const click = await world.emulator.clickButton({ message: grid, customId: buttonId(grid, 'U2') });
     const single = await click.waitForOriginal(isResult, 10_000);
     expect(await imageSize(attachmentOf(single))).toEqual({ width: 64, height: 64, format: 'png' });
     expect(single.content).toContain(

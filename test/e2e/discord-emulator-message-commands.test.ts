@@ -5,47 +5,24 @@
  * can download). What Discord refuses (unknown commands, a slash command used as a message
  * command, ephemeral targets, empty or oversized user messages) is refused here too.
  */
-import {
-  ApplicationCommandType,
-  Client,
-  Events,
-  GatewayIntentBits,
-  MessageFlags,
-  MessageType,
-} from 'discord.js';
-import { once } from 'node:events';
+import { ApplicationCommandType, Events, MessageFlags, MessageType } from 'discord.js';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  DiscordHttpError,
-  EmulatorUsageError,
-  startDiscordEmulator,
-  type DiscordEmulator,
-} from '../discord-emulator/index.js';
+import { DiscordHttpError, EmulatorUsageError } from '../discord-emulator/index.js';
+import { EmulatorSessions } from '../helpers/e2e-emulator.js';
 
-const emulators: DiscordEmulator[] = [];
-const clients: Client[] = [];
+const sessions = new EmulatorSessions();
 
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.destroy()));
-  const closing = emulators.splice(0);
-  await Promise.all(closing.map((emulator) => emulator.close()));
-  for (const emulator of closing) expect(emulator.errors).toEqual([]);
+  await sessions.closeAll();
 });
 
 async function setup(attachmentSizeLimit?: number) {
-  const emulator = await startDiscordEmulator({
+  const emulator = await sessions.start({
     heartbeatIntervalMs: 500,
     ...(attachmentSizeLimit === undefined ? {} : { attachmentSizeLimit }),
   });
-  emulators.push(emulator);
-  const client = new Client({
-    intents: [GatewayIntentBits.Guilds],
-    rest: { api: emulator.apiUrl, timeout: 5000 },
-  });
-  clients.push(client);
-  await Promise.all([once(client, Events.ClientReady), client.login(emulator.botToken)]);
-  if (!client.isReady()) throw new Error('client is not ready after login');
+  const client = await sessions.connect(emulator);
   await client.application.commands.set([
     { name: 'Inspect', type: ApplicationCommandType.Message },
     { name: 'imagine', description: 'Draw' },

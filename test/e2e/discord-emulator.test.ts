@@ -27,6 +27,7 @@ import {
   TextInputStyle,
   type APIActionRowComponent,
   type APIButtonComponent,
+  type ChatInputCommandInteraction,
   type Interaction,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
   type TextChannel,
@@ -34,12 +35,8 @@ import {
 import { once } from 'node:events';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ManualClock,
-  startDiscordEmulator,
-  type DiscordEmulator,
-  type DiscordEmulatorOptions,
-} from '../discord-emulator/index.js';
+import { ManualClock, type DiscordEmulatorOptions } from '../discord-emulator/index.js';
+import { EmulatorSessions } from '../helpers/e2e-emulator.js';
 
 const IMAGINE: RESTPostAPIChatInputApplicationCommandsJSONBody = {
   name: 'imagine',
@@ -61,34 +58,18 @@ const IMAGINE: RESTPostAPIChatInputApplicationCommandsJSONBody = {
   ],
 };
 
-const emulators: DiscordEmulator[] = [];
-const clients: Client[] = [];
+const sessions = new EmulatorSessions();
 const handlerErrors: unknown[] = [];
 
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.destroy()));
-  const closing = emulators.splice(0);
-  await Promise.all(closing.map((emulator) => emulator.close()));
-  for (const emulator of closing) expect(emulator.errors).toEqual([]);
+  await sessions.closeAll();
   expect(handlerErrors.splice(0)).toEqual([]);
 });
 
-async function connect(
-  emulator: DiscordEmulator,
-  intents = [GatewayIntentBits.Guilds],
-): Promise<Client<true>> {
-  const client = new Client({ intents, rest: { api: emulator.apiUrl, timeout: 5000 } });
-  clients.push(client);
-  await Promise.all([once(client, Events.ClientReady), client.login(emulator.botToken)]);
-  if (!client.isReady()) throw new Error('client is not ready after login');
-  return client;
-}
-
 /** An emulator, a logged-in client and /imagine registered globally. */
 async function setup(options: DiscordEmulatorOptions = {}) {
-  const emulator = await startDiscordEmulator({ heartbeatIntervalMs: 500, ...options });
-  emulators.push(emulator);
-  const client = await connect(emulator);
+  const emulator = await sessions.start({ heartbeatIntervalMs: 500, ...options });
+  const client = await sessions.connect(emulator);
   await client.application.commands.set([IMAGINE]);
   return { emulator, client };
 }
@@ -113,6 +94,27 @@ function nextOutcome<T>(
         resolve(error instanceof Error ? error : new Error(String(error)));
       });
     });
+  });
+}
+
+/** A promise the test resolves when it chooses. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/** Defers the next command, waits until `opened`, then answers; resolves with the answer or its error. */
+function deferThenAnswer(
+  client: Client,
+  opened: Promise<void>,
+  answer: (interaction: ChatInputCommandInteraction) => Promise<unknown>,
+): Promise<unknown> {
+  return nextOutcome(client, async (interaction) => {
+    if (!interaction.isChatInputCommand()) throw new Error('expected a command');
+    await interaction.deferReply();
+    await opened;
+    return answer(interaction).catch((error: unknown) => error);
   });
 }
 
@@ -149,7 +151,7 @@ function expectApiError(outcome: unknown, status: number, code: number): Discord
 
 describe('discord.js against the Discord emulator', () => {
   it('logs in: READY and GUILD_CREATE fill the caches, and the bot token is never recorded', async () => {
-    const emulator = await startDiscordEmulator({
+    const emulator = await sessions.start({
       guilds: [
         {
           name: 'Art Club',
@@ -158,8 +160,7 @@ describe('discord.js against the Discord emulator', () => {
         },
       ],
     });
-    emulators.push(emulator);
-    const client = await connect(emulator);
+    const client = await sessions.connect(emulator);
 
     expect(client.user.id).toBe(emulator.applicationId);
     expect(client.application.id).toBe(emulator.applicationId);
@@ -457,7 +458,7 @@ describe('discord.js against the Discord emulator', () => {
     const message = await command.waitForOriginal();
     await client.destroy();
 
-    const restarted = await connect(emulator);
+    const restarted = await sessions.connect(emulator);
     const clicked = nextOutcome(restarted, async (interaction) => {
       if (!interaction.isButton()) throw new Error('expected a button');
       await interaction.reply({
@@ -518,8 +519,7 @@ describe('discord.js against the Discord emulator', () => {
   });
 
   it('an answer slower than the REST timeout is aborted and retried by discord.js', async () => {
-    const emulator = await startDiscordEmulator();
-    emulators.push(emulator);
+    const emulator = await sessions.start();
     const slow = emulator.injectFault({ route: 'GET /users/@me', delayMs: 400 });
     const rest = new REST({ api: emulator.apiUrl, timeout: 150 }).setToken(emulator.botToken);
     await expect(rest.get(Routes.user('@me'))).resolves.toMatchObject({ id: emulator.applicationId });
@@ -530,18 +530,12 @@ describe('discord.js against the Discord emulator', () => {
 
   it('an expired interaction token surfaces as DiscordAPIError 50027 and leaves the bot token usable', async () => {
     const { emulator, client } = await setup();
-    let expire: () => void = () => undefined;
-    const expired = new Promise<void>((resolve) => (expire = resolve));
-    const done = nextOutcome(client, async (interaction) => {
-      if (!interaction.isChatInputCommand()) throw new Error('expected a command');
-      await interaction.deferReply();
-      await expired;
-      return interaction.editReply('too late').catch((error: unknown) => error);
-    });
+    const expiry = gate();
+    const done = deferThenAnswer(client, expiry.opened, (interaction) => interaction.editReply('too late'));
     const interaction = await emulator.sendCommand({ name: 'imagine', options: { prompt: 'x' } });
     await interaction.waitForResponse();
     emulator.expireInteractionToken(interaction);
-    expire();
+    expiry.open();
     const error = expectApiError(await done, 401, 50027);
     expect(error.message).toBe('Invalid Webhook Token');
     const channel = client.channels.cache.get(emulator.channel('general').id) as TextChannel;
@@ -551,30 +545,23 @@ describe('discord.js against the Discord emulator', () => {
   it("Discord's clock rules: 3 s to acknowledge (10062), tokens die after 15 minutes (50027)", async () => {
     const clock = new ManualClock();
     const { emulator, client } = await setup({ clock });
-    let proceed: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (proceed = resolve));
+    const acknowledge = gate();
     const late = nextOutcome(client, async (interaction) => {
       if (!interaction.isChatInputCommand()) throw new Error('expected a command');
-      await gate;
+      await acknowledge.opened;
       return interaction.deferReply().catch((error: unknown) => error);
     });
     await emulator.sendCommand({ name: 'imagine', options: { prompt: 'x' } });
     clock.advance(3001);
-    proceed();
+    acknowledge.open();
     expectApiError(await late, 404, 10062);
 
-    let finish: () => void = () => undefined;
-    const later = new Promise<void>((resolve) => (finish = resolve));
-    const stale = nextOutcome(client, async (interaction) => {
-      if (!interaction.isChatInputCommand()) throw new Error('expected a command');
-      await interaction.deferReply();
-      await later;
-      return interaction.followUp('done').catch((error: unknown) => error);
-    });
+    const later = gate();
+    const stale = deferThenAnswer(client, later.opened, (interaction) => interaction.followUp('done'));
     const interaction = await emulator.sendCommand({ name: 'imagine', options: { prompt: 'y' } });
     await interaction.waitForResponse();
     clock.advance(15 * 60 * 1000);
-    finish();
+    later.open();
     expectApiError(await stale, 401, 50027);
   });
 
@@ -743,10 +730,10 @@ describe('discord.js against the Discord emulator', () => {
   });
 
   it('a wrong token fails login; privileged intents are refused with close code 4014', async () => {
-    const emulator = await startDiscordEmulator();
-    emulators.push(emulator);
-    const wrong = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: emulator.apiUrl } });
-    clients.push(wrong);
+    const emulator = await sessions.start();
+    const wrong = sessions.track(
+      new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: emulator.apiUrl } }),
+    );
     await expect(wrong.login('not-the-token')).rejects.toMatchObject({ code: 'TokenInvalid' });
     expect(emulator.calls.at(-1)).toMatchObject({
       route: 'GET /gateway/bot',
@@ -754,11 +741,12 @@ describe('discord.js against the Discord emulator', () => {
       response: { code: 0 },
     });
 
-    const greedy = new Client({
-      intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMembers],
-      rest: { api: emulator.apiUrl },
-    });
-    clients.push(greedy);
+    const greedy = sessions.track(
+      new Client({
+        intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMembers],
+        rest: { api: emulator.apiUrl },
+      }),
+    );
     await expect(greedy.login(emulator.botToken)).rejects.toThrow(/disallowed intents/i);
   });
 });

@@ -1,13 +1,17 @@
 /**
  * Fair scheduling between requesters. Jobs wait in the backlog stream, one subject per model and
  * lane (a guild, all direct messages, all CLI jobs); the dispatcher keeps each model's jobs work
- * queue just full enough for the workers' free slots (at least one job), taking the next job from
- * the lanes in turn. A guild that floods the queue therefore only delays its own jobs.
+ * queue just full enough for the workers' free slots plus one job (one per 32 slots: taken by the
+ * next slots that free up), taking the next job from the lanes in turn. A guild that floods the queue therefore only
+ * delays its own jobs. The free slots are the pull requests waiting on the model's consumer: every
+ * idle slot keeps one open.
  *
  * Every bot replica (and the CLI, while it waits) runs one. They share the round-robin cursor in
- * KV (compare-and-set). Moving a job is publish-then-delete: the publish carries the job id as
- * Nats-Msg-Id, so two dispatchers moving the same job, or a crash between the two steps, queue it
- * once; the delete is by sequence, and deleting a sequence someone else deleted is harmless.
+ * KV (compare-and-set, one write for all the turns a pass takes). Moving a job is
+ * publish-then-delete: the publish carries the job id as Nats-Msg-Id, so two dispatchers moving
+ * the same job, or a crash between the two steps, queue it once; the delete is by sequence, and
+ * deleting a sequence someone else deleted is harmless. A pass moves its jobs together (their
+ * publishes are sent in turn order on one connection, so the work queue keeps that order).
  */
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -16,16 +20,13 @@ import { LIMITS } from '../limits.js';
 import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 import { STREAMS, SUBJECTS, jobConsumerName } from '../names.js';
-import type { WorkerHeartbeat } from '../protocol/worker.js';
-import { compareAndSet, ContentionError, readEntry } from './cas.js';
+import { compareAndSet, ContentionError, readEntry, type KnownValue } from './cas.js';
 import { isMissingResource, natsFailure } from './errors.js';
-import type { WorkerRegistry } from './kv.js';
 
 export interface FairDispatcherOptions {
   connection: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  workers: WorkerRegistry;
   /** The bucket holding each model's round-robin cursor (the lane served last). */
   cursors: KV;
   /** How often to look without being asked (worker slots free up without a message to us). */
@@ -64,28 +65,76 @@ export async function backlogLanes(
   return models;
 }
 
-/** Jobs in a model's work queue that no worker has taken yet. */
-export async function readyPending(jsm: JetStreamManager, model: string): Promise<number> {
+/** A model's work queue: jobs no worker has taken yet, idle slots asking for one, jobs running. */
+export interface QueueState {
+  pending: number;
+  waiting: number;
+  running: number;
+}
+
+/**
+ * Busy slots per job kept waiting in the work queue beyond one per idle slot: about what a pool
+ * finishes while one dispatch pass runs, so a large pool does not wait on the dispatcher, while a
+ * new lane's job still waits behind only that many (one for up to this many slots).
+ */
+const SLOTS_PER_QUEUED_JOB = 32;
+
+/** Jobs the work queue should hold for `queue`'s workers, counting those it holds. */
+export function queueTarget(queue: QueueState): number {
+  return queue.waiting + Math.max(1, Math.ceil((queue.waiting + queue.running) / SLOTS_PER_QUEUED_JOB));
+}
+
+/** The work queue of `model`, from its consumer (one request). */
+export async function readQueue(jsm: JetStreamManager, model: string): Promise<QueueState> {
   try {
-    return (await jsm.consumers.info(STREAMS.jobs, jobConsumerName(model))).num_pending;
+    const info = await jsm.consumers.info(STREAMS.jobs, jobConsumerName(model));
+    return { pending: info.num_pending, waiting: info.num_waiting, running: info.num_ack_pending };
   } catch (error) {
     if (!isMissingResource(error)) throw natsFailure(error, `reading the job queue of model ${model}`);
   }
-  // No worker ever served the model: everything stored is waiting.
+  // No worker ever served the model: everything stored is waiting, and nobody asks.
   const subject = SUBJECTS.job(model);
   try {
-    return (
-      (await jsm.streams.info(STREAMS.jobs, { subjects_filter: subject })).state.subjects?.[subject] ?? 0
-    );
+    const stored = (await jsm.streams.info(STREAMS.jobs, { subjects_filter: subject })).state.subjects;
+    return { pending: stored?.[subject] ?? 0, waiting: 0, running: 0 };
   } catch (error) {
     throw natsFailure(error, `reading the job queue of model ${model}`);
   }
+}
+
+/** Jobs in a model's work queue that no worker has taken yet. */
+export async function readyPending(jsm: JetStreamManager, model: string): Promise<number> {
+  return (await readQueue(jsm, model)).pending;
 }
 
 /** The lane after `last` in a sorted rotation of `lanes` (the first one when `last` is the end). */
 export function nextLane(lanes: readonly string[], last: string | undefined): string | undefined {
   const sorted = [...lanes].sort();
   return (last === undefined ? undefined : sorted.find((lane) => lane > last)) ?? sorted[0];
+}
+
+/**
+ * The next `count` turns of the rotation after `last`, each lane at most as often as it has jobs
+ * waiting: what one pass takes at once, as if it had advanced the cursor turn by turn.
+ */
+export function takeTurns(
+  lanes: ReadonlyMap<string, number>,
+  last: string | undefined,
+  count: number,
+): string[] {
+  const left = new Map(lanes);
+  const turns: string[] = [];
+  let cursor = last;
+  while (turns.length < count) {
+    const lane = nextLane([...left.keys()], cursor);
+    if (lane === undefined) break;
+    turns.push(lane);
+    cursor = lane;
+    const waiting = (left.get(lane) ?? 1) - 1;
+    if (waiting > 0) left.set(lane, waiting);
+    else left.delete(lane);
+  }
+  return turns;
 }
 
 /**
@@ -112,19 +161,31 @@ export function estimateBacklogAhead(
   }, 0);
 }
 
-/** How many jobs may wait in a model's work queue: the free slots of its live workers, at least 1. */
-function readyTarget(workers: readonly WorkerHeartbeat[], model: string): number {
-  const free = workers
-    .filter((worker) => worker.models.some((served) => served.id === model))
-    .reduce((sum, worker) => sum + worker.slots.free, 0);
-  return Math.max(1, free);
+/** A job in the backlog, as the dispatcher moves it: its sequence there, its message and id. */
+export interface BacklogJob {
+  seq: number;
+  data: Uint8Array;
+  jobId: string;
 }
+
+function backlogJob(stored: StoredMsg): BacklogJob {
+  return { seq: stored.seq, data: stored.data, jobId: stored.header.get('Nats-Msg-Id') };
+}
+
+/** How long the dispatcher remembers a job this process submitted (see noteSubmitted). */
+const SUBMITTED_NOTE_MS = 2000;
 
 export class FairDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private results: Subscription | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** The cursor each model had after this process's last write (its next write skips the read). */
+  private readonly cursors = new Map<string, KnownValue<string | undefined>>();
+  /** Jobs this process just submitted, by model and lane (see noteSubmitted). */
+  private readonly submitted = new Map<string, { job: BacklogJob; at: number }>();
+  /** Models whose backlog had jobs at the last pass, or that a job was just submitted for. */
+  private backlogModels = new Set<string>();
   private started = false;
   private stopped = false;
 
@@ -159,9 +220,11 @@ export class FairDispatcher {
   /**
    * Asks for a dispatch pass. Passes never overlap: a request during one runs another after it.
    * Resolves once a pass that began after this call has finished (failures are logged, not thrown).
+   * `model`: a model a job was just submitted for, whose queue the pass reads straight away.
    */
-  kick(): Promise<void> {
+  kick(model?: string): Promise<void> {
     if (!this.started || this.stopped || this.options.connection.isClosed()) return Promise.resolve();
+    if (model !== undefined) this.backlogModels.add(model);
     this.again = true;
     this.running ??= this.loop().finally(() => {
       this.running = undefined;
@@ -182,34 +245,44 @@ export class FairDispatcher {
 
   /** One pass over every model with a backlog; returns how many jobs were moved. */
   async dispatchOnce(): Promise<number> {
-    const backlog = await backlogLanes(this.options.jsm);
-    if (backlog.size === 0) return 0;
-    const workers = await this.options.workers.list();
+    const { jsm } = this.options;
+    // The work queues of the models that had a backlog (or a job submitted here) are read together
+    // with the backlog: one round trip's wait instead of two.
+    const expected = [...this.backlogModels];
+    const [backlog, ...queues] = await Promise.all([
+      backlogLanes(jsm),
+      ...expected.map((model) => readQueue(jsm, model)),
+    ]);
+    const queueOf = new Map(expected.map((model, index) => [model, queues[index]]));
+    this.backlogModels = new Set(backlog.keys());
     let moved = 0;
-    for (const [model, lanes] of backlog) moved += await this.fillModel(model, lanes, workers);
+    for (const [model, lanes] of backlog) {
+      moved += await this.fillModel(model, lanes, queueOf.get(model) ?? (await readQueue(jsm, model)));
+    }
     return moved;
   }
 
-  private async fillModel(
-    model: string,
-    lanes: LaneCounts,
-    workers: readonly WorkerHeartbeat[],
-  ): Promise<number> {
-    const target = readyTarget(workers, model);
+  /**
+   * Gives every idle slot asking for one of the model's jobs a job, and keeps one more (one per
+   * SLOTS_PER_QUEUED_JOB slots) waiting for the next slots that free up, in turns of the lanes.
+   */
+  private async fillModel(model: string, lanes: LaneCounts, queue: QueueState): Promise<number> {
+    let wanted = queueTarget(queue) - queue.pending;
     let moved = 0;
-    while (lanes.size > 0 && (await readyPending(this.options.jsm, model)) < target) {
-      const lane = await this.advanceCursor(model, [...lanes.keys()]);
-      if (lane === undefined) break;
-      const oldest = await this.oldestOf(model, lane);
-      if (oldest === null) {
-        lanes.delete(lane);
-        continue;
-      }
-      await this.move(model, oldest);
-      moved += 1;
-      const left = (lanes.get(lane) ?? 1) - 1;
-      if (left > 0) lanes.set(lane, left);
-      else lanes.delete(lane);
+    while (wanted > 0 && lanes.size > 0) {
+      const taking = this.takeTurns(model, new Map(lanes), wanted);
+      // Awaited below; a move that fails first must not leave its rejection unhandled.
+      taking.catch(() => undefined);
+      // With one lane waiting the turns are its own whatever the cursor says: the cursor is
+      // written while the jobs move, not before.
+      const turns = lanes.size === 1 ? takeTurns(lanes, undefined, wanted) : await taking;
+      const jobs = turns.length === 0 ? [] : await this.oldestJobs(model, turns, lanes);
+      if (jobs.length > 0) await this.moveAll(model, jobs);
+      await taking;
+      if (turns.length === 0) break;
+      // Lanes found empty were dropped from `lanes`, so the loop ends.
+      moved += jobs.length;
+      wanted -= jobs.length;
     }
     return moved;
   }
@@ -220,37 +293,109 @@ export class FairDispatcher {
     return entry?.operation === 'PUT' ? entry.string() : undefined;
   }
 
-  /** Takes the turn after the shared cursor's lane, compare-and-set so replicas share one rotation. */
-  private async advanceCursor(model: string, lanes: readonly string[]): Promise<string | undefined> {
+  /**
+   * Takes the next `count` turns after the shared cursor's lane, compare-and-set so replicas share
+   * one rotation. The cursor this process wrote last is assumed current: a replica that moved it
+   * since makes the write fail, and the turns are taken again from what it wrote.
+   */
+  private async takeTurns(model: string, lanes: LaneCounts, count: number): Promise<string[]> {
+    let turns: string[] = [];
     try {
-      const { after, written } = await compareAndSet<string | undefined, string>(
+      const known = this.cursors.get(model);
+      const { after, written, revision } = await compareAndSet<string | undefined, string>(
         this.options.cursors,
         model,
         {
           what: `the dispatch cursor of model ${model}`,
           read: (entry) => entry?.string(),
-          change: (last) => nextLane(lanes, last),
+          change: (last) => {
+            turns = takeTurns(lanes, last, count);
+            return turns.at(-1);
+          },
           encode: (lane) => new TextEncoder().encode(lane),
           maxAttempts: MAX_CURSOR_ATTEMPTS,
+          ...(known === undefined ? {} : { known }),
         },
       );
-      return written ? after : undefined;
+      if (!written) return [];
+      if (revision !== null) this.cursors.set(model, { value: after, revision });
+      return turns;
     } catch (error) {
+      this.cursors.delete(model);
       // Other replicas keep winning the race: they are dispatching, so this pass can stop.
-      if (error instanceof ContentionError) return undefined;
+      if (error instanceof ContentionError) return [];
       throw error;
     }
   }
 
-  private async oldestOf(model: string, lane: string): Promise<StoredMsg | null> {
+  /**
+   * The oldest jobs of the lanes, one per turn, in turn order (read together, a lane's own jobs
+   * one after another). A lane found emptier than counted (another dispatcher moved its jobs) is
+   * dropped from `lanes`; the counts of the others go down by the jobs taken.
+   */
+  private async oldestJobs(
+    model: string,
+    turns: readonly string[],
+    lanes: LaneCounts,
+  ): Promise<BacklogJob[]> {
+    const perLane = new Map<string, number>();
+    for (const lane of turns) perLane.set(lane, (perLane.get(lane) ?? 0) + 1);
+    const found = new Map<string, BacklogJob[]>();
+    await Promise.all(
+      [...perLane].map(async ([lane, count]) => {
+        const jobs: BacklogJob[] = [];
+        const submitted = lanes.get(lane) === 1 ? this.recentlySubmitted(model, lane) : undefined;
+        if (submitted !== undefined) jobs.push(submitted);
+        let after = 0;
+        while (jobs.length < count) {
+          const next = await this.oldestOf(model, lane, after);
+          if (next === null) break;
+          jobs.push(next);
+          after = next.seq;
+        }
+        found.set(lane, jobs);
+        const left = (lanes.get(lane) ?? 0) - jobs.length;
+        if (jobs.length < count || left <= 0) lanes.delete(lane);
+        else lanes.set(lane, left);
+      }),
+    );
+    return turns.flatMap((lane) => {
+      const next = found.get(lane)?.shift();
+      return next === undefined ? [] : [next];
+    });
+  }
+
+  /**
+   * Remembers a job this process just put in the backlog: while its lane holds one job, that is
+   * this one, and the dispatcher moves it without reading it back. Should another dispatcher have
+   * moved it meanwhile, moving it again is a duplicate the work queue drops (its id is the message
+   * id, and the note is far younger than the duplicate window), and the lane's job waits a turn.
+   */
+  noteSubmitted(model: string, lane: string, job: BacklogJob): void {
+    const now = Date.now();
+    for (const [key, note] of this.submitted)
+      if (now - note.at > SUBMITTED_NOTE_MS) this.submitted.delete(key);
+    this.submitted.set(`${model}.${lane}`, { job, at: now });
+  }
+
+  private recentlySubmitted(model: string, lane: string): BacklogJob | undefined {
+    const key = `${model}.${lane}`;
+    const note = this.submitted.get(key);
+    this.submitted.delete(key);
+    return note !== undefined && Date.now() - note.at <= SUBMITTED_NOTE_MS ? note.job : undefined;
+  }
+
+  private async oldestOf(model: string, lane: string, after: number): Promise<BacklogJob | null> {
+    let stored: StoredMsg | null;
     try {
-      return await this.options.jsm.direct.getMessage(STREAMS.backlog, {
+      stored = await this.options.jsm.direct.getMessage(STREAMS.backlog, {
         next_by_subj: SUBJECTS.backlog(model, lane),
-        seq: 0,
+        seq: after + 1,
       });
     } catch (error) {
       throw natsFailure(error, `reading the backlog of model ${model}`);
     }
+    return stored === null ? null : backlogJob(stored);
   }
 
   /**
@@ -258,22 +403,43 @@ export class FairDispatcher {
    * job there, where a worker publishes its CANCELLED outcome (only workers may publish outcomes).
    */
   async move(model: string, stored: StoredMsg): Promise<void> {
+    await this.moveAll(model, [backlogJob(stored)]);
+  }
+
+  /**
+   * Publishes the jobs to the work queue in order, then deletes from the backlog those that were
+   * stored; the first failure is thrown once every job is settled.
+   */
+  private async moveAll(model: string, jobs: readonly BacklogJob[]): Promise<void> {
     const { js, jsm, logger } = this.options;
-    const jobId = stored.header.get('Nats-Msg-Id');
-    let ack;
-    try {
-      ack = await js.publish(SUBJECTS.job(model), stored.data, jobId === '' ? {} : { msgID: jobId });
-    } catch (error) {
-      throw natsFailure(error, `moving job ${jobId} to the work queue`);
-    }
-    try {
-      await jsm.streams.deleteMessage(STREAMS.backlog, stored.seq, false);
-    } catch (error) {
-      // Another dispatcher moved and deleted it first: the msgID made our publish a duplicate.
-      if (!(error instanceof Error && /no message found|not found/i.test(error.message))) {
-        throw natsFailure(error, `removing job ${jobId} from the backlog`);
-      }
-    }
-    logger?.debug({ jobId, model, seq: ack.seq, duplicate: ack.duplicate }, LOG_EVENTS.job.dispatched);
+    const published = await Promise.allSettled(
+      jobs.map(async ({ jobId, data }) => {
+        try {
+          return await js.publish(SUBJECTS.job(model), data, jobId === '' ? {} : { msgID: jobId });
+        } catch (error) {
+          throw natsFailure(error, `moving job ${jobId} to the work queue`);
+        }
+      }),
+    );
+    const removed = await Promise.allSettled(
+      jobs.map(async ({ jobId, seq }, index) => {
+        const publish = published[index];
+        if (publish?.status !== 'fulfilled') return;
+        try {
+          await jsm.streams.deleteMessage(STREAMS.backlog, seq, false);
+        } catch (error) {
+          // Another dispatcher moved and deleted it first: the msgID made our publish a duplicate.
+          if (!(error instanceof Error && /no message found|not found/i.test(error.message))) {
+            throw natsFailure(error, `removing job ${jobId} from the backlog`);
+          }
+        }
+        logger?.debug(
+          { jobId, model, seq: publish.value.seq, duplicate: publish.value.duplicate },
+          LOG_EVENTS.job.dispatched,
+        );
+      }),
+    );
+    const failure = [...published, ...removed].find((result) => result.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
   }
 }

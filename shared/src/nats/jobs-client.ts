@@ -22,12 +22,12 @@ import { jobOutcomeSchema, type JobOutcome } from '../protocol/outcome.js';
 import { progressSchema, type Progress } from '../protocol/progress.js';
 import type { JobStateRecord } from '../protocol/state.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
-import { announcedCapabilities, missingCapabilities } from '../protocol/capabilities.js';
 import { natsFailure } from './errors.js';
 import type { JobsClientMetrics } from './client-metrics.js';
 import { FairDispatcher } from './fair-dispatcher.js';
 import { JobStateStore, WorkerRegistry, isTerminalStatus, openBucket } from './kv.js';
 import { JobImages } from './job-images.js';
+import { LiveWorkers, diffusionModelIds, upscalerModels } from './live-workers.js';
 import { REQUESTER_RESOURCES, provisionJetStream } from './provision.js';
 import { openPreviewStore } from './previews.js';
 import { QueuePositions, type QueuePosition } from './queue-position.js';
@@ -63,26 +63,6 @@ export interface JobsClientOptions {
   metrics?: JobsClientMetrics;
 }
 
-/**
- * Every live worker of the job's model shares its queue, so any of them may take the job: refuse it
- * while one of them lacks a capability the job needs (an older worker mid-upgrade would silently
- * ignore the field), naming the workers, rather than let it run wrong.
- */
-function refuseUnsupported(job: Job, workers: readonly WorkerHeartbeat[]): void {
-  const lacking = workers
-    .filter((worker) => worker.models.some((model) => model.id === job.model))
-    .map((worker) => ({ worker, missing: missingCapabilities(job, announcedCapabilities(worker)) }))
-    .filter(({ missing }) => missing.length > 0);
-  if (lacking.length === 0) return;
-  const named = lacking.map(
-    ({ worker, missing }) => `${worker.workerId} (version ${worker.version}) lacks ${missing.join(', ')}`,
-  );
-  throw new SdbotError(
-    'UNSUPPORTED_CAPABILITY',
-    `not every worker of model "${job.model}" can run this job yet: ${named.join('; ')}; upgrade them and try again`,
-  );
-}
-
 export class JobsClient {
   private readonly reconnectListeners = new Set<() => void>();
   /** Submission times of jobs this client waits for, for the submit-to-outcome metric. */
@@ -90,6 +70,7 @@ export class JobsClient {
   private readonly jobSchema;
   private readonly jobImages: JobImages;
   private readonly positions: QueuePositions;
+  private readonly liveWorkerList: LiveWorkers;
   /** The configuration's defaults for what a requester leaves out. */
   readonly defaults: ConfiguredJobDefaults;
 
@@ -110,6 +91,7 @@ export class JobsClient {
     this.defaults = configuredJobDefaults(config);
     this.jobImages = new JobImages(js, images, previews, logger);
     this.positions = new QueuePositions(jsm, dispatcher, logger);
+    this.liveWorkerList = new LiveWorkers(workers);
     void this.watchReconnects();
   }
 
@@ -140,7 +122,6 @@ export class JobsClient {
       connection,
       js,
       jsm,
-      workers,
       cursors: await openBucket(js, KV_BUCKETS.dispatch),
       ...(logger === undefined ? {} : { logger }),
     });
@@ -176,28 +157,17 @@ export class JobsClient {
 
   /** Heartbeats currently in the registry (a worker vanishes three missed heartbeats after dying). */
   async liveWorkers(): Promise<WorkerHeartbeat[]> {
-    return this.workers.list();
+    return this.liveWorkerList.now();
   }
 
   /** Diffusion model ids served by live workers, in worker order, without repeats (no upscalers). */
   async servedModels(): Promise<string[]> {
-    const ids = (await this.liveWorkers()).flatMap((worker) =>
-      worker.models.flatMap((model) => (model.upscaler === undefined ? [model.id] : [])),
-    );
-    return [...new Set(ids)];
+    return diffusionModelIds(await this.liveWorkerList.now());
   }
 
   /** Super-resolution models served by live workers, without repeats. */
   async servedUpscalers(): Promise<{ id: string; name: string; scale: number }[]> {
-    const found = new Map<string, { id: string; name: string; scale: number }>();
-    for (const worker of await this.liveWorkers()) {
-      for (const model of worker.models) {
-        if (model.upscaler !== undefined && !found.has(model.id)) {
-          found.set(model.id, { id: model.id, name: model.name, scale: model.upscaler.scale });
-        }
-      }
-    }
-    return [...found.values()];
+    return upscalerModels(await this.liveWorkerList.now());
   }
 
   /** SDBOT_DEFAULT_MODEL, else the first model a live worker serves. */
@@ -217,20 +187,9 @@ export class JobsClient {
    * its models known for the registry's TTL.
    */
   async submit(job: Job, { requireServedModel = true } = {}): Promise<SubmittedJob> {
-    if (requireServedModel) {
-      const workers = await this.liveWorkers();
-      // An upscale goes to a super-resolution model, everything else to a diffusion model.
-      const served =
-        job.kind === 'upscale'
-          ? (await this.servedUpscalers()).map((upscaler) => upscaler.id)
-          : await this.servedModels();
-      if (!served.includes(job.model)) {
-        const online = served.length === 0 ? 'no worker is online' : `online: ${served.join(', ')}`;
-        throw new SdbotError('UNKNOWN_MODEL', `no worker serves model "${job.model}" (${online})`);
-      }
-      refuseUnsupported(job, workers);
-    }
-    const subject = SUBJECTS.backlog(job.model, requesterLane(job.requester));
+    if (requireServedModel) await this.liveWorkerList.check(job);
+    const lane = requesterLane(job.requester);
+    const subject = SUBJECTS.backlog(job.model, lane);
     const payload = encodeMessage(this.jobSchema, job);
     // The job id is the message id: a publish repeated after a lost acknowledgement is stored once.
     const ack = await withNatsRetry(
@@ -238,14 +197,19 @@ export class JobsClient {
       () => this.js.publish(subject, payload, { msgID: job.id }),
       this.retryOptions(),
     );
-    // Also after a duplicate: the first attempt may have been stored without its state being
-    // recorded. createQueued never overwrites a state that exists.
-    await this.jobStates.createQueued(job, { backlogSeq: ack.seq });
-    this.metrics?.submitted.inc({ model: job.model });
     this.submittedAt.set(job.id, Date.now());
-    // An idle worker should not wait for the dispatcher's timer; once this resolves, a job that
-    // found a free slot is in the work queue.
-    await this.dispatcher.kick();
+    if (!ack.duplicate)
+      this.dispatcher.noteSubmitted(job.model, lane, { seq: ack.seq, data: payload, jobId: job.id });
+    // Recording the state and dispatching go together: a worker that starts the job first records
+    // it itself, and createQueued never overwrites a state that exists. Also after a duplicate: the
+    // first attempt may have been stored without its state being recorded. The dispatch is asked
+    // for at once (an idle worker should not wait for the dispatcher's timer); once this resolves,
+    // a job that found a free slot is in the work queue.
+    await Promise.all([
+      this.jobStates.createQueued(job, { backlogSeq: ack.seq }),
+      this.dispatcher.kick(job.model),
+    ]);
+    this.metrics?.submitted.inc({ model: job.model });
     this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, LOG_EVENTS.job.submitted);
     return { job, seq: ack.seq, duplicate: ack.duplicate };
   }

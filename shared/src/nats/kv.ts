@@ -12,7 +12,7 @@ import { decodeMessage, encodeMessage, parseOrNull } from '../protocol/codec.js'
 import type { Job } from '../protocol/job.js';
 import { jobStateRecordSchema, type JobStateRecord, type JobStatus } from '../protocol/state.js';
 import { workerHeartbeatSchema, type WorkerHeartbeat } from '../protocol/worker.js';
-import { compareAndSet, readEntry } from './cas.js';
+import { compareAndSet, readEntry, type CompareAndSetResult, type KnownValue } from './cas.js';
 import { withNatsRetry } from './retry.js';
 import { natsFailure } from './errors.js';
 import { KV_RESOURCES, provisionJetStream, type KvResource } from './provision.js';
@@ -90,8 +90,10 @@ export class JobStateStore {
     now = Date.now(),
   ): Promise<boolean> {
     const record: JobStateRecord = { v: 1, job, status: { state: 'queued' }, ...where, updatedAt: now };
-    const change = await this.update(job.id, (current) => (current === null ? record : undefined));
-    return change.changed;
+    // A new job has no state yet: create it without reading first (a create fails when the key
+    // exists, and the retry then reads what is there).
+    const result = await this.write(job.id, (current) => (current === null ? record : undefined), null);
+    return result.written;
   }
 
   /**
@@ -103,18 +105,30 @@ export class JobStateStore {
     decide: (current: JobStateRecord | null) => JobStateRecord | undefined,
     known?: JobStateEntry | null,
   ): Promise<JobStateChange> {
-    const result = await compareAndSet<JobStateRecord | null, JobStateRecord>(this.kv, jobStateKey(jobId), {
-      what: `the state of job ${jobId}`,
-      read: (entry) => (entry === null ? null : decodeMessage(jobStateRecordSchema, entry.value)),
-      change: decide,
-      encode: (record) => encodeMessage(jobStateRecordSchema, record),
-      // Only a known record skips the read; "known to be absent" is read again, as it may be stale.
-      ...(known ? { known: { value: known.record, revision: known.revision } } : {}),
-    });
+    // Only a known record skips the read; "known to be absent" is read again, as it may be stale.
+    const result = await this.write(
+      jobId,
+      decide,
+      known ? { value: known.record, revision: known.revision } : undefined,
+    );
     const record = result.after ?? undefined;
     const entry =
       record === undefined || result.revision === null ? null : { record, revision: result.revision };
     return { record, changed: result.written, entry };
+  }
+
+  private write(
+    jobId: string,
+    decide: (current: JobStateRecord | null) => JobStateRecord | undefined,
+    known: KnownValue<JobStateRecord | null> | null | undefined,
+  ): Promise<CompareAndSetResult<JobStateRecord | null>> {
+    return compareAndSet<JobStateRecord | null, JobStateRecord>(this.kv, jobStateKey(jobId), {
+      what: `the state of job ${jobId}`,
+      read: (entry) => (entry === null ? null : decodeMessage(jobStateRecordSchema, entry.value)),
+      change: decide,
+      encode: (record) => encodeMessage(jobStateRecordSchema, record),
+      ...(known === undefined ? {} : { known }),
+    });
   }
 
   /**
@@ -169,21 +183,32 @@ export class WorkerRegistry {
     }
   }
 
-  /**
-   * Live workers, sorted by id. Keys are listed from the stream's per-subject counts rather than a
-   * KV watcher, so readers need no consumer (and no permission to create one).
-   */
+  /** Live workers, sorted by id. */
   async list(): Promise<WorkerHeartbeat[]> {
+    return this.read(await this.keys());
+  }
+
+  /**
+   * The keys of the heartbeats in the bucket (one request). They are listed from the stream's
+   * per-subject counts rather than a KV watcher, so readers need no consumer (and no permission
+   * to create one).
+   */
+  async keys(): Promise<string[]> {
     const prefix = kvSubject(KV_BUCKETS.workers, '');
     const info = await withNatsRetry('listing workers', () =>
       this.jsm.streams.info(kvStreamName(KV_BUCKETS.workers), {
         subjects_filter: kvSubject(KV_BUCKETS.workers),
       }),
     );
-    const subjects = info.state.subjects ?? {};
+    return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+  }
+
+  /** The live workers among `keys`, sorted by id. */
+  async read(keys: readonly string[]): Promise<WorkerHeartbeat[]> {
+    // Read together: one round trip's wait however many workers there are.
+    const entries = await Promise.all(keys.map((key) => readEntry(this.kv, key, 'a worker heartbeat')));
     const heartbeats: WorkerHeartbeat[] = [];
-    for (const subject of Object.keys(subjects)) {
-      const entry = await readEntry(this.kv, subject.slice(prefix.length), 'a worker heartbeat');
+    for (const entry of entries) {
       if (entry?.operation !== 'PUT') continue;
       // A worker speaking another protocol version is not one this process can send jobs to.
       const heartbeat = parseOrNull(workerHeartbeatSchema, entry.value);

@@ -122,8 +122,9 @@ describe('A1111 infotext', () => {
   });
 
   it('takes text without a settings line as all prompt', () => {
-    const parsed = parseInfotext('just a prompt, nothing else');
-    expect(parsed.prompt).toBe('just a prompt, nothing else');
+    const text = 'just a prompt, nothing else';
+    const parsed = parseInfotext(text);
+    expect(parsed.prompt).toBe(text);
     expect(parsed.fields.size).toBe(0);
   });
 

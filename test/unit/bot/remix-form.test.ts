@@ -25,10 +25,8 @@ describe('remix form', () => {
   });
 
   it('prefills the prompt and the flags /imagine reads back to the same settings', () => {
-    const job = {
-      kind: 'txt2img',
-      prompt: 'a lighthouse',
-      negativePrompt: 'blurry, text',
+    // The settings the flags carry: the job's, and what /imagine reads back from the text.
+    const settings = {
       width: 768,
       height: 512,
       steps: 30,
@@ -36,6 +34,12 @@ describe('remix form', () => {
       scheduler: 'euler_a',
       model: 'sd15',
       count: 4,
+    } as const;
+    const job = {
+      kind: 'txt2img',
+      prompt: 'a lighthouse',
+      negativePrompt: 'blurry, text',
+      ...settings,
       seed: 42,
     } as GenerationJob;
     const text = remixText(job);
@@ -44,15 +48,7 @@ describe('remix form', () => {
     );
     expect(parsePromptFlags(text)).toMatchObject({
       prompt: 'a lighthouse',
-      flags: {
-        width: 768,
-        height: 512,
-        steps: 30,
-        guidance: 7.5,
-        scheduler: 'euler_a',
-        model: 'sd15',
-        count: 4,
-      },
+      flags: settings,
     });
     expect(remixText({ ...job, negativePrompt: '' })).not.toContain('--no');
   });

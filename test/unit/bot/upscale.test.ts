@@ -2,14 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { jobSchema } from '@sdbot/shared';
 import { progressView } from '../../../bot/src/delivery/views.js';
 import { parseCustomId } from '../../../bot/src/render/custom-id.js';
-import {
-  pickUpscaler,
-  upscaleSettings,
-  upscaleTarget,
-  UPSCALE_DEFAULTS,
-} from '../../../bot/src/upscale/sizes.js';
+import { pickUpscaler, upscaleSettings, upscaleTarget } from '../../../bot/src/upscale/sizes.js';
+import { UPSCALE_DEFAULTS } from '../../../bot/src/upscale/sizes.js';
 import { noUpscalerLine, upscaleComponents } from '../../../bot/src/upscale/view.js';
 import { exampleImageRef, exampleJob } from '../../helpers/messages.js';
+import { UPSCALED_AT_CAP_BUTTONS, UPSCALED_BUTTONS } from '../../helpers/upscale-buttons.js';
 
 describe('upscale sizes', () => {
   it('doubles a 512x512 image with the default factor and cap', () => {
@@ -51,21 +48,8 @@ describe('upscale buttons', () => {
     upscaleComponents('job-1', { again }).flatMap((row) => row.components.map((button) => button.label));
 
   it('offer Upscale again while under the cap, Upscale (Creative), Vary (Subtle), Vary (Strong), Remix and Delete', () => {
-    expect(labels(true)).toEqual([
-      'Upscale again',
-      'Upscale (Creative)',
-      'Vary (Subtle)',
-      'Vary (Strong)',
-      'Remix',
-      'Delete',
-    ]);
-    expect(labels(false)).toEqual([
-      'Upscale (Creative)',
-      'Vary (Subtle)',
-      'Vary (Strong)',
-      'Remix',
-      'Delete',
-    ]);
+    expect(labels(true)).toEqual(UPSCALED_BUTTONS);
+    expect(labels(false)).toEqual(UPSCALED_AT_CAP_BUTTONS);
   });
 
   it('keep to five buttons a row, as Discord requires', () => {

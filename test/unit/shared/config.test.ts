@@ -51,16 +51,17 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['SDBOT_MAX_DELIVER', 'lots', 'must be an integer in 1..100'],
-    ['SDBOT_JS_REPLICAS', '7', 'must be an integer in 1..5'],
-    ['SDBOT_ACK_WAIT', 'forever', 'must be a duration'],
-    ['SDBOT_EXECUTION_PROVIDER', 'rocm', 'cpu'],
-    ['SDBOT_SAFETY_CHECKER', 'maybe', 'true or false'],
-    ['DISCORD_API_URL', 'not a url', 'must be a URL'],
-    ['NATS_URL', 'localhost:4222', 'nats://host:port'],
-    ['LOG_LEVEL', 'loud', 'info'],
-    ['SDBOT_DEFAULT_GUIDANCE', '99', 'must be a number in 0..30'],
-  ])('%s=%s fails at start naming the variable', (name, value, mentions) => {
+    ['SDBOT_MAX_DELIVER=lots', 'must be an integer in 1..100'],
+    ['SDBOT_JS_REPLICAS=7', 'must be an integer in 1..5'],
+    ['SDBOT_ACK_WAIT=forever', 'must be a duration'],
+    ['SDBOT_EXECUTION_PROVIDER=rocm', 'cpu'],
+    ['SDBOT_SAFETY_CHECKER=maybe', 'true or false'],
+    ['DISCORD_API_URL=not a url', 'must be a URL'],
+    ['NATS_URL=localhost:4222', 'nats://host:port'],
+    ['LOG_LEVEL=loud', 'info'],
+    ['SDBOT_DEFAULT_GUIDANCE=99', 'must be a number in 0..30'],
+  ])('%s fails at start naming the variable', (assignment, mentions) => {
+    const [name, value] = assignment.split('=') as [string, string];
     const error = configError({ [name]: value });
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.variables).toContain(name);
@@ -187,15 +188,17 @@ describe('loadConfig', () => {
 });
 
 describe('parseDuration', () => {
-  it.each([
-    ['1500ms', 1500],
-    ['30s', 30_000],
-    ['5m', 300_000],
-    ['2h', 7_200_000],
-    ['1d', 86_400_000],
-    ['250', 250],
-    ['1.5s', 1500],
-  ])('%s is %d ms', (text, ms) => {
+  // A bare number ("250") is milliseconds.
+  const milliseconds = {
+    '1500ms': 1500,
+    '30s': 30_000,
+    '5m': 300_000,
+    '2h': 7_200_000,
+    '1d': 86_400_000,
+    '250': 250,
+    '1.5s': 1500,
+  };
+  it.each(Object.entries(milliseconds))('%s is %d ms', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });
 

@@ -1,4 +1,4 @@
-import { estimateBacklogAhead, nextLane, requesterLane } from '@sdbot/shared';
+import { estimateBacklogAhead, nextLane, queueTarget, requesterLane, takeTurns } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 
 describe('fair dispatch rotation', () => {
@@ -10,6 +10,31 @@ describe('fair dispatch rotation', () => {
     // A lane that emptied since it was served: the rotation goes on from where it was.
     expect(nextLane(['cli', 'dm'], '5')).toBe('cli');
     expect(nextLane([], 'dm')).toBeUndefined();
+  });
+
+  it('takes several turns at once as the rotation would one by one, skipping lanes that run dry', () => {
+    const lanes = new Map([
+      ['a', 3],
+      ['b', 1],
+      ['c', 2],
+    ]);
+    expect(takeTurns(lanes, undefined, 4)).toEqual(['a', 'b', 'c', 'a']);
+    expect(takeTurns(lanes, 'a', 10)).toEqual(['b', 'c', 'a', 'c', 'a', 'a']);
+    expect(takeTurns(lanes, 'b', 0)).toEqual([]);
+    // The counts it was given are left as they were.
+    expect(lanes.get('a')).toBe(3);
+    expect(takeTurns(new Map(), 'a', 3)).toEqual([]);
+  });
+
+  it('fills the work queue for the idle slots plus one job, one more per 32 slots of a large pool', () => {
+    // One busy worker: one job waits for it; idle: it gets one and one waits.
+    expect(queueTarget({ pending: 0, waiting: 0, running: 1 })).toBe(1);
+    expect(queueTarget({ pending: 0, waiting: 1, running: 0 })).toBe(2);
+    expect(queueTarget({ pending: 0, waiting: 0, running: 0 })).toBe(1);
+    expect(queueTarget({ pending: 3, waiting: 2, running: 30 })).toBe(3);
+    // 256 slots, all busy: 8 jobs wait, what they finish while a dispatch pass runs.
+    expect(queueTarget({ pending: 0, waiting: 0, running: 256 })).toBe(8);
+    expect(queueTarget({ pending: 0, waiting: 6, running: 250 })).toBe(14);
   });
 
   it('puts guild jobs in their guild lane, direct messages and CLI jobs in their own', () => {

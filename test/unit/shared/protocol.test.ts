@@ -59,8 +59,6 @@ const valid: [string, z.ZodType, unknown][] = [
   ],
   ['progress', progressSchema, exampleProgress()],
   ['result', jobResultSchema, exampleResult()],
-  ['failure', jobFailureSchema, exampleFailure()],
-  ['outcome (result)', jobOutcomeSchema, exampleResult()],
   [
     'result from a worker that ran 520 wide before sizes had to be multiples of 64',
     jobResultSchema,
@@ -68,6 +66,8 @@ const valid: [string, z.ZodType, unknown][] = [
       images: [{ image: exampleImageRef, seed: 1, nsfw: false, watermarked: true, width: 520, height: 512 }],
     }),
   ],
+  ['failure', jobFailureSchema, exampleFailure()],
+  ['outcome (result)', jobOutcomeSchema, exampleResult()],
   ['outcome (failure)', jobOutcomeSchema, exampleFailure()],
   ['heartbeat', workerHeartbeatSchema, exampleHeartbeat()],
   ['cancel', cancelRequestSchema, exampleCancel()],

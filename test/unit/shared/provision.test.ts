@@ -6,17 +6,10 @@ const nanos = (ms: number) => ms * 1_000_000;
 
 describe('JetStream provisioning settings', () => {
   it('come from configuration', () => {
+    const streamAges = { SDBOT_JOB_MAX_AGE: '2h', SDBOT_DUPLICATE_WINDOW: '5m', SDBOT_RESULT_MAX_AGE: '1d' };
+    const timings = { SDBOT_JOB_STATE_TTL: '3d', SDBOT_HEARTBEAT_INTERVAL: '2s', SDBOT_ACK_WAIT: '90s' };
     const config = loadConfig({
-      env: {
-        SDBOT_JS_REPLICAS: '3',
-        SDBOT_JOB_MAX_AGE: '2h',
-        SDBOT_DUPLICATE_WINDOW: '5m',
-        SDBOT_RESULT_MAX_AGE: '1d',
-        SDBOT_JOB_STATE_TTL: '3d',
-        SDBOT_HEARTBEAT_INTERVAL: '2s',
-        SDBOT_ACK_WAIT: '90s',
-        SDBOT_MAX_DELIVER: '7',
-      },
+      env: { SDBOT_JS_REPLICAS: '3', ...streamAges, ...timings, SDBOT_MAX_DELIVER: '7' },
     });
     const streams = desiredStreams(config);
     expect(streams.jobs).toMatchObject({

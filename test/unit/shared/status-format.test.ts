@@ -2,42 +2,34 @@ import { describe, expect, it } from 'vitest';
 import { formatStatus } from '../../../shared/src/cli/status-command.js';
 import type { JobSystemStatus } from '../../../shared/src/nats/status.js';
 import type { WorkerHeartbeat } from '../../../shared/src/protocol/worker.js';
+import { exampleHeartbeat } from '../../helpers/messages.js';
 
-const at = Date.UTC(2026, 0, 1);
-
+/** An idle cuda worker gpu-1 serving sd15 with the checker on, as of `at`; `overrides` change it. */
 function worker(overrides: Partial<WorkerHeartbeat>): WorkerHeartbeat {
-  return {
-    v: 1,
-    workerId: 'gpu-1',
+  return exampleHeartbeat({
     hostname: 'gpu-1',
-    version: '0.1.0',
     models: [{ id: 'sd15', name: 'sd15', safetyChecker: true }],
-    provider: 'cuda',
-    simulated: false,
-    slots: { total: 1, free: 1 },
     throughput: { jobsPerMinute: 0, stepsPerSecond: 0 },
-    startedAt: at,
-    at,
     ...overrides,
-  };
+  });
 }
+
+const { at } = exampleHeartbeat();
 
 function status(workers: WorkerHeartbeat[]): JobSystemStatus {
   return { at, workers, queues: [], deadLetters: { count: 0, recent: [] } };
 }
 
+/** The status text of gpu-1 serving sd15 (checker on) and `more`. */
+function textServing(...more: WorkerHeartbeat['models']): string {
+  return formatStatus(
+    status([worker({ models: [{ id: 'sd15', name: 'sd15', safetyChecker: true }, ...more] })]),
+  );
+}
+
 describe('sdbot status text', () => {
   it('says which models a worker serves with the safety checker off', () => {
-    const text = formatStatus(
-      status([
-        worker({
-          models: [
-            { id: 'sd15', name: 'sd15', safetyChecker: true },
-            { id: 'dreamshaper', name: 'dreamshaper', safetyChecker: false },
-          ],
-        }),
-      ]),
-    );
+    const text = textServing({ id: 'dreamshaper', name: 'dreamshaper', safetyChecker: false });
     expect(text).toMatch(/gpu-1 +sd15,dreamshaper \(safety checker: OFF\) +cuda/);
   });
 
@@ -58,16 +50,12 @@ describe('sdbot status text', () => {
   });
 
   it('lists upscalers with their scale, not as models without a checker', () => {
-    const text = formatStatus(
-      status([
-        worker({
-          models: [
-            { id: 'sd15', name: 'sd15', safetyChecker: true },
-            { id: 'realesrgan-x4', name: 'realesrgan-x4', safetyChecker: false, upscaler: { scale: 4 } },
-          ],
-        }),
-      ]),
-    );
+    const text = textServing({
+      id: 'realesrgan-x4',
+      name: 'realesrgan-x4',
+      safetyChecker: false,
+      upscaler: { scale: 4 },
+    });
     expect(text).toMatch(/gpu-1 +sd15,realesrgan-x4 \(upscaler 4x\) +cuda/);
     expect(text).not.toContain('safety checker');
   });

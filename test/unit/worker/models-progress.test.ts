@@ -16,6 +16,24 @@ function capture(isTTY: boolean): { stream: PassThrough & { isTTY?: boolean }; t
   return { stream, text: () => text };
 }
 
+/** Announces the download of `weights` alone from acme/sd at `commit`, exported under `root`. */
+function plan(progress: DownloadProgress, weights: ModelFile, commit: string, root: string): void {
+  progress.handle({ type: 'download:plan', repo: 'acme/sd', commit, root, files: [weights] });
+}
+
+/** Reports `weights` arriving in `steps` chunks of `chunk` bytes, `stepMs` apart on `clock`. */
+function arrive(
+  progress: DownloadProgress,
+  clock: { now: number },
+  weights: ModelFile,
+  [steps, stepMs, chunk]: [number, number, number],
+): void {
+  for (let step = 1; step <= steps; step++) {
+    clock.now += stepMs;
+    progress.handle({ type: 'file:progress', file: weights, bytes: step * chunk, delta: chunk });
+  }
+}
+
 describe('download progress', () => {
   it('formats sizes and durations for people', () => {
     expect(formatBytes(532)).toBe('532 B');
@@ -43,20 +61,11 @@ describe('download progress', () => {
 
   it('redraws one line in place on a terminal', () => {
     const out = capture(true);
-    let now = 0;
-    const progress = new DownloadProgress({ stream: out.stream, interactive: true, now: () => now });
+    const clock = { now: 0 };
+    const progress = new DownloadProgress({ stream: out.stream, interactive: true, now: () => clock.now });
     const weights = file('unet/weights.pb', 1000);
-    progress.handle({
-      type: 'download:plan',
-      repo: 'acme/sd',
-      commit: 'a'.repeat(40),
-      root: '',
-      files: [weights],
-    });
-    for (let step = 1; step <= 10; step++) {
-      now += 200;
-      progress.handle({ type: 'file:progress', file: weights, bytes: step * 100, delta: 100 });
-    }
+    plan(progress, weights, 'a'.repeat(40), '');
+    arrive(progress, clock, weights, [10, 200, 100]);
     progress.handle({ type: 'file:done', file: weights });
     progress.finish();
     const text = out.text();
@@ -72,25 +81,16 @@ describe('download progress', () => {
 
   it('prints plain periodic lines when stderr is not a terminal', () => {
     const out = capture(false);
-    let now = 0;
+    const clock = { now: 0 };
     const progress = new DownloadProgress({
       stream: out.stream,
       interactive: false,
       lineIntervalMs: 1000,
-      now: () => now,
+      now: () => clock.now,
     });
     const weights = file('unet/weights.pb', 4000);
-    progress.handle({
-      type: 'download:plan',
-      repo: 'acme/sd',
-      commit: 'b'.repeat(40),
-      root: 'onnx/',
-      files: [weights],
-    });
-    for (let step = 1; step <= 8; step++) {
-      now += 250;
-      progress.handle({ type: 'file:progress', file: weights, bytes: step * 500, delta: 500 });
-    }
+    plan(progress, weights, 'b'.repeat(40), 'onnx/');
+    arrive(progress, clock, weights, [8, 250, 500]);
     const text = out.text();
     expect(text).not.toContain('\r');
     expect(text).toContain('(export in onnx/)');

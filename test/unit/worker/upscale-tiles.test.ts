@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SdbotError } from '@sdbot/shared';
 import { passesFor } from '../../../worker/src/upscale/enlarge.js';
-import {
-  axisWeights,
-  cappedSize,
-  layoutTiles,
-  sharedStrips,
-  axisTiles,
-  validateTiling,
-} from '../../../worker/src/upscale/tiles.js';
+import { axisTiles, axisWeights, cappedSize } from '../../../worker/src/upscale/tiles.js';
+import { layoutTiles, sharedStrips, validateTiling } from '../../../worker/src/upscale/tiles.js';
 import { DEFAULT_OVERLAP, DEFAULT_TILE } from '../../../worker/src/upscale/upscaler.js';
 
 describe('tile layout', () => {

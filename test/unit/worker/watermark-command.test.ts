@@ -1,35 +1,30 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readRgbImage } from '../../../worker/src/image-io.js';
 import { runSdbot } from '../../helpers/cli.js';
 import { sharedFixture } from '../../helpers/shared-fixtures.js';
 import { photoLikeImage } from '../../helpers/synthetic-images.js';
+import { useTemporaryDirectory } from '../../helpers/temporary-directory.js';
 
 const SD_PAYLOAD =
   '0101001101110100011000010110001001101100011001010100010001101001011001100110011001110101011100110110100101101111011011100101011000110001';
 const samplesDir = sharedFixture('watermark-samples');
 
-let dir = '';
+const scratch = useTemporaryDirectory('sdbot-watermark-');
 let photo = '';
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sdbot-watermark-'));
-  photo = join(dir, 'photo.png');
+  photo = join(scratch.path, 'photo.png');
   await sharp(photoLikeImage(512, 384, 'landscape', 4), { raw: { width: 512, height: 384, channels: 3 } })
     .png()
     .toFile(photo);
 });
 
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
 describe('sdbot watermark', () => {
   it('embed writes a PNG that detect --json reads as the exact payload', async () => {
-    const out = join(dir, 'marked.png');
+    const out = join(scratch.path, 'marked.png');
     const embed = await runSdbot(['watermark', 'embed', photo, out]);
     expect(embed.stderr).toBe('');
     expect(embed.code).toBe(0);
@@ -43,7 +38,7 @@ describe('sdbot watermark', () => {
   });
 
   it('detect prints a readable verdict, and says so when the image carries no watermark', async () => {
-    const out = join(dir, 'readable.png');
+    const out = join(scratch.path, 'readable.png');
     await runSdbot(['watermark', 'embed', photo, out]);
     const marked = await runSdbot(['watermark', 'detect', out]);
     expect(marked.stdout).toContain(
@@ -55,7 +50,7 @@ describe('sdbot watermark', () => {
   });
 
   it('--text embeds and expects another payload; --json embed reports the numbers', async () => {
-    const out = join(dir, 'custom.png');
+    const out = join(scratch.path, 'custom.png');
     const embed = await runSdbot(['watermark', 'embed', '--json', '--text', 'sdbot', photo, out]);
     expect(JSON.parse(embed.stdout)).toMatchObject({ watermarked: true, bitErrors: 0 });
     const detect = await runSdbot(['watermark', 'detect', '--json', '--text', 'sdbot', out]);
@@ -63,9 +58,9 @@ describe('sdbot watermark', () => {
   });
 
   it('reads any image as RGB, dropping alpha', async () => {
-    const rgba = join(dir, 'rgba.png');
+    const rgba = join(scratch.path, 'rgba.png');
     await sharp(photo).ensureAlpha(0.5).png().toFile(rgba);
-    const out = join(dir, 'from-rgba.png');
+    const out = join(scratch.path, 'from-rgba.png');
     expect((await runSdbot(['watermark', 'embed', rgba, out])).code).toBe(0);
     expect((await sharp(out).metadata()).channels).toBe(3);
     expect(JSON.parse((await runSdbot(['watermark', 'detect', '--json', out])).stdout)).toMatchObject({
@@ -74,11 +69,11 @@ describe('sdbot watermark', () => {
   });
 
   it('refuses images under 256x256 pixels without writing anything', async () => {
-    const small = join(dir, 'small.png');
+    const small = join(scratch.path, 'small.png');
     await sharp({ create: { width: 200, height: 200, channels: 3, background: '#336699' } })
       .png()
       .toFile(small);
-    const out = join(dir, 'small-out.png');
+    const out = join(scratch.path, 'small-out.png');
     const embed = await runSdbot(['watermark', 'embed', small, out]);
     expect(embed.code).toBe(1);
     expect(embed.stderr).toContain(
@@ -91,12 +86,17 @@ describe('sdbot watermark', () => {
   });
 
   it('names unreadable files', async () => {
-    const junk = join(dir, 'junk.png');
+    const junk = join(scratch.path, 'junk.png');
     writeFileSync(junk, 'not an image');
     const run = await runSdbot(['watermark', 'detect', junk]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`[IMAGE_INVALID]: ${junk}: not a readable image`);
-    const missing = await runSdbot(['watermark', 'embed', join(dir, 'missing.png'), join(dir, 'x.png')]);
+    const missing = await runSdbot([
+      'watermark',
+      'embed',
+      join(scratch.path, 'missing.png'),
+      join(scratch.path, 'x.png'),
+    ]);
     expect(missing.stderr).toContain('missing.png: not a readable image');
   });
 
@@ -114,7 +114,7 @@ describe('sdbot watermark', () => {
   it.skipIf(!samplesDir.available)(
     `embed --reference reproduces invisible-watermark's output${samplesDir.skipNote}`,
     async () => {
-      const out = join(dir, 'reference.png');
+      const out = join(scratch.path, 'reference.png');
       const run = await runSdbot([
         'watermark',
         'embed',

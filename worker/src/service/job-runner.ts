@@ -162,10 +162,17 @@ export class JobRunner {
   ): Promise<void> {
     const { workerId, generator, config, metrics, jobStates, outcomes, policy } = this.deps;
     const deadline: JobDeadline = { signal: controller.signal, operationMs: this.deps.settle.operationMs };
-    const [finished, before] = await Promise.all([
-      withDeadline(`looking up the outcome of job ${job.id}`, deadline, () => outcomes.exists(job.id)),
-      withDeadline(`reading the state of job ${job.id}`, deadline, () => jobStates.get(job.id)),
-    ]);
+    const before = await withDeadline(`reading the state of job ${job.id}`, deadline, () =>
+      jobStates.get(job.id),
+    );
+    // An outcome is published only after the state left `queued`, so a first delivery of a queued
+    // job has none; anything else (a redelivery, a state that moved on or expired) looks it up.
+    const mayHaveOutcome = message.info.deliveryCount > 1 || before?.record.status.state !== 'queued';
+    const finished =
+      mayHaveOutcome &&
+      (await withDeadline(`looking up the outcome of job ${job.id}`, deadline, () =>
+        outcomes.exists(job.id),
+      ));
     if (finished) {
       log.info({ reason: 'the job already has an outcome' }, 'job:duplicate');
       message.ack();
@@ -239,9 +246,7 @@ export class JobRunner {
           'prompt:truncated',
         );
       }
-      // The last progress write lands before the final state, so that one needs no re-read.
-      await reporter.settled();
-      await this.complete(message, job, output, startedAt, state, log, deadline, progressed);
+      await this.complete(message, job, output, startedAt, state, log, deadline, progressed, reporter);
     } catch (error) {
       await reporter.settled();
       await policy.failed(
@@ -309,6 +314,7 @@ export class JobRunner {
     log: Logger,
     deadline: JobDeadline,
     progressed: () => void,
+    reporter: ProgressReporter,
   ): Promise<void> {
     const { workerId, metrics, policy, throughput, images: store } = this.deps;
     const uploadStart = performance.now();
@@ -322,6 +328,9 @@ export class JobRunner {
         height: image.height,
       })),
     );
+    // Uploaded while the last progress write was in flight; that write lands before the final
+    // state, so this one needs no re-read.
+    await reporter.settled();
     const completedAt = Date.now();
     const state = await tracker.transition(
       { state: 'completed', workerId, images, completedAt },

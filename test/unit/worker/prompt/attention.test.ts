@@ -17,8 +17,15 @@ const A1111_CASES = JSON.parse(
 
 const parse = (text: string) => parsePromptAttention(text).map(({ text: part, weight }) => [part, weight]);
 
+/** A table of prompts and the fragments A1111 makes of each, one test a prompt named by `title`. */
+function parsesAs(title: string, cases: [string, [string, number][]][]): void {
+  it.each(cases)(title, (prompt, expected) => {
+    expect(parse(prompt)).toEqual(expected);
+  });
+}
+
 describe('A1111 attention syntax', () => {
-  it.each<[string, [string, number][]]>([
+  parsesAs("A1111's documented example %j", [
     ['normal text', [['normal text', 1]]],
     [
       'an (important) word',
@@ -45,11 +52,9 @@ describe('A1111 attention syntax', () => {
         ['.', 1.1],
       ],
     ],
-  ])("A1111's documented example %j", (prompt, expected) => {
-    expect(parse(prompt)).toEqual(expected);
-  });
+  ]);
 
-  it.each<[string, [string, number][]]>([
+  parsesAs('weights and nesting: %j', [
     ['((word))', [['word', 1.2100000000000002]]],
     ['(word:1.3)', [['word', 1.3]]],
     ['[word]', [['word', 0.9090909090909091]]],
@@ -77,11 +82,9 @@ describe('A1111 attention syntax', () => {
         ['blurry', 0.9090909090909091],
       ],
     ],
-  ])('weights and nesting: %j', (prompt, expected) => {
-    expect(parse(prompt)).toEqual(expected);
-  });
+  ]);
 
-  it.each<[string, [string, number][]]>([
+  parsesAs('escapes: %j', [
     ['a \\\\ b', [['a \\ b', 1]]],
     // A backslash before anything else is dropped, as A1111 drops it.
     ['a\\b', [['ab', 1]]],
@@ -93,11 +96,9 @@ describe('A1111 attention syntax', () => {
       ],
     ],
     ['\\(x\\)', [['(x)', 1]]],
-  ])('escapes: %j', (prompt, expected) => {
-    expect(parse(prompt)).toEqual(expected);
-  });
+  ]);
 
-  it.each<[string, [string, number][]]>([
+  parsesAs('unbalanced brackets: %j', [
     [
       'a ((b) c',
       [
@@ -115,11 +116,9 @@ describe('A1111 attention syntax', () => {
     ],
     ['a ] b ) c', [['a ] b ) c', 1]]],
     ['word:1.5)', [['word:1.5)', 1]]],
-  ])('unbalanced brackets: %j', (prompt, expected) => {
-    expect(parse(prompt)).toEqual(expected);
-  });
+  ]);
 
-  it.each<[string, [string, number][]]>([
+  parsesAs('weights, well-formed or not: %j', [
     ['(word:notanumber)', [['word:notanumber', 1.1]]],
     ['(word: 1.5 )', [['word', 1.5]]],
     ['(word:-1)', [['word', -1]]],
@@ -129,9 +128,7 @@ describe('A1111 attention syntax', () => {
     ['[word:1.5]', [['word:1.5', 0.9090909090909091]]],
     // Digits of other scripts are numbers to Python's float(), so to A1111.
     ['(word:\u0663.\u0665)', [['word', 3.5]]],
-  ])('weights, well-formed or not: %j', (prompt, expected) => {
-    expect(parse(prompt)).toEqual(expected);
-  });
+  ]);
 
   it(`matches A1111 on ${A1111_CASES.length} random prompts of odd syntax`, () => {
     for (const { prompt, fragments } of A1111_CASES)
@@ -143,7 +140,7 @@ describe('A1111 attention syntax', () => {
     expect(parse('(a:..)')).toEqual([['a:..', 1.1]]);
   });
 
-  it.each<[string, [string, number][]]>([
+  parsesAs('BREAK: %j', [
     [
       'a BREAK b',
       [
@@ -174,22 +171,18 @@ describe('A1111 attention syntax', () => {
         ['b', 1.1],
       ],
     ],
-  ])('BREAK: %j', (prompt, expected) => {
-    expect(parse(prompt)).toEqual(expected);
-  });
+  ]);
 
   it('marks only a top-level BREAK as a chunk break', () => {
     expect(parsePromptAttention('a BREAK b').filter(isBreak)).toHaveLength(1);
     expect(parsePromptAttention('(a BREAK b)').filter(isBreak)).toHaveLength(0);
   });
 
-  it.each<[string, [string, number][]]>([
+  parsesAs('empty prompts and unsupported constructs stay text: %j', [
     ['', [['', 1]]],
     ['   ', [['   ', 1]]],
     ['[a:b:0.5]', [['a:b:0.5', 0.9090909090909091]]],
     ['[a|b]', [['a|b', 0.9090909090909091]]],
     ['<lora:add_detail:0.8> cat', [['<lora:add_detail:0.8> cat', 1]]],
-  ])('empty prompts and unsupported constructs stay text: %j', (prompt, expected) => {
-    expect(parse(prompt)).toEqual(expected);
-  });
+  ]);
 });

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ALPHAS_CUMPROD,
-  CLEAN,
-  NOISE,
-  alphaBar,
-  denoise,
-  maxAbsDiff,
-  oracle,
-  parityRun,
-  patternNoise,
-  range,
-  sd15,
-} from './harness.js';
+import { ALPHAS_CUMPROD, CLEAN, NOISE, alphaBar, denoiseFromNoise, expectParity } from './harness.js';
+import { maxAbsDiff, patternNoise, range, scheduled, sd15 } from './harness.js';
 
 describe('ddim scheduler', () => {
   it('uses leading spacing with steps_offset: arange(N) * (1000 // N) reversed + 1', () => {
@@ -35,8 +24,7 @@ describe('ddim scheduler', () => {
   });
 
   it('computes x0 and moves it to the previous timestep (eta 0)', () => {
-    const scheduler = sd15('ddim');
-    scheduler.setTimesteps(20);
+    const scheduler = scheduled('ddim', 20);
     const x = 0.8;
     const eps = -0.3;
     const { prevSample, denoised } = scheduler.step(Float32Array.of(eps), 501, Float32Array.of(x));
@@ -49,10 +37,10 @@ describe('ddim scheduler', () => {
 
   it('recovers the clean latents from the true noise, velocity or sample prediction', () => {
     for (const prediction of ['epsilon', 'v_prediction', 'sample'] as const) {
-      const scheduler = sd15('ddim', { prediction_type: prediction });
-      scheduler.setTimesteps(30);
-      const start = scheduler.addNoise(CLEAN, NOISE, scheduler.timesteps[0]!);
-      const { latents } = denoise(scheduler, start, oracle(prediction));
+      const { latents } = denoiseFromNoise(
+        scheduled('ddim', 30, { prediction_type: prediction }),
+        prediction,
+      );
       const a0 = ALPHAS_CUMPROD[0]!;
       const expected = CLEAN.map((c, i) => Math.sqrt(a0) * c + Math.sqrt(1 - a0) * NOISE[i]!);
       expect(maxAbsDiff(latents, expected), prediction).toBeLessThan(1e-4);
@@ -61,14 +49,12 @@ describe('ddim scheduler', () => {
 
   it('clips x0 when clip_sample is on (the DDIM default when the config does not say)', () => {
     const config = { beta_schedule: 'scaled_linear' as const, beta_start: 0.00085, beta_end: 0.012 };
-    const clipped = sd15('ddim', { ...config, clip_sample: true, clip_sample_range: 0.5 });
-    clipped.setTimesteps(10);
+    const clipped = scheduled('ddim', 10, { ...config, clip_sample: true, clip_sample_range: 0.5 });
     expect(clipped.step(Float32Array.of(-3), 901, Float32Array.of(0)).denoised?.[0]).toBe(0.5);
   });
 
   it('adds eta-scaled noise from the rng when eta > 0, and needs the rng then', () => {
-    const scheduler = sd15('ddim', { eta: 1 });
-    scheduler.setTimesteps(10);
+    const scheduler = scheduled('ddim', 10, { eta: 1 });
     const rng = patternNoise();
     const noisy = scheduler.step(Float32Array.of(0.1, 0.2), 901, Float32Array.of(0.3, 0.4), rng).prevSample;
     expect(rng.calls).toBe(1);
@@ -85,8 +71,8 @@ describe('ddim scheduler', () => {
 
   it('matches diffusers DDIMScheduler.from_config(SD 1.5) on fixed 20-step runs (eta 0 and 0.5)', () => {
     const reference = [-17.98688, 7.422921, -8.124478, 18.27472, 4.463484, -12.42973, 12.2717, -5.37604];
-    expect(maxAbsDiff(parityRun(sd15('ddim'), 20), reference)).toBeLessThan(2e-4);
+    expectParity(sd15('ddim'), reference);
     const stochastic = [-21.01422, 10.2039, -10.77972, 17.00877, 4.303669, -12.14233, 9.145844, -3.448812];
-    expect(maxAbsDiff(parityRun(sd15('ddim', { eta: 0.5 }), 20), stochastic)).toBeLessThan(2e-4);
+    expectParity(sd15('ddim', { eta: 0.5 }), stochastic);
   });
 });

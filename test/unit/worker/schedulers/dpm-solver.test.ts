@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CLEAN,
-  NOISE,
-  SIGMAS,
-  alphaBar,
-  denoise,
-  maxAbsDiff,
-  oracle,
-  parityRun,
-  range,
-  sd15,
-} from './harness.js';
+import { CLEAN, SIGMAS, alphaBar, denoiseFromNoise, expectParity, maxAbsDiff } from './harness.js';
+import { expectRecoveryFrom, range, scheduled, sd15 } from './harness.js';
 
 /** The Karras sigma a multistep scheduler uses at t, read back from its VP noising alpha x0 + alpha sigma eps. */
 function sigmaUsedAt(scheduler: ReturnType<typeof sd15>, t: number): number {
@@ -26,8 +16,7 @@ function vp(sigma: number): { alpha: number; sigma: number; lambda: number } {
 
 describe('dpmpp_2m scheduler (DPM-Solver++ 2M)', () => {
   it('spaces N + 1 points over linspace(0, 999) and drops the last', () => {
-    const scheduler = sd15('dpmpp_2m');
-    scheduler.setTimesteps(20);
+    const scheduler = scheduled('dpmpp_2m', 20);
     expect(scheduler.timesteps).toEqual([
       999, 949, 899, 849, 799, 749, 699, 649, 599, 549, 500, 450, 400, 350, 300, 250, 200, 150, 100, 50,
     ]);
@@ -39,8 +28,7 @@ describe('dpmpp_2m scheduler (DPM-Solver++ 2M)', () => {
   });
 
   it('works on the unscaled VP sample and noises like DDPM: sqrt(abar) x0 + sqrt(1 - abar) eps', () => {
-    const scheduler = sd15('dpmpp_2m');
-    scheduler.setTimesteps(20);
+    const scheduler = scheduled('dpmpp_2m', 20);
     const sample = Float32Array.of(0.5, -1);
     expect(scheduler.scaleModelInput(sample, 999)).toEqual(sample);
     const noisy = scheduler.addNoise(Float32Array.of(2), Float32Array.of(0.5), 449 + 1);
@@ -48,8 +36,7 @@ describe('dpmpp_2m scheduler (DPM-Solver++ 2M)', () => {
   });
 
   it('takes a first-order step, then the second-order midpoint update from the last two estimates', () => {
-    const scheduler = sd15('dpmpp_2m');
-    scheduler.setTimesteps(20);
+    const scheduler = scheduled('dpmpp_2m', 20);
     const [s0, s1, s2] = [SIGMAS[999]!, SIGMAS[949]!, SIGMAS[899]!].map(vp) as [
       ReturnType<typeof vp>,
       ReturnType<typeof vp>,
@@ -78,29 +65,22 @@ describe('dpmpp_2m scheduler (DPM-Solver++ 2M)', () => {
   it('recovers the clean latents exactly (the last step lands on sigma 0) for every prediction type', () => {
     for (const prediction of ['epsilon', 'v_prediction', 'sample'] as const) {
       for (const name of ['dpmpp_2m', 'dpmpp_2m_karras'] as const) {
-        const scheduler = sd15(name, { prediction_type: prediction });
-        scheduler.setTimesteps(15);
-        const start = scheduler.addNoise(CLEAN, NOISE, scheduler.timesteps[0]!);
-        expect(
-          maxAbsDiff(denoise(scheduler, start, oracle(prediction)).latents, CLEAN),
-          `${name} ${prediction}`,
-        ).toBeLessThan(1e-4);
+        const { latents } = denoiseFromNoise(
+          scheduled(name, 15, { prediction_type: prediction }),
+          prediction,
+        );
+        expect(maxAbsDiff(latents, CLEAN), `${name} ${prediction}`).toBeLessThan(1e-4);
       }
     }
   });
 
   it('starts mid-schedule from the timestep it is first given (img2img)', () => {
-    const scheduler = sd15('dpmpp_2m');
-    scheduler.setTimesteps(20);
-    const start = scheduler.addNoise(CLEAN, NOISE, scheduler.timesteps[8]!);
-    const { latents, calls } = denoise(scheduler, start, oracle('epsilon'), { startIndex: 8 });
-    expect(calls).toHaveLength(12);
-    expect(maxAbsDiff(latents, CLEAN)).toBeLessThan(1e-4);
+    expectRecoveryFrom(scheduled('dpmpp_2m', 20), 8, 12);
   });
 
   it('matches diffusers DPMSolverMultistepScheduler(dpmsolver++, order 2).from_config(SD 1.5)', () => {
     const reference = [-25.00096, 8.892884, -10.52539, 25.04857, 5.061007, -16.3305, 16.43939, -5.784];
-    expect(maxAbsDiff(parityRun(sd15('dpmpp_2m'), 20), reference)).toBeLessThan(2e-4);
+    expectParity(sd15('dpmpp_2m'), reference);
   });
 });
 
@@ -130,13 +110,12 @@ describe('dpmpp_2m_karras scheduler', () => {
   });
 
   it('ignores use_karras_sigmas in the config: the name decides', () => {
-    const plain = sd15('dpmpp_2m', { use_karras_sigmas: true });
-    plain.setTimesteps(20);
+    const plain = scheduled('dpmpp_2m', 20, { use_karras_sigmas: true });
     expect(plain.timesteps[1]).toBe(949);
   });
 
   it('matches diffusers DPMSolverMultistepScheduler with use_karras_sigmas on a fixed 20-step run', () => {
     const reference = [-26.00865, 9.068038, -10.46098, 25.88644, 4.487246, -16.94107, 16.67, -5.004005];
-    expect(maxAbsDiff(parityRun(sd15('dpmpp_2m_karras'), 20), reference)).toBeLessThan(2e-4);
+    expectParity(sd15('dpmpp_2m_karras'), reference);
   });
 });

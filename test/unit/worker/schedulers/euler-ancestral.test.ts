@@ -1,22 +1,17 @@
 import { SdbotError } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
-import { SIGMAS, maxAbsDiff, parityRun, patternNoise, sd15, sigmaAt } from './harness.js';
+import { SIGMAS, expectParity, expectSameTimesteps, patternNoise } from './harness.js';
+import { scheduled, sd15, sigmaAt } from './harness.js';
 
 describe('euler_a scheduler (Euler ancestral)', () => {
   it('shares Euler linspace timesteps and initial sigma', () => {
     const ancestral = sd15('euler_a');
-    const euler = sd15('euler');
-    for (const steps of [50, 20]) {
-      ancestral.setTimesteps(steps);
-      euler.setTimesteps(steps);
-      expect(ancestral.timesteps).toEqual(euler.timesteps);
-    }
+    expectSameTimesteps(ancestral, sd15('euler'));
     expect(ancestral.initNoiseSigma).toBeCloseTo(SIGMAS[999]!, 4);
   });
 
   it('steps down to sigma_down, then adds sigma_up of fresh noise from the rng', () => {
-    const scheduler = sd15('euler_a');
-    scheduler.setTimesteps(10);
+    const scheduler = scheduled('euler_a', 10);
     const [t0, t1] = scheduler.timesteps as [number, number];
     const rng = patternNoise();
     const { prevSample } = scheduler.step(Float32Array.of(0.5, -0.25), t0, Float32Array.of(10, 4), rng);
@@ -30,8 +25,7 @@ describe('euler_a scheduler (Euler ancestral)', () => {
   });
 
   it('draws one noise array per step, the last included, and refuses to step without an rng', () => {
-    const scheduler = sd15('euler_a');
-    scheduler.setTimesteps(6);
+    const scheduler = scheduled('euler_a', 6);
     const rng = patternNoise();
     let x: Float32Array = Float32Array.of(1, 2, 3);
     for (const t of scheduler.timesteps)
@@ -49,6 +43,6 @@ describe('euler_a scheduler (Euler ancestral)', () => {
 
   it('matches diffusers EulerAncestralDiscreteScheduler.from_config(SD 1.5) given the same noise', () => {
     const reference = [-30.76928, 16.66956, -17.93465, 19.71106, 6.585348, -14.24098, 6.764441, -4.090319];
-    expect(maxAbsDiff(parityRun(sd15('euler_a'), 20), reference)).toBeLessThan(2e-4);
+    expectParity(sd15('euler_a'), reference);
   });
 });

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CLEAN,
-  NOISE,
-  SIGMAS,
-  denoise,
-  maxAbsDiff,
-  oracle,
-  parityRun,
-  range,
-  sd15,
-  sigmaAt,
-} from './harness.js';
+import { CLEAN, NOISE, SIGMAS, denoiseFromNoise, expectParity, maxAbsDiff } from './harness.js';
+import { expectRecoveryFrom, range, scheduled, sd15, sigmaAt } from './harness.js';
 
 /** np.linspace(0, 999, n)[::-1] as float32. */
 function linspaceTimesteps(n: number): number[] {
@@ -35,13 +25,11 @@ describe('euler scheduler', () => {
   });
 
   it('starts from sigma_max = 14.6146 under linspace, sqrt(sigma^2 + 1) of the first sigma under leading', () => {
-    const linspace = sd15('euler');
-    linspace.setTimesteps(20);
+    const linspace = scheduled('euler', 20);
     expect(linspace.initNoiseSigma).toBeCloseTo(14.6146, 4);
     expect(linspace.initNoiseSigma).toBeCloseTo(SIGMAS[999]!, 4);
 
-    const leading = sd15('euler', { timestep_spacing: 'leading' });
-    leading.setTimesteps(20);
+    const leading = scheduled('euler', 20, { timestep_spacing: 'leading' });
     expect(leading.timesteps.slice(0, 3)).toEqual([951, 901, 851]);
     expect(leading.initNoiseSigma).toBeCloseTo(Math.sqrt(SIGMAS[951]! ** 2 + 1), 4);
     expect(leading.initNoiseSigma).toBeCloseTo(11.07358, 4);
@@ -52,16 +40,16 @@ describe('euler scheduler', () => {
     scheduler.setTimesteps(20);
     expect(sigmaUsedAt(scheduler, 999)).toBeCloseTo(14.6146, 3);
     const fractional = scheduler.timesteps[1]!;
-    expect(sigmaUsedAt(sd15Ready(20), fractional)).toBeCloseTo(sigmaAt(fractional), 4);
-    expect(sigmaUsedAt(sd15Ready(20), 0)).toBeCloseTo(0.0292, 4);
+    expect(sigmaUsedAt(scheduled('euler', 20), fractional)).toBeCloseTo(sigmaAt(fractional), 4);
+    expect(sigmaUsedAt(scheduled('euler', 20), 0)).toBeCloseTo(0.0292, 4);
     const sample = Float32Array.of(3, -1);
-    const scaled = sd15Ready(20).scaleModelInput(sample, 999);
+    const scaled = scheduled('euler', 20).scaleModelInput(sample, 999);
     expect(scaled[0]).toBeCloseTo(3 / Math.sqrt(SIGMAS[999]! ** 2 + 1), 6);
     expect(scaled).not.toBe(sample);
   });
 
   it('takes one Euler step in sigma: x + eps * (sigma_next - sigma)', () => {
-    const scheduler = sd15Ready(20);
+    const scheduler = scheduled('euler', 20);
     const [t0, t1] = scheduler.timesteps as [number, number];
     const { prevSample, denoised } = scheduler.step(Float32Array.of(0.5), t0, Float32Array.of(10));
     expect(denoised?.[0]).toBeCloseTo(10 - sigmaAt(t0) * 0.5, 4);
@@ -70,33 +58,25 @@ describe('euler scheduler', () => {
 
   it('recovers the clean latents exactly for epsilon, v and sample predictions', () => {
     for (const prediction of ['epsilon', 'v_prediction', 'sample'] as const) {
-      const scheduler = sd15('euler', { prediction_type: prediction });
-      scheduler.setTimesteps(20);
-      const start = scheduler.addNoise(CLEAN, NOISE, scheduler.timesteps[0]!);
+      const scheduler = scheduled('euler', 20, { prediction_type: prediction });
+      const { start, latents } = denoiseFromNoise(scheduler, prediction);
       expect(start[0]).toBeCloseTo(CLEAN[0]! + SIGMAS[999]! * NOISE[0]!, 4);
-      expect(
-        maxAbsDiff(denoise(scheduler, start, oracle(prediction)).latents, CLEAN),
-        prediction,
-      ).toBeLessThan(1e-4);
+      expect(maxAbsDiff(latents, CLEAN), prediction).toBeLessThan(1e-4);
     }
   });
 
   it('finds its step index from the first timestep it sees (img2img starts mid-schedule)', () => {
-    const scheduler = sd15Ready(20);
+    const scheduler = scheduled('euler', 20);
     const t = scheduler.timesteps[6]!;
-    const start = scheduler.addNoise(CLEAN, NOISE, t);
+    const start = expectRecoveryFrom(scheduler, 6, 14);
     expect(start[1]).toBeCloseTo(CLEAN[1]! + sigmaAt(t) * NOISE[1]!, 4);
-    const { latents, calls } = denoise(scheduler, start, oracle('epsilon'), { startIndex: 6 });
-    expect(calls).toHaveLength(14);
-    expect(maxAbsDiff(latents, CLEAN)).toBeLessThan(1e-4);
-    expect(() => sd15Ready(20).step(Float32Array.of(0), 123.5, Float32Array.of(0))).toThrow(
+    expect(() => scheduled('euler', 20).step(Float32Array.of(0), 123.5, Float32Array.of(0))).toThrow(
       /not in the current schedule/,
     );
   });
 
   it('follows the Karras rho = 7 ramp between the table ends when use_karras_sigmas is set', () => {
-    const scheduler = sd15('euler', { use_karras_sigmas: true });
-    scheduler.setTimesteps(10);
+    const scheduler = scheduled('euler', 10, { use_karras_sigmas: true });
     const [min, max] = [SIGMAS[0]!, SIGMAS[999]!];
     const karras = range(10, (i) => (max ** (1 / 7) + (i / 9) * (min ** (1 / 7) - max ** (1 / 7))) ** 7);
     scheduler.timesteps.forEach((t, i) => {
@@ -111,12 +91,6 @@ describe('euler scheduler', () => {
 
   it('matches diffusers EulerDiscreteScheduler.from_config(SD 1.5) on a fixed 20-step run', () => {
     const reference = [-23.39503, 9.777742, -10.80916, 23.82205, 6.172989, -16.13742, 16.01369, -7.494166];
-    expect(maxAbsDiff(parityRun(sd15('euler'), 20), reference)).toBeLessThan(2e-4);
+    expectParity(sd15('euler'), reference);
   });
 });
-
-function sd15Ready(steps: number): ReturnType<typeof sd15> {
-  const scheduler = sd15('euler');
-  scheduler.setTimesteps(steps);
-  return scheduler;
-}

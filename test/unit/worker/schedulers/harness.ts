@@ -5,6 +5,7 @@
  * drives it.
  */
 import type { SchedulerName } from '@sdbot/shared';
+import { expect } from 'vitest';
 import {
   createScheduler,
   type NoiseSource,
@@ -29,6 +30,22 @@ export const SD15_CONFIG: SchedulerConfig = {
 
 export function sd15(name: SchedulerName, overrides: SchedulerConfig = {}): Scheduler {
   return createScheduler(name, { ...SD15_CONFIG, ...overrides });
+}
+
+/** `sd15(name, overrides)` with its schedule set for `steps`. */
+export function scheduled(name: SchedulerName, steps: number, overrides: SchedulerConfig = {}): Scheduler {
+  const scheduler = sd15(name, overrides);
+  scheduler.setTimesteps(steps);
+  return scheduler;
+}
+
+/** Sets both schedulers to 50, then 20 steps, and expects them to list the same timesteps each time. */
+export function expectSameTimesteps(scheduler: Scheduler, reference: Scheduler): void {
+  for (const steps of [50, 20]) {
+    scheduler.setTimesteps(steps);
+    reference.setTimesteps(steps);
+    expect(scheduler.timesteps).toEqual(reference.timesteps);
+  }
 }
 
 /** alpha-bar of the SD 1.5 schedule in float64: betas = linspace(sqrt(0.00085), sqrt(0.012), 1000)^2. */
@@ -111,6 +128,11 @@ export function parityRun(scheduler: Scheduler, steps: number): Float32Array {
     .latents;
 }
 
+/** Expects the parity run of 20 steps to end within 2e-4 of diffusers' final latents. */
+export function expectParity(scheduler: Scheduler, reference: readonly number[]): void {
+  expect(maxAbsDiff(parityRun(scheduler, 20), reference)).toBeLessThan(2e-4);
+}
+
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = a.length === b.length ? 0 : Infinity;
   for (let i = 0; i < Math.min(a.length, b.length); i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
@@ -147,4 +169,28 @@ export function oracle(prediction: 'epsilon' | 'v_prediction' | 'sample') {
     if (prediction === 'sample') return CLEAN.slice();
     return NOISE.map((n, i) => a * n - b * CLEAN[i]!);
   };
+}
+
+/**
+ * Noises CLEAN with NOISE at the scheduled timestep `startIndex` and denoises from there with the
+ * oracle of `prediction`, the way img2img starts mid-schedule (index 0: txt2img from pure noise).
+ */
+export function denoiseFromNoise(
+  scheduler: Scheduler,
+  prediction: 'epsilon' | 'v_prediction' | 'sample' = 'epsilon',
+  startIndex = 0,
+): { start: Float32Array; latents: Float32Array; calls: number[] } {
+  const start = scheduler.addNoise(CLEAN, NOISE, scheduler.timesteps[startIndex]!);
+  return { start, ...denoise(scheduler, start, oracle(prediction), { startIndex }) };
+}
+
+/**
+ * Expects img2img from the scheduled timestep `startIndex` to make `calls` UNet calls and land on the
+ * clean latents within 1e-4; returns the noised start.
+ */
+export function expectRecoveryFrom(scheduler: Scheduler, startIndex: number, calls: number): Float32Array {
+  const run = denoiseFromNoise(scheduler, 'epsilon', startIndex);
+  expect(run.calls).toHaveLength(calls);
+  expect(maxAbsDiff(run.latents, CLEAN)).toBeLessThan(1e-4);
+  return run.start;
 }

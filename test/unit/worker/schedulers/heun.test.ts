@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CLEAN, NOISE, denoise, maxAbsDiff, oracle, parityRun, sd15, sigmaAt } from './harness.js';
+import { CLEAN, denoiseFromNoise, expectParity, expectRecoveryFrom, maxAbsDiff } from './harness.js';
+import { scheduled, sd15, sigmaAt } from './harness.js';
 
 describe('heun scheduler', () => {
   it('lists every timestep after the first twice: 2N - 1 UNet calls', () => {
@@ -15,13 +16,11 @@ describe('heun scheduler', () => {
     }
     scheduler.setTimesteps(20);
     expect(scheduler.timesteps).toHaveLength(39);
-    const start = scheduler.addNoise(CLEAN, NOISE, scheduler.timesteps[0]!);
-    expect(denoise(scheduler, start, oracle('epsilon')).calls).toHaveLength(39);
+    expect(denoiseFromNoise(scheduler).calls).toHaveLength(39);
   });
 
   it('predicts with Euler, then corrects from the saved sample with the mean of both slopes', () => {
-    const scheduler = sd15('heun');
-    scheduler.setTimesteps(5);
+    const scheduler = scheduled('heun', 5);
     const [s0, s1] = [sigmaAt(999), sigmaAt(749.25)];
     const x = 8;
     const predicted = scheduler.step(Float32Array.of(0.5), 999, Float32Array.of(x)).prevSample[0]!;
@@ -37,28 +36,21 @@ describe('heun scheduler', () => {
 
   it('recovers the clean latents for epsilon, v and sample predictions', () => {
     for (const prediction of ['epsilon', 'v_prediction', 'sample'] as const) {
-      const scheduler = sd15('heun', { prediction_type: prediction });
-      scheduler.setTimesteps(10);
-      const start = scheduler.addNoise(CLEAN, NOISE, scheduler.timesteps[0]!);
-      expect(
-        maxAbsDiff(denoise(scheduler, start, oracle(prediction)).latents, CLEAN),
+      const { latents } = denoiseFromNoise(
+        scheduled('heun', 10, { prediction_type: prediction }),
         prediction,
-      ).toBeLessThan(1e-4);
+      );
+      expect(maxAbsDiff(latents, CLEAN), prediction).toBeLessThan(1e-4);
     }
   });
 
   it('can start mid-schedule at a step boundary (an even index: 2 x the step number)', () => {
-    const scheduler = sd15('heun');
-    scheduler.setTimesteps(10);
     // Index 6 is the second listing of the 4th timestep: the predictor call of step 3.
-    const start = scheduler.addNoise(CLEAN, NOISE, scheduler.timesteps[6]!);
-    const { latents, calls } = denoise(scheduler, start, oracle('epsilon'), { startIndex: 6 });
-    expect(calls).toHaveLength(13);
-    expect(maxAbsDiff(latents, CLEAN)).toBeLessThan(1e-4);
+    expectRecoveryFrom(scheduled('heun', 10), 6, 13);
   });
 
   it('matches diffusers HeunDiscreteScheduler.from_config(SD 1.5) on a fixed 20-step run', () => {
     const reference = [-25.10491, 9.989843, -10.58964, 24.93747, 5.028944, -16.93138, 16.92058, -5.677643];
-    expect(maxAbsDiff(parityRun(sd15('heun'), 20), reference)).toBeLessThan(2e-4);
+    expectParity(sd15('heun'), reference);
   });
 });

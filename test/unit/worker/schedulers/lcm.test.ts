@@ -1,17 +1,7 @@
 import { ValidationError } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
-import {
-  CLEAN,
-  NOISE,
-  alphaBar,
-  denoise,
-  maxAbsDiff,
-  oracle,
-  parityRun,
-  patternNoise,
-  range,
-  sd15,
-} from './harness.js';
+import { CLEAN, NOISE, alphaBar, denoise, expectParity, maxAbsDiff, oracle } from './harness.js';
+import { patternNoise, range, scheduled, sd15 } from './harness.js';
 
 describe('lcm scheduler', () => {
   it('picks N timesteps from the 50-step distillation grid 999, 979, ..., 19', () => {
@@ -36,8 +26,7 @@ describe('lcm scheduler', () => {
   });
 
   it('applies the consistency boundary scalings and re-noises to the next timestep', () => {
-    const scheduler = sd15('lcm');
-    scheduler.setTimesteps(4);
+    const scheduler = scheduled('lcm', 4);
     const rng = patternNoise();
     const x = 0.4;
     const eps = 0.2;
@@ -56,8 +45,7 @@ describe('lcm scheduler', () => {
   });
 
   it('draws noise at every step but the last, and recovers the clean latents from the true noise', () => {
-    const scheduler = sd15('lcm');
-    scheduler.setTimesteps(4);
+    const scheduler = scheduled('lcm', 4);
     let draws = 0;
     const sameNoise = {
       randn: (): Float32Array => {
@@ -73,6 +61,6 @@ describe('lcm scheduler', () => {
 
   it('matches diffusers LCMScheduler.from_config(SD 1.5) given the same noise', () => {
     const reference = [-32.02243, 17.29058, -21.39357, 15.45464, 11.30646, -9.108496, -3.479655, -7.787297];
-    expect(maxAbsDiff(parityRun(sd15('lcm'), 20), reference)).toBeLessThan(2e-4);
+    expectParity(sd15('lcm'), reference);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lmsCoefficients } from '../../../../worker/src/diffusion/schedulers/lms.js';
-import { CLEAN, NOISE, denoise, maxAbsDiff, oracle, parityRun, sd15 } from './harness.js';
+import { CLEAN, denoiseFromNoise, expectParity, expectSameTimesteps } from './harness.js';
+import { maxAbsDiff, scheduled, sd15 } from './harness.js';
 
 /** Composite Simpson integration, fine enough to check a cubic to ~1e-12. */
 function integrate(f: (x: number) => number, a: number, b: number, intervals = 2000): number {
@@ -47,24 +48,16 @@ describe('lms scheduler', () => {
   it('uses Euler linspace timesteps and recovers the clean latents from the true noise', () => {
     const scheduler = sd15('lms');
     const euler = sd15('euler');
-    for (const steps of [50, 20]) {
-      scheduler.setTimesteps(steps);
-      euler.setTimesteps(steps);
-      expect(scheduler.timesteps).toEqual(euler.timesteps);
-    }
+    expectSameTimesteps(scheduler, euler);
     expect(scheduler.initNoiseSigma).toBe(euler.initNoiseSigma);
     for (const prediction of ['epsilon', 'v_prediction'] as const) {
-      const lms = sd15('lms', { prediction_type: prediction });
-      lms.setTimesteps(20);
-      const start = lms.addNoise(CLEAN, NOISE, lms.timesteps[0]!);
-      expect(maxAbsDiff(denoise(lms, start, oracle(prediction)).latents, CLEAN), prediction).toBeLessThan(
-        1e-4,
-      );
+      const { latents } = denoiseFromNoise(scheduled('lms', 20, { prediction_type: prediction }), prediction);
+      expect(maxAbsDiff(latents, CLEAN), prediction).toBeLessThan(1e-4);
     }
   });
 
   it('matches diffusers LMSDiscreteScheduler.from_config(SD 1.5) on a fixed 20-step run', () => {
     const reference = [-23.14334, 8.532418, -10.69285, 25.51987, 6.812079, -17.27247, 16.17234, -5.711373];
-    expect(maxAbsDiff(parityRun(sd15('lms'), 20), reference)).toBeLessThan(2e-4);
+    expectParity(sd15('lms'), reference);
   });
 });

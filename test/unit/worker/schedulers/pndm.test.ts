@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ALPHAS_CUMPROD,
-  CLEAN,
-  NOISE,
-  alphaBar,
-  denoise,
-  fakeModelOutput,
-  maxAbsDiff,
-  oracle,
-  parityRun,
-  range,
-  sd15,
-} from './harness.js';
+import { ALPHAS_CUMPROD, CLEAN, NOISE, alphaBar, denoise, denoiseFromNoise } from './harness.js';
+import { expectParity, fakeModelOutput, maxAbsDiff, oracle, range, scheduled, sd15 } from './harness.js';
 
 /** DDIM transfer of formula (9) in the PNDM paper, in float64 from the reference alpha-bar table. */
 function transfer(x: number, eps: number, t: number, prev: number): number {
@@ -39,8 +28,7 @@ describe('pndm scheduler (PLMS, the SD 1.x default)', () => {
   });
 
   it('uses unit initial noise and feeds the UNet the sample unchanged (as a new array)', () => {
-    const scheduler = sd15('pndm');
-    scheduler.setTimesteps(10);
+    const scheduler = scheduled('pndm', 10);
     expect(scheduler.initNoiseSigma).toBe(1);
     const sample = Float32Array.from([1.5, -2, 0.25]);
     const scaled = scheduler.scaleModelInput(sample, 901);
@@ -49,8 +37,7 @@ describe('pndm scheduler (PLMS, the SD 1.x default)', () => {
   });
 
   it('applies the PLMS start and the Adams-Bashforth coefficients 1, (3,-1)/2, (23,-16,5)/12, (55,-59,37,-9)/24', () => {
-    const scheduler = sd15('pndm');
-    scheduler.setTimesteps(10);
+    const scheduler = scheduled('pndm', 10);
     const ts = scheduler.timesteps; // 901, 801, 801, 701, ...
     const e = range(6, (k) => 0.1 * (k + 1) * (k % 2 === 0 ? 1 : -1));
     const x0 = 0.7;
@@ -77,18 +64,14 @@ describe('pndm scheduler (PLMS, the SD 1.x default)', () => {
   });
 
   it('steps from the last timestep to alphas_cumprod[0] (set_alpha_to_one false)', () => {
-    const scheduler = sd15('pndm');
-    scheduler.setTimesteps(1);
+    const scheduler = scheduled('pndm', 1);
     expect(scheduler.timesteps).toEqual([1]);
     const out = scheduler.step(Float32Array.of(0.3), 1, Float32Array.of(0.5)).prevSample[0]!;
     expect(out).toBeCloseTo(transfer(0.5, 0.3, 1, -1), 6);
   });
 
   it('recovers the clean latents when the model predicts the true noise', () => {
-    const scheduler = sd15('pndm');
-    scheduler.setTimesteps(25);
-    const start = scheduler.addNoise(CLEAN, NOISE, scheduler.timesteps[0]!);
-    const { latents } = denoise(scheduler, start, oracle('epsilon'));
+    const { latents } = denoiseFromNoise(scheduled('pndm', 25));
     // The last step lands on alphas_cumprod[0], not 1: x = sqrt(a0) x0 + sqrt(1 - a0) n.
     const a0 = ALPHAS_CUMPROD[0]!;
     const expected = CLEAN.map((c, i) => Math.sqrt(a0) * c + Math.sqrt(1 - a0) * NOISE[i]!);
@@ -97,11 +80,7 @@ describe('pndm scheduler (PLMS, the SD 1.x default)', () => {
 
   it('treats a v prediction as the noise it implies at the current timestep', () => {
     const run = (prediction: 'epsilon' | 'v_prediction'): Float32Array[] => {
-      const fresh = () => {
-        const scheduler = sd15('pndm', { prediction_type: prediction });
-        scheduler.setTimesteps(25);
-        return scheduler;
-      };
+      const fresh = () => scheduled('pndm', 25, { prediction_type: prediction });
       const single = fresh();
       const start = single.addNoise(CLEAN, NOISE, single.timesteps[0]!);
       const model = oracle(prediction);
@@ -125,8 +104,7 @@ describe('pndm scheduler (PLMS, the SD 1.x default)', () => {
   });
 
   it('runs the Runge-Kutta warm-up when skip_prk_steps is false (12 PRK calls, then PLMS)', () => {
-    const scheduler = sd15('pndm', { skip_prk_steps: false });
-    scheduler.setTimesteps(20);
+    const scheduler = scheduled('pndm', 20, { skip_prk_steps: false });
     // The four highest leading timesteps 801..951, each followed by its half step (+25), in pairs.
     expect(scheduler.timesteps.slice(0, 12)).toEqual([
       951, 926, 926, 901, 901, 876, 876, 851, 851, 826, 826, 801,
@@ -138,13 +116,11 @@ describe('pndm scheduler (PLMS, the SD 1.x default)', () => {
   it('matches diffusers PNDMScheduler.from_config(SD 1.5) on a fixed 20-step run', () => {
     // Final latents of diffusers' float32 loop over the same fake model outputs.
     const reference = [-19.36325, 7.255469, -8.966603, 20.24646, 3.294671, -13.75877, 11.57052, -2.305487];
-    const latents = parityRun(sd15('pndm'), 20);
-    expect(maxAbsDiff(latents, reference)).toBeLessThan(2e-4);
+    expectParity(sd15('pndm'), reference);
   });
 
   it('does not modify its inputs and keeps its own copy of past estimates', () => {
-    const scheduler = sd15('pndm');
-    scheduler.setTimesteps(10);
+    const scheduler = scheduled('pndm', 10);
     const sample = Float32Array.of(0.5, -0.5);
     const output = fakeModelOutput(0, 2);
     const before = [...sample, ...output];
@@ -152,8 +128,7 @@ describe('pndm scheduler (PLMS, the SD 1.x default)', () => {
     expect([...sample, ...output]).toEqual(before);
     output.fill(100); // a caller reusing its buffer must not change the scheduler's history
     const reused = scheduler.step(fakeModelOutput(1, 2), 801, first).prevSample;
-    const fresh = sd15('pndm');
-    fresh.setTimesteps(10);
+    const fresh = scheduled('pndm', 10);
     const firstAgain = fresh.step(fakeModelOutput(0, 2), 901, Float32Array.of(0.5, -0.5)).prevSample;
     expect(fresh.step(fakeModelOutput(1, 2), 801, firstAgain).prevSample).toEqual(reused);
   });
