@@ -116,11 +116,7 @@ export function simulatedJob(client: JobsClient, request: SimulatedJobRequest): 
 }
 
 /** Submits `job` and waits for its outcome (awaited before submitting, so none is missed). */
-export async function submitAndWait(
-  client: JobsClient,
-  job: Job,
-  timeoutMs = 20_000,
-): Promise<JobOutcome> {
+export async function submitAndWait(client: JobsClient, job: Job, timeoutMs = 20_000): Promise<JobOutcome> {
   const waiting = client.awaitOutcome(job.id, { timeoutMs });
   await client.submit(job);
   return waiting;
