@@ -33,11 +33,12 @@ export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 /** A request that is well-formed but that this guild's settings do not allow. */
 export class RequestRefusedError extends SdbotError {
   override name = 'RequestRefusedError';
-  readonly reason: RefusalReason;
 
-  constructor(reason: RefusalReason, message: string) {
+  constructor(
+    readonly reason: RefusalReason,
+    message: string,
+  ) {
     super('INVALID_INPUT', message);
-    this.reason = reason;
   }
 }
 

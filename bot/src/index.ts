@@ -131,7 +131,12 @@ export {
   type ParsedCustomId,
 } from './render/custom-id.js';
 export { startBot, type BotDeps, type BotHandle } from './service/bot.js';
-export { BotMetrics, type DeliveryRoute, type InteractionOutcome } from './service/metrics.js';
+export {
+  createBotMetrics,
+  type BotMetrics,
+  type DeliveryRoute,
+  type InteractionOutcome,
+} from './service/metrics.js';
 export {
   InteractionReply,
   INTERACTION_TOKEN_LIFETIME_MS,

@@ -155,7 +155,17 @@ export {
 } from './nats/status.js';
 export { JobsClientMetrics } from './nats/client-metrics.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics.js';
-export { metricKinds, type HistogramShape, type MetricKinds } from './metric-kinds.js';
+export {
+  counter,
+  declareMetrics,
+  gauge,
+  histogram,
+  metricsInOwnRegistry,
+  type DeclaredMetrics,
+  type MetricSpec,
+  type MetricTable,
+  type RegistryMetrics,
+} from './metric-table.js';
 export {
   UsageError,
   parseCommandArgs,

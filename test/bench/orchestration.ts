@@ -2,22 +2,41 @@
  * What the NATS path adds to a job: simulated workers that take no time (one 0 ms step), so the
  * submit-to-result latency is all orchestration (submit with the model check, job state, dispatch
  * from the backlog, pull, state updates, image upload, outcome). Sequential jobs give p50/p99
- * latency; a burst of concurrent jobs gives jobs per second. As in production, the workers run in
- * a process of their own (`--same-process` puts them beside the requester) and NATS as
- * provisioning sets it up (file storage, one server: R1). What every process sends to NATS is
- * counted and printed per job.
- * Options: --jobs=200 --burst=500 --workers=4 --same-process.
+ * latency; a burst of concurrent jobs gives jobs per second. As in production, each worker runs in
+ * a process of its own (`--same-process` puts them all beside the requester) and NATS as
+ * provisioning sets it up (file storage, one server: R1; `--r3`: a cluster of three with every
+ * stream replicated three times, as deploy/ runs it). What every process sends to NATS is counted
+ * and printed per job, with the CPU time of the requester and of the workers.
+ * Options: --jobs=200 --burst=500 --workers=4 --same-process --r3.
  */
 import type { JobOutcome } from '@sdbot/shared';
-import { startNatsServer } from '../helpers/nats-server.js';
+import { startNatsCluster, startNatsServer } from '../helpers/nats-server.js';
 import { testJob } from '../helpers/jobs.js';
 import { cliRequester, openTestClient, startTestWorker } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
 import { NatsTraffic, TRAFFIC_KINDS, addTraffic, type TrafficCounts } from '../helpers/nats-traffic.js';
-import { spawnWorkerPool, type WorkerPool } from '../helpers/worker-pool.js';
+import { spawnWorkerPools, type WorkerPool } from '../helpers/worker-pool.js';
 
-function perJob(counts: TrafficCounts, jobs: number, which: string): [string, string][] {
-  return TRAFFIC_KINDS.map((kind) => [`  ${kind} (${which})`, (counts[kind] / jobs).toFixed(1)]);
+interface Usage {
+  counts: TrafficCounts;
+  requesterCpuMs: number;
+  workerCpuMs: number;
+}
+
+function perJob(usage: Usage, jobs: number, which: string, sameProcess: boolean): [string, string][] {
+  return [
+    [
+      `  CPU, requester and dispatcher (${which})`,
+      `${(usage.requesterCpuMs / jobs).toFixed(2)} ms${sameProcess ? ' (with the workers)' : ''}`,
+    ],
+    ...(sameProcess
+      ? []
+      : [[`  CPU, workers (${which})`, `${(usage.workerCpuMs / jobs).toFixed(2)} ms`] as [string, string]]),
+    ...TRAFFIC_KINDS.map((kind): [string, string] => [
+      `  ${kind} (${which})`,
+      (usage.counts[kind] / jobs).toFixed(1),
+    ]),
+  ];
 }
 
 /** The workers in this process, behind the same interface as a pool in a child process. */
@@ -30,7 +49,8 @@ async function inProcessPool(url: string, count: number, env: NodeJS.ProcessEnv)
   const traffic = new NatsTraffic();
   traffic.watch(workers.map((worker) => worker.connection));
   return {
-    traffic: () => Promise.resolve(traffic.take()),
+    // CPU is counted with the requester's: they share the process.
+    usage: () => Promise.resolve({ counts: traffic.take(), cpuMs: 0 }),
     stop: async () => {
       await Promise.all(workers.map((worker) => worker.stop()));
     },
@@ -42,16 +62,39 @@ export async function run(args: string[]): Promise<void> {
   const burstJobs = numberArg(args, 'burst', 500);
   const workerCount = numberArg(args, 'workers', 4);
   const sameProcess = args.includes('--same-process');
-  const env = { SDBOT_PREVIEW_EVERY: '0' };
-  const server = await startNatsServer();
+  const replicated = args.includes('--r3');
+  const env = { SDBOT_PREVIEW_EVERY: '0', SDBOT_JS_REPLICAS: replicated ? '3' : '1' };
+  const server = replicated
+    ? await startNatsCluster(3).then((cluster) => ({
+        url: cluster.urls.join(','),
+        cleanup: () => cluster.cleanup(),
+      }))
+    : await startNatsServer();
   const pool = sameProcess
     ? await inProcessPool(server.url, workerCount, env)
-    : await spawnWorkerPool(server.url, { count: workerCount, msPerStep: 0, prefix: 'orch', env });
+    : await spawnWorkerPools(server.url, {
+        count: workerCount,
+        perProcess: 1,
+        msPerStep: 0,
+        prefix: 'orch',
+        env,
+      });
   const requester = await openTestClient(server.url, env);
   const { client } = requester;
   const traffic = new NatsTraffic();
   traffic.watch([requester.connection]);
-  const takeTraffic = async () => addTraffic(traffic.take(), await pool.traffic());
+  let cpuSince = process.cpuUsage();
+  /** NATS traffic and CPU time (requester and workers) since the last call. */
+  const takeUsage = async () => {
+    const workers = await pool.usage();
+    const cpu = process.cpuUsage(cpuSince);
+    cpuSince = process.cpuUsage();
+    return {
+      counts: addTraffic(traffic.take(), workers.counts),
+      requesterCpuMs: (cpu.user + cpu.system) / 1000,
+      workerCpuMs: workers.cpuMs,
+    };
+  };
   const oneJob = async (index: number): Promise<{ ms: number; outcome: JobOutcome }> => {
     const job = testJob(client, {
       prompt: `orchestration ${index}`,
@@ -69,10 +112,10 @@ export async function run(args: string[]): Promise<void> {
   };
   try {
     for (let warmup = 0; warmup < 10; warmup += 1) await oneJob(-warmup);
-    await takeTraffic();
+    await takeUsage();
     const latencies: number[] = [];
     for (let index = 0; index < sequentialJobs; index += 1) latencies.push((await oneJob(index)).ms);
-    const sequentialTraffic = await takeTraffic();
+    const sequential = await takeUsage();
     latencies.sort((a, b) => a - b);
 
     const burstStart = performance.now();
@@ -80,13 +123,17 @@ export async function run(args: string[]): Promise<void> {
       Array.from({ length: burstJobs }, (_, index) => oneJob(sequentialJobs + index)),
     );
     const burstMs = performance.now() - burstStart;
-    const burstTraffic = await takeTraffic();
+    const burstUsage = await takeUsage();
     const failures = burst.filter((entry) => entry.outcome.type !== 'result').length;
     const mean = latencies.reduce((sum, value) => sum + value, 0) / latencies.length;
     printTable([
       [
         'worker',
-        `simulated, 1 step of 0 ms, ${workerCount} workers x 1 slot, ${sameProcess ? 'in the requester' : 'in their own'} process`,
+        `simulated, 1 step of 0 ms, ${workerCount} workers x 1 slot, ${sameProcess ? 'in the requester process' : 'each in its own process'}`,
+      ],
+      [
+        'NATS',
+        replicated ? 'a cluster of 3, streams R3, file storage' : 'one server, streams R1, file storage',
       ],
       ['sequential jobs', String(sequentialJobs)],
       ['added latency p50', `${percentile(latencies, 0.5).toFixed(2)} ms`],
@@ -95,8 +142,8 @@ export async function run(args: string[]): Promise<void> {
       ['burst of concurrent jobs', `${burstJobs} (${failures} failed)`],
       ['burst throughput', `${((burstJobs * 1000) / burstMs).toFixed(1)} jobs/s`],
       ['per job, requester, dispatcher and workers together:', ''],
-      ...perJob(sequentialTraffic, sequentialJobs, 'sequential'),
-      ...perJob(burstTraffic, burstJobs, 'burst'),
+      ...perJob(sequential, sequentialJobs, 'sequential', sameProcess),
+      ...perJob(burstUsage, burstJobs, 'burst', sameProcess),
     ]);
   } finally {
     await pool.stop();

@@ -1,6 +1,6 @@
 /**
- * Scale: 32 simulated workers (each its own worker service and NATS connection, all in one process
- * apart from the requester's) against 1000 jobs from 100 guilds, so the fair dispatcher takes
+ * Scale: 32 simulated workers (each its own worker service and NATS connection, up to 64 in a
+ * process, apart from the requester's) against 1000 jobs from 100 guilds, so the fair dispatcher takes
  * turns between 100 lanes. Throughput is compared with the ideal (workers / job time), each
  * worker's idle time while jobs were still waiting is measured from the outcomes' timings, and the
  * dispatcher's cost per job is counted (its passes, their time, its NATS round trips).
@@ -13,7 +13,9 @@ import { testJob } from '../helpers/jobs.js';
 import { openTestClient } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
 import { NatsTraffic } from '../helpers/nats-traffic.js';
-import { spawnWorkerPool } from '../helpers/worker-pool.js';
+import { spawnWorkerPools } from '../helpers/worker-pool.js';
+
+const WORKERS_PER_PROCESS = 64;
 
 /** A member of one of `lanes` guilds (snowflake-shaped ids). */
 function guildRequester(index: number, lanes: number): Requester {
@@ -29,7 +31,16 @@ export async function run(args: string[]): Promise<void> {
   const laneCount = Math.max(1, numberArg(args, 'lanes', 100));
   const env = { SDBOT_PREVIEW_EVERY: '0' };
   const server = await startNatsServer();
-  const pool = await spawnWorkerPool(server.url, { count: workerCount, msPerStep, prefix: 'bench', env });
+  // Up to WORKERS_PER_PROCESS workers in a process, as machines would hold them: one process would
+  // be busy with hundreds of connections' progress, heartbeats and uploads by itself.
+  const pools = await spawnWorkerPools(server.url, {
+    count: workerCount,
+    perProcess: WORKERS_PER_PROCESS,
+    msPerStep,
+    prefix: 'bench',
+    env,
+  });
+
   const requester = await openTestClient(server.url, env);
   const dispatcherTraffic = new NatsTraffic();
   dispatcherTraffic.watch([requester.connection]);
@@ -87,7 +98,8 @@ export async function run(args: string[]): Promise<void> {
     const throughput = (jobCount * 1000) / elapsedMs;
     const all = [...results.values()];
     const lastStart = Math.max(...all.map((result) => result.completedAt - result.timings.totalMs));
-    const workerIds = Array.from({ length: workerCount }, (_, index) => `bench-${index}`);
+    const workerIds = pools.workerIds;
+
     const idle = workerIds.map((workerId) => {
       const runs = all
         .filter((result) => result.workerId === workerId)
@@ -109,7 +121,7 @@ export async function run(args: string[]): Promise<void> {
       (all.reduce((sum, result) => sum + pick(result), 0) / all.length).toFixed(1);
     const perWorker = idle.map((entry) => entry.jobs).sort((a, b) => a - b);
     printTable([
-      ['workers x slots', `${workerCount} x 1 (in their own process)`],
+      ['workers x slots', `${workerCount} x 1 (in ${pools.processes} processes apart from the requester)`],
       ['jobs', `${jobCount} from ${laneCount} guilds (lanes)`],
       ['job time (simulated)', `${steps} steps x ${msPerStep} ms = ${jobMs} ms`],
       ['submitting took', `${submittedMs} ms`],
@@ -152,7 +164,7 @@ export async function run(args: string[]): Promise<void> {
       ],
     ]);
   } finally {
-    await pool.stop();
+    await pools.stop();
     await requester.close();
     await server.cleanup();
   }

@@ -1,8 +1,9 @@
 /**
  * A pool of simulated workers in a process of their own, as production runs them apart from the
  * bot: a benchmark's requester then does not share its CPU with them. Started by
- * `spawnWorkerPool`; reads commands on stdin (`traffic`: print what the workers sent to NATS
- * since the last ask, as one JSON line), stops every worker on SIGTERM.
+ * `spawnWorkerPool`; reads commands on stdin (`traffic`: print what the workers sent to NATS and
+ * the CPU time the process used since the last ask, as one JSON line), stops every worker on
+ * SIGTERM.
  * Arguments: NATS_URL COUNT MS_PER_STEP ID_PREFIX [ENV_JSON]
  */
 import { createInterface } from 'node:readline';
@@ -28,7 +29,11 @@ const stop = (): Promise<void> => {
   return stopping;
 };
 process.on('SIGTERM', () => void stop());
+let cpuSince = process.cpuUsage();
 createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() === 'traffic') console.log(JSON.stringify(traffic.take()));
+  if (line.trim() !== 'traffic') return;
+  const cpu = process.cpuUsage(cpuSince);
+  cpuSince = process.cpuUsage();
+  console.log(JSON.stringify({ counts: traffic.take(), cpuMs: (cpu.user + cpu.system) / 1000 }));
 });
 console.log('ready');

@@ -5,17 +5,22 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { TrafficCounts } from './nats-traffic.js';
+import { addTraffic, type TrafficCounts } from './nats-traffic.js';
+
+/** What a pool's workers sent to NATS, and the CPU time they used, since the last ask. */
+export interface PoolUsage {
+  counts: TrafficCounts;
+  cpuMs: number;
+}
 
 export interface WorkerPool {
-  /** What the pool's workers sent to NATS since the last call. */
-  traffic(): Promise<TrafficCounts>;
+  usage(): Promise<PoolUsage>;
   stop(): Promise<void>;
 }
 
 const script = fileURLToPath(new URL('./worker-pool-process.ts', import.meta.url));
 
-export async function spawnWorkerPool(
+async function spawnWorkerPool(
   url: string,
   {
     count,
@@ -56,16 +61,62 @@ export async function spawnWorkerPool(
     }),
   );
   return {
-    traffic: async () => {
+    usage: async () => {
       const answer = nextLine('traffic');
       child.stdin.write('traffic\n');
-      return JSON.parse(await answer) as TrafficCounts;
+      return JSON.parse(await answer) as PoolUsage;
     },
     stop: async () => {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       await exited;
       clearTimeout(killer);
+    },
+  };
+}
+
+/** Several pools seen as one: their workers' ids, usage summed over the processes. */
+export interface WorkerPools extends WorkerPool {
+  workerIds: string[];
+  processes: number;
+}
+
+/**
+ * `count` simulated workers in processes of at most `perProcess` (1: each worker a process of its
+ * own, as machines run them), named `<prefix><process>-<index>`.
+ */
+export async function spawnWorkerPools(
+  url: string,
+  {
+    count,
+    perProcess,
+    msPerStep,
+    prefix,
+    env = {},
+  }: { count: number; perProcess: number; msPerStep: number; prefix: string; env?: NodeJS.ProcessEnv },
+): Promise<WorkerPools> {
+  const sizes = Array.from({ length: Math.ceil(count / perProcess) }, (_, index) =>
+    Math.min(perProcess, count - index * perProcess),
+  );
+  const pools = await Promise.all(
+    sizes.map((size, index) =>
+      spawnWorkerPool(url, { count: size, msPerStep, prefix: `${prefix}${index}`, env }),
+    ),
+  );
+  return {
+    workerIds: sizes.flatMap((size, pool) =>
+      Array.from({ length: size }, (_, index) => `${prefix}${pool}-${index}`),
+    ),
+    processes: pools.length,
+    usage: async () => {
+      const usages = await Promise.all(pools.map((pool) => pool.usage()));
+      return usages.reduce((sum, usage) => ({
+        counts: addTraffic(sum.counts, usage.counts),
+        cpuMs: sum.cpuMs + usage.cpuMs,
+      }));
+    },
+    stop: async () => {
+      await Promise.all(pools.map((pool) => pool.stop()));
     },
   };
 }

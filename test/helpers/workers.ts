@@ -12,7 +12,13 @@ import {
   type NatsConnection,
   type Requester,
 } from '@sdbot/shared';
-import { SimulatedGenerator, WorkerMetrics, WorkerService, type ImageGenerator } from '@sdbot/worker';
+import {
+  SimulatedGenerator,
+  WorkerService,
+  createWorkerMetrics,
+  type ImageGenerator,
+  type WorkerMetrics,
+} from '@sdbot/worker';
 
 export interface TestWorker {
   service: WorkerService;
@@ -43,7 +49,7 @@ export async function startTestWorker(
   const id = workerId ?? `test-worker-${process.pid}-${workerCount}`;
   const config = testConfig(url, env);
   const connection = await connectNats(config.nats, { name: id, inboxPrefix: INBOX_PREFIXES.worker });
-  const metrics = new WorkerMetrics();
+  const metrics = createWorkerMetrics();
   const service = await WorkerService.start({
     connection,
     generator: generator ?? new SimulatedGenerator(models, msPerStep),

@@ -15,7 +15,7 @@ export {
 export { latentsToRgb, previewPng } from './service/preview.js';
 export { WorkerService, type WorkerServiceOptions } from './service/worker-service.js';
 export { JobEvents, type JobEndedEvent, type JobStartedEvent } from './service/job-events.js';
-export { WorkerMetrics, type DeliveryOutcome } from './service/metrics.js';
+export { createWorkerMetrics, type WorkerMetrics, type DeliveryOutcome } from './service/metrics.js';
 export { MaxDeliveriesHandler, type MaxDeliveriesHandlerOptions } from './service/max-deliveries.js';
 export { OutcomePublisher, failureOutcome } from './service/outcomes.js';
 export { publishDeadLetter, jobIdOf, type DeadLetterInput } from './service/dead-letters.js';

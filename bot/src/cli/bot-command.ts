@@ -8,7 +8,7 @@ import {
   type CommandDefinition,
 } from '@sdbot/shared';
 import { startBot } from '../service/bot.js';
-import { BotMetrics } from '../service/metrics.js';
+import { createBotMetrics } from '../service/metrics.js';
 
 export const botCommand: CommandDefinition = {
   name: 'bot',
@@ -45,7 +45,7 @@ export const botCommand: CommandDefinition = {
       );
     }
     const logger = createLogger({ name: 'bot', level: config.log.level, format: config.log.format });
-    const metrics = new BotMetrics();
+    const metrics = createBotMetrics();
     return runService({
       signal,
       logger,

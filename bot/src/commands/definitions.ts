@@ -171,26 +171,81 @@ function imagineCommand() {
 
 /** A `/settings` list group: add and remove take the one required option, list takes none. */
 interface ListGroupSpec {
-  name: string;
-  description: string;
-  /** Subcommand name and description. */
-  add: readonly [string, string];
-  remove: readonly [string, string];
-  list: readonly [string, string];
+  /** The group's name, then its add, remove and list subcommands' names. */
+  names: readonly [string, string, string, string];
+  /** Their descriptions, in the same order. */
+  descriptions: readonly [string, string, string, string];
   /** Adds the option naming what to add or remove. */
   option: (sub: SlashCommandSubcommandBuilder) => SlashCommandSubcommandBuilder;
 }
 
 function listGroup(group: SlashCommandSubcommandGroupBuilder, spec: ListGroupSpec) {
-  const [add, addDescription] = spec.add;
-  const [remove, removeDescription] = spec.remove;
-  const [list, listDescription] = spec.list;
+  const [name, add, remove, list] = spec.names;
+  const [description, addDescription, removeDescription, listDescription] = spec.descriptions;
   return group
-    .setName(spec.name)
-    .setDescription(spec.description)
+    .setName(name)
+    .setDescription(description)
     .addSubcommand((sub) => spec.option(sub.setName(add).setDescription(addDescription)))
     .addSubcommand((sub) => spec.option(sub.setName(remove).setDescription(removeDescription)))
     .addSubcommand((sub) => sub.setName(list).setDescription(listDescription));
+}
+
+/** The `/settings` list groups, in the order Discord shows them. */
+function settingsListGroups(): ListGroupSpec[] {
+  const s = SETTINGS_SUBCOMMANDS;
+  return [
+    {
+      names: [s.bannedWords.group, s.bannedWords.add, s.bannedWords.remove, s.bannedWords.list],
+      descriptions: [
+        'Words that make /imagine refuse a prompt',
+        'Ban words or phrases',
+        'Allow words or phrases again',
+        'Show the banned words',
+      ],
+      option: (sub) =>
+        sub.addStringOption((option) =>
+          option
+            .setName(s.bannedWords.words)
+            .setDescription('Comma-separated words or phrases')
+            .setRequired(true)
+            .setMaxLength(1000),
+        ),
+    },
+    {
+      names: [s.channels.group, s.channels.allow, s.channels.disallow, s.channels.list],
+      descriptions: [
+        'Channels where /imagine may be used (none listed: everywhere)',
+        'Allow /imagine in a channel',
+        'Stop allowing /imagine in a channel',
+        'Show the channels where /imagine may be used',
+      ],
+      option: (sub) => sub.addChannelOption((option) => requiredChannel(option, s.channels.channel)),
+    },
+    {
+      names: [s.roles.group, s.roles.allow, s.roles.disallow, s.roles.list],
+      descriptions: [
+        'Roles whose members may create images (none listed: everyone)',
+        'Let members with a role create images',
+        'Stop listing a role',
+        'Show the roles that may create images',
+      ],
+      option: (sub) =>
+        sub.addRoleOption((option) => option.setName(s.roles.role).setDescription('Role').setRequired(true)),
+    },
+    {
+      names: [s.bannedUsers.group, s.bannedUsers.add, s.bannedUsers.remove, s.bannedUsers.list],
+      descriptions: [
+        'Members who may not create images',
+        'Ban a member from creating images',
+        'Let a member create images again',
+        'Show the banned members',
+      ],
+      option: (sub) =>
+        sub.addUserOption((option) =>
+          option.setName(s.bannedUsers.user).setDescription('Member').setRequired(true),
+        ),
+    },
+  ];
 }
 
 function settingsCommand() {
@@ -199,7 +254,7 @@ function settingsCommand() {
     value: spec.key,
   }));
   const s = SETTINGS_SUBCOMMANDS;
-  return new SlashCommandBuilder()
+  const command = new SlashCommandBuilder()
     .setName(COMMAND_NAMES.settings)
     .setDescription("View or change this server's limits, defaults, banned words and channels")
     .setContexts(InteractionContextType.Guild)
@@ -243,93 +298,41 @@ function settingsCommand() {
               },
             ]),
         ),
-    )
-    .addSubcommandGroup((group) =>
-      listGroup(group, {
-        name: s.bannedWords.group,
-        description: 'Words that make /imagine refuse a prompt',
-        add: [s.bannedWords.add, 'Ban words or phrases'],
-        remove: [s.bannedWords.remove, 'Allow words or phrases again'],
-        list: [s.bannedWords.list, 'Show the banned words'],
-        option: (sub) =>
-          sub.addStringOption((option) =>
-            option
-              .setName(s.bannedWords.words)
-              .setDescription('Comma-separated words or phrases')
-              .setRequired(true)
-              .setMaxLength(1000),
-          ),
-      }),
-    )
-    .addSubcommandGroup((group) =>
-      listGroup(group, {
-        name: s.channels.group,
-        description: 'Channels where /imagine may be used (none listed: everywhere)',
-        add: [s.channels.allow, 'Allow /imagine in a channel'],
-        remove: [s.channels.disallow, 'Stop allowing /imagine in a channel'],
-        list: [s.channels.list, 'Show the channels where /imagine may be used'],
-        option: (sub) => sub.addChannelOption((option) => requiredChannel(option, s.channels.channel)),
-      }),
-    )
-    .addSubcommandGroup((group) =>
-      listGroup(group, {
-        name: s.roles.group,
-        description: 'Roles whose members may create images (none listed: everyone)',
-        add: [s.roles.allow, 'Let members with a role create images'],
-        remove: [s.roles.disallow, 'Stop listing a role'],
-        list: [s.roles.list, 'Show the roles that may create images'],
-        option: (sub) =>
-          sub.addRoleOption((option) =>
-            option.setName(s.roles.role).setDescription('Role').setRequired(true),
-          ),
-      }),
-    )
-    .addSubcommandGroup((group) =>
-      listGroup(group, {
-        name: s.bannedUsers.group,
-        description: 'Members who may not create images',
-        add: [s.bannedUsers.add, 'Ban a member from creating images'],
-        remove: [s.bannedUsers.remove, 'Let a member create images again'],
-        list: [s.bannedUsers.list, 'Show the banned members'],
-        option: (sub) =>
-          sub.addUserOption((option) =>
-            option.setName(s.bannedUsers.user).setDescription('Member').setRequired(true),
-          ),
-      }),
-    )
-    .addSubcommandGroup((group) =>
-      group
-        .setName(s.channelDefaults.group)
-        .setDescription("A channel's default model and negative prompt")
-        .addSubcommand((sub) =>
-          sub
-            .setName(s.channelDefaults.set)
-            .setDescription("Set a channel's default model and/or negative prompt")
-            .addChannelOption((option) => requiredChannel(option, s.channelDefaults.channel))
-            .addStringOption((option) =>
-              option
-                .setName(s.channelDefaults.model)
-                .setDescription('Default model in this channel')
-                .setAutocomplete(true)
-                .setMaxLength(64),
-            )
-            .addStringOption((option) =>
-              option
-                .setName(s.channelDefaults.negative)
-                .setDescription('Default negative prompt in this channel (empty removes it)')
-                .setMaxLength(LIMITS.negativePromptMaxChars),
-            ),
-        )
-        .addSubcommand((sub) =>
-          sub
-            .setName(s.channelDefaults.clear)
-            .setDescription("Remove a channel's defaults")
-            .addChannelOption((option) => requiredChannel(option, s.channelDefaults.channel)),
-        )
-        .addSubcommand((sub) =>
-          sub.setName(s.channelDefaults.list).setDescription('Show every channel that has its own defaults'),
-        ),
     );
+  for (const spec of settingsListGroups()) command.addSubcommandGroup((group) => listGroup(group, spec));
+  return command.addSubcommandGroup((group) =>
+    group
+      .setName(s.channelDefaults.group)
+      .setDescription("A channel's default model and negative prompt")
+      .addSubcommand((sub) =>
+        sub
+          .setName(s.channelDefaults.set)
+          .setDescription("Set a channel's default model and/or negative prompt")
+          .addChannelOption((option) => requiredChannel(option, s.channelDefaults.channel))
+          .addStringOption((option) =>
+            option
+              .setName(s.channelDefaults.model)
+              .setDescription('Default model in this channel')
+              .setAutocomplete(true)
+              .setMaxLength(64),
+          )
+          .addStringOption((option) =>
+            option
+              .setName(s.channelDefaults.negative)
+              .setDescription('Default negative prompt in this channel (empty removes it)')
+              .setMaxLength(LIMITS.negativePromptMaxChars),
+          ),
+      )
+      .addSubcommand((sub) =>
+        sub
+          .setName(s.channelDefaults.clear)
+          .setDescription("Remove a channel's defaults")
+          .addChannelOption((option) => requiredChannel(option, s.channelDefaults.channel)),
+      )
+      .addSubcommand((sub) =>
+        sub.setName(s.channelDefaults.list).setDescription('Show every channel that has its own defaults'),
+      ),
+  );
 }
 
 function queueCommand() {

@@ -2,20 +2,17 @@
  * Each member's preferences in the preferences KV bucket, one key per user, kept across servers.
  * Reads return "nothing set" for a member who never used /preferences; writes are compare-and-set.
  */
-import type { KV } from '@nats-io/kv';
 import {
   compareAndSet,
   decodeMessage,
   encodeMessage,
-  loadConfig,
-  openProvisionedBucket,
   PROTOCOL_VERSION,
   readValue,
   userPreferencesSchema,
-  type Config,
   type NatsConnection,
   type UserPreferences,
 } from '@sdbot/shared';
+import { ClockedBucketStore, openBucketStore, type BucketStoreOptions } from '../bucket-store.js';
 
 /** The preferences of a member who has set nothing. */
 export function defaultUserPreferences(userId: string): UserPreferences {
@@ -25,22 +22,10 @@ export function defaultUserPreferences(userId: string): UserPreferences {
 /** A change to a member's preferences; may throw a ValidationError to refuse it. */
 export type PreferencesChange = (current: UserPreferences) => UserPreferences;
 
-export class UserPreferencesStore {
-  constructor(
-    private readonly kv: KV,
-    private readonly now: () => number = Date.now,
-  ) {}
-
+export class UserPreferencesStore extends ClockedBucketStore {
   /** Opens the preferences bucket, provisioning it with `config`'s settings (default: the defaults). */
-  static async open(
-    connection: NatsConnection,
-    options: { config?: Config; now?: () => number } = {},
-  ): Promise<UserPreferencesStore> {
-    const config = options.config ?? loadConfig({ env: {} });
-    return new UserPreferencesStore(
-      await openProvisionedBucket(connection, 'preferences', config),
-      options.now,
-    );
+  static open(connection: NatsConnection, options: BucketStoreOptions = {}): Promise<UserPreferencesStore> {
+    return openBucketStore(connection, 'preferences', UserPreferencesStore, options);
   }
 
   private read(userId: string, value: Uint8Array | null): UserPreferences {

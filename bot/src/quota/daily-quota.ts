@@ -3,15 +3,8 @@
  * counts four), shared by every bot replica through compare-and-set counters in the quotas KV
  * bucket, and reset at 00:00 UTC (each day has its own keys, which expire after two days).
  */
-import type { KV } from '@nats-io/kv';
-import {
-  compareAndSet,
-  loadConfig,
-  openProvisionedBucket,
-  readEntry,
-  type Config,
-  type NatsConnection,
-} from '@sdbot/shared';
+import { compareAndSet, readEntry, type NatsConnection } from '@sdbot/shared';
+import { ClockedBucketStore, openBucketStore, type BucketStoreOptions } from '../bucket-store.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -63,19 +56,10 @@ function decodeCount(value: Uint8Array | undefined): number {
 
 const encodeCount = (count: number) => new TextEncoder().encode(String(count));
 
-export class DailyQuota {
-  constructor(
-    private readonly kv: KV,
-    private readonly now: () => number = Date.now,
-  ) {}
-
+export class DailyQuota extends ClockedBucketStore {
   /** Opens the quotas bucket, provisioning it with `config`'s settings (default: the defaults). */
-  static async open(
-    connection: NatsConnection,
-    options: { config?: Config; now?: () => number } = {},
-  ): Promise<DailyQuota> {
-    const config = options.config ?? loadConfig({ env: {} });
-    return new DailyQuota(await openProvisionedBucket(connection, 'quotas', config), options.now);
+  static open(connection: NatsConnection, options: BucketStoreOptions = {}): Promise<DailyQuota> {
+    return openBucketStore(connection, 'quotas', DailyQuota, options);
   }
 
   private keys({ guildId, userId }: QuotaScope, now: number) {

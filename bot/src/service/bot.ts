@@ -32,7 +32,7 @@ import { RateLimiter } from '../ratelimit/limiter.js';
 import { settingsDefaultsFromConfig } from '../settings/keys.js';
 import { GuildSettingsStore } from '../settings/store.js';
 import type { BotContext } from './context.js';
-import { BotMetrics } from './metrics.js';
+import { createBotMetrics, type BotMetrics } from './metrics.js';
 import { interactionHandler } from './router.js';
 
 export interface BotDeps {
@@ -90,7 +90,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     instanceId,
   });
   const now = deps.now ?? Date.now;
-  const metrics = deps.metrics ?? new BotMetrics();
+  const metrics = deps.metrics ?? createBotMetrics();
   const ownConnection = deps.connection === undefined;
   const connection =
     deps.connection ??

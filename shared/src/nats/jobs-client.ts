@@ -209,7 +209,7 @@ export class JobsClient {
       this.jobStates.createQueued(job, { backlogSeq: ack.seq }),
       this.dispatcher.kick(job.model),
     ]);
-    this.metrics?.submitted.inc({ model: job.model });
+    this.metrics?.recordSubmission(job.model);
     this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, LOG_EVENTS.job.submitted);
     return { job, seq: ack.seq, duplicate: ack.duplicate };
   }

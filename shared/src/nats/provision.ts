@@ -34,13 +34,11 @@ import {
 import { isMissingResource, natsFailure } from './errors.js';
 import { withNatsRetry } from './retry.js';
 
+/** The streams a job passes through, and the buckets of its state and of the workers that run it. */
+const JOB_PATH_RESOURCES = ['jobs', 'backlog', 'results', 'deadLetters', 'jobState', 'workers'] as const;
+
 export const JETSTREAM_RESOURCES = [
-  'jobs',
-  'backlog',
-  'results',
-  'deadLetters',
-  'jobState',
-  'workers',
+  ...JOB_PATH_RESOURCES,
   'settings',
   'rateLimits',
   'preferences',
@@ -53,15 +51,7 @@ export const JETSTREAM_RESOURCES = [
 export type JetStreamResource = (typeof JETSTREAM_RESOURCES)[number];
 
 /** What a worker and a job client (bot, CLI) need; the bot adds settings and rate limits. */
-export const JOB_FLOW_RESOURCES: readonly JetStreamResource[] = [
-  'jobs',
-  'backlog',
-  'results',
-  'deadLetters',
-  'jobState',
-  'workers',
-  'images',
-];
+export const JOB_FLOW_RESOURCES: readonly JetStreamResource[] = [...JOB_PATH_RESOURCES, 'images'];
 
 /**
  * What a requester (bot, CLI) needs: the job flow plus the fair dispatcher's cursor bucket and the

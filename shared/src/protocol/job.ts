@@ -3,17 +3,7 @@ import { LIMITS, rangeText } from '../limits.js';
 import { PROMPT_SYNTAXES } from '../prompt-syntax.js';
 import { capabilityName } from './capabilities.js';
 import { objectRefSchema, versionField } from './common.js';
-import {
-  describeValue,
-  identifier,
-  imageSide,
-  integerIn,
-  numberIn,
-  oneOf,
-  snowflake,
-  textUpTo,
-  timestamp,
-} from './fields.js';
+import * as field from './fields.js';
 
 export const JOB_KINDS = ['txt2img', 'img2img', 'variation', 'upscale'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -40,30 +30,30 @@ export type NoiseSource = (typeof NOISE_SOURCES)[number];
 export const REQUEST_SOURCES = ['discord', 'cli'] as const;
 
 export const requesterSchema = z.object({
-  source: oneOf(REQUEST_SOURCES),
+  source: field.oneOf(REQUEST_SOURCES),
   /** Null for direct messages and CLI jobs. */
-  guildId: snowflake().nullable(),
-  channelId: snowflake().nullable(),
+  guildId: field.snowflake().nullable(),
+  channelId: field.snowflake().nullable(),
   /** Discord user id, or the operator name for CLI jobs. */
-  userId: textUpTo(64, { allowEmpty: false }),
-  interactionId: snowflake().optional(),
+  userId: field.textUpTo(64, { allowEmpty: false }),
+  interactionId: field.snowflake().optional(),
   /** When the interaction token stops working; later results go to the channel instead. */
-  interactionTokenExpiresAt: timestamp().optional(),
+  interactionTokenExpiresAt: field.timestamp().optional(),
 });
 export type Requester = z.infer<typeof requesterSchema>;
 
 export const sourceImageSchema = z.object({
   image: objectRefSchema,
   /** Which image of the source job this is (U/V buttons), for display. */
-  index: integerIn({ min: 0, max: LIMITS.count.max - 1 }).optional(),
+  index: field.integerIn({ min: 0, max: LIMITS.count.max - 1 }).optional(),
   /** Job that produced the source image, when it came from one. */
-  jobId: identifier('job id').optional(),
+  jobId: field.identifier('job id').optional(),
 });
 
 /** Seed variation: a second noise blended into the first by spherical interpolation. */
 export const seedVariationSchema = z.object({
-  seed: integerIn(LIMITS.seed),
-  strength: numberIn(LIMITS.strength),
+  seed: field.integerIn(LIMITS.seed),
+  strength: field.numberIn(LIMITS.strength),
 });
 
 /**
@@ -82,18 +72,18 @@ export const UPSCALE_FACTORS = [2, 4] as const;
  * job's size with `upscaler` when it serves it (Lanczos when it does not), then runs img2img.
  */
 export const hiresSchema = z.object({
-  upscaler: identifier('upscaler id').optional(),
+  upscaler: field.identifier('upscaler id').optional(),
   factor: z.union(UPSCALE_FACTORS.map((factor) => z.literal(factor))),
 });
 export type Hires = z.output<typeof hiresSchema>;
 
 const baseFields = {
   v: versionField,
-  id: identifier('job id'),
-  model: identifier('model id'),
+  id: field.identifier('job id'),
+  model: field.identifier('model id'),
   requester: requesterSchema,
-  createdAt: timestamp(),
-  nsfw: oneOf(NSFW_HANDLING).optional(),
+  createdAt: field.timestamp(),
+  nsfw: field.oneOf(NSFW_HANDLING).optional(),
   /** Capabilities beyond what the fields imply that a worker needs for this job (rolling upgrades). */
   requires: z.array(capabilityName).max(16).optional(),
 };
@@ -104,21 +94,21 @@ const baseFields = {
  */
 export const GENERATION_FIELDS = {
   /** May be empty: unconditional generation, as in diffusers. */
-  prompt: textUpTo(LIMITS.promptMaxChars, { allowEmpty: true }),
-  negativePrompt: textUpTo(LIMITS.negativePromptMaxChars, { allowEmpty: true }).default(''),
+  prompt: field.textUpTo(LIMITS.promptMaxChars, { allowEmpty: true }),
+  negativePrompt: field.textUpTo(LIMITS.negativePromptMaxChars, { allowEmpty: true }).default(''),
   /** How the worker reads both prompts; absent (producers older than the field): plain. */
-  syntax: oneOf(PROMPT_SYNTAXES).optional(),
-  seed: integerIn(LIMITS.seed),
-  steps: integerIn(LIMITS.steps),
+  syntax: field.oneOf(PROMPT_SYNTAXES).optional(),
+  seed: field.integerIn(LIMITS.seed),
+  steps: field.integerIn(LIMITS.steps),
   /** Classifier-free guidance scale (A1111's "CFG scale", the `--cfg` flag). */
-  guidance: numberIn(LIMITS.guidance),
-  width: imageSide(),
-  height: imageSide(),
-  scheduler: oneOf(SCHEDULER_NAMES),
-  rng: oneOf(NOISE_SOURCES).default('numpy'),
-  count: integerIn(LIMITS.count),
+  guidance: field.numberIn(LIMITS.guidance),
+  width: field.imageSide(),
+  height: field.imageSide(),
+  scheduler: field.oneOf(SCHEDULER_NAMES),
+  rng: field.oneOf(NOISE_SOURCES).default('numpy'),
+  count: field.integerIn(LIMITS.count),
   /** img2img / variation: how far from the source image to move (0 keeps it, 1 ignores it). */
-  strength: numberIn(LIMITS.strength).optional(),
+  strength: field.numberIn(LIMITS.strength).optional(),
   variation: seedVariationSchema.optional(),
 };
 
@@ -165,8 +155,8 @@ const upscaleJob = z.object({
   kind: z.literal('upscale'),
   source: requiredSource('upscale'),
   // No UNet runs on an upscale: the VAE's multiple of 8 is enough.
-  width: imageSide(LIMITS.resultSizeMultiple).optional(),
-  height: imageSide(LIMITS.resultSizeMultiple).optional(),
+  width: field.imageSide(LIMITS.resultSizeMultiple).optional(),
+  height: field.imageSide(LIMITS.resultSizeMultiple).optional(),
 });
 
 const JOB_VARIANTS = [txt2imgJob, img2imgJob, variationJob, upscaleJob] as const;
@@ -184,7 +174,7 @@ export function createJobSchema({ maxPixels }: JobSchemaOptions) {
     .discriminatedUnion('kind', JOB_VARIANTS, {
       // The union's own issue is the unknown kind; each variant reports its fields itself.
       error: (issue) =>
-        `must be one of ${JOB_KINDS.join(', ')} (got ${describeValue((issue.input as { kind?: unknown } | undefined)?.kind)})`,
+        `must be one of ${JOB_KINDS.join(', ')} (got ${field.describeValue((issue.input as { kind?: unknown } | undefined)?.kind)})`,
     })
     .superRefine((job: AnyJob, ctx) => {
       if (job.kind === 'upscale') return;

@@ -2,68 +2,58 @@ import { z } from 'zod';
 import { errorCodes } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { objectRefSchema, versionField } from './common.js';
-import {
-  flag,
-  identifier,
-  imageSide,
-  integerIn,
-  nonNegativeInteger,
-  nonNegativeNumber,
-  oneOf,
-  textUpTo,
-  timestamp,
-} from './fields.js';
+import * as field from './fields.js';
 
 export const resultImageSchema = z.object({
   image: objectRefSchema,
-  seed: integerIn(LIMITS.seed),
+  seed: field.integerIn(LIMITS.seed),
   /** Flagged by the safety checker; `image` is then the filtered placeholder, never the original. */
-  nsfw: flag(),
-  watermarked: flag(),
+  nsfw: field.flag(),
+  watermarked: field.flag(),
   // Images that exist already: a worker from before sizes had to be multiples of 64 may still
   // deliver one during a rolling upgrade.
-  width: imageSide(LIMITS.resultSizeMultiple),
-  height: imageSide(LIMITS.resultSizeMultiple),
+  width: field.imageSide(LIMITS.resultSizeMultiple),
+  height: field.imageSide(LIMITS.resultSizeMultiple),
 });
 export type ResultImage = z.infer<typeof resultImageSchema>;
 
 export const timingsSchema = z.object({
   /** Time between submission and a worker starting the job. */
-  queuedMs: nonNegativeNumber(),
+  queuedMs: field.nonNegativeNumber(),
   /** Time the worker spent on the job. */
-  totalMs: nonNegativeNumber(),
+  totalMs: field.nonNegativeNumber(),
   /** Per-stage durations (tokenize, textEncoder, unet, vae, safety, watermark, encode, upload). */
-  stages: z.record(z.string(), nonNegativeNumber()),
+  stages: z.record(z.string(), field.nonNegativeNumber()),
 });
 
 export const jobResultSchema = z.object({
   v: versionField,
   type: z.literal('result'),
-  jobId: identifier('job id'),
-  workerId: identifier('worker id'),
-  model: identifier('model id'),
+  jobId: field.identifier('job id'),
+  workerId: field.identifier('worker id'),
+  model: field.identifier('model id'),
   images: z.array(resultImageSchema).min(1).max(LIMITS.count.max),
   /** Prompt tokens beyond the text encoder's window that were dropped. */
-  truncatedTokens: nonNegativeInteger().default(0),
+  truncatedTokens: field.nonNegativeInteger().default(0),
   /** The same for the negative prompt (absent: none). */
-  negativeTruncatedTokens: nonNegativeInteger().optional(),
+  negativeTruncatedTokens: field.nonNegativeInteger().optional(),
   /** A1111 syntax: the most 75-token chunks the model read per prompt (cut notices quote it). */
-  promptChunkLimit: integerIn({ min: 1, max: LIMITS.promptMaxChunks }).optional(),
+  promptChunkLimit: field.integerIn({ min: 1, max: LIMITS.promptMaxChunks }).optional(),
   timings: timingsSchema,
-  completedAt: timestamp(),
+  completedAt: field.timestamp(),
 });
 export type JobResult = z.output<typeof jobResultSchema>;
 
 export const jobFailureSchema = z.object({
   v: versionField,
   type: z.literal('failure'),
-  jobId: identifier('job id'),
+  jobId: field.identifier('job id'),
   /** Absent when the failure was decided before any worker took the job. */
-  workerId: identifier('worker id').optional(),
-  code: oneOf(errorCodes),
-  retryable: flag(),
-  message: textUpTo(2000, { allowEmpty: false }),
-  failedAt: timestamp(),
+  workerId: field.identifier('worker id').optional(),
+  code: field.oneOf(errorCodes),
+  retryable: field.flag(),
+  message: field.textUpTo(2000, { allowEmpty: false }),
+  failedAt: field.timestamp(),
 });
 export type JobFailure = z.infer<typeof jobFailureSchema>;
 

@@ -18,7 +18,7 @@ import {
   type RunningService,
 } from '@sdbot/shared';
 import type { ImageGenerator } from '../service/generator.js';
-import { WorkerMetrics } from '../service/metrics.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../service/metrics.js';
 import { PipelineGenerator } from '../service/pipeline-generator.js';
 import { warnUncheckedModels } from '../service/safety-warning.js';
 import { SimulatedGenerator } from '../service/simulated-generator.js';
@@ -130,7 +130,7 @@ export const workerCommand: CommandDefinition = {
       bindings: { workerId },
     });
 
-    const metrics = new WorkerMetrics();
+    const metrics = createWorkerMetrics();
     return runService({
       signal,
       logger,

@@ -7,13 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LIMITS, SdbotError, type GenerationJob } from '@sdbot/shared';
 import sharp from 'sharp';
-import type {
-  GenerationHooks,
-  GenerationOutput,
-  GenerationRequest,
-  ImageGenerator,
-  ModelInfo,
-} from './generator.js';
+import type { GenerationHooks, GenerationOutput, GenerationRequest, ImageGenerator } from './generator.js';
 
 /** Corner colour of a seed: its low three bytes as red, green and blue. */
 export function seedColour(seed: number): [number, number, number] {
@@ -63,7 +57,7 @@ function fillLatents(latents: Float32Array, seed: number, progress: number): voi
 export class SimulatedGenerator implements ImageGenerator {
   readonly provider = 'cpu' as const;
   readonly simulated = true;
-  readonly models: readonly ModelInfo[];
+  readonly models: ImageGenerator['models'];
 
   constructor(
     modelIds: readonly string[],

@@ -6,7 +6,7 @@
 import { drawNoise, requireSameLength } from './common.js';
 import { readSchedulerBasis } from './config.js';
 import { f32 } from './numeric.js';
-import { SigmaScheduler, predictOriginal, velocityScale } from './sigma-schedule.js';
+import { SigmaScheduler, eulerStep } from './sigma-schedule.js';
 import type { NoiseSource, SchedulerConfig, StepResult } from './types.js';
 
 export class EulerAncestralScheduler extends SigmaScheduler {
@@ -38,16 +38,8 @@ export class EulerAncestralScheduler extends SigmaScheduler {
     const sigmaDown = f32(Math.sqrt(f32(toSquared - f32(sigmaUp * sigmaUp))));
     const dt = f32(sigmaDown - sigma);
     const noise = drawNoise(this.name, rng, sample.length);
-    const vScale = velocityScale(sigma);
-    const prevSample = new Float32Array(sample.length);
-    const denoised = new Float32Array(sample.length);
-    for (let i = 0; i < sample.length; i++) {
-      const x = sample[i] ?? 0;
-      const original = predictOriginal(this.predictionType, modelOutput[i] ?? 0, x, sigma, vScale);
-      denoised[i] = original;
-      prevSample[i] = x + ((x - original) / sigma) * dt + (noise[i] ?? 0) * sigmaUp;
-    }
+    const result = eulerStep(this.predictionType, modelOutput, sample, sigma, dt, { noise, sigmaUp });
     this.stepIndex = index + 1;
-    return { prevSample, denoised };
+    return result;
   }
 }

@@ -11,7 +11,7 @@ import {
   type PredictionType,
 } from './config.js';
 import { f32 } from './numeric.js';
-import { SigmaScheduler, predictOriginal, velocityScale } from './sigma-schedule.js';
+import { SigmaScheduler, eulerStep } from './sigma-schedule.js';
 import type { SchedulerConfig, StepResult } from './types.js';
 
 export class EulerScheduler extends SigmaScheduler {
@@ -49,16 +49,8 @@ export class EulerScheduler extends SigmaScheduler {
     requireSameLength(this.name, 'modelOutput and sample', modelOutput, sample);
     const sigma = sigmas[index] ?? 0;
     const dt = f32((sigmas[index + 1] ?? 0) - sigma);
-    const vScale = velocityScale(sigma);
-    const prevSample = new Float32Array(sample.length);
-    const denoised = new Float32Array(sample.length);
-    for (let i = 0; i < sample.length; i++) {
-      const x = sample[i] ?? 0;
-      const original = predictOriginal(this.predictionType, modelOutput[i] ?? 0, x, sigma, vScale);
-      denoised[i] = original;
-      prevSample[i] = x + ((x - original) / sigma) * dt;
-    }
+    const result = eulerStep(this.predictionType, modelOutput, sample, sigma, dt);
     this.stepIndex = index + 1;
-    return { prevSample, denoised };
+    return result;
   }
 }

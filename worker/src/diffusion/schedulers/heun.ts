@@ -5,14 +5,9 @@
  * to sigma 0. The scheduler remembers the predictor's derivative between the two calls.
  */
 import { buffer, requireSameLength } from './common.js';
-import {
-  PREDICTION_TYPES,
-  UNSUPPORTED_SIGMA_SPACINGS,
-  readSchedulerBasis,
-  type PredictionType,
-} from './config.js';
+import type { PredictionType } from './config.js';
 import { f32 } from './numeric.js';
-import { SigmaScheduler, predictOriginal, velocityScale } from './sigma-schedule.js';
+import { SigmaScheduler, ownBoundsSigmaBasis, predictOriginal, velocityScale } from './sigma-schedule.js';
 import type { SchedulerConfig, StepResult } from './types.js';
 
 /** [a, b, b, c, c, ..., z, z]: each entry after the first twice. */
@@ -30,22 +25,12 @@ export class HeunScheduler extends SigmaScheduler {
   private spareSample: Float32Array | null = null;
 
   constructor(config: SchedulerConfig) {
-    const {
-      read,
-      sigmaTable: table,
-      predictionType,
-    } = readSchedulerBasis(config, 'heun', {
-      training: { betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'linear' },
-      zeroSnrRescale: false,
-      unsupported: UNSUPPORTED_SIGMA_SPACINGS,
-      predictionTypes: PREDICTION_TYPES,
+    const { read, request, predictionType } = ownBoundsSigmaBasis(config, 'heun', {
+      betaStart: 0.00085,
+      betaEnd: 0.012,
+      betaSchedule: 'linear',
     });
-    super({
-      ...read.spacing('linspace'),
-      sigmaTable: table,
-      karras: read.boolean('use_karras_sigmas', false) ? { sigmaMin: null, sigmaMax: null } : null,
-      finalSigma: 0,
-    });
+    super(request);
     this.predictionType = predictionType;
     const clipRange = read.number('clip_sample_range', 1, { min: 0 });
     this.clipSampleRange = read.boolean('clip_sample', false) ? clipRange : null;

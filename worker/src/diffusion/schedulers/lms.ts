@@ -4,13 +4,8 @@
  * last sigmas; diffusers integrates numerically (scipy quad), this integrates the polynomial exactly.
  */
 import { buffer, requireSameLength } from './common.js';
-import {
-  PREDICTION_TYPES,
-  UNSUPPORTED_SIGMA_SPACINGS,
-  readSchedulerBasis,
-  type PredictionType,
-} from './config.js';
-import { SigmaScheduler, predictOriginal, velocityScale } from './sigma-schedule.js';
+import type { PredictionType } from './config.js';
+import { SigmaScheduler, ownBoundsSigmaBasis, predictOriginal, velocityScale } from './sigma-schedule.js';
 import type { SchedulerConfig, StepResult } from './types.js';
 
 const LMS_ORDER = 4;
@@ -51,22 +46,9 @@ export class LmsScheduler extends SigmaScheduler {
   private spare: Float32Array[] = [];
 
   constructor(config: SchedulerConfig) {
-    const {
-      read,
-      sigmaTable: table,
-      predictionType,
-    } = readSchedulerBasis(config, 'lms', {
-      zeroSnrRescale: false,
-      unsupported: UNSUPPORTED_SIGMA_SPACINGS,
-      predictionTypes: PREDICTION_TYPES,
-    });
-    super({
-      ...read.spacing('linspace'),
-      sigmaTable: table,
-      // LMS takes the Karras bounds from its own schedule, never from the config.
-      karras: read.boolean('use_karras_sigmas', false) ? { sigmaMin: null, sigmaMax: null } : null,
-      finalSigma: 0,
-    });
+    // LMS takes the Karras bounds from its own schedule, never from the config.
+    const { request, predictionType } = ownBoundsSigmaBasis(config, 'lms');
+    super(request);
     this.predictionType = predictionType;
   }
 

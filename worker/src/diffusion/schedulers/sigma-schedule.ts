@@ -6,10 +6,18 @@
  */
 import type { SchedulerName } from '@sdbot/shared';
 import { indexForTimestep, notReady, pastTheEnd, requireSameLength, validateStepCount } from './common.js';
-import type { TimestepSpacing } from './config.js';
+import {
+  PREDICTION_TYPES,
+  UNSUPPORTED_SIGMA_SPACINGS,
+  readSchedulerBasis,
+  type ConfigReader,
+  type PredictionType,
+  type SchedulerRecipe,
+  type TimestepSpacing,
+} from './config.js';
 import { f32, interpolateTable, numpyLinspace } from './numeric.js';
 import { continuousTimesteps } from './spacing.js';
-import type { NoiseSource, Scheduler, StepResult } from './types.js';
+import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './types.js';
 
 const KARRAS_RHO = 7;
 
@@ -89,6 +97,55 @@ export function predictOriginal(
 export function velocityScale(sigma: number): { output: number; sample: number } {
   const squaredPlusOne = f32(f32(sigma * sigma) + 1);
   return { output: f32(-sigma / f32(Math.sqrt(squaredPlusOne))), sample: 1 / squaredPlusOne };
+}
+
+/**
+ * The basis of the sigma schedulers that take Karras sigmas only between their own schedule's bounds
+ * (Heun, LMS): linspace spacing unless the config names one, and a last step down to sigma 0.
+ */
+export function ownBoundsSigmaBasis(
+  config: SchedulerConfig,
+  name: 'heun' | 'lms',
+  training?: SchedulerRecipe<PredictionType>['training'],
+): { read: ConfigReader; request: Omit<SigmaScheduleRequest, 'steps'>; predictionType: PredictionType } {
+  const { read, sigmaTable, predictionType } = readSchedulerBasis(config, name, {
+    ...(training === undefined ? {} : { training }),
+    zeroSnrRescale: false,
+    unsupported: UNSUPPORTED_SIGMA_SPACINGS,
+    predictionTypes: PREDICTION_TYPES,
+  });
+  const request = {
+    ...read.spacing('linspace'),
+    sigmaTable,
+    karras: read.boolean('use_karras_sigmas', false) ? { sigmaMin: null, sigmaMax: null } : null,
+    finalSigma: 0,
+  };
+  return { read, request, predictionType };
+}
+
+/**
+ * One Euler step from `sigma` by `dt` along `(x - x0) / sigma`, plus `noise * sigmaUp` for an ancestral
+ * step; `denoised` is the clean-latent estimate `x0`.
+ */
+export function eulerStep(
+  predictionType: 'epsilon' | 'v_prediction' | 'sample',
+  modelOutput: Float32Array,
+  sample: Float32Array,
+  sigma: number,
+  dt: number,
+  ancestral?: { noise: Float32Array; sigmaUp: number },
+): StepResult {
+  const vScale = velocityScale(sigma);
+  const prevSample = new Float32Array(sample.length);
+  const denoised = new Float32Array(sample.length);
+  for (let i = 0; i < sample.length; i++) {
+    const x = sample[i] ?? 0;
+    const original = predictOriginal(predictionType, modelOutput[i] ?? 0, x, sigma, vScale);
+    denoised[i] = original;
+    const next = x + ((x - original) / sigma) * dt;
+    prevSample[i] = ancestral === undefined ? next : next + (ancestral.noise[i] ?? 0) * ancestral.sigmaUp;
+  }
+  return { prevSample, denoised };
 }
 
 /**
