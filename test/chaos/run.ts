@@ -13,6 +13,7 @@ import { OutcomeLedger, type LedgerFigures } from '../helpers/outcome-ledger.js'
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import { testConfig } from '../helpers/workers.js';
 import { testJob } from '../helpers/jobs.js';
+import { seededRandom } from '../helpers/synthetic-images.js';
 
 const RUN_LIMIT_MS = 4 * 60_000;
 const GUILDS = [
@@ -29,24 +30,13 @@ function option(name: string, fallback: number): number {
   return value !== undefined && Number.isInteger(value) && value > 0 ? value : fallback;
 }
 
-/** A small seeded generator, so a run's fault schedule can be repeated (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const jobs = option('jobs', 300);
 const workerCount = option('workers', 4);
 const seed = option('seed', 1);
-const rand = random(seed);
+// Seeded, so a run's fault schedule can be repeated.
+const rand = seededRandom(seed);
 const env = {
   SDBOT_JS_REPLICAS: '3',
   SDBOT_ACK_WAIT: '4s',

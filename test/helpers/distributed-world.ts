@@ -9,12 +9,15 @@
  *   const { client } = await world.openClient();
  *   expect((await submitAndWait(client, simulatedJob(client, { prompt: 'x', steps: 3 }))).type).toBe('result');
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
 import {
   SUBJECTS,
+  collectStatus,
   decodeMessage,
   jobOutcomeSchema,
   type GenerationJob,
+  type Job,
   type JobOutcome,
   type JobsClient,
   type NatsConnection,
@@ -90,10 +93,17 @@ export function useDistributedWorld({ scope = 'test' }: { scope?: 'test' | 'file
   return world;
 }
 
-/** A describe block with its own distributed world per test; skipped where nats-server is missing. */
-export function describeDistributed(name: string, body: (world: DistributedWorld) => void): void {
+/**
+ * A describe block with its own distributed world per test (or one for the whole block, `scope:
+ * 'file'`); skipped where nats-server is missing.
+ */
+export function describeDistributed(
+  name: string,
+  body: (world: DistributedWorld) => void,
+  options: { scope?: 'test' | 'file' } = {},
+): void {
   describe.skipIf(!natsServerAvailable())(name, () => {
-    body(useDistributedWorld());
+    body(useDistributedWorld(options));
   });
 }
 
@@ -106,14 +116,19 @@ export function simulatedJob(client: JobsClient, request: SimulatedJobRequest): 
 }
 
 /** Submits `job` and waits for its outcome (awaited before submitting, so none is missed). */
-export async function submitAndWait(
-  client: JobsClient,
-  job: GenerationJob,
-  timeoutMs = 20_000,
-): Promise<JobOutcome> {
+export async function submitAndWait(client: JobsClient, job: Job, timeoutMs = 20_000): Promise<JobOutcome> {
   const waiting = client.awaitOutcome(job.id, { timeoutMs });
   await client.submit(job);
   return waiting;
+}
+
+/** Asserts the newest dead letter: the job, its failure code and how many deliveries it got. */
+export async function expectNewestDeadLetter(
+  { client, connection }: TestClient,
+  expected: { jobId: string; code: string; deliveries: number },
+): Promise<void> {
+  const status = await collectStatus(await jetstreamManager(connection), client.workers);
+  expect(status.deadLetters.recent[0]).toMatchObject(expected);
 }
 
 /** Every outcome published on the results subject, and the job ids, in publishing order. */

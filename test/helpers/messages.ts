@@ -19,6 +19,17 @@ import {
 
 const at = 1_764_000_000_000;
 
+/** A factory of valid example messages: fresh `fields` each call, with whichever a test overrides. */
+function example<T>(fields: () => T): (overrides?: Partial<T>) => T {
+  return (overrides = {}) => ({ ...fields(), ...overrides });
+}
+
+/** What every message about the example job starts with: the protocol version and the job. */
+const aboutTheJob = { v: 1, jobId: 'job-0001' } as const;
+
+/** A message about the example job from the worker running it. */
+const fromTheWorker = { ...aboutTheJob, workerId: 'gpu-1' } as const;
+
 /** Any generation job's fields, so a test may set a field another kind would not allow. */
 type ExampleJobFields = Omit<Extract<GenerationJobInput, { kind: 'variation' }>, 'kind'> & {
   kind: GenerationJob['kind'];
@@ -73,98 +84,75 @@ export const exampleImageRef = {
   contentType: 'image/png',
 } as const;
 
-export function exampleProgress(overrides: Partial<Progress> = {}): Progress {
-  return {
-    v: 1,
-    jobId: 'job-0001',
-    workerId: 'gpu-1',
-    step: 3,
-    total: 30,
-    preview: exampleImageRef,
-    at,
-    ...overrides,
-  };
-}
+export const exampleProgress = example<Progress>(() => ({
+  ...fromTheWorker,
+  step: 3,
+  total: 30,
+  preview: exampleImageRef,
+  at,
+}));
 
-export function exampleResult(overrides: Partial<JobResult> = {}): JobResult {
-  return {
-    v: 1,
-    type: 'result',
-    jobId: 'job-0001',
-    workerId: 'gpu-1',
-    model: 'sd15',
-    images: [{ image: exampleImageRef, seed: 42, nsfw: false, watermarked: true, width: 512, height: 512 }],
-    truncatedTokens: 0,
-    timings: { queuedMs: 12, totalMs: 3400, stages: { unet: 3000, vae: 300 } },
-    completedAt: at,
-    ...overrides,
-  };
-}
+export const exampleResult = example<JobResult>(() => ({
+  ...fromTheWorker,
+  type: 'result',
+  model: 'sd15',
+  images: [{ image: exampleImageRef, seed: 42, nsfw: false, watermarked: true, width: 512, height: 512 }],
+  truncatedTokens: 0,
+  timings: { queuedMs: 12, totalMs: 3400, stages: { unet: 3000, vae: 300 } },
+  completedAt: at,
+}));
 
-export function exampleFailure(overrides: Partial<JobFailure> = {}): JobFailure {
-  return {
-    v: 1,
-    type: 'failure',
-    jobId: 'job-0001',
-    workerId: 'gpu-1',
-    code: 'UNKNOWN_MODEL',
-    retryable: false,
-    message: 'model "sd99" is not loaded',
-    failedAt: at,
-    ...overrides,
-  };
-}
+export const exampleFailure = example<JobFailure>(() => ({
+  ...fromTheWorker,
+  type: 'failure',
+  code: 'UNKNOWN_MODEL',
+  retryable: false,
+  message: 'model "sd99" is not loaded',
+  failedAt: at,
+}));
 
-export function exampleHeartbeat(overrides: Partial<WorkerHeartbeat> = {}): WorkerHeartbeat {
-  return {
-    v: 1,
-    workerId: 'gpu-1',
-    hostname: 'gpu-box',
-    version: '0.1.0',
-    models: [{ id: 'sd15', name: 'Stable Diffusion 1.5', hash: 'abc123', safetyChecker: true }],
-    provider: 'cuda',
-    simulated: false,
-    slots: { total: 1, free: 1 },
-    throughput: { jobsPerMinute: 4, stepsPerSecond: 12.5 },
-    startedAt: at,
-    at,
-    ...overrides,
-  };
-}
+export const exampleHeartbeat = example<WorkerHeartbeat>(() => ({
+  v: 1,
+  workerId: 'gpu-1',
+  hostname: 'gpu-box',
+  version: '0.1.0',
+  models: [{ id: 'sd15', name: 'Stable Diffusion 1.5', hash: 'abc123', safetyChecker: true }],
+  provider: 'cuda',
+  simulated: false,
+  slots: { total: 1, free: 1 },
+  throughput: { jobsPerMinute: 4, stepsPerSecond: 12.5 },
+  startedAt: at,
+  at,
+}));
 
-export function exampleCancel(overrides: Partial<CancelRequest> = {}): CancelRequest {
-  return { v: 1, jobId: 'job-0001', requestedBy: '323456789012345678', at, ...overrides };
-}
+export const exampleCancel = example<CancelRequest>(() => ({
+  ...aboutTheJob,
+  requestedBy: '323456789012345678',
+  at,
+}));
 
-export function exampleDeadLetter(overrides: Partial<DeadLetter> = {}): DeadLetter {
-  return {
-    v: 1,
-    jobId: 'job-0001',
-    model: 'sd15',
-    code: 'INVALID_MESSAGE',
-    reason: 'steps: must be an integer in 1..150 (got 0)',
-    deliveries: 1,
-    subject: 'sdbot.jobs.sd15',
-    payload: Buffer.from('{}').toString('base64'),
-    at,
-    ...overrides,
-  };
-}
+export const exampleDeadLetter = example<DeadLetter>(() => ({
+  ...aboutTheJob,
+  model: 'sd15',
+  code: 'INVALID_MESSAGE',
+  reason: 'steps: must be an integer in 1..150 (got 0)',
+  deliveries: 1,
+  subject: 'sdbot.jobs.sd15',
+  payload: Buffer.from('{}').toString('base64'),
+  at,
+}));
 
-export function exampleSettings(overrides: Partial<GuildSettings> = {}): GuildSettings {
-  return {
-    v: 1,
-    guildId: '123456789012345678',
-    rateLimits: { guildJobsPerMinute: 5 },
-    maxSteps: 50,
-    bannedWords: ['gore'],
-    allowedChannels: [],
-    nsfwPolicy: 'block',
-    allowedRoles: [],
-    bannedUsers: [],
-    channelDefaults: {},
-    updatedAt: at,
-    updatedBy: '323456789012345678',
-    ...overrides,
-  };
-}
+export const exampleSettings = example<GuildSettings>(() => ({
+  v: 1,
+  guildId: '123456789012345678',
+  rateLimits: { guildJobsPerMinute: 5 },
+  maxSteps: 50,
+  bannedWords: ['gore'],
+  allowedChannels: [],
+  nsfwPolicy: 'block',
+  allowedRoles: [],
+  bannedUsers: [],
+  channelDefaults: {},
+  updatedAt: at,
+  updatedBy: '323456789012345678',
+}));

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NoiseSource, SchedulerName } from '@sdbot/shared';
+import { loadModelDirectory, type StableDiffusionModel } from '../../worker/src/diffusion/model.js';
 import { StableDiffusionPipeline, type PipelineOptions } from '../../worker/src/diffusion/pipeline.js';
 import { sharedFixture } from './shared-fixtures.js';
 
@@ -29,14 +30,20 @@ export function goldenCases(): GoldenCase[] {
   return JSON.parse(readFileSync(join(tinySdGolden.path, 'cases.json'), 'utf8')) as GoldenCase[];
 }
 
+/** How every tiny-sd test loads the model: on the CPU, one thread, the graph fully optimised. */
+const tinySdLoad = { provider: 'cpu', intraOpThreads: 1, graphOptimization: 'all' } as const;
+
 export function loadTinySd(options: Partial<PipelineOptions> = {}): Promise<StableDiffusionPipeline> {
-  return StableDiffusionPipeline.load(tinySd.path, {
-    provider: 'cpu',
-    intraOpThreads: 1,
-    graphOptimization: 'all',
-    safetyChecker: true,
-    ...options,
-  });
+  return StableDiffusionPipeline.load(tinySd.path, { ...tinySdLoad, safetyChecker: true, ...options });
+}
+
+/** The model's parts without a pipeline around them, for tests that call the UNet or checker directly. */
+export function loadTinySdModel({
+  safetyChecker,
+}: {
+  safetyChecker: boolean;
+}): Promise<StableDiffusionModel> {
+  return loadModelDirectory(tinySd.path, { ...tinySdLoad, safetyChecker });
 }
 
 /** The golden cat case as a request (64x64, PNDM, 10 steps), a quick base for feature tests. */

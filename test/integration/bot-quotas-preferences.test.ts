@@ -3,39 +3,25 @@
  * together admit exactly the quota, the count starts again on the next UTC day, and preferences
  * survive being read back by another replica.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UserPreferencesStore } from '../../bot/src/preferences/store.js';
 import { applyPreferences } from '../../bot/src/preferences/changes.js';
 import { DailyQuota, nextUtcMidnight, utcDay } from '../../bot/src/quota/daily-quota.js';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
+import { natsServerAvailable } from '../helpers/nats-server.js';
+import { useReplicaConnections } from '../helpers/replica-connections.js';
 
 const available = natsServerAvailable();
 const guildId = '100000000000000001';
 const NOON = Date.UTC(2026, 11, 6, 12, 0, 0);
 
 describe.skipIf(!available)('daily quotas and preferences (real nats-server)', () => {
-  let server: NatsTestServer;
-  let first: NatsConnection;
-  let second: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    first = await connect({ servers: server.url });
-    second = await connect({ servers: server.url });
-  });
-
-  afterAll(async () => {
-    await first.close();
-    await second.close();
-    await server.cleanup();
-  });
+  const nats = useReplicaConnections();
 
   it('admits exactly the server quota across two replicas racing', async () => {
     let now = NOON;
     const replicas = [
-      await DailyQuota.open(first, { now: () => now }),
-      await DailyQuota.open(second, { now: () => now }),
+      await DailyQuota.open(nats.first, { now: () => now }),
+      await DailyQuota.open(nats.second, { now: () => now }),
     ] as const;
     const users = Array.from(
       { length: 10 },
@@ -62,8 +48,8 @@ describe.skipIf(!available)('daily quotas and preferences (real nats-server)', (
   });
 
   it('admits exactly the member quota, and gives the member back what the server refused', async () => {
-    const quota = await DailyQuota.open(first, { now: () => NOON });
-    const other = await DailyQuota.open(second, { now: () => NOON });
+    const quota = await DailyQuota.open(nats.first, { now: () => NOON });
+    const other = await DailyQuota.open(nats.second, { now: () => NOON });
     const scope = { guildId: '100000000000000002', userId: '300000000000000001' };
     const grants = await Promise.all(
       Array.from({ length: 8 }, (_, index) =>
@@ -84,7 +70,7 @@ describe.skipIf(!available)('daily quotas and preferences (real nats-server)', (
   });
 
   it('writes nothing when the server sets no quota', async () => {
-    const quota = await DailyQuota.open(first, { now: () => NOON });
+    const quota = await DailyQuota.open(nats.first, { now: () => NOON });
     const scope = { guildId: '100000000000000004', userId: '300000000000000003' };
     expect((await quota.reserve(scope, 4, {})).ok).toBe(true);
     expect(await quota.usage(scope)).toMatchObject({ user: 0, server: 0 });
@@ -92,8 +78,8 @@ describe.skipIf(!available)('daily quotas and preferences (real nats-server)', (
 
   it('keeps a member preferences across replicas', async () => {
     const userId = '400000000000000001';
-    const store = await UserPreferencesStore.open(first, { now: () => 5 });
-    const replica = await UserPreferencesStore.open(second);
+    const store = await UserPreferencesStore.open(nats.first, { now: () => 5 });
+    const replica = await UserPreferencesStore.open(nats.second);
     expect(await store.get(userId)).toEqual({ v: 1, userId, remix: false, updatedAt: 0 });
     await store.update(userId, (current) =>
       applyPreferences(current, { steps: 30, remix: true, aspect: '16:9' }),

@@ -19,6 +19,7 @@ import {
   startDiscordEmulator,
   type DiscordEmulator,
   type DiscordEmulatorOptions,
+  type EmulatorInteraction,
   type SendCommandInput,
 } from '../discord-emulator/index.js';
 
@@ -424,13 +425,21 @@ describe('emulated REST API', () => {
   });
 });
 
+/** An emulator with /imagine registered and a bot connected, and one /imagine a user sent. */
+async function imagineSent(): Promise<{ emulator: DiscordEmulator; interaction: EmulatorInteraction }> {
+  const emulator = await start();
+  await registerImagine(emulator);
+  await identified(emulator);
+  return { emulator, interaction: await emulator.sendCommand({ name: 'imagine', options: { prompt: 'x' } }) };
+}
+
+const callbackPath = (interaction: EmulatorInteraction) =>
+  `/interactions/${interaction.id}/${interaction.token}/callback`;
+
 describe('emulated interactions', () => {
   it('callbacks: 204 without content type, 40060 when answered twice, 10062 when unknown', async () => {
-    const emulator = await start();
-    await registerImagine(emulator);
-    await identified(emulator);
-    const interaction = await emulator.sendCommand({ name: 'imagine', options: { prompt: 'x' } });
-    const path = `/interactions/${interaction.id}/${interaction.token}/callback`;
+    const { emulator, interaction } = await imagineSent();
+    const path = callbackPath(interaction);
 
     const deferred = await api(emulator, 'POST', `${path}?with_response=false`, {
       token: null,
@@ -459,11 +468,8 @@ describe('emulated interactions', () => {
   });
 
   it('with_response=true answers the callback response with the message; wrong callback types are refused', async () => {
-    const emulator = await start();
-    await registerImagine(emulator);
-    await identified(emulator);
-    const interaction = await emulator.sendCommand({ name: 'imagine', options: { prompt: 'x' } });
-    const path = `/interactions/${interaction.id}/${interaction.token}/callback`;
+    const { emulator, interaction } = await imagineSent();
+    const path = callbackPath(interaction);
     expect(
       await api(emulator, 'POST', path, {
         token: null,
@@ -501,16 +507,13 @@ describe('emulated interactions', () => {
   });
 
   it('webhook routes: 10015 before the callback or for another application, 50027 for unknown tokens', async () => {
-    const emulator = await start();
-    await registerImagine(emulator);
-    await identified(emulator);
-    const interaction = await emulator.sendCommand({ name: 'imagine', options: { prompt: 'x' } });
+    const { emulator, interaction } = await imagineSent();
     const original = `/webhooks/${emulator.applicationId}/${interaction.token}/messages/@original`;
     expect(await api(emulator, 'PATCH', original, { token: null, json: { content: 'x' } })).toMatchObject({
       status: 404,
       body: { code: 10015 },
     });
-    await api(emulator, 'POST', `/interactions/${interaction.id}/${interaction.token}/callback`, {
+    await api(emulator, 'POST', callbackPath(interaction), {
       token: null,
       json: { type: 5 },
     });

@@ -4,30 +4,22 @@
  * the worker can load what landed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Upscaler } from '../../worker/src/upscale/upscaler.js';
 import { runSdbot } from '../helpers/cli.js';
 import { fakeCommit, startFakeHub, type FakeHub } from '../helpers/fake-hub.js';
+import { useScratchDirectories } from '../helpers/scratch-directories.js';
 import { sharedFixture } from '../helpers/shared-fixtures.js';
 
 const rdn = sharedFixture('upscaler-rdn');
 let hub: FakeHub | undefined;
-const directories: string[] = [];
-
 afterEach(async () => {
   await hub?.close();
   hub = undefined;
-  await Promise.all(directories.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'sdbot-upscaler-download-'));
-  directories.push(dir);
-  return dir;
-}
+const tempDir = useScratchDirectories('sdbot-upscaler-download-');
 
 describe.skipIf(!rdn.available)(`sdbot models download of an upscaler${rdn.skipNote}`, () => {
   it('fetches the one .onnx file, and the worker loads it', async () => {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SdbotError } from '@sdbot/shared';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import {
   type FakeHub,
   type FakeHubOptions,
 } from '../helpers/fake-hub.js';
+import { useScratchDirectories } from '../helpers/scratch-directories.js';
 import { sharedFixture } from '../helpers/shared-fixtures.js';
 
 /** A tiny diffusers ONNX export: random "weights", real file names. */
@@ -52,19 +52,11 @@ const UNRELATED_FILES: Record<string, Buffer | string> = {
 const EXPORT_PATHS = Object.keys(onnxExport()).sort();
 
 let hub: FakeHub | undefined;
-const directories: string[] = [];
-
 afterEach(async () => {
   await hub?.close();
   hub = undefined;
-  await Promise.all(directories.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'sdbot-models-'));
-  directories.push(dir);
-  return dir;
-}
+const tempDir = useScratchDirectories('sdbot-models-');
 
 async function serve(commit: FakeCommit, options: Partial<FakeHubOptions> = {}): Promise<FakeHub> {
   hub = await startFakeHub({ repos: [{ id: 'acme/sd-onnx', refs: { main: commit } }], ...options });

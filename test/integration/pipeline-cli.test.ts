@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readParameters } from '../../worker/src/provenance.js';
 import { detectWatermark } from '../../worker/src/watermark/index.js';
 import { runSdbot } from '../helpers/cli.js';
 import { pixelDiff, readRgb } from '../helpers/images.js';
+import { useTemporaryDirectory } from '../helpers/temporary-directory.js';
 import { tinySd, tinySdGolden } from '../helpers/tiny-sd.js';
 
 const env = { SDBOT_THREADS: '1', LOG_LEVEL: 'warn' };
@@ -27,20 +27,14 @@ interface JsonReport {
 }
 
 describe.skipIf(!tinySd.available)(`sdbot generate${tinySd.skipNote}`, () => {
-  let out: string;
-  beforeAll(() => {
-    out = mkdtempSync(join(tmpdir(), 'sdbot-generate-'));
-  });
-  afterAll(() => {
-    rmSync(out, { recursive: true, force: true });
-  });
+  const out = useTemporaryDirectory('sdbot-generate-');
 
   const generate = (...flags: string[]) =>
     runSdbot(['generate', '--model', tinySd.path, '--prompt', 'a photo of a cat', ...flags], env);
   const small = ['--width', '64', '--height', '64'];
 
   it.skipIf(!tinySdGolden.available)('writes the reference image as a PNG with its parameters', async () => {
-    const file = join(out, 'cat.png');
+    const file = join(out.path, 'cat.png');
     const run = await generate(
       ...small,
       '--seed',
@@ -68,7 +62,7 @@ describe.skipIf(!tinySd.available)(`sdbot generate${tinySd.skipNote}`, () => {
   });
 
   it('--json reports seeds, files, flags and timings; several images get numbered files', async () => {
-    const file = join(out, 'batch.png');
+    const file = join(out.path, 'batch.png');
     const run = await generate(
       ...small,
       ...['--seed', '5', '--steps', '3', '--count', '2', '--guidance', '1', '--no-watermark', '--json'],
@@ -78,8 +72,22 @@ describe.skipIf(!tinySd.available)(`sdbot generate${tinySd.skipNote}`, () => {
     const report = JSON.parse(run.stdout) as JsonReport;
     expect(report.seeds).toEqual([5, 6]);
     expect(report.images).toEqual([
-      { file: join(out, 'batch-0.png'), seed: 5, nsfw: false, watermarked: false, width: 64, height: 64 },
-      { file: join(out, 'batch-1.png'), seed: 6, nsfw: false, watermarked: false, width: 64, height: 64 },
+      {
+        file: join(out.path, 'batch-0.png'),
+        seed: 5,
+        nsfw: false,
+        watermarked: false,
+        width: 64,
+        height: 64,
+      },
+      {
+        file: join(out.path, 'batch-1.png'),
+        seed: 6,
+        nsfw: false,
+        watermarked: false,
+        width: 64,
+        height: 64,
+      },
     ]);
     expect(report.images.every((image) => existsSync(image.file))).toBe(true);
     expect(report.model).toMatchObject({ name: 'tiny-sd', safetyChecker: true });
@@ -101,7 +109,7 @@ describe.skipIf(!tinySd.available)(`sdbot generate${tinySd.skipNote}`, () => {
   });
 
   it('watermarks images of at least 256x256 so the reference decoder reads the payload', async () => {
-    const file = join(out, 'large.png');
+    const file = join(out.path, 'large.png');
     const run = await generate(
       ...['--width', '256', '--height', '256', '--steps', '2', '--guidance', '1', '--seed', '3'],
       ...['--json', '--out', file],
@@ -115,29 +123,36 @@ describe.skipIf(!tinySd.available)(`sdbot generate${tinySd.skipNote}`, () => {
   });
 
   it('picks and prints a random seed when none is given', async () => {
-    const run = await generate(...small, '--steps', '1', '--no-safety', '--out', join(out, 'random.png'));
+    const run = await generate(
+      ...small,
+      '--steps',
+      '1',
+      '--no-safety',
+      '--out',
+      join(out.path, 'random.png'),
+    );
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^wrote \S+ \(64x64, seed \d+\)/);
   });
 
   it('rejects bad flags with the field rules of a job', async () => {
-    const steps = await generate(...small, '--steps', '0', '--out', join(out, 'x.png'));
+    const steps = await generate(...small, '--steps', '0', '--out', join(out.path, 'x.png'));
     expect(steps.code).toBe(2);
     expect(steps.stderr).toBe(
       'sdbot: error [INVALID_INPUT]: --steps: must be an integer in 1..150 (got 0)\n',
     );
-    const scheduler = await generate(...small, '--scheduler', 'fast', '--out', join(out, 'x.png'));
+    const scheduler = await generate(...small, '--scheduler', 'fast', '--out', join(out.path, 'x.png'));
     expect(scheduler.code).toBe(2);
     expect(scheduler.stderr).toContain('--scheduler: must be one of pndm, ddim,');
-    const jpeg = await generate(...small, '--out', join(out, 'x.jpg'));
+    const jpeg = await generate(...small, '--out', join(out.path, 'x.jpg'));
     expect(jpeg.stderr).toContain('--out must name a .png file');
     const model = await runSdbot(
-      ['generate', '--model', join(out, 'missing'), '--prompt', 'x', '--out', join(out, 'x.png')],
+      ['generate', '--model', join(out.path, 'missing'), '--prompt', 'x', '--out', join(out.path, 'x.png')],
       env,
     );
     expect(model.code).toBe(1);
     expect(model.stderr).toBe(
-      `sdbot: error [MODEL_INVALID]: ${join(out, 'missing')} is not a model directory\n`,
+      `sdbot: error [MODEL_INVALID]: ${join(out.path, 'missing')} is not a model directory\n`,
     );
   });
 });

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createLogger, SdbotError, ValidationError } from '@sdbot/shared';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
 import type { PipelineRequest } from '../../worker/src/diffusion/request.js';
 import { buildOnnxModel } from '../helpers/onnx-builder.js';
+import { useTemporaryDirectory } from '../helpers/temporary-directory.js';
 import { catRequest, loadTinySd, tinySd } from '../helpers/tiny-sd.js';
 
 /**
@@ -40,13 +40,7 @@ async function failure(promise: Promise<unknown>): Promise<SdbotError> {
 }
 
 describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
-  let root: string;
-  beforeAll(() => {
-    root = mkdtempSync(join(tmpdir(), 'sdbot-models-'));
-  });
-  afterAll(() => {
-    rmSync(root, { recursive: true, force: true });
-  });
+  const models = useTemporaryDirectory('sdbot-models-');
 
   describe('bad requests', () => {
     let pipeline: StableDiffusionPipeline;
@@ -71,7 +65,7 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
     });
 
     it('refuses an init image it cannot read, naming it', async () => {
-      const path = join(root, 'not-an-image.png');
+      const path = join(models.path, 'not-an-image.png');
       writeFileSync(path, 'this is not a PNG');
       const error = await failure(pipeline.generate({ ...catRequest, init: { image: path, strength: 0.5 } }));
       expect(error.code).toBe('IMAGE_INVALID');
@@ -79,7 +73,10 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
         `init image ${path} cannot be read: Input file contains unsupported image format`,
       );
       const missing = await failure(
-        pipeline.generate({ ...catRequest, init: { image: join(root, 'nowhere.png'), strength: 0.5 } }),
+        pipeline.generate({
+          ...catRequest,
+          init: { image: join(models.path, 'nowhere.png'), strength: 0.5 },
+        }),
       );
       expect(missing.message).toContain('nowhere.png cannot be read: Input file is missing');
     });
@@ -95,7 +92,7 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
       });
 
     it('names a missing part', async () => {
-      const directory = modelCopy(root, 'no-decoder', 'vae_decoder', 'model.onnx');
+      const directory = modelCopy(models.path, 'no-decoder', 'vae_decoder', 'model.onnx');
       const error = await failure(load(directory));
       expect(error.code).toBe('MODEL_INVALID');
       expect(error.message).toBe(
@@ -104,7 +101,7 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
     });
 
     it('names a model whose external weights are missing', async () => {
-      const directory = modelCopy(root, 'no-weights', 'unet', 'weights.pb');
+      const directory = modelCopy(models.path, 'no-weights', 'unet', 'weights.pb');
       const error = await failure(load(directory));
       expect(error.code).toBe('MODEL_INVALID');
       expect(error.message).toMatch(
@@ -113,7 +110,7 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
     });
 
     it('names a corrupt ONNX file', async () => {
-      const directory = modelCopy(root, 'corrupt', 'text_encoder', 'model.onnx');
+      const directory = modelCopy(models.path, 'corrupt', 'text_encoder', 'model.onnx');
       writeFileSync(join(directory, 'text_encoder', 'model.onnx'), 'garbage, not a protobuf');
       const error = await failure(load(directory));
       expect(error.code).toBe('MODEL_INVALID');
@@ -123,7 +120,7 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
     });
 
     it('names a part whose inputs are not what the pipeline feeds', async () => {
-      const directory = modelCopy(root, 'renamed-input', 'unet', 'model.onnx');
+      const directory = modelCopy(models.path, 'renamed-input', 'unet', 'model.onnx');
       writeFileSync(
         join(directory, 'unet', 'model.onnx'),
         buildOnnxModel(
@@ -147,22 +144,22 @@ describe.skipIf(!tinySd.available)(`pipeline errors${tinySd.skipNote}`, () => {
     });
 
     it('names a missing or malformed config', async () => {
-      const noIndex = modelCopy(root, 'no-index', 'model_index.json');
+      const noIndex = modelCopy(models.path, 'no-index', 'model_index.json');
       expect((await failure(load(noIndex))).message).toBe(
         `${noIndex}/model_index.json is missing or unreadable (the list of pipeline parts)`,
       );
-      const badScheduler = modelCopy(root, 'bad-scheduler', 'scheduler', 'scheduler_config.json');
+      const badScheduler = modelCopy(models.path, 'bad-scheduler', 'scheduler', 'scheduler_config.json');
       writeFileSync(join(badScheduler, 'scheduler', 'scheduler_config.json'), '{"beta_start":');
       expect((await failure(load(badScheduler))).message).toBe(
         `${badScheduler}/scheduler/scheduler_config.json is not valid JSON (the noise schedule)`,
       );
-      expect((await failure(load(join(root, 'nothing-here')))).message).toBe(
-        `${join(root, 'nothing-here')} is not a model directory`,
+      expect((await failure(load(join(models.path, 'nothing-here')))).message).toBe(
+        `${join(models.path, 'nothing-here')} is not a model directory`,
       );
     });
 
     it('refuses an export without a safety checker unless the checker is turned off', async () => {
-      const directory = modelCopy(root, 'no-safety', 'model_index.json');
+      const directory = modelCopy(models.path, 'no-safety', 'model_index.json');
       writeFileSync(
         join(directory, 'model_index.json'),
         JSON.stringify({

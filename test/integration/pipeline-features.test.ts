@@ -2,14 +2,14 @@ import { join } from 'node:path';
 import { SdbotError } from '@sdbot/shared';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelDirectory, type StableDiffusionModel } from '../../worker/src/diffusion/model.js';
+import type { StableDiffusionModel } from '../../worker/src/diffusion/model.js';
 import { createNoiseGenerator } from '../../worker/src/diffusion/noise.js';
 import type { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
 import { createScheduler } from '../../worker/src/diffusion/schedulers/index.js';
 import { denoise } from '../../worker/src/diffusion/stages/denoise.js';
 import { encodeText } from '../../worker/src/diffusion/stages/text-encoder.js';
 import { pixelDiff, pixelSpread } from '../helpers/images.js';
-import { catRequest, loadTinySd, tinySd, tinySdGolden } from '../helpers/tiny-sd.js';
+import { catRequest, loadTinySd, loadTinySdModel, tinySd, tinySdGolden } from '../helpers/tiny-sd.js';
 
 describe.skipIf(!tinySd.available)(`pipeline features on tiny-sd${tinySd.skipNote}`, () => {
   let pipeline: StableDiffusionPipeline;
@@ -115,12 +115,7 @@ describe.skipIf(!tinySd.available)(`pipeline features on tiny-sd${tinySd.skipNot
     describe('skipping the unconditional pass', () => {
       let model: StableDiffusionModel;
       beforeAll(async () => {
-        model = await loadModelDirectory(tinySd.path, {
-          provider: 'cpu',
-          intraOpThreads: 1,
-          graphOptimization: 'all',
-          safetyChecker: false,
-        });
+        model = await loadTinySdModel({ safetyChecker: false });
       });
       afterAll(async () => {
         await model.release();

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
 import { checkSafety } from '../../worker/src/diffusion/stages/safety.js';
 import { pixelDiff, readRgb } from '../helpers/images.js';
-import { goldenCases, loadTinySd, tinySd, tinySdGolden } from '../helpers/tiny-sd.js';
+import { goldenCases, loadTinySd, loadTinySdModel, tinySd, tinySdGolden } from '../helpers/tiny-sd.js';
 
 const available = tinySd.available && tinySdGolden.available;
 
@@ -60,13 +60,7 @@ describe.skipIf(!available)(
         }),
       );
       // The model directory's own safety checker and preprocessing config, as the pipeline loads them.
-      const { loadModelDirectory } = await import('../../worker/src/diffusion/model.js');
-      const model = await loadModelDirectory(tinySd.path, {
-        provider: 'cpu',
-        intraOpThreads: 1,
-        graphOptimization: 'all',
-        safetyChecker: true,
-      });
+      const model = await loadTinySdModel({ safetyChecker: true });
       try {
         const checker = model.safetyChecker!;
         const flags = await checkSafety(checker.model, checker.imageConfig, images);

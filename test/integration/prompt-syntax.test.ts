@@ -4,12 +4,12 @@
  * under both syntaxes, and a whole generation from a 150-token weighted prompt.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelDirectory, type StableDiffusionModel } from '../../worker/src/diffusion/model.js';
+import type { StableDiffusionModel } from '../../worker/src/diffusion/model.js';
 import type { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
 import { paddingChunk, tokenizePrompt } from '../../worker/src/diffusion/prompt/index.js';
 import { encodePromptChunks, encodeText } from '../../worker/src/diffusion/stages/text-encoder.js';
 import { pixelDiff } from '../helpers/images.js';
-import { catRequest, loadTinySd, tinySd } from '../helpers/tiny-sd.js';
+import { catRequest, loadTinySd, loadTinySdModel, tinySd } from '../helpers/tiny-sd.js';
 
 const START = 49406;
 const END = 49407;
@@ -75,12 +75,7 @@ describe.skipIf(!tinySd.available)(`A1111 prompts on tiny-sd${tinySd.skipNote}`,
   let model: StableDiffusionModel;
   let pipeline: StableDiffusionPipeline;
   beforeAll(async () => {
-    model = await loadModelDirectory(tinySd.path, {
-      provider: 'cpu',
-      intraOpThreads: 1,
-      graphOptimization: 'all',
-      safetyChecker: false,
-    });
+    model = await loadTinySdModel({ safetyChecker: false });
     pipeline = await loadTinySd({ safetyChecker: false });
   });
   afterAll(async () => {

@@ -2,27 +2,14 @@
  * The queue position of a waiting job costs a few reads however long its lane is (the bot refreshes
  * it every few seconds for every waiting job), and stays right for a lane of one requester.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
-import { cliRequester, openTestClient, type TestClient } from '../../helpers/workers.js';
+import { expect, it } from 'vitest';
+import { describeDistributed } from '../../helpers/distributed-world.js';
+import { cliRequester } from '../../helpers/workers.js';
 import { testJob } from '../../helpers/jobs.js';
 
-describe.skipIf(!natsServerAvailable())('queue positions', () => {
-  let server: NatsTestServer;
-  let requester: TestClient;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    requester = await openTestClient(server.url);
-  });
-
-  afterAll(async () => {
-    await requester.close();
-    await server.cleanup();
-  });
-
+describeDistributed('queue positions', (world) => {
   it('reads the same few entries for the 5th and the 60th job of a lane', async () => {
-    const { client, connection } = requester;
+    const { client, connection } = await world.openClient();
     client.dispatcher.stop();
     const ids: string[] = [];
     for (let index = 0; index < 60; index += 1) {

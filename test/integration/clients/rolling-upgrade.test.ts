@@ -8,16 +8,10 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { KV_BUCKETS, STREAMS, SUBJECTS, jobConsumerName, workerKey, type GenerationJob } from '@sdbot/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeDistributed, submitAndWait } from '../../helpers/distributed-world.js';
 import { exampleHeartbeat } from '../../helpers/messages.js';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
-import {
-  cliRequester,
-  openTestClient,
-  startTestWorker,
-  type TestClient,
-  type TestWorker,
-} from '../../helpers/workers.js';
+import { cliRequester, type TestClient } from '../../helpers/workers.js';
 import { testJob } from '../../helpers/jobs.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -74,82 +68,76 @@ class OldWorker {
   }
 }
 
-describe.skipIf(!natsServerAvailable())('rolling upgrades', () => {
-  let server: NatsTestServer;
-  let worker: TestWorker;
-  let requester: TestClient;
-  let old: OldWorker | undefined;
+describeDistributed(
+  'rolling upgrades',
+  (world) => {
+    let requester: TestClient;
+    let old: OldWorker | undefined;
 
-  beforeAll(async () => {
-    server = await startNatsServer();
-    worker = await startTestWorker(server.url, { workerId: 'new-worker', msPerStep: 5 });
-    requester = await openTestClient(server.url);
-  });
-
-  afterAll(async () => {
-    await old?.leave().catch(() => undefined);
-    await requester.close();
-    await worker.stop();
-    await server.cleanup();
-  });
-
-  const variationJob = (): GenerationJob => {
-    const job = testJob(requester.client, {
-      prompt: 'varied',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 2,
+    beforeAll(async () => {
+      await world.startWorker({ workerId: 'new-worker', msPerStep: 5 });
+      requester = await world.openClient();
     });
-    return { ...job, kind: 'variation', variation: { seed: 7, strength: 0.5 } };
-  };
 
-  it('the new worker announces its capabilities', async () => {
-    const workers = await requester.client.liveWorkers();
-    expect(workers.find((w) => w.workerId === 'new-worker')?.capabilities).toContain('seed-variation');
-  });
+    afterAll(async () => {
+      await old?.leave().catch(() => undefined);
+    });
 
-  it('refuses a job an old worker of the model would get wrong, and runs the others on both', async () => {
-    const { client } = requester;
-    old = await OldWorker.start(server.url);
-    const refused = await client.submit(variationJob()).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    expect(refused).toMatchObject({ code: 'UNSUPPORTED_CAPABILITY' });
-    expect(String(refused)).toContain('old-worker (version 0.0.9) lacks seed-variation');
-
-    // An old worker would read A1111 emphasis as plain words.
-    const weighted = {
-      ...testJob(client, { prompt: '(a lighthouse:1.3)', model: 'sim', requester: cliRequester, steps: 2 }),
-      syntax: 'a1111' as const,
+    const variationJob = (): GenerationJob => {
+      const job = testJob(requester.client, {
+        prompt: 'varied',
+        model: 'sim',
+        requester: cliRequester,
+        steps: 2,
+      });
+      return { ...job, kind: 'variation', variation: { seed: 7, strength: 0.5 } };
     };
-    await expect(client.submit(weighted)).rejects.toThrow('lacks prompt-syntax:a1111');
 
-    // A job of the base protocol runs although an old worker shares the queue.
-    const plain = testJob(client, { prompt: 'plain', model: 'sim', requester: cliRequester, steps: 2 });
-    const outcome = client.awaitOutcome(plain.id, { timeoutMs: 20_000 });
-    await client.submit(plain);
-    expect((await outcome).type).toBe('result');
+    it('the new worker announces its capabilities', async () => {
+      const workers = await requester.client.liveWorkers();
+      expect(workers.find((w) => w.workerId === 'new-worker')?.capabilities).toContain('seed-variation');
+    });
 
-    await old.leave();
-    old = undefined;
-    // The rollout is done: the same job is accepted and runs.
-    const varied = variationJob();
-    const done = client.awaitOutcome(varied.id, { timeoutMs: 20_000 });
-    await client.submit(varied);
-    expect(await done).toMatchObject({ type: 'result', jobId: varied.id });
-  });
+    it('refuses a job an old worker of the model would get wrong, and runs the others on both', async () => {
+      const { client } = requester;
+      old = await OldWorker.start(world.url);
+      const refused = await client.submit(variationJob()).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toMatchObject({ code: 'UNSUPPORTED_CAPABILITY' });
+      expect(String(refused)).toContain('old-worker (version 0.0.9) lacks seed-variation');
 
-  it('an upgraded worker refuses a job needing a capability it lacks, with a clear code', async () => {
-    const { client, connection } = requester;
-    const job = {
-      ...testJob(client, { prompt: 'from a newer bot', model: 'sim', requester: cliRequester }),
-      requires: ['prompt-syntax-v9'],
-    };
-    const outcome = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
-    // Straight into the work queue, as a newer requester's dispatcher would.
-    await jetstream(connection).publish(SUBJECTS.job('sim'), JSON.stringify(job), { msgID: job.id });
-    expect(await outcome).toMatchObject({ type: 'failure', code: 'UNSUPPORTED_CAPABILITY' });
-    expect(JSON.stringify(await outcome)).toContain('prompt-syntax-v9');
-  });
-});
+      // An old worker would read A1111 emphasis as plain words.
+      const weighted = {
+        ...testJob(client, { prompt: '(a lighthouse:1.3)', model: 'sim', requester: cliRequester, steps: 2 }),
+        syntax: 'a1111' as const,
+      };
+      await expect(client.submit(weighted)).rejects.toThrow('lacks prompt-syntax:a1111');
+
+      // A job of the base protocol runs although an old worker shares the queue.
+      const plain = testJob(client, { prompt: 'plain', model: 'sim', requester: cliRequester, steps: 2 });
+      expect((await submitAndWait(client, plain)).type).toBe('result');
+
+      await old.leave();
+      old = undefined;
+      // The rollout is done: the same job is accepted and runs.
+      const varied = variationJob();
+      expect(await submitAndWait(client, varied)).toMatchObject({ type: 'result', jobId: varied.id });
+    });
+
+    it('an upgraded worker refuses a job needing a capability it lacks, with a clear code', async () => {
+      const { client, connection } = requester;
+      const job = {
+        ...testJob(client, { prompt: 'from a newer bot', model: 'sim', requester: cliRequester }),
+        requires: ['prompt-syntax-v9'],
+      };
+      const outcome = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
+      // Straight into the work queue, as a newer requester's dispatcher would.
+      await jetstream(connection).publish(SUBJECTS.job('sim'), JSON.stringify(job), { msgID: job.id });
+      expect(await outcome).toMatchObject({ type: 'failure', code: 'UNSUPPORTED_CAPABILITY' });
+      expect(JSON.stringify(await outcome)).toContain('prompt-syntax-v9');
+    });
+  },
+  { scope: 'file' },
+);

@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { expect, it } from 'vitest';
-import type { GenerationJob } from '@sdbot/shared';
+import type { GenerationJob, NatsConnection } from '@sdbot/shared';
 import {
   describeDistributed,
   eventually,
@@ -9,6 +9,11 @@ import {
   submitAndWait,
 } from '../../helpers/distributed-world.js';
 import { waitForWorkers } from '../../helpers/worker-process.js';
+
+/** Whether the work queue holds no job message any more (each acknowledged or skipped). */
+async function queueEmpty(connection: NatsConnection): Promise<boolean> {
+  return (await (await jetstreamManager(connection)).streams.info('SDBOT_JOBS')).state.messages === 0;
+}
 
 describeDistributed('distributed generation: crashes', (world) => {
   it('a worker SIGKILLed mid-job: the job is redelivered to the other worker, the client gets one result', async () => {
@@ -49,12 +54,7 @@ describeDistributed('distributed generation: crashes', (world) => {
       state: 'completed',
       workerId: 'survivor',
     });
-    const jsm = await jetstreamManager(connection);
-    await eventually(
-      async () => (await jsm.streams.info('SDBOT_JOBS')).state.messages === 0,
-      5000,
-      'an empty queue',
-    );
+    await eventually(() => queueEmpty(connection), 5000, 'an empty queue');
   });
 
   it('SIGTERM: the worker hands its running job back at once, leaves the registry and exits 0', async () => {
@@ -102,13 +102,8 @@ describeDistributed('distributed generation: crashes', (world) => {
       jobs.map((job) => [job.id, 'result']),
     );
     for (const job of jobs) expect((await client.state(job.id))?.status.state).toBe('completed');
-    const jsm = await jetstreamManager(connection);
     // A job whose acknowledgement the crash lost comes back once more and is skipped as a duplicate.
-    await eventually(
-      async () => (await jsm.streams.info('SDBOT_JOBS')).state.messages === 0,
-      15_000,
-      'an empty queue',
-    );
+    await eventually(() => queueEmpty(connection), 15_000, 'an empty queue');
 
     // The workers are still pulling after the outage.
     const after = simulatedJob(client, { prompt: 'after', steps: 2 });

@@ -11,7 +11,12 @@ import {
 import { SimulatedGenerator, type GenerationHooks, type GenerationRequest } from '@sdbot/worker';
 import { testJob } from '../../helpers/jobs.js';
 import { exampleJob } from '../../helpers/messages.js';
-import { describeDistributed, simulatedJob, submitAndWait } from '../../helpers/distributed-world.js';
+import {
+  describeDistributed,
+  expectNewestDeadLetter,
+  simulatedJob,
+  submitAndWait,
+} from '../../helpers/distributed-world.js';
 import { cliRequester, counterValue, testConfig } from '../../helpers/workers.js';
 
 /** Fails its first `failures` generations with a retryable error, then behaves like the simulator. */
@@ -136,15 +141,15 @@ describeDistributed('distributed generation: failures', (world) => {
   it('a job that fails on every delivery is dead-lettered once max deliveries are used up', async () => {
     const env = { SDBOT_RETRY_DELAY: '50ms', SDBOT_MAX_DELIVER: '3' };
     await world.startWorker({ generator: new FlakyGenerator(99), env });
-    const { client, connection } = await world.openClient(env);
+    const requester = await world.openClient(env);
+    const { client } = requester;
     const job = simulatedJob(client, { prompt: 'doomed', steps: 2 });
     expect(await submitAndWait(client, job)).toMatchObject({
       type: 'failure',
       code: 'MAX_DELIVERIES_EXCEEDED',
       message: 'failed on all 3 deliveries; last error [INFERENCE_FAILED]: device lost (call 3)',
     });
-    const status = await collectStatus(await jetstreamManager(connection), client.workers);
-    expect(status.deadLetters.recent[0]).toMatchObject({
+    await expectNewestDeadLetter(requester, {
       jobId: job.id,
       code: 'MAX_DELIVERIES_EXCEEDED',
       deliveries: 3,
@@ -159,7 +164,8 @@ describeDistributed('distributed generation: failures', (world) => {
     const env = { SDBOT_MAX_DELIVER: '2', SDBOT_ACK_WAIT: '1s' };
     // This worker serves another model; it still handles the advisories of every model.
     await world.startWorker({ models: ['other'], env });
-    const { client, connection } = await world.openClient(env);
+    const requester = await world.openClient(env);
+    const { client, connection } = requester;
     const jsm = await jetstreamManager(connection);
     await provisionJetStream(jsm, testConfig(world.url, env), { models: ['sim'] });
     const job: GenerationJob = testJob(client, { prompt: 'cursed', model: 'sim', requester: cliRequester });
@@ -176,8 +182,7 @@ describeDistributed('distributed generation: failures', (world) => {
     expect(await consumer.next({ expires: 3000 })).toBeNull();
 
     expect(await waiting).toMatchObject({ type: 'failure', code: 'MAX_DELIVERIES_EXCEEDED' });
-    const status = await collectStatus(jsm, client.workers);
-    expect(status.deadLetters.recent[0]).toMatchObject({
+    await expectNewestDeadLetter(requester, {
       jobId: job.id,
       code: 'MAX_DELIVERIES_EXCEEDED',
       deliveries: 2,

@@ -100,6 +100,21 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
     await server.cleanup();
   });
 
+  /** A connection as the user `env` logs in as, open while `body` runs. */
+  async function withConnection(
+    env: NodeJS.ProcessEnv,
+    name: string,
+    inboxPrefix: string,
+    body: (connection: NatsConnection) => Promise<void>,
+  ): Promise<void> {
+    const connection = await connectNats(testConfig(server.url, env).nats, { name, inboxPrefix });
+    try {
+      await body(connection);
+    } finally {
+      await connection.close();
+    }
+  }
+
   it('lets the bot and the worker run every job flow without a permission violation', async () => {
     const { client, connection } = bot;
     const job = testJob(client, {
@@ -217,11 +232,7 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
 
   it('lets workers dead-letter a job from the max-deliveries advisory', async () => {
     const env = { ...workerEnv, SDBOT_MAX_DELIVER: '1', SDBOT_ACK_WAIT: '1s' };
-    const dying = await connectNats(testConfig(server.url, env).nats, {
-      name: 'dying-worker',
-      inboxPrefix: INBOX_PREFIXES.worker,
-    });
-    try {
+    await withConnection(env, 'dying-worker', INBOX_PREFIXES.worker, async (dying) => {
       await provisionJetStream(await jetstreamManager(dying), testConfig(server.url, env), {
         resources: JOB_FLOW_RESOURCES,
         models: ['doomed'],
@@ -234,18 +245,12 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
       expect((await consumer.next({ expires: 5000 }))?.info.deliveryCount).toBe(1);
       expect(await consumer.next({ expires: 2500 })).toBeNull();
       expect(await waiting).toMatchObject({ type: 'failure', code: 'MAX_DELIVERIES_EXCEEDED' });
-    } finally {
-      await dying.close();
-    }
+    });
     expect(server.log).not.toContain('Violation');
   });
 
   it('refuses the worker what only the bot may do', async () => {
-    const connection = await connectNats(testConfig(server.url, workerEnv).nats, {
-      name: 'rogue-worker',
-      inboxPrefix: INBOX_PREFIXES.worker,
-    });
-    try {
+    await withConnection(workerEnv, 'rogue-worker', INBOX_PREFIXES.worker, async (connection) => {
       const js = jetstream(connection);
       await expectDenied(js.publish(SUBJECTS.job('sim'), JSON.stringify(exampleJob({ model: 'sim' }))));
       // Nor queue a job in the backlog, take one out of it, or move the dispatch cursor.
@@ -290,17 +295,11 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
       await expectDenied(
         jobs.closed.then((error) => (error === undefined ? undefined : Promise.reject(error))),
       );
-    } finally {
-      await connection.close();
-    }
+    });
   });
 
   it('refuses the bot what only a worker may do', async () => {
-    const connection = await connectNats(testConfig(server.url, botEnv).nats, {
-      name: 'rogue-bot',
-      inboxPrefix: INBOX_PREFIXES.bot,
-    });
-    try {
+    await withConnection(botEnv, 'rogue-bot', INBOX_PREFIXES.bot, async (connection) => {
       const js = jetstream(connection);
       await expectDenied(
         requestOn(connection, `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs}.${jobConsumerName('sim')}`),
@@ -328,8 +327,6 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
       await expectDenied(
         snoop.closed.then((error) => (error === undefined ? undefined : Promise.reject(error))),
       );
-    } finally {
-      await connection.close();
-    }
+    });
   });
 });

@@ -1,18 +1,12 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SdbotError, collectStatus } from '@sdbot/shared';
+import { expect, it } from 'vitest';
+import { SdbotError } from '@sdbot/shared';
 import { SimulatedGenerator, type GenerationHooks, type GenerationRequest } from '@sdbot/worker';
-import { testJob } from '../../helpers/jobs.js';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
 import {
-  cliRequester,
-  openTestClient,
-  startTestWorker,
-  type TestClient,
-  type TestWorker,
-} from '../../helpers/workers.js';
-
-const available = natsServerAvailable();
+  describeDistributed,
+  expectNewestDeadLetter,
+  simulatedJob,
+  submitAndWait,
+} from '../../helpers/distributed-world.js';
 
 /** What onnxruntime answers when the UNet gets latents whose sides it cannot halve three times. */
 const CONCAT_MISMATCH =
@@ -31,47 +25,18 @@ class ShapeFailingGenerator extends SimulatedGenerator {
   }
 }
 
-describe.skipIf(!available)('distributed generation: shape errors', () => {
-  let server: NatsTestServer;
-  let workers: TestWorker[] = [];
-  let requester: TestClient;
-
-  beforeEach(async () => {
-    server = await startNatsServer();
-  });
-
-  afterEach(async () => {
-    await Promise.all(workers.map((worker) => worker.stop()));
-    workers = [];
-    await requester.close();
-    await server.cleanup();
-  });
-
+describeDistributed('distributed generation: shape errors', (world) => {
   it('an onnxruntime shape error is not retried: the job fails on its first delivery', async () => {
     const env = { SDBOT_RETRY_DELAY: '50ms', SDBOT_MAX_DELIVER: '3' };
     const generator = new ShapeFailingGenerator();
-    workers = [await startTestWorker(server.url, { generator, env })];
-    requester = await openTestClient(server.url, env);
-    const { client, connection } = requester;
-    const job = testJob(client, {
-      prompt: 'x',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 2,
-      width: 64,
-      height: 64,
-    });
-    const waiting = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
-    await client.submit(job);
-    const outcome = await waiting;
+    await world.startWorker({ generator, env });
+    const requester = await world.openClient(env);
+    const { client } = requester;
+    const job = simulatedJob(client, { prompt: 'x', steps: 2 });
+    const outcome = await submitAndWait(client, job);
     expect(outcome).toMatchObject({ type: 'failure', code: 'INFERENCE_FAILED', retryable: false });
     expect(outcome.type === 'failure' && outcome.message).toContain('Non concat axis dimensions must match');
     expect(generator.calls).toBe(1);
-    const status = await collectStatus(await jetstreamManager(connection), client.workers);
-    expect(status.deadLetters.recent[0]).toMatchObject({
-      jobId: job.id,
-      code: 'INFERENCE_FAILED',
-      deliveries: 1,
-    });
+    await expectNewestDeadLetter(requester, { jobId: job.id, code: 'INFERENCE_FAILED', deliveries: 1 });
   });
 });

@@ -5,57 +5,26 @@
  */
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { testJob } from '../../helpers/jobs.js';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../../helpers/nats-server.js';
+import { expect, it } from 'vitest';
+import { describeDistributed, simulatedJob, submitAndWait } from '../../helpers/distributed-world.js';
 import { pixelBombPng } from '../../helpers/pixel-bomb.js';
-import {
-  cliRequester,
-  openTestClient,
-  startTestWorker,
-  type TestClient,
-  type TestWorker,
-} from '../../helpers/workers.js';
+import type { TestClient } from '../../helpers/workers.js';
 
-const available = natsServerAvailable();
-
-describe.skipIf(!available)('distributed generation: source limits', () => {
-  let server: NatsTestServer;
-  let workers: TestWorker[] = [];
+describeDistributed('distributed generation: source limits', (world) => {
   let requester: TestClient;
-
-  beforeEach(async () => {
-    server = await startNatsServer();
-  });
-
-  afterEach(async () => {
-    await Promise.all(workers.map((worker) => worker.stop()));
-    workers = [];
-    await requester.close();
-    await server.cleanup();
-  });
 
   async function runFromSource(id: string, png: Uint8Array) {
     const { client } = requester;
-    const job = testJob(client, {
-      id,
-      prompt: 'from source',
-      model: 'sim',
-      requester: cliRequester,
-      steps: 2,
-      width: 64,
-      height: 64,
-      strength: 0.5,
-      source: await client.uploadSource(id, png),
-    });
-    const outcome = client.awaitOutcome(job.id, { timeoutMs: 20_000 });
-    await client.submit(job);
-    return outcome;
+    const source = await client.uploadSource(id, png);
+    return submitAndWait(
+      client,
+      simulatedJob(client, { id, prompt: 'from source', steps: 2, strength: 0.5, source }),
+    );
   }
 
   it('a source claiming 16000x16000 pixels is refused before it is decoded', async () => {
-    workers = [await startTestWorker(server.url)];
-    requester = await openTestClient(server.url);
+    await world.startWorker();
+    requester = await world.openClient();
     expect(await runFromSource('bomb-source', await pixelBombPng(16_000, 16_000))).toMatchObject({
       type: 'failure',
       code: 'IMAGE_INVALID',
@@ -66,8 +35,8 @@ describe.skipIf(!available)('distributed generation: source limits', () => {
 
   it('a source over SDBOT_MAX_SOURCE_BYTES is refused before it is read; a smaller one runs', async () => {
     const env = { SDBOT_MAX_SOURCE_BYTES: '20000' };
-    workers = [await startTestWorker(server.url, { env })];
-    requester = await openTestClient(server.url, env);
+    await world.startWorker({ env });
+    requester = await world.openClient(env);
     // Noise does not compress: about 48 KB of PNG.
     const noisy = await sharp(randomBytes(128 * 128 * 3), { raw: { width: 128, height: 128, channels: 3 } })
       .png()

@@ -11,18 +11,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsServerAvailable } from '../../helpers/nats-server.js';
 import { freePort } from '../../helpers/ports.js';
+import { alive } from '../../helpers/process-alive.js';
 import { ptyAvailable, spawnSdbotInPty } from '../../helpers/pty.js';
 import { repositoryRoot } from '../../helpers/shared-fixtures.js';
 import { childEnv, sdbotEntryPoint } from '../../helpers/worker-process.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -8,6 +8,7 @@ import { runCli } from '@sdbot/shared';
 import { runSdbot } from '../../helpers/cli.js';
 import { natsServerAvailable, startNatsServer } from '../../helpers/nats-server.js';
 import { freePort } from '../../helpers/ports.js';
+import { alive } from '../../helpers/process-alive.js';
 import { openTestClient, type TestClient } from '../../helpers/workers.js';
 import { useTemporaryDirectory } from '../../helpers/temporary-directory.js';
 
@@ -31,15 +32,6 @@ function childPids(log: string, name: string): number[] {
   return [...log.matchAll(/"process":"([^"]+)","childPid":(\d+)/g)]
     .filter((match) => match[1] === name)
     .map((match) => Number(match[2]));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe.skipIf(!available)('sdbot up', () => {
