@@ -25,15 +25,13 @@ export function redChromaOf(r: number, luma: number): number {
 }
 
 /**
- * U of `into.length` consecutive RGB pixels from byte offset `offset`: the decoder's hot loop.
- * For 8-bit RGB, Y stays within 0..255 and U within 17..239, so neither needs clamping.
+ * U of the RGB pixel at byte offset `at`: the decoder's hot path. For 8-bit RGB, Y stays within
+ * 0..255 and U within 17..239, so neither needs clamping.
  */
-export function blueChromaRow(rgb: Uint8Array, offset: number, into: Uint8Array): void {
-  for (let x = 0, at = offset; x < into.length; x++, at += 3) {
-    const b = rgb[at + 2] ?? 0;
-    const luma = (4899 * (rgb[at] ?? 0) + 9617 * (rgb[at + 1] ?? 0) + 1868 * b + HALF) >> Q;
-    into[x] = ((b - luma) * 8061 + CHROMA_OFFSET) >> Q;
-  }
+export function blueChromaAt(rgb: Uint8Array, at: number): number {
+  const b = rgb[at + 2] ?? 0;
+  const luma = (4899 * (rgb[at] ?? 0) + 9617 * (rgb[at + 1] ?? 0) + 1868 * b + HALF) >> Q;
+  return ((b - luma) * 8061 + CHROMA_OFFSET) >> Q;
 }
 
 export interface YuvPlanes {
