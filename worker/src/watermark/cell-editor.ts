@@ -21,8 +21,8 @@ export const WALK_INSET = 1;
 export const REACH_SLACK = 2;
 /** Trials the correction spends walking one cell towards a target range. */
 const MAX_WALK_TRIALS = 16;
-/** Order in which a cell's pixels take the remainder of a change: top-left, bottom-right, ... */
-const SHARE_RANK = [0, 2, 3, 1];
+/** Room of a B value to move, in U units (B moves by 2.032 per unit of U), by the room in B. */
+const BLUE_ROOM = Float64Array.from({ length: 256 }, (_, room) => room / 2.032);
 
 /** What a walk found: a change of the cell's U sum reaching the range, or how far the cell got. */
 export class Walk {
@@ -76,7 +76,7 @@ export class CellEditor {
 
   /** Writes the cell's pixels for a change of its U sum (0: back to the input). */
   set(cell: number, change: number): void {
-    this.band.data[cell] = this.visit(cell, change, true);
+    this.band.data[cell] = this.visit(this.topLeft(cell), change, true);
     this.total += this.lastError - (this.errors[cell] ?? 0);
     this.errors[cell] = this.lastError;
     this.changes[cell] = change;
@@ -111,17 +111,22 @@ export class CellEditor {
   }
 
   /**
-   * What a decoder reads at the cell once its U sum changes by `change`, its four pixels sharing
-   * it evenly; with `write`, the pixels are stored in `output`. Leaves the error in `lastError`.
+   * What a decoder reads at the cell whose top-left pixel is at byte offset `at` once its U sum
+   * changes by `change`: an even share for each pixel, the remainder going to the top-left, then
+   * the bottom-right, bottom-left and top-right. With `write`, the pixels are stored in `output`.
+   * Leaves the error in `lastError`.
    */
-  private visit(cell: number, change: number, write: boolean): number {
-    const at = this.topLeft(cell);
+  private visit(at: number, change: number, write: boolean): number {
     const below = at + this.rowBytes;
+    const share = Math.trunc(change / 4);
+    const rest = change - 4 * share;
+    const sign = Math.sign(rest);
+    const left = Math.abs(rest);
     this.lastError = 0;
-    const topLeft = this.pixel(at, pixelShare(change, 0), write);
-    const topRight = this.pixel(at + 3, pixelShare(change, 1), write);
-    const bottomLeft = this.pixel(below, pixelShare(change, 2), write);
-    const bottomRight = this.pixel(below + 3, pixelShare(change, 3), write);
+    const topLeft = this.pixel(at, left > 0 ? share + sign : share, write);
+    const topRight = this.pixel(at + 3, left > 2 ? share + sign : share, write);
+    const bottomLeft = this.pixel(below, left > 3 ? share + sign : share, write);
+    const bottomRight = this.pixel(below + 3, left > 1 ? share + sign : share, write);
     return cellApproximation(topLeft, topRight, bottomLeft, bottomRight);
   }
 
@@ -160,7 +165,10 @@ export class CellEditor {
    * moves by 2.03 per unit of U): past it, the U change is mostly lost.
    */
   freeReach(cell: number, direction: 1 | -1): number {
-    const at = this.topLeft(cell);
+    return this.reachFrom(this.topLeft(cell), direction);
+  }
+
+  private reachFrom(at: number, direction: 1 | -1): number {
     const below = at + this.rowBytes;
     let room = 0;
     room += this.blueRoom(at, direction);
@@ -173,7 +181,7 @@ export class CellEditor {
 
   private blueRoom(at: number, direction: 1 | -1): number {
     const b = this.input[at + 2] ?? 0;
-    return (direction > 0 ? 255 - b : b) / 2.032;
+    return BLUE_ROOM[direction > 0 ? 255 - b : b] ?? 0;
   }
 
   /**
@@ -185,9 +193,11 @@ export class CellEditor {
     const start = this.inputBand.data[cell] ?? 0;
     into.found = false;
     into.furthest = start;
-    if (start >= low && start <= high) return this.found(into, 0, this.visit(cell, 0, false));
+    // Unchanged, the cell reads its input value.
+    if (start >= low && start <= high) return this.found(into, 0, start, 0);
     if (direction > 0 ? start > high : start < low) return false;
-    const reach = this.freeReach(cell, direction);
+    const at = this.topLeft(cell);
+    const reach = this.reachFrom(at, direction);
     if (Math.abs((direction > 0 ? low : high) - start) > reach + REACH_SLACK) {
       into.furthest = start + direction * reach;
       return false;
@@ -196,8 +206,8 @@ export class CellEditor {
     // A free cell's coefficient moves by half its U sum change; saturated pixels move it less.
     let change = direction * Math.max(1, Math.round(2 * Math.abs(aim - start)));
     for (let attempt = 0; attempt < MAX_WALK_TRIALS && Math.abs(change) <= MAX_CELL_CHANGE; attempt++) {
-      const value = this.visit(cell, change, false);
-      if (value >= low && value <= high) return this.found(into, change, value);
+      const value = this.visit(at, change, false);
+      if (value >= low && value <= high) return this.found(into, change, value, this.lastError);
       if (direction * (value - into.furthest) > 0) into.furthest = value;
       let slope = FREE_SLOPE;
       if (Math.abs(change) >= STALL_CHANGE) {
@@ -211,23 +221,13 @@ export class CellEditor {
     return false;
   }
 
-  private found(into: Walk, change: number, value: number): true {
+  private found(into: Walk, change: number, value: number, error: number): true {
     into.found = true;
     into.change = change;
     into.value = value;
-    into.error = this.lastError;
+    into.error = error;
     return true;
   }
-}
-
-/**
- * Part of a cell's U sum change that its pixel `k` (top-left, top-right, bottom-left,
- * bottom-right) takes: an even share, the remainder going to the diagonal first.
- */
-function pixelShare(change: number, k: number): number {
-  const base = Math.trunc(change / 4);
-  const rest = change - 4 * base;
-  return base + ((SHARE_RANK[k] ?? 0) < Math.abs(rest) ? Math.sign(rest) : 0);
 }
 
 function clampByte(value: number): number {
