@@ -53,6 +53,8 @@ export class CellEditor {
   private readonly written: Uint8Array;
   private readonly writtenCells: number[] = [];
   private readonly rowBytes: number;
+  /** Byte offset of each cell's top-left pixel. */
+  private readonly offsets: Int32Array;
   /** Squared RGB error of the cell the last trial visited. */
   private lastError = 0;
 
@@ -68,6 +70,12 @@ export class CellEditor {
     this.changes = new Int32Array(inputBand.data.length);
     this.written = new Uint8Array(inputBand.data.length);
     this.rowBytes = width * 3;
+    // Byte offsets by cell, looked up rather than divided out on every trial.
+    const { rows, cols } = inputBand;
+    this.offsets = new Int32Array(rows * cols);
+    for (let row = 0, cell = 0; row < rows; row++) {
+      for (let col = 0; col < cols; col++, cell++) this.offsets[cell] = 2 * row * this.rowBytes + 6 * col;
+    }
   }
 
   changeOf(cell: number): number {
@@ -105,9 +113,7 @@ export class CellEditor {
 
   /** Byte offset of the cell's top-left pixel. */
   private topLeft(cell: number): number {
-    const cols = this.band.cols;
-    const row = Math.floor(cell / cols);
-    return 2 * row * this.rowBytes + 6 * (cell - row * cols);
+    return this.offsets[cell] ?? 0;
   }
 
   /**
@@ -152,7 +158,7 @@ export class CellEditor {
     const shifted = clampByte(u + delta) - u;
     const g2 = clampByte(g + greenShift(u, redChromaOf(r, luma), shifted));
     const b2 = clampByte(b + blueShift(u, shifted));
-    this.lastError += (g2 - g) ** 2 + (b2 - b) ** 2;
+    this.lastError += (g2 - g) * (g2 - g) + (b2 - b) * (b2 - b);
     if (write) {
       output[at + 1] = g2;
       output[at + 2] = b2;

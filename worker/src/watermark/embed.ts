@@ -124,7 +124,7 @@ export function embedWatermark(
   // Dear corrections (flat saturated areas, where every coefficient of a block must move) are
   // made, cheapest first, only for bits whose vote is not yet safe. Other blocks that did not
   // take go back to the input rather than keep a first pass that failed.
-  const plans = new DearPlans();
+  const plans = new DearPlans(dear.length);
   for (const block of dear) {
     const index = block % bits.length;
     if ((held[index] ?? 0) >= SAFE_VOTE_SHARE * (carriers[index] ?? 0)) continue;
@@ -135,11 +135,12 @@ export function embedWatermark(
   }
   const applied = new Set<number>();
   for (const plan of plans.cheapestFirst()) {
-    const index = plan.block % bits.length;
+    const block = plans.blockOf(plan);
+    const index = block % bits.length;
     if ((held[index] ?? 0) >= SAFE_VOTE_SHARE * (carriers[index] ?? 0)) continue;
-    blockCells(editor.band, layout, plan.block, cells);
+    blockCells(editor.band, layout, block, cells);
     applyChanges(editor, cells, plans.changesOf(plan, scratch.tried));
-    applied.add(plan.block);
+    applied.add(block);
     held[index] = (held[index] ?? 0) + 1;
     corrections++;
   }
