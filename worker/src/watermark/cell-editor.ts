@@ -72,10 +72,12 @@ export class CellEditor {
     this.rowBytes = width * 3;
     // Byte offsets by cell, looked up rather than divided out on every trial.
     const { rows, cols } = inputBand;
-    this.offsets = new Int32Array(rows * cols);
+    const offsets = new Int32Array(rows * cols);
     for (let row = 0, cell = 0; row < rows; row++) {
-      for (let col = 0; col < cols; col++, cell++) this.offsets[cell] = 2 * row * this.rowBytes + 6 * col;
+      const rowStart = 2 * row * this.rowBytes;
+      for (let col = 0; col < cols; col++, cell++) offsets[cell] = rowStart + 6 * col;
     }
+    this.offsets = offsets;
   }
 
   changeOf(cell: number): number {

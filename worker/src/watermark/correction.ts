@@ -55,9 +55,9 @@ export class BlockScratch {
   readonly tried = new CellChanges();
   readonly best = new CellChanges();
 
-  /** Gathers the block's input values and lists its remedies. */
-  listRemedies(editor: CellEditor, cells: Int32Array, bit: number): void {
-    this.remedies.list(gather(editor.inputBand, cells, this.values), bit);
+  /** Gathers the block's input values into `values`, and returns them. */
+  gatherInput(editor: CellEditor, cells: Int32Array): Float64Array {
+    return gather(editor.inputBand, cells, this.values);
   }
 }
 

@@ -106,8 +106,8 @@ export function embedWatermark(
     const bit = bits[index] ?? 0;
     carriers[index] = (carriers[index] ?? 0) + 1;
     blockCells(editor.band, layout, block, cells);
-    if (!readsRobustly(gather(editor.inputBand, cells, values), bit)) {
-      scratch.listRemedies(editor, cells, bit);
+    if (!readsRobustly(scratch.gatherInput(editor, cells), bit)) {
+      scratch.remedies.list(scratch.values, bit);
       aimBlock(editor, cells, scratch);
       if (!readsRobustly(gather(editor.band, cells, values), bit)) {
         if (planCorrection(editor, cells, bit, scratch, CHEAP_CORRECTION) === null) {
@@ -129,7 +129,7 @@ export function embedWatermark(
     const index = block % bits.length;
     if ((held[index] ?? 0) >= SAFE_VOTE_SHARE * (carriers[index] ?? 0)) continue;
     blockCells(editor.band, layout, block, cells);
-    scratch.listRemedies(editor, cells, bits[index] ?? 0);
+    scratch.remedies.list(scratch.gatherInput(editor, cells), bits[index] ?? 0);
     const error = planCorrection(editor, cells, bits[index] ?? 0, scratch);
     if (error !== null) plans.add(block, error, scratch.best);
   }
