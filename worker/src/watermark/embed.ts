@@ -8,23 +8,21 @@
  *    bound whose pixels have room to move: one coefficient (any of the fifteen) moved to the
  *    nearest value that reads the bit above all the others, or every coefficient above a zone
  *    lowered into it. Arithmetic only, one pixel pass;
- * 2. verify: every block is read back as a decoder reads the output;
+ * 2. verify: the block is read back as a decoder reads the output (each cell's value is computed
+ *    from the RGB its edit wrote, so only the block's own cells are read);
  * 3. correct: blocks that did not take (rounding, saturated pixels, ties) are re-embedded from
  *    their input by an exact search whose every step is a trial of the real pixels. Cheap
- *    corrections are always made; dear ones (flat saturated areas where many coefficients must
+ *    corrections are made at once; dear ones (flat saturated areas where many coefficients must
  *    move) only until 3/4 of each bit's blocks carry it, which keeps the majority vote safe
  *    without spending the image's quality;
- * 4. prove: the output is decoded from scratch and its bit errors reported.
+ * 4. prove: every written cell is read again from the output's RGB and the blocks decoded as the
+ *    reference decoder would, and the bit errors reported.
+ * Blocks share no cells and every search starts from the input, so steps 1-3 run block by block,
+ * allocating nothing per block or per trial.
  */
 import { blockCells, gather, POSITIONS, readsRobustly } from './block-remedies.js';
 import { CellEditor } from './cell-editor.js';
-import {
-  aimBlock,
-  applyChanges,
-  BlockScratch,
-  CHEAP_CORRECTION,
-  planCorrection,
-} from './correction.js';
+import { aimBlock, applyChanges, BlockScratch, CHEAP_CORRECTION, planCorrection } from './correction.js';
 import { DearPlans } from './dear-plans.js';
 import {
   assertImageSize,
