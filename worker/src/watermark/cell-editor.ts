@@ -34,6 +34,14 @@ export class Walk {
   error = 0;
   /** Without a change found: the furthest value the cell reached towards the range. */
   furthest = 0;
+
+  copyFrom(other: Walk): void {
+    this.found = other.found;
+    this.change = other.change;
+    this.value = other.value;
+    this.error = other.error;
+    this.furthest = other.furthest;
+  }
 }
 
 /**
@@ -111,6 +119,18 @@ export class CellEditor {
     for (const cell of this.writtenCells) {
       this.band.data[cell] = cellBlueChroma(this.output, this.topLeft(cell), this.rowBytes);
     }
+  }
+
+  /** Whether two cells' input pixels are identical (then so is everything a trial computes). */
+  sameInput(cell: number, other: number): boolean {
+    const { input, rowBytes } = this;
+    const at = this.topLeft(cell);
+    const otherAt = this.topLeft(other);
+    for (let offset = 0; offset < 6; offset++) {
+      if (input[at + offset] !== input[otherAt + offset]) return false;
+      if (input[at + rowBytes + offset] !== input[otherAt + rowBytes + offset]) return false;
+    }
+    return true;
   }
 
   /** Byte offset of the cell's top-left pixel. */

@@ -4,6 +4,7 @@
  */
 import { gather, POSITIONS, readsRobustly, RemedyList } from './block-remedies.js';
 import { REACH_SLACK, WALK_INSET, Walk, type CellEditor } from './cell-editor.js';
+import { UniformWalks } from './uniform-walks.js';
 
 /** Squared RGB error of a correction always worth making (a block's MSE of about 5). */
 export const CHEAP_CORRECTION = 1000;
@@ -51,6 +52,7 @@ export class BlockScratch {
   /** Positions a remedy moves. */
   readonly positions = new Int32Array(POSITIONS);
   readonly walk = new Walk();
+  readonly uniform = new UniformWalks();
   /** The edits of the remedy being tried, and of the cheapest that worked. */
   readonly tried = new CellChanges();
   readonly best = new CellChanges();
@@ -115,10 +117,11 @@ export function planCorrection(
   scratch: BlockScratch,
   maxError = Number.POSITIVE_INFINITY,
 ): number | null {
-  const { values, trial, ceilings, floors, remedies, positions, walk, tried, best } = scratch;
+  const { values, trial, ceilings, floors, remedies, positions, walk, uniform, tried, best } = scratch;
   ceilings.fill(Number.POSITIVE_INFINITY);
   floors.fill(Number.NEGATIVE_INFINITY);
   best.count = 0;
+  uniform.reset(editor, cells, values);
   let bestError = maxError;
 
   remedies.sortByBound();
@@ -136,7 +139,7 @@ export function planCorrection(
       const position = positions[index] ?? 0;
       // A coefficient already seen to saturate short of this range is not walked again.
       if (direction * ((direction > 0 ? from : to) - (limit[position] ?? 0)) > 0) break;
-      if (!editor.walk(cells[position] ?? 0, from, to, direction, walk)) {
+      if (!uniform.walk(editor, cells[position] ?? 0, from, to, direction, walk)) {
         limit[position] = walk.furthest;
         break;
       }
