@@ -53,13 +53,12 @@ export class CellEditor {
   /** cA as a decoder computes it from `output`. */
   readonly band: Band;
   /** Squared RGB error of each cell against the input (whole numbers, so sums are exact). */
-  private readonly errors: Float64Array;
+  private readonly errors: Int32Array;
   private total = 0;
   /** Committed change of each cell's U sum. */
   private readonly changes: Int32Array;
-  /** Cells whose pixels have been written, once each. */
+  /** 1 for each cell whose pixels have been written. */
   private readonly written: Uint8Array;
-  private readonly writtenCells: number[] = [];
   private readonly rowBytes: number;
   /** Byte offset of each cell's top-left pixel. */
   private readonly offsets: Int32Array;
@@ -74,7 +73,7 @@ export class CellEditor {
   ) {
     this.output = input.slice();
     this.band = { ...inputBand, data: inputBand.data.slice() };
-    this.errors = new Float64Array(inputBand.data.length);
+    this.errors = new Int32Array(inputBand.data.length);
     this.changes = new Int32Array(inputBand.data.length);
     this.written = new Uint8Array(inputBand.data.length);
     this.rowBytes = width * 3;
@@ -98,10 +97,7 @@ export class CellEditor {
     this.total += this.lastError - (this.errors[cell] ?? 0);
     this.errors[cell] = this.lastError;
     this.changes[cell] = change;
-    if (this.written[cell] === 0) {
-      this.written[cell] = 1;
-      this.writtenCells.push(cell);
-    }
+    this.written[cell] = 1;
   }
 
   /** Squared RGB error of the whole output against the input. */
@@ -116,8 +112,10 @@ export class CellEditor {
    * bookkeeping of the edits said.
    */
   rereadWritten(): void {
-    for (const cell of this.writtenCells) {
-      this.band.data[cell] = cellBlueChroma(this.output, this.topLeft(cell), this.rowBytes);
+    const { written } = this;
+    for (let cell = 0; cell < written.length; cell++) {
+      if (written[cell] === 1)
+        this.band.data[cell] = cellBlueChroma(this.output, this.topLeft(cell), this.rowBytes);
     }
   }
 
