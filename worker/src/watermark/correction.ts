@@ -67,9 +67,9 @@ export class BlockScratch {
  * First pass, by arithmetic alone: applies the cheap remedy with the smallest error bound whose
  * coefficients have room to move (before B saturates), aiming just inside its range. What
  * rounding and clamping make of it is found when the blocks are read back. Takes the block's
- * input values and remedies from `scratch`.
+ * input values and remedies from `scratch`; says whether it changed any cell.
  */
-export function aimBlock(editor: CellEditor, cells: Int32Array, scratch: BlockScratch): void {
+export function aimBlock(editor: CellEditor, cells: Int32Array, scratch: BlockScratch): boolean {
   const { values, remedies, positions } = scratch;
   let choice = -1;
   let choiceBound = CHEAP_CORRECTION;
@@ -90,7 +90,7 @@ export function aimBlock(editor: CellEditor, cells: Int32Array, scratch: BlockSc
       choiceBound = remedies.bound[remedy] ?? 0;
     }
   }
-  if (choice < 0) return;
+  if (choice < 0) return false;
   const from = remedies.from[choice] ?? 0;
   const to = remedies.to[choice] ?? 0;
   const aim =
@@ -102,6 +102,7 @@ export function aimBlock(editor: CellEditor, cells: Int32Array, scratch: BlockSc
     // A cell's coefficient is half the sum of its four U values.
     if (value < from || value > to) editor.set(cells[position] ?? 0, Math.round(2 * (aim - value)));
   }
+  return true;
 }
 
 /**

@@ -106,8 +106,9 @@ export function embedWatermark(
     blockCells(editor.band, layout, block, cells);
     if (!readsRobustly(scratch.gatherInput(editor, cells), bit)) {
       scratch.remedies.list(scratch.values, bit);
-      aimBlock(editor, cells, scratch);
-      if (!readsRobustly(gather(editor.band, cells, values), bit)) {
+      // Unchanged by the aim, the block still does not read its bit.
+      const aimed = aimBlock(editor, cells, scratch);
+      if (!aimed || !readsRobustly(gather(editor.band, cells, values), bit)) {
         if (planCorrection(editor, cells, bit, scratch, CHEAP_CORRECTION) === null) {
           dear.push(block);
           continue;
