@@ -1,8 +1,9 @@
 /**
  * Edits the U values of an image's 2x2 cells in whole levels of real pixels, each trial judged by
- * what a decoder computes from the RGB it makes.
+ * what a decoder computes from the RGB it makes. The search runs hundreds of thousands of trials an
+ * image, so trials allocate nothing: results land in fields and in caller-owned `Walk`s.
  */
-import { STEP } from './dwt-dct.js';
+import { cellBlueChroma, STEP } from './dwt-dct.js';
 import { cellApproximation, type Band } from './haar.js';
 import { blueChromaOf, blueShift, greenShift, lumaOf, redChromaOf } from './yuv.js';
 
@@ -20,21 +21,27 @@ export const WALK_INSET = 1;
 export const REACH_SLACK = 2;
 /** Trials the correction spends walking one cell towards a target range. */
 const MAX_WALK_TRIALS = 16;
-/** Order in which a cell's pixels take the remainder of a change: top-left, bottom-right, ... */
-const SHARE_RANK = [0, 2, 3, 1];
+/** Room of a B value to move, in U units (B moves by 2.032 per unit of U), by the room in B. */
+const BLUE_ROOM = Float64Array.from({ length: 256 }, (_, room) => room / 2.032);
 
-/** A change of one cell's U sum and what a decoder then reads there. */
-export interface CellEdit {
-  cell: number;
-  change: number;
-  value: number;
-  /** Squared RGB error of the cell's pixels against the input. */
-  error: number;
-}
+/** What a walk found: a change of the cell's U sum reaching the range, or how far the cell got. */
+export class Walk {
+  found = false;
+  change = 0;
+  /** What a decoder reads at the cell after the change. */
+  value = 0;
+  /** Squared RGB error of the cell's pixels against the input after the change. */
+  error = 0;
+  /** Without a change found: the furthest value the cell reached towards the range. */
+  furthest = 0;
 
-export interface Walk {
-  edit: CellEdit | null;
-  furthest: number;
+  copyFrom(other: Walk): void {
+    this.found = other.found;
+    this.change = other.change;
+    this.value = other.value;
+    this.error = other.error;
+    this.furthest = other.furthest;
+  }
 }
 
 /**
@@ -45,112 +52,138 @@ export class CellEditor {
   readonly output: Uint8Array;
   /** cA as a decoder computes it from `output`. */
   readonly band: Band;
-  /** Squared RGB error of each cell against the input. */
-  private readonly errors: Float64Array;
+  /** Squared RGB error of each cell against the input (whole numbers, so sums are exact). */
+  private readonly errors: Int32Array;
+  private total = 0;
   /** Committed change of each cell's U sum. */
   private readonly changes: Int32Array;
-  private readonly offsets = new Int32Array(4);
-  private readonly read = new Float64Array(4);
+  /** 1 for each cell whose pixels have been written. */
+  private readonly written: Uint8Array;
+  private readonly rowBytes: number;
+  /** Byte offset of each cell's top-left pixel. */
+  private readonly offsets: Int32Array;
+  /** Squared RGB error of the cell the last trial visited. */
   private lastError = 0;
 
   constructor(
     private readonly input: Uint8Array,
-    private readonly width: number,
+    width: number,
     /** cA of the input. */
     readonly inputBand: Band,
   ) {
     this.output = input.slice();
     this.band = { ...inputBand, data: inputBand.data.slice() };
-    this.errors = new Float64Array(inputBand.data.length);
+    this.errors = new Int32Array(inputBand.data.length);
     this.changes = new Int32Array(inputBand.data.length);
+    this.written = new Uint8Array(inputBand.data.length);
+    this.rowBytes = width * 3;
+    // Byte offsets by cell, looked up rather than divided out on every trial.
+    const { rows, cols } = inputBand;
+    const offsets = new Int32Array(rows * cols);
+    for (let row = 0, cell = 0; row < rows; row++) {
+      const rowStart = 2 * row * this.rowBytes;
+      for (let col = 0; col < cols; col++, cell++) offsets[cell] = rowStart + 6 * col;
+    }
+    this.offsets = offsets;
   }
 
   changeOf(cell: number): number {
     return this.changes[cell] ?? 0;
   }
 
-  /** What the cell reads once its U sum changes by `change`, its four pixels sharing it evenly. */
-  trial(cell: number, change: number): CellEdit {
-    this.visit(cell, change, false);
-    return this.editOf(cell, change);
-  }
-
-  /** The edit the last visit computed. */
-  private editOf(cell: number, change: number): CellEdit {
-    const [topLeft, topRight, bottomLeft, bottomRight] = this.read;
-    return {
-      cell,
-      change,
-      value: cellApproximation(topLeft ?? 0, topRight ?? 0, bottomLeft ?? 0, bottomRight ?? 0),
-      error: this.lastError,
-    };
-  }
-
-  /** Writes a change found by `trial`. */
-  commit(edit: CellEdit): void {
-    this.visit(edit.cell, edit.change, true);
-    this.record(edit);
-  }
-
-  /** Writes a change without a trial first. */
+  /** Writes the cell's pixels for a change of its U sum (0: back to the input). */
   set(cell: number, change: number): void {
-    this.visit(cell, change, true);
-    this.record(this.editOf(cell, change));
-  }
-
-  private record(edit: CellEdit): void {
-    this.band.data[edit.cell] = edit.value;
-    this.errors[edit.cell] = edit.error;
-    this.changes[edit.cell] = edit.change;
+    this.band.data[cell] = this.visit(this.topLeft(cell), change, true);
+    this.total += this.lastError - (this.errors[cell] ?? 0);
+    this.errors[cell] = this.lastError;
+    this.changes[cell] = change;
+    this.written[cell] = 1;
   }
 
   /** Squared RGB error of the whole output against the input. */
   totalError(): number {
-    let total = 0;
-    for (const error of this.errors) total += error;
-    return total;
+    return this.total;
   }
 
-  /** Byte offsets of the cell's pixels: top-left, top-right, bottom-left, bottom-right. */
-  private locate(cell: number): void {
-    const row = Math.floor(cell / this.band.cols);
-    const topLeft = (2 * row * this.width + 2 * (cell - row * this.band.cols)) * 3;
-    this.offsets[0] = topLeft;
-    this.offsets[1] = topLeft + 3;
-    this.offsets[2] = topLeft + this.width * 3;
-    this.offsets[3] = topLeft + this.width * 3 + 3;
-  }
-
-  /** Computes (and with `write`, stores) the cell's pixels after the change. */
-  private visit(cell: number, change: number, write: boolean): void {
-    this.locate(cell);
-    this.lastError = 0;
-    for (let k = 0; k < 4; k++) {
-      const at = this.offsets[k] ?? 0;
-      const r = this.input[at] ?? 0;
-      const g = this.input[at + 1] ?? 0;
-      const b = this.input[at + 2] ?? 0;
-      const luma = lumaOf(r, g, b);
-      const u = blueChromaOf(b, luma);
-      const delta = pixelShare(change, k);
-      if (delta === 0) {
-        this.read[k] = u;
-        if (write) this.output.set(this.input.subarray(at, at + 3), at);
-        continue;
-      }
-      // Move B and G as OpenCV's inverse transform does for this U change (R does not depend on
-      // U). Shifting the pixel, rather than rebuilding it from Y, U and V, keeps what the
-      // forward transform clamped away (V of a saturated red) and its rounding.
-      const shifted = clampByte(u + delta) - u;
-      const g2 = clampByte(g + greenShift(u, redChromaOf(r, luma), shifted));
-      const b2 = clampByte(b + blueShift(u, shifted));
-      this.read[k] = blueChromaOf(b2, lumaOf(r, g2, b2));
-      this.lastError += (g2 - g) ** 2 + (b2 - b) ** 2;
-      if (write) {
-        this.output[at + 1] = g2;
-        this.output[at + 2] = b2;
-      }
+  /**
+   * Reads every cell whose pixels were written again from `output`, with the decoder's own
+   * arithmetic, into `band`: with the cells never written (their pixels are the input's, which
+   * `inputBand` was read from), `band` is then what a decoder reads from `output`, whatever the
+   * bookkeeping of the edits said.
+   */
+  rereadWritten(): void {
+    const { written } = this;
+    for (let cell = 0; cell < written.length; cell++) {
+      if (written[cell] === 1)
+        this.band.data[cell] = cellBlueChroma(this.output, this.topLeft(cell), this.rowBytes);
     }
+  }
+
+  /** Whether two cells' input pixels are identical (then so is everything a trial computes). */
+  sameInput(cell: number, other: number): boolean {
+    const { input, rowBytes } = this;
+    const at = this.topLeft(cell);
+    const otherAt = this.topLeft(other);
+    for (let offset = 0; offset < 6; offset++) {
+      if (input[at + offset] !== input[otherAt + offset]) return false;
+      if (input[at + rowBytes + offset] !== input[otherAt + rowBytes + offset]) return false;
+    }
+    return true;
+  }
+
+  /** Byte offset of the cell's top-left pixel. */
+  private topLeft(cell: number): number {
+    return this.offsets[cell] ?? 0;
+  }
+
+  /**
+   * What a decoder reads at the cell whose top-left pixel is at byte offset `at` once its U sum
+   * changes by `change`: an even share for each pixel, the remainder going to the top-left, then
+   * the bottom-right, bottom-left and top-right. With `write`, the pixels are stored in `output`.
+   * Leaves the error in `lastError`.
+   */
+  private visit(at: number, change: number, write: boolean): number {
+    const below = at + this.rowBytes;
+    const share = Math.trunc(change / 4);
+    const rest = change - 4 * share;
+    const sign = Math.sign(rest);
+    const left = Math.abs(rest);
+    this.lastError = 0;
+    const topLeft = this.pixel(at, left > 0 ? share + sign : share, write);
+    const topRight = this.pixel(at + 3, left > 2 ? share + sign : share, write);
+    const bottomLeft = this.pixel(below, left > 3 ? share + sign : share, write);
+    const bottomRight = this.pixel(below + 3, left > 1 ? share + sign : share, write);
+    return cellApproximation(topLeft, topRight, bottomLeft, bottomRight);
+  }
+
+  /** U a decoder reads at the pixel at byte offset `at` once its U moves by `delta`. */
+  private pixel(at: number, delta: number, write: boolean): number {
+    const { input, output } = this;
+    const r = input[at] ?? 0;
+    const g = input[at + 1] ?? 0;
+    const b = input[at + 2] ?? 0;
+    const luma = lumaOf(r, g, b);
+    const u = blueChromaOf(b, luma);
+    if (delta === 0) {
+      if (write) {
+        output[at] = r;
+        output[at + 1] = g;
+        output[at + 2] = b;
+      }
+      return u;
+    }
+    // Move B and G as OpenCV's inverse transform does for this U change (R does not depend on
+    // U). Shifting the pixel, rather than rebuilding it from Y, U and V, keeps what the
+    // forward transform clamped away (V of a saturated red) and its rounding.
+    const shifted = clampByte(u + delta) - u;
+    const g2 = clampByte(g + greenShift(u, redChromaOf(r, luma), shifted));
+    const b2 = clampByte(b + blueShift(u, shifted));
+    this.lastError += (g2 - g) * (g2 - g) + (b2 - b) * (b2 - b);
+    if (write) {
+      output[at + 1] = g2;
+      output[at + 2] = b2;
+    }
+    return blueChromaOf(b2, lumaOf(r, g2, b2));
   }
 
   /**
@@ -158,58 +191,69 @@ export class CellEditor {
    * moves by 2.03 per unit of U): past it, the U change is mostly lost.
    */
   freeReach(cell: number, direction: 1 | -1): number {
-    this.locate(cell);
+    return this.reachFrom(this.topLeft(cell), direction);
+  }
+
+  private reachFrom(at: number, direction: 1 | -1): number {
+    const below = at + this.rowBytes;
     let room = 0;
-    for (let k = 0; k < 4; k++) {
-      const b = this.input[(this.offsets[k] ?? 0) + 2] ?? 0;
-      room += (direction > 0 ? 255 - b : b) / 2.032;
-    }
+    room += this.blueRoom(at, direction);
+    room += this.blueRoom(at + 3, direction);
+    room += this.blueRoom(below, direction);
+    room += this.blueRoom(below + 3, direction);
     // A coefficient is half its cell's U sum.
     return room / 2;
   }
 
+  private blueRoom(at: number, direction: 1 | -1): number {
+    const b = this.input[at + 2] ?? 0;
+    return BLUE_ROOM[direction > 0 ? 255 - b : b] ?? 0;
+  }
+
   /**
-   * A small change moving the cell, in `direction`, to a value in [low, high], aiming just inside
-   * the near edge. Without one (the cell's pixels saturate, or it is out of reach), `furthest`
-   * says how far it got.
+   * Looks for a small change moving the cell, in `direction`, to a value in [low, high], aiming
+   * just inside the near edge, and says what it found in `into`. Without one (the cell's pixels
+   * saturate, or it is out of reach), `into.furthest` says how far it got.
    */
-  walk(cell: number, low: number, high: number, direction: 1 | -1): Walk {
+  walk(cell: number, low: number, high: number, direction: 1 | -1, into: Walk): boolean {
     const start = this.inputBand.data[cell] ?? 0;
-    if (start >= low && start <= high) return { edit: this.trial(cell, 0), furthest: start };
-    let furthest = start;
-    if (direction > 0 ? start > high : start < low) return { edit: null, furthest };
-    const reach = this.freeReach(cell, direction);
+    into.found = false;
+    into.furthest = start;
+    // Unchanged, the cell reads its input value.
+    if (start >= low && start <= high) return this.found(into, 0, start, 0);
+    if (direction > 0 ? start > high : start < low) return false;
+    const at = this.topLeft(cell);
+    const reach = this.reachFrom(at, direction);
     if (Math.abs((direction > 0 ? low : high) - start) > reach + REACH_SLACK) {
-      return { edit: null, furthest: start + direction * reach };
+      into.furthest = start + direction * reach;
+      return false;
     }
     const aim = direction > 0 ? Math.min(low + WALK_INSET, high) : Math.max(high - WALK_INSET, low);
     // A free cell's coefficient moves by half its U sum change; saturated pixels move it less.
     let change = direction * Math.max(1, Math.round(2 * Math.abs(aim - start)));
     for (let attempt = 0; attempt < MAX_WALK_TRIALS && Math.abs(change) <= MAX_CELL_CHANGE; attempt++) {
-      const edit = this.trial(cell, change);
-      if (edit.value >= low && edit.value <= high) return { edit, furthest };
-      if (direction * (edit.value - furthest) > 0) furthest = edit.value;
+      const value = this.visit(at, change, false);
+      if (value >= low && value <= high) return this.found(into, change, value, this.lastError);
+      if (direction * (value - into.furthest) > 0) into.furthest = value;
       let slope = FREE_SLOPE;
       if (Math.abs(change) >= STALL_CHANGE) {
-        slope = (edit.value - start) / change;
+        slope = (value - start) / change;
         // The cell's pixels saturate and it barely answers: give up rather than push further.
         if (slope < MIN_SLOPE) break;
       }
-      const next = change + Math.round((aim - edit.value) / slope);
-      change = next === change ? change + Math.sign(aim - edit.value) : next;
+      const next = change + Math.round((aim - value) / slope);
+      change = next === change ? change + Math.sign(aim - value) : next;
     }
-    return { edit: null, furthest };
+    return false;
   }
-}
 
-/**
- * Part of a cell's U sum change that its pixel `k` (top-left, top-right, bottom-left,
- * bottom-right) takes: an even share, the remainder going to the diagonal first.
- */
-function pixelShare(change: number, k: number): number {
-  const base = Math.trunc(change / 4);
-  const rest = change - 4 * base;
-  return base + ((SHARE_RANK[k] ?? 0) < Math.abs(rest) ? Math.sign(rest) : 0);
+  private found(into: Walk, change: number, value: number, error: number): true {
+    into.found = true;
+    into.change = change;
+    into.value = value;
+    into.error = error;
+    return true;
+  }
 }
 
 function clampByte(value: number): number {

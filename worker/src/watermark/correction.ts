@@ -2,119 +2,169 @@
  * The embedder's block passes: the first aim by arithmetic alone, and the exact correction search
  * for blocks that did not read back.
  */
-import {
-  forEachRemedy,
-  gather,
-  POSITIONS,
-  readsRobustly,
-  remediesFor,
-  remedyPositions,
-  type Remedy,
-} from './block-remedies.js';
-import { REACH_SLACK, WALK_INSET, type CellEdit, type CellEditor } from './cell-editor.js';
+import { gather, POSITIONS, readsRobustly, RemedyList } from './block-remedies.js';
+import { REACH_SLACK, WALK_INSET, Walk, type CellEditor } from './cell-editor.js';
+import { UniformWalks } from './uniform-walks.js';
 
 /** Squared RGB error of a correction always worth making (a block's MSE of about 5). */
 export const CHEAP_CORRECTION = 1000;
 
-/**
- * First pass, by arithmetic alone: applies the cheap remedy with the smallest error bound whose
- * coefficients have room to move (before B saturates), aiming just inside its range. What
- * rounding and clamping make of it is found when the blocks are read back.
- */
-export function aimBlock(editor: CellEditor, cells: Int32Array, values: Float64Array, bit: number): void {
-  const choice: { remedy?: Remedy } = {};
-  forEachRemedy(values, bit, (remedy) => {
-    if (remedy.bound >= (choice.remedy?.bound ?? CHEAP_CORRECTION)) return;
-    const { from, to, direction } = remedy;
-    const roomy = remedyPositions(remedy, values).every((position) => {
-      const distance = direction > 0 ? from - (values[position] ?? 0) : (values[position] ?? 0) - to;
-      return distance <= editor.freeReach(cells[position] ?? 0, direction) + REACH_SLACK;
-    });
-    if (roomy) choice.remedy = { ...remedy };
-  });
-  const { remedy } = choice;
-  if (remedy === undefined) return;
-  const { from, to, direction } = remedy;
-  const aim = direction > 0 ? Math.min(from + WALK_INSET, to) : Math.max(to - WALK_INSET, from);
-  for (const position of remedyPositions(remedy, values)) {
-    const value = values[position] ?? 0;
-    // A cell's coefficient is half the sum of its four U values.
-    if (value < from || value > to) editor.set(cells[position] ?? 0, Math.round(2 * (aim - value)));
-  }
-}
+/** Changes of some of a block's cells' U sums, as parallel arrays. */
+export class CellChanges {
+  count = 0;
+  readonly cells = new Int32Array(POSITIONS);
+  readonly changes = new Int32Array(POSITIONS);
+  /** What a decoder reads at each cell after its change. */
+  readonly values = new Float64Array(POSITIONS);
 
-/** Edits that re-embed a block, and their squared RGB error against the input. */
-export interface Correction {
-  block: number;
-  edits: CellEdit[];
-  error: number;
+  push(cell: number, change: number, value: number): void {
+    const index = this.count++;
+    this.cells[index] = cell;
+    this.changes[index] = change;
+    this.values[index] = value;
+  }
+
+  copyFrom(other: CellChanges): void {
+    this.count = other.count;
+    this.cells.set(other.cells);
+    this.changes.set(other.changes);
+    this.values.set(other.values);
+  }
+
+  /** The change of `cell`, or null when it has none here. */
+  changeOf(cell: number): number | null {
+    for (let index = 0; index < this.count; index++) {
+      if (this.cells[index] === cell) return this.changes[index] ?? 0;
+    }
+    return null;
+  }
 }
 
 /** Per-block working arrays, allocated once per image. */
 export class BlockScratch {
+  /** The block's input values, and its remedies listed from them. */
   readonly values = new Float64Array(POSITIONS);
   readonly trial = new Float64Array(POSITIONS);
   /** How far each coefficient went up or down before its pixels saturated. */
   readonly ceilings = new Float64Array(POSITIONS);
   readonly floors = new Float64Array(POSITIONS);
+  readonly remedies = new RemedyList();
+  /** Positions a remedy moves. */
+  readonly positions = new Int32Array(POSITIONS);
+  readonly walk = new Walk();
+  readonly uniform = new UniformWalks();
+  /** The edits of the remedy being tried, and of the cheapest that worked. */
+  readonly tried = new CellChanges();
+  readonly best = new CellChanges();
+
+  /** Gathers the block's input values into `values`, and returns them. */
+  gatherInput(editor: CellEditor, cells: Int32Array): Float64Array {
+    return gather(editor.inputBand, cells, this.values);
+  }
 }
 
 /**
- * Plans the re-embedding of a block from its input values by exact search: tries the remedies in
- * order of their error bound and keeps the cheapest (squared RGB error) that reads `bit`
- * robustly. Null when nothing within reach works for less than `maxError`.
+ * First pass, by arithmetic alone: applies the cheap remedy with the smallest error bound whose
+ * coefficients have room to move (before B saturates), aiming just inside its range. What
+ * rounding and clamping make of it is found when the blocks are read back. Takes the block's
+ * input values and remedies from `scratch`; says whether it changed any cell.
+ */
+export function aimBlock(editor: CellEditor, cells: Int32Array, scratch: BlockScratch): boolean {
+  const { values, remedies, positions } = scratch;
+  let choice = -1;
+  let choiceBound = CHEAP_CORRECTION;
+  for (let remedy = 0; remedy < remedies.count; remedy++) {
+    if ((remedies.bound[remedy] ?? 0) >= choiceBound) continue;
+    const from = remedies.from[remedy] ?? 0;
+    const to = remedies.to[remedy] ?? 0;
+    const direction = remedies.directionOf(remedy);
+    const count = remedies.positionsOf(remedy, values, positions);
+    let roomy = true;
+    for (let index = 0; index < count && roomy; index++) {
+      const position = positions[index] ?? 0;
+      const distance = direction > 0 ? from - (values[position] ?? 0) : (values[position] ?? 0) - to;
+      roomy = distance <= editor.freeReach(cells[position] ?? 0, direction) + REACH_SLACK;
+    }
+    if (roomy) {
+      choice = remedy;
+      choiceBound = remedies.bound[remedy] ?? 0;
+    }
+  }
+  if (choice < 0) return false;
+  const from = remedies.from[choice] ?? 0;
+  const to = remedies.to[choice] ?? 0;
+  const aim =
+    remedies.directionOf(choice) > 0 ? Math.min(from + WALK_INSET, to) : Math.max(to - WALK_INSET, from);
+  const count = remedies.positionsOf(choice, values, positions);
+  for (let index = 0; index < count; index++) {
+    const position = positions[index] ?? 0;
+    const value = values[position] ?? 0;
+    // A cell's coefficient is half the sum of its four U values.
+    if (value < from || value > to) editor.set(cells[position] ?? 0, Math.round(2 * (aim - value)));
+  }
+  return true;
+}
+
+/**
+ * Plans the re-embedding of a block from its input values (`scratch.values`, its remedies listed
+ * in `scratch.remedies`) by exact search: tries the remedies in order of their error bound and
+ * keeps the cheapest (squared RGB error) that reads `bit` robustly, in `scratch.best`. Returns its
+ * error, or null when nothing within reach works for less than `maxError`.
  */
 export function planCorrection(
   editor: CellEditor,
   cells: Int32Array,
-  block: number,
   bit: number,
   scratch: BlockScratch,
   maxError = Number.POSITIVE_INFINITY,
-): Correction | null {
-  const { values, trial, ceilings, floors } = scratch;
-  gather(editor.inputBand, cells, values);
+): number | null {
+  const { values, trial, ceilings, floors, remedies, positions, walk, uniform, tried, best } = scratch;
   ceilings.fill(Number.POSITIVE_INFINITY);
   floors.fill(Number.NEGATIVE_INFINITY);
-  let best: CellEdit[] = [];
+  best.count = 0;
+  uniform.reset(editor, cells, values);
   let bestError = maxError;
 
-  for (const remedy of remediesFor(values, bit)) {
-    if (remedy.bound >= bestError) break;
-    const { from, to, direction } = remedy;
+  remedies.sortByBound();
+  for (let rank = 0; rank < remedies.count; rank++) {
+    const remedy = remedies.order[rank] ?? 0;
+    if ((remedies.bound[remedy] ?? 0) >= bestError) break;
+    const from = remedies.from[remedy] ?? 0;
+    const to = remedies.to[remedy] ?? 0;
+    const direction = remedies.directionOf(remedy);
     const limit = direction > 0 ? ceilings : floors;
-    const positions = remedyPositions(remedy, values);
-    const edits: CellEdit[] = [];
+    const count = remedies.positionsOf(remedy, values, positions);
+    tried.count = 0;
     let error = 0;
-    for (const position of positions) {
+    for (let index = 0; index < count; index++) {
+      const position = positions[index] ?? 0;
       // A coefficient already seen to saturate short of this range is not walked again.
       if (direction * ((direction > 0 ? from : to) - (limit[position] ?? 0)) > 0) break;
-      const { edit, furthest } = editor.walk(cells[position] ?? 0, from, to, direction);
-      if (edit === null) {
-        limit[position] = furthest;
+      if (!uniform.walk(editor, cells[position] ?? 0, from, to, direction, walk)) {
+        limit[position] = walk.furthest;
         break;
       }
-      edits.push(edit);
-      error += edit.error;
+      tried.push(cells[position] ?? 0, walk.change, walk.value);
+      error += walk.error;
       if (error >= bestError) break;
     }
-    if (edits.length < positions.length || error >= bestError) continue;
+    if (tried.count < count || error >= bestError) continue;
     trial.set(values);
-    positions.forEach((position, index) => (trial[position] = edits[index]?.value ?? 0));
+    for (let index = 0; index < count; index++) trial[positions[index] ?? 0] = tried.values[index] ?? 0;
     if (!readsRobustly(trial, bit)) continue;
-    best = edits;
+    best.copyFrom(tried);
     bestError = error;
   }
 
-  return best.length === 0 ? null : { block, edits: best, error: bestError };
+  return best.count === 0 ? null : bestError;
 }
 
-/** Sets the block's cells to the edits, and every other cell of it back to the input. */
-export function applyEdits(editor: CellEditor, cells: Int32Array, edits: readonly CellEdit[]): void {
+/** Sets the block's cells to the changes, and every other cell of it back to the input. */
+export function applyChanges(editor: CellEditor, cells: Int32Array, changes: CellChanges | null): void {
   for (let position = 1; position < POSITIONS; position++) {
     const cell = cells[position] ?? 0;
-    const edit = edits.find((candidate) => candidate.cell === cell);
-    if (edit !== undefined) editor.commit(edit);
+    const change = changes === null ? null : changes.changeOf(cell);
+    if (change !== null) editor.set(cell, change);
     else if (editor.changeOf(cell) !== 0) editor.set(cell, 0);
   }
 }

@@ -6,7 +6,7 @@
 import { SdbotError } from '@sdbot/shared';
 import { cellApproximation, type Band } from './haar.js';
 import { bitString, DEFAULT_WATERMARK_TEXT, payloadBits, payloadText } from './payload.js';
-import { blueChromaRow } from './yuv.js';
+import { blueChromaAt } from './yuv.js';
 
 /** Quantisation step of the U channel (the reference's `scales[1]`). */
 export const STEP = 36;
@@ -42,18 +42,22 @@ export function blueChromaBand(rgb: Uint8Array, width: number, layout: Layout): 
   const cols = layout.regionCols / 2;
   const data = new Float64Array(rows * cols);
   const rowBytes = width * 3;
-  // U of one row pair, computed once per pixel.
-  const top = new Uint8Array(layout.regionCols);
-  const bottom = new Uint8Array(layout.regionCols);
   for (let row = 0, index = 0; row < rows; row++) {
-    blueChromaRow(rgb, 2 * row * rowBytes, top);
-    blueChromaRow(rgb, (2 * row + 1) * rowBytes, bottom);
-    for (let col = 0; col < cols; col++, index++) {
-      const c = 2 * col;
-      data[index] = cellApproximation(top[c] ?? 0, top[c + 1] ?? 0, bottom[c] ?? 0, bottom[c + 1] ?? 0);
+    for (let col = 0, at = 2 * row * rowBytes; col < cols; col++, index++, at += 6) {
+      data[index] = cellBlueChroma(rgb, at, rowBytes);
     }
   }
   return { rows, cols, data };
+}
+
+/** cA of the 2x2 cell whose top-left pixel is at byte offset `at`, rows `rowBytes` apart. */
+export function cellBlueChroma(rgb: Uint8Array, at: number, rowBytes: number): number {
+  return cellApproximation(
+    blueChromaAt(rgb, at),
+    blueChromaAt(rgb, at + 3),
+    blueChromaAt(rgb, at + rowBytes),
+    blueChromaAt(rgb, at + rowBytes + 3),
+  );
 }
 
 /** Offset in `band` of flat position `position` (0..15) of block `block` (row-major blocks). */
@@ -78,9 +82,20 @@ export function carrierPosition(band: Band, blockCols: number, block: number): n
   return best;
 }
 
+/**
+ * `Math.abs(value) % STEP`, exactly, without the slow floating-point remainder: the subtraction is
+ * exact (its operands are within a factor of two), and a quotient rounded up to the next whole
+ * step is taken back.
+ */
+export function phaseOf(value: number): number {
+  const magnitude = Math.abs(value);
+  const phase = magnitude - Math.floor(magnitude / STEP) * STEP;
+  return phase < 0 ? phase + STEP : phase;
+}
+
 /** The bit a coefficient reads as: the upper half of its quantisation step is a 1. */
 export function bitOfCoefficient(value: number): number {
-  return Math.abs(value) % STEP > STEP / 2 ? 1 : 0;
+  return phaseOf(value) > STEP / 2 ? 1 : 0;
 }
 
 /** What every block of the region reads as (0 or 1), in block order. */

@@ -8,24 +8,22 @@
  *    bound whose pixels have room to move: one coefficient (any of the fifteen) moved to the
  *    nearest value that reads the bit above all the others, or every coefficient above a zone
  *    lowered into it. Arithmetic only, one pixel pass;
- * 2. verify: every block is read back as a decoder reads the output;
+ * 2. verify: the block is read back as a decoder reads the output (each cell's value is computed
+ *    from the RGB its edit wrote, so only the block's own cells are read);
  * 3. correct: blocks that did not take (rounding, saturated pixels, ties) are re-embedded from
  *    their input by an exact search whose every step is a trial of the real pixels. Cheap
- *    corrections are always made; dear ones (flat saturated areas where many coefficients must
+ *    corrections are made at once; dear ones (flat saturated areas where many coefficients must
  *    move) only until 3/4 of each bit's blocks carry it, which keeps the majority vote safe
  *    without spending the image's quality;
- * 4. prove: the output is decoded from scratch and its bit errors reported.
+ * 4. prove: every written cell is read again from the output's RGB and the blocks decoded as the
+ *    reference decoder would, and the bit errors reported.
+ * Blocks share no cells and every search starts from the input, so steps 1-3 run block by block,
+ * allocating nothing per block or per trial.
  */
 import { blockCells, gather, POSITIONS, readsRobustly } from './block-remedies.js';
 import { CellEditor } from './cell-editor.js';
-import {
-  aimBlock,
-  applyEdits,
-  BlockScratch,
-  CHEAP_CORRECTION,
-  planCorrection,
-  type Correction,
-} from './correction.js';
+import { aimBlock, applyChanges, BlockScratch, CHEAP_CORRECTION, planCorrection } from './correction.js';
+import { DearPlans } from './dear-plans.js';
 import {
   assertImageSize,
   blueChromaBand,
@@ -94,14 +92,9 @@ export function embedWatermark(
   const values = new Float64Array(POSITIONS);
   const scratch = new BlockScratch();
 
-  for (let block = 0; block < layout.blocks; block++) {
-    const bit = bits[block % bits.length] ?? 0;
-    blockCells(editor.band, layout, block, cells);
-    if (!readsRobustly(gather(editor.band, cells, values), bit)) aimBlock(editor, cells, values, bit);
-  }
-
-  // Read every block back as a decoder would (the band holds what the output's RGB decodes to)
-  // and re-embed the blocks that did not take, when that is cheap.
+  // Aim each block, read it back as a decoder would (the band holds what the output's RGB decodes
+  // to) and re-embed it when it did not take and that is cheap. Blocks share no cells, so each is
+  // done before the next.
   const held = new Uint32Array(bits.length);
   const carriers = new Uint32Array(bits.length);
   const dear: number[] = [];
@@ -111,15 +104,18 @@ export function embedWatermark(
     const bit = bits[index] ?? 0;
     carriers[index] = (carriers[index] ?? 0) + 1;
     blockCells(editor.band, layout, block, cells);
-    const fix = readsRobustly(gather(editor.band, cells, values), bit)
-      ? null
-      : planCorrection(editor, cells, block, bit, scratch, CHEAP_CORRECTION);
-    if (fix !== null) {
-      applyEdits(editor, cells, fix.edits);
-      corrections++;
-    } else if (!readsRobustly(values, bit)) {
-      dear.push(block);
-      continue;
+    if (!readsRobustly(scratch.gatherInput(editor, cells), bit)) {
+      scratch.remedies.list(scratch.values, bit);
+      // Unchanged by the aim, the block still does not read its bit.
+      const aimed = aimBlock(editor, cells, scratch);
+      if (!aimed || !readsRobustly(gather(editor.band, cells, values), bit)) {
+        if (planCorrection(editor, cells, bit, scratch, CHEAP_CORRECTION) === null) {
+          dear.push(block);
+          continue;
+        }
+        applyChanges(editor, cells, scratch.best);
+        corrections++;
+      }
     }
     held[index] = (held[index] ?? 0) + 1;
   }
@@ -127,20 +123,22 @@ export function embedWatermark(
   // Dear corrections (flat saturated areas, where every coefficient of a block must move) are
   // made, cheapest first, only for bits whose vote is not yet safe. Other blocks that did not
   // take go back to the input rather than keep a first pass that failed.
-  const plans: Correction[] = [];
+  const plans = new DearPlans(dear.length);
   for (const block of dear) {
     const index = block % bits.length;
     if ((held[index] ?? 0) >= SAFE_VOTE_SHARE * (carriers[index] ?? 0)) continue;
     blockCells(editor.band, layout, block, cells);
-    const plan = planCorrection(editor, cells, block, bits[index] ?? 0, scratch);
-    if (plan !== null) plans.push(plan);
+    scratch.remedies.list(scratch.gatherInput(editor, cells), bits[index] ?? 0);
+    const error = planCorrection(editor, cells, bits[index] ?? 0, scratch);
+    if (error !== null) plans.add(block, error, scratch.best);
   }
   const applied = new Set<number>();
-  for (const { block, edits } of plans.sort((a, b) => a.error - b.error)) {
+  for (const plan of plans.cheapestFirst()) {
+    const block = plans.blockOf(plan);
     const index = block % bits.length;
     if ((held[index] ?? 0) >= SAFE_VOTE_SHARE * (carriers[index] ?? 0)) continue;
     blockCells(editor.band, layout, block, cells);
-    applyEdits(editor, cells, edits);
+    applyChanges(editor, cells, plans.changesOf(plan, scratch.tried));
     applied.add(block);
     held[index] = (held[index] ?? 0) + 1;
     corrections++;
@@ -148,15 +146,15 @@ export function embedWatermark(
   for (const block of dear) {
     if (applied.has(block)) continue;
     blockCells(editor.band, layout, block, cells);
-    applyEdits(editor, cells, []);
+    applyChanges(editor, cells, null);
   }
 
-  // The proof: decode the output from scratch, as the reference decoder would.
+  // The proof: every written cell is read again from the output's RGB (the others hold the
+  // input's pixels, which the input band was read from), and the blocks are decoded from that as
+  // the reference decoder would.
   const { output } = editor;
-  const readout = readoutOf(
-    voteBits(readBlockBits(blueChromaBand(output, width, layout), layout), bits.length),
-    bits,
-  );
+  editor.rereadWritten();
+  const readout = readoutOf(voteBits(readBlockBits(editor.band, layout), bits.length), bits);
   return {
     rgb: output,
     watermarked: true,

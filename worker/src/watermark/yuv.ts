@@ -12,28 +12,27 @@ function clampByte(value: number): number {
   return value < 0 ? 0 : value > 255 ? 255 : value;
 }
 
+/*
+ * For 8-bit RGB, Y stays within 0..255 and U within 17..239, so neither needs OpenCV's saturation;
+ * V (-29..285) does.
+ */
+
 export function lumaOf(r: number, g: number, b: number): number {
-  return clampByte((4899 * r + 9617 * g + 1868 * b + HALF) >> Q);
+  return (4899 * r + 9617 * g + 1868 * b + HALF) >> Q;
 }
 
 export function blueChromaOf(b: number, luma: number): number {
-  return clampByte(((b - luma) * 8061 + CHROMA_OFFSET) >> Q);
+  return ((b - luma) * 8061 + CHROMA_OFFSET) >> Q;
 }
 
 export function redChromaOf(r: number, luma: number): number {
   return clampByte(((r - luma) * 14369 + CHROMA_OFFSET) >> Q);
 }
 
-/**
- * U of `into.length` consecutive RGB pixels from byte offset `offset`: the decoder's hot loop.
- * For 8-bit RGB, Y stays within 0..255 and U within 17..239, so neither needs clamping.
- */
-export function blueChromaRow(rgb: Uint8Array, offset: number, into: Uint8Array): void {
-  for (let x = 0, at = offset; x < into.length; x++, at += 3) {
-    const b = rgb[at + 2] ?? 0;
-    const luma = (4899 * (rgb[at] ?? 0) + 9617 * (rgb[at + 1] ?? 0) + 1868 * b + HALF) >> Q;
-    into[x] = ((b - luma) * 8061 + CHROMA_OFFSET) >> Q;
-  }
+/** U of the RGB pixel at byte offset `at`: the decoder's hot path. */
+export function blueChromaAt(rgb: Uint8Array, at: number): number {
+  const b = rgb[at + 2] ?? 0;
+  return blueChromaOf(b, lumaOf(rgb[at] ?? 0, rgb[at + 1] ?? 0, b));
 }
 
 export interface YuvPlanes {
