@@ -184,6 +184,8 @@ export class FairDispatcher {
   private readonly cursors = new Map<string, KnownValue<string | undefined>>();
   /** Jobs this process just submitted, by model and lane (see noteSubmitted). */
   private readonly submitted = new Map<string, { job: BacklogJob; at: number }>();
+  /** The last pass found no job waiting in the backlog. */
+  private backlogSeenEmpty = false;
   /** Models whose backlog had jobs at the last pass, or that a job was just submitted for. */
   private backlogModels = new Set<string>();
   private started = false;
@@ -197,7 +199,10 @@ export class FairDispatcher {
     this.started = true;
     this.results = connection.subscribe(SUBJECTS.resultsAll, {
       callback: () => {
-        void this.kick();
+        // A freed slot matters only with jobs waiting. A job that came since the last pass found
+        // the backlog empty was submitted with a kick of its submitter's dispatcher, which keeps
+        // answering outcomes while its own pass found jobs left over (and every timer looks).
+        if (!this.backlogSeenEmpty) void this.kick();
       },
     });
     this.timer = setInterval(() => {
@@ -255,6 +260,7 @@ export class FairDispatcher {
     ]);
     const queueOf = new Map(expected.map((model, index) => [model, queues[index]]));
     this.backlogModels = new Set(backlog.keys());
+    this.backlogSeenEmpty = backlog.size === 0;
     let moved = 0;
     for (const [model, lanes] of backlog) {
       moved += await this.fillModel(model, lanes, queueOf.get(model) ?? (await readQueue(jsm, model)));

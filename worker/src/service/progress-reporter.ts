@@ -1,6 +1,6 @@
 /**
  * Reports the steps of one job: core NATS progress on every step, job state in KV at most once a
- * second, and a preview image every SDBOT_PREVIEW_EVERY steps (never more than one in flight).
+ * second (counted from the start), and a preview image every SDBOT_PREVIEW_EVERY steps (never more than one in flight).
  * A cancellation found in KV while recording progress aborts the job.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -34,7 +34,8 @@ export interface ProgressReporterDeps {
 
 export class ProgressReporter {
   private lastStepAt = performance.now();
-  private lastStateWrite = 0;
+  /** The job's `started` state was written just before: the first progress write comes a second on. */
+  private lastStateWrite = performance.now();
   private stateWrite: Promise<void> | undefined;
   private preview: Promise<void> | undefined;
 
@@ -61,10 +62,9 @@ export class ProgressReporter {
       at: Date.now(),
     };
     this.publish(progress);
-    if (
-      this.stateWrite === undefined &&
-      (now - this.lastStateWrite >= STATE_WRITE_INTERVAL_MS || step === total)
-    ) {
+    // At most once a second: a job shorter than that goes from `started` to its outcome, and the
+    // last step of a longer one is written unless the previous write was under a second ago.
+    if (this.stateWrite === undefined && now - this.lastStateWrite >= STATE_WRITE_INTERVAL_MS) {
       this.lastStateWrite = now;
       this.stateWrite = this.recordProgress(step, total)
         .catch((error: unknown) => {
