@@ -184,7 +184,7 @@ export class FairDispatcher {
   private readonly cursors = new Map<string, KnownValue<string | undefined>>();
   /** Jobs this process just submitted, by model and lane (see noteSubmitted). */
   private readonly submitted = new Map<string, { job: BacklogJob; at: number }>();
-  /** The last pass found no job waiting in the backlog. */
+  /** The last pass left no job it found waiting in the backlog. */
   private backlogSeenEmpty = false;
   /** Models whose backlog had jobs at the last pass, or that a job was just submitted for. */
   private backlogModels = new Set<string>();
@@ -199,9 +199,9 @@ export class FairDispatcher {
     this.started = true;
     this.results = connection.subscribe(SUBJECTS.resultsAll, {
       callback: () => {
-        // A freed slot matters only with jobs waiting. A job that came since the last pass found
+        // A freed slot matters only with jobs waiting. A job that came since the last pass left
         // the backlog empty was submitted with a kick of its submitter's dispatcher, which keeps
-        // answering outcomes while its own pass found jobs left over (and every timer looks).
+        // answering outcomes while its own pass leaves jobs over (and every timer looks).
         if (!this.backlogSeenEmpty) void this.kick();
       },
     });
@@ -260,11 +260,12 @@ export class FairDispatcher {
     ]);
     const queueOf = new Map(expected.map((model, index) => [model, queues[index]]));
     this.backlogModels = new Set(backlog.keys());
-    this.backlogSeenEmpty = backlog.size === 0;
     let moved = 0;
     for (const [model, lanes] of backlog) {
       moved += await this.fillModel(model, lanes, queueOf.get(model) ?? (await readQueue(jsm, model)));
     }
+    // Every job the pass found was moved (fillModel takes them out of `lanes`).
+    this.backlogSeenEmpty = [...backlog.values()].every((lanes) => lanes.size === 0);
     return moved;
   }
 
