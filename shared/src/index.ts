@@ -139,14 +139,8 @@ export {
   type JobsClientOptions,
 } from './nats/jobs-client.js';
 export type { QueuePosition } from './nats/queue-position.js';
-export {
-  FairDispatcher,
-  estimateBacklogAhead,
-  nextLane,
-  queueTarget,
-  takeTurns,
-  type FairDispatcherOptions,
-} from './nats/fair-dispatcher.js';
+export { FairDispatcher, type FairDispatcherOptions } from './nats/fair-dispatcher.js';
+export { estimateBacklogAhead, nextLane, queueTarget, takeTurns } from './nats/dispatch-rotation.js';
 export {
   collectStatus,
   type JobSystemStatus,

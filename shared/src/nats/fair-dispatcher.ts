@@ -21,6 +21,7 @@ import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 import { STREAMS, SUBJECTS, jobConsumerName } from '../names.js';
 import { compareAndSet, ContentionError, readEntry, type KnownValue } from './cas.js';
+import { queueTarget, takeTurns, type QueueState } from './dispatch-rotation.js';
 import { isMissingResource, natsFailure } from './errors.js';
 
 export interface FairDispatcherOptions {
@@ -40,6 +41,14 @@ export type LaneCounts = Map<string, number>;
 const DEFAULT_INTERVAL_MS = 500;
 const MAX_CURSOR_ATTEMPTS = 10;
 const backlogPrefix = SUBJECTS.backlogAll.slice(0, -1);
+
+export {
+  estimateBacklogAhead,
+  nextLane,
+  queueTarget,
+  takeTurns,
+  type QueueState,
+} from './dispatch-rotation.js';
 
 /** Lane counts per model, from the backlog's per-subject message counts. */
 export async function backlogLanes(
@@ -65,25 +74,6 @@ export async function backlogLanes(
   return models;
 }
 
-/** A model's work queue: jobs no worker has taken yet, idle slots asking for one, jobs running. */
-export interface QueueState {
-  pending: number;
-  waiting: number;
-  running: number;
-}
-
-/**
- * Busy slots per job kept waiting in the work queue beyond one per idle slot: about what a pool
- * finishes while one dispatch pass runs, so a large pool does not wait on the dispatcher, while a
- * new lane's job still waits behind only that many (one for up to this many slots).
- */
-const SLOTS_PER_QUEUED_JOB = 32;
-
-/** Jobs the work queue should hold for `queue`'s workers, counting those it holds. */
-export function queueTarget(queue: QueueState): number {
-  return queue.waiting + Math.max(1, Math.ceil((queue.waiting + queue.running) / SLOTS_PER_QUEUED_JOB));
-}
-
 /** The work queue of `model`, from its consumer (one request). */
 export async function readQueue(jsm: JetStreamManager, model: string): Promise<QueueState> {
   try {
@@ -105,60 +95,6 @@ export async function readQueue(jsm: JetStreamManager, model: string): Promise<Q
 /** Jobs in a model's work queue that no worker has taken yet. */
 export async function readyPending(jsm: JetStreamManager, model: string): Promise<number> {
   return (await readQueue(jsm, model)).pending;
-}
-
-/** The lane after `last` in a sorted rotation of `lanes` (the first one when `last` is the end). */
-export function nextLane(lanes: readonly string[], last: string | undefined): string | undefined {
-  const sorted = [...lanes].sort();
-  return (last === undefined ? undefined : sorted.find((lane) => lane > last)) ?? sorted[0];
-}
-
-/**
- * The next `count` turns of the rotation after `last`, each lane at most as often as it has jobs
- * waiting: what one pass takes at once, as if it had advanced the cursor turn by turn.
- */
-export function takeTurns(
-  lanes: ReadonlyMap<string, number>,
-  last: string | undefined,
-  count: number,
-): string[] {
-  const left = new Map(lanes);
-  const turns: string[] = [];
-  let cursor = last;
-  while (turns.length < count) {
-    const lane = nextLane([...left.keys()], cursor);
-    if (lane === undefined) break;
-    turns.push(lane);
-    cursor = lane;
-    const waiting = (left.get(lane) ?? 1) - 1;
-    if (waiting > 0) left.set(lane, waiting);
-    else left.delete(lane);
-  }
-  return turns;
-}
-
-/**
- * Estimated jobs of other lanes dispatched before the job at `index` (0: oldest) of `lane`: the
- * rotation goes on from the lane after `lastLane`, so a lane that comes before `lane` in it gets
- * index + 1 turns first and one after it index turns, each capped at the jobs it has waiting. An
- * estimate: lanes that fill up or empty meanwhile change it.
- */
-export function estimateBacklogAhead(
-  lanes: ReadonlyMap<string, number>,
-  lane: string,
-  index: number,
-  lastLane: string | undefined,
-): number {
-  const sorted = [...new Set([...lanes.keys(), lane])].sort();
-  const first = nextLane(sorted, lastLane);
-  const start = first === undefined ? 0 : sorted.indexOf(first);
-  const rotation = [...sorted.slice(start), ...sorted.slice(0, start)];
-  const mine = rotation.indexOf(lane);
-  return rotation.reduce((sum, other, position) => {
-    if (other === lane) return sum;
-    const turns = position < mine ? index + 1 : index;
-    return sum + Math.min(lanes.get(other) ?? 0, turns);
-  }, 0);
 }
 
 /** A job in the backlog, as the dispatcher moves it: its sequence there, its message and id. */

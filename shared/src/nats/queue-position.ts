@@ -8,7 +8,8 @@ import { STREAMS, SUBJECTS, jobConsumerName, requesterLane } from '../names.js';
 import type { Job } from '../protocol/job.js';
 import type { JobStateRecord } from '../protocol/state.js';
 import { isMissingResource } from './errors.js';
-import { backlogLanes, estimateBacklogAhead, readyPending, type FairDispatcher } from './fair-dispatcher.js';
+import { estimateBacklogAhead } from './dispatch-rotation.js';
+import { backlogLanes, readyPending, type FairDispatcher } from './fair-dispatcher.js';
 import { withNatsRetry } from './retry.js';
 
 export interface QueuePosition {
