@@ -24,15 +24,7 @@ import { blockCells, gather, POSITIONS, readsRobustly } from './block-remedies.j
 import { CellEditor } from './cell-editor.js';
 import { aimBlock, applyChanges, BlockScratch, CHEAP_CORRECTION, planCorrection } from './correction.js';
 import { DearPlans } from './dear-plans.js';
-import {
-  assertImageSize,
-  blueChromaBand,
-  layoutOf,
-  MIN_PIXELS,
-  readBlockBits,
-  readoutOf,
-  voteBits,
-} from './dwt-dct.js';
+import { assertImageSize, layoutOf, MIN_PIXELS, readBlockBits, readoutOf, voteBits } from './dwt-dct.js';
 import { DEFAULT_WATERMARK_TEXT, payloadBits } from './payload.js';
 
 /** Share of each bit's blocks that must read it before dearer corrections are skipped. */
@@ -87,7 +79,7 @@ export function embedWatermark(
     return unmarked(`image holds ${layout.blocks} blocks, fewer than the ${bits.length} payload bits`);
   }
 
-  const editor = new CellEditor(rgb, width, blueChromaBand(rgb, width, layout));
+  const editor = new CellEditor(rgb, width, layout);
   const cells = new Int32Array(POSITIONS);
   const values = new Float64Array(POSITIONS);
   const scratch = new BlockScratch();
