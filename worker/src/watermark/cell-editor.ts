@@ -179,6 +179,14 @@ export class CellEditor {
     return true;
   }
 
+  /** The cell's input pixels as a string: equal for cells alike. */
+  inputKey(cell: number): string {
+    const { input } = this;
+    const at = this.topLeft(cell);
+    const below = at + this.rowBytes;
+    return String.fromCharCode(...input.subarray(at, at + 6), ...input.subarray(below, below + 6));
+  }
+
   /** Byte offset of the cell's top-left pixel. */
   private topLeft(cell: number): number {
     return this.offsets[cell] ?? 0;

@@ -168,3 +168,30 @@ export function applyChanges(editor: CellEditor, cells: Int32Array, changes: Cel
     else if (editor.changeOf(cell) !== 0) editor.set(cell, 0);
   }
 }
+
+/**
+ * What the first pass made of a block: `held`, it reads its bit once aimed; `corrected`, the aim
+ * did not take and a cheap correction was made; `dear`, only a dear correction would do (the block
+ * keeps its aim for now).
+ */
+export type FirstPass = 'held' | 'corrected' | 'dear';
+
+/**
+ * The first pass over a block that does not read `bit` robustly from its input (its values in
+ * `scratch.values`): aim it, read it back as a decoder would (the band holds what the output's
+ * RGB decodes to), and re-embed it when the aim did not take and that is cheap.
+ */
+export function firstPass(
+  editor: CellEditor,
+  cells: Int32Array,
+  bit: number,
+  scratch: BlockScratch,
+): FirstPass {
+  scratch.remedies.list(scratch.values, bit);
+  // Unchanged by the aim, the block still does not read its bit.
+  const aimed = aimBlock(editor, cells, scratch);
+  if (aimed && readsRobustly(gather(editor.band, cells, scratch.trial), bit)) return 'held';
+  if (planCorrection(editor, cells, bit, scratch, CHEAP_CORRECTION) === null) return 'dear';
+  applyChanges(editor, cells, scratch.best);
+  return 'corrected';
+}
