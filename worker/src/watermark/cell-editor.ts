@@ -179,12 +179,20 @@ export class CellEditor {
     return true;
   }
 
-  /** The cell's input pixels as a string: equal for cells alike. */
+  /** The cell's input pixels as a string (two bytes a character): equal for cells alike. */
   inputKey(cell: number): string {
     const { input } = this;
     const at = this.topLeft(cell);
     const below = at + this.rowBytes;
-    return String.fromCharCode(...input.subarray(at, at + 6), ...input.subarray(below, below + 6));
+    const pair = (offset: number): number => ((input[offset] ?? 0) << 8) | (input[offset + 1] ?? 0);
+    return String.fromCharCode(
+      pair(at),
+      pair(at + 2),
+      pair(at + 4),
+      pair(below),
+      pair(below + 2),
+      pair(below + 4),
+    );
   }
 
   /** Byte offset of the cell's top-left pixel. */
