@@ -126,7 +126,8 @@ export class RemedyList {
       let upZone = NO_ZONE;
       for (let zone = step - 1; zone <= step + 2; zone++) {
         const to = zone * STEP + high;
-        if (Math.max(zone * STEP + low, floor) > to) continue;
+        // A zone's range starts below its end, so it clears `floor` when its end does.
+        if (floor > to) continue;
         if (value <= to) {
           upZone = zone;
           break;

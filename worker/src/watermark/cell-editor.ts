@@ -184,14 +184,13 @@ export class CellEditor {
     const { input } = this;
     const at = this.topLeft(cell);
     const below = at + this.rowBytes;
-    const pair = (offset: number): number => ((input[offset] ?? 0) << 8) | (input[offset + 1] ?? 0);
     return String.fromCharCode(
-      pair(at),
-      pair(at + 2),
-      pair(at + 4),
-      pair(below),
-      pair(below + 2),
-      pair(below + 4),
+      ((input[at] ?? 0) << 8) | (input[at + 1] ?? 0),
+      ((input[at + 2] ?? 0) << 8) | (input[at + 3] ?? 0),
+      ((input[at + 4] ?? 0) << 8) | (input[at + 5] ?? 0),
+      ((input[below] ?? 0) << 8) | (input[below + 1] ?? 0),
+      ((input[below + 2] ?? 0) << 8) | (input[below + 3] ?? 0),
+      ((input[below + 4] ?? 0) << 8) | (input[below + 5] ?? 0),
     );
   }
 

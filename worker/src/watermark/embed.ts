@@ -120,19 +120,19 @@ export function embedWatermark(
     const error = uniform.plan(editor, cells, bits[index] ?? 0, scratch);
     if (error !== null) plans.add(block, error, scratch.best);
   }
-  const applied = new Set<number>();
+  const applied = new Uint8Array(layout.blocks);
   for (const plan of plans.cheapestFirst()) {
     const block = plans.blockOf(plan);
     const index = block % bits.length;
     if ((held[index] ?? 0) >= SAFE_VOTE_SHARE * (carriers[index] ?? 0)) continue;
     blockCells(editor.band, layout, block, cells);
     applyChanges(editor, cells, plans.changesOf(plan, scratch.tried));
-    applied.add(block);
+    applied[block] = 1;
     held[index] = (held[index] ?? 0) + 1;
     corrections++;
   }
   for (const block of dear) {
-    if (applied.has(block)) continue;
+    if (applied[block] === 1) continue;
     blockCells(editor.band, layout, block, cells);
     applyChanges(editor, cells, null);
   }

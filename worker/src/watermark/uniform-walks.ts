@@ -33,7 +33,7 @@ export class UniformWalks {
 
   /** Starts a block, given its cells and their input values; forgets every walk. */
   reset(editor: CellEditor, cells: Int32Array, values: Float64Array): void {
-    this.direction.fill(0);
+    for (let slot = 0; slot < REMEMBERED; slot++) this.direction[slot] = 0;
     this.uniform = isUniform(editor, cells, values);
   }
 
