@@ -192,7 +192,8 @@ export function firstPass(
   bit: number,
   scratch: BlockScratch,
 ): FirstPass {
-  scratch.remedies.list(scratch.values, bit);
+  // Neither the aim nor the cheap correction tries a remedy bound to cost CHEAP_CORRECTION or more.
+  scratch.remedies.list(scratch.values, bit, CHEAP_CORRECTION);
   // Unchanged by the aim, the block still does not read its bit.
   const aimed = aimBlock(editor, cells, scratch);
   if (aimed && readsRobustly(gather(editor.band, cells, scratch.trial), bit)) return 'held';
