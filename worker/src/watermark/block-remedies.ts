@@ -80,12 +80,15 @@ export class RemedyList {
   readonly bound = new Float64Array(MAX_REMEDIES);
   /** Remedy indices, cheapest bound first and ties in the order found, after `sortByBound`. */
   readonly order = new Int32Array(MAX_REMEDIES);
+  /** Remedies whose bound is this or more are left out (a search that stops below it). */
+  private maxBound = Number.POSITIVE_INFINITY;
 
   directionOf(remedy: number): 1 | -1 {
     return (this.direction[remedy] ?? 1) > 0 ? 1 : -1;
   }
 
   private add(position: number, from: number, to: number, direction: 1 | -1, bound: number): void {
+    if (bound >= this.maxBound) return;
     const index = this.count++;
     this.position[index] = position;
     this.from[index] = from;
@@ -97,10 +100,12 @@ export class RemedyList {
   /**
    * Every way to fix a block: move one coefficient to the nearest value above, or below, that reads
    * `bit` and clears every other coefficient by CONTENDER_MARGIN, or lower every coefficient above
-   * a zone into it (for pixels that cannot move up: a blue sky, white).
+   * a zone into it (for pixels that cannot move up: a blue sky, white). Only those whose bound is
+   * under `maxBound`, for a search that never tries the others.
    */
-  list(values: Float64Array, bit: number): this {
+  list(values: Float64Array, bit: number, maxBound = Number.POSITIVE_INFINITY): this {
     this.count = 0;
+    this.maxBound = maxBound;
     const low = zoneLow(bit);
     const high = zoneHigh(bit);
     // The largest value (first on ties) and the largest of the others, never under 0.
@@ -126,7 +131,8 @@ export class RemedyList {
       let upZone = NO_ZONE;
       for (let zone = step - 1; zone <= step + 2; zone++) {
         const to = zone * STEP + high;
-        if (Math.max(zone * STEP + low, floor) > to) continue;
+        // A zone's range starts below its end, so it clears `floor` when its end does.
+        if (floor > to) continue;
         if (value <= to) {
           upZone = zone;
           break;

@@ -3,7 +3,7 @@
  * what a decoder computes from the RGB it makes. The search runs hundreds of thousands of trials an
  * image, so trials allocate nothing: results land in fields and in caller-owned `Walk`s.
  */
-import { cellBlueChroma, STEP } from './dwt-dct.js';
+import { blueChromaBand, cellBlueChroma, STEP, type Layout } from './dwt-dct.js';
 import { cellApproximation, type Band } from './haar.js';
 import { blueChromaOf, blueShift, greenShift, lumaOf, redChromaOf } from './yuv.js';
 
@@ -45,8 +45,60 @@ export class Walk {
 }
 
 /**
+ * An editor's per-cell arrays. Embedding is synchronous, so one set serves every image of a size:
+ * the arrays of the last size (about 29 bytes a cell, 1.9 MB at 512x512) are kept and handed out
+ * again, zeroed, rather than allocated for each image.
+ */
+class EditorBuffers {
+  private static last: EditorBuffers | null = null;
+  /** cA of the input, and the band being edited (a copy of it), both filled by the editor. */
+  readonly inputBand: Float64Array;
+  readonly band: Float64Array;
+  readonly errors: Int32Array;
+  readonly changes: Int32Array;
+  readonly written: Uint8Array;
+  /** Byte offset of each cell's top-left pixel, looked up rather than divided out on every trial. */
+  readonly offsets: Int32Array;
+
+  private constructor(
+    readonly rows: number,
+    readonly cols: number,
+    readonly width: number,
+  ) {
+    const cells = rows * cols;
+    this.inputBand = new Float64Array(cells);
+    this.band = new Float64Array(cells);
+    this.errors = new Int32Array(cells);
+    this.changes = new Int32Array(cells);
+    this.written = new Uint8Array(cells);
+    this.offsets = new Int32Array(cells);
+    const rowBytes = width * 3;
+    for (let row = 0, cell = 0; row < rows; row++) {
+      const rowStart = 2 * row * rowBytes;
+      for (let col = 0; col < cols; col++, cell++) this.offsets[cell] = rowStart + 6 * col;
+    }
+  }
+
+  /** Zeroed arrays for the layout's band in an image this wide. */
+  static for(layout: Layout, width: number): EditorBuffers {
+    const rows = layout.regionRows / 2;
+    const cols = layout.regionCols / 2;
+    const last = EditorBuffers.last;
+    if (last !== null && last.rows === rows && last.cols === cols && last.width === width) {
+      last.errors.fill(0);
+      last.changes.fill(0);
+      last.written.fill(0);
+      return last;
+    }
+    EditorBuffers.last = new EditorBuffers(rows, cols, width);
+    return EditorBuffers.last;
+  }
+}
+
+/**
  * Edits the U values of the image's 2x2 cells (one approximation coefficient each). A change is
  * always relative to the input, and a trial reports what a decoder computes from the RGB it makes.
+ * Its per-cell arrays go to the next editor of the same size: one editor is in use at a time.
  */
 export class CellEditor {
   readonly output: Uint8Array;
@@ -65,26 +117,24 @@ export class CellEditor {
   /** Squared RGB error of the cell the last trial visited. */
   private lastError = 0;
 
+  /** cA of the input. */
+  readonly inputBand: Band;
+
   constructor(
     private readonly input: Uint8Array,
     width: number,
-    /** cA of the input. */
-    readonly inputBand: Band,
+    layout: Layout,
   ) {
     this.output = input.slice();
-    this.band = { ...inputBand, data: inputBand.data.slice() };
-    this.errors = new Int32Array(inputBand.data.length);
-    this.changes = new Int32Array(inputBand.data.length);
-    this.written = new Uint8Array(inputBand.data.length);
+    const buffers = EditorBuffers.for(layout, width);
+    this.inputBand = blueChromaBand(input, width, layout, buffers.inputBand);
+    buffers.band.set(buffers.inputBand);
+    this.band = { ...this.inputBand, data: buffers.band };
+    this.errors = buffers.errors;
+    this.changes = buffers.changes;
+    this.written = buffers.written;
     this.rowBytes = width * 3;
-    // Byte offsets by cell, looked up rather than divided out on every trial.
-    const { rows, cols } = inputBand;
-    const offsets = new Int32Array(rows * cols);
-    for (let row = 0, cell = 0; row < rows; row++) {
-      const rowStart = 2 * row * this.rowBytes;
-      for (let col = 0; col < cols; col++, cell++) offsets[cell] = rowStart + 6 * col;
-    }
-    this.offsets = offsets;
+    this.offsets = buffers.offsets;
   }
 
   changeOf(cell: number): number {
@@ -129,6 +179,21 @@ export class CellEditor {
       if (input[at + rowBytes + offset] !== input[otherAt + rowBytes + offset]) return false;
     }
     return true;
+  }
+
+  /** The cell's input pixels as a string (two bytes a character): equal for cells alike. */
+  inputKey(cell: number): string {
+    const { input } = this;
+    const at = this.topLeft(cell);
+    const below = at + this.rowBytes;
+    return String.fromCharCode(
+      ((input[at] ?? 0) << 8) | (input[at + 1] ?? 0),
+      ((input[at + 2] ?? 0) << 8) | (input[at + 3] ?? 0),
+      ((input[at + 4] ?? 0) << 8) | (input[at + 5] ?? 0),
+      ((input[below] ?? 0) << 8) | (input[below + 1] ?? 0),
+      ((input[below + 2] ?? 0) << 8) | (input[below + 3] ?? 0),
+      ((input[below + 4] ?? 0) << 8) | (input[below + 5] ?? 0),
+    );
   }
 
   /** Byte offset of the cell's top-left pixel. */

@@ -25,10 +25,13 @@ export class CellChanges {
   }
 
   copyFrom(other: CellChanges): void {
+    // A loop: for so few entries, the typed arrays' native set costs more than the copy.
     this.count = other.count;
-    this.cells.set(other.cells);
-    this.changes.set(other.changes);
-    this.values.set(other.values);
+    for (let index = 0; index < other.count; index++) {
+      this.cells[index] = other.cells[index] ?? 0;
+      this.changes[index] = other.changes[index] ?? 0;
+      this.values[index] = other.values[index] ?? 0;
+    }
   }
 
   /** The change of `cell`, or null when it has none here. */
@@ -119,8 +122,10 @@ export function planCorrection(
   maxError = Number.POSITIVE_INFINITY,
 ): number | null {
   const { values, trial, ceilings, floors, remedies, positions, walk, uniform, tried, best } = scratch;
-  ceilings.fill(Number.POSITIVE_INFINITY);
-  floors.fill(Number.NEGATIVE_INFINITY);
+  for (let position = 0; position < POSITIONS; position++) {
+    ceilings[position] = Number.POSITIVE_INFINITY;
+    floors[position] = Number.NEGATIVE_INFINITY;
+  }
   best.count = 0;
   uniform.reset(editor, cells, values);
   let bestError = maxError;
@@ -149,7 +154,7 @@ export function planCorrection(
       if (error >= bestError) break;
     }
     if (tried.count < count || error >= bestError) continue;
-    trial.set(values);
+    for (let position = 0; position < POSITIONS; position++) trial[position] = values[position] ?? 0;
     for (let index = 0; index < count; index++) trial[positions[index] ?? 0] = tried.values[index] ?? 0;
     if (!readsRobustly(trial, bit)) continue;
     best.copyFrom(tried);
@@ -167,4 +172,32 @@ export function applyChanges(editor: CellEditor, cells: Int32Array, changes: Cel
     if (change !== null) editor.set(cell, change);
     else if (editor.changeOf(cell) !== 0) editor.set(cell, 0);
   }
+}
+
+/**
+ * What the first pass made of a block: `held`, it reads its bit once aimed; `corrected`, the aim
+ * did not take and a cheap correction was made; `dear`, only a dear correction would do (the block
+ * keeps its aim for now).
+ */
+export type FirstPass = 'held' | 'corrected' | 'dear';
+
+/**
+ * The first pass over a block that does not read `bit` robustly from its input (its values in
+ * `scratch.values`): aim it, read it back as a decoder would (the band holds what the output's
+ * RGB decodes to), and re-embed it when the aim did not take and that is cheap.
+ */
+export function firstPass(
+  editor: CellEditor,
+  cells: Int32Array,
+  bit: number,
+  scratch: BlockScratch,
+): FirstPass {
+  // Neither the aim nor the cheap correction tries a remedy bound to cost CHEAP_CORRECTION or more.
+  scratch.remedies.list(scratch.values, bit, CHEAP_CORRECTION);
+  // Unchanged by the aim, the block still does not read its bit.
+  const aimed = aimBlock(editor, cells, scratch);
+  if (aimed && readsRobustly(gather(editor.band, cells, scratch.trial), bit)) return 'held';
+  if (planCorrection(editor, cells, bit, scratch, CHEAP_CORRECTION) === null) return 'dear';
+  applyChanges(editor, cells, scratch.best);
+  return 'corrected';
 }

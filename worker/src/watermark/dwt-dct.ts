@@ -35,12 +35,17 @@ export function layoutOf(width: number, height: number): Layout {
 
 /**
  * cA of the U channel over the layout's region, straight from RGB: what the reference computes
- * with `cv2.cvtColor` then `pywt.dwt2`, without materialising the planes.
+ * with `cv2.cvtColor` then `pywt.dwt2`, without materialising the planes. Written into `data`
+ * when given (rows * cols values).
  */
-export function blueChromaBand(rgb: Uint8Array, width: number, layout: Layout): Band {
+export function blueChromaBand(
+  rgb: Uint8Array,
+  width: number,
+  layout: Layout,
+  data: Float64Array = new Float64Array((layout.regionRows / 2) * (layout.regionCols / 2)),
+): Band {
   const rows = layout.regionRows / 2;
   const cols = layout.regionCols / 2;
-  const data = new Float64Array(rows * cols);
   const rowBytes = width * 3;
   for (let row = 0, index = 0; row < rows; row++) {
     for (let col = 0, at = 2 * row * rowBytes; col < cols; col++, index++, at += 6) {
@@ -98,12 +103,25 @@ export function bitOfCoefficient(value: number): number {
   return phaseOf(value) > STEP / 2 ? 1 : 0;
 }
 
-/** What every block of the region reads as (0 or 1), in block order. */
+/** What every block of the region reads as (0 or 1), in block order: `carrierPosition`'s rule. */
 export function readBlockBits(band: Band, layout: Layout): Uint8Array {
   const bits = new Uint8Array(layout.blocks);
-  for (let block = 0; block < layout.blocks; block++) {
-    const position = carrierPosition(band, layout.blockCols, block);
-    bits[block] = bitOfCoefficient(band.data[coefficientIndex(band, layout.blockCols, block, position)] ?? 0);
+  const { cols, data } = band;
+  for (let blockRow = 0, block = 0; blockRow < layout.blockRows; blockRow++) {
+    for (let blockCol = 0; blockCol < layout.blockCols; blockCol++, block++) {
+      const base = blockRow * BLOCK * cols + blockCol * BLOCK;
+      let carrier = base + 1;
+      let carrierMagnitude = -1;
+      for (let position = 1; position < BLOCK * BLOCK; position++) {
+        const at = base + (position >> 2) * cols + (position & 3);
+        const magnitude = Math.abs(data[at] ?? 0);
+        if (magnitude > carrierMagnitude) {
+          carrierMagnitude = magnitude;
+          carrier = at;
+        }
+      }
+      bits[block] = bitOfCoefficient(data[carrier] ?? 0);
+    }
   }
   return bits;
 }

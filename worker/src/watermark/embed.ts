@@ -18,22 +18,16 @@
  * 4. prove: every written cell is read again from the output's RGB and the blocks decoded as the
  *    reference decoder would, and the bit errors reported.
  * Blocks share no cells and every search starts from the input, so steps 1-3 run block by block,
- * allocating nothing per block or per trial.
+ * allocating nothing per block or per trial; a uniform block (every carrying cell alike) like one
+ * already done repeats its changes rather than searching again.
  */
-import { blockCells, gather, POSITIONS, readsRobustly } from './block-remedies.js';
+import { blockCells, POSITIONS, readsRobustly } from './block-remedies.js';
 import { CellEditor } from './cell-editor.js';
-import { aimBlock, applyChanges, BlockScratch, CHEAP_CORRECTION, planCorrection } from './correction.js';
+import { applyChanges, BlockScratch } from './correction.js';
 import { DearPlans } from './dear-plans.js';
-import {
-  assertImageSize,
-  blueChromaBand,
-  layoutOf,
-  MIN_PIXELS,
-  readBlockBits,
-  readoutOf,
-  voteBits,
-} from './dwt-dct.js';
+import { assertImageSize, layoutOf, MIN_PIXELS, readBlockBits, readoutOf, voteBits } from './dwt-dct.js';
 import { DEFAULT_WATERMARK_TEXT, payloadBits } from './payload.js';
+import { UniformOutcomes } from './uniform-outcomes.js';
 
 /** Share of each bit's blocks that must read it before dearer corrections are skipped. */
 const SAFE_VOTE_SHARE = 0.75;
@@ -87,14 +81,13 @@ export function embedWatermark(
     return unmarked(`image holds ${layout.blocks} blocks, fewer than the ${bits.length} payload bits`);
   }
 
-  const editor = new CellEditor(rgb, width, blueChromaBand(rgb, width, layout));
+  const editor = new CellEditor(rgb, width, layout);
   const cells = new Int32Array(POSITIONS);
-  const values = new Float64Array(POSITIONS);
   const scratch = new BlockScratch();
+  const uniform = new UniformOutcomes();
 
-  // Aim each block, read it back as a decoder would (the band holds what the output's RGB decodes
-  // to) and re-embed it when it did not take and that is cheap. Blocks share no cells, so each is
-  // done before the next.
+  // Aim each block, read it back as a decoder would and re-embed it when it did not take and that
+  // is cheap. Blocks share no cells, so each is done before the next.
   const held = new Uint32Array(bits.length);
   const carriers = new Uint32Array(bits.length);
   const dear: number[] = [];
@@ -105,17 +98,12 @@ export function embedWatermark(
     carriers[index] = (carriers[index] ?? 0) + 1;
     blockCells(editor.band, layout, block, cells);
     if (!readsRobustly(scratch.gatherInput(editor, cells), bit)) {
-      scratch.remedies.list(scratch.values, bit);
-      // Unchanged by the aim, the block still does not read its bit.
-      const aimed = aimBlock(editor, cells, scratch);
-      if (!aimed || !readsRobustly(gather(editor.band, cells, values), bit)) {
-        if (planCorrection(editor, cells, bit, scratch, CHEAP_CORRECTION) === null) {
-          dear.push(block);
-          continue;
-        }
-        applyChanges(editor, cells, scratch.best);
-        corrections++;
+      const pass = uniform.firstPass(editor, cells, bit, scratch);
+      if (pass === 'dear') {
+        dear.push(block);
+        continue;
       }
+      if (pass === 'corrected') corrections++;
     }
     held[index] = (held[index] ?? 0) + 1;
   }
@@ -128,23 +116,23 @@ export function embedWatermark(
     const index = block % bits.length;
     if ((held[index] ?? 0) >= SAFE_VOTE_SHARE * (carriers[index] ?? 0)) continue;
     blockCells(editor.band, layout, block, cells);
-    scratch.remedies.list(scratch.gatherInput(editor, cells), bits[index] ?? 0);
-    const error = planCorrection(editor, cells, bits[index] ?? 0, scratch);
+    scratch.gatherInput(editor, cells);
+    const error = uniform.plan(editor, cells, bits[index] ?? 0, scratch);
     if (error !== null) plans.add(block, error, scratch.best);
   }
-  const applied = new Set<number>();
+  const applied = new Uint8Array(layout.blocks);
   for (const plan of plans.cheapestFirst()) {
     const block = plans.blockOf(plan);
     const index = block % bits.length;
     if ((held[index] ?? 0) >= SAFE_VOTE_SHARE * (carriers[index] ?? 0)) continue;
     blockCells(editor.band, layout, block, cells);
     applyChanges(editor, cells, plans.changesOf(plan, scratch.tried));
-    applied.add(block);
+    applied[block] = 1;
     held[index] = (held[index] ?? 0) + 1;
     corrections++;
   }
   for (const block of dear) {
-    if (applied.has(block)) continue;
+    if (applied[block] === 1) continue;
     blockCells(editor.band, layout, block, cells);
     applyChanges(editor, cells, null);
   }

@@ -10,6 +10,17 @@ import { Walk, type CellEditor } from './cell-editor.js';
 /** Ranges remembered at once: a plan alternates between a few. */
 const REMEMBERED = 4;
 
+/** Whether the block's carrying cells (positions 1-15) all have identical input pixels. */
+export function isUniform(editor: CellEditor, cells: Int32Array, values: Float64Array): boolean {
+  const first = values[1] ?? 0;
+  // Identical pixels read identical values, so the values are a cheap first test.
+  for (let position = 2; position < POSITIONS; position++) if (values[position] !== first) return false;
+  for (let position = 2; position < POSITIONS; position++) {
+    if (!editor.sameInput(cells[1] ?? 0, cells[position] ?? 0)) return false;
+  }
+  return true;
+}
+
 export class UniformWalks {
   /** Whether the block of the last `reset` is uniform. */
   private uniform = false;
@@ -22,15 +33,8 @@ export class UniformWalks {
 
   /** Starts a block, given its cells and their input values; forgets every walk. */
   reset(editor: CellEditor, cells: Int32Array, values: Float64Array): void {
-    this.direction.fill(0);
-    this.uniform = false;
-    const first = values[1] ?? 0;
-    // Identical pixels read identical values, so the values are a cheap first test.
-    for (let position = 2; position < POSITIONS; position++) if (values[position] !== first) return;
-    for (let position = 2; position < POSITIONS; position++) {
-      if (!editor.sameInput(cells[1] ?? 0, cells[position] ?? 0)) return;
-    }
-    this.uniform = true;
+    for (let slot = 0; slot < REMEMBERED; slot++) this.direction[slot] = 0;
+    this.uniform = isUniform(editor, cells, values);
   }
 
   /** `editor.walk` of `cell`, or, in a uniform block, what a walk to the same range found. */
