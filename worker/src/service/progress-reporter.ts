@@ -1,6 +1,6 @@
 /**
  * Reports the steps of one job: core NATS progress on every step, job state in KV at most once a
- * second (counted from the start), and a preview image every SDBOT_PREVIEW_EVERY steps (never more than one in flight).
+ * second, and a preview image every SDBOT_PREVIEW_EVERY steps (never more than one in flight).
  * A cancellation found in KV while recording progress aborts the job.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -34,8 +34,7 @@ export interface ProgressReporterDeps {
 
 export class ProgressReporter {
   private lastStepAt = performance.now();
-  /** The job's `started` state was written just before: the first progress write comes a second on. */
-  private lastStateWrite = performance.now();
+  private lastStateWrite = 0;
   private stateWrite: Promise<void> | undefined;
   private preview: Promise<void> | undefined;
 
@@ -62,9 +61,11 @@ export class ProgressReporter {
       at: Date.now(),
     };
     this.publish(progress);
-    // At most once a second: a job shorter than that goes from `started` to its outcome, and the
-    // last step of a longer one is written unless the previous write was under a second ago.
-    if (this.stateWrite === undefined && now - this.lastStateWrite >= STATE_WRITE_INTERVAL_MS) {
+    // The first step at once (/queue shows the step), then at most once a second, and the last.
+    if (
+      this.stateWrite === undefined &&
+      (now - this.lastStateWrite >= STATE_WRITE_INTERVAL_MS || step === total)
+    ) {
       this.lastStateWrite = now;
       this.stateWrite = this.recordProgress(step, total)
         .catch((error: unknown) => {
