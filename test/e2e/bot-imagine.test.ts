@@ -17,7 +17,9 @@ const hasNats = natsServerAvailable();
 describe.skipIf(!hasNats)(
   `the bot's /imagine and buttons${hasNats ? '' : ' (skipped: no nats-server)'}`,
   () => {
-    const world = useBotWorld({ workers: [{ models: ['sim'], msPerStep: 40 }] });
+    // 8 steps of 60 ms: long enough for a preview (every 2 steps) to be read back and reach an edit
+    // (every 150 ms) before the result, also on a loaded machine.
+    const world = useBotWorld({ workers: [{ models: ['sim'], msPerStep: 60 }] });
     let grid: EmulatorMessage;
 
     it('defers at once, shows progress, and ends with a 2x2 grid PNG, an embed and the ten buttons', async () => {
