@@ -42,14 +42,6 @@ const DEFAULT_INTERVAL_MS = 500;
 const MAX_CURSOR_ATTEMPTS = 10;
 const backlogPrefix = SUBJECTS.backlogAll.slice(0, -1);
 
-export {
-  estimateBacklogAhead,
-  nextLane,
-  queueTarget,
-  takeTurns,
-  type QueueState,
-} from './dispatch-rotation.js';
-
 /** Lane counts per model, from the backlog's per-subject message counts. */
 export async function backlogLanes(
   jsm: JetStreamManager,
@@ -213,7 +205,7 @@ export class FairDispatcher {
     let wanted = queueTarget(queue) - queue.pending;
     let moved = 0;
     while (wanted > 0 && lanes.size > 0) {
-      const taking = this.takeTurns(model, new Map(lanes), wanted);
+      const taking = this.takeSharedTurns(model, new Map(lanes), wanted);
       // Awaited below; a move that fails first must not leave its rejection unhandled.
       taking.catch(() => undefined);
       // With one lane waiting the turns are its own whatever the cursor says: the cursor is
@@ -241,7 +233,7 @@ export class FairDispatcher {
    * one rotation. The cursor this process wrote last is assumed current: a replica that moved it
    * since makes the write fail, and the turns are taken again from what it wrote.
    */
-  private async takeTurns(model: string, lanes: LaneCounts, count: number): Promise<string[]> {
+  private async takeSharedTurns(model: string, lanes: LaneCounts, count: number): Promise<string[]> {
     let turns: string[] = [];
     try {
       const known = this.cursors.get(model);

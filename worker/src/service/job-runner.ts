@@ -19,6 +19,7 @@ import {
   type Job,
   type JobOutcome,
   type JobStateRecord,
+  type JobStatus,
   type JobStateStore,
   type Logger,
   type ResultImage,
@@ -183,17 +184,15 @@ export class JobRunner {
     const state = new JobStateTracker(jobStates, job, before, deadline);
     const startedAt = Date.now();
     // A completed state without an outcome (lost in a server crash) is run again.
-    const start = await state.transition(
-      { state: 'started', workerId, startedAt },
-      {
-        now: startedAt,
-        allow: (current) => current.status.state === 'completed' || !isTerminalStatus(current.status),
-      },
-    );
     if (
-      !start.changed &&
-      start.record !== undefined &&
-      (await this.settleEnded(message, job, start.record, log))
+      await this.advanceOrSettle(
+        message,
+        job,
+        state,
+        { state: 'started', workerId, startedAt },
+        startedAt,
+        log,
+      )
     ) {
       return;
     }
@@ -280,6 +279,28 @@ export class JobRunner {
   }
 
   /**
+   * Moves the job's state to `status` (a completed state without an outcome may be left: it was
+   * lost in a crash and the job runs again). When the state had already ended (cancelled or
+   * failed), settles the job as ended and returns true.
+   */
+  private async advanceOrSettle(
+    message: JsMsg,
+    job: Job,
+    tracker: JobStateTracker,
+    status: JobStatus,
+    now: number,
+    log: Logger,
+  ): Promise<boolean> {
+    const change = await tracker.transition(status, {
+      now,
+      allow: (current) => current.status.state === 'completed' || !isTerminalStatus(current.status),
+    });
+    return (
+      !change.changed && change.record !== undefined && this.settleEnded(message, job, change.record, log)
+    );
+  }
+
+  /**
    * Handles a job whose state says it already ended (cancelled while queued, or failed before):
    * makes sure its outcome exists, acknowledges it, and returns true. Returns false otherwise.
    */
@@ -332,21 +353,9 @@ export class JobRunner {
     // state, so this one needs no re-read.
     await reporter.settled();
     const completedAt = Date.now();
-    const state = await tracker.transition(
-      { state: 'completed', workerId, images, completedAt },
-      {
-        now: completedAt,
-        allow: (current) => current.status.state === 'completed' || !isTerminalStatus(current.status),
-      },
-    );
     // Cancelled while the last step ran: the cancellation was first, so it stands.
-    if (
-      !state.changed &&
-      state.record !== undefined &&
-      (await this.settleEnded(message, job, state.record, log))
-    ) {
-      return;
-    }
+    const completed: JobStatus = { state: 'completed', workerId, images, completedAt };
+    if (await this.advanceOrSettle(message, job, tracker, completed, completedAt, log)) return;
     await this.publishOutcome({
       v: 1,
       type: 'result',
