@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { parseDuration } from '../config.js';
 import { useColour } from '../logger.js';
 import { natsFailure } from '../nats/errors.js';
-import { backlogLanes, type LaneCounts } from '../nats/fair-dispatcher.js';
+import { backlogLanes, type LaneCounts } from '../nats/queue-reads.js';
 import { WorkerRegistry } from '../nats/kv.js';
 import { collectStatus, type JobSystemStatus } from '../nats/status.js';
 import { integerIn } from '../protocol/fields.js';

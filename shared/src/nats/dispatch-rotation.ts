@@ -22,6 +22,14 @@ export function queueTarget(queue: QueueState): number {
   return queue.waiting + Math.max(1, Math.ceil((queue.waiting + queue.running) / SLOTS_PER_QUEUED_JOB));
 }
 
+/**
+ * Whether `jobs` just submitted may skip the backlog: none of the model's lanes has a job waiting
+ * (so no turn is taken from anyone) and the work queue has room for them all.
+ */
+export function roomFor(jobs: number, queue: QueueState, waitingLanes: number): boolean {
+  return waitingLanes === 0 && jobs <= queueTarget(queue) - queue.pending;
+}
+
 /** The lane after `last` in a sorted rotation of `lanes` (the first one when `last` is the end). */
 export function nextLane(lanes: readonly string[], last: string | undefined): string | undefined {
   const sorted = [...lanes].sort();

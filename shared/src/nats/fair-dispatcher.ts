@@ -12,17 +12,20 @@
  * the same job, or a crash between the two steps, queue it once; the delete is by sequence, and
  * deleting a sequence someone else deleted is harmless. A pass moves its jobs together (their
  * publishes are sent in turn order on one connection, so the work queue keeps that order).
+ *
+ * A job submitted while its model's backlog is empty and its work queue has room skips the backlog
+ * (see offer): no other lane waits, so going straight to the work queue is what its turn would do.
  */
-import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, PubAck, StoredMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { LIMITS } from '../limits.js';
 import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
-import { STREAMS, SUBJECTS, jobConsumerName } from '../names.js';
+import { STREAMS, SUBJECTS } from '../names.js';
 import { compareAndSet, ContentionError, readEntry, type KnownValue } from './cas.js';
-import { queueTarget, takeTurns, type QueueState } from './dispatch-rotation.js';
-import { isMissingResource, natsFailure } from './errors.js';
+import { queueTarget, roomFor, takeTurns, type QueueState } from './dispatch-rotation.js';
+import { natsFailure } from './errors.js';
+import { backlogLanes, readQueue, type LaneCounts } from './queue-reads.js';
 
 export interface FairDispatcherOptions {
   connection: NatsConnection;
@@ -35,60 +38,8 @@ export interface FairDispatcherOptions {
   logger?: Logger;
 }
 
-/** Jobs waiting in each lane of one model's backlog. */
-export type LaneCounts = Map<string, number>;
-
 const DEFAULT_INTERVAL_MS = 500;
 const MAX_CURSOR_ATTEMPTS = 10;
-const backlogPrefix = SUBJECTS.backlogAll.slice(0, -1);
-
-/** Lane counts per model, from the backlog's per-subject message counts. */
-export async function backlogLanes(
-  jsm: JetStreamManager,
-  filter: string = SUBJECTS.backlogAll,
-): Promise<Map<string, LaneCounts>> {
-  let subjects: Record<string, number>;
-  try {
-    subjects = (await jsm.streams.info(STREAMS.backlog, { subjects_filter: filter })).state.subjects ?? {};
-  } catch (error) {
-    throw natsFailure(error, 'reading the backlog');
-  }
-  const models = new Map<string, LaneCounts>();
-  for (const [subject, count] of Object.entries(subjects)) {
-    const [model, lane, ...rest] = subject.slice(backlogPrefix.length).split('.');
-    // Only well-formed subjects: anything else has no dispatcher and ages out with the stream.
-    if (model === undefined || lane === undefined || rest.length > 0 || count === 0) continue;
-    if (!LIMITS.idPattern.test(model) || !LIMITS.idPattern.test(lane)) continue;
-    const lanes = models.get(model) ?? new Map<string, number>();
-    lanes.set(lane, count);
-    models.set(model, lanes);
-  }
-  return models;
-}
-
-/** The work queue of `model`, from its consumer (one request). */
-export async function readQueue(jsm: JetStreamManager, model: string): Promise<QueueState> {
-  try {
-    const info = await jsm.consumers.info(STREAMS.jobs, jobConsumerName(model));
-    return { pending: info.num_pending, waiting: info.num_waiting, running: info.num_ack_pending };
-  } catch (error) {
-    if (!isMissingResource(error)) throw natsFailure(error, `reading the job queue of model ${model}`);
-  }
-  // No worker ever served the model: everything stored is waiting, and nobody asks.
-  const subject = SUBJECTS.job(model);
-  try {
-    const stored = (await jsm.streams.info(STREAMS.jobs, { subjects_filter: subject })).state.subjects;
-    return { pending: stored?.[subject] ?? 0, waiting: 0, running: 0 };
-  } catch (error) {
-    throw natsFailure(error, `reading the job queue of model ${model}`);
-  }
-}
-
-/** Jobs in a model's work queue that no worker has taken yet. */
-export async function readyPending(jsm: JetStreamManager, model: string): Promise<number> {
-  return (await readQueue(jsm, model)).pending;
-}
-
 /** A job in the backlog, as the dispatcher moves it: its sequence there, its message and id. */
 export interface BacklogJob {
   seq: number;
@@ -98,6 +49,17 @@ export interface BacklogJob {
 
 function backlogJob(stored: StoredMsg): BacklogJob {
   return { seq: stored.seq, data: stored.data, jobId: stored.header.get('Nats-Msg-Id') };
+}
+
+/** A job offered to the next pass for the work queue (see offer). */
+interface Arrival {
+  model: string;
+  lane: string;
+  job: BacklogJob;
+  /** The submitter's checks; a job they refuse is not queued. */
+  admitted: Promise<void>;
+  /** Called once: the work queue's acknowledgement, or null when the job goes to the backlog. */
+  settle: (queued: PubAck | null) => void;
 }
 
 /** How long the dispatcher remembers a job this process submitted (see noteSubmitted). */
@@ -116,6 +78,8 @@ export class FairDispatcher {
   private backlogSeenEmpty = false;
   /** Models whose backlog had jobs at the last pass, or that a job was just submitted for. */
   private backlogModels = new Set<string>();
+  /** Jobs offered since the last pass began. */
+  private arrivals: Arrival[] = [];
   private started = false;
   private stopped = false;
 
@@ -165,6 +129,21 @@ export class FairDispatcher {
     return this.running;
   }
 
+  /**
+   * Offers a job that passes `admitted` to the next pass: when its model's backlog is empty and the
+   * work queue has room for every job offered to that pass, the pass publishes it there and writes
+   * its lane as the cursor (as its turn would). Resolves with the work queue's acknowledgement, or
+   * null when the job is for the backlog (it was not, or may not have been, queued: publishing it
+   * to the backlog is safe either way, as the work queue drops a second copy by its id).
+   */
+  offer(model: string, lane: string, job: BacklogJob, admitted: Promise<void>): Promise<PubAck | null> {
+    if (!this.started || this.stopped || this.options.connection.isClosed()) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.arrivals.push({ model, lane, job, admitted, settle: resolve });
+      void this.kick(model);
+    });
+  }
+
   private async loop(): Promise<void> {
     while (this.again && !this.stopped && !this.options.connection.isClosed()) {
       this.again = false;
@@ -174,19 +153,35 @@ export class FairDispatcher {
         this.options.logger?.warn({ err: error, next: 'retry on the next turn' }, LOG_EVENTS.dispatch.failed);
       }
     }
+    for (const arrival of this.arrivals.splice(0)) arrival.settle(null);
   }
 
   /** One pass over every model with a backlog; returns how many jobs were moved. */
   async dispatchOnce(): Promise<number> {
+    const arrivals = this.arrivals.splice(0);
+    try {
+      return await this.pass(arrivals);
+    } finally {
+      // Whatever the pass did not queue goes to the backlog (settling twice changes nothing).
+      for (const arrival of arrivals) arrival.settle(null);
+    }
+  }
+
+  private async pass(arrivals: readonly Arrival[]): Promise<number> {
     const { jsm } = this.options;
     // The work queues of the models that had a backlog (or a job submitted here) are read together
-    // with the backlog: one round trip's wait instead of two.
-    const expected = [...this.backlogModels];
-    const [backlog, ...queues] = await Promise.all([
-      backlogLanes(jsm),
-      ...expected.map((model) => readQueue(jsm, model)),
+    // with the backlog and the submitters' checks: one round trip's wait instead of two.
+    const expected = [...new Set([...this.backlogModels, ...arrivals.map((arrival) => arrival.model)])];
+    const [[backlog, ...queues], admissions] = await Promise.all([
+      Promise.all([backlogLanes(jsm), ...expected.map((model) => readQueue(jsm, model))]),
+      Promise.allSettled(arrivals.map((arrival) => arrival.admitted)),
     ]);
     const queueOf = new Map(expected.map((model, index) => [model, queues[index]]));
+    await this.queueArrivals(
+      arrivals.filter((_, index) => admissions[index]?.status === 'fulfilled'),
+      backlog,
+      queueOf,
+    );
     this.backlogModels = new Set(backlog.keys());
     let moved = 0;
     for (const [model, lanes] of backlog) {
@@ -195,6 +190,43 @@ export class FairDispatcher {
     // Every job the pass found was moved (fillModel takes them out of `lanes`).
     this.backlogSeenEmpty = [...backlog.values()].every((lanes) => lanes.size === 0);
     return moved;
+  }
+
+  /** Publishes the arrivals of each model that the work queue takes at once (see offer). */
+  private async queueArrivals(
+    arrivals: readonly Arrival[],
+    backlog: ReadonlyMap<string, LaneCounts>,
+    queueOf: ReadonlyMap<string, QueueState | undefined>,
+  ): Promise<void> {
+    const byModel = new Map<string, Arrival[]>();
+    for (const arrival of arrivals)
+      byModel.set(arrival.model, [...(byModel.get(arrival.model) ?? []), arrival]);
+    await Promise.all(
+      [...byModel].map(async ([model, group]) => {
+        const queue = queueOf.get(model);
+        const waiting = backlog.get(model)?.size ?? 0;
+        if (queue === undefined || !roomFor(group.length, queue, waiting)) return;
+        queue.pending += group.length;
+        const last = group.at(-1)?.lane ?? '';
+        // The cursor moves to the lane served, as its turn would move it (unless this process
+        // last left it there): the next lanes to wait are served after it.
+        const turn =
+          this.cursors.get(model)?.value === last
+            ? undefined
+            : this.takeSharedTurns(model, new Map([[last, 1]]), 1).catch((error: unknown) => {
+                this.options.logger?.warn(
+                  { err: error, model, next: 'the next pass' },
+                  LOG_EVENTS.dispatch.failed,
+                );
+              });
+        await Promise.all([
+          ...group.map(async ({ job, settle }) => {
+            settle(await this.publishJob(model, job).catch(() => null));
+          }),
+          turn,
+        ]);
+      }),
+    );
   }
 
   /**
@@ -341,21 +373,22 @@ export class FairDispatcher {
     await this.moveAll(model, [backlogJob(stored)]);
   }
 
+  /** Publishes a job to the model's work queue; its id makes a second copy a duplicate. */
+  private async publishJob(model: string, { jobId, data }: BacklogJob): Promise<PubAck> {
+    try {
+      return await this.options.js.publish(SUBJECTS.job(model), data, jobId === '' ? {} : { msgID: jobId });
+    } catch (error) {
+      throw natsFailure(error, `queueing job ${jobId} for the workers`);
+    }
+  }
+
   /**
    * Publishes the jobs to the work queue in order, then deletes from the backlog those that were
    * stored; the first failure is thrown once every job is settled.
    */
   private async moveAll(model: string, jobs: readonly BacklogJob[]): Promise<void> {
-    const { js, jsm, logger } = this.options;
-    const published = await Promise.allSettled(
-      jobs.map(async ({ jobId, data }) => {
-        try {
-          return await js.publish(SUBJECTS.job(model), data, jobId === '' ? {} : { msgID: jobId });
-        } catch (error) {
-          throw natsFailure(error, `moving job ${jobId} to the work queue`);
-        }
-      }),
-    );
+    const { jsm, logger } = this.options;
+    const published = await Promise.allSettled(jobs.map((job) => this.publishJob(model, job)));
     const removed = await Promise.allSettled(
       jobs.map(async ({ jobId, seq }, index) => {
         const publish = published[index];

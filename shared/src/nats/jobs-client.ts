@@ -5,7 +5,13 @@
  * looked up in the results stream (which survives restarts) as well as listened for live.
  */
 import { randomBytes } from 'node:crypto';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+} from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
@@ -40,7 +46,11 @@ export function newJobId(prefix = 'job'): string {
 
 export interface SubmittedJob {
   job: Job;
-  /** Sequence of the job in the backlog stream, where it waits for its lane's turn. */
+  /**
+   * Where the job went: the work queue when nothing waited in its model's backlog and a worker
+   * had room, else its lane of the backlog; `seq` is its sequence in that stream.
+   */
+  queue: 'work' | 'backlog';
   seq: number;
   /** The job id had been submitted before (within the duplicate window); nothing new was queued. */
   duplicate: boolean;
@@ -181,20 +191,49 @@ export class JobsClient {
   }
 
   /**
-   * Queues a job in its requester's lane of the backlog (guild, direct messages or CLI), from which
-   * the fair dispatcher moves it to the workers in turn with the other lanes. A model no live worker
-   * serves is refused with UNKNOWN_MODEL instead of waiting forever; a worker that restarts keeps
-   * its models known for the registry's TTL.
+   * Queues a job: straight in the work queue when no lane of its model's backlog has a job waiting
+   * and a worker has room (the dispatcher decides, in its pass), else in its requester's lane of
+   * the backlog (guild, direct messages or CLI), from which the fair dispatcher moves it to the
+   * workers in turn with the other lanes. A model no live worker serves is refused with
+   * UNKNOWN_MODEL instead of waiting forever (checked while the dispatcher reads the queues); a
+   * worker that restarts keeps its models known for the registry's TTL.
    */
   async submit(job: Job, { requireServedModel = true } = {}): Promise<SubmittedJob> {
-    if (requireServedModel) await this.liveWorkerList.check(job);
     const lane = requesterLane(job.requester);
-    const subject = SUBJECTS.backlog(job.model, lane);
     const payload = encodeMessage(this.jobSchema, job);
+    const admitted = requireServedModel ? this.liveWorkerList.check(job) : Promise.resolve();
+    // Observed here as well: the dispatcher may settle the offer before this awaits it.
+    admitted.catch(() => undefined);
+    const queued = await this.dispatcher.offer(
+      job.model,
+      lane,
+      { seq: 0, data: payload, jobId: job.id },
+      admitted,
+    );
+    await admitted;
+    const submitted =
+      queued === null ? await this.submitToBacklog(job, lane, payload) : await this.recordQueued(job, queued);
+    this.metrics?.recordSubmission(job.model);
+    this.logger?.debug(
+      { jobId: job.id, model: job.model, queue: submitted.queue, seq: submitted.seq },
+      LOG_EVENTS.job.submitted,
+    );
+    return submitted;
+  }
+
+  /** A job the dispatcher put in the work queue: its state is recorded as queued there. */
+  private async recordQueued(job: Job, ack: PubAck): Promise<SubmittedJob> {
+    this.submittedAt.set(job.id, Date.now());
+    // A worker that starts the job first records its state itself; this never overwrites it.
+    await this.jobStates.createQueued(job, { jobStreamSeq: ack.seq });
+    return { job, queue: 'work', seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  private async submitToBacklog(job: Job, lane: string, payload: Uint8Array): Promise<SubmittedJob> {
     // The job id is the message id: a publish repeated after a lost acknowledgement is stored once.
     const ack = await withNatsRetry(
       `submitting job ${job.id}`,
-      () => this.js.publish(subject, payload, { msgID: job.id }),
+      () => this.js.publish(SUBJECTS.backlog(job.model, lane), payload, { msgID: job.id }),
       this.retryOptions(),
     );
     this.submittedAt.set(job.id, Date.now());
@@ -209,9 +248,7 @@ export class JobsClient {
       this.jobStates.createQueued(job, { backlogSeq: ack.seq }),
       this.dispatcher.kick(job.model),
     ]);
-    this.metrics?.recordSubmission(job.model);
-    this.logger?.debug({ jobId: job.id, model: job.model, seq: ack.seq }, LOG_EVENTS.job.submitted);
-    return { job, seq: ack.seq, duplicate: ack.duplicate };
+    return { job, queue: 'backlog', seq: ack.seq, duplicate: ack.duplicate };
   }
 
   /** Stores the image an img2img job starts from; the worker reads it from the object store. */

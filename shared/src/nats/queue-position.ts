@@ -9,7 +9,8 @@ import type { Job } from '../protocol/job.js';
 import type { JobStateRecord } from '../protocol/state.js';
 import { isMissingResource } from './errors.js';
 import { estimateBacklogAhead } from './dispatch-rotation.js';
-import { backlogLanes, readyPending, type FairDispatcher } from './fair-dispatcher.js';
+import type { FairDispatcher } from './fair-dispatcher.js';
+import { backlogLanes, readyPending } from './queue-reads.js';
 import { withNatsRetry } from './retry.js';
 
 export interface QueuePosition {

@@ -10,7 +10,7 @@ import { STREAMS, SUBJECTS, jobConsumerName } from '../names.js';
 import { deadLetterSchema, type DeadLetter } from '../protocol/control.js';
 import type { WorkerHeartbeat } from '../protocol/worker.js';
 import { isMissingResource, natsFailure } from './errors.js';
-import { backlogLanes, type LaneCounts } from './fair-dispatcher.js';
+import { backlogLanes, type LaneCounts } from './queue-reads.js';
 import type { WorkerRegistry } from './kv.js';
 
 export interface ModelQueue {

@@ -13,7 +13,12 @@ import {
   type JobOutcome,
   type Requester,
 } from '@sdbot/shared';
-import { describeDistributed, recordOutcomes, simulatedJob } from '../../helpers/distributed-world.js';
+import {
+  describeDistributed,
+  eventually,
+  recordOutcomes,
+  simulatedJob,
+} from '../../helpers/distributed-world.js';
 import { cliRequester, counterValue, type TestClient } from '../../helpers/workers.js';
 
 function guild(id: string): Requester {
@@ -59,6 +64,41 @@ describeDistributed('fair scheduling between guilds', (world) => {
     expect(floodAfterFair.length).toBeGreaterThanOrEqual(15);
     const floodIds = new Set(flood.map((queued) => queued.id));
     expect(floodAfterFair.every((id) => floodIds.has(id))).toBe(true);
+  });
+
+  it('queues a job straight for an idle worker when no lane waits, and in its lane otherwise', async () => {
+    await world.startWorker({ msPerStep: 40 });
+    const requester = await client();
+    const first = job(requester, guildA, 'straight in', 10);
+    const firstOutcome = requester.client.awaitOutcome(first.id, { timeoutMs: 30_000 });
+    const direct = await requester.client.submit(first);
+    expect(direct).toMatchObject({ queue: 'work', duplicate: false });
+    const state = await requester.client.state(first.id);
+    expect(state?.jobStreamSeq).toBe(direct.seq);
+    expect(state?.backlogSeq).toBeUndefined();
+
+    await eventually(
+      async () => (await requester.client.state(first.id))?.status.state !== 'queued',
+      10_000,
+      'the first job to start',
+    );
+    // The worker is busy and one job waits for it: the next ones wait in their lanes.
+    const [onDeck, second, third] = [
+      job(requester, guildA, 'on deck', 2),
+      job(requester, guildA, 'a lane', 2),
+      job(requester, guildB, 'b lane', 2),
+    ];
+    const outcomes = await submitAll(requester, [onDeck, second, third]);
+    expect((await requester.client.state(onDeck.id))?.jobStreamSeq).toBeDefined();
+    for (const waiting of [second, third]) {
+      const record = await requester.client.state(waiting.id);
+      expect(record?.backlogSeq).toBeDefined();
+      expect(record?.jobStreamSeq).toBeUndefined();
+    }
+    // Submitting the same job again queues nothing new.
+    expect(await requester.client.submit(second)).toMatchObject({ duplicate: true });
+    const all = await Promise.all([firstOutcome, ...outcomes]);
+    expect(all.map((outcome) => outcome.type)).toEqual(Array(4).fill('result'));
   });
 
   it('takes turns between lanes: a guild, direct messages and the CLI', async () => {

@@ -1,4 +1,11 @@
-import { estimateBacklogAhead, nextLane, queueTarget, requesterLane, takeTurns } from '@sdbot/shared';
+import {
+  estimateBacklogAhead,
+  nextLane,
+  queueTarget,
+  requesterLane,
+  roomFor,
+  takeTurns,
+} from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 
 describe('fair dispatch rotation', () => {
@@ -35,6 +42,18 @@ describe('fair dispatch rotation', () => {
     // 256 slots, all busy: 8 jobs wait, what they finish while a dispatch pass runs.
     expect(queueTarget({ pending: 0, waiting: 0, running: 256 })).toBe(8);
     expect(queueTarget({ pending: 0, waiting: 6, running: 250 })).toBe(14);
+  });
+
+  it('lets new jobs skip the backlog only when no lane waits and the work queue has room for all', () => {
+    const idle = { pending: 0, waiting: 1, running: 0 };
+    expect(roomFor(1, idle, 0)).toBe(true);
+    expect(roomFor(2, idle, 0)).toBe(true);
+    // More jobs than the queue takes: they all queue in their lanes and take turns.
+    expect(roomFor(3, idle, 0)).toBe(false);
+    // Another lane has a job waiting: its turn comes first.
+    expect(roomFor(1, idle, 1)).toBe(false);
+    // Every slot busy and the one job kept waiting already there.
+    expect(roomFor(1, { pending: 1, waiting: 0, running: 4 }, 0)).toBe(false);
   });
 
   it('puts guild jobs in their guild lane, direct messages and CLI jobs in their own', () => {
