@@ -351,7 +351,9 @@ export class JobsClient {
         });
       }
       // Subscribe first, then look: an outcome published in between is seen by one or the other.
-      this.connection.flush().then(lookUp, lookUp);
+      // The server handles one connection's messages in order, so the subscription is in place
+      // before the lookup is answered without waiting for a flush.
+      lookUp();
     });
   }
 
