@@ -138,6 +138,21 @@ describeDistributed('distributed generation: failures', (world) => {
     expect(await counterValue(workers[0]!.metrics, 'sdbot_worker_redeliveries_total')).toBe(1);
   });
 
+  it('a job whose images cannot be stored fails, and its state never claims them', async () => {
+    const env = { SDBOT_RETRY_DELAY: '50ms', SDBOT_MAX_DELIVER: '2' };
+    await world.startWorker({ msPerStep: 1, env });
+    const { client, connection } = await world.openClient(env);
+    // The image store refuses every chunk, as one with no room left would.
+    const jsm = await jetstreamManager(connection);
+    const images = await jsm.streams.info('OBJ_sdbot-images');
+    await jsm.streams.update('OBJ_sdbot-images', { ...images.config, max_msg_size: 64 });
+    const job = simulatedJob(client, { prompt: 'nowhere to put it', steps: 2 });
+    const outcome = await submitAndWait(client, job);
+    expect(outcome).toMatchObject({ type: 'failure', jobId: job.id });
+    expect(JSON.stringify(outcome)).toContain('storing image');
+    expect((await client.state(job.id))?.status.state).toBe('failed');
+  });
+
   it('a job that fails on every delivery is dead-lettered once max deliveries are used up', async () => {
     const env = { SDBOT_RETRY_DELAY: '50ms', SDBOT_MAX_DELIVER: '3' };
     await world.startWorker({ generator: new FlakyGenerator(99), env });

@@ -97,11 +97,15 @@ export class JobImages {
     }
   }
 
-  async store(name: string, png: Uint8Array, deadline: JobDeadline): Promise<ObjectRef> {
+  /** Where `store` puts a result image: known before it is stored. */
+  refFor(name: string, png: Uint8Array): ObjectRef {
+    return { store: OBJECT_STORES.images, name, size: png.byteLength, contentType: 'image/png' };
+  }
+
+  async store(name: string, png: Uint8Array, deadline: JobDeadline): Promise<void> {
     const what = `storing image ${name}`;
     try {
-      const info = await withDeadline(what, deadline, () => this.objects.putBlob({ name }, png));
-      return { store: OBJECT_STORES.images, name, size: info.size, contentType: 'image/png' };
+      await withDeadline(what, deadline, () => this.objects.putBlob({ name }, png));
     } catch (error) {
       throw asFailure(error, what);
     }

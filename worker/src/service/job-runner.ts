@@ -339,23 +339,51 @@ export class JobRunner {
   ): Promise<void> {
     const { workerId, metrics, policy, throughput, images: store } = this.deps;
     const uploadStart = performance.now();
-    const images: ResultImage[] = await Promise.all(
-      output.images.map(async (image, index) => ({
-        image: await store.store(imageObjectName(job.id, index), image.png, deadline).finally(progressed),
-        seed: image.seed,
-        nsfw: image.nsfw,
-        watermarked: image.watermarked,
-        width: image.width,
-        height: image.height,
-      })),
+    const names = output.images.map((_, index) => imageObjectName(job.id, index));
+    const images: ResultImage[] = output.images.map((image, index) => ({
+      image: store.refFor(names[index] ?? '', image.png),
+      seed: image.seed,
+      nsfw: image.nsfw,
+      watermarked: image.watermarked,
+      width: image.width,
+      height: image.height,
+    }));
+    const uploads = Promise.all(
+      output.images.map((image, index) =>
+        store.store(names[index] ?? '', image.png, deadline).finally(progressed),
+      ),
     );
-    // Uploaded while the last progress write was in flight; that write lands before the final
-    // state, so this one needs no re-read.
+    // Settles with the upload's failure, if any (the final state may fail first).
+    const stored = uploads.then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
+    // The final state is written while the images upload (after the last progress write, which
+    // needs no re-read); the outcome only once they can be read.
     await reporter.settled();
     const completedAt = Date.now();
     // Cancelled while the last step ran: the cancellation was first, so it stands.
     const completed: JobStatus = { state: 'completed', workerId, images, completedAt };
-    if (await this.advanceOrSettle(message, job, tracker, completed, completedAt, log)) return;
+    const [ended, failedUpload] = await Promise.all([
+      this.advanceOrSettle(message, job, tracker, completed, completedAt, log),
+      stored,
+    ]);
+    if (ended) return;
+    if (failedUpload !== undefined) {
+      // The state must not claim images that are not stored: back to started (unless someone
+      // wrote since), and the job fails as any other would.
+      await tracker
+        .transition(
+          { state: 'started', workerId, startedAt },
+          {
+            allow: (current) => current.status.state === 'completed' && current.status.workerId === workerId,
+          },
+        )
+        .catch((error: unknown) => {
+          log.warn({ err: error, reason: 'images not stored' }, 'job:state-write-failed');
+        });
+      throw failedUpload.error;
+    }
     await this.publishOutcome({
       v: 1,
       type: 'result',
