@@ -8,6 +8,8 @@ import {
   compareAndSet,
   ContentionError,
   desiredStreams,
+  jobSchema,
+  JobStateStore,
   loadConfig,
   openProvisionedBucket,
   readValue,
@@ -15,6 +17,7 @@ import {
 import type { KV } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exampleJob } from '../helpers/messages.js';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
 
 const available = natsServerAvailable();
@@ -94,6 +97,23 @@ describe.skipIf(!available)('KV compare-and-set (real nats-server)', () => {
       code: 'NATS_UNAVAILABLE',
       message: 'the busy counter changed under us 3 times in a row; try again in a moment',
     });
+  });
+
+  it('records a queued job once, adds a place learned later, and never rewinds a started job', async () => {
+    const jobs = new JobStateStore(await openProvisionedBucket(connection, 'jobState', config));
+    const job = jobSchema.parse(exampleJob({ id: 'cas-queued-1' }));
+    // Sent with the job to the work queue, before its sequence there is known.
+    expect(await jobs.createQueued(job, {})).toBe(true);
+    expect(await jobs.createQueued(job, {})).toBe(false);
+    // That publish failed and the job went to the backlog instead.
+    expect(await jobs.createQueued(job, { backlogSeq: 7 })).toBe(true);
+    expect((await jobs.get(job.id))?.record).toMatchObject({ status: { state: 'queued' }, backlogSeq: 7 });
+    expect(await jobs.createQueued(job, { backlogSeq: 9 })).toBe(false);
+
+    const fast = jobSchema.parse(exampleJob({ id: 'cas-queued-2' }));
+    await jobs.transition(fast, { state: 'started', workerId: 'w1', startedAt: 1 });
+    expect(await jobs.createQueued(fast, { backlogSeq: 3 })).toBe(false);
+    expect((await jobs.get(fast.id))?.record.status.state).toBe('started');
   });
 
   it('provisions a bucket with the one set of settings every component uses', async () => {

@@ -51,13 +51,21 @@ function backlogJob(stored: StoredMsg): BacklogJob {
   return { seq: stored.seq, data: stored.data, jobId: stored.header.get('Nats-Msg-Id') };
 }
 
-/** A job offered to the next pass for the work queue (see offer). */
-interface Arrival {
+/** A job offered to the next pass for the work queue (see FairDispatcher.offer). */
+export interface Offer {
   model: string;
   lane: string;
   job: BacklogJob;
   /** The submitter's checks; a job they refuse is not queued. */
   admitted: Promise<void>;
+  /**
+   * Called just before the job is published to the work queue, so what it sends (the job's
+   * state) goes out first on the connection and a fast worker finds it.
+   */
+  queueing: () => void;
+}
+
+interface Arrival extends Offer {
   /** Called once: the work queue's acknowledgement, or null when the job goes to the backlog. */
   settle: (queued: PubAck | null) => void;
 }
@@ -136,11 +144,11 @@ export class FairDispatcher {
    * null when the job is for the backlog (it was not, or may not have been, queued: publishing it
    * to the backlog is safe either way, as the work queue drops a second copy by its id).
    */
-  offer(model: string, lane: string, job: BacklogJob, admitted: Promise<void>): Promise<PubAck | null> {
+  offer(offer: Offer): Promise<PubAck | null> {
     if (!this.started || this.stopped || this.options.connection.isClosed()) return Promise.resolve(null);
     return new Promise((resolve) => {
-      this.arrivals.push({ model, lane, job, admitted, settle: resolve });
-      void this.kick(model);
+      this.arrivals.push({ ...offer, settle: resolve });
+      void this.kick(offer.model);
     });
   }
 
@@ -220,7 +228,8 @@ export class FairDispatcher {
                 );
               });
         await Promise.all([
-          ...group.map(async ({ job, settle }) => {
+          ...group.map(async ({ job, queueing, settle }) => {
+            queueing();
             settle(await this.publishJob(model, job).catch(() => null));
           }),
           turn,

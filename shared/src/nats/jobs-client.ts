@@ -5,13 +5,7 @@
  * looked up in the results stream (which survives restarts) as well as listened for live.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  jetstream,
-  jetstreamManager,
-  type JetStreamClient,
-  type JetStreamManager,
-  type PubAck,
-} from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
@@ -204,29 +198,36 @@ export class JobsClient {
     const admitted = requireServedModel ? this.liveWorkerList.check(job) : Promise.resolve();
     // Observed here as well: the dispatcher may settle the offer before this awaits it.
     admitted.catch(() => undefined);
-    const queued = await this.dispatcher.offer(
-      job.model,
+    let recorded: Promise<unknown> = Promise.resolve();
+    const queued = await this.dispatcher.offer({
+      model: job.model,
       lane,
-      { seq: 0, data: payload, jobId: job.id },
+      job: { seq: 0, data: payload, jobId: job.id },
       admitted,
-    );
+      // Its state is sent before the job itself, so the worker that takes it reads it. Its
+      // sequence in the work queue is not known yet: a position there is counted without it.
+      queueing: () => {
+        recorded = this.jobStates.createQueued(job, {});
+        recorded.catch(() => undefined);
+      },
+    });
     await admitted;
-    const submitted =
-      queued === null ? await this.submitToBacklog(job, lane, payload) : await this.recordQueued(job, queued);
+    this.submittedAt.set(job.id, Date.now());
+    let submitted: SubmittedJob;
+    if (queued === null) {
+      // A state sent for a publish that failed gets its backlog sequence there.
+      await recorded.catch(() => undefined);
+      submitted = await this.submitToBacklog(job, lane, payload);
+    } else {
+      await recorded;
+      submitted = { job, queue: 'work', seq: queued.seq, duplicate: queued.duplicate };
+    }
     this.metrics?.recordSubmission(job.model);
     this.logger?.debug(
       { jobId: job.id, model: job.model, queue: submitted.queue, seq: submitted.seq },
       LOG_EVENTS.job.submitted,
     );
     return submitted;
-  }
-
-  /** A job the dispatcher put in the work queue: its state is recorded as queued there. */
-  private async recordQueued(job: Job, ack: PubAck): Promise<SubmittedJob> {
-    this.submittedAt.set(job.id, Date.now());
-    // A worker that starts the job first records its state itself; this never overwrites it.
-    await this.jobStates.createQueued(job, { jobStreamSeq: ack.seq });
-    return { job, queue: 'work', seq: ack.seq, duplicate: ack.duplicate };
   }
 
   private async submitToBacklog(job: Job, lane: string, payload: Uint8Array): Promise<SubmittedJob> {
@@ -236,7 +237,6 @@ export class JobsClient {
       () => this.js.publish(SUBJECTS.backlog(job.model, lane), payload, { msgID: job.id }),
       this.retryOptions(),
     );
-    this.submittedAt.set(job.id, Date.now());
     if (!ack.duplicate)
       this.dispatcher.noteSubmitted(job.model, lane, { seq: ack.seq, data: payload, jobId: job.id });
     // Recording the state and dispatching go together: a worker that starts the job first records

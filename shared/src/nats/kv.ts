@@ -82,17 +82,28 @@ export class JobStateStore {
 
   /**
    * Records a job as queued unless something (a fast worker) recorded it first. `where` is its
-   * sequence in the jobs stream or in the backlog.
+   * sequence in the backlog or in the jobs stream, if known: a queued record that has neither
+   * gets it added.
    */
   async createQueued(
     job: Job,
-    where: { jobStreamSeq: number } | { backlogSeq: number },
+    where: { jobStreamSeq?: number } | { backlogSeq: number },
     now = Date.now(),
   ): Promise<boolean> {
     const record: JobStateRecord = { v: 1, job, status: { state: 'queued' }, ...where, updatedAt: now };
     // A new job has no state yet: create it without reading first (a create fails when the key
     // exists, and the retry then reads what is there).
-    const result = await this.write(job.id, (current) => (current === null ? record : undefined), null);
+    const result = await this.write(
+      job.id,
+      (current) => {
+        if (current === null) return record;
+        const placed = current.backlogSeq !== undefined || current.jobStreamSeq !== undefined;
+        return current.status.state === 'queued' && !placed && Object.keys(where).length > 0
+          ? { ...current, ...where }
+          : undefined;
+      },
+      null,
+    );
     return result.written;
   }
 
