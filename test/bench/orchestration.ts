@@ -14,6 +14,7 @@ import { startNatsCluster, startNatsServer } from '../helpers/nats-server.js';
 import { testJob } from '../helpers/jobs.js';
 import { cliRequester, openTestClient, startTestWorker } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
+import { machineCpu } from '../helpers/machine-cpu.js';
 import { NatsTraffic, TRAFFIC_KINDS, addTraffic, type TrafficCounts } from '../helpers/nats-traffic.js';
 import { spawnWorkerPools, type WorkerPool } from '../helpers/worker-pool.js';
 
@@ -119,10 +120,12 @@ export async function run(args: string[]): Promise<void> {
     latencies.sort((a, b) => a - b);
 
     const burstStart = performance.now();
+    const cpu = machineCpu();
     const burst = await Promise.all(
       Array.from({ length: burstJobs }, (_, index) => oneJob(sequentialJobs + index)),
     );
     const burstMs = performance.now() - burstStart;
+    const burstBusy = cpu.busyPercent();
     const burstUsage = await takeUsage();
     const failures = burst.filter((entry) => entry.outcome.type !== 'result').length;
     const mean = latencies.reduce((sum, value) => sum + value, 0) / latencies.length;
@@ -141,6 +144,7 @@ export async function run(args: string[]): Promise<void> {
       ['added latency mean / max', `${mean.toFixed(2)} / ${(latencies.at(-1) ?? 0).toFixed(2)} ms`],
       ['burst of concurrent jobs', `${burstJobs} (${failures} failed)`],
       ['burst throughput', `${((burstJobs * 1000) / burstMs).toFixed(1)} jobs/s`],
+      ['CPU of this machine busy (burst)', burstBusy],
       ['per job, requester, dispatcher and workers together:', ''],
       ...perJob(sequential, sequentialJobs, 'sequential', sameProcess),
       ...perJob(burstUsage, burstJobs, 'burst', sameProcess),

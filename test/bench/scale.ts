@@ -12,6 +12,7 @@ import { startNatsServer } from '../helpers/nats-server.js';
 import { testJob } from '../helpers/jobs.js';
 import { openTestClient } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
+import { machineCpu } from '../helpers/machine-cpu.js';
 import { NatsTraffic } from '../helpers/nats-traffic.js';
 import { spawnWorkerPools } from '../helpers/worker-pool.js';
 
@@ -83,6 +84,7 @@ export async function run(args: string[]): Promise<void> {
       }),
     );
     const started = Date.now();
+    const cpu = machineCpu();
     for (let index = 0; index < jobs.length; index += 50) {
       await Promise.all(
         jobs.slice(index, index + 50).map((job) => client.submit(job, { requireServedModel: false })),
@@ -91,6 +93,7 @@ export async function run(args: string[]): Promise<void> {
     const submittedMs = Date.now() - started;
     await done;
     const elapsedMs = Date.now() - started;
+    const busy = cpu.busyPercent();
     const requesterTraffic = dispatcherTraffic.take();
 
     const jobMs = steps * msPerStep;
@@ -130,6 +133,7 @@ export async function run(args: string[]): Promise<void> {
       ['throughput', `${throughput.toFixed(2)} jobs/s`],
       ['ideal (workers / job time)', `${ideal.toFixed(2)} jobs/s`],
       ['efficiency', `${((100 * throughput) / ideal).toFixed(1)} %`],
+      ['CPU of this machine busy (first submit to last result)', busy],
       [
         // The simulated workers share this machine's cores: when they run slower than job time,
         // this row is what the dispatch path itself loses (workers idle while jobs waited).
