@@ -14,7 +14,7 @@ import { startNatsCluster, startNatsServer } from '../helpers/nats-server.js';
 import { testJob } from '../helpers/jobs.js';
 import { cliRequester, openTestClient, startTestWorker } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
-import { machineCpu } from '../helpers/machine-cpu.js';
+import { machineCpu, processCpuMs } from '../helpers/machine-cpu.js';
 import { NatsTraffic, TRAFFIC_KINDS, addTraffic, type TrafficCounts } from '../helpers/nats-traffic.js';
 import { spawnWorkerPools, type WorkerPool } from '../helpers/worker-pool.js';
 
@@ -22,6 +22,8 @@ interface Usage {
   counts: TrafficCounts;
   requesterCpuMs: number;
   workerCpuMs: number;
+  /** Undefined where /proc cannot be read. */
+  serverCpuMs: number | undefined;
 }
 
 function perJob(usage: Usage, jobs: number, which: string, sameProcess: boolean): [string, string][] {
@@ -33,6 +35,10 @@ function perJob(usage: Usage, jobs: number, which: string, sameProcess: boolean)
     ...(sameProcess
       ? []
       : [[`  CPU, workers (${which})`, `${(usage.workerCpuMs / jobs).toFixed(2)} ms`] as [string, string]]),
+    [
+      `  CPU, NATS (${which})`,
+      usage.serverCpuMs === undefined ? 'not measured' : `${(usage.serverCpuMs / jobs).toFixed(2)} ms`,
+    ],
     ...TRAFFIC_KINDS.map((kind): [string, string] => [
       `  ${kind} (${which})`,
       (usage.counts[kind] / jobs).toFixed(1),
@@ -68,9 +74,14 @@ export async function run(args: string[]): Promise<void> {
   const server = replicated
     ? await startNatsCluster(3).then((cluster) => ({
         url: cluster.urls.join(','),
+        pids: cluster.servers.map((node) => node.process?.pid ?? 0),
         cleanup: () => cluster.cleanup(),
       }))
-    : await startNatsServer();
+    : await startNatsServer().then((single) => ({
+        url: single.url,
+        pids: [single.process?.pid ?? 0],
+        cleanup: () => single.cleanup(),
+      }));
   const pool = sameProcess
     ? await inProcessPool(server.url, workerCount, env)
     : await spawnWorkerPools(server.url, {
@@ -85,15 +96,21 @@ export async function run(args: string[]): Promise<void> {
   const traffic = new NatsTraffic();
   traffic.watch([requester.connection]);
   let cpuSince = process.cpuUsage();
-  /** NATS traffic and CPU time (requester and workers) since the last call. */
-  const takeUsage = async () => {
+  let serverCpuSince = processCpuMs(server.pids);
+  /** NATS traffic and CPU time (requester, workers and NATS servers) since the last call. */
+  const takeUsage = async (): Promise<Usage> => {
     const workers = await pool.usage();
     const cpu = process.cpuUsage(cpuSince);
     cpuSince = process.cpuUsage();
+    const serverCpu = processCpuMs(server.pids);
+    const serverCpuMs =
+      serverCpu === undefined || serverCpuSince === undefined ? undefined : serverCpu - serverCpuSince;
+    serverCpuSince = serverCpu;
     return {
       counts: addTraffic(traffic.take(), workers.counts),
       requesterCpuMs: (cpu.user + cpu.system) / 1000,
       workerCpuMs: workers.cpuMs,
+      serverCpuMs,
     };
   };
   const oneJob = async (index: number): Promise<{ ms: number; outcome: JobOutcome }> => {

@@ -29,3 +29,24 @@ export function machineCpu(): { busyPercent(): string } {
     },
   };
 }
+
+/**
+ * CPU milliseconds the processes `pids` have used so far (Linux /proc/PID/stat: user + system),
+ * or undefined where that file cannot be read.
+ */
+export function processCpuMs(pids: readonly number[]): number | undefined {
+  let ticks = 0;
+  try {
+    for (const pid of pids) {
+      // The command name (field 2) may hold spaces: the fields after it start past its ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime are fields 14 and 15 of the file, 12 and 13 after the name.
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+  } catch {
+    return undefined;
+  }
+  // The kernel counts in USER_HZ, 100 per second on Linux.
+  return ticks * 10;
+}
