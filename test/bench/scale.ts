@@ -157,7 +157,7 @@ export async function run(args: string[]): Promise<void> {
         `${Math.max(...idle.map((entry) => entry.longestGap)).toFixed(0)} ms`,
       ],
       [
-        'worker time per job: total (steps / encode / upload)',
+        'worker time per job: total (steps / encode / upload and final state)',
         `${mean((r) => r.timings.totalMs)} (${mean((r) => r.timings.stages.unet ?? 0)} / ${mean((r) => r.timings.stages.encode ?? 0)} / ${mean((r) => r.timings.stages.upload ?? 0)}) ms`,
       ],
       [
