@@ -140,6 +140,7 @@ export {
 } from './nats/jobs-client.js';
 export type { QueuePosition } from './nats/queue-position.js';
 export { FairDispatcher, type FairDispatcherOptions } from './nats/fair-dispatcher.js';
+export { removeFromBacklog, type MovedJob } from './nats/backlog-removal.js';
 export { estimateBacklogAhead, nextLane, queueTarget, roomFor, takeTurns } from './nats/dispatch-rotation.js';
 export {
   collectStatus,

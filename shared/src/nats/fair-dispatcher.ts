@@ -24,6 +24,7 @@ import type { Logger } from '../logger.js';
 import { STREAMS, SUBJECTS } from '../names.js';
 import { compareAndSet, ContentionError, readEntry, type KnownValue } from './cas.js';
 import { queueTarget, roomFor, takeTurns, type QueueState } from './dispatch-rotation.js';
+import { removeFromBacklog, type MovedJob } from './backlog-removal.js';
 import { natsFailure } from './errors.js';
 import { backlogLanes, readQueue, type LaneCounts } from './queue-reads.js';
 
@@ -41,10 +42,8 @@ export interface FairDispatcherOptions {
 const DEFAULT_INTERVAL_MS = 500;
 const MAX_CURSOR_ATTEMPTS = 10;
 /** A job in the backlog, as the dispatcher moves it: its sequence there, its message and id. */
-export interface BacklogJob {
-  seq: number;
+export interface BacklogJob extends MovedJob {
   data: Uint8Array;
-  jobId: string;
 }
 
 function backlogJob(stored: StoredMsg): BacklogJob {
@@ -371,7 +370,7 @@ export class FairDispatcher {
     } catch (error) {
       throw natsFailure(error, `reading the backlog of model ${model}`);
     }
-    return stored === null ? null : backlogJob(stored);
+    return stored === null ? null : { ...backlogJob(stored), head: SUBJECTS.backlog(model, lane) };
   }
 
   /**
@@ -392,31 +391,31 @@ export class FairDispatcher {
   }
 
   /**
-   * Publishes the jobs to the work queue in order, then deletes from the backlog those that were
-   * stored; the first failure is thrown once every job is settled.
+   * Publishes the jobs to the work queue in order, then takes those that were stored out of the
+   * backlog (see removeFromBacklog); the first failure is thrown once every job is settled.
    */
   private async moveAll(model: string, jobs: readonly BacklogJob[]): Promise<void> {
     const { jsm, logger } = this.options;
     const published = await Promise.allSettled(jobs.map((job) => this.publishJob(model, job)));
-    const removed = await Promise.allSettled(
-      jobs.map(async ({ jobId, seq }, index) => {
-        const publish = published[index];
-        if (publish?.status !== 'fulfilled') return;
-        try {
-          await jsm.streams.deleteMessage(STREAMS.backlog, seq, false);
-        } catch (error) {
-          // Another dispatcher moved and deleted it first: the msgID made our publish a duplicate.
-          if (!(error instanceof Error && /no message found|not found/i.test(error.message))) {
-            throw natsFailure(error, `removing job ${jobId} from the backlog`);
-          }
-        }
+    const removed = removeFromBacklog(
+      jsm,
+      jobs,
+      published.map((result) => result.status === 'fulfilled'),
+    );
+    // Observed now: a failed publish is thrown first.
+    removed.catch(() => undefined);
+    published.forEach((result, index) => {
+      if (result.status === 'fulfilled')
         logger?.debug(
-          { jobId, model, seq: publish.value.seq, duplicate: publish.value.duplicate },
+          { jobId: jobs[index]?.jobId, model, seq: result.value.seq, duplicate: result.value.duplicate },
           LOG_EVENTS.job.dispatched,
         );
-      }),
-    );
-    const failure = [...published, ...removed].find((result) => result.status === 'rejected');
-    if (failure !== undefined) throw failure.reason;
+    });
+    const failure = published.find((result) => result.status === 'rejected');
+    if (failure !== undefined) {
+      await removed.catch(() => undefined);
+      throw failure.reason;
+    }
+    await removed;
   }
 }

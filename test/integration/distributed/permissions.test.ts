@@ -213,6 +213,11 @@ describe.skipIf(!available)('NATS users and permissions (deploy/nats/accounts.co
       { code: 'CANCELLED' },
     ]);
 
+    // A dispatcher takes a lane's moved jobs out of the backlog with one purge up to the last.
+    await (
+      await jetstreamManager(connection)
+    ).streams.purge(STREAMS.backlog, { filter: SUBJECTS.backlog('sim', 'cli'), seq: 1 });
+
     // A malformed job: the worker dead-letters it, the bot reads the dead letter.
     const rejected = client.awaitOutcome('secure-bad', { timeoutMs: 20_000 });
     await jetstream(connection).publish(
