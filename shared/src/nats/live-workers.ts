@@ -1,8 +1,9 @@
 /**
  * Which live workers can take a job: the models they serve and the capabilities they announce, from
- * their heartbeats. A submission lists the registry's keys (one request) and reuses the heartbeats
- * read for an earlier one when no worker came or went and they are under a second old (heartbeats
- * are only as fresh as their interval anyway); it refuses a job only on heartbeats read now.
+ * their heartbeats. A submission lists the registry's keys (one request, shared by the submissions
+ * made while it is answered) and reuses the heartbeats read for an earlier one when no worker came
+ * or went and they are under a second old (heartbeats are only as fresh as their interval anyway);
+ * it refuses a job only on heartbeats read now.
  */
 import { SdbotError } from '../errors.js';
 import { announcedCapabilities, missingCapabilities } from '../protocol/capabilities.js';
@@ -68,6 +69,8 @@ const WORKER_LIST_REUSE_MS = 1000;
 
 export class LiveWorkers {
   private recent: { readAt: number; keys: string; workers: Promise<WorkerHeartbeat[]> } | undefined;
+  /** A listing of the keys in flight, which submissions asking meanwhile share. */
+  private listing: Promise<string[]> | undefined;
 
   constructor(private readonly registry: WorkerRegistry) {}
 
@@ -87,9 +90,20 @@ export class LiveWorkers {
     return workers;
   }
 
+  /**
+   * The registry's keys. Submissions at the same moment (a burst) share one listing rather than
+   * send one each: its answer is at most a round trip older than their asking.
+   */
+  private sharedKeys(): Promise<string[]> {
+    this.listing ??= this.registry.keys().finally(() => {
+      this.listing = undefined;
+    });
+    return this.listing;
+  }
+
   /** The same workers as the recent list, under WORKER_LIST_REUSE_MS old, or the workers now. */
   private async recently(): Promise<WorkerHeartbeat[]> {
-    const keys = await this.registry.keys();
+    const keys = await this.sharedKeys();
     const recent = this.recent;
     const same =
       recent !== undefined &&

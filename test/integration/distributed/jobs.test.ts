@@ -47,6 +47,27 @@ describeDistributed('distributed generation with simulated workers', (world) => 
     expect((await client.state(first.jobId))?.status.state).toBe('completed');
   });
 
+  it('a burst of submissions shares its listings of the worker registry', async () => {
+    await world.startWorker({ msPerStep: 1, env: { SDBOT_WORKER_SLOTS: '4' } });
+    const { client, connection } = await world.openClient();
+    // The requests themselves, seen on their subject (a connection receives what it publishes).
+    let listings = 0;
+    const watch = connection.subscribe('$JS.API.STREAM.INFO.KV_sdbot-workers', {
+      callback: () => {
+        listings += 1;
+      },
+    });
+    await connection.flush();
+    const jobs = Array.from({ length: 40 }, (_, index) =>
+      simulatedJob(client, { prompt: `burst ${index}`, steps: 1 }),
+    );
+    const outcomes = await Promise.all(jobs.map((job) => submitAndWait(client, job)));
+    watch.unsubscribe();
+    expect(outcomes.map((outcome) => outcome.type)).toEqual(Array(40).fill('result'));
+    expect(listings).toBeGreaterThan(0);
+    expect(listings).toBeLessThan(10);
+  });
+
   it('streams progress with previews, and the state follows the job', async () => {
     await world.startWorker({ msPerStep: 20, env: { SDBOT_PREVIEW_EVERY: '3' } });
     const { client } = await world.openClient();
