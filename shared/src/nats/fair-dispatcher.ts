@@ -132,6 +132,8 @@ export class FairDispatcher {
     this.again = true;
     this.running ??= this.loop().finally(() => {
       this.running = undefined;
+      // Asked for (an offer, a kick) after the loop's last check but before this ran: pass again.
+      if (this.again) void this.kick();
     });
     return this.running;
   }
