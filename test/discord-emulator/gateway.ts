@@ -111,6 +111,8 @@ export class Gateway {
   readonly #connections: Connection[] = [];
   #nextConnectionId = 1;
   #identifies = 0;
+  /** Which session of several gets each dispatch first, in turn (Discord favours none of them). */
+  #firstSession = 0;
 
   constructor(private readonly options: GatewayOptions) {}
 
@@ -144,8 +146,9 @@ export class Gateway {
   }
 
   /**
-   * Sends a dispatch to every session of the shard that owns the guild (shard 0 for DMs); resolves
-   * once written to the sockets. A session waiting for RESUME keeps it for the replay.
+   * Sends a dispatch to every session of the shard that owns the guild (shard 0 for DMs), each of
+   * them first in turn; resolves once written to the sockets. A session waiting for RESUME keeps
+   * it for the replay.
    */
   async dispatch(t: GatewayDispatchEvents, d: unknown, guildId: string | null): Promise<void> {
     const sessions = [...this.#sessions.values()].filter((session) =>
@@ -154,7 +157,9 @@ export class Gateway {
     if (sessions.length === 0) {
       throw new EmulatorUsageError(`no bot session to dispatch ${t} to: log the client in first`);
     }
-    await Promise.all(sessions.map((session) => this.#dispatchTo(session, t, d)));
+    const first = this.#firstSession++ % sessions.length;
+    const inTurn = [...sessions.slice(first), ...sessions.slice(0, first)];
+    await Promise.all(inTurn.map((session) => this.#dispatchTo(session, t, d)));
   }
 
   /** Cuts the bot's connections; resumable sessions keep collecting dispatches until RESUME. */
