@@ -45,6 +45,9 @@ import {
   type EmulatorUserInput,
 } from './world.js';
 
+/** How long the replica that gets an interaction first has before the others get it too. */
+const INTERACTION_LEAD_MS = 250;
+
 export interface DiscordEmulatorOptions {
   /** Default: a random token in Discord's format (base64 of the bot's id, then two random parts). */
   botToken?: string;
@@ -426,7 +429,21 @@ export class DiscordEmulator {
   /** Builds the interaction (usage errors become rejections) and sends it to the bot. */
   async #dispatch(build: () => InteractionRecord): Promise<EmulatorInteraction> {
     const record = build();
-    await this.#gateway.dispatch(GatewayDispatchEvents.InteractionCreate, record.payload, record.guildId);
+    // Several replicas: the others get the interaction once the first has answered it (or after
+    // INTERACTION_LEAD_MS), so which one handles it does not depend on this process's scheduling.
+    const answered = () =>
+      this.#notifier
+        .waitUntil(() => (record.response === undefined ? undefined : true), INTERACTION_LEAD_MS, 'an answer')
+        .then(
+          () => undefined,
+          () => undefined,
+        );
+    await this.#gateway.dispatch(
+      GatewayDispatchEvents.InteractionCreate,
+      record.payload,
+      record.guildId,
+      answered,
+    );
     return this.#handle(record);
   }
 

@@ -148,9 +148,16 @@ export class Gateway {
   /**
    * Sends a dispatch to every session of the shard that owns the guild (shard 0 for DMs), each of
    * them first in turn; resolves once written to the sockets. A session waiting for RESUME keeps
-   * it for the replay.
+   * it for the replay. With `lead`, the other sessions get it once `lead` settles: replicas of a bot
+   * see an event at different times, and the one that sees it first answers first, whatever the
+   * order this process happens to read their sockets in.
    */
-  async dispatch(t: GatewayDispatchEvents, d: unknown, guildId: string | null): Promise<void> {
+  async dispatch(
+    t: GatewayDispatchEvents,
+    d: unknown,
+    guildId: string | null,
+    lead?: () => Promise<void>,
+  ): Promise<void> {
     const sessions = [...this.#sessions.values()].filter((session) =>
       guildId === null ? session.shard[0] === 0 : shardOf(guildId, session.shard[1]) === session.shard[0],
     );
@@ -158,8 +165,15 @@ export class Gateway {
       throw new EmulatorUsageError(`no bot session to dispatch ${t} to: log the client in first`);
     }
     const first = this.#firstSession++ % sessions.length;
-    const inTurn = [...sessions.slice(first), ...sessions.slice(0, first)];
-    await Promise.all(inTurn.map((session) => this.#dispatchTo(session, t, d)));
+    const [leader, ...others] = [...sessions.slice(first), ...sessions.slice(0, first)];
+    if (leader === undefined) return;
+    if (lead === undefined || others.length === 0) {
+      await Promise.all([leader, ...others].map((session) => this.#dispatchTo(session, t, d)));
+      return;
+    }
+    await this.#dispatchTo(leader, t, d);
+    await lead();
+    await Promise.all(others.map((session) => this.#dispatchTo(session, t, d)));
   }
 
   /** Cuts the bot's connections; resumable sessions keep collecting dispatches until RESUME. */
