@@ -399,13 +399,13 @@ export class FairDispatcher {
   private async moveAll(model: string, jobs: readonly BacklogJob[]): Promise<void> {
     const { jsm, logger } = this.options;
     const published = await Promise.allSettled(jobs.map((job) => this.publishJob(model, job)));
-    const removed = removeFromBacklog(
-      jsm,
-      jobs,
-      published.map((result) => result.status === 'fulfilled'),
-    );
-    // Observed now: a failed publish is thrown first.
-    removed.catch(() => undefined);
+    const [removed] = await Promise.allSettled([
+      removeFromBacklog(
+        jsm,
+        jobs,
+        published.map((result) => result.status === 'fulfilled'),
+      ),
+    ]);
     published.forEach((result, index) => {
       if (result.status === 'fulfilled')
         logger?.debug(
@@ -413,11 +413,7 @@ export class FairDispatcher {
           LOG_EVENTS.job.dispatched,
         );
     });
-    const failure = published.find((result) => result.status === 'rejected');
-    if (failure !== undefined) {
-      await removed.catch(() => undefined);
-      throw failure.reason;
-    }
-    await removed;
+    const failure = [...published, removed].find((result) => result.status === 'rejected');
+    if (failure?.status === 'rejected') throw failure.reason;
   }
 }
