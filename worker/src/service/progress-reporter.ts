@@ -21,6 +21,13 @@ import { previewPng } from './preview.js';
 /** Job state in KV is updated at most this often while steps advance. */
 const STATE_WRITE_INTERVAL_MS = 1000;
 
+/**
+ * The last step's state is written only if the job still runs this long after it (decoding the
+ * images): a job that ends sooner writes its final state instead, one KV write fewer, and nobody
+ * looking at /queue can tell the difference.
+ */
+export const LAST_STEP_STATE_DELAY_MS = 250;
+
 /** What every reporter of one worker shares. */
 export interface ProgressReporterDeps {
   connection: NatsConnection;
@@ -34,8 +41,10 @@ export interface ProgressReporterDeps {
 
 export class ProgressReporter {
   private lastStepAt = performance.now();
-  private lastStateWrite = 0;
+  /** -Infinity: the first step is written at once, even in a process started under a second ago. */
+  private lastStateWrite = Number.NEGATIVE_INFINITY;
   private stateWrite: Promise<void> | undefined;
+  private lastStepWrite: NodeJS.Timeout | undefined;
   private preview: Promise<void> | undefined;
 
   constructor(
@@ -61,19 +70,16 @@ export class ProgressReporter {
       at: Date.now(),
     };
     this.publish(progress);
-    // The first step at once (/queue shows the step), then at most once a second, and the last.
-    if (
-      this.stateWrite === undefined &&
-      (now - this.lastStateWrite >= STATE_WRITE_INTERVAL_MS || step === total)
-    ) {
-      this.lastStateWrite = now;
-      this.stateWrite = this.recordProgress(step, total)
-        .catch((error: unknown) => {
-          this.log.warn({ err: error }, 'progress:record-failed');
-        })
-        .finally(() => {
-          this.stateWrite = undefined;
-        });
+    // The first step at once (/queue shows the step), then at most once a second; the last one
+    // only if the job goes on after it (see LAST_STEP_STATE_DELAY_MS).
+    if (step === total) {
+      clearTimeout(this.lastStepWrite);
+      this.lastStepWrite = setTimeout(() => {
+        this.lastStepWrite = undefined;
+        this.writeState(step, total);
+      }, LAST_STEP_STATE_DELAY_MS);
+    } else if (this.stateWrite === undefined && now - this.lastStateWrite >= STATE_WRITE_INTERVAL_MS) {
+      this.writeState(step, total);
     }
     const every = this.deps.previewEvery;
     if (
@@ -92,10 +98,29 @@ export class ProgressReporter {
     }
   }
 
-  /** Waits for writes still in flight, so none lands after the job's final state. */
+  /**
+   * Drops a last-step write not sent yet and waits for writes in flight, so none lands after the
+   * job's final state.
+   */
   async settled(): Promise<void> {
+    clearTimeout(this.lastStepWrite);
+    this.lastStepWrite = undefined;
     await this.stateWrite;
     await this.preview;
+  }
+
+  /** Records the step after any write still in flight (writes to one key go one at a time). */
+  private writeState(step: number, total: number): void {
+    this.lastStateWrite = performance.now();
+    const write: Promise<void> = (this.stateWrite ?? Promise.resolve())
+      .then(() => this.recordProgress(step, total))
+      .catch((error: unknown) => {
+        this.log.warn({ err: error }, 'progress:record-failed');
+      })
+      .finally(() => {
+        if (this.stateWrite === write) this.stateWrite = undefined;
+      });
+    this.stateWrite = write;
   }
 
   private publish(progress: Progress): void {

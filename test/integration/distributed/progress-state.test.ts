@@ -1,0 +1,87 @@
+/**
+ * What the job state in KV says while a job runs: the first step at once, then at most once a
+ * second, and the last step only when decoding the images after it takes a while (a job that
+ * ends sooner goes straight from its last recorded step to completed, one write fewer).
+ */
+import { expect, it } from 'vitest';
+import {
+  KV_BUCKETS,
+  decodeMessage,
+  jobStateKey,
+  jobStateRecordSchema,
+  kvSubject,
+  type NatsConnection,
+} from '@sdbot/shared';
+import {
+  LAST_STEP_STATE_DELAY_MS,
+  SimulatedGenerator,
+  type GenerationHooks,
+  type GenerationOutput,
+  type GenerationRequest,
+  type ImageGenerator,
+} from '@sdbot/worker';
+import { describeDistributed, simulatedJob, submitAndWait } from '../../helpers/distributed-world.js';
+
+/** The simulated generator, with the time a real one spends decoding after its last step. */
+class SlowDecodeGenerator implements ImageGenerator {
+  readonly provider = 'cpu' as const;
+  readonly simulated = true;
+  private readonly inner: SimulatedGenerator;
+  readonly models: ImageGenerator['models'];
+
+  constructor(
+    private readonly decodeMs: number,
+    msPerStep = 30,
+  ) {
+    this.inner = new SimulatedGenerator(['sim'], msPerStep);
+    this.models = this.inner.models;
+  }
+
+  async generate(request: GenerationRequest, hooks: GenerationHooks): Promise<GenerationOutput> {
+    const output = await this.inner.generate(request, hooks);
+    await new Promise((resolve) => setTimeout(resolve, this.decodeMs));
+    return output;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Every state written for the job, as "queued", "started", "progress 1/3", "completed". */
+async function watchStates(connection: NatsConnection, jobId: string): Promise<{ states: string[] }> {
+  const seen = { states: [] as string[] };
+  connection.subscribe(kvSubject(KV_BUCKETS.jobs, jobStateKey(jobId)), {
+    callback: (error, message) => {
+      if (error !== null || message.data.length === 0) return;
+      const { status } = decodeMessage(jobStateRecordSchema, message.data);
+      seen.states.push(
+        status.state === 'progress' ? `progress ${status.step}/${status.total}` : status.state,
+      );
+    },
+  });
+  await connection.flush();
+  return seen;
+}
+
+describeDistributed('job state while a job runs', (world) => {
+  it('a job that ends right after its last step skips that step in KV', async () => {
+    await world.startWorker({ generator: new SlowDecodeGenerator(0) });
+    const { client, connection } = await world.openClient();
+    const job = simulatedJob(client, { prompt: 'quick decode', steps: 3 });
+    const seen = await watchStates(connection, job.id);
+    expect((await submitAndWait(client, job)).type).toBe('result');
+    await connection.flush();
+    expect(seen.states).toEqual(['queued', 'started', 'progress 1/3', 'completed']);
+  });
+
+  it('a job that decodes for a while shows its last step until it completes', async () => {
+    await world.startWorker({ generator: new SlowDecodeGenerator(LAST_STEP_STATE_DELAY_MS * 3) });
+    const { client, connection } = await world.openClient();
+    const job = simulatedJob(client, { prompt: 'slow decode', steps: 3 });
+    const seen = await watchStates(connection, job.id);
+    expect((await submitAndWait(client, job)).type).toBe('result');
+    await connection.flush();
+    expect(seen.states).toEqual(['queued', 'started', 'progress 1/3', 'progress 3/3', 'completed']);
+  });
+});
