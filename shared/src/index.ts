@@ -103,6 +103,7 @@ export {
 } from './nats/retry.js';
 export { installProcessGuards, UNHANDLED_EXIT_CODE } from './cli/process-guard.js';
 export { openPreviewStore, putPreview } from './nats/previews.js';
+export { createObject, type CreateObjectOptions } from './nats/object-create.js';
 export {
   JETSTREAM_RESOURCES,
   JOB_FLOW_RESOURCES,

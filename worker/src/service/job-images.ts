@@ -9,9 +9,11 @@ import type { ObjectStore } from '@nats-io/obj';
 import {
   OBJECT_STORES,
   SdbotError,
+  createObject,
   natsFailure,
   openPreviewStore,
   putPreview,
+  type NatsConnection,
   type ObjectRef,
 } from '@sdbot/shared';
 import { withDeadline, type JobDeadline } from './deadline.js';
@@ -30,6 +32,7 @@ export class JobImages {
   private previewStore: Promise<ObjectStore> | undefined;
 
   constructor(
+    private readonly connection: NatsConnection,
     private readonly objects: ObjectStore,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
@@ -102,10 +105,17 @@ export class JobImages {
     return { store: OBJECT_STORES.images, name, size: png.byteLength, contentType: 'image/png' };
   }
 
+  /**
+   * Stores a result image. Its name is new unless its job runs a second time: created without a
+   * lookup first (see createObject), replaced with nats.js's put when it does exist.
+   */
   async store(name: string, png: Uint8Array, deadline: JobDeadline): Promise<void> {
     const what = `storing image ${name}`;
     try {
-      await withDeadline(what, deadline, () => this.objects.putBlob({ name }, png));
+      const created = await withDeadline(what, deadline, () =>
+        createObject(this.connection, this.js, OBJECT_STORES.images, name, png),
+      );
+      if (!created) await withDeadline(what, deadline, () => this.objects.putBlob({ name }, png));
     } catch (error) {
       throw asFailure(error, what);
     }
