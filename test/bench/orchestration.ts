@@ -123,7 +123,7 @@ export async function run(args: string[]): Promise<void> {
       height: 64,
     });
     const started = performance.now();
-    const waiting = client.awaitOutcome(job.id, { timeoutMs: 60_000 });
+    const waiting = client.awaitOutcome(job.id, { timeoutMs: 60_000, submitting: true });
     await client.submit(job);
     const outcome = await waiting;
     return { ms: performance.now() - started, outcome };

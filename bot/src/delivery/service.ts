@@ -142,11 +142,19 @@ export class DeliveryService {
     }
   }
 
-  /** Follows a job until its outcome is posted (a job already followed keeps its tracker). */
-  track(record: DeliveryRecord, job?: Job, reply?: InteractionReply): JobTracker {
+  /**
+   * Follows a job until its outcome is posted (a job already followed keeps its tracker).
+   * `submitting`: this process submits the job once this returns (see awaitOutcome).
+   */
+  track(
+    record: DeliveryRecord,
+    job?: Job,
+    reply?: InteractionReply,
+    { submitting = false }: { submitting?: boolean } = {},
+  ): JobTracker {
     const existing = this.trackers.get(record.jobId);
     if (existing !== undefined) return existing;
-    const tracker = new JobTracker(this.ctx, record, job, reply, (jobId) => {
+    const tracker = new JobTracker(this.ctx, record, job, reply, submitting, (jobId) => {
       this.trackers.delete(jobId);
     });
     this.trackers.set(record.jobId, tracker);

@@ -114,6 +114,8 @@ export class JobTracker {
     private readonly record: DeliveryRecord,
     private job: Job | undefined,
     private readonly reply: InteractionReply | undefined,
+    /** Submitted after start(): no stored outcome to look for. */
+    private readonly submitting: boolean,
     private readonly onDone: (jobId: string) => void,
   ) {
     this.log = ctx.logger.child({ guildId: record.guildId, jobId: record.jobId });
@@ -152,7 +154,12 @@ export class JobTracker {
         void this.refreshQueuePosition();
       }, QUEUE_REFRESH_MS);
     }
-    jobs.awaitOutcome(this.jobId, { signal: this.waiting.signal, timeoutMs: this.ctx.outcomeTimeoutMs }).then(
+    const waiting = {
+      signal: this.waiting.signal,
+      timeoutMs: this.ctx.outcomeTimeoutMs,
+      submitting: this.submitting,
+    };
+    jobs.awaitOutcome(this.jobId, waiting).then(
       (outcome) => this.finish(outcome),
       (error: unknown) => {
         if (this.finishing !== undefined || this.stopping.signal.aborted) return;

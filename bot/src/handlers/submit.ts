@@ -88,7 +88,7 @@ export async function submitJob(
     await ctx.deliveries.create(record);
     recorded = true;
     const reply = new InteractionReply(interaction, expiresAt, ctx.now).withNotes(notes);
-    const tracker = ctx.delivery.track(record, job, reply);
+    const tracker = ctx.delivery.track(record, job, reply, { submitting: true });
     await ctx.jobs.submit(job);
     log.info(
       job.kind === 'upscale'

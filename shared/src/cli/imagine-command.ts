@@ -265,6 +265,7 @@ export const imagineCommand: CommandDefinition = {
       const outcome = client.awaitOutcome(job.id, {
         timeoutMs,
         signal: AbortSignal.any([signal, done.signal]),
+        submitting: true,
       });
       outcome.catch(() => undefined);
       let positionTimer: NodeJS.Timeout | undefined;

@@ -53,6 +53,11 @@ export interface SubmittedJob {
 export interface AwaitOutcomeOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * The job is submitted on this client after this call: its outcome can only come on the
+   * subscription made here, so no stored one is looked up (after a reconnect one still is).
+   */
+  submitting?: boolean;
 }
 
 export interface JobsClientOptions {
@@ -289,7 +294,10 @@ export class JobsClient {
    * Resolves with the job's one outcome (result or failure), whether it was published before this
    * call, while waiting, or while the connection was down. Rejects with TIMEOUT or on `signal`.
    */
-  awaitOutcome(jobId: string, { timeoutMs, signal }: AwaitOutcomeOptions = {}): Promise<JobOutcome> {
+  awaitOutcome(
+    jobId: string,
+    { timeoutMs, signal, submitting = false }: AwaitOutcomeOptions = {},
+  ): Promise<JobOutcome> {
     return new Promise<JobOutcome>((resolve, reject) => {
       const cleanups: (() => void)[] = [];
       let settled = false;
@@ -352,8 +360,9 @@ export class JobsClient {
       }
       // Subscribe first, then look: an outcome published in between is seen by one or the other.
       // The server handles one connection's messages in order, so the subscription is in place
-      // before the lookup is answered without waiting for a flush.
-      lookUp();
+      // before the lookup is answered without waiting for a flush, and before a job submitted
+      // after it reaches a worker.
+      if (!submitting) lookUp();
     });
   }
 

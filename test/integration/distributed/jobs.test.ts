@@ -68,6 +68,29 @@ describeDistributed('distributed generation with simulated workers', (world) => 
     expect(listings).toBeLessThan(10);
   });
 
+  it('does not look up a stored outcome for a job submitted after the wait starts', async () => {
+    await world.startWorker({ msPerStep: 1 });
+    const { client, connection } = await world.openClient();
+    let lookups = 0;
+    const watch = connection.subscribe('$JS.API.STREAM.MSG.GET.SDBOT_RESULTS', {
+      callback: () => {
+        lookups += 1;
+      },
+    });
+    await connection.flush();
+    const fresh = simulatedJob(client, { prompt: 'fresh', steps: 1 });
+    const waiting = client.awaitOutcome(fresh.id, { timeoutMs: 20_000, submitting: true });
+    await client.submit(fresh);
+    expect((await waiting).type).toBe('result');
+    await connection.flush();
+    expect(lookups).toBe(0);
+    // Waiting for a job submitted earlier finds its stored outcome.
+    expect((await client.awaitOutcome(fresh.id, { timeoutMs: 20_000 })).type).toBe('result');
+    await connection.flush();
+    watch.unsubscribe();
+    expect(lookups).toBe(1);
+  });
+
   it('streams progress with previews, and the state follows the job', async () => {
     await world.startWorker({ msPerStep: 20, env: { SDBOT_PREVIEW_EVERY: '3' } });
     const { client } = await world.openClient();
