@@ -47,9 +47,6 @@ export async function createObject(
   const chunkSize = Math.min(MAX_CHUNK_BYTES, connection.info?.max_payload ?? MAX_CHUNK_BYTES);
   const chunks = chunksOf(data, chunkSize);
   const options = timeoutMs === undefined ? {} : { timeout: timeoutMs };
-  // One connection keeps its publishes in order, so the chunks are stored in order without
-  // waiting for each acknowledgement before sending the next.
-  await Promise.all(chunks.map((chunk) => js.publish(`$O.${store}.C.${id}`, chunk, options)));
   const meta = {
     name,
     description: '',
@@ -64,15 +61,24 @@ export async function createObject(
   };
   const metaHeaders = headers();
   metaHeaders.set('Nats-Rollup', 'sub');
-  try {
-    await js.publish(`$O.${store}.M.${base64UrlPadded(Buffer.from(name, 'utf8'))}`, JSON.stringify(meta), {
+  // One connection keeps its publishes in order, so the chunks are stored before the metadata
+  // without waiting for their acknowledgements. A chunk that fails fails the call: the metadata
+  // may then name data that is not all there, but nothing refers to the object (a job publishes
+  // its outcome only once its images are stored) and storing it again replaces it.
+  const stored = chunks.map((chunk) => js.publish(`$O.${store}.C.${id}`, chunk, options));
+  const created = js
+    .publish(`$O.${store}.M.${base64UrlPadded(Buffer.from(name, 'utf8'))}`, JSON.stringify(meta), {
       ...options,
       headers: metaHeaders,
       expect: { lastSubjectSequence: 0 },
-    });
-  } catch (error) {
-    if (isRevisionConflict(error)) return false;
-    throw error;
-  }
-  return true;
+    })
+    .then(
+      () => true,
+      (error: unknown) => {
+        if (isRevisionConflict(error)) return false;
+        throw error;
+      },
+    );
+  const [isNew] = await Promise.all([created, ...stored]);
+  return isNew;
 }
