@@ -23,6 +23,7 @@ export {
 } from './prompt-syntax.js';
 export {
   SUBJECT_ROOT,
+  STATE_REVISION_HEADER,
   STREAMS,
   KV_BUCKETS,
   OBJECT_STORES,

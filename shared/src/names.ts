@@ -40,6 +40,12 @@ export const KV_BUCKETS = {
   quotas: 'sdbot-quotas',
 } as const;
 
+/**
+ * Header of a job in the work queue: the revision of the queued state its submitter wrote just
+ * before it, so the worker that takes it can move the state on without reading it first.
+ */
+export const STATE_REVISION_HEADER = 'Sdbot-State-Revision';
+
 /** The stream behind a KV bucket (the layout nats.js and the nats CLI use). */
 export function kvStreamName(bucket: string): string {
   return `KV_${bucket}`;

@@ -103,16 +103,18 @@ describe.skipIf(!available)('KV compare-and-set (real nats-server)', () => {
     const jobs = new JobStateStore(await openProvisionedBucket(connection, 'jobState', config));
     const job = jobSchema.parse(exampleJob({ id: 'cas-queued-1' }));
     // Sent with the job to the work queue, before its sequence there is known.
-    expect(await jobs.createQueued(job, {})).toBe(true);
-    expect(await jobs.createQueued(job, {})).toBe(false);
+    // It tells the revision it wrote (which the job carries to its worker).
+    const revision = await jobs.createQueued(job, {});
+    expect((await jobs.get(job.id))?.revision).toBe(revision);
+    expect(await jobs.createQueued(job, {})).toBeNull();
     // That publish failed and the job went to the backlog instead.
-    expect(await jobs.createQueued(job, { backlogSeq: 7 })).toBe(true);
+    expect(await jobs.createQueued(job, { backlogSeq: 7 })).toEqual(expect.any(Number));
     expect((await jobs.get(job.id))?.record).toMatchObject({ status: { state: 'queued' }, backlogSeq: 7 });
-    expect(await jobs.createQueued(job, { backlogSeq: 9 })).toBe(false);
+    expect(await jobs.createQueued(job, { backlogSeq: 9 })).toBeNull();
 
     const fast = jobSchema.parse(exampleJob({ id: 'cas-queued-2' }));
     await jobs.transition(fast, { state: 'started', workerId: 'w1', startedAt: 1 });
-    expect(await jobs.createQueued(fast, { backlogSeq: 3 })).toBe(false);
+    expect(await jobs.createQueued(fast, { backlogSeq: 3 })).toBeNull();
     expect((await jobs.get(fast.id))?.record.status.state).toBe('started');
   });
 

@@ -16,12 +16,18 @@
  * A job submitted while its model's backlog is empty and its work queue has room skips the backlog
  * (see offer): no other lane waits, so going straight to the work queue is what its turn would do.
  */
-import type { JetStreamClient, JetStreamManager, PubAck, StoredMsg } from '@nats-io/jetstream';
+import type {
+  JetStreamClient,
+  JetStreamManager,
+  JetStreamPublishOptions,
+  PubAck,
+  StoredMsg,
+} from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
-import { STREAMS, SUBJECTS } from '../names.js';
+import { STATE_REVISION_HEADER, STREAMS, SUBJECTS } from '../names.js';
 import { compareAndSet, ContentionError, readEntry, type KnownValue } from './cas.js';
 import { queueTarget, roomFor, takeTurns, type QueueState } from './dispatch-rotation.js';
 import { removeFromBacklog, type MovedJob } from './backlog-removal.js';
@@ -58,10 +64,10 @@ export interface Offer {
   /** The submitter's checks; a job they refuse is not queued. */
   admitted: Promise<void>;
   /**
-   * Called just before the job is published to the work queue, so what it sends (the job's
-   * state) goes out first on the connection and a fast worker finds it.
+   * Called before the job is published to the work queue: records its state, and tells the
+   * revision written (null: none), which the job carries so its worker need not read the state.
    */
-  queueing: () => void;
+  queueing: () => Promise<number | null>;
 }
 
 interface Arrival extends Offer {
@@ -230,8 +236,9 @@ export class FairDispatcher {
               });
         await Promise.all([
           ...group.map(async ({ job, queueing, settle }) => {
-            queueing();
-            settle(await this.publishJob(model, job).catch(() => null));
+            // A state that could not be written is the submitter's to report; the worker reads it.
+            const revision = await queueing().catch(() => null);
+            settle(await this.publishJob(model, job, revision).catch(() => null));
           }),
           turn,
         ]);
@@ -383,10 +390,22 @@ export class FairDispatcher {
     await this.moveAll(model, [backlogJob(stored)]);
   }
 
-  /** Publishes a job to the model's work queue; its id makes a second copy a duplicate. */
-  private async publishJob(model: string, { jobId, data }: BacklogJob): Promise<PubAck> {
+  /**
+   * Publishes a job to the model's work queue; its id makes a second copy a duplicate. With the
+   * revision of the queued state written for it (STATE_REVISION_HEADER).
+   */
+  private async publishJob(
+    model: string,
+    { jobId, data }: BacklogJob,
+    stateRevision: number | null = null,
+  ): Promise<PubAck> {
+    const options: Partial<JetStreamPublishOptions> = jobId === '' ? {} : { msgID: jobId };
+    if (stateRevision !== null) {
+      options.headers = headers();
+      options.headers.set(STATE_REVISION_HEADER, String(stateRevision));
+    }
     try {
-      return await this.options.js.publish(SUBJECTS.job(model), data, jobId === '' ? {} : { msgID: jobId });
+      return await this.options.js.publish(SUBJECTS.job(model), data, options);
     } catch (error) {
       throw natsFailure(error, `queueing job ${jobId} for the workers`);
     }

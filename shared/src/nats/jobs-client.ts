@@ -209,11 +209,12 @@ export class JobsClient {
       lane,
       job: { seq: 0, data: payload, jobId: job.id },
       admitted,
-      // Its state is sent before the job itself, so the worker that takes it reads it. Its
+      // Its state is written before the job is sent, so the worker that takes it finds it. Its
       // sequence in the work queue is not known yet: a position there is counted without it.
       queueing: () => {
-        recorded = this.jobStates.createQueued(job, {});
-        recorded.catch(() => undefined);
+        const revision = this.jobStates.createQueued(job, {});
+        recorded = revision;
+        return revision;
       },
     });
     await admitted;

@@ -83,13 +83,13 @@ export class JobStateStore {
   /**
    * Records a job as queued unless something (a fast worker) recorded it first. `where` is its
    * sequence in the backlog or in the jobs stream, if known: a queued record that has neither
-   * gets it added.
+   * gets it added. Returns the revision it wrote, or null when it left the record alone.
    */
   async createQueued(
     job: Job,
     where: { jobStreamSeq?: number } | { backlogSeq: number },
     now = Date.now(),
-  ): Promise<boolean> {
+  ): Promise<number | null> {
     const record: JobStateRecord = { v: 1, job, status: { state: 'queued' }, ...where, updatedAt: now };
     // A new job has no state yet: create it without reading first (a create fails when the key
     // exists, and the retry then reads what is there).
@@ -104,7 +104,7 @@ export class JobStateStore {
       },
       null,
     );
-    return result.written;
+    return result.written ? result.revision : null;
   }
 
   /**

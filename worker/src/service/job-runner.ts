@@ -13,11 +13,13 @@ import {
   isGenerationJob,
   isTerminalStatus,
   missingCapabilities,
+  STATE_REVISION_HEADER,
   WORKER_CAPABILITIES,
   toSdbotError,
   type Config,
   type Job,
   type JobOutcome,
+  type JobStateEntry,
   type JobStateRecord,
   type JobStatus,
   type JobStateStore,
@@ -45,6 +47,19 @@ import type { ThroughputTracker } from './throughput.js';
 /** What a worker announces and checks jobs against; upscaling only with an upscaler loaded. */
 export function capabilitiesOf(generator: ImageGenerator): string[] {
   return [...WORKER_CAPABILITIES, ...(generator.upscale !== undefined ? ['upscale'] : [])];
+}
+
+/**
+ * The queued state the submitter wrote just before a first delivery of the job, as it wrote it
+ * (STATE_REVISION_HEADER), or null when it does not say (a job moved from the backlog, a
+ * redelivery, an older bot). Writing the next state against that revision either lands (nobody
+ * wrote since, so nothing ran or ended the job) or reads the state again.
+ */
+function queuedStateOf(message: JsMsg, job: Job): JobStateEntry | null {
+  if (message.info.deliveryCount !== 1) return null;
+  const revision = Number(message.headers?.get(STATE_REVISION_HEADER) ?? '');
+  if (!Number.isSafeInteger(revision) || revision <= 0) return null;
+  return { record: { v: 1, job, status: { state: 'queued' }, updatedAt: job.createdAt }, revision };
 }
 
 export interface JobRunnerDeps {
@@ -163,9 +178,9 @@ export class JobRunner {
   ): Promise<void> {
     const { workerId, generator, config, metrics, jobStates, outcomes, policy } = this.deps;
     const deadline: JobDeadline = { signal: controller.signal, operationMs: this.deps.settle.operationMs };
-    const before = await withDeadline(`reading the state of job ${job.id}`, deadline, () =>
-      jobStates.get(job.id),
-    );
+    const before =
+      queuedStateOf(message, job) ??
+      (await withDeadline(`reading the state of job ${job.id}`, deadline, () => jobStates.get(job.id)));
     // An outcome is published only after the state left `queued`, so a first delivery of a queued
     // job has none; anything else (a redelivery, a state that moved on or expired) looks it up.
     const mayHaveOutcome = message.info.deliveryCount > 1 || before?.record.status.state !== 'queued';

@@ -116,7 +116,9 @@ export class WorkerService {
     const store = await new Objm(js).open(OBJECT_STORES.images).catch((error: unknown) => {
       throw natsFailure(error, `opening object store ${OBJECT_STORES.images}`);
     });
-    const images = new JobImages(connection, store, js, jsm, { maxSourceBytes: config.limits.maxSourceBytes });
+    const images = new JobImages(connection, store, js, jsm, {
+      maxSourceBytes: config.limits.maxSourceBytes,
+    });
     // Fires when a shutdown can wait no longer: the writes that record outcomes give up too.
     const stopNow = new AbortController();
     const settle = { signal: stopNow.signal, operationMs: operationDeadlineMs(config.jetstream.ackWaitMs) };
