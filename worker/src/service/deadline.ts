@@ -27,28 +27,37 @@ export function operationDeadlineMs(ackWaitMs: number): number {
 
 /**
  * Runs `work` until it settles, `deadline.operationMs` passes (TIMEOUT naming `what`) or the job is
- * aborted (rejects with the abort reason). `work` gets a signal that fires in both cases, so it can
- * stop what it started (a consumer, a stream reader).
+ * aborted (rejects with the abort reason); the work itself runs on unobserved. One timer and one
+ * listener a call: every NATS call of a job goes through here.
  */
 export async function withDeadline<T>(
   what: string,
   deadline: JobDeadline,
-  work: (signal: AbortSignal) => Promise<T>,
+  work: () => Promise<T>,
 ): Promise<T> {
-  if (deadline.signal.aborted) throw abortReason(deadline.signal);
-  const controller = new AbortController();
-  const timer = setTimeout(() => {
-    controller.abort(new SdbotError('TIMEOUT', `${what}: no answer within ${deadline.operationMs} ms`));
-  }, deadline.operationMs);
-  const onAbort = (): void => {
-    controller.abort(deadline.signal.reason);
-  };
-  deadline.signal.addEventListener('abort', onAbort, { once: true });
+  const { signal, operationMs } = deadline;
+  if (signal.aborted) throw abortReason(signal);
+  let end = (): void => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    const onAbort = (): void => {
+      reject(abortReason(signal));
+    };
+    const timer = setTimeout(() => {
+      reject(new SdbotError('TIMEOUT', `${what}: no answer within ${operationMs} ms`));
+    }, operationMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+    end = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+  });
   try {
-    return await untilAborted(work(controller.signal), controller.signal);
+    const running = work();
+    // Observed even when the deadline wins the race, so a late failure is never unhandled.
+    running.catch(() => undefined);
+    return await Promise.race([running, stopped]);
   } finally {
-    clearTimeout(timer);
-    deadline.signal.removeEventListener('abort', onAbort);
+    end();
   }
 }
 
