@@ -13,13 +13,11 @@ import {
   isGenerationJob,
   isTerminalStatus,
   missingCapabilities,
-  STATE_REVISION_HEADER,
   WORKER_CAPABILITIES,
   toSdbotError,
   type Config,
   type Job,
   type JobOutcome,
-  type JobStateEntry,
   type JobStateRecord,
   type JobStatus,
   type JobStateStore,
@@ -38,28 +36,16 @@ import {
 } from './generator.js';
 import type { JobEvents } from './job-events.js';
 import type { JobImages } from './job-images.js';
-import { JobStateTracker } from './job-state-tracker.js';
+import { JobStateTracker, queuedStateOf } from './job-state-tracker.js';
 import type { WorkerMetrics } from './metrics.js';
 import { failureOutcome, type OutcomePublisher } from './outcomes.js';
 import { ProgressReporter, type ProgressReporterDeps } from './progress-reporter.js';
+import type { SlotJob } from './pull-loop.js';
 import type { ThroughputTracker } from './throughput.js';
 
 /** What a worker announces and checks jobs against; upscaling only with an upscaler loaded. */
 export function capabilitiesOf(generator: ImageGenerator): string[] {
   return [...WORKER_CAPABILITIES, ...(generator.upscale !== undefined ? ['upscale'] : [])];
-}
-
-/**
- * The queued state the submitter wrote just before a first delivery of the job, as it wrote it
- * (STATE_REVISION_HEADER), or null when it does not say (a job moved from the backlog, a
- * redelivery, an older bot). Writing the next state against that revision either lands (nobody
- * wrote since, so nothing ran or ended the job) or reads the state again.
- */
-function queuedStateOf(message: JsMsg, job: Job): JobStateEntry | null {
-  if (message.info.deliveryCount !== 1) return null;
-  const revision = Number(message.headers?.get(STATE_REVISION_HEADER) ?? '');
-  if (!Number.isSafeInteger(revision) || revision <= 0) return null;
-  return { record: { v: 1, job, status: { state: 'queued' }, updatedAt: job.createdAt }, revision };
 }
 
 export interface JobRunnerDeps {
@@ -82,6 +68,9 @@ export interface JobRunnerDeps {
 interface RunningJob {
   job: Job;
   controller: AbortController;
+  /** Its images are made: storing them and the outcome run beside the slot's next job. */
+  finishing: boolean;
+  freeSlot: () => void;
 }
 
 export class JobRunner {
@@ -92,9 +81,11 @@ export class JobRunner {
     this.jobSchema = createJobSchema({ maxPixels: deps.config.limits.maxPixels });
   }
 
-  /** Jobs running now. */
-  get size(): number {
-    return this.running.size;
+  /** Slots whose job is still making its images (a job that is finishing frees its slot). */
+  get busySlots(): number {
+    let busy = 0;
+    for (const running of this.running.values()) if (!running.finishing) busy += 1;
+    return busy;
   }
 
   /** Aborts a running job (no-op when this worker is not running it). */
@@ -107,7 +98,17 @@ export class JobRunner {
     for (const { controller } of this.running.values()) controller.abort(reason);
   }
 
-  async process(message: JsMsg, model: string): Promise<void> {
+  /** Runs a delivered job (see SlotJob); every failure is handled inside. */
+  start(message: JsMsg, model: string): SlotJob {
+    let freeSlot = (): void => undefined;
+    const slotFree = new Promise<void>((resolve) => {
+      freeSlot = resolve;
+    });
+    const done = this.process(message, model, freeSlot).finally(freeSlot);
+    return { slotFree, done };
+  }
+
+  private async process(message: JsMsg, model: string, freeSlot: () => void): Promise<void> {
     const { logger, metrics, policy } = this.deps;
     const deliveries = message.info.deliveryCount;
     if (deliveries > 1) metrics?.redeliveries.inc({ model });
@@ -142,17 +143,17 @@ export class JobRunner {
     }
     const log = logger.child({ jobId: job.id, model, deliveries });
     try {
-      await this.run(message, job, log);
+      await this.run(message, job, log, freeSlot);
     } catch (error) {
       policy.interrupted(message, model, log, error);
     }
   }
 
-  private async run(message: JsMsg, job: Job, log: Logger): Promise<void> {
+  private async run(message: JsMsg, job: Job, log: Logger, freeSlot: () => void): Promise<void> {
     const { metrics } = this.deps;
     const controller = new AbortController();
-    this.running.set(job.id, { job, controller });
-    metrics?.busySlots.set(this.running.size);
+    this.running.set(job.id, { job, controller, finishing: false, freeSlot });
+    metrics?.busySlots.set(this.busySlots);
     const jobTimeoutMs = this.deps.config.worker.jobTimeoutMs;
     const timeLimit = setTimeout(() => {
       controller.abort(
@@ -166,7 +167,7 @@ export class JobRunner {
     } finally {
       clearTimeout(timeLimit);
       this.running.delete(job.id);
-      metrics?.busySlots.set(this.running.size);
+      metrics?.busySlots.set(this.busySlots);
     }
   }
 
@@ -260,6 +261,7 @@ export class JobRunner {
           'prompt:truncated',
         );
       }
+      this.finishing(job.id);
       await this.complete(message, job, output, startedAt, state, log, deadline, progressed, reporter);
     } catch (error) {
       await reporter.settled();
@@ -270,6 +272,15 @@ export class JobRunner {
     } finally {
       await reporter.settled();
     }
+  }
+
+  /** The job's images are made: its slot takes the next job while this one is stored. */
+  private finishing(jobId: string): void {
+    const running = this.running.get(jobId);
+    if (running === undefined) return;
+    running.finishing = true;
+    this.deps.metrics?.busySlots.set(this.busySlots);
+    running.freeSlot();
   }
 
   /** The job's source image, refused before decoding when it claims too many pixels. */

@@ -1,6 +1,8 @@
 /**
  * One slot's pull loop: takes turns over the model consumers, asks for exactly one job at a time (a
- * busy worker never holds jobs an idle one could run) and hands it to the job runner.
+ * busy worker never holds jobs an idle one could run) and hands it to the job runner. The slot asks
+ * for its next job as soon as a job's images are made, and the job is stored and reported beside
+ * the next one; at most one job a slot is finishing, so a slow store holds the slot back.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
@@ -11,13 +13,22 @@ import { untilAborted } from './deadline.js';
 const PULL_EXPIRES_MS = 5000;
 const MULTI_MODEL_PULL_EXPIRES_MS = 1000;
 
+/**
+ * A delivered job in a slot: `slotFree` settles once the slot may take its next job (the job's
+ * images are made, or the job ended before), `done` once the job has ended.
+ */
+export interface SlotJob {
+  slotFree: Promise<void>;
+  done: Promise<void>;
+}
+
 export interface PullLoopDeps {
   /** One consumer per model this worker serves. */
   consumers: ReadonlyMap<string, Consumer>;
   /** Read on every turn: the flag changes while a pull is waiting. */
   isStopping: () => boolean;
-  /** Runs one job to its end (every failure handled inside). */
-  process: (message: JsMsg, model: string) => Promise<void>;
+  /** Starts one job (every failure handled inside). */
+  start: (message: JsMsg, model: string) => SlotJob;
   /** A job that arrived as the worker stopped, handed straight back. */
   released: (message: JsMsg, model: string) => void;
   logger: Logger;
@@ -47,6 +58,8 @@ export class PullLoops {
     const expires = models.length > 1 ? MULTI_MODEL_PULL_EXPIRES_MS : PULL_EXPIRES_MS;
     let turn = slot;
     let failures = 0;
+    /** The slot's previous job while it is stored and reported. */
+    let finishing: Promise<void> = Promise.resolve();
     while (!isStopping()) {
       const model = models[turn % models.length] ?? '';
       turn += 1;
@@ -70,8 +83,12 @@ export class PullLoops {
         this.deps.released(message, model);
         break;
       }
-      await this.deps.process(message, model);
+      const job = this.deps.start(message, model);
+      await job.slotFree;
+      await finishing;
+      finishing = job.done;
     }
+    await finishing;
   }
 
   private async pullOne(consumer: Consumer, expires: number): Promise<JsMsg | undefined> {

@@ -85,7 +85,7 @@ export class WorkerService {
     this.pulls = new PullLoops({
       consumers: parts.consumers,
       isStopping: () => this.stopping,
-      process: (message, model) => runner.process(message, model),
+      start: (message, model) => runner.start(message, model),
       released: (message: JsMsg, model) => {
         // Arrived as we stopped: hand it straight to another worker.
         message.nak();
@@ -210,7 +210,7 @@ export class WorkerService {
   }
 
   get freeSlots(): number {
-    return Math.max(0, this.options.config.worker.slots - this.parts.runner.size);
+    return Math.max(0, this.options.config.worker.slots - this.parts.runner.busySlots);
   }
 
   heartbeat(now = Date.now()): WorkerHeartbeat {

@@ -1,0 +1,105 @@
+/**
+ * A worker slot's pull loop against a real nats-server: the slot asks for its next job once a
+ * job's images are made (its slot is free), while that job is still stored and reported, and it
+ * never has more than one job finishing: the job after next waits until the first has ended.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  JOB_FLOW_RESOURCES,
+  STREAMS,
+  SUBJECTS,
+  createLogger,
+  jobConsumerName,
+  loadConfig,
+  provisionJetStream,
+} from '@sdbot/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PullLoops } from '../../worker/src/service/pull-loop.js';
+import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
+
+/** A promise with its resolve function, for a job whose stages the test decides. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe.skipIf(!natsServerAvailable())('a slot pulling its next job (real nats-server)', () => {
+  let server: NatsTestServer;
+  let connection: NatsConnection;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    connection = await connect({ servers: server.url });
+    await provisionJetStream(await jetstreamManager(connection), loadConfig({ env: {} }), {
+      resources: JOB_FLOW_RESOURCES,
+      models: ['sim'],
+    });
+  });
+
+  afterAll(async () => {
+    await connection.close();
+    await server.cleanup();
+  });
+
+  it('takes the next job while the last one finishes, and holds at most one finishing', async () => {
+    const js = jetstream(connection);
+    for (const name of ['first', 'second', 'third']) await js.publish(SUBJECTS.job('sim'), name);
+    const consumer = await js.consumers.get(STREAMS.jobs, jobConsumerName('sim'));
+    const started: string[] = [];
+    const stages: { slotFree: ReturnType<typeof deferred>; done: ReturnType<typeof deferred> }[] = [];
+    let stopping = false;
+    const loops = new PullLoops({
+      consumers: new Map([['sim', consumer]]),
+      isStopping: () => stopping,
+      start: (message: JsMsg) => {
+        message.ack();
+        started.push(message.string());
+        const stage = { slotFree: deferred(), done: deferred() };
+        stages.push(stage);
+        return { slotFree: stage.slotFree.promise, done: stage.done.promise };
+      },
+      released: (message) => {
+        message.nak();
+      },
+      logger: createLogger({ name: 'pull-loop-test', level: 'silent' }),
+    });
+    const running = loops.run(1);
+
+    await until(() => started.length === 1, 'the first job');
+    stages[0]?.slotFree.resolve();
+    await until(() => started.length === 2, 'the second job, while the first finishes');
+    expect(started).toEqual(['first', 'second']);
+
+    stages[1]?.slotFree.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(started).toHaveLength(2);
+    stages[0]?.done.resolve();
+    await until(() => started.length === 3, 'the third job, once the first has ended');
+    expect(started).toEqual(['first', 'second', 'third']);
+
+    stopping = true;
+    loops.interrupt();
+    let stopped = false;
+    void running.then(() => {
+      stopped = true;
+    });
+    stages[2]?.slotFree.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A slot stops only once its jobs have ended.
+    expect(stopped).toBe(false);
+    for (const stage of stages) stage.done.resolve();
+    await running;
+  });
+});
