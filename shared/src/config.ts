@@ -185,7 +185,7 @@ export const CONFIG_SPEC = {
       env: 'SDBOT_WORKER_SLOTS',
       schema: integer(1, 64),
       default: 1,
-      description: 'Jobs a worker runs at once.',
+      description: 'Jobs a worker makes images for at once (a job being stored frees its slot).',
     }),
     executionProvider: variable({
       env: 'SDBOT_EXECUTION_PROVIDER',

@@ -48,8 +48,8 @@ const WORKER_METRICS = {
     'Jobs moved to the dead-letter stream, by error code',
     ['code'],
   ),
-  busySlots: gauge('sdbot_worker_busy_slots', 'Jobs running now'),
-  slots: gauge('sdbot_worker_slots', 'Jobs this worker runs at once'),
+  busySlots: gauge('sdbot_worker_busy_slots', 'Slots whose job is making its images'),
+  slots: gauge('sdbot_worker_slots', 'Jobs this worker makes images for at once'),
 };
 
 export type WorkerMetrics = RegistryMetrics<typeof WORKER_METRICS>;
