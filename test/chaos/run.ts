@@ -3,8 +3,8 @@
  * cluster with every stream replicated 3 times; simulated worker processes (`sdbot worker
  * --simulate`) that are SIGKILLed at random and started again; one NATS server restarted
  * mid-run; a few hundred jobs from several guilds. Prints jobs submitted / delivered / lost /
- * duplicated / dead-lettered and the worst delay, and exits non-zero when a job is lost or
- * delivered twice. Options: --jobs N (default 300), --workers N (default 4), --seed N.
+ * duplicated / dead-lettered, the worst delay and how long the restarted server took to catch up,
+ * and exits non-zero when a job is lost or delivered twice. Options: --jobs N (default 300), --workers N (default 4), --seed N.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { INBOX_PREFIXES, JobsClient, STREAMS, connectNats, type JobOutcome } from '@sdbot/shared';
@@ -76,6 +76,9 @@ for (let index = 0; index < workerCount; index += 1) startWorker();
 
 let kills = 0;
 let restarted: string | undefined;
+/** When the restarted server served JetStream again, and how long until its replicas caught up. */
+let backAt: number | undefined;
+let currentAfterMs: number | undefined;
 const faultState = { stopping: false };
 /** Read through a call: the fault loops see the flag change while they wait. */
 const stopping = (): boolean => faultState.stopping;
@@ -111,8 +114,19 @@ async function restartServer(): Promise<void> {
   log(`SIGKILL nats-server ${server.serverName} (leader of ${STREAMS.jobs})`);
   await server.kill();
   await sleep(3000);
-  await server.start();
+  // Back once it serves JetStream; its replicas catch up meanwhile (an idle one, such as the
+  // backlog's observer consumer, can take minutes on NATS 2.9), which the run reports.
+  await server.start({ waitForJetStream: false });
+  backAt = Date.now();
   log(`nats-server ${server.serverName} is back`);
+  // Not awaited: the jobs go on meanwhile, and the run may end first.
+  server.waitUntilCurrent(RUN_LIMIT_MS).then(
+    () => {
+      currentAfterMs = Date.now() - (backAt ?? Date.now());
+      log(`nats-server ${server.serverName} is current (${(currentAfterMs / 1000).toFixed(1)} s)`);
+    },
+    () => undefined,
+  );
 }
 
 const faults = [killWorkers(), restartServer()];
@@ -166,6 +180,12 @@ await Promise.all([...workers.values()].map((worker) => worker.kill('SIGTERM')))
 await connection.close();
 await cluster.cleanup();
 
+function currentAfterText(): string {
+  if (backAt === undefined) return 'not restarted';
+  if (currentAfterMs !== undefined) return `${(currentAfterMs / 1000).toFixed(1)} s`;
+  return `not yet (${((Date.now() - backAt) / 1000).toFixed(0)} s after it came back)`;
+}
+
 const rows: [string, string][] = [
   ['jobs submitted', String(figures.submitted)],
   ['delivered (result)', String(figures.delivered)],
@@ -180,6 +200,7 @@ const rows: [string, string][] = [
   ['worst delay, submit to outcome', `${(figures.worstDelayMs / 1000).toFixed(1)} s`],
   ['workers SIGKILLed', String(kills)],
   ['nats-server restarted', restarted ?? 'none'],
+  ['restarted server current after', currentAfterText()],
   ['run time', `${((Date.now() - started) / 1000).toFixed(0)} s`],
 ];
 const width = Math.max(...rows.map(([name]) => name.length));

@@ -107,6 +107,14 @@ export class NatsTestServer {
     await this.waitUntilHealthy(waitForJetStream);
   }
 
+  /**
+   * Resolves once every stream and consumer this server holds a replica of has caught up (its
+   * /healthz). After a crash, a replica that sees no new writes can take minutes.
+   */
+  waitUntilCurrent(timeoutMs: number): Promise<void> {
+    return this.waitUntilHealthy(true, timeoutMs);
+  }
+
   private async waitUntilHealthy(jetstream: boolean, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const path = jetstream ? '/healthz' : '/healthz?js-enabled-only=true';
