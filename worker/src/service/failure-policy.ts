@@ -23,7 +23,7 @@ import { withDeadline, type JobDeadline } from './deadline.js';
 import type { JobStateTracker } from './job-state-tracker.js';
 import type { JobEndedEvent, JobEvents } from './job-events.js';
 import type { WorkerMetrics } from './metrics.js';
-import { failureOutcome, type OutcomePublisher } from './outcomes.js';
+import { failureOutcome, finalStatusOf, type OutcomePublisher } from './outcomes.js';
 
 /** Longest delay before a retryable failure is offered again. */
 const MAX_RETRY_DELAY_MS = 5 * 60_000;
@@ -97,8 +97,36 @@ export class FailurePolicy {
     this.deps.events.emit('job:ended', event);
   }
 
+  /**
+   * A delivery of a job that another delivery already finished (one redelivered while the first
+   * still ran, after an outage): that outcome stands, a state left short of it is moved to it, and
+   * this delivery is acknowledged.
+   */
+  async duplicate({ message, job, state, log }: RunningDelivery, outcome: JobOutcome): Promise<void> {
+    await state
+      .transition(
+        finalStatusOf(outcome),
+        { allow: (current) => !isTerminalStatus(current.status) },
+        this.deps.settle,
+      )
+      .catch((error: unknown) => {
+        log.warn({ err: error, reason: 'the job already has an outcome' }, 'job:state-write-failed');
+      });
+    log.info({ reason: 'the job already has an outcome' }, 'job:duplicate');
+    message.ack();
+    this.ended({ jobId: job.id, model: job.model, outcome: 'duplicate' });
+  }
+
+  /** The job's outcome, or null when it has none or the lookup fails (the caller goes on). */
+  private async outcomeOf(jobId: string): Promise<JobOutcome | null> {
+    return this.bounded(`looking up the outcome of job ${jobId}`, () => this.deps.outcomes.find(jobId)).catch(
+      () => null,
+    );
+  }
+
   /** A job that ran and failed (or was cancelled, or stopped by a shutdown). */
-  async failed({ message, job, state, log }: RunningDelivery, error: unknown): Promise<void> {
+  async failed(delivery: RunningDelivery, error: unknown): Promise<void> {
+    const { message, job, state, log } = delivery;
     const { workerId, config } = this.deps;
     const failure = classifyFailure(error);
     const deliveries = message.info.deliveryCount;
@@ -116,6 +144,14 @@ export class FailurePolicy {
       message.ack();
       this.ended({ jobId: job.id, model: job.model, outcome: 'cancelled', code: 'CANCELLED' });
       log.info('job:cancelled');
+      return;
+    }
+    // Handing the job back or retrying it would leave it queued when another delivery finished it.
+    const retried =
+      failure.code === 'WORKER_SHUTDOWN' || (failure.retryable && deliveries < config.jetstream.maxDeliver);
+    const finished = retried ? await this.outcomeOf(job.id) : null;
+    if (finished !== null) {
+      await this.duplicate(delivery, finished);
       return;
     }
     if (failure.code === 'WORKER_SHUTDOWN') {

@@ -185,19 +185,15 @@ export class JobRunner {
     // An outcome is published only after the state left `queued`, so a first delivery of a queued
     // job has none; anything else (a redelivery, a state that moved on or expired) looks it up.
     const mayHaveOutcome = message.info.deliveryCount > 1 || before?.record.status.state !== 'queued';
-    const finished =
-      mayHaveOutcome &&
-      (await withDeadline(`looking up the outcome of job ${job.id}`, deadline, () =>
-        outcomes.exists(job.id),
-      ));
-    if (finished) {
-      log.info({ reason: 'the job already has an outcome' }, 'job:duplicate');
-      message.ack();
-      policy.ended({ jobId: job.id, model: job.model, outcome: 'duplicate' });
+    const state = new JobStateTracker(jobStates, job, before, deadline);
+    const finished = mayHaveOutcome
+      ? await withDeadline(`looking up the outcome of job ${job.id}`, deadline, () => outcomes.find(job.id))
+      : null;
+    if (finished !== null) {
+      await policy.duplicate({ message, job, state, log }, finished);
       return;
     }
     if (before !== null && (await this.settleEnded(message, job, before.record, log))) return;
-    const state = new JobStateTracker(jobStates, job, before, deadline);
     const startedAt = Date.now();
     // A completed state without an outcome (lost in a server crash) is run again.
     if (

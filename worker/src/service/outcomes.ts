@@ -6,12 +6,14 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import {
   STREAMS,
   SUBJECTS,
+  decodeMessage,
   encodeMessage,
   jobOutcomeSchema,
   natsFailure,
   type ErrorCode,
   type JobFailure,
   type JobOutcome,
+  type JobStatus,
 } from '@sdbot/shared';
 
 /** Longest failure message the protocol carries. */
@@ -37,22 +39,34 @@ export function failureOutcome(
   return failure;
 }
 
+/** The final state an outcome stands for (a state left behind by another delivery is set to it). */
+export function finalStatusOf(outcome: JobOutcome): JobStatus {
+  if (outcome.type === 'result') {
+    const { workerId, images, completedAt } = outcome;
+    return { state: 'completed', workerId, images, completedAt };
+  }
+  if (outcome.code === 'CANCELLED') {
+    const cancelledBy = outcome.message.replace(/^cancelled by /, '').slice(0, 64) || 'unknown';
+    return { state: 'cancelled', cancelledBy, cancelledAt: outcome.failedAt };
+  }
+  return { state: 'failed', code: outcome.code, message: outcome.message, failedAt: outcome.failedAt };
+}
+
 export class OutcomePublisher {
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
   ) {}
 
-  /** True when the job already has an outcome: a redelivered copy must not run again. */
-  async exists(jobId: string): Promise<boolean> {
+  /** The job's outcome if it has one: a redelivered copy must not run again. */
+  async find(jobId: string): Promise<JobOutcome | null> {
+    let stored;
     try {
-      return (
-        (await this.jsm.streams.getMessage(STREAMS.results, { last_by_subj: SUBJECTS.result(jobId) })) !==
-        null
-      );
+      stored = await this.jsm.streams.getMessage(STREAMS.results, { last_by_subj: SUBJECTS.result(jobId) });
     } catch (error) {
       throw natsFailure(error, `looking up the outcome of job ${jobId}`);
     }
+    return stored === null ? null : decodeMessage(jobOutcomeSchema, stored.data);
   }
 
   async publish(outcome: JobOutcome): Promise<void> {
