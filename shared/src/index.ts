@@ -105,6 +105,7 @@ export {
 export { installProcessGuards, UNHANDLED_EXIT_CODE } from './cli/process-guard.js';
 export { openPreviewStore, putPreview } from './nats/previews.js';
 export { createObject, type CreateObjectOptions } from './nats/object-create.js';
+export { readStoredOutcome } from './nats/stored-outcome.js';
 export {
   JETSTREAM_RESOURCES,
   JOB_FLOW_RESOURCES,

@@ -32,6 +32,7 @@ import { REQUESTER_RESOURCES, provisionJetStream } from './provision.js';
 import { openPreviewStore } from './previews.js';
 import { QueuePositions, type QueuePosition } from './queue-position.js';
 import { withNatsRetry } from './retry.js';
+import { readStoredOutcome } from './stored-outcome.js';
 
 /** A fresh job id: time-ordered, unique, and a valid subject token. */
 export function newJobId(prefix = 'job'): string {
@@ -283,12 +284,11 @@ export class JobsClient {
 
   /** The stored outcome of a job, if a worker published one. */
   async findOutcome(jobId: string): Promise<JobOutcome | null> {
-    const stored = await withNatsRetry(
+    return withNatsRetry(
       `looking up the outcome of job ${jobId}`,
-      () => this.jsm.streams.getMessage(STREAMS.results, { last_by_subj: SUBJECTS.result(jobId) }),
+      () => readStoredOutcome(this.jsm, jobId),
       this.retryOptions(),
     );
-    return stored === null ? null : decodeMessage(jobOutcomeSchema, stored.data);
   }
 
   /**

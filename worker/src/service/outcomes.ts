@@ -4,12 +4,11 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import {
-  STREAMS,
   SUBJECTS,
-  decodeMessage,
   encodeMessage,
   jobOutcomeSchema,
   natsFailure,
+  readStoredOutcome,
   type ErrorCode,
   type JobFailure,
   type JobOutcome,
@@ -60,13 +59,11 @@ export class OutcomePublisher {
 
   /** The job's outcome if it has one: a redelivered copy must not run again. */
   async find(jobId: string): Promise<JobOutcome | null> {
-    let stored;
     try {
-      stored = await this.jsm.streams.getMessage(STREAMS.results, { last_by_subj: SUBJECTS.result(jobId) });
+      return await readStoredOutcome(this.jsm, jobId);
     } catch (error) {
       throw natsFailure(error, `looking up the outcome of job ${jobId}`);
     }
-    return stored === null ? null : decodeMessage(jobOutcomeSchema, stored.data);
   }
 
   async publish(outcome: JobOutcome): Promise<void> {
