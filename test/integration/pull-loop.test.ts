@@ -16,6 +16,7 @@ import {
 } from '@sdbot/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PullLoops } from '../../worker/src/service/pull-loop.js';
+import { eventually } from '../helpers/distributed-world.js';
 import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
 
 /** A promise with its resolve function, for a job whose stages the test decides. */
@@ -25,14 +26,6 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
     resolve = settle;
   });
   return { promise, resolve };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe.skipIf(!natsServerAvailable())('a slot pulling its next job (real nats-server)', () => {
@@ -77,16 +70,24 @@ describe.skipIf(!natsServerAvailable())('a slot pulling its next job (real nats-
     });
     const running = loops.run(1);
 
-    await until(() => started.length === 1, 'the first job');
+    await eventually(() => Promise.resolve(started.length === 1), 5000, 'the first job');
     stages[0]?.slotFree.resolve();
-    await until(() => started.length === 2, 'the second job, while the first finishes');
+    await eventually(
+      () => Promise.resolve(started.length === 2),
+      5000,
+      'the second job, while the first finishes',
+    );
     expect(started).toEqual(['first', 'second']);
 
     stages[1]?.slotFree.resolve();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(started).toHaveLength(2);
     stages[0]?.done.resolve();
-    await until(() => started.length === 3, 'the third job, once the first has ended');
+    await eventually(
+      () => Promise.resolve(started.length === 3),
+      5000,
+      'the third job, once the first has ended',
+    );
     expect(started).toEqual(['first', 'second', 'third']);
 
     stopping = true;
