@@ -13,7 +13,7 @@ export {
   effectiveSteps,
 } from './service/simulated-generator.js';
 export { latentsToRgb, previewPng } from './service/preview.js';
-export { LAST_STEP_STATE_DELAY_MS } from './service/progress-reporter.js';
+export { LAST_STEP_STATE_DELAY_MS, PROGRESS_INTERVAL_MS } from './service/progress-reporter.js';
 export { WorkerService, type WorkerServiceOptions } from './service/worker-service.js';
 export { JobEvents, type JobEndedEvent, type JobStartedEvent } from './service/job-events.js';
 export { createWorkerMetrics, type WorkerMetrics, type DeliveryOutcome } from './service/metrics.js';

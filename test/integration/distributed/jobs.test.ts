@@ -102,8 +102,10 @@ describeDistributed('distributed generation with simulated workers', (world) => 
     const outcome = await submitAndWait(client, job);
     watch.stop();
     expect(outcome.type).toBe('result');
+    // Plain steps are paced (progress-state.test.ts): the first and the last always arrive.
     const plain = steps.filter((progress) => progress.preview === undefined).map((progress) => progress.step);
-    expect(plain).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(plain[0]).toBe(1);
+    expect(plain.at(-1)).toBe(10);
     const withPreview = steps.filter((progress) => progress.preview !== undefined);
     expect(withPreview.length).toBeGreaterThan(0);
     const preview = await client.readImage(withPreview[0]!.preview!);

@@ -1,7 +1,8 @@
 /**
  * What the job state in KV says while a job runs: the first step at once, then at most once a
  * second, and the last step only when decoding the images after it takes a while (a job that
- * ends sooner goes straight from its last recorded step to completed, one write fewer).
+ * ends sooner goes straight from its last recorded step to completed, one write fewer). And what
+ * the progress messages say: the first and last step, and at most four a second between.
  */
 import { expect, it } from 'vitest';
 import {
@@ -11,9 +12,11 @@ import {
   jobStateRecordSchema,
   kvSubject,
   type NatsConnection,
+  type Progress,
 } from '@sdbot/shared';
 import {
   LAST_STEP_STATE_DELAY_MS,
+  PROGRESS_INTERVAL_MS,
   SimulatedGenerator,
   type GenerationHooks,
   type GenerationOutput,
@@ -83,5 +86,32 @@ describeDistributed('job state while a job runs', (world) => {
     expect((await submitAndWait(client, job)).type).toBe('result');
     await connection.flush();
     expect(seen.states).toEqual(['queued', 'started', 'progress 1/3', 'progress 3/3', 'completed']);
+  });
+
+  it('publishes the first and last step, and steps between at most every PROGRESS_INTERVAL_MS', async () => {
+    // 20 steps of 50 ms: a fast GPU's pace, five steps to an interval.
+    await world.startWorker({ msPerStep: 50 });
+    const { client } = await world.openClient();
+    const job = simulatedJob(client, { prompt: 'progress pace', steps: 20 });
+    const received: Progress[] = [];
+    const watch = client.watchProgress(job.id, (progress) => {
+      // Previews come as they are stored, apart from the pace.
+      if (progress.preview === undefined) received.push(progress);
+    });
+    expect((await submitAndWait(client, job)).type).toBe('result');
+    watch.stop();
+    const steps = received.map((progress) => progress.step);
+    expect(steps[0]).toBe(1);
+    expect(steps.at(-1)).toBe(20);
+    expect(steps).toEqual([...steps].sort((a, b) => a - b));
+    // Steps between are sent (a 1 s job shows more than its ends), never closer than the interval
+    // (the times are whole milliseconds, taken just after the worker's own clock).
+    expect(steps.length).toBeGreaterThanOrEqual(3);
+    expect(steps.length).toBeLessThanOrEqual(2 + 1000 / PROGRESS_INTERVAL_MS);
+    const between = received.slice(0, -1);
+    for (let index = 1; index < between.length; index += 1) {
+      const gap = between[index]!.at - between[index - 1]!.at;
+      expect(gap).toBeGreaterThanOrEqual(PROGRESS_INTERVAL_MS - 1);
+    }
   });
 });

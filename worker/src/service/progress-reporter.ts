@@ -1,6 +1,6 @@
 /**
- * Reports the steps of one job: core NATS progress on every step, job state in KV at most once a
- * second, and a preview image every SDBOT_PREVIEW_EVERY steps (never more than one in flight).
+ * Reports the steps of one job: core NATS progress on the first and last step and at most four times
+ * a second between, job state in KV at most once a second, and a preview image every SDBOT_PREVIEW_EVERY steps (never more than one in flight).
  * A cancellation found in KV while recording progress aborts the job.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -17,6 +17,13 @@ import type { JobDeadline } from './deadline.js';
 import type { JobImages } from './job-images.js';
 import type { JobStateTracker } from './job-state-tracker.js';
 import { previewPng } from './preview.js';
+
+/**
+ * Progress is published at most this often between the first and the last step: viewers redraw no
+ * faster (the bot edits its reply every 2 s, a terminal bar a few times a second), and a fast GPU's
+ * 20 steps a second from each of hundreds of workers would otherwise be most of the pool's messages.
+ */
+export const PROGRESS_INTERVAL_MS = 250;
 
 /** Job state in KV is updated at most this often while steps advance. */
 const STATE_WRITE_INTERVAL_MS = 1000;
@@ -43,6 +50,7 @@ export class ProgressReporter {
   private lastStepAt = performance.now();
   /** -Infinity: the first step is written at once, even in a process started under a second ago. */
   private lastStateWrite = Number.NEGATIVE_INFINITY;
+  private lastPublish = Number.NEGATIVE_INFINITY;
   private stateWrite: Promise<void> | undefined;
   private lastStepWrite: NodeJS.Timeout | undefined;
   private preview: Promise<void> | undefined;
@@ -69,7 +77,10 @@ export class ProgressReporter {
       total,
       at: Date.now(),
     };
-    this.publish(progress);
+    if (step === total || now - this.lastPublish >= PROGRESS_INTERVAL_MS) {
+      this.lastPublish = now;
+      this.publish(progress);
+    }
     // The first step at once (/queue shows the step), then at most once a second; the last one
     // only if the job goes on after it (see LAST_STEP_STATE_DELAY_MS).
     if (step === total) {
