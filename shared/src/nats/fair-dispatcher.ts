@@ -33,6 +33,7 @@ import { queueTarget, roomFor, takeTurns, type QueueState } from './dispatch-rot
 import { removeFromBacklog, type MovedJob } from './backlog-removal.js';
 import { natsFailure } from './errors.js';
 import { backlogLanes, readQueue, type LaneCounts } from './queue-reads.js';
+import { queuedRevisions } from './queued-revisions.js';
 
 export interface FairDispatcherOptions {
   connection: NatsConnection;
@@ -412,12 +413,19 @@ export class FairDispatcher {
   }
 
   /**
-   * Publishes the jobs to the work queue in order, then takes those that were stored out of the
-   * backlog (see removeFromBacklog); the first failure is thrown once every job is settled.
+   * Publishes the jobs to the work queue in order, each with the revision of its queued state
+   * (see queuedRevisions), then takes those that were stored out of the backlog (see
+   * removeFromBacklog); the first failure is thrown once every job is settled.
    */
   private async moveAll(model: string, jobs: readonly BacklogJob[]): Promise<void> {
     const { jsm, logger } = this.options;
-    const published = await Promise.allSettled(jobs.map((job) => this.publishJob(model, job)));
+    const revisions = await queuedRevisions(
+      jsm,
+      jobs.map((job) => job.jobId),
+    );
+    const published = await Promise.allSettled(
+      jobs.map((job) => this.publishJob(model, job, revisions.get(job.jobId) ?? null)),
+    );
     const [removed] = await Promise.allSettled([
       removeFromBacklog(
         jsm,

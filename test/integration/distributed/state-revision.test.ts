@@ -1,8 +1,8 @@
 /**
- * A job sent straight to the work queue carries the revision of the queued state written for it:
- * its worker writes `started` against that revision instead of reading the state first. A state
- * that changed since (a cancellation) is read again and stands; a header that is not a revision is
- * ignored.
+ * A job sent straight to the work queue carries the revision of the queued state written for it,
+ * and a job moved from the backlog the revision the dispatcher read as it moved it: its worker
+ * writes `started` against that revision instead of reading the state first. A state that changed
+ * since (a cancellation) is read again and stands; a header that is not a revision is ignored.
  */
 import { expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
@@ -72,5 +72,58 @@ describeDistributed('the queued state revision a job carries', (world) => {
     expect((await client.state(cancelled.id))?.status.state).toBe('cancelled');
     expect((await garbledOutcome).type).toBe('result');
     expect((await client.state(garbled.id))?.status.state).toBe('completed');
+  });
+
+  it('gives a job moved from the backlog the revision of its queued state', async () => {
+    const { client, connection } = await world.openClient();
+    const states = await JobStateStore.open(jetstream(connection));
+    // No worker serves the model yet: one job fills its work queue, the next waits in the backlog.
+    const first = simulatedJob(client, { prompt: 'ahead of it', model: 'sim3' });
+    expect((await client.submit(first, { requireServedModel: false })).queue).toBe('work');
+    const job = simulatedJob(client, { prompt: 'waited in the backlog', model: 'sim3' });
+    const outcome = client.awaitOutcome(job.id, { timeoutMs: 20_000, submitting: true });
+    expect((await client.submit(job, { requireServedModel: false })).queue).toBe('backlog');
+    const queued = await states.get(job.id);
+    expect(queued?.record.status.state).toBe('queued');
+    const headers: string[] = [];
+    connection.subscribe(SUBJECTS.job('sim3'), {
+      callback: (_error, message) => {
+        // Absent: the empty string.
+        headers.push(message.headers?.get(STATE_REVISION_HEADER) ?? '');
+      },
+    });
+    const reads = await watchStateReads(connection);
+
+    await world.startWorker({ models: ['sim3'], msPerStep: 1 });
+    expect((await outcome).type).toBe('result');
+    await connection.flush();
+    expect(headers).toEqual([String(queued?.revision)]);
+    // The dispatcher's read as it moved the job; none by the worker.
+    expect(reads.filter((subject) => subject.endsWith(job.id))).toHaveLength(1);
+    expect((await client.state(job.id))?.status.state).toBe('completed');
+  });
+
+  it('moves a job cancelled in the backlog without a revision, and the cancellation stands', async () => {
+    const { client, connection } = await world.openClient();
+    // No worker serves the model yet: one job fills its work queue, the next waits in the backlog.
+    const first = simulatedJob(client, { prompt: 'ahead of it', model: 'sim4' });
+    expect((await client.submit(first, { requireServedModel: false })).queue).toBe('work');
+    const job = simulatedJob(client, { prompt: 'cancelled in the backlog', model: 'sim4' });
+    const outcome = client.awaitOutcome(job.id, { timeoutMs: 20_000, submitting: true });
+    expect((await client.submit(job, { requireServedModel: false })).queue).toBe('backlog');
+    const headers: string[] = [];
+    connection.subscribe(SUBJECTS.job('sim4'), {
+      callback: (_error, message) => {
+        // Absent: the empty string.
+        headers.push(message.headers?.get(STATE_REVISION_HEADER) ?? '');
+      },
+    });
+    await connection.flush();
+    await client.cancel(job.id, 'tester');
+
+    await world.startWorker({ models: ['sim4'], msPerStep: 1 });
+    expect(await outcome).toMatchObject({ type: 'failure', code: 'CANCELLED' });
+    expect(headers).toEqual(['']);
+    expect((await client.state(job.id))?.status.state).toBe('cancelled');
   });
 });
