@@ -1,7 +1,8 @@
 /**
- * A worker slot's pull loop against a real nats-server: the slot asks for its next job once a
- * job's images are made (its slot is free), while that job is still stored and reported, and it
- * never has more than one job finishing: the job after next waits until the first has ended.
+ * A worker slot's pull loop against a real nats-server: the slot asks for its next job once its job
+ * is ending (or has freed the slot), starts it once the job's images are made, while that job is
+ * still stored and reported, and it never has more than one job finishing: the job after next
+ * waits until the first has ended. A job taken early is handed back at once when the worker stops.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
@@ -61,7 +62,12 @@ describe.skipIf(!natsServerAvailable())('a slot pulling its next job (real nats-
         started.push(message.string());
         const stage = { slotFree: deferred(), done: deferred() };
         stages.push(stage);
-        return { slotFree: stage.slotFree.promise, done: stage.done.promise };
+        // Ending soon only as it frees the slot: the pull comes when the images are made.
+        return {
+          endingSoon: stage.slotFree.promise,
+          slotFree: stage.slotFree.promise,
+          done: stage.done.promise,
+        };
       },
       released: (message) => {
         message.nak();
@@ -101,6 +107,73 @@ describe.skipIf(!natsServerAvailable())('a slot pulling its next job (real nats-
     // A slot stops only once its jobs have ended.
     expect(stopped).toBe(false);
     for (const stage of stages) stage.done.resolve();
+    await running;
+  });
+
+  it('asks for the next job while its job ends, starts it when the slot is free, and hands it back on a stop', async () => {
+    const js = jetstream(connection);
+    const jsm = await jetstreamManager(connection);
+    const consumerName = jobConsumerName('sim');
+    const waiting = async (): Promise<number> =>
+      (await jsm.consumers.info(STREAMS.jobs, consumerName)).num_pending;
+    for (const name of ['first', 'second', 'third', 'fourth']) await js.publish(SUBJECTS.job('sim'), name);
+    const consumer = await js.consumers.get(STREAMS.jobs, consumerName);
+    const started: string[] = [];
+    const released: string[] = [];
+    const stages: Record<'endingSoon' | 'slotFree' | 'done', ReturnType<typeof deferred>>[] = [];
+    let stopping = false;
+    const loops = new PullLoops({
+      consumers: new Map([['sim', consumer]]),
+      isStopping: () => stopping,
+      start: (message: JsMsg) => {
+        message.ack();
+        started.push(message.string());
+        const stage = { endingSoon: deferred(), slotFree: deferred(), done: deferred() };
+        stages.push(stage);
+        return {
+          endingSoon: stage.endingSoon.promise,
+          slotFree: stage.slotFree.promise,
+          done: stage.done.promise,
+        };
+      },
+      released: (message) => {
+        released.push(message.string());
+        message.nak();
+      },
+      logger: createLogger({ name: 'pull-loop-test', level: 'silent' }),
+    });
+    const running = loops.run(1);
+    await eventually(() => Promise.resolve(started.length === 1), 5000, 'the first job');
+    expect(await waiting()).toBe(3);
+
+    // Ending: the second job is taken, and waits for the slot.
+    stages[0]?.endingSoon.resolve();
+    await eventually(async () => (await waiting()) === 2, 5000, 'the second job taken');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(started).toEqual(['first']);
+    stages[0]?.slotFree.resolve();
+    await eventually(() => Promise.resolve(started.length === 2), 5000, 'the second job started');
+
+    // The second is ending too, but the first still finishes: the third waits for it.
+    stages[1]?.endingSoon.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await waiting()).toBe(2);
+    stages[0]?.done.resolve();
+    await eventually(async () => (await waiting()) === 1, 5000, 'the third job taken');
+    stages[1]?.slotFree.resolve();
+    await eventually(() => Promise.resolve(started.length === 3), 5000, 'the third job started');
+
+    // The fourth is taken while the third ends; the worker stops before the slot is free.
+    stages[1]?.done.resolve();
+    stages[2]?.endingSoon.resolve();
+    await eventually(async () => (await waiting()) === 0, 5000, 'the fourth job taken');
+    stopping = true;
+    loops.interrupt();
+    await eventually(() => Promise.resolve(released.length === 1), 5000, 'the fourth job handed back');
+    expect(released).toEqual(['fourth']);
+    expect(started).toEqual(['first', 'second', 'third']);
+    stages[2]?.slotFree.resolve();
+    stages[2]?.done.resolve();
     await running;
   });
 });

@@ -40,7 +40,7 @@ import { JobStateTracker, queuedStateOf } from './job-state-tracker.js';
 import type { WorkerMetrics } from './metrics.js';
 import { failureOutcome, type OutcomePublisher } from './outcomes.js';
 import { ProgressReporter, type ProgressReporterDeps } from './progress-reporter.js';
-import type { SlotJob } from './pull-loop.js';
+import { nextJobPace, slotSignals, type SlotJob } from './pull-loop.js';
 import type { ThroughputTracker } from './throughput.js';
 
 /** What a worker announces and checks jobs against; upscaling only with an upscaler loaded. */
@@ -65,12 +65,17 @@ export interface JobRunnerDeps {
   settle: SettleDeadline;
 }
 
+/** What a job tells its slot (see SlotJob). */
+type SlotSignals = Pick<RunningJob, 'freeSlot' | 'endingSoon'>;
+
 interface RunningJob {
   job: Job;
   controller: AbortController;
   /** Its images are made: storing them and the outcome run beside the slot's next job. */
   finishing: boolean;
   freeSlot: () => void;
+  /** Its slot may ask for the next job (see nextJobPace). */
+  endingSoon: () => void;
 }
 
 export class JobRunner {
@@ -100,15 +105,12 @@ export class JobRunner {
 
   /** Runs a delivered job (see SlotJob); every failure is handled inside. */
   start(message: JsMsg, model: string): SlotJob {
-    let freeSlot = (): void => undefined;
-    const slotFree = new Promise<void>((resolve) => {
-      freeSlot = resolve;
-    });
-    const done = this.process(message, model, freeSlot).finally(freeSlot);
-    return { slotFree, done };
+    const signals = slotSignals();
+    const done = this.process(message, model, signals).finally(signals.freeSlot);
+    return { ...signals.promises, done };
   }
 
-  private async process(message: JsMsg, model: string, freeSlot: () => void): Promise<void> {
+  private async process(message: JsMsg, model: string, slot: SlotSignals): Promise<void> {
     const { logger, metrics, policy } = this.deps;
     const deliveries = message.info.deliveryCount;
     if (deliveries > 1) metrics?.redeliveries.inc({ model });
@@ -143,16 +145,22 @@ export class JobRunner {
     }
     const log = logger.child({ jobId: job.id, model, deliveries });
     try {
-      await this.run(message, job, log, freeSlot);
+      await this.run(message, job, log, slot);
     } catch (error) {
       policy.interrupted(message, model, log, error);
     }
   }
 
-  private async run(message: JsMsg, job: Job, log: Logger, freeSlot: () => void): Promise<void> {
+  private async run(message: JsMsg, job: Job, log: Logger, slot: SlotSignals): Promise<void> {
     const { metrics } = this.deps;
     const controller = new AbortController();
-    this.running.set(job.id, { job, controller, finishing: false, freeSlot });
+    this.running.set(job.id, {
+      job,
+      controller,
+      finishing: false,
+      freeSlot: slot.freeSlot,
+      endingSoon: slot.endingSoon,
+    });
     metrics?.busySlots.set(this.busySlots);
     const jobTimeoutMs = this.deps.config.worker.jobTimeoutMs;
     const timeLimit = setTimeout(() => {
@@ -227,6 +235,7 @@ export class JobRunner {
       }
     };
     const reporter = new ProgressReporter(this.deps.progress, job, state, controller, log, deadline);
+    const pace = nextJobPace(() => this.running.get(job.id)?.endingSoon());
     try {
       const sourceImage = await this.readSource(job, deadline, progressed);
       progressed();
@@ -235,6 +244,7 @@ export class JobRunner {
         signal: controller.signal,
         onStep: (step, total, latents) => {
           progressed();
+          pace(step, total);
           reporter.step(step, total, latents);
         },
       };

@@ -1,8 +1,9 @@
 /**
- * One slot's pull loop: takes turns over the model consumers, asks for exactly one job at a time (a
- * busy worker never holds jobs an idle one could run) and hands it to the job runner. The slot asks
- * for its next job as soon as a job's images are made, and the job is stored and reported beside
- * the next one; at most one job a slot is finishing, so a slow store holds the slot back.
+ * One slot's pull loop: takes turns over the model consumers, asks for exactly one job at a time and
+ * hands it to the job runner. The slot asks for its next job when its job is about to end (its
+ * steps left should take under NEXT_JOB_LEAD_MS, see nextJobPace) and starts it as soon as the job's
+ * images are made; that job is then stored and reported beside the next one. At most one job a
+ * slot is finishing, so a slow store holds the slot back.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
@@ -14,12 +15,38 @@ const PULL_EXPIRES_MS = 5000;
 const MULTI_MODEL_PULL_EXPIRES_MS = 1000;
 
 /**
- * A delivered job in a slot: `slotFree` settles once the slot may take its next job (the job's
- * images are made, or the job ended before), `done` once the job has ended.
+ * How long before a job's end its slot asks for the next job: the pull's round trip, and the reply's
+ * wait behind the worker's other work, then overlap the job's last steps. A job taken this early
+ * waits at most this long for the slot (plus the image decoding); NATS answers the oldest pull
+ * first, so a worker that is already idle and asking gets the job before this one.
+ */
+export const NEXT_JOB_LEAD_MS = 100;
+
+/**
+ * A delivered job in a slot: `endingSoon` settles once the slot may ask for its next job (see
+ * nextJobPace), `slotFree` once it may start it (the job's images are made, or the job ended
+ * before), `done` once the job has ended.
  */
 export interface SlotJob {
+  endingSoon: Promise<void>;
   slotFree: Promise<void>;
   done: Promise<void>;
+}
+
+/**
+ * Told each step of a job, calls `endingSoon` once the steps left should take under
+ * NEXT_JOB_LEAD_MS at the pace of the last step (at the last step at the latest).
+ */
+export function nextJobPace(
+  endingSoon: () => void,
+  clock: () => number = () => performance.now(),
+): (step: number, total: number) => void {
+  let lastStepAt = clock();
+  return (step, total) => {
+    const now = clock();
+    if ((total - step) * (now - lastStepAt) <= NEXT_JOB_LEAD_MS) endingSoon();
+    lastStepAt = now;
+  };
 }
 
 export interface PullLoopDeps {
@@ -32,6 +59,35 @@ export interface PullLoopDeps {
   /** A job that arrived as the worker stopped, handed straight back. */
   released: (message: JsMsg, model: string) => void;
   logger: Logger;
+}
+
+/** The promises a job gives its slot (all but `done`) and what settles them. */
+export function slotSignals(): {
+  promises: Omit<SlotJob, 'done'>;
+  endingSoon: () => void;
+  /** Also settles `endingSoon`: a slot that is free may ask. */
+  freeSlot: () => void;
+} {
+  let endingSoon = (): void => undefined;
+  let slotFree = (): void => undefined;
+  const promises = {
+    endingSoon: new Promise<void>((resolve) => {
+      endingSoon = resolve;
+    }),
+    slotFree: new Promise<void>((resolve) => {
+      slotFree = resolve;
+    }),
+  };
+  return {
+    promises,
+    endingSoon: () => {
+      endingSoon();
+    },
+    freeSlot: () => {
+      endingSoon();
+      slotFree();
+    },
+  };
 }
 
 export class PullLoops {
@@ -58,13 +114,14 @@ export class PullLoops {
     const expires = models.length > 1 ? MULTI_MODEL_PULL_EXPIRES_MS : PULL_EXPIRES_MS;
     let turn = slot;
     let failures = 0;
-    /** The slot's previous job while it is stored and reported. */
+    /** The slot's job making its images, and the one before it while it is stored and reported. */
+    let current: SlotJob | undefined;
     let finishing: Promise<void> = Promise.resolve();
     while (!isStopping()) {
       const model = models[turn % models.length] ?? '';
       turn += 1;
       const consumer = consumers.get(model);
-      if (consumer === undefined) return;
+      if (consumer === undefined) break;
       let message: JsMsg | undefined;
       try {
         message = await this.pullOne(consumer, expires);
@@ -79,16 +136,20 @@ export class PullLoops {
         continue;
       }
       if (message === undefined) continue;
+      // Taken while the slot's job ends: it waits for the slot, and a stop hands it back at once.
+      if (current !== undefined) {
+        await untilAborted(current.slotFree, this.stop.signal).catch(() => undefined);
+        if (!isStopping()) finishing = current.done;
+      }
       if (isStopping()) {
         this.deps.released(message, model);
         break;
       }
-      const job = this.deps.start(message, model);
-      await job.slotFree;
-      await finishing;
-      finishing = job.done;
+      current = this.deps.start(message, model);
+      // Ask for the next job once this one is ending and the one before it has ended.
+      await Promise.all([current.endingSoon, finishing]);
     }
-    await finishing;
+    await Promise.all([finishing, current?.done]);
   }
 
   private async pullOne(consumer: Consumer, expires: number): Promise<JsMsg | undefined> {

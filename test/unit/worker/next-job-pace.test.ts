@@ -1,0 +1,44 @@
+/**
+ * When a slot asks for its next job: once the steps left of its job should take under
+ * NEXT_JOB_LEAD_MS at the pace of the last step, and at the last step whatever the pace.
+ */
+import { describe, expect, it } from 'vitest';
+import { NEXT_JOB_LEAD_MS, nextJobPace } from '../../../worker/src/service/pull-loop.js';
+
+/** The step at which the pace first says "ending soon" for steps of `stepMs`, or null. */
+function askingStep(total: number, stepMs: (step: number) => number): number | null {
+  let now = 0;
+  let asked: number | null = null;
+  const pace = nextJobPace(
+    () => {
+      asked ??= current;
+    },
+    () => now,
+  );
+  let current = 0;
+  for (current = 1; current <= total; current += 1) {
+    now += stepMs(current);
+    pace(current, total);
+  }
+  return asked;
+}
+
+describe('nextJobPace', () => {
+  it('asks when the steps left take under the lead at the last pace', () => {
+    expect(NEXT_JOB_LEAD_MS).toBe(100);
+    // 50 ms steps (a fast GPU): two steps left are 100 ms.
+    expect(askingStep(20, () => 50)).toBe(18);
+    // 10 ms steps: ten steps left are 100 ms.
+    expect(askingStep(20, () => 10)).toBe(10);
+  });
+
+  it('asks at the last step when each step takes longer than the lead', () => {
+    expect(askingStep(20, () => 300)).toBe(20);
+    expect(askingStep(1, () => 5000)).toBe(1);
+  });
+
+  it('follows the pace as it changes', () => {
+    // Slow steps at first (a warm-up), then 20 ms ones: five steps left are 100 ms.
+    expect(askingStep(30, (step) => (step <= 10 ? 400 : 20))).toBe(25);
+  });
+});
