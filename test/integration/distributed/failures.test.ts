@@ -6,7 +6,6 @@ import {
   collectStatus,
   provisionJetStream,
   type GenerationJob,
-  type Progress,
 } from '@sdbot/shared';
 import { SimulatedGenerator, type GenerationHooks, type GenerationRequest } from '@sdbot/worker';
 import { testJob } from '../../helpers/jobs.js';
@@ -34,26 +33,40 @@ class FlakyGenerator extends SimulatedGenerator {
   }
 }
 
+/** The simulator, counting the steps it has run. */
+class StepCountingGenerator extends SimulatedGenerator {
+  stepsRun = 0;
+  override generate(request: GenerationRequest, hooks: GenerationHooks) {
+    return super.generate(request, {
+      ...hooks,
+      onStep: (step, total, latents) => {
+        this.stepsRun = step;
+        hooks.onStep(step, total, latents);
+      },
+    });
+  }
+}
+
 describeDistributed('distributed generation: failures', (world) => {
   it('cancellation stops a running job within one step', async () => {
-    await world.startWorker({ msPerStep: 60 });
+    const generator = new StepCountingGenerator(['sim'], 60);
+    await world.startWorker({ generator });
     const { client } = await world.openClient();
     const job = simulatedJob(client, { prompt: 'long', steps: 100 });
-    const steps: number[] = [];
-    let stepAtCancel = -1;
+    let stepsAtCancel = -1;
     let cancelling: Promise<unknown> | undefined;
-    const watch = client.watchProgress(job.id, (progress: Progress) => {
-      steps.push(progress.step);
-      if (progress.step === 3 && cancelling === undefined) {
-        stepAtCancel = progress.step;
-        cancelling = client.cancel(job.id, 'tester');
-      }
+    // Cancelled once the job is seen running (its first step is always published).
+    const watch = client.watchProgress(job.id, () => {
+      cancelling ??= client.cancel(job.id, 'tester').then(() => {
+        stepsAtCancel = generator.stepsRun;
+      });
     });
     const outcome = await submitAndWait(client, job);
     await cancelling;
     watch.stop();
     expect(outcome).toMatchObject({ type: 'failure', code: 'CANCELLED', message: 'cancelled by tester' });
-    expect(Math.max(...steps)).toBeLessThanOrEqual(stepAtCancel + 1);
+    expect(stepsAtCancel).toBeGreaterThanOrEqual(1);
+    expect(generator.stepsRun).toBeLessThanOrEqual(stepsAtCancel + 1);
     expect((await client.state(job.id))?.status).toMatchObject({ state: 'cancelled', cancelledBy: 'tester' });
   });
 
