@@ -5,6 +5,7 @@
  */
 import {
   SdbotError,
+  WORKER_CAPABILITIES,
   type ExecutionProviderName,
   type GenerationJob,
   type UpscaleJob,
@@ -82,4 +83,9 @@ export function upscaleWith(
   if (sourceImage === undefined)
     throw new SdbotError('INVALID_INPUT', 'an upscale job needs its source image');
   return generator.upscale({ job, sourceImage }, hooks);
+}
+
+/** What a worker announces and checks jobs against; upscaling only with an upscaler loaded. */
+export function capabilitiesOf(generator: ImageGenerator): string[] {
+  return [...WORKER_CAPABILITIES, ...(generator.upscale !== undefined ? ['upscale'] : [])];
 }

@@ -13,7 +13,6 @@ import {
   isGenerationJob,
   isTerminalStatus,
   missingCapabilities,
-  WORKER_CAPABILITIES,
   toSdbotError,
   type Config,
   type Job,
@@ -29,6 +28,7 @@ import { jobIdOf } from './dead-letters.js';
 import { untilAborted, withDeadline, type JobDeadline } from './deadline.js';
 import type { FailurePolicy, SettleDeadline } from './failure-policy.js';
 import {
+  capabilitiesOf,
   upscaleWith,
   type GenerationHooks,
   type GenerationOutput,
@@ -42,11 +42,6 @@ import { failureOutcome, type OutcomePublisher } from './outcomes.js';
 import { ProgressReporter, type ProgressReporterDeps } from './progress-reporter.js';
 import { nextJobPace, slotSignals, type SlotJob } from './pull-loop.js';
 import type { ThroughputTracker } from './throughput.js';
-
-/** What a worker announces and checks jobs against; upscaling only with an upscaler loaded. */
-export function capabilitiesOf(generator: ImageGenerator): string[] {
-  return [...WORKER_CAPABILITIES, ...(generator.upscale !== undefined ? ['upscale'] : [])];
-}
 
 export interface JobRunnerDeps {
   generator: ImageGenerator;
@@ -185,7 +180,7 @@ export class JobRunner {
     log: Logger,
     controller: AbortController,
   ): Promise<void> {
-    const { workerId, generator, config, metrics, jobStates, outcomes, policy } = this.deps;
+    const { workerId, generator, config, jobStates, outcomes, policy } = this.deps;
     const deadline: JobDeadline = { signal: controller.signal, operationMs: this.deps.settle.operationMs };
     const before =
       queuedStateOf(message, job) ??
@@ -203,26 +198,21 @@ export class JobRunner {
     }
     if (before !== null && (await this.settleEnded(message, job, before.record, log))) return;
     const startedAt = Date.now();
-    // A completed state without an outcome (lost in a server crash) is run again.
-    if (
-      await this.advanceOrSettle(
-        message,
-        job,
-        state,
-        { state: 'started', workerId, startedAt },
-        startedAt,
-        log,
-      )
-    ) {
-      return;
-    }
-    metrics?.queueWait.observe({ model: job.model }, Math.max(0, startedAt - job.createdAt) / 1000);
-    log.info('job:started');
-    this.deps.events.emit('job:started', {
-      jobId: job.id,
-      model: job.model,
-      deliveries: message.info.deliveryCount,
-    });
+    // Runs while `started` is written (a round trip less before its first step): a job found ended
+    // stops within a step; a completed state without an outcome (lost in a crash) runs again.
+    const started = { state: 'started', workerId, startedAt } as const;
+    const starting = this.advanceOrSettle(message, job, state, started, startedAt, log).then(
+      (ended) => {
+        if (ended) controller.abort(new SdbotError('CANCELLED', 'the job had already ended'));
+        else this.started(message, job, startedAt, log);
+        return ended;
+      },
+      (error: unknown) => {
+        controller.abort(error);
+        throw error;
+      },
+    );
+    starting.catch(() => undefined);
 
     // working() only when the job advances (a step, a chunk read, an image stored): a job that
     // stalls goes silent and JetStream redelivers it after the ack wait.
@@ -256,6 +246,7 @@ export class JobRunner {
         controller.signal,
       );
       controller.signal.throwIfAborted();
+      if (await starting) return;
       if (output.truncatedTokens > 0 || (output.negativeTruncatedTokens ?? 0) > 0) {
         log.info(
           {
@@ -271,6 +262,8 @@ export class JobRunner {
       await this.complete(message, job, output, startedAt, state, log, deadline, progressed, reporter);
     } catch (error) {
       await reporter.settled();
+      // Ended before it started, or `started` could not be written (the caller hands it back).
+      if (await starting) return;
       await policy.failed(
         { message, job, state, log },
         controller.signal.aborted ? controller.signal.reason : error,
@@ -278,6 +271,17 @@ export class JobRunner {
     } finally {
       await reporter.settled();
     }
+  }
+
+  /** The job's `started` state is written: it counts as started. */
+  private started(message: JsMsg, job: Job, startedAt: number, log: Logger): void {
+    this.deps.metrics?.queueWait.observe({ model: job.model }, Math.max(0, startedAt - job.createdAt) / 1000);
+    log.info('job:started');
+    this.deps.events.emit('job:started', {
+      jobId: job.id,
+      model: job.model,
+      deliveries: message.info.deliveryCount,
+    });
   }
 
   /** The job's images are made: its slot takes the next job while this one is stored. */

@@ -1,6 +1,6 @@
 /**
- * The state of one running job as this worker last wrote it: each compare-and-set uses the
- * revision it got from the previous write instead of reading the record again, and falls back to a
+ * The state of one running job as this worker last wrote it: its writes go one at a time, and each
+ * compare-and-set uses the revision it got from the previous write instead of reading the record again, and falls back to a
  * read only when someone else (a cancellation) wrote in between. Every write is bounded by a
  * deadline: the job's while it runs, a plain time limit while its outcome is recorded. The first
  * write may start from the queued state whose revision the job carries (queuedStateOf).
@@ -18,6 +18,8 @@ import {
 import { withDeadline, type JobDeadline } from './deadline.js';
 
 export class JobStateTracker {
+  private last: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly store: JobStateStore,
     private readonly job: Job,
@@ -25,16 +27,21 @@ export class JobStateTracker {
     private readonly deadline: JobDeadline,
   ) {}
 
-  async transition(
+  /** Writes one at a time, each from the revision the one before it left. */
+  transition(
     status: JobStatus,
     options: Omit<TransitionOptions, 'known'> = {},
     deadline: JobDeadline = this.deadline,
   ): Promise<JobStateChange> {
-    const change = await withDeadline(`writing the state of job ${this.job.id}`, deadline, () =>
-      this.store.transition(this.job, status, { ...options, known: this.entry }),
-    );
-    this.entry = change.entry;
-    return change;
+    const write = this.last.then(async () => {
+      const change = await withDeadline(`writing the state of job ${this.job.id}`, deadline, () =>
+        this.store.transition(this.job, status, { ...options, known: this.entry }),
+      );
+      this.entry = change.entry;
+      return change;
+    });
+    this.last = write.catch(() => undefined);
+    return write;
   }
 }
 

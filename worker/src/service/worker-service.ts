@@ -31,10 +31,10 @@ import {
 } from '@sdbot/shared';
 import { operationDeadlineMs, untilAborted, withDeadline } from './deadline.js';
 import { FailurePolicy } from './failure-policy.js';
-import type { ImageGenerator } from './generator.js';
+import { capabilitiesOf, type ImageGenerator } from './generator.js';
 import { JobEvents } from './job-events.js';
 import { JobImages } from './job-images.js';
-import { JobRunner, capabilitiesOf } from './job-runner.js';
+import { JobRunner } from './job-runner.js';
 import { MaxDeliveriesHandler } from './max-deliveries.js';
 import type { WorkerMetrics } from './metrics.js';
 import { OutcomePublisher } from './outcomes.js';

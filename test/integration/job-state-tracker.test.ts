@@ -1,0 +1,67 @@
+/**
+ * A running job's state writes against a real nats-server: they go one at a time, each from the
+ * revision the one before it left, so a write started before the previous one landed (a step's
+ * while `started` is still being written) neither conflicts nor reads the state again.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { JOB_FLOW_RESOURCES, JobStateStore, jobSchema, loadConfig, provisionJetStream } from '@sdbot/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobStateTracker } from '../../worker/src/service/job-state-tracker.js';
+import { exampleJob } from '../helpers/messages.js';
+import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
+
+describe.skipIf(!natsServerAvailable())('a job state tracker (real nats-server)', () => {
+  let server: NatsTestServer;
+  let connection: NatsConnection;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    connection = await connect({ servers: server.url });
+    await provisionJetStream(await jetstreamManager(connection), loadConfig({ env: {} }), {
+      resources: JOB_FLOW_RESOURCES,
+      models: ['sim'],
+    });
+  });
+
+  afterAll(async () => {
+    await connection.close();
+    await server.cleanup();
+  });
+
+  it('writes in the order asked, each from the last revision, without reading', async () => {
+    const store = await JobStateStore.open(jetstream(connection));
+    const job = jobSchema.parse(exampleJob({ id: 'job-tracker-order' }));
+    const revision = await store.createQueued(job, {});
+    expect(revision).not.toBeNull();
+    const reads: string[] = [];
+    const watch = connection.subscribe('$JS.API.DIRECT.GET.KV_sdbot-jobs.>', {
+      callback: (_error, message) => {
+        reads.push(message.subject);
+      },
+    });
+    await connection.flush();
+    const signal = new AbortController().signal;
+    const tracker = new JobStateTracker(
+      store,
+      job,
+      {
+        record: { v: 1, job, status: { state: 'queued' }, updatedAt: job.createdAt },
+        revision: revision ?? 0,
+      },
+      { signal, operationMs: 5000 },
+    );
+
+    // Asked together, as a step's write may be while `started` is still on its way.
+    const [started, progress] = await Promise.all([
+      tracker.transition({ state: 'started', workerId: 'w-1', startedAt: Date.now() }),
+      tracker.transition({ state: 'progress', workerId: 'w-1', step: 1, total: 3 }),
+    ]);
+    await connection.flush();
+    watch.unsubscribe();
+    expect([started.changed, progress.changed]).toEqual([true, true]);
+    expect(progress.entry?.revision).toBeGreaterThan(started.entry?.revision ?? Infinity);
+    expect(reads).toEqual([]);
+    expect((await store.get(job.id))?.record.status).toMatchObject({ state: 'progress', step: 1 });
+  });
+});
