@@ -3,33 +3,19 @@
  * revision the one before it left, so a write started before the previous one landed (a step's
  * while `started` is still being written) neither conflicts nor reads the state again.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { JOB_FLOW_RESOURCES, JobStateStore, jobSchema, loadConfig, provisionJetStream } from '@sdbot/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
+import { JOB_FLOW_RESOURCES, JobStateStore, jobSchema } from '@sdbot/shared';
+import { describe, expect, it } from 'vitest';
 import { JobStateTracker } from '../../worker/src/service/job-state-tracker.js';
 import { exampleJob } from '../helpers/messages.js';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
+import { natsServerAvailable } from '../helpers/nats-server.js';
+import { useProvisionedServer } from '../helpers/provisioned-server.js';
 
 describe.skipIf(!natsServerAvailable())('a job state tracker (real nats-server)', () => {
-  let server: NatsTestServer;
-  let connection: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    connection = await connect({ servers: server.url });
-    await provisionJetStream(await jetstreamManager(connection), loadConfig({ env: {} }), {
-      resources: JOB_FLOW_RESOURCES,
-      models: ['sim'],
-    });
-  });
-
-  afterAll(async () => {
-    await connection.close();
-    await server.cleanup();
-  });
+  const nats = useProvisionedServer({ resources: JOB_FLOW_RESOURCES, models: ['sim'] });
 
   it('writes in the order asked, each from the last revision, without reading', async () => {
+    const { connection } = nats;
     const store = await JobStateStore.open(jetstream(connection));
     const job = jobSchema.parse(exampleJob({ id: 'job-tracker-order' }));
     const revision = await store.createQueued(job, {});

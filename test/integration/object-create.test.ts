@@ -4,34 +4,23 @@
  * an object is refused by the server and left as it was.
  */
 import { randomBytes } from 'node:crypto';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { OBJECT_STORES, createObject, loadConfig, provisionJetStream } from '@sdbot/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
+import { OBJECT_STORES, createObject } from '@sdbot/shared';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { natsServerAvailable } from '../helpers/nats-server.js';
+import { useProvisionedServer } from '../helpers/provisioned-server.js';
 
 const store = OBJECT_STORES.images;
 
 describe.skipIf(!natsServerAvailable())('creating an object in one pass (real nats-server)', () => {
-  let server: NatsTestServer;
-  let connection: NatsConnection;
+  const nats = useProvisionedServer({ resources: ['images'] });
   let js: JetStreamClient;
   let objects: ObjectStore;
 
   beforeAll(async () => {
-    server = await startNatsServer();
-    connection = await connect({ servers: server.url });
-    await provisionJetStream(await jetstreamManager(connection), loadConfig({ env: {} }), {
-      resources: ['images'],
-    });
-    js = jetstream(connection);
+    js = jetstream(nats.connection);
     objects = await new Objm(js).open(store);
-  });
-
-  afterAll(async () => {
-    await connection.close();
-    await server.cleanup();
   });
 
   it.each([
@@ -41,7 +30,7 @@ describe.skipIf(!natsServerAvailable())('creating an object in one pass (real na
   ])('stores %s as nats.js reads it', async (_label, size, chunks) => {
     const data = randomBytes(size);
     const name = `job-${size}/0.png`;
-    expect(await createObject(connection, js, store, name, data)).toBe(true);
+    expect(await createObject(nats.connection, js, store, name, data)).toBe(true);
     const info = await objects.info(name);
     expect(info).toMatchObject({ name, size, chunks, deleted: false, bucket: store });
     // nats.js checks the digest as it reads.
@@ -52,11 +41,11 @@ describe.skipIf(!natsServerAvailable())('creating an object in one pass (real na
 
   it('refuses a name that has an object and leaves that object alone', async () => {
     const first = randomBytes(1000);
-    expect(await createObject(connection, js, store, 'job-twice/0.png', first)).toBe(true);
-    expect(await createObject(connection, js, store, 'job-twice/0.png', randomBytes(1000))).toBe(false);
+    expect(await createObject(nats.connection, js, store, 'job-twice/0.png', first)).toBe(true);
+    expect(await createObject(nats.connection, js, store, 'job-twice/0.png', randomBytes(1000))).toBe(false);
     const byNatsJs = randomBytes(500);
     await objects.putBlob({ name: 'job-nats/0.png' }, byNatsJs);
-    expect(await createObject(connection, js, store, 'job-nats/0.png', randomBytes(500))).toBe(false);
+    expect(await createObject(nats.connection, js, store, 'job-nats/0.png', randomBytes(500))).toBe(false);
     expect(Buffer.from((await objects.getBlob('job-twice/0.png')) ?? []).equals(first)).toBe(true);
     expect(Buffer.from((await objects.getBlob('job-nats/0.png')) ?? []).equals(byNatsJs)).toBe(true);
   });

@@ -4,21 +4,13 @@
  * still stored and reported, and it never has more than one job finishing: the job after next
  * waits until the first has ended. A job taken early is handed back at once when the worker stops.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
-import {
-  JOB_FLOW_RESOURCES,
-  STREAMS,
-  SUBJECTS,
-  createLogger,
-  jobConsumerName,
-  loadConfig,
-  provisionJetStream,
-} from '@sdbot/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { JOB_FLOW_RESOURCES, STREAMS, SUBJECTS, createLogger, jobConsumerName } from '@sdbot/shared';
+import { describe, expect, it } from 'vitest';
 import { PullLoops } from '../../worker/src/service/pull-loop.js';
 import { eventually } from '../helpers/distributed-world.js';
-import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
+import { natsServerAvailable } from '../helpers/nats-server.js';
+import { useProvisionedServer } from '../helpers/provisioned-server.js';
 
 /** A promise with its resolve function, for a job whose stages the test decides. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -29,52 +21,59 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+type Deferred = ReturnType<typeof deferred>;
+
+/**
+ * One slot pulling from `consumer`, each job's stages settled by the test: what it started, what it
+ * handed back, and `stop()`. `endingEarly`: a job says it is ending apart from freeing the slot.
+ */
+function slotUnderTest(consumer: Consumer, { endingEarly }: { endingEarly: boolean }) {
+  const started: string[] = [];
+  const released: string[] = [];
+  const stages: { endingSoon: Deferred; slotFree: Deferred; done: Deferred }[] = [];
+  let stopping = false;
+  const loops = new PullLoops({
+    consumers: new Map([['sim', consumer]]),
+    isStopping: () => stopping,
+    start: (message: JsMsg) => {
+      message.ack();
+      started.push(message.string());
+      const slotFree = deferred();
+      const stage = { endingSoon: endingEarly ? deferred() : slotFree, slotFree, done: deferred() };
+      stages.push(stage);
+      return {
+        endingSoon: stage.endingSoon.promise,
+        slotFree: stage.slotFree.promise,
+        done: stage.done.promise,
+      };
+    },
+    released: (message) => {
+      released.push(message.string());
+      message.nak();
+    },
+    logger: createLogger({ name: 'pull-loop-test', level: 'silent' }),
+  });
+  return {
+    running: loops.run(1),
+    started,
+    released,
+    stages,
+    stop: () => {
+      stopping = true;
+      loops.interrupt();
+    },
+  };
+}
+
 describe.skipIf(!natsServerAvailable())('a slot pulling its next job (real nats-server)', () => {
-  let server: NatsTestServer;
-  let connection: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    connection = await connect({ servers: server.url });
-    await provisionJetStream(await jetstreamManager(connection), loadConfig({ env: {} }), {
-      resources: JOB_FLOW_RESOURCES,
-      models: ['sim'],
-    });
-  });
-
-  afterAll(async () => {
-    await connection.close();
-    await server.cleanup();
-  });
+  const nats = useProvisionedServer({ resources: JOB_FLOW_RESOURCES, models: ['sim'] });
 
   it('takes the next job while the last one finishes, and holds at most one finishing', async () => {
-    const js = jetstream(connection);
+    const js = jetstream(nats.connection);
     for (const name of ['first', 'second', 'third']) await js.publish(SUBJECTS.job('sim'), name);
     const consumer = await js.consumers.get(STREAMS.jobs, jobConsumerName('sim'));
-    const started: string[] = [];
-    const stages: { slotFree: ReturnType<typeof deferred>; done: ReturnType<typeof deferred> }[] = [];
-    let stopping = false;
-    const loops = new PullLoops({
-      consumers: new Map([['sim', consumer]]),
-      isStopping: () => stopping,
-      start: (message: JsMsg) => {
-        message.ack();
-        started.push(message.string());
-        const stage = { slotFree: deferred(), done: deferred() };
-        stages.push(stage);
-        // Ending soon only as it frees the slot: the pull comes when the images are made.
-        return {
-          endingSoon: stage.slotFree.promise,
-          slotFree: stage.slotFree.promise,
-          done: stage.done.promise,
-        };
-      },
-      released: (message) => {
-        message.nak();
-      },
-      logger: createLogger({ name: 'pull-loop-test', level: 'silent' }),
-    });
-    const running = loops.run(1);
+    // Ending only as it frees the slot: the pull comes when the images are made.
+    const { running, started, stages, stop } = slotUnderTest(consumer, { endingEarly: false });
 
     await eventually(() => Promise.resolve(started.length === 1), 5000, 'the first job');
     stages[0]?.slotFree.resolve();
@@ -96,8 +95,7 @@ describe.skipIf(!natsServerAvailable())('a slot pulling its next job (real nats-
     );
     expect(started).toEqual(['first', 'second', 'third']);
 
-    stopping = true;
-    loops.interrupt();
+    stop();
     let stopped = false;
     void running.then(() => {
       stopped = true;
@@ -111,38 +109,14 @@ describe.skipIf(!natsServerAvailable())('a slot pulling its next job (real nats-
   });
 
   it('asks for the next job while its job ends, starts it when the slot is free, and hands it back on a stop', async () => {
-    const js = jetstream(connection);
-    const jsm = await jetstreamManager(connection);
+    const js = jetstream(nats.connection);
+    const jsm = await jetstreamManager(nats.connection);
     const consumerName = jobConsumerName('sim');
     const waiting = async (): Promise<number> =>
       (await jsm.consumers.info(STREAMS.jobs, consumerName)).num_pending;
     for (const name of ['first', 'second', 'third', 'fourth']) await js.publish(SUBJECTS.job('sim'), name);
     const consumer = await js.consumers.get(STREAMS.jobs, consumerName);
-    const started: string[] = [];
-    const released: string[] = [];
-    const stages: Record<'endingSoon' | 'slotFree' | 'done', ReturnType<typeof deferred>>[] = [];
-    let stopping = false;
-    const loops = new PullLoops({
-      consumers: new Map([['sim', consumer]]),
-      isStopping: () => stopping,
-      start: (message: JsMsg) => {
-        message.ack();
-        started.push(message.string());
-        const stage = { endingSoon: deferred(), slotFree: deferred(), done: deferred() };
-        stages.push(stage);
-        return {
-          endingSoon: stage.endingSoon.promise,
-          slotFree: stage.slotFree.promise,
-          done: stage.done.promise,
-        };
-      },
-      released: (message) => {
-        released.push(message.string());
-        message.nak();
-      },
-      logger: createLogger({ name: 'pull-loop-test', level: 'silent' }),
-    });
-    const running = loops.run(1);
+    const { running, started, released, stages, stop } = slotUnderTest(consumer, { endingEarly: true });
     await eventually(() => Promise.resolve(started.length === 1), 5000, 'the first job');
     expect(await waiting()).toBe(3);
 
@@ -167,8 +141,7 @@ describe.skipIf(!natsServerAvailable())('a slot pulling its next job (real nats-
     stages[1]?.done.resolve();
     stages[2]?.endingSoon.resolve();
     await eventually(async () => (await waiting()) === 0, 5000, 'the fourth job taken');
-    stopping = true;
-    loops.interrupt();
+    stop();
     await eventually(() => Promise.resolve(released.length === 1), 5000, 'the fourth job handed back');
     expect(released).toEqual(['fourth']);
     expect(started).toEqual(['first', 'second', 'third']);

@@ -1,12 +1,6 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { expect, it } from 'vitest';
-import {
-  SUBJECTS,
-  SdbotError,
-  collectStatus,
-  provisionJetStream,
-  type GenerationJob,
-} from '@sdbot/shared';
+import { SUBJECTS, SdbotError, collectStatus, provisionJetStream, type GenerationJob } from '@sdbot/shared';
 import { SimulatedGenerator, type GenerationHooks, type GenerationRequest } from '@sdbot/worker';
 import { testJob } from '../../helpers/jobs.js';
 import { exampleJob } from '../../helpers/messages.js';
