@@ -15,8 +15,8 @@ const PULL_EXPIRES_MS = 5000;
 const MULTI_MODEL_PULL_EXPIRES_MS = 1000;
 
 /**
- * How long before a job's end its slot asks for the next job: the pull's round trip, and the reply's
- * wait behind the worker's other work, then overlap the job's last steps. A job taken this early
+ * How long before a job's end its slot asks for the next job, so that the pull's round trip (and the
+ * reply's wait behind the worker's other work) overlaps the job's last steps. A job taken this early
  * waits at most this long for the slot (plus the image decoding); NATS answers the oldest pull
  * first, so a worker that is already idle and asking gets the job before this one.
  */
