@@ -1,6 +1,7 @@
 /**
  * When a slot asks for its next job: once the steps left of its job should take under
- * NEXT_JOB_LEAD_MS at the pace of the last step, and at the last step whatever the pace.
+ * NEXT_JOB_LEAD_MS at the pace of the last step, if that step was that fast too; a slot with slower
+ * steps asks only once it is free.
  */
 import { describe, expect, it } from 'vitest';
 import { NEXT_JOB_LEAD_MS, nextJobPace } from '../../../worker/src/service/pull-loop.js';
@@ -32,9 +33,14 @@ describe('nextJobPace', () => {
     expect(askingStep(20, () => 10)).toBe(10);
   });
 
-  it('asks at the last step when each step takes longer than the lead', () => {
-    expect(askingStep(20, () => 300)).toBe(20);
-    expect(askingStep(1, () => 5000)).toBe(1);
+  it('asks at the last step at the latest', () => {
+    expect(askingStep(20, () => 100)).toBe(19);
+    expect(askingStep(1, () => 80)).toBe(1);
+  });
+
+  it('does not ask early while steps take longer than the lead (a CPU worker)', () => {
+    expect(askingStep(20, () => 300)).toBeNull();
+    expect(askingStep(1, () => 5000)).toBeNull();
   });
 
   it('follows the pace as it changes', () => {

@@ -1,6 +1,6 @@
 /**
  * One slot's pull loop: takes turns over the model consumers, asks for exactly one job at a time and
- * hands it to the job runner. The slot asks for its next job when its job is about to end (its
+ * hands it to the job runner. The slot asks for its next job when its job is about to end (its fast
  * steps left should take under NEXT_JOB_LEAD_MS, see nextJobPace) and starts it as soon as the job's
  * images are made; that job is then stored and reported beside the next one. At most one job a
  * slot is finishing, so a slow store holds the slot back.
@@ -35,7 +35,9 @@ export interface SlotJob {
 
 /**
  * Told each step of a job, calls `endingSoon` once the steps left should take under
- * NEXT_JOB_LEAD_MS at the pace of the last step (at the last step at the latest).
+ * NEXT_JOB_LEAD_MS at the pace of the last step, when that step took under NEXT_JOB_LEAD_MS too.
+ * A slot with slower steps (a CPU worker) asks once it is free: a pull is nothing beside its
+ * steps, and a job taken early would wait through its image decoding.
  */
 export function nextJobPace(
   endingSoon: () => void,
@@ -44,7 +46,8 @@ export function nextJobPace(
   let lastStepAt = clock();
   return (step, total) => {
     const now = clock();
-    if ((total - step) * (now - lastStepAt) <= NEXT_JOB_LEAD_MS) endingSoon();
+    const stepMs = now - lastStepAt;
+    if (stepMs <= NEXT_JOB_LEAD_MS && (total - step) * stepMs <= NEXT_JOB_LEAD_MS) endingSoon();
     lastStepAt = now;
   };
 }
