@@ -32,8 +32,8 @@ import { compareAndSet, ContentionError, readEntry, type KnownValue } from './ca
 import { queueTarget, roomFor, takeTurns, type QueueState } from './dispatch-rotation.js';
 import { removeFromBacklog, type MovedJob } from './backlog-removal.js';
 import { natsFailure } from './errors.js';
+import type { JobStateStore } from './kv.js';
 import { backlogLanes, readQueue, type LaneCounts } from './queue-reads.js';
-import { queuedRevisions } from './queued-revisions.js';
 
 export interface FairDispatcherOptions {
   connection: NatsConnection;
@@ -41,6 +41,8 @@ export interface FairDispatcherOptions {
   jsm: JetStreamManager;
   /** The bucket holding each model's round-robin cursor (the lane served last). */
   cursors: KV;
+  /** Job states, read as jobs move so each carries its queued state's revision. */
+  jobStates: JobStateStore;
   /** How often to look without being asked (worker slots free up without a message to us). */
   intervalMs?: number;
   logger?: Logger;
@@ -414,17 +416,15 @@ export class FairDispatcher {
 
   /**
    * Publishes the jobs to the work queue in order, each with the revision of its queued state
-   * (see queuedRevisions), then takes those that were stored out of the backlog (see
+   * (see JobStateStore.queuedRevision), then takes those that were stored out of the backlog (see
    * removeFromBacklog); the first failure is thrown once every job is settled.
    */
   private async moveAll(model: string, jobs: readonly BacklogJob[]): Promise<void> {
     const { jsm, logger } = this.options;
-    const revisions = await queuedRevisions(
-      jsm,
-      jobs.map((job) => job.jobId),
-    );
+    // Read together, while the workers are busy, instead of by each worker between two jobs.
+    const revisions = await Promise.all(jobs.map((job) => this.options.jobStates.queuedRevision(job.jobId)));
     const published = await Promise.allSettled(
-      jobs.map((job) => this.publishJob(model, job, revisions.get(job.jobId) ?? null)),
+      jobs.map((job, index) => this.publishJob(model, job, revisions[index] ?? null)),
     );
     const [removed] = await Promise.allSettled([
       removeFromBacklog(

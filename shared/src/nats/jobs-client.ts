@@ -133,6 +133,7 @@ export class JobsClient {
       js,
       jsm,
       cursors: await openBucket(js, KV_BUCKETS.dispatch),
+      jobStates,
       ...(logger === undefined ? {} : { logger }),
     });
     if (dispatch) dispatcher.start();

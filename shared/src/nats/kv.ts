@@ -81,6 +81,16 @@ export class JobStateStore {
   }
 
   /**
+   * The revision of a job's state while it is `queued`, or null (another state, none, or a read that
+   * failed). A dispatcher moving the job hands it on (STATE_REVISION_HEADER) so the worker writes
+   * `started` without reading first; a revision stale by then only makes that write read again.
+   */
+  async queuedRevision(jobId: string): Promise<number | null> {
+    const entry = await this.get(jobId).catch(() => null);
+    return entry?.record.status.state === 'queued' ? entry.revision : null;
+  }
+
+  /**
    * Records a job as queued unless something (a fast worker) recorded it first. `where` is its
    * sequence in the backlog or in the jobs stream, if known: a queued record that has neither
    * gets it added. Returns the revision it wrote, or null when it left the record alone.
