@@ -8,6 +8,7 @@ import { JOB_FLOW_RESOURCES, JobStateStore, jobSchema } from '@sdbot/shared';
 import { describe, expect, it } from 'vitest';
 import { JobStateTracker } from '../../worker/src/service/job-state-tracker.js';
 import { exampleJob } from '../helpers/messages.js';
+import { watchRequests } from '../helpers/request-watch.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
 import { useProvisionedServer } from '../helpers/provisioned-server.js';
 
@@ -20,13 +21,7 @@ describe.skipIf(!natsServerAvailable())('a job state tracker (real nats-server)'
     const job = jobSchema.parse(exampleJob({ id: 'job-tracker-order' }));
     const revision = await store.createQueued(job, {});
     expect(revision).not.toBeNull();
-    const reads: string[] = [];
-    const watch = connection.subscribe('$JS.API.DIRECT.GET.KV_sdbot-jobs.>', {
-      callback: (_error, message) => {
-        reads.push(message.subject);
-      },
-    });
-    await connection.flush();
+    const reads = await watchRequests(connection, '$JS.API.DIRECT.GET.KV_sdbot-jobs.>');
     const signal = new AbortController().signal;
     const tracker = new JobStateTracker(
       store,
@@ -44,10 +39,10 @@ describe.skipIf(!natsServerAvailable())('a job state tracker (real nats-server)'
       tracker.transition({ state: 'progress', workerId: 'w-1', step: 1, total: 3 }),
     ]);
     await connection.flush();
-    watch.unsubscribe();
+    reads.stop();
     expect([started.changed, progress.changed]).toEqual([true, true]);
     expect(progress.entry?.revision).toBeGreaterThan(started.entry?.revision ?? Infinity);
-    expect(reads).toEqual([]);
+    expect(reads.subjects).toEqual([]);
     expect((await store.get(job.id))?.record.status).toMatchObject({ state: 'progress', step: 1 });
   });
 });

@@ -8,6 +8,7 @@ import {
   submitAndWait,
 } from '../../helpers/distributed-world.js';
 import { testJob } from '../../helpers/jobs.js';
+import { watchRequests } from '../../helpers/request-watch.js';
 import { cliRequester, counterValue } from '../../helpers/workers.js';
 
 describeDistributed('distributed generation with simulated workers', (world) => {
@@ -51,44 +52,32 @@ describeDistributed('distributed generation with simulated workers', (world) => 
     await world.startWorker({ msPerStep: 1, env: { SDBOT_WORKER_SLOTS: '4' } });
     const { client, connection } = await world.openClient();
     // The requests themselves, seen on their subject (a connection receives what it publishes).
-    let listings = 0;
-    const watch = connection.subscribe('$JS.API.STREAM.INFO.KV_sdbot-workers', {
-      callback: () => {
-        listings += 1;
-      },
-    });
-    await connection.flush();
+    const listings = await watchRequests(connection, '$JS.API.STREAM.INFO.KV_sdbot-workers');
     const jobs = Array.from({ length: 40 }, (_, index) =>
       simulatedJob(client, { prompt: `burst ${index}`, steps: 1 }),
     );
     const outcomes = await Promise.all(jobs.map((job) => submitAndWait(client, job)));
-    watch.unsubscribe();
+    listings.stop();
     expect(outcomes.map((outcome) => outcome.type)).toEqual(Array(40).fill('result'));
-    expect(listings).toBeGreaterThan(0);
-    expect(listings).toBeLessThan(10);
+    expect(listings.subjects.length).toBeGreaterThan(0);
+    expect(listings.subjects.length).toBeLessThan(10);
   });
 
   it('does not look up a stored outcome for a job submitted after the wait starts', async () => {
     await world.startWorker({ msPerStep: 1 });
     const { client, connection } = await world.openClient();
-    let lookups = 0;
-    const watch = connection.subscribe('$JS.API.STREAM.MSG.GET.SDBOT_RESULTS', {
-      callback: () => {
-        lookups += 1;
-      },
-    });
-    await connection.flush();
+    const lookups = await watchRequests(connection, '$JS.API.STREAM.MSG.GET.SDBOT_RESULTS');
     const fresh = simulatedJob(client, { prompt: 'fresh', steps: 1 });
     const waiting = client.awaitOutcome(fresh.id, { timeoutMs: 20_000, submitting: true });
     await client.submit(fresh);
     expect((await waiting).type).toBe('result');
     await connection.flush();
-    expect(lookups).toBe(0);
+    expect(lookups.subjects).toHaveLength(0);
     // Waiting for a job submitted earlier finds its stored outcome.
     expect((await client.awaitOutcome(fresh.id, { timeoutMs: 20_000 })).type).toBe('result');
     await connection.flush();
-    watch.unsubscribe();
-    expect(lookups).toBe(1);
+    lookups.stop();
+    expect(lookups.subjects).toHaveLength(1);
   });
 
   it('streams progress with previews, and the state follows the job', async () => {

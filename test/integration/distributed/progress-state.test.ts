@@ -21,33 +21,19 @@ import {
   type GenerationHooks,
   type GenerationOutput,
   type GenerationRequest,
-  type ImageGenerator,
 } from '@sdbot/worker';
 import { describeDistributed, simulatedJob, submitAndWait } from '../../helpers/distributed-world.js';
 
 /** The simulated generator, with the time a real one spends decoding after its last step. */
-class SlowDecodeGenerator implements ImageGenerator {
-  readonly provider = 'cpu' as const;
-  readonly simulated = true;
-  private readonly inner: SimulatedGenerator;
-  readonly models: ImageGenerator['models'];
-
-  constructor(
-    private readonly decodeMs: number,
-    msPerStep = 30,
-  ) {
-    this.inner = new SimulatedGenerator(['sim'], msPerStep);
-    this.models = this.inner.models;
+class SlowDecodeGenerator extends SimulatedGenerator {
+  constructor(private readonly decodeMs: number) {
+    super(['sim'], 30);
   }
 
-  async generate(request: GenerationRequest, hooks: GenerationHooks): Promise<GenerationOutput> {
-    const output = await this.inner.generate(request, hooks);
+  override async generate(request: GenerationRequest, hooks: GenerationHooks): Promise<GenerationOutput> {
+    const output = await super.generate(request, hooks);
     await new Promise((resolve) => setTimeout(resolve, this.decodeMs));
     return output;
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
   }
 }
 

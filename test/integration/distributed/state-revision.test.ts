@@ -17,17 +17,11 @@ import {
   type NatsConnection,
 } from '@sdbot/shared';
 import { describeDistributed, simulatedJob } from '../../helpers/distributed-world.js';
+import { watchRequests } from '../../helpers/request-watch.js';
 
 /** Reads of job states (direct gets of the jobs bucket) sent on the server, by subject. */
 async function watchStateReads(connection: NatsConnection): Promise<string[]> {
-  const subjects: string[] = [];
-  connection.subscribe('$JS.API.DIRECT.GET.KV_sdbot-jobs.>', {
-    callback: (_error, message) => {
-      subjects.push(message.subject);
-    },
-  });
-  await connection.flush();
-  return subjects;
+  return (await watchRequests(connection, '$JS.API.DIRECT.GET.KV_sdbot-jobs.>')).subjects;
 }
 
 /** Puts a job in the work queue as a dispatcher would, with `revision` as its header. */
