@@ -13,6 +13,7 @@ export {
   effectiveSteps,
 } from './service/simulated-generator.js';
 export { latentsToRgb, previewPng } from './service/preview.js';
+export { encodeRgbPng } from './service/rgb-png.js';
 export { LAST_STEP_STATE_DELAY_MS, PROGRESS_INTERVAL_MS } from './service/progress-reporter.js';
 export { WorkerService, type WorkerServiceOptions } from './service/worker-service.js';
 export { JobEvents, type JobEndedEvent, type JobStartedEvent } from './service/job-events.js';

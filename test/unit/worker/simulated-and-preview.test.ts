@@ -1,7 +1,15 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { SdbotError } from '@sdbot/shared';
-import { SimulatedGenerator, ThroughputTracker, latentsToRgb, previewPng, seedColour } from '@sdbot/worker';
+import {
+  SimulatedGenerator,
+  ThroughputTracker,
+  encodeRgbPng,
+  latentsToRgb,
+  previewPng,
+  seedColour,
+  seedGradient,
+} from '@sdbot/worker';
 import { exampleGenerationJob } from '../../helpers/messages.js';
 
 const job = (overrides: Parameters<typeof exampleGenerationJob>[0] = {}) =>
@@ -37,6 +45,25 @@ describe('SimulatedGenerator', () => {
     ]);
     const pixels = await sharp(output.images[1]!.png).raw().toBuffer();
     expect([...pixels.subarray(0, 3)]).toEqual(seedColour(0x0a0b0d));
+  });
+
+  it('draws each image as the gradient of its seed, exactly, at any size', async () => {
+    const generator = new SimulatedGenerator(['sim'], 0);
+    const hooks = { signal: new AbortController().signal, onStep: () => undefined };
+    for (const [width, height] of [
+      [64, 64],
+      [64, 256],
+      [320, 192],
+    ] as const) {
+      const output = await generator.generate({ job: job({ width, height, seed: 0xfedcba98 }) }, hooks);
+      for (const image of output.images) {
+        const { data, info } = await sharp(image.png).raw().toBuffer({ resolveWithObject: true });
+        expect([info.width, info.height, info.channels]).toEqual([width, height, 3]);
+        expect(Buffer.compare(data, Buffer.from(seedGradient(image.seed, width, height)))).toBe(0);
+        // Bottom right: the complement of the seed's colour.
+        expect([...data.subarray(-3)]).toEqual(seedColour(image.seed).map((value) => 255 - value));
+      }
+    }
   });
 
   it('runs only strength x steps for img2img and keeps the source at strength 0', async () => {
@@ -95,6 +122,19 @@ describe('SimulatedGenerator', () => {
       code: 'IMAGE_INVALID',
     });
     expect(() => new SimulatedGenerator(['bad id'], 0)).toThrow('model id "bad id"');
+  });
+});
+
+describe('encodeRgbPng', () => {
+  it('writes a PNG that decoders read back pixel for pixel, and refuses a size that does not fit', async () => {
+    // Noise: every byte value, and left neighbours above and below each pixel (the "sub" filter
+    // wraps around 256).
+    const pixels = Uint8Array.from({ length: 33 * 7 * 3 }, (_, index) => (index * 97 + (index >> 3)) & 0xff);
+    const png = encodeRgbPng(pixels, 33, 7);
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([33, 7, 3]);
+    expect(Buffer.compare(data, Buffer.from(pixels))).toBe(0);
+    expect(() => encodeRgbPng(pixels, 33, 8)).toThrow('are not 33x8 RGB pixels');
   });
 });
 

@@ -5,11 +5,10 @@
  * load-tested) on any machine.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { constants } from 'node:zlib';
 import { LIMITS, SdbotError, type GenerationJob } from '@sdbot/shared';
-import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import type { GenerationHooks, GenerationOutput, GenerationRequest, ImageGenerator } from './generator.js';
+import { encodeRgbPng } from './rgb-png.js';
 
 /** Corner colour of a seed: its low three bytes as red, green and blue. */
 export function seedColour(seed: number): [number, number, number] {
@@ -19,14 +18,18 @@ export function seedColour(seed: number): [number, number, number] {
 /** RGB gradient from the seed's colour (top left) to its complement (bottom right). */
 export function seedGradient(seed: number, width: number, height: number): Uint8Array {
   const from = seedColour(seed);
+  // A pixel is (x / (width - 1) + y / (height - 1)) / 2 of the way: the columns' part once.
+  const columns = Float64Array.from({ length: width }, (_, x) => x / Math.max(1, width - 1));
   const pixels = new Uint8Array(width * height * 3);
+  let offset = 0;
   for (let y = 0; y < height; y += 1) {
+    const row = y / Math.max(1, height - 1);
     for (let x = 0; x < width; x += 1) {
-      const t = (x / Math.max(1, width - 1) + y / Math.max(1, height - 1)) / 2;
-      const offset = (y * width + x) * 3;
+      const t = ((columns[x] ?? 0) + row) / 2;
       for (let channel = 0; channel < 3; channel += 1) {
         const start = from[channel] ?? 0;
-        pixels[offset + channel] = Math.round(start + (255 - 2 * start) * t);
+        pixels[offset] = Math.round(start + (255 - 2 * start) * t);
+        offset += 1;
       }
     }
   }
@@ -48,11 +51,18 @@ async function decodeSource(bytes: Uint8Array, width: number, height: number): P
   }
 }
 
-/** Smooth fake latents that sharpen as the job advances, so previews change step by step. */
-function fillLatents(latents: Float32Array, seed: number, progress: number): void {
+/**
+ * Smooth fake latents that sharpen as the job advances, so previews change step by step: one wave
+ * per job, scaled by the progress at each step.
+ */
+function latentWave(length: number, seed: number): Float64Array {
   const phase = (seed % 997) / 97;
+  return Float64Array.from({ length }, (_, index) => Math.sin(index * 0.05 + phase));
+}
+
+function fillLatents(latents: Float32Array, wave: Float64Array, progress: number): void {
   for (let index = 0; index < latents.length; index += 1) {
-    latents[index] = Math.sin(index * 0.05 + phase) * progress;
+    latents[index] = (wave[index] ?? 0) * progress;
   }
 }
 
@@ -85,6 +95,7 @@ export class SimulatedGenerator implements ImageGenerator {
       sourceImage === undefined ? undefined : await decodeSource(sourceImage, job.width, job.height);
     const total = effectiveSteps(job);
     const latents = new Float32Array(4 * (job.height / 8) * (job.width / 8));
+    const wave = latentWave(latents.length, job.seed);
     const denoiseStart = performance.now();
     for (let step = 1; step <= total; step += 1) {
       signal.throwIfAborted();
@@ -99,7 +110,7 @@ export class SimulatedGenerator implements ImageGenerator {
           throw signal.aborted ? signal.reason : error;
         }
       }
-      fillLatents(latents, job.seed, step / total);
+      fillLatents(latents, wave, step / total);
       onStep(step, total, latents);
     }
     const unet = performance.now() - denoiseStart;
@@ -109,7 +120,7 @@ export class SimulatedGenerator implements ImageGenerator {
       const pixels = seedGradient(seed, job.width, job.height);
       if (source !== undefined) blend(pixels, source, job.strength ?? 1);
       return {
-        png: encodePng(pixels, job.width, job.height),
+        png: encodeRgbPng(pixels, job.width, job.height),
         seed,
         nsfw: false,
         watermarked: false,
@@ -123,27 +134,6 @@ export class SimulatedGenerator implements ImageGenerator {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-/**
- * A gradient as PNG, encoded in this thread with one filter for every row ("sub", which suits a
- * gradient) and zlib's fastest level with its default strategy (pngjs's own choice, run-length
- * only, takes twice as long and makes 2.5 KB of a 64x64 gradient instead of 0.7 KB): a simulated
- * job should cost next to nothing, and sharp's pipeline takes about 1 ms of CPU even for 64x64.
- */
-function encodePng(pixels: Uint8Array, width: number, height: number): Uint8Array {
-  const png = new PNG({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
-  png.data = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-  return new Uint8Array(
-    PNG.sync.write(png, {
-      colorType: 2,
-      inputColorType: 2,
-      inputHasAlpha: false,
-      filterType: 1,
-      deflateLevel: 1,
-      deflateStrategy: constants.Z_DEFAULT_STRATEGY,
-    }),
-  );
 }
 
 /** img2img stand-in: keep (1 - strength) of the source. */
