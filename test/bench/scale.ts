@@ -4,8 +4,10 @@
  * turns between 100 lanes. Throughput is compared with the ideal (workers / job time), each
  * worker's idle time while jobs were still waiting is measured from the outcomes' timings, and the
  * dispatcher's cost per job is counted (its passes, their time, its NATS round trips).
+ * The processes are measured warm, after --warmup jobs per worker (workers and the bot run for
+ * days; a process's first jobs run code V8 has not compiled yet), and that warm-up is shown apart.
  * Options: --workers=32 --jobs=1000 --lanes=100 --steps=20 --ms-per-step=50 (a 1 s job, like SD
- * on a fast GPU).
+ * on a fast GPU) --warmup=2.
  */
 import { SUBJECTS, decodeMessage, jobOutcomeSchema, type JobResult, type Requester } from '@sdbot/shared';
 import { startNatsServer } from '../helpers/nats-server.js';
@@ -30,6 +32,7 @@ export async function run(args: string[]): Promise<void> {
   const steps = numberArg(args, 'steps', 20);
   const msPerStep = numberArg(args, 'ms-per-step', 50);
   const laneCount = Math.max(1, numberArg(args, 'lanes', 100));
+  const warmupPerWorker = numberArg(args, 'warmup', 2);
   const env = { SDBOT_PREVIEW_EVERY: '0' };
   const server = await startNatsServer();
   // Up to WORKERS_PER_PROCESS workers in a process, as machines would hold them: one process would
@@ -60,39 +63,57 @@ export async function run(args: string[]): Promise<void> {
         passes.ms += performance.now() - started;
       }
     };
-    const results = new Map<string, JobResult>();
-    let resolveDone!: () => void;
-    const done = new Promise<void>((resolve) => {
-      resolveDone = resolve;
-    });
+    // Outcomes are de-duplicated by job id, as every consumer of results must, and counted only
+    // for the batch of jobs that runs.
+    let batch: { ids: Set<string>; results: Map<string, JobResult>; done: () => void } = {
+      ids: new Set(),
+      results: new Map(),
+      done: () => undefined,
+    };
     connection.subscribe(SUBJECTS.resultsAll, {
       callback: (_error, message) => {
         const outcome = decodeMessage(jobOutcomeSchema, message.data);
-        // Outcomes are de-duplicated by job id, as every consumer of results must.
-        if (outcome.type === 'result' && !results.has(outcome.jobId)) results.set(outcome.jobId, outcome);
-        if (results.size === jobCount) resolveDone();
+        if (outcome.type !== 'result' || !batch.ids.has(outcome.jobId)) return;
+        batch.results.set(outcome.jobId, outcome);
+        if (batch.results.size === batch.ids.size) batch.done();
       },
     });
-    const jobs = Array.from({ length: jobCount }, (_, index) =>
-      testJob(client, {
-        prompt: `scale ${index}`,
-        model: 'sim',
-        requester: guildRequester(index, laneCount),
-        steps,
-        width: 64,
-        height: 64,
-      }),
-    );
-    const started = Date.now();
-    const cpu = machineCpu();
-    for (let index = 0; index < jobs.length; index += 50) {
-      await Promise.all(
-        jobs.slice(index, index + 50).map((job) => client.submit(job, { requireServedModel: false })),
+    /** Submits `count` jobs (50 at a time) and waits for all their results. */
+    const runJobs = async (count: number, prefix: string) => {
+      const jobs = Array.from({ length: count }, (_, index) =>
+        testJob(client, {
+          prompt: `${prefix} ${index}`,
+          model: 'sim',
+          requester: guildRequester(index, laneCount),
+          steps,
+          width: 64,
+          height: 64,
+        }),
       );
-    }
-    const submittedMs = Date.now() - started;
-    await done;
-    const elapsedMs = Date.now() - started;
+      const results = new Map<string, JobResult>();
+      const finished = new Promise<void>((resolve) => {
+        batch = { ids: new Set(jobs.map((job) => job.id)), results, done: resolve };
+      });
+      const started = Date.now();
+      for (let index = 0; index < jobs.length; index += 50) {
+        await Promise.all(
+          jobs.slice(index, index + 50).map((job) => client.submit(job, { requireServedModel: false })),
+        );
+      }
+      const submittedMs = Date.now() - started;
+      if (count > 0) await finished;
+      return { results, started, submittedMs, elapsedMs: Date.now() - started };
+    };
+
+    const warmupJobs = Math.round(warmupPerWorker * workerCount);
+    const warmup = await runJobs(warmupJobs, 'warm-up');
+    const warmupJobMs = [...warmup.results.values()].map((result) => result.timings.totalMs);
+    dispatcherTraffic.take();
+    passes.count = 0;
+    passes.ms = 0;
+
+    const cpu = machineCpu();
+    const { results, started, submittedMs, elapsedMs } = await runJobs(jobCount, 'scale');
     const busy = cpu.busyPercent();
     const requesterTraffic = dispatcherTraffic.take();
 
@@ -112,13 +133,28 @@ export async function run(args: string[]): Promise<void> {
       let busy = 0;
       let longestGap = 0;
       let previousEnd = started;
+      const gaps: number[] = [];
       for (const { start, end } of runs) {
         if (start <= lastStart) longestGap = Math.max(longestGap, start - previousEnd);
+        if (previousEnd !== started) gaps.push(start - previousEnd);
         busy += Math.max(0, Math.min(end, lastStart) - Math.max(start, started));
         previousEnd = end;
       }
-      return { jobs: runs.length, idleMs: Math.max(0, lastStart - started - busy), longestGap };
+      const durations = runs.map(({ start, end }) => end - start);
+      return {
+        jobs: runs.length,
+        idleMs: Math.max(0, lastStart - started - busy),
+        longestGap,
+        durations,
+        gaps,
+      };
     });
+    // A worker's first job and the gap after it against the rest: the first ones end while the
+    // jobs are still being submitted, which takes most of the machine's CPU.
+    const average = (values: readonly number[]) =>
+      (values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length)).toFixed(1);
+    const firstAndLater = (pick: (entry: (typeof idle)[number]) => number[]) =>
+      `${average(idle.map((entry) => pick(entry)[0] ?? 0))} / ${average(idle.flatMap((entry) => pick(entry).slice(1)))} ms`;
     const waits = all.map((result) => result.timings.queuedMs).sort((a, b) => a - b);
     const measuredJobMs = all.reduce((sum, result) => sum + result.timings.totalMs, 0) / all.length;
     const mean = (pick: (result: JobResult) => number) =>
@@ -127,6 +163,12 @@ export async function run(args: string[]): Promise<void> {
     printTable([
       ['workers x slots', `${workerCount} x 1 (in ${pools.processes} processes apart from the requester)`],
       ['jobs', `${jobCount} from ${laneCount} guilds (lanes)`],
+      [
+        'warm-up before the run (not measured): jobs, their mean / longest worker time',
+        warmupJobs === 0
+          ? 'none: the processes start cold'
+          : `${warmupJobs} in ${warmup.elapsedMs} ms, ${(warmupJobMs.reduce((sum, ms) => sum + ms, 0) / warmupJobs).toFixed(1)} / ${Math.max(...warmupJobMs).toFixed(0)} ms`,
+      ],
       ['job time (simulated)', `${steps} steps x ${msPerStep} ms = ${jobMs} ms`],
       ['submitting took', `${submittedMs} ms`],
       ['elapsed (first submit to last result)', `${elapsedMs} ms`],
@@ -160,6 +202,11 @@ export async function run(args: string[]): Promise<void> {
         'worker time per job: total (steps / encode / upload and final state)',
         `${mean((r) => r.timings.totalMs)} (${mean((r) => r.timings.stages.unet ?? 0)} / ${mean((r) => r.timings.stages.encode ?? 0)} / ${mean((r) => r.timings.stages.upload ?? 0)}) ms`,
       ],
+      [
+        "worker time per job: a worker's first / its later jobs (mean)",
+        firstAndLater((entry) => entry.durations),
+      ],
+      ["gap between two jobs: after a worker's first / later (mean)", firstAndLater((entry) => entry.gaps)],
       [
         'dispatcher passes',
         `${passes.count} (${(jobCount / Math.max(1, passes.count)).toFixed(1)} jobs a pass)`,
