@@ -1,7 +1,7 @@
 /**
  * When a slot asks for its next job: once the steps left of its job should take under
- * NEXT_JOB_LEAD_MS at the pace of the last step, if that step was that fast too; a slot with slower
- * steps asks only once it is free.
+ * NEXT_JOB_LEAD_MS at its pace (the faster of the last step and the mean since the first), if that
+ * pace is that fast too; a slot with slower steps asks only once it is free.
  */
 import { describe, expect, it } from 'vitest';
 import { NEXT_JOB_LEAD_MS, nextJobPace } from '../../../worker/src/service/pull-loop.js';
@@ -46,5 +46,12 @@ describe('nextJobPace', () => {
   it('follows the pace as it changes', () => {
     // Slow steps at first (a warm-up), then 20 ms ones: five steps left are 100 ms.
     expect(askingStep(30, (step) => (step <= 10 ? 400 : 20))).toBe(25);
+  });
+
+  it('still asks early when steps near the end run late (the process paused)', () => {
+    // 50 ms steps, the 18th and 19th late: at the 19th the mean since the first is 61 ms.
+    expect(askingStep(20, (step) => (step === 18 || step === 19 ? 150 : 50))).toBe(19);
+    // The first step holds the job's setup (the text encoder, a source image): not the pace.
+    expect(askingStep(20, (step) => (step === 1 ? 2000 : 50))).toBe(18);
   });
 });

@@ -35,18 +35,23 @@ export interface SlotJob {
 
 /**
  * Told each step of a job, calls `endingSoon` once the steps left should take under
- * NEXT_JOB_LEAD_MS at the pace of the last step, when that step took under NEXT_JOB_LEAD_MS too.
- * A slot with slower steps (a CPU worker) asks once it is free: a pull is nothing beside its
- * steps, and a job taken early would wait through its image decoding.
+ * NEXT_JOB_LEAD_MS at its pace, when that pace is under NEXT_JOB_LEAD_MS too. The pace is the faster
+ * of the last step and the mean of the steps since the first (the first one holds the job's setup):
+ * the last step follows a pace that changes, the mean outlasts one late step (a pause of the
+ * process). A slot with slower steps (a CPU worker) asks once it is free: a pull is nothing beside
+ * its steps, and a job taken early would wait through its image decoding.
  */
 export function nextJobPace(
   endingSoon: () => void,
   clock: () => number = () => performance.now(),
 ): (step: number, total: number) => void {
   let lastStepAt = clock();
+  let firstStepAt = Number.NaN;
   return (step, total) => {
     const now = clock();
-    const stepMs = now - lastStepAt;
+    if (step === 1) firstStepAt = now;
+    const mean = step > 1 ? (now - firstStepAt) / (step - 1) : Number.POSITIVE_INFINITY;
+    const stepMs = Math.min(now - lastStepAt, mean);
     if (stepMs <= NEXT_JOB_LEAD_MS && (total - step) * stepMs <= NEXT_JOB_LEAD_MS) endingSoon();
     lastStepAt = now;
   };
