@@ -149,8 +149,8 @@ export async function run(args: string[]): Promise<void> {
         gaps,
       };
     });
-    // A worker's first job and the gap after it against the rest: the first ones end while the
-    // jobs are still being submitted, which takes most of the machine's CPU.
+    // A worker's first job and the gap after it against the rest: the first jobs of a process's
+    // workers start within a fraction of a second of each other, so they also end together.
     const average = (values: readonly number[]) =>
       (values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length)).toFixed(1);
     const firstAndLater = (pick: (entry: (typeof idle)[number]) => number[]) =>
