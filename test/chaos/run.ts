@@ -4,7 +4,8 @@
  * --simulate`) that are SIGKILLed at random and started again; one NATS server restarted
  * mid-run; a few hundred jobs from several guilds. Prints jobs submitted / delivered / lost /
  * duplicated / dead-lettered, the worst delay and how long the restarted server took to catch up,
- * and exits non-zero when a job is lost or delivered twice. Options: --jobs N (default 300), --workers N (default 4), --seed N.
+ * and exits non-zero when a job is lost or delivered twice. Options: --jobs N (default 300),
+ * --workers N (default 4), --seed N.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { INBOX_PREFIXES, JobsClient, STREAMS, connectNats, type JobOutcome } from '@sdbot/shared';

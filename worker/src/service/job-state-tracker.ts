@@ -1,9 +1,10 @@
 /**
  * The state of one running job as this worker last wrote it: its writes go one at a time, and each
- * compare-and-set uses the revision it got from the previous write instead of reading the record again, and falls back to a
- * read only when someone else (a cancellation) wrote in between. Every write is bounded by a
- * deadline: the job's while it runs, a plain time limit while its outcome is recorded. The first
- * write may start from the queued state whose revision the job carries (queuedStateOf).
+ * compare-and-set uses the revision it got from the previous write instead of reading the record
+ * again, and falls back to a read only when someone else (a cancellation) wrote in between. Every
+ * write is bounded by a deadline: the job's while it runs, a plain time limit while its outcome is
+ * recorded. The first write may start from the queued state whose revision the job carries
+ * (queuedStateOf).
  */
 import type { JsMsg } from '@nats-io/jetstream';
 import {

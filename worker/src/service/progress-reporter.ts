@@ -1,6 +1,7 @@
 /**
  * Reports the steps of one job: core NATS progress on the first and last step and at most four times
- * a second between, job state in KV at most once a second, and a preview image every SDBOT_PREVIEW_EVERY steps (never more than one in flight).
+ * a second between, job state in KV at most once a second, and a preview image every
+ * SDBOT_PREVIEW_EVERY steps (never more than one in flight).
  * A cancellation found in KV while recording progress aborts the job.
  */
 import type { NatsConnection } from '@nats-io/transport-node';

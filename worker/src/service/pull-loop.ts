@@ -76,6 +76,7 @@ export function slotSignals(): {
   /** Also settles `endingSoon`: a slot that is free may ask. */
   freeSlot: () => void;
 } {
+  // Promise executors run at once: both resolvers are set before this returns.
   let endingSoon = (): void => undefined;
   let slotFree = (): void => undefined;
   const promises = {
@@ -88,9 +89,7 @@ export function slotSignals(): {
   };
   return {
     promises,
-    endingSoon: () => {
-      endingSoon();
-    },
+    endingSoon,
     freeSlot: () => {
       endingSoon();
       slotFree();
