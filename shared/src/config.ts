@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { LIMITS } from './limits.js';
 import { LOG_FORMATS } from './logger.js';
 import { SCHEDULER_NAMES } from './protocol/job.js';
-import { EXECUTION_PROVIDERS } from './protocol/worker.js';
+import { ONNX_RUNTIME_VARIABLES } from './config/onnx-runtime.js';
 import {
   decimal,
   fromText,
@@ -187,38 +187,7 @@ export const CONFIG_SPEC = {
       default: 1,
       description: 'Jobs a worker makes images for at once (a job being stored frees its slot).',
     }),
-    executionProvider: variable({
-      env: 'SDBOT_EXECUTION_PROVIDER',
-      schema: z.enum(EXECUTION_PROVIDERS),
-      default: 'cpu',
-      description: 'onnxruntime execution provider: cpu, webgpu, cuda or tensorrt (falls back to cpu).',
-    }),
-    intraOpThreads: variable({
-      env: 'SDBOT_THREADS',
-      schema: integer(0, 1024),
-      default: 0,
-      description: 'onnxruntime intra-op threads (0: one per core).',
-    }),
-    graphOptimization: variable({
-      env: 'SDBOT_GRAPH_OPTIMIZATION',
-      schema: z.enum(['disabled', 'basic', 'extended', 'all']),
-      default: 'all',
-      description: 'onnxruntime graph optimization level.',
-    }),
-    cpuMemArena: variable({
-      env: 'SDBOT_CPU_MEM_ARENA',
-      schema: toggle,
-      default: false,
-      description:
-        "onnxruntime's CPU memory arena; off keeps a CPU worker's memory near the model's size at the same speed.",
-    }),
-    prepackMaxMb: variable({
-      env: 'SDBOT_PREPACK_MAX_MB',
-      schema: integer(0, 1_000_000),
-      default: 1024,
-      description:
-        'Models smaller than this (MB) get weight prepacking; larger ones (SD 1.x UNet) do not. 0: none.',
-    }),
+    ...ONNX_RUNTIME_VARIABLES,
     safetyChecker: variable({
       env: 'SDBOT_SAFETY_CHECKER',
       schema: toggle,
