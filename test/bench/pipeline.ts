@@ -2,7 +2,8 @@
  * Where a Stable Diffusion job's time and memory go: per-stage times and peak RSS on bench-sd
  * (SD 1.x block structure at about 1/10 width) at 256x256 and 512x512, 20 PNDM steps, the share
  * of wall time spent outside onnxruntime (the pipeline's own overhead; the goal is under 3%), the
- * RSS of the loaded model, and a memory comparison of session settings, each in its own process.
+ * RSS of the loaded model, and a memory comparison of session settings and of a 2x2 grid in one
+ * UNet run or two rows a run, each in its own process.
  *
  * `--steps=N` shortens the timed runs; `--memory` runs only the comparison.
  */
@@ -69,23 +70,44 @@ interface ProbeResult {
   stagePeakBytes: Partial<Record<string, number>>;
   maxRssBytes: number;
   unetStepMs: number[];
+  unetRowsPerRun: number;
 }
 
-const MEMORY_SETTINGS = [
-  { label: 'onnxruntime defaults (arena on, prepack all)', cpuMemArena: true, prepackMaxBytes: 2 ** 52 },
+const SDBOT_DEFAULTS = {
+  label: `sdbot defaults (arena off, prepack < ${DEFAULT_PREPACK_MAX_BYTES / MIB} MiB, 2 rows a run)`,
+  cpuMemArena: false,
+  prepackMaxBytes: DEFAULT_PREPACK_MAX_BYTES,
+  unetMaxRows: 0,
+};
+
+/** One image, then a 2x2 grid (a bare /imagine: 8 UNet rows a step) in one run or two rows a run. */
+const MEMORY_PROBES = [
   {
-    label: `sdbot defaults (arena off, prepack < ${DEFAULT_PREPACK_MAX_BYTES / MIB} MiB)`,
-    cpuMemArena: false,
-    prepackMaxBytes: DEFAULT_PREPACK_MAX_BYTES,
+    label: 'onnxruntime defaults (arena on, prepack all)',
+    cpuMemArena: true,
+    prepackMaxBytes: 2 ** 52,
+    unetMaxRows: 0,
+    count: 1,
   },
-  { label: 'arena off, prepack off', cpuMemArena: false, prepackMaxBytes: 0 },
+  { ...SDBOT_DEFAULTS, count: 1 },
+  { label: 'arena off, prepack off', cpuMemArena: false, prepackMaxBytes: 0, unetMaxRows: 0, count: 1 },
+  { ...SDBOT_DEFAULTS, label: 'sdbot defaults, but all 8 rows in one run', unetMaxRows: 8, count: 4 },
+  { ...SDBOT_DEFAULTS, count: 4 },
 ] as const;
 
-/** The same 512x512 generation under each session setting, each in a fresh process. */
+/** The same 512x512 generation under each setting, each in a fresh process. */
 function memoryComparison(directory: string, threads: number, steps: number): void {
-  const lines = [['settings', 'RSS loaded', 'peak unet', 'peak vae', 'max RSS', 'unet steps (ms)']];
-  for (const setting of MEMORY_SETTINGS) {
-    const input = { directory, size: 512, steps, count: 1, threads, ...setting };
+  const lines = [['settings', 'images', 'RSS loaded', 'peak unet', 'peak vae', 'max RSS', 'unet steps (ms)']];
+  for (const { label, count, ...setting } of MEMORY_PROBES) {
+    // A grid's step takes four times as long: two steps show the first and a later one.
+    const input = {
+      directory,
+      size: 512,
+      steps: count > 1 ? Math.min(steps, 2) : steps,
+      count,
+      threads,
+      ...setting,
+    };
     const child = spawnSync(
       process.execPath,
       ['--import', 'tsx', join(repositoryRoot, 'test/helpers/memory-probe.ts'), JSON.stringify(input)],
@@ -93,12 +115,13 @@ function memoryComparison(directory: string, threads: number, steps: number): vo
     );
     const line = child.stdout.trim().split('\n').at(-1) ?? '';
     if (child.status !== 0 || !line.startsWith('{')) {
-      lines.push([setting.label, `failed: ${child.stderr.trim().split('\n').at(-1) ?? child.status}`]);
+      lines.push([label, String(count), `failed: ${child.stderr.trim().split('\n').at(-1) ?? child.status}`]);
       continue;
     }
     const probe = JSON.parse(line) as ProbeResult;
     lines.push([
-      setting.label,
+      label,
+      `${count} (${2 * count} rows, ${probe.unetRowsPerRun} a run)`,
       `${mib(probe.loadedBytes)} MiB`,
       `${mib(probe.stagePeakBytes.unet)} MiB`,
       `${mib(probe.stagePeakBytes.vaeDecoder)} MiB`,
@@ -106,9 +129,7 @@ function memoryComparison(directory: string, threads: number, steps: number): vo
       probe.unetStepMs.map((step) => step.toFixed(0)).join(' '),
     ]);
   }
-  console.log(
-    `\nprocess memory, 512x512, batch 1 with guidance (2 UNet rows), ${steps} euler steps, safety on`,
-  );
+  console.log(`\nprocess memory, 512x512 with guidance, ${steps} euler steps (2 for a grid), safety on`);
   const widths = lines[0]!.map((_, column) => Math.max(...lines.map((line) => (line[column] ?? '').length)));
   console.log(
     lines.map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')).join('\n'),

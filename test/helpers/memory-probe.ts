@@ -13,6 +13,8 @@ interface ProbeInput {
   count: number;
   cpuMemArena: boolean;
   prepackMaxBytes: number;
+  /** SDBOT_UNET_MAX_ROWS (0: auto). */
+  unetMaxRows: number;
   threads: number;
 }
 
@@ -27,6 +29,7 @@ const loading = await memory.during(() =>
     safetyChecker: true,
     cpuMemArena: input.cpuMemArena,
     prepackMaxBytes: input.prepackMaxBytes,
+    unetMaxRows: input.unetMaxRows,
   }),
 );
 const pipeline = loading.value;
@@ -56,5 +59,6 @@ console.log(
     afterBytes: afterRss,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     unetStepMs: result.timings.unetStepMs,
+    unetRowsPerRun: result.unetRowsPerRun,
   }),
 );

@@ -36,4 +36,11 @@ export const ONNX_RUNTIME_VARIABLES = {
     description:
       'Models smaller than this (MB) get weight prepacking; larger ones (SD 1.x UNet) do not. 0: none.',
   }),
+  unetMaxRows: variable({
+    env: 'SDBOT_UNET_MAX_ROWS',
+    schema: integer(0, 64),
+    default: 0,
+    description:
+      'Most UNet rows one onnxruntime run takes (2 per image with guidance). 0: 2 on cpu, all on a GPU.',
+  }),
 };

@@ -262,6 +262,7 @@ export const generateCommand: CommandDefinition = {
       ...sessionSettingsFrom(config),
       safetyChecker: safety,
       maxPixels: config.limits.maxPixels,
+      unetMaxRows: config.worker.unetMaxRows,
       logger,
     });
     try {
@@ -298,6 +299,7 @@ export const generateCommand: CommandDefinition = {
           negativeTruncatedTokens: result.negativeTruncatedTokens,
           timings: { ...result.timings, stages: { ...result.timings.stages, ...stages } },
           unetCalls: result.unetCalls,
+          unetRowsPerRun: result.unetRowsPerRun,
         };
         stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else {

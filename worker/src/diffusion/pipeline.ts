@@ -17,7 +17,7 @@ import { createNoiseGenerator, type NoiseGenerator } from './noise.js';
 import { paddingChunk, tokenizePrompt } from './prompt/index.js';
 import { validateRequest, type PipelineRequest, type ImageInput, type ValidatedRequest } from './request.js';
 import { createScheduler, type Scheduler } from './schedulers/index.js';
-import { denoise, type DenoisingImage, type StepCallback } from './stages/denoise.js';
+import { denoise, unetRowsPerRun, type DenoisingImage, type StepCallback } from './stages/denoise.js';
 import { slerp } from './stages/initial-noise.js';
 import { checkSafety } from './stages/safety.js';
 import { encodePromptChunks } from './stages/text-encoder.js';
@@ -28,6 +28,8 @@ import { StageClock, type GenerationTimings } from './timings.js';
 export interface PipelineOptions extends LoadModelOptions {
   /** Largest width x height a request may ask for (SDBOT_MAX_PIXELS). */
   maxPixels?: number;
+  /** Most rows one UNet run takes (SDBOT_UNET_MAX_ROWS; 0 or absent: auto, see unetRowsPerRun). */
+  unetMaxRows?: number;
   logger?: Logger;
 }
 
@@ -61,6 +63,8 @@ export interface GenerationResult {
   unetCalls: number;
   /** Sum of UNet batch sizes: 2 rows per image and step with guidance, 1 without. */
   unetBatchRows: number;
+  /** Most rows one UNet run took (the batch's rows run in as many runs as that needs). */
+  unetRowsPerRun: number;
 }
 
 const LATENT_CHANNELS = 4;
@@ -87,10 +91,14 @@ export class StableDiffusionPipeline {
   private constructor(
     private readonly model: StableDiffusionModel,
     private readonly maxPixels: number,
+    /** Most rows one UNet run takes. */
+    private readonly rowsPerRun: number,
   ) {}
 
   /** Loads an export directory; fails with MODEL_INVALID naming the file if anything is off. */
   static async load(directory: string, options: PipelineOptions): Promise<StableDiffusionPipeline> {
+    // Checked before the (long) load: a bad setting is the caller's mistake, whatever the model.
+    unetRowsPerRun(options.unetMaxRows ?? 0, 'cpu');
     const model = await loadModelDirectory(directory, options);
     options.logger?.info({ model: model.info }, LOG_EVENTS.model.loaded);
     const chunks = model.fixedPromptChunks;
@@ -98,7 +106,11 @@ export class StableDiffusionPipeline {
       // A1111 prompts longer than this are cut here; the results say how many tokens were lost.
       options.logger?.warn({ model: model.info.name, chunks }, LOG_EVENTS.prompt.chunksLimited);
     }
-    return new StableDiffusionPipeline(model, options.maxPixels ?? LIMITS.defaultMaxPixels);
+    return new StableDiffusionPipeline(
+      model,
+      options.maxPixels ?? LIMITS.defaultMaxPixels,
+      unetRowsPerRun(options.unetMaxRows ?? 0, model.unet.model.provider),
+    );
   }
 
   get info(): ModelDirectoryInfo {
@@ -167,6 +179,7 @@ export class StableDiffusionPipeline {
         latentWidth,
         embeddings,
         guidance: job.guidance,
+        rowsPerRun: this.rowsPerRun,
         signal,
         onStep: options.onStep,
       }),
@@ -207,6 +220,7 @@ export class StableDiffusionPipeline {
       timings: clock.finish(denoised.unetStepMs),
       unetCalls: denoised.unetCalls,
       unetBatchRows: denoised.unetBatchRows,
+      unetRowsPerRun: Math.min(this.rowsPerRun, denoised.unetBatchRows / Math.max(1, denoised.unetCalls)),
     };
   }
 

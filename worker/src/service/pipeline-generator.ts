@@ -83,6 +83,7 @@ export class PipelineGenerator implements ImageGenerator {
           ...sessionSettingsFrom(config),
           safetyChecker: config.worker.safetyChecker,
           maxPixels: config.limits.maxPixels,
+          unetMaxRows: config.worker.unetMaxRows,
           logger,
         });
         const { name, hash, safetyChecker } = pipeline.info;

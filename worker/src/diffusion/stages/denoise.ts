@@ -1,9 +1,9 @@
 /**
- * The UNet loop: for each timestep, scale each image's latents, run the UNet once for the whole
- * batch (unconditional rows first when classifier-free guidance is on), combine the two noise
- * predictions, and let each image's scheduler take its step.
+ * The UNet loop: for each timestep, scale each image's latents, run the UNet on the whole batch
+ * (unconditional rows first when classifier-free guidance is on) in runs of at most `rowsPerRun`
+ * rows, combine the two noise predictions, and let each image's scheduler take its step.
  */
-import { SdbotError } from '@sdbot/shared';
+import { SdbotError, type ExecutionProviderName } from '@sdbot/shared';
 import type { Float32Tensor } from '../backend/tensor.js';
 import type { InferenceModel } from '../backend/types.js';
 import type { UnetSignature } from '../model-adapters.js';
@@ -35,16 +35,19 @@ export interface DenoiseInput {
   /** With `negative` present the batch carries unconditional rows and guidance is applied. */
   embeddings: TextEmbeddings;
   guidance: number;
+  /** Most rows one UNet run takes (see unetRowsPerRun); the whole batch when absent. */
+  rowsPerRun?: number | undefined;
   signal?: AbortSignal | undefined;
   onStep?: StepCallback | undefined;
 }
 
 export interface DenoiseResult {
   latents: Float32Array[];
-  /** Wall time of each UNet call. */
+  /** Wall time of each UNet call (all its runs). */
   unetStepMs: number[];
   /** Time spent scaling inputs, combining predictions and stepping schedulers. */
   schedulerMs: number;
+  /** UNet evaluations of the whole batch, one per step however many runs each took. */
   unetCalls: number;
   /** Sum over calls of the UNet batch size: 2 per image with guidance, 1 without. */
   unetBatchRows: number;
@@ -79,6 +82,79 @@ function timestepTensor(signature: UnetSignature, rows: number): Float32Tensor {
   return { dtype: 'float32', data: new Float32Array(length), dims: [length] };
 }
 
+/** The CPU provider's rows per run when SDBOT_UNET_MAX_ROWS is 0 (auto): one image and its guidance. */
+const CPU_ROWS_PER_RUN = 2;
+
+/**
+ * Rows one UNet run takes. `maxRows` 0 (auto) gives 2 on the CPU provider, where a bigger batch is
+ * no faster and the attention's activations grow with the rows (bench-sd at 512x512: a 2x2 grid's
+ * 8 rows peak at 13 GiB, 2 rows at 3.7 GiB), and the whole batch on a GPU. onnxruntime's results
+ * for a row do not depend on the rows beside it, so the images are the same either way.
+ */
+export function unetRowsPerRun(maxRows: number, provider: ExecutionProviderName): number {
+  if (!Number.isInteger(maxRows) || maxRows < 0) {
+    throw new SdbotError(
+      'INVALID_INPUT',
+      `unetMaxRows must be a whole number of rows, or 0 for auto; got ${maxRows}`,
+    );
+  }
+  if (maxRows > 0) return maxRows;
+  return provider === 'cpu' ? CPU_ROWS_PER_RUN : Number.POSITIVE_INFINITY;
+}
+
+/** The runs' outputs in row order: one run's output is the prediction itself. */
+function joined(outputs: readonly Float32Array[]): Float32Array {
+  const [first] = outputs;
+  if (outputs.length === 1 && first !== undefined) return first;
+  const all = new Float32Array(outputs.reduce((length, output) => length + output.length, 0));
+  let offset = 0;
+  for (const output of outputs) {
+    all.set(output, offset);
+    offset += output.length;
+  }
+  return all;
+}
+
+/** The UNet's inputs for one run's rows of the batch, refilled every step. */
+interface RowRun {
+  count: number;
+  sample: Float32Tensor;
+  timestep: Float32Tensor;
+  encoderHiddenStates: Float32Tensor;
+}
+
+function rowRuns(
+  signature: UnetSignature,
+  hidden: Float32Tensor,
+  rows: number,
+  rowsPerRun: number,
+  [latentHeight, latentWidth]: readonly [number, number],
+): RowRun[] {
+  const rowSize = hidden.data.length / rows;
+  const runs: RowRun[] = [];
+  for (let from = 0; from < rows; from += rowsPerRun) {
+    const count = Math.min(rowsPerRun, rows - from);
+    runs.push({
+      count,
+      sample: {
+        dtype: 'float32',
+        data: new Float32Array(count * 4 * latentHeight * latentWidth),
+        dims: [count, 4, latentHeight, latentWidth],
+      },
+      timestep: timestepTensor(signature, count),
+      encoderHiddenStates:
+        count === rows
+          ? hidden
+          : {
+              dtype: 'float32',
+              data: hidden.data.slice(from * rowSize, (from + count) * rowSize),
+              dims: [count, ...hidden.dims.slice(1)],
+            },
+    });
+  }
+  return runs;
+}
+
 /** `uncond + g * (cond - uncond)` in float32, as numpy computes it. */
 function guide(output: Float32Array, uncondStart: number, condStart: number, size: number, guidance: number) {
   const scale = Math.fround(guidance);
@@ -101,13 +177,17 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   // Each image's latents are replaced by its scheduler's output at every step.
   const states = images.map((image) => ({ ...image }));
   // Reused across steps: onnxruntime reads them during the awaited call only.
-  const encoderHiddenStates = hiddenStates(input.embeddings, count);
-  const sample: Float32Tensor = {
-    dtype: 'float32',
-    data: new Float32Array(rows * imageSize),
-    dims: [rows, 4, latentHeight, latentWidth],
+  const runs = rowRuns(
+    signature,
+    hiddenStates(input.embeddings, count),
+    rows,
+    Math.max(1, input.rowsPerRun ?? rows),
+    [latentHeight, latentWidth],
+  );
+  const rowsPerRun = runs[0]?.count ?? rows;
+  const setRow = (row: number, latents: Float32Array) => {
+    runs[Math.floor(row / rowsPerRun)]?.sample.data.set(latents, (row % rowsPerRun) * imageSize);
   };
-  const timestep = timestepTensor(signature, rows);
   const result: Omit<DenoiseResult, 'latents'> = {
     unetStepMs: [],
     schedulerMs: 0,
@@ -116,38 +196,43 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
   };
 
   for (let index = 0; index < total; index++) {
-    if (signal?.aborted === true) throw cancelled(signal, index, total);
     const t = timesteps[index] ?? 0;
     let started = performance.now();
     states.forEach((state, image) => {
       const scaled = state.scheduler.scaleModelInput(state.latents, t);
-      sample.data.set(scaled, image * imageSize);
-      if (guided) sample.data.set(scaled, (count + image) * imageSize);
+      setRow(image, scaled);
+      if (guided) setRow(count + image, scaled);
     });
-    timestep.data.fill(t);
     result.schedulerMs += performance.now() - started;
 
     started = performance.now();
-    const outputs = await unet.run({ sample, timestep, encoder_hidden_states: encoderHiddenStates }, [
-      'out_sample',
-    ]);
+    const outputs: Float32Array[] = [];
+    for (const run of runs) {
+      if (signal?.aborted === true) throw cancelled(signal, index, total);
+      run.timestep.data.fill(t);
+      const { out_sample: output } = await unet.run(
+        { sample: run.sample, timestep: run.timestep, encoder_hidden_states: run.encoderHiddenStates },
+        ['out_sample'],
+      );
+      if (output?.dtype !== 'float32' || output.data.length !== run.count * imageSize) {
+        throw new SdbotError(
+          'INFERENCE_FAILED',
+          `${unet.file}: out_sample has shape [${output?.dims.join(', ') ?? ''}], expected [${run.sample.dims.join(', ')}]`,
+        );
+      }
+      outputs.push(output.data);
+    }
+    const prediction = joined(outputs);
     result.unetStepMs.push(performance.now() - started);
     result.unetCalls += 1;
     result.unetBatchRows += rows;
-    const prediction = outputs.out_sample;
-    if (prediction?.dtype !== 'float32' || prediction.data.length !== rows * imageSize) {
-      throw new SdbotError(
-        'INFERENCE_FAILED',
-        `${unet.file}: out_sample has shape [${prediction?.dims.join(', ') ?? ''}], expected [${sample.dims.join(', ')}]`,
-      );
-    }
 
     started = performance.now();
     states.forEach((state, image) => {
       // Fresh arrays: multistep schedulers keep earlier predictions and samples by reference.
       const noise = guided
-        ? guide(prediction.data, image * imageSize, (count + image) * imageSize, imageSize, guidance)
-        : prediction.data.subarray(image * imageSize, (image + 1) * imageSize);
+        ? guide(prediction, image * imageSize, (count + image) * imageSize, imageSize, guidance)
+        : prediction.subarray(image * imageSize, (image + 1) * imageSize);
       state.latents = state.scheduler.step(noise, t, state.latents, state.generator).prevSample;
     });
     result.schedulerMs += performance.now() - started;
