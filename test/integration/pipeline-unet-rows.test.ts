@@ -51,21 +51,29 @@ describe.skipIf(!tinySd.available)(`UNet rows per run on tiny-sd${tinySd.skipNot
     };
   }
 
-  /** Three images with guidance (6 rows), 4 PNDM steps, in runs of `rowsPerRun` rows. */
-  async function denoiseThree(rowsPerRun: number | undefined, runs: number[], signal?: AbortSignal) {
+  /** `seeds.length` images with guidance, 4 PNDM steps, in runs of `rowsPerRun` rows (all if absent). */
+  async function denoiseImages(
+    seeds: readonly number[],
+    {
+      rowsPerRun,
+      runs,
+      onRun,
+      signal,
+    }: { rowsPerRun?: number; runs: number[]; onRun?: () => void; signal?: AbortSignal },
+  ) {
     const embeddings = await encodeText(
       model.textEncoder,
       model.tokenizer.encode(catRequest.prompt).inputIds,
       model.tokenizer.encode('').inputIds,
     );
-    const images = [42, 43, 44].map((seed) => {
+    const images = seeds.map((seed) => {
       const scheduler = createScheduler('pndm', model.schedulerConfig);
       scheduler.setTimesteps(4);
       const generator = createNoiseGenerator('numpy', seed);
       return { scheduler, generator, latents: generator.randn(4 * 8 * 8) };
     });
     return denoise({
-      unet: recordingUnet(runs),
+      unet: recordingUnet(runs, onRun),
       signature: model.unet.signature,
       images,
       timesteps: images[0]!.scheduler.timesteps,
@@ -79,8 +87,9 @@ describe.skipIf(!tinySd.available)(`UNet rows per run on tiny-sd${tinySd.skipNot
   }
 
   it('runs a step in runs of at most the rows asked for, with the same latents bit for bit', async () => {
+    const seeds = [42, 43, 44];
     const wholeRuns: number[] = [];
-    const whole = await denoiseThree(undefined, wholeRuns);
+    const whole = await denoiseImages(seeds, { runs: wholeRuns });
     const steps = whole.unetStepMs.length;
     expect(wholeRuns).toEqual(Array.from({ length: steps }, () => 6));
     for (const [rowsPerRun, perStep] of [
@@ -90,7 +99,7 @@ describe.skipIf(!tinySd.available)(`UNet rows per run on tiny-sd${tinySd.skipNot
       [6, [6]],
     ] as const) {
       const runs: number[] = [];
-      const split = await denoiseThree(rowsPerRun, runs);
+      const split = await denoiseImages(seeds, { rowsPerRun, runs });
       expect(runs).toEqual(Array.from({ length: steps }, () => perStep).flat());
       // The same evaluations and rows, however many runs they took.
       expect([split.unetCalls, split.unetBatchRows]).toEqual([whole.unetCalls, whole.unetBatchRows]);
@@ -103,32 +112,10 @@ describe.skipIf(!tinySd.available)(`UNet rows per run on tiny-sd${tinySd.skipNot
   it('stops between the runs of a step once the job is cancelled', async () => {
     const controller = new AbortController();
     const runs: number[] = [];
-    const unet = recordingUnet(runs, () => {
+    const onRun = () => {
       if (runs.length === 2) controller.abort('stop');
-    });
-    const embeddings = await encodeText(
-      model.textEncoder,
-      model.tokenizer.encode(catRequest.prompt).inputIds,
-      model.tokenizer.encode('').inputIds,
-    );
-    const images = [1, 2].map((seed) => {
-      const scheduler = createScheduler('euler', model.schedulerConfig);
-      scheduler.setTimesteps(4);
-      const generator = createNoiseGenerator('numpy', seed);
-      return { scheduler, generator, latents: generator.randn(4 * 8 * 8) };
-    });
-    const run = denoise({
-      unet,
-      signature: model.unet.signature,
-      images,
-      timesteps: images[0]!.scheduler.timesteps,
-      latentHeight: 8,
-      latentWidth: 8,
-      embeddings,
-      guidance: 7.5,
-      rowsPerRun: 1,
-      signal: controller.signal,
-    });
+    };
+    const run = denoiseImages([1, 2], { rowsPerRun: 1, runs, onRun, signal: controller.signal });
     await expect(run).rejects.toThrow(SdbotError);
     await expect(run).rejects.toMatchObject({ code: 'CANCELLED' });
     // Four rows a step in runs of one: the step's third run is never made.
