@@ -10,8 +10,8 @@ import { encodeText } from '../../worker/src/diffusion/stages/text-encoder.js';
 import { catRequest, loadTinySd, loadTinySdModel, tinySd } from '../helpers/tiny-sd.js';
 
 describe('UNet rows per run (SDBOT_UNET_MAX_ROWS)', () => {
-  it('auto is one image with its guidance on the CPU and the whole batch on a GPU', () => {
-    expect(unetRowsPerRun(0, 'cpu')).toBe(2);
+  it('auto is one row at a time on the CPU and the whole batch on a GPU', () => {
+    expect(unetRowsPerRun(0, 'cpu')).toBe(1);
     expect(unetRowsPerRun(0, 'webgpu')).toBe(Number.POSITIVE_INFINITY);
     expect(unetRowsPerRun(0, 'cuda')).toBe(Number.POSITIVE_INFINITY);
     expect(unetRowsPerRun(3, 'cpu')).toBe(3);
@@ -134,11 +134,11 @@ describe.skipIf(!tinySd.available)(`a CPU pipeline's default rows per run${tinyS
     await Promise.all([auto.release(), whole.release()]);
   });
 
-  it('runs a 2x2 grid one image with its guidance at a time, and makes the same images', async () => {
+  it('runs a 2x2 grid one row at a time, and makes the same images', async () => {
     const request = { ...catRequest, count: 4, steps: 4 };
     const split = await auto.generate(request);
     const together = await whole.generate(request);
-    expect(split.unetRowsPerRun).toBe(2);
+    expect(split.unetRowsPerRun).toBe(1);
     expect(together.unetRowsPerRun).toBe(8);
     expect(split.images.map((image) => image.pixels)).toEqual(together.images.map((image) => image.pixels));
   });

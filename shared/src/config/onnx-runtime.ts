@@ -41,6 +41,6 @@ export const ONNX_RUNTIME_VARIABLES = {
     schema: integer(0, 64),
     default: 0,
     description:
-      'Most UNet rows one onnxruntime run takes (2 per image with guidance). 0: 2 on cpu, all on a GPU.',
+      'Most UNet rows one onnxruntime run takes (2 per image with guidance). 0: 1 on cpu, all on a GPU.',
   }),
 };

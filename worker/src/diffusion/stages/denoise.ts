@@ -82,14 +82,12 @@ function timestepTensor(signature: UnetSignature, rows: number): Float32Tensor {
   return { dtype: 'float32', data: new Float32Array(length), dims: [length] };
 }
 
-/** The CPU provider's rows per run when SDBOT_UNET_MAX_ROWS is 0 (auto): one image and its guidance. */
-const CPU_ROWS_PER_RUN = 2;
-
 /**
- * Rows one UNet run takes. `maxRows` 0 (auto) gives 2 on the CPU provider, where a bigger batch is
- * no faster and the attention's activations grow with the rows (bench-sd at 512x512: a 2x2 grid's
- * 8 rows peak at 13 GiB, 2 rows at 3.7 GiB), and the whole batch on a GPU. onnxruntime's results
- * for a row do not depend on the rows beside it, so the images are the same either way.
+ * Rows one UNet run takes. `maxRows` 0 (auto) gives 1 on the CPU provider, where a bigger batch is
+ * no faster and the attention's activations grow with the rows (bench-sd at 512x512: one image with
+ * guidance peaks at 2.0 GiB in runs of 1 row, 3.6 GiB in one run of 2, a 2x2 grid's 8 rows at
+ * 13 GiB), and the whole batch on a GPU. onnxruntime's result for a row does not depend on the
+ * rows beside it, so the images are the same either way.
  */
 export function unetRowsPerRun(maxRows: number, provider: ExecutionProviderName): number {
   if (!Number.isInteger(maxRows) || maxRows < 0) {
@@ -99,7 +97,7 @@ export function unetRowsPerRun(maxRows: number, provider: ExecutionProviderName)
     );
   }
   if (maxRows > 0) return maxRows;
-  return provider === 'cpu' ? CPU_ROWS_PER_RUN : Number.POSITIVE_INFINITY;
+  return provider === 'cpu' ? 1 : Number.POSITIVE_INFINITY;
 }
 
 /** The runs' outputs in row order: one run's output is the prediction itself. */
