@@ -1,5 +1,6 @@
 import { SdbotError } from '@sdbot/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aroundRuns } from '../../worker/src/diffusion/backend/around-runs.js';
 import type { InferenceModel } from '../../worker/src/diffusion/backend/types.js';
 import type { StableDiffusionModel } from '../../worker/src/diffusion/model.js';
 import { createNoiseGenerator } from '../../worker/src/diffusion/noise.js';
@@ -36,19 +37,11 @@ describe.skipIf(!tinySd.available)(`UNet rows per run on tiny-sd${tinySd.skipNot
 
   /** The real UNet, with the batch size of every run it is asked for written down. */
   function recordingUnet(runs: number[], onRun?: () => void): InferenceModel {
-    const unet = model.unet.model;
-    return {
-      file: unet.file,
-      provider: unet.provider,
-      inputs: unet.inputs,
-      outputs: unet.outputs,
-      run: async (feeds, names) => {
-        runs.push(feeds.sample?.dims[0] ?? 0);
-        onRun?.();
-        return unet.run(feeds, names);
-      },
-      release: () => unet.release(),
-    };
+    return aroundRuns(model.unet.model, (run, feeds) => {
+      runs.push(feeds.sample?.dims[0] ?? 0);
+      onRun?.();
+      return run();
+    });
   }
 
   /** `seeds.length` images with guidance, 4 PNDM steps, in runs of `rowsPerRun` rows (all if absent). */

@@ -1,4 +1,5 @@
 /** Per-stage wall times of one generation, and how much of it onnxruntime itself took. */
+import { aroundRuns } from './backend/around-runs.js';
 import type { InferenceModel } from './backend/types.js';
 import type { PeakRss } from './peak-rss.js';
 
@@ -66,21 +67,14 @@ export class StageClock {
 
   /** The same model, with the time of every run added to `runtimeMs`. */
   measure(model: InferenceModel): InferenceModel {
-    return {
-      file: model.file,
-      provider: model.provider,
-      inputs: model.inputs,
-      outputs: model.outputs,
-      run: async (feeds, outputNames) => {
-        const start = performance.now();
-        try {
-          return await model.run(feeds, outputNames);
-        } finally {
-          this.runtimeMs += performance.now() - start;
-        }
-      },
-      release: () => model.release(),
-    };
+    return aroundRuns(model, async (run) => {
+      const start = performance.now();
+      try {
+        return await run();
+      } finally {
+        this.runtimeMs += performance.now() - start;
+      }
+    });
   }
 
   finish(unetStepMs: number[]): GenerationTimings {
