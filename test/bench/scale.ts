@@ -142,6 +142,7 @@ export async function run(args: string[]): Promise<void> {
       }
       const durations = runs.map(({ start, end }) => end - start);
       return {
+        firstStart: (runs[0]?.start ?? started) - started,
         jobs: runs.length,
         idleMs: Math.max(0, lastStart - started - busy),
         longestGap,
@@ -156,6 +157,7 @@ export async function run(args: string[]): Promise<void> {
     const firstAndLater = (pick: (entry: (typeof idle)[number]) => number[]) =>
       `${average(idle.map((entry) => pick(entry)[0] ?? 0))} / ${average(idle.flatMap((entry) => pick(entry).slice(1)))} ms`;
     const waits = all.map((result) => result.timings.queuedMs).sort((a, b) => a - b);
+    const firstStarts = idle.map((entry) => entry.firstStart).sort((a, b) => a - b);
     const measuredJobMs = all.reduce((sum, result) => sum + result.timings.totalMs, 0) / all.length;
     const mean = (pick: (result: JobResult) => number) =>
       (all.reduce((sum, result) => sum + pick(result), 0) / all.length).toFixed(1);
@@ -207,6 +209,10 @@ export async function run(args: string[]): Promise<void> {
         firstAndLater((entry) => entry.durations),
       ],
       ["gap between two jobs: after a worker's first / later (mean)", firstAndLater((entry) => entry.gaps)],
+      [
+        "a worker's first job started, after the first submit (median / last)",
+        `${percentile(firstStarts, 0.5).toFixed(0)} / ${(firstStarts.at(-1) ?? 0).toFixed(0)} ms`,
+      ],
       [
         'dispatcher passes',
         `${passes.count} (${(jobCount / Math.max(1, passes.count)).toFixed(1)} jobs a pass)`,
