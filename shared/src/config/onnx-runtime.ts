@@ -27,7 +27,7 @@ export const ONNX_RUNTIME_VARIABLES = {
     schema: toggle,
     default: false,
     description:
-      "onnxruntime's CPU memory arena; off keeps a CPU worker's memory near the model's size at the same speed.",
+      "onnxruntime's CPU memory arena: off keeps a worker's memory low; on, other square sizes run as fast.",
   }),
   prepackMaxMb: variable({
     env: 'SDBOT_PREPACK_MAX_MB',

@@ -36,7 +36,8 @@ export interface SessionSettings {
   graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
   /**
    * onnxruntime's CPU memory arena. Off unless set: the arena keeps every step's peak allocations
-   * for the life of the session (6.5 GiB vs 163 MiB for bench-sd's UNet at 512x512, batch 2).
+   * for the life of the session (bench-sd at 512x512, 2 UNet rows: a 6.7 GiB peak against 3.5).
+   * Without it, square sizes after the first run slower (README, Memory).
    */
   cpuMemArena?: boolean;
   /**
