@@ -14,6 +14,7 @@ import type { Tensor } from '../../worker/src/diffusion/backend/tensor.js';
 import type { InferenceModel } from '../../worker/src/diffusion/backend/types.js';
 import { adaptUnet, type UnetSignature } from '../../worker/src/diffusion/model-adapters.js';
 import { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
+import { formatColumns } from '../helpers/bench.js';
 import { pixelDiff } from '../helpers/images.js';
 import { sharedFixture } from '../helpers/shared-fixtures.js';
 
@@ -201,11 +202,8 @@ export async function run(args: string[]): Promise<void> {
       }
     }
   }
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   console.log(`${directory}: UNet step with guidance (2 rows per image), median of ${TIMED_RUNS}`);
-  console.log(
-    rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')).join('\n'),
-  );
+  console.log(formatColumns(rows));
 
   console.log(
     `\nfirst run (session creation + compile + first 512x512 step): cpu ${cpu.firstRunSeconds.toFixed(1)} s`,

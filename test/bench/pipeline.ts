@@ -7,15 +7,13 @@
  *
  * `--steps=N` shortens the timed runs; `--memory` runs only the comparison.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import sharp from 'sharp';
 import { DEFAULT_PREPACK_MAX_BYTES } from '../../worker/src/diffusion/backend/onnx.js';
 import { MIB, PeakRss } from '../../worker/src/diffusion/peak-rss.js';
 import { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
 import { STAGES, type GenerationTimings } from '../../worker/src/diffusion/timings.js';
-import { numberArg } from '../helpers/bench.js';
-import { repositoryRoot, sharedFixture } from '../helpers/shared-fixtures.js';
+import { formatColumns, numberArg, runProbe } from '../helpers/bench.js';
+import { sharedFixture } from '../helpers/shared-fixtures.js';
 
 const SIZES = [256, 512];
 
@@ -60,8 +58,7 @@ function table(rows: Row[]): string {
     if (rows.every((row) => row.timings.peakRssBytes?.[stage] === undefined)) continue;
     add(`peak RSS ${stage} (MiB)`, (row) => mib(row.timings.peakRssBytes?.[stage]));
   }
-  const widths = lines[0]!.map((_, column) => Math.max(...lines.map((line) => line[column]!.length)));
-  return lines.map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')).join('\n');
+  return formatColumns(lines);
 }
 
 interface ProbeResult {
@@ -97,7 +94,7 @@ const MEMORY_PROBES = [
 ] as const;
 
 /** The same 512x512 generation under each setting, each in a fresh process. */
-function memoryComparison(directory: string, threads: number, steps: number): void {
+async function memoryComparison(directory: string, threads: number, steps: number): Promise<void> {
   const lines = [['settings', 'images', 'RSS loaded', 'peak unet', 'peak vae', 'max RSS', 'unet steps (ms)']];
   for (const { label, count, ...setting } of MEMORY_PROBES) {
     // A grid's step takes four times as long: two steps show the first and a later one.
@@ -109,17 +106,11 @@ function memoryComparison(directory: string, threads: number, steps: number): vo
       threads,
       ...setting,
     };
-    const child = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', join(repositoryRoot, 'test/helpers/memory-probe.ts'), JSON.stringify(input)],
-      { cwd: repositoryRoot, encoding: 'utf8', timeout: 20 * 60_000 },
-    );
-    const line = child.stdout.trim().split('\n').at(-1) ?? '';
-    if (child.status !== 0 || !line.startsWith('{')) {
-      lines.push([label, String(count), `failed: ${child.stderr.trim().split('\n').at(-1) ?? child.status}`]);
+    const probe = await runProbe<ProbeResult>('test/helpers/memory-probe.ts', input);
+    if (typeof probe === 'string') {
+      lines.push([label, String(count), probe]);
       continue;
     }
-    const probe = JSON.parse(line) as ProbeResult;
     lines.push([
       label,
       `${count} (${2 * count} rows, ${probe.unetRowsPerRun} a run)`,
@@ -131,10 +122,7 @@ function memoryComparison(directory: string, threads: number, steps: number): vo
     ]);
   }
   console.log(`\nprocess memory, 512x512 with guidance, ${steps} euler steps (2 for a grid), safety on`);
-  const widths = lines[0]!.map((_, column) => Math.max(...lines.map((line) => (line[column] ?? '').length)));
-  console.log(
-    lines.map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')).join('\n'),
-  );
+  console.log(formatColumns(lines));
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -146,7 +134,7 @@ export async function run(args: string[]): Promise<void> {
   const threads = Number(process.env.SDBOT_THREADS ?? 0);
   const steps = numberArg(args, 'steps', 20);
   if (!args.includes('--memory')) await timedRuns(fixture.path, threads, steps);
-  memoryComparison(fixture.path, threads, Math.min(steps, 3));
+  await memoryComparison(fixture.path, threads, Math.min(steps, 3));
 }
 
 async function timedRuns(directory: string, threads: number, steps: number): Promise<void> {

@@ -8,15 +8,12 @@
  *
  * `--dir=PATH` (or SDBOT_SD15_EXPORT): the folder export.py wrote. `--runs=N` per probe (3).
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { DEFAULT_PREPACK_MAX_BYTES } from '../../worker/src/diffusion/backend/onnx.js';
 import { MIB } from '../../worker/src/diffusion/peak-rss.js';
-import { numberArg } from '../helpers/bench.js';
+import { formatColumns, numberArg, runProbe } from '../helpers/bench.js';
 import type { SessionProbeInput, SessionProbeResult } from '../helpers/session-memory-probe.js';
-import { repositoryRoot } from '../helpers/shared-fixtures.js';
 
 /** fp32 weights of the parts not exported: text encoder 123M, VAE encoder 34M, safety checker 304M. */
 const OTHER_WEIGHTS_BYTES = (123_060_480 + 34_163_592 + 303_981_588) * 4;
@@ -40,25 +37,6 @@ function folderBytes(folder: string): number {
   return readdirSync(folder).reduce((sum, name) => sum + statSync(join(folder, name)).size, 0);
 }
 
-async function probe(input: SessionProbeInput): Promise<SessionProbeResult | string> {
-  try {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(repositoryRoot, 'test/helpers/session-memory-probe.ts'),
-        JSON.stringify(input),
-      ],
-      { cwd: repositoryRoot, encoding: 'utf8', timeout: 20 * 60_000, maxBuffer: 1024 ** 2 },
-    );
-    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as SessionProbeResult;
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    return `failed: ${stderr.trim().split('\n').at(-1) ?? ''}`;
-  }
-}
-
 export async function run(args: string[]): Promise<void> {
   const dir =
     args.find((arg) => arg.startsWith('--dir='))?.slice('--dir='.length) ?? process.env.SDBOT_SD15_EXPORT;
@@ -78,7 +56,8 @@ export async function run(args: string[]): Promise<void> {
   const lines = [['probe (512x512)', 'RSS before load', 'peak after load', 'peak after runs', 'runs (s)']];
   const peaks = new Map<string, number>();
   for (const { label, ...setting } of PROBES) {
-    const result = await probe({ file: files[setting.part], size, runs, ...setting });
+    const input: SessionProbeInput = { file: files[setting.part], size, runs, ...setting };
+    const result = await runProbe<SessionProbeResult>('test/helpers/session-memory-probe.ts', input);
     if (typeof result === 'string') {
       lines.push([label, result]);
       continue;
@@ -92,10 +71,7 @@ export async function run(args: string[]): Promise<void> {
       result.runMs.map((ms) => (ms / 1000).toFixed(1)).join(' '),
     ]);
   }
-  const widths = lines[0]!.map((_, column) => Math.max(...lines.map((line) => (line[column] ?? '').length)));
-  console.log(
-    lines.map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')).join('\n'),
-  );
+  console.log(formatColumns(lines));
 
   // A worker holds every part; the UNet's and the VAE decoder's activations come at different times.
   const unetWeights = folderBytes(join(dir, 'unet'));
