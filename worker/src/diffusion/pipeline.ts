@@ -220,7 +220,7 @@ export class StableDiffusionPipeline {
       timings: clock.finish(denoised.unetStepMs),
       unetCalls: denoised.unetCalls,
       unetBatchRows: denoised.unetBatchRows,
-      unetRowsPerRun: Math.min(this.rowsPerRun, denoised.unetBatchRows / Math.max(1, denoised.unetCalls)),
+      unetRowsPerRun: denoised.unetRowsPerRun,
     };
   }
 

@@ -51,6 +51,8 @@ export interface DenoiseResult {
   unetCalls: number;
   /** Sum over calls of the UNet batch size: 2 per image with guidance, 1 without. */
   unetBatchRows: number;
+  /** Most rows one UNet run took (0 when none ran). */
+  unetRowsPerRun: number;
 }
 
 function cancelled(signal: AbortSignal, step: number, total: number): SdbotError {
@@ -191,6 +193,7 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
     schedulerMs: 0,
     unetCalls: 0,
     unetBatchRows: 0,
+    unetRowsPerRun: 0,
   };
 
   for (let index = 0; index < total; index++) {
@@ -219,6 +222,7 @@ export async function denoise(input: DenoiseInput): Promise<DenoiseResult> {
         );
       }
       outputs.push(output.data);
+      result.unetRowsPerRun = Math.max(result.unetRowsPerRun, run.count);
     }
     const prediction = joined(outputs);
     result.unetStepMs.push(performance.now() - started);
