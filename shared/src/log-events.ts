@@ -152,6 +152,7 @@ export const LOG_EVENTS = {
   },
   model: {
     loaded: 'model:loaded',
+    warmed: 'model:warmed',
     downloaded: 'model:downloaded',
   },
   provider: {

@@ -43,4 +43,11 @@ export const ONNX_RUNTIME_VARIABLES = {
     description:
       'Most UNet rows one onnxruntime run takes (2 per image with guidance). 0: 1 on cpu, all on a GPU.',
   }),
+  warmup: variable({
+    env: 'SDBOT_WARMUP',
+    schema: toggle,
+    default: true,
+    description:
+      "Run each model once at 512x512 before taking jobs: no job pays first-run costs or loses that size's memory plan.",
+  }),
 };

@@ -4,7 +4,7 @@
  * images each reproducible alone from its own seed, seed variation, per-step progress,
  * cancellation between steps, and the safety checker.
  */
-import { LIMITS, LOG_EVENTS, SdbotError, type Logger } from '@sdbot/shared';
+import { DEFAULT_IMAGE_SIDE, LIMITS, LOG_EVENTS, SdbotError, type Logger } from '@sdbot/shared';
 import type { InferenceModel } from './backend/types.js';
 import { readInitImage, type RgbImage } from './image/init-image.js';
 import {
@@ -222,6 +222,37 @@ export class StableDiffusionPipeline {
       unetBatchRows: denoised.unetBatchRows,
       unetRowsPerRun: denoised.unetRowsPerRun,
     };
+  }
+
+  /**
+   * Runs every session once as a job at the base size would (512x512, or the largest square the
+   * pixel cap allows): one guided step of as many images as a UNet run takes (up to a grid), the VAE
+   * decoder, the safety checker if loaded, the VAE encoder if any. Jobs then pay no first-run costs
+   * (allocations, kernel choice), and without the CPU arena the base size keeps the memory plan
+   * that onnxruntime shares between all square sizes and gives to the first one run (README,
+   * Memory).
+   */
+  async warmUp(): Promise<{ side: number; count: number }> {
+    const fits = Math.floor(Math.sqrt(this.maxPixels) / LIMITS.sizeMultiple) * LIMITS.sizeMultiple;
+    const side = Math.max(LIMITS.size.min, Math.min(DEFAULT_IMAGE_SIDE, fits));
+    // A guided image is two rows: on a GPU one run takes a whole grid, on the CPU one row.
+    const count = Math.min(LIMITS.count.max, Math.max(1, Math.floor(this.rowsPerRun / 2)));
+    await this.generate({
+      prompt: '',
+      seed: 0,
+      steps: 1,
+      guidance: 7.5,
+      scheduler: 'euler',
+      width: side,
+      height: side,
+      count,
+    });
+    const encoder = this.model.vaeEncoder;
+    if (encoder !== undefined) {
+      const grey = new Uint8Array(side * side * 3).fill(128);
+      await encodeImage(encoder.model, encoder.signature, grey, side, side);
+    }
+    return { side, count };
   }
 
   async release(): Promise<void> {

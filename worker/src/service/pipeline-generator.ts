@@ -4,7 +4,7 @@
  * safety checker flags is replaced by the "filtered" placeholder before it leaves the worker.
  */
 import { basename, resolve } from 'node:path';
-import { LIMITS, SdbotError, type Config, type GenerationJob, type Logger } from '@sdbot/shared';
+import { LIMITS, LOG_EVENTS, SdbotError, type Config, type GenerationJob, type Logger } from '@sdbot/shared';
 import { StableDiffusionPipeline, type GenerationResult } from '../diffusion/pipeline.js';
 import type { PipelineRequest } from '../diffusion/request.js';
 import { encodePng, formatParameters } from '../provenance.js';
@@ -88,6 +88,12 @@ export class PipelineGenerator implements ImageGenerator {
         });
         const { name, hash, safetyChecker } = pipeline.info;
         loaded.push({ info: { id, name, hash, safetyChecker }, pipeline });
+        if (config.worker.warmup) {
+          const started = performance.now();
+          const { side, count } = await pipeline.warmUp();
+          const ms = Math.round(performance.now() - started);
+          logger.info({ model: id, size: `${side}x${side}`, images: count, ms }, LOG_EVENTS.model.warmed);
+        }
       }
     } catch (error) {
       await Promise.all(loaded.map((model) => model.pipeline.release()));
