@@ -6,6 +6,8 @@
  * dispatcher's cost per job is counted (its passes, their time, its NATS round trips).
  * The processes are measured warm, after --warmup jobs per worker (workers and the bot run for
  * days; a process's first jobs run code V8 has not compiled yet), and that warm-up is shown apart.
+ * How late the simulated steps end and how busy the machine's busiest half-seconds were show what
+ * sharing the cores costs: a step's timer waits while every core is busy.
  * Options: --workers=32 --jobs=1000 --lanes=100 --steps=20 --ms-per-step=50 (a 1 s job, like SD
  * on a fast GPU) --warmup=2.
  */
@@ -14,7 +16,7 @@ import { startNatsServer } from '../helpers/nats-server.js';
 import { testJob } from '../helpers/jobs.js';
 import { openTestClient } from '../helpers/workers.js';
 import { numberArg, percentile, printTable } from '../helpers/bench.js';
-import { machineCpu } from '../helpers/machine-cpu.js';
+import { machineCpu, machineCpuPeaks } from '../helpers/machine-cpu.js';
 import { NatsTraffic } from '../helpers/nats-traffic.js';
 import { spawnWorkerPools } from '../helpers/worker-pool.js';
 
@@ -113,8 +115,10 @@ export async function run(args: string[]): Promise<void> {
     passes.ms = 0;
 
     const cpu = machineCpu();
+    const peaks = machineCpuPeaks();
     const { results, started, submittedMs, elapsedMs } = await runJobs(jobCount, 'scale');
     const busy = cpu.busyPercent();
+    const busiest = peaks.stop();
     const requesterTraffic = dispatcherTraffic.take();
 
     const jobMs = steps * msPerStep;
@@ -127,7 +131,12 @@ export async function run(args: string[]): Promise<void> {
     const idle = workerIds.map((workerId) => {
       const runs = all
         .filter((result) => result.workerId === workerId)
-        .map((result) => ({ start: result.completedAt - result.timings.totalMs, end: result.completedAt }))
+        .map((result) => ({
+          start: result.completedAt - result.timings.totalMs,
+          end: result.completedAt,
+          // The simulated steps' time past the job time: how late the last step's timer fired.
+          late: (result.timings.stages.unet ?? jobMs) - jobMs,
+        }))
         .sort((a, b) => a.start - b.start);
       // Idle = the part of [first submission, last job start] this worker spent without a job.
       let busy = 0;
@@ -141,12 +150,14 @@ export async function run(args: string[]): Promise<void> {
         previousEnd = end;
       }
       const durations = runs.map(({ start, end }) => end - start);
+      const lateness = runs.map(({ late }) => late);
       return {
         firstStart: (runs[0]?.start ?? started) - started,
         jobs: runs.length,
         idleMs: Math.max(0, lastStart - started - busy),
         longestGap,
         durations,
+        lateness,
         gaps,
       };
     });
@@ -178,6 +189,7 @@ export async function run(args: string[]): Promise<void> {
       ['ideal (workers / job time)', `${ideal.toFixed(2)} jobs/s`],
       ['efficiency', `${((100 * throughput) / ideal).toFixed(1)} %`],
       ['CPU of this machine busy (first submit to last result)', busy],
+      ['CPU of this machine, its busiest stretches', busiest],
       [
         // The simulated workers share this machine's cores: when they run slower than job time,
         // this row is what the dispatch path itself loses (workers idle while jobs waited).
@@ -207,6 +219,10 @@ export async function run(args: string[]): Promise<void> {
       [
         "worker time per job: a worker's first / its later jobs (mean)",
         firstAndLater((entry) => entry.durations),
+      ],
+      [
+        "a job's last step late (its steps' time past job time): a worker's first / later jobs (mean)",
+        firstAndLater((entry) => entry.lateness),
       ],
       ["gap between two jobs: after a worker's first / later (mean)", firstAndLater((entry) => entry.gaps)],
       [
