@@ -153,6 +153,7 @@ export const LOG_EVENTS = {
   model: {
     loaded: 'model:loaded',
     warmed: 'model:warmed',
+    warmUpFailed: 'model:warm-up-failed',
     downloaded: 'model:downloaded',
   },
   provider: {

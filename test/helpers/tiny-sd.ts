@@ -1,5 +1,5 @@
 /** The tiny random-weight SD 1.x model and its goldens from ../shared, for pipeline tests. */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NoiseSource, SchedulerName } from '@sdbot/shared';
 import { loadModelDirectory, type StableDiffusionModel } from '../../worker/src/diffusion/model.js';
@@ -24,6 +24,20 @@ export interface GoldenCase {
   rng: NoiseSource;
   images: string[];
   nsfw: boolean[];
+}
+
+/**
+ * Makes `directory` a copy of tiny-sd whose `part` (unet, safety_checker...) is the model `onnx`:
+ * the other parts are links to the fixture's. The directory's name is the model's id.
+ */
+export function tinySdWithPart(directory: string, part: string, onnx: Uint8Array): string {
+  mkdirSync(directory);
+  for (const entry of readdirSync(tinySd.path)) {
+    if (entry !== part) symlinkSync(join(tinySd.path, entry), join(directory, entry));
+  }
+  mkdirSync(join(directory, part));
+  writeFileSync(join(directory, part, 'model.onnx'), onnx);
+  return directory;
 }
 
 export function goldenCases(): GoldenCase[] {

@@ -4,7 +4,7 @@
  * the picture itself, marked. The model is tiny-sd with a safety checker that flags everything, so
  * the allowed image can be compared with the reference's golden pixels.
  */
-import { mkdtempSync, readdirSync, rmSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -14,7 +14,7 @@ import { PipelineGenerator } from '@sdbot/worker';
 import { filteredPlaceholder } from '../../worker/src/safety/placeholder.js';
 import { buildOnnxModel } from '../helpers/onnx-builder.js';
 import { exampleJob } from '../helpers/messages.js';
-import { catRequest, tinySd, tinySdGolden } from '../helpers/tiny-sd.js';
+import { catRequest, tinySd, tinySdGolden, tinySdWithPart } from '../helpers/tiny-sd.js';
 import { testConfig } from '../helpers/workers.js';
 
 /** A safety checker graph that flags every image: has_nsfw_concepts = bool(max(shape(clip_input))). */
@@ -45,13 +45,11 @@ describe.skipIf(!tinySd.available || !tinySdGolden.available)(
 
     beforeAll(async () => {
       scratch = mkdtempSync(join(tmpdir(), 'sdbot-nsfw-worker-'));
-      const model = join(scratch, 'tiny-sd-flagging');
-      mkdirSync(model);
-      for (const entry of readdirSync(tinySd.path)) {
-        if (entry !== 'safety_checker') symlinkSync(join(tinySd.path, entry), join(model, entry));
-      }
-      mkdirSync(join(model, 'safety_checker'));
-      writeFileSync(join(model, 'safety_checker', 'model.onnx'), flagEverythingChecker());
+      const model = tinySdWithPart(
+        join(scratch, 'tiny-sd-flagging'),
+        'safety_checker',
+        flagEverythingChecker(),
+      );
       const config = testConfig('nats://127.0.0.1:4222', { SDBOT_THREADS: '1' });
       generator = await PipelineGenerator.load(
         [model],

@@ -3,12 +3,17 @@
  * size would, so the first job pays no first-run costs and, without the CPU arena, the base size
  * keeps the memory plan onnxruntime gives to the first square size a session runs.
  */
-import { createLogger } from '@sdbot/shared';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, type GenerationJob } from '@sdbot/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InferenceThread } from '../../worker/src/diffusion/backend/inference-thread-host.js';
 import type { Tensor } from '../../worker/src/diffusion/backend/tensor.js';
 import type { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
 import { PipelineGenerator } from '../../worker/src/service/pipeline-generator.js';
+import { exampleJob } from '../helpers/messages.js';
+import { buildOnnxModel } from '../helpers/onnx-builder.js';
 import { testConfig } from '../helpers/workers.js';
 import { catRequest, loadTinySd, tinySd } from '../helpers/tiny-sd.js';
 
@@ -116,18 +121,26 @@ describe.skipIf(!tinySd.available)(`warm-up on tiny-sd${tinySd.skipNote}`, () =>
     });
   });
 
-  it('a worker warms each model as it loads (model:warmed), unless SDBOT_WARMUP is off', async () => {
-    const load = async (env: Record<string, string>) => {
-      const lines: string[] = [];
-      const logger = createLogger({
-        name: 'test',
-        destination: { write: (line: string) => lines.push(line) },
-      });
-      const config = testConfig('nats://127.0.0.1:4222', { SDBOT_THREADS: '1', ...env });
-      const generator = await PipelineGenerator.load([tinySd.path], config, logger);
+  /** Loads `model` in a worker's generator: its log lines, and `job`'s images if given. */
+  async function loadWorker(env: Record<string, string>, model = tinySd.path, job?: GenerationJob) {
+    const lines: string[] = [];
+    const logger = createLogger({
+      name: 'test',
+      destination: { write: (line: string) => lines.push(line) },
+    });
+    const config = testConfig('nats://127.0.0.1:4222', { SDBOT_THREADS: '1', ...env });
+    const generator = await PipelineGenerator.load([model], config, logger);
+    try {
+      const hooks = { signal: new AbortController().signal, onStep: () => undefined };
+      const images = job === undefined ? [] : (await generator.generate({ job }, hooks)).images;
+      return { log: lines.map((line) => JSON.parse(line) as Record<string, unknown>), images };
+    } finally {
       await generator.close();
-      return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    };
+    }
+  }
+
+  it('a worker warms each model as it loads (model:warmed), unless SDBOT_WARMUP is off', async () => {
+    const load = async (env: Record<string, string>) => (await loadWorker(env)).log;
     // A small cap keeps the test quick: the warm-up then runs at 128x128.
     const warmed = (await load({ SDBOT_MAX_PIXELS: String(128 * 128) })).filter(
       (entry) => entry.msg === 'model:warmed',
@@ -139,4 +152,48 @@ describe.skipIf(!tinySd.available)(`warm-up on tiny-sd${tinySd.skipNote}`, () =>
     expect(off.some((entry) => entry.msg === 'model:loaded')).toBe(true);
     expect(off.some((entry) => entry.msg === 'model:warmed')).toBe(false);
   });
+
+  it('a model whose warm-up fails still serves the sizes it can run, and the log says why', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'sdbot-warmup-'));
+    try {
+      // tiny-sd with a safety checker that takes 64x64 images only: the warm-up (at 128x128 under
+      // this cap, to be quick) fails.
+      const model = join(scratch, 'tiny-sd-64');
+      mkdirSync(model);
+      for (const entry of readdirSync(tinySd.path)) {
+        if (entry !== 'safety_checker') symlinkSync(join(tinySd.path, entry), join(model, entry));
+      }
+      mkdirSync(join(model, 'safety_checker'));
+      writeFileSync(join(model, 'safety_checker', 'model.onnx'), checkerOf64x64Images());
+      const job = exampleJob({ ...catRequest, count: 1, model: 'tiny-sd-64', negativePrompt: '' });
+      const cap = { SDBOT_MAX_PIXELS: String(128 * 128) };
+      const { log, images } = await loadWorker(cap, model, job as GenerationJob);
+      const failed = log.filter((entry) => entry.msg === 'model:warm-up-failed');
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatchObject({ model: 'tiny-sd-64', next: 'serving without it' });
+      expect(JSON.stringify(failed[0]?.err)).toContain('safety_checker');
+      expect(log.some((entry) => entry.msg === 'model:warmed')).toBe(false);
+      expect(images.map((image) => [image.width, image.height, image.nsfw])).toEqual([[64, 64, false]]);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
 });
+
+/** A safety checker of one image at a time that flags nothing and takes only 64x64 images. */
+function checkerOf64x64Images(): Uint8Array {
+  return buildOnnxModel(
+    [
+      { name: 'clip_input', type: 'float32', shape: ['b', 3, 224, 224] },
+      { name: 'images', type: 'float32', shape: ['b', 64, 64, 3] },
+    ],
+    [{ name: 'has_nsfw_concepts', type: 'bool', shape: [1] }],
+    [
+      // One image: the smallest of its dimensions (3) is true as a boolean, and not flagged.
+      { op: 'Shape', inputs: ['images'], outputs: ['shape'] },
+      { op: 'ReduceMin', inputs: ['shape'], outputs: ['smallest'], intAttributes: { keepdims: 1 } },
+      { op: 'Cast', inputs: ['smallest'], outputs: ['nonzero'], intAttributes: { to: 9 } },
+      { op: 'Not', inputs: ['nonzero'], outputs: ['has_nsfw_concepts'] },
+    ],
+  );
+}

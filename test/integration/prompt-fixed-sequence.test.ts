@@ -4,25 +4,20 @@
  * the rest, or padding a short prompt with empty chunks. The UNet here is a stand-in with the
  * fixed input (it returns its sample), the other parts are tiny-sd's.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@sdbot/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOnnxModel } from '../helpers/onnx-builder.js';
-import { catRequest, tinySd } from '../helpers/tiny-sd.js';
+import { catRequest, tinySd, tinySdWithPart } from '../helpers/tiny-sd.js';
 import { StableDiffusionPipeline } from '../../worker/src/diffusion/pipeline.js';
 
 /** tiny-sd as symlinks, with a UNet whose encoder_hidden_states is `[batch, sequence, 32]`. */
 function withFixedSequence(root: string, sequence: number): string {
-  const directory = join(root, `fixed-${sequence}`);
-  mkdirSync(directory);
-  for (const entry of readdirSync(tinySd.path)) {
-    if (entry !== 'unet') symlinkSync(join(tinySd.path, entry), join(directory, entry));
-  }
-  mkdirSync(join(directory, 'unet'));
-  writeFileSync(
-    join(directory, 'unet', 'model.onnx'),
+  return tinySdWithPart(
+    join(root, `fixed-${sequence}`),
+    'unet',
     buildOnnxModel(
       [
         { name: 'sample', type: 'float32', shape: ['batch', 4, 'height', 'width'] },
@@ -33,7 +28,6 @@ function withFixedSequence(root: string, sequence: number): string {
       [{ op: 'Identity', inputs: ['sample'], outputs: ['out_sample'] }],
     ),
   );
-  return directory;
 }
 
 const LONG = Array.from({ length: 30 }, (_, index) => `tower${index} by the sea`).join(', ');

@@ -31,6 +31,22 @@ export function modelIdOf(directory: string): string {
   return id;
 }
 
+/**
+ * Warms a loaded model up (SDBOT_WARMUP). A model that fails it still serves, as it did before
+ * warm-ups existed: an export that cannot run the base size (a fixed input size, a card without
+ * the memory for a grid) may run others, and its jobs at that size fail with the same reason.
+ */
+async function warmUp(pipeline: StableDiffusionPipeline, model: string, logger: Logger): Promise<void> {
+  const started = performance.now();
+  try {
+    const { side, count } = await pipeline.warmUp();
+    const ms = Math.round(performance.now() - started);
+    logger.info({ model, size: `${side}x${side}`, images: count, ms }, LOG_EVENTS.model.warmed);
+  } catch (error) {
+    logger.warn({ model, err: error, next: 'serving without it' }, LOG_EVENTS.model.warmUpFailed);
+  }
+}
+
 interface LoadedModel {
   info: ModelInfo;
   pipeline: StableDiffusionPipeline;
@@ -88,12 +104,7 @@ export class PipelineGenerator implements ImageGenerator {
         });
         const { name, hash, safetyChecker } = pipeline.info;
         loaded.push({ info: { id, name, hash, safetyChecker }, pipeline });
-        if (config.worker.warmup) {
-          const started = performance.now();
-          const { side, count } = await pipeline.warmUp();
-          const ms = Math.round(performance.now() - started);
-          logger.info({ model: id, size: `${side}x${side}`, images: count, ms }, LOG_EVENTS.model.warmed);
-        }
+        if (config.worker.warmup) await warmUp(pipeline, id, logger);
       }
     } catch (error) {
       await Promise.all(loaded.map((model) => model.pipeline.release()));
