@@ -3,7 +3,7 @@
  * size would, so the first job pays no first-run costs and, without the CPU arena, the base size
  * keeps the memory plan onnxruntime gives to the first square size a session runs.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, type GenerationJob } from '@sdbot/shared';
@@ -15,7 +15,7 @@ import { PipelineGenerator } from '../../worker/src/service/pipeline-generator.j
 import { exampleJob } from '../helpers/messages.js';
 import { buildOnnxModel } from '../helpers/onnx-builder.js';
 import { testConfig } from '../helpers/workers.js';
-import { catRequest, loadTinySd, tinySd } from '../helpers/tiny-sd.js';
+import { catRequest, loadTinySd, tinySd, tinySdWithPart } from '../helpers/tiny-sd.js';
 
 /** Each session run of the inference threads: the model part and its feeds' dimensions. */
 interface RecordedRun {
@@ -158,13 +158,7 @@ describe.skipIf(!tinySd.available)(`warm-up on tiny-sd${tinySd.skipNote}`, () =>
     try {
       // tiny-sd with a safety checker that takes 64x64 images only: the warm-up (at 128x128 under
       // this cap, to be quick) fails.
-      const model = join(scratch, 'tiny-sd-64');
-      mkdirSync(model);
-      for (const entry of readdirSync(tinySd.path)) {
-        if (entry !== 'safety_checker') symlinkSync(join(tinySd.path, entry), join(model, entry));
-      }
-      mkdirSync(join(model, 'safety_checker'));
-      writeFileSync(join(model, 'safety_checker', 'model.onnx'), checkerOf64x64Images());
+      const model = tinySdWithPart(join(scratch, 'tiny-sd-64'), 'safety_checker', checkerOf64x64Images());
       const job = exampleJob({ ...catRequest, count: 1, model: 'tiny-sd-64', negativePrompt: '' });
       const cap = { SDBOT_MAX_PIXELS: String(128 * 128) };
       const { log, images } = await loadWorker(cap, model, job as GenerationJob);
