@@ -48,6 +48,6 @@ export const ONNX_RUNTIME_VARIABLES = {
     schema: toggle,
     default: true,
     description:
-      "Run each model once at 512x512 before taking jobs: no job pays first-run costs or loses that size's memory plan.",
+      "Run each SD model once at 512x512 before taking jobs: no job pays first-run costs or loses that size's memory plan.",
   }),
 };
