@@ -67,6 +67,7 @@ export const LOG_EVENTS = {
   },
   dispatch: {
     failed: 'dispatch:failed',
+    pullsUnheard: 'dispatch:pulls-unheard',
   },
   pull: {
     failed: 'pull:failed',

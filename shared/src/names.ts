@@ -93,6 +93,8 @@ export const SUBJECTS = {
   cancel: (jobId: string) => `${SUBJECT_ROOT}.cancel.${token('job id', jobId)}`,
   deadLettersAll: `${SUBJECT_ROOT}.dead.>`,
   deadLetter: (model: string) => `${SUBJECT_ROOT}.dead.${token('model', model)}`,
+  /** Workers' pull requests on the work queue's consumers (JetStream's API subject). */
+  workerPulls: `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs}.*`,
 } as const;
 
 /** The durable pull consumer shared by all workers that serve one model. */

@@ -24,13 +24,14 @@ import type {
   StoredMsg,
 } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 import { STATE_REVISION_HEADER, STREAMS, SUBJECTS } from '../names.js';
 import { compareAndSet, ContentionError, readEntry, type KnownValue } from './cas.js';
 import { queueTarget, roomFor, takeTurns, type QueueState } from './dispatch-rotation.js';
 import { removeFromBacklog, type MovedJob } from './backlog-removal.js';
+import { watchSlotsFreeing } from './dispatch-wakeups.js';
 import { natsFailure } from './errors.js';
 import type { JobStateStore } from './kv.js';
 import { backlogLanes, readQueue, type LaneCounts } from './queue-reads.js';
@@ -83,7 +84,7 @@ const SUBMITTED_NOTE_MS = 2000;
 
 export class FairDispatcher {
   private timer: NodeJS.Timeout | undefined;
-  private results: Subscription | undefined;
+  private wakeups: { stop(): void } | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   /** The cursor each model had after this process's last write (its next write skips the read). */
@@ -101,18 +102,20 @@ export class FairDispatcher {
 
   constructor(private readonly options: FairDispatcherOptions) {}
 
-  /** Dispatches now, then on every outcome (a slot freed up) and on a timer. */
+  /** Dispatches now, then whenever a slot frees up (see watchSlotsFreeing) and on a timer. */
   start(): void {
-    const { connection, intervalMs = DEFAULT_INTERVAL_MS } = this.options;
+    const { connection, intervalMs = DEFAULT_INTERVAL_MS, logger } = this.options;
     this.started = true;
-    this.results = connection.subscribe(SUBJECTS.resultsAll, {
-      callback: () => {
+    this.wakeups = watchSlotsFreeing(
+      connection,
+      () => {
         // A freed slot matters only with jobs waiting. A job that came since the last pass left
         // the backlog empty was submitted with a kick of its submitter's dispatcher, which keeps
-        // answering outcomes while its own pass leaves jobs over (and every timer looks).
+        // answering while its own pass leaves jobs over (and every timer looks).
         if (!this.backlogSeenEmpty) void this.kick();
       },
-    });
+      logger,
+    );
     this.timer = setInterval(() => {
       void this.kick();
     }, intervalMs);
@@ -127,7 +130,7 @@ export class FairDispatcher {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
-    if (!this.options.connection.isClosed()) this.results?.unsubscribe();
+    if (!this.options.connection.isClosed()) this.wakeups?.stop();
   }
 
   /**

@@ -1,0 +1,111 @@
+/**
+ * What wakes the fair dispatcher besides its timer, against a real nats-server: a worker's pull
+ * request moves a job from the backlog at once (no outcome needed), and a server that refuses the
+ * bot those requests leaves the dispatcher working on its timer, saying so in the log.
+ */
+import { jetstream, jetstreamManager, type Consumer } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  FairDispatcher,
+  JobStateStore,
+  KV_BUCKETS,
+  STREAMS,
+  SUBJECTS,
+  createLogger,
+  jobConsumerName,
+  loadConfig,
+  openBucket,
+  provisionJetStream,
+} from '@sdbot/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/distributed-world.js';
+import { natsServerAvailable, startNatsServer, type NatsTestServer } from '../helpers/nats-server.js';
+
+/** A user who may do everything but hear workers' pull requests (accounts.conf before them). */
+const DEAF_USER = `
+authorization {
+  users: [
+    { user: deaf, password: deaf-password, permissions: { subscribe: { deny: ["$JS.API.CONSUMER.MSG.NEXT.>"] } } }
+  ]
+}
+`;
+
+describe.skipIf(!natsServerAvailable())('what wakes the dispatcher (real nats-server)', () => {
+  let server: NatsTestServer | undefined;
+  const connections: NatsConnection[] = [];
+  afterEach(async () => {
+    await Promise.all(connections.splice(0).map((connection) => connection.close()));
+    await server?.cleanup();
+  });
+
+  /** A provisioned server, three jobs in one lane of model sim's backlog, a dispatcher (not started). */
+  async function world(options: { extraConfig?: string; user?: { user: string; pass: string } } = {}) {
+    server = await startNatsServer(
+      options.extraConfig === undefined ? {} : { extraConfig: options.extraConfig },
+    );
+    const connection = await connect({ servers: server.url, ...options.user });
+    connections.push(connection);
+    const js = jetstream(connection);
+    const jsm = await jetstreamManager(connection);
+    await provisionJetStream(jsm, loadConfig({ env: {} }), { models: ['sim'] });
+    for (const id of ['job-1', 'job-2', 'job-3']) {
+      await js.publish(SUBJECTS.backlog('sim', 'lane-a'), id, { msgID: id });
+    }
+    const lines: string[] = [];
+    const cursors = await openBucket(js, KV_BUCKETS.dispatch);
+    const jobStates = await JobStateStore.open(js);
+    const logger = createLogger({ name: 'test', destination: { write: (line: string) => lines.push(line) } });
+    const dispatcher = (intervalMs: number) =>
+      new FairDispatcher({ connection, js, jsm, cursors, jobStates, intervalMs, logger });
+    const consumer = await js.consumers.get(STREAMS.jobs, jobConsumerName('sim'));
+    return { dispatcher, consumer, lines, jsm };
+  }
+
+  it('moves a job as a worker asks for one, without an outcome or the timer', async () => {
+    const { dispatcher, consumer, jsm } = await world();
+    // The timer never comes within the test, and no worker publishes an outcome.
+    const running = dispatcher(600_000);
+    running.start();
+    try {
+      // The first passes fill the work queue to its target, one job for the next slot to free,
+      // before anyone asks.
+      await running.kick();
+      expect((await jsm.streams.info(STREAMS.jobs)).state.messages).toBe(1);
+      expect(await pullOne(consumer, 10_000)).toBe('job-1');
+      // The queue is empty now: only the pull itself can wake the dispatcher in time.
+      expect(await pullOne(consumer, 10_000)).toBe('job-2');
+    } finally {
+      running.stop();
+    }
+  });
+
+  it('works on its timer when the server refuses it the pull requests, and says so', async () => {
+    const { dispatcher, consumer, lines } = await world({
+      extraConfig: DEAF_USER,
+      user: { user: 'deaf', pass: 'deaf-password' },
+    });
+    const running = dispatcher(200);
+    running.start();
+    try {
+      await eventually(
+        () => Promise.resolve(lines.some((line) => line.includes('"msg":"dispatch:pulls-unheard"'))),
+        10_000,
+        'the refused subscription to be logged',
+      );
+      expect(await pullOne(consumer, 10_000)).toBe('job-1');
+      expect(await pullOne(consumer, 10_000)).toBe('job-2');
+    } finally {
+      running.stop();
+    }
+  });
+});
+
+/** One job's payload from a pull of one message (acknowledged), or undefined when it expires. */
+async function pullOne(consumer: Consumer, expiresMs: number): Promise<string | undefined> {
+  const messages = await consumer.fetch({ max_messages: 1, expires: expiresMs });
+  for await (const message of messages) {
+    message.ack();
+    return message.string();
+  }
+  return undefined;
+}
