@@ -1,7 +1,8 @@
 /**
  * What wakes the fair dispatcher besides its timer, against a real nats-server: a worker's pull
  * request moves a job from the backlog at once (no outcome needed), and a server that refuses the
- * bot those requests leaves the dispatcher working on its timer, saying so in the log.
+ * bot those requests leaves the dispatcher working on outcomes (and its timer), saying so in the
+ * log.
  */
 import { jetstream, jetstreamManager, type Consumer } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -58,7 +59,7 @@ describe.skipIf(!natsServerAvailable())('what wakes the dispatcher (real nats-se
     const dispatcher = (intervalMs: number) =>
       new FairDispatcher({ connection, js, jsm, cursors, jobStates, intervalMs, logger });
     const consumer = await js.consumers.get(STREAMS.jobs, jobConsumerName('sim'));
-    return { dispatcher, consumer, lines, jsm };
+    return { dispatcher, consumer, lines, jsm, connection };
   }
 
   it('moves a job as a worker asks for one, without an outcome or the timer', async () => {
@@ -79,12 +80,12 @@ describe.skipIf(!natsServerAvailable())('what wakes the dispatcher (real nats-se
     }
   });
 
-  it('works on its timer when the server refuses it the pull requests, and says so', async () => {
-    const { dispatcher, consumer, lines } = await world({
+  it('works on outcomes when the server refuses it the pull requests, and says so', async () => {
+    const { dispatcher, consumer, lines, jsm, connection } = await world({
       extraConfig: DEAF_USER,
       user: { user: 'deaf', pass: 'deaf-password' },
     });
-    const running = dispatcher(200);
+    const running = dispatcher(600_000);
     running.start();
     try {
       await eventually(
@@ -92,8 +93,16 @@ describe.skipIf(!natsServerAvailable())('what wakes the dispatcher (real nats-se
         10_000,
         'the refused subscription to be logged',
       );
+      await running.kick();
+      expect((await jsm.streams.info(STREAMS.jobs)).state.messages).toBe(1);
       expect(await pullOne(consumer, 10_000)).toBe('job-1');
-      expect(await pullOne(consumer, 10_000)).toBe('job-2');
+      // Nothing moves on the pull now; the outcome of job-1 (its content does not matter here)
+      // frees the slot as far as the dispatcher can tell.
+      const next = pullOne(consumer, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await jsm.streams.info(STREAMS.jobs)).state.messages).toBe(0);
+      connection.publish(SUBJECTS.result('job-1'), '{}');
+      expect(await next).toBe('job-2');
     } finally {
       running.stop();
     }

@@ -1,9 +1,10 @@
 /**
- * What wakes a fair dispatcher between its timer's looks: a worker slot freeing up. An outcome says
- * one has; a worker's pull request says one is about to, since a slot asks for its next job
- * shortly before its job ends. A job moved on the pull is waiting when the slot frees, where on
- * the outcome it would come after; slots that end together (the first round after a burst) would
- * otherwise wait for one another's outcomes.
+ * What wakes a fair dispatcher between its timer's looks: a worker slot freeing up, told by the
+ * worker's pull request on the work queue's consumer. Every slot asks for a job once it is free,
+ * and a GPU slot shortly before its job ends: a job moved then is waiting when the slot frees,
+ * where on the job's outcome it would come after (slots that end together, the first round after
+ * a burst, would wait for one another's outcomes). Outcomes wake it only where the server refuses
+ * the pull requests (permissions that predate them).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { LOG_EVENTS } from '../log-events.js';
@@ -15,15 +16,19 @@ export function watchSlotsFreeing(
   onSlotFreeing: () => void,
   logger?: Logger,
 ): { stop(): void } {
-  const results = connection.subscribe(SUBJECTS.resultsAll, { callback: onSlotFreeing });
+  let pullsHeard = true;
+  const results = connection.subscribe(SUBJECTS.resultsAll, {
+    callback: () => {
+      if (!pullsHeard) onSlotFreeing();
+    },
+  });
   const pulls = connection.subscribe(SUBJECTS.workerPulls, {
     callback: (error) => {
       if (error === null) {
         onSlotFreeing();
         return;
       }
-      // A server whose permissions predate this (deploy/nats/accounts.conf) refuses it: outcomes
-      // and the timer still wake the dispatcher, as they did before.
+      pullsHeard = false;
       logger?.warn(
         { err: error, subject: SUBJECTS.workerPulls, next: 'dispatching on outcomes and the timer' },
         LOG_EVENTS.dispatch.pullsUnheard,
