@@ -6,7 +6,7 @@
  * a burst, would wait for one another's outcomes). Outcomes wake it only where the server refuses
  * the pull requests (permissions that predate them).
  */
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { LOG_EVENTS } from '../log-events.js';
 import type { Logger } from '../logger.js';
 import { SUBJECTS } from '../names.js';
@@ -16,19 +16,14 @@ export function watchSlotsFreeing(
   onSlotFreeing: () => void,
   logger?: Logger,
 ): { stop(): void } {
-  let pullsHeard = true;
-  const results = connection.subscribe(SUBJECTS.resultsAll, {
-    callback: () => {
-      if (!pullsHeard) onSlotFreeing();
-    },
-  });
+  let results: Subscription | undefined;
   const pulls = connection.subscribe(SUBJECTS.workerPulls, {
     callback: (error) => {
       if (error === null) {
         onSlotFreeing();
         return;
       }
-      pullsHeard = false;
+      results ??= connection.subscribe(SUBJECTS.resultsAll, { callback: onSlotFreeing });
       logger?.warn(
         { err: error, subject: SUBJECTS.workerPulls, next: 'dispatching on outcomes and the timer' },
         LOG_EVENTS.dispatch.pullsUnheard,
@@ -37,8 +32,8 @@ export function watchSlotsFreeing(
   });
   return {
     stop: () => {
-      results.unsubscribe();
       pulls.unsubscribe();
+      results?.unsubscribe();
     },
   };
 }
