@@ -35,6 +35,7 @@ import { watchSlotsFreeing } from './dispatch-wakeups.js';
 import { natsFailure } from './errors.js';
 import type { JobStateStore } from './kv.js';
 import { backlogLanes, readQueue, type LaneCounts } from './queue-reads.js';
+import { SubmittedNotes } from './submitted-notes.js';
 
 export interface FairDispatcherOptions {
   connection: NatsConnection;
@@ -79,9 +80,6 @@ interface Arrival extends Offer {
   settle: (queued: PubAck | null) => void;
 }
 
-/** How long the dispatcher remembers a job this process submitted (see noteSubmitted). */
-const SUBMITTED_NOTE_MS = 2000;
-
 export class FairDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private wakeups: { stop(): void } | undefined;
@@ -89,8 +87,8 @@ export class FairDispatcher {
   private again = false;
   /** The cursor each model had after this process's last write (its next write skips the read). */
   private readonly cursors = new Map<string, KnownValue<string | undefined>>();
-  /** Jobs this process just submitted, by model and lane (see noteSubmitted). */
-  private readonly submitted = new Map<string, { job: BacklogJob; at: number }>();
+  /** Jobs this process just submitted (see noteSubmitted). */
+  private readonly submitted = new SubmittedNotes();
   /** The last pass left no job it found waiting in the backlog. */
   private backlogSeenEmpty = false;
   /** Models whose backlog had jobs at the last pass, or that a job was just submitted for. */
@@ -334,7 +332,7 @@ export class FairDispatcher {
     await Promise.all(
       [...perLane].map(async ([lane, count]) => {
         const jobs: BacklogJob[] = [];
-        const submitted = lanes.get(lane) === 1 ? this.recentlySubmitted(model, lane) : undefined;
+        const submitted = lanes.get(lane) === 1 ? this.submitted.take(model, lane) : undefined;
         if (submitted !== undefined) jobs.push(submitted);
         let after = 0;
         while (jobs.length < count) {
@@ -355,24 +353,9 @@ export class FairDispatcher {
     });
   }
 
-  /**
-   * Remembers a job this process just put in the backlog: while its lane holds one job, that is
-   * this one, and the dispatcher moves it without reading it back. Should another dispatcher have
-   * moved it meanwhile, moving it again is a duplicate the work queue drops (its id is the message
-   * id, and the note is far younger than the duplicate window), and the lane's job waits a turn.
-   */
+  /** Remembers a job this process just put in the backlog (see SubmittedNotes). */
   noteSubmitted(model: string, lane: string, job: BacklogJob): void {
-    const now = Date.now();
-    for (const [key, note] of this.submitted)
-      if (now - note.at > SUBMITTED_NOTE_MS) this.submitted.delete(key);
-    this.submitted.set(`${model}.${lane}`, { job, at: now });
-  }
-
-  private recentlySubmitted(model: string, lane: string): BacklogJob | undefined {
-    const key = `${model}.${lane}`;
-    const note = this.submitted.get(key);
-    this.submitted.delete(key);
-    return note !== undefined && Date.now() - note.at <= SUBMITTED_NOTE_MS ? note.job : undefined;
+    this.submitted.note(model, lane, job);
   }
 
   private async oldestOf(model: string, lane: string, after: number): Promise<BacklogJob | null> {
