@@ -2,7 +2,7 @@
  * What wakes the fair dispatcher besides its timer, against a real nats-server: a worker's pull
  * request moves a job from the backlog at once (no outcome needed), and a server that refuses the
  * bot those requests leaves the dispatcher working on outcomes (and its timer), saying so in the
- * log.
+ * log. While no slot asks, a work queue a pass left full stays full: submissions skip the pass.
  */
 import { jetstream, jetstreamManager, type Consumer } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -80,12 +80,46 @@ describe.skipIf(!natsServerAvailable())('what wakes the dispatcher (real nats-se
     }
   });
 
+  it('sends jobs submitted while the work queue is full to the backlog without a pass, until a slot asks', async () => {
+    const { dispatcher, consumer, jsm } = await world();
+    const running = dispatcher(600_000);
+    const passes = countPasses(running);
+    running.start();
+    try {
+      await running.kick();
+      // A slot asks: it takes job-1, and the pass it wakes fills the queue again (job-2), leaving
+      // job-3 in the backlog. No slot asks after that.
+      expect(await pullOne(consumer, 10_000)).toBe('job-1');
+      await eventually(
+        async () => (await jsm.streams.info(STREAMS.jobs)).state.messages === 1,
+        10_000,
+        'job-2 to be queued',
+      );
+      await running.kick();
+      const before = passes.count;
+      // What a submission asks for while the queue is full: no pass, and the offer is refused.
+      await running.kick('sim');
+      const offered = { model: 'sim', lane: 'lane-b', admitted: Promise.resolve() };
+      const job = { seq: 0, data: new TextEncoder().encode('job-4'), jobId: 'job-4' };
+      const queueing = () => Promise.reject(new Error('a full queue takes no offer'));
+      expect(await running.offer({ ...offered, job, queueing })).toBeNull();
+      expect(passes.count).toBe(before);
+      // The next slot to ask wakes a pass again: job-2 is waiting for it, and job-3 follows.
+      expect(await pullOne(consumer, 10_000)).toBe('job-2');
+      expect(await pullOne(consumer, 10_000)).toBe('job-3');
+      expect(passes.count).toBeGreaterThan(before);
+    } finally {
+      running.stop();
+    }
+  });
+
   it('works on outcomes when the server refuses it the pull requests, and says so', async () => {
     const { dispatcher, consumer, lines, jsm, connection } = await world({
       extraConfig: DEAF_USER,
       user: { user: 'deaf', pass: 'deaf-password' },
     });
     const running = dispatcher(600_000);
+    const passes = countPasses(running);
     running.start();
     try {
       await eventually(
@@ -95,6 +129,10 @@ describe.skipIf(!natsServerAvailable())('what wakes the dispatcher (real nats-se
       );
       await running.kick();
       expect((await jsm.streams.info(STREAMS.jobs)).state.messages).toBe(1);
+      // Unheard slots never count as none asking: a submission still runs a pass.
+      const before = passes.count;
+      await running.kick('sim');
+      expect(passes.count).toBe(before + 1);
       expect(await pullOne(consumer, 10_000)).toBe('job-1');
       // Nothing moves on the pull now; the outcome of job-1 (its content does not matter here)
       // frees the slot as far as the dispatcher can tell.
@@ -108,6 +146,17 @@ describe.skipIf(!natsServerAvailable())('what wakes the dispatcher (real nats-se
     }
   });
 });
+
+/** Counts the dispatcher's passes as they begin. */
+function countPasses(dispatcher: FairDispatcher): { count: number } {
+  const passes = { count: 0 };
+  const dispatchOnce = dispatcher.dispatchOnce.bind(dispatcher);
+  dispatcher.dispatchOnce = () => {
+    passes.count += 1;
+    return dispatchOnce();
+  };
+  return passes;
+}
 
 /** One job's payload from a pull of one message (acknowledged), or undefined when it expires. */
 async function pullOne(consumer: Consumer, expiresMs: number): Promise<string | undefined> {

@@ -31,7 +31,7 @@ import { STATE_REVISION_HEADER, STREAMS, SUBJECTS } from '../names.js';
 import { compareAndSet, ContentionError, readEntry, type KnownValue } from './cas.js';
 import { queueTarget, roomFor, takeTurns, type QueueState } from './dispatch-rotation.js';
 import { removeFromBacklog, type MovedJob } from './backlog-removal.js';
-import { watchSlotsFreeing } from './dispatch-wakeups.js';
+import { watchSlotsFreeing, type SlotWatch } from './dispatch-wakeups.js';
 import { natsFailure } from './errors.js';
 import type { JobStateStore } from './kv.js';
 import { backlogLanes, readQueue, type LaneCounts } from './queue-reads.js';
@@ -82,7 +82,7 @@ interface Arrival extends Offer {
 
 export class FairDispatcher {
   private timer: NodeJS.Timeout | undefined;
-  private wakeups: { stop(): void } | undefined;
+  private wakeups: SlotWatch | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   /** The cursor each model had after this process's last write (its next write skips the read). */
@@ -134,11 +134,17 @@ export class FairDispatcher {
   /**
    * Asks for a dispatch pass. Passes never overlap: a request during one runs another after it.
    * Resolves once a pass that began after this call has finished (failures are logged, not thrown).
-   * `model`: a model a job was just submitted for, whose queue the pass reads straight away.
+   * `model`: a model a job was just submitted for, whose queue the pass reads straight away; at once
+   * without a pass while that model's work queue is full (see SlotWatch.isFull).
    */
   kick(model?: string): Promise<void> {
     if (!this.started || this.stopped || this.options.connection.isClosed()) return Promise.resolve();
     if (model !== undefined) this.backlogModels.add(model);
+    if (model !== undefined && this.wakeups?.isFull(model) === true) {
+      // Its job waits in the backlog, where the pass of the next slot to ask finds it.
+      this.backlogSeenEmpty = false;
+      return Promise.resolve();
+    }
     this.again = true;
     this.running ??= this.loop().finally(() => {
       this.running = undefined;
@@ -157,6 +163,7 @@ export class FairDispatcher {
    */
   offer(offer: Offer): Promise<PubAck | null> {
     if (!this.started || this.stopped || this.options.connection.isClosed()) return Promise.resolve(null);
+    if (this.wakeups?.isFull(offer.model) === true) return Promise.resolve(null);
     return new Promise((resolve) => {
       this.arrivals.push({ ...offer, settle: resolve });
       void this.kick(offer.model);
@@ -188,6 +195,7 @@ export class FairDispatcher {
 
   private async pass(arrivals: readonly Arrival[]): Promise<number> {
     const { jsm } = this.options;
+    const mark = this.wakeups?.mark();
     // The work queues of the models that had a backlog (or a job submitted here) are read together
     // with the backlog and the submitters' checks: one round trip's wait instead of two.
     const expected = [...new Set([...this.backlogModels, ...arrivals.map((arrival) => arrival.model)])];
@@ -203,9 +211,14 @@ export class FairDispatcher {
     );
     this.backlogModels = new Set(backlog.keys());
     let moved = 0;
+    const full: string[] = [];
     for (const [model, lanes] of backlog) {
-      moved += await this.fillModel(model, lanes, queueOf.get(model) ?? (await readQueue(jsm, model)));
+      const queue = queueOf.get(model) ?? (await readQueue(jsm, model));
+      const filled = await this.fillModel(model, lanes, queue);
+      moved += filled;
+      if (lanes.size > 0 && filled >= queueTarget(queue) - queue.pending) full.push(model);
     }
+    this.wakeups?.found(mark, full);
     // Every job the pass found was moved (fillModel takes them out of `lanes`).
     this.backlogSeenEmpty = [...backlog.values()].every((lanes) => lanes.size === 0);
     return moved;
