@@ -188,6 +188,11 @@ export async function run(args: string[]): Promise<void> {
       ['throughput', `${throughput.toFixed(2)} jobs/s`],
       ['ideal (workers / job time)', `${ideal.toFixed(2)} jobs/s`],
       ['efficiency', `${((100 * throughput) / ideal).toFixed(1)} %`],
+      [
+        // Whole rounds: no pool finishes before its busiest workers' last job ends.
+        'efficiency at best (whole rounds of job time)',
+        `${((100 * jobCount) / (Math.ceil(jobCount / workerCount) * workerCount)).toFixed(1)} % (the last round runs ${jobCount - (Math.ceil(jobCount / workerCount) - 1) * workerCount} of ${workerCount} workers)`,
+      ],
       ['CPU of this machine busy (first submit to last result)', busy],
       ['CPU of this machine, its busiest stretches', busiest],
       [
