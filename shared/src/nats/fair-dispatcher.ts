@@ -134,8 +134,8 @@ export class FairDispatcher {
   /**
    * Asks for a dispatch pass. Passes never overlap: a request during one runs another after it.
    * Resolves once a pass that began after this call has finished (failures are logged, not thrown).
-   * `model`: a model a job was just submitted for, whose queue the pass reads straight away; at once
-   * without a pass while that model's work queue is full (see SlotWatch.isFull).
+   * `model`: a model a job was just submitted for, whose queue the pass reads straight away. While
+   * that model's work queue is full (see SlotWatch.isFull), it resolves at once without a pass.
    */
   kick(model?: string): Promise<void> {
     if (!this.started || this.stopped || this.options.connection.isClosed()) return Promise.resolve();
